@@ -1,0 +1,132 @@
+# Backdoors: one Makefile for everything. `make help` lists the targets.
+#
+# make / make all   build bdnicd, bdmon and the lab's guest agent into build/
+# make test         install what is missing, then every test: fuzz smoke runs,
+#                   cmocka unit tests under ASan+UBSan, and the soft-RoCE lab
+# make demo         boot the lab and show a target read through its NIC
+# make bench        bdmon against perftest on the same lab link, with ratios
+# make lab          build the lab image (lab/bdlab up boots it)
+# make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
+# make unit         only the unit tests (no lab, no QEMU)
+# make format       clang-format every C file
+# make deps         install the Debian packages the project needs
+
+CC      ?= gcc
+CLANG   ?= clang
+BUILD   := build
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wno-format-truncation
+CFLAGS  ?= -O2 -g
+DEPFLAGS = -MMD -MP
+ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBS    := -lrdmacm -libverbs -lsodium -lpci
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 15
+
+COMMON_SRC  := $(wildcard common/*.c)
+NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
+MON_SRC     := $(filter-out monitor/bdmon.c,$(wildcard monitor/*.c))
+LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC   := $(wildcard bench/*.c)
+
+OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+ASAN_OBJ = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+
+BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
+        $(BUILD)/lab/guestd
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+# Debian packages: build, unit tests, fuzzing, and the QEMU soft-RoCE lab.
+DEBS := gcc make pkg-config clang libclang-rt-14-dev \
+        libibverbs-dev librdmacm-dev libpci-dev pci.ids libsodium-dev libcmocka-dev \
+        libbpf-dev libelf-dev liblua5.4-dev \
+        qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
+        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd
+
+.PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+help:
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(ASAN) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/bin/bdnicd: $(call OBJ,backdoor-nic/bdnicd.c $(COMMON_SRC) $(NIC_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/bin/bdmon: $(call OBJ,monitor/bdmon.c $(COMMON_SRC) $(MON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC) $(COMMON_SRC) $(MON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) -lm
+
+$(BUILD)/bin/test_lab: $(call OBJ,tests/lab/test_lab.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
+# The exec agent runs inside busybox initramfs guests: static, no libraries.
+$(BUILD)/lab/guestd: lab/guestd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -static $< -o $@
+
+$(BUILD)/asan/tests/%: $(BUILD)/asan/tests/unit/%.o $(call ASAN_OBJ,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN) $^ -o $@ $(LIBS) -lcmocka
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(WARN) -Wno-unused-command-line-argument -g -O1 \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$< $(LIB_SRC) -o $@ $(LIBS)
+
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+unit: $(UNIT_BINS)
+	tests/run --unit-only
+
+fuzz-smoke: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	tests/run-fuzz $(FUZZ_SECONDS)
+
+test: deps
+	$(MAKE) all $(UNIT_BINS) $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) tests/run
+
+lab: deps all
+	lab/bdlab image
+
+demo: deps all
+	lab/demo
+
+bench: deps all
+	bench/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/bin
+
+-include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,512 @@
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/audit.h"
+#include "../common/rdma_conn.h"
+
+enum conn_state {
+        CONN_ACCEPTED,   /* waiting for ESTABLISHED */
+        CONN_CHALLENGED, /* HELLO sent, waiting for AUTH */
+        CONN_SERVING,
+        CONN_CLOSING, /* disconnect requested, waiting for DISCONNECTED */
+};
+
+struct nic_conn {
+        struct bd_conn c;
+        struct bd_nic *nic;
+        enum conn_state state;
+        uint8_t nonce[BD_NONCE_LEN];
+        struct ibv_mr *window_mr[BD_MAX_WINDOWS];
+        uint8_t *bounce; /* one BD_READ_MAX slot per send slot */
+        struct ibv_mr *bounce_mr;
+        uint64_t auth_deadline;
+        char peer[64];
+        struct nic_conn *next;
+};
+
+struct bd_nic {
+        const struct bd_nic_config *cfg;
+        struct rdma_event_channel *ch;
+        struct rdma_cm_id *listen_id;
+        struct nic_conn *conns;
+        unsigned nconns;
+};
+
+static void peer_name(struct rdma_cm_id *id, char *buf, size_t cap)
+{
+        struct sockaddr *sa = rdma_get_peer_addr(id);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (sa && sa->sa_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)sa;
+                inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+                port = ntohs(in->sin_port);
+        } else if (sa && sa->sa_family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+                port = ntohs(in6->sin6_port);
+        }
+        snprintf(buf, cap, "%s:%d", host, port);
+}
+
+struct bd_error *bd_nic_listen(const struct bd_nic_config *cfg, struct bd_nic **out)
+{
+        struct bd_nic *nic = calloc(1, sizeof(*nic));
+        if (!nic)
+                return &bd_error_nomem;
+        nic->cfg = cfg;
+        struct bd_error *err = NULL;
+        nic->ch = rdma_create_event_channel();
+        if (!nic->ch) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_create_event_channel: %s "
+                                   "(is rdma_ucm loaded?)", strerror(errno));
+                goto fail;
+        }
+        fcntl(nic->ch->fd, F_SETFL, fcntl(nic->ch->fd, F_GETFL) | O_NONBLOCK);
+        if (rdma_create_id(nic->ch, &nic->listen_id, nic, RDMA_PS_TCP)) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_create_id: %s", strerror(errno));
+                goto fail;
+        }
+        char port[16];
+        snprintf(port, sizeof(port), "%d", cfg->port);
+        struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                                 .ai_socktype = SOCK_STREAM};
+        struct addrinfo *ai;
+        int gai = getaddrinfo(cfg->listen_addr, port, &hints, &ai);
+        if (gai) {
+                err = bd_error_new(BD_ERR_USAGE, "listen address %s: %s", cfg->listen_addr,
+                                   gai_strerror(gai));
+                goto fail;
+        }
+        int rc = rdma_bind_addr(nic->listen_id, ai->ai_addr);
+        freeaddrinfo(ai);
+        if (rc) {
+                err = bd_error_new(BD_ERR_UNREACHABLE,
+                                   "cannot bind %s:%d: %s (no RDMA device on that address?)",
+                                   cfg->listen_addr, cfg->port, strerror(errno));
+                goto fail;
+        }
+        if (rdma_listen(nic->listen_id, 8)) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_listen: %s", strerror(errno));
+                goto fail;
+        }
+        *out = nic;
+        return NULL;
+fail:
+        bd_nic_destroy(nic);
+        return err;
+}
+
+static void conn_free(struct nic_conn *nc)
+{
+        for (unsigned i = 0; i < BD_MAX_WINDOWS; i++)
+                if (nc->window_mr[i])
+                        ibv_dereg_mr(nc->window_mr[i]);
+        if (nc->bounce_mr)
+                ibv_dereg_mr(nc->bounce_mr);
+        free(nc->bounce);
+        struct rdma_cm_id *id = nc->c.id;
+        bd_conn_destroy(&nc->c);
+        if (id)
+                rdma_destroy_id(id);
+        free(nc);
+}
+
+static void conn_close(struct nic_conn *nc, const char *why)
+{
+        if (nc->state == CONN_CLOSING)
+                return;
+        bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer, why);
+        nc->state = CONN_CLOSING;
+        rdma_disconnect(nc->c.id);
+}
+
+static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
+{
+        for (struct nic_conn **p = &nic->conns; *p; p = &(*p)->next)
+                if (*p == nc) {
+                        *p = nc->next;
+                        nic->nconns--;
+                        break;
+                }
+        conn_free(nc);
+}
+
+static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
+{
+        struct rdma_cm_id *id = ev->id;
+        char peer[64];
+        peer_name(id, peer, sizeof(peer));
+        if (nic->nconns >= nic->cfg->max_connections) {
+                bd_audit("reject peer=%s reason=\"too many connections\"", peer);
+                rdma_reject(id, NULL, 0);
+                rdma_destroy_id(id);
+                return;
+        }
+        struct nic_conn *nc = calloc(1, sizeof(*nc));
+        if (!nc) {
+                rdma_reject(id, NULL, 0);
+                rdma_destroy_id(id);
+                return;
+        }
+        nc->nic = nic;
+        snprintf(nc->peer, sizeof(nc->peer), "%s", peer);
+        id->context = nc;
+        struct bd_error *err = bd_conn_create(&nc->c, id, BD_QUEUE_DEPTH);
+        if (!err) {
+                size_t bytes = (size_t)BD_QUEUE_DEPTH * BD_READ_MAX;
+                nc->bounce = aligned_alloc(4096, bytes);
+                nc->bounce_mr = nc->bounce ? ibv_reg_mr(nc->c.pd, nc->bounce, bytes, 0) : NULL;
+                if (!nc->bounce_mr)
+                        err = bd_error_new(BD_ERR_INTERNAL, "cannot register bounce buffer: %s",
+                                           strerror(errno));
+        }
+        if (err) {
+                bd_audit("reject peer=%s reason=\"%s\"", peer, err->message);
+                bd_error_destroy(err);
+                rdma_reject(id, NULL, 0);
+                conn_free(nc);
+                return;
+        }
+        struct ibv_device_attr attr;
+        uint8_t rd = 16;
+        if (!ibv_query_device(id->verbs, &attr) && attr.max_qp_rd_atom < rd)
+                rd = (uint8_t)attr.max_qp_rd_atom;
+        if (ev->param.conn.initiator_depth < rd)
+                rd = ev->param.conn.initiator_depth;
+        struct rdma_conn_param param = {
+                .responder_resources = rd,
+                .initiator_depth = 0,
+                .rnr_retry_count = 7,
+        };
+        if (rdma_accept(id, &param)) {
+                bd_audit("reject peer=%s reason=\"rdma_accept: %s\"", peer, strerror(errno));
+                conn_free(nc);
+                return;
+        }
+        nc->state = CONN_ACCEPTED;
+        nc->auth_deadline = bd_now_ns() + (uint64_t)nic->cfg->auth_timeout_ms * 1000000u;
+        nc->next = nic->conns;
+        nic->conns = nc;
+        nic->nconns++;
+        bd_audit("connect peer=%s", peer);
+}
+
+static void send_or_close(struct nic_conn *nc, const struct bd_msg *msg, struct ibv_send_wr *first)
+{
+        struct bd_error *err = bd_conn_send(&nc->c, msg, first);
+        if (err) {
+                conn_close(nc, err->message);
+                bd_error_destroy(err);
+        }
+}
+
+static void on_established(struct nic_conn *nc)
+{
+        struct bd_msg msg = {.type = BD_MSG_HELLO};
+        msg.u.hello.version = BD_WIRE_VERSION;
+        bd_auth_nonce(nc->nonce);
+        memcpy(msg.u.hello.nonce, nc->nonce, BD_NONCE_LEN);
+        nc->state = CONN_CHALLENGED;
+        send_or_close(nc, &msg, NULL);
+}
+
+static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
+{
+        const struct bd_nic_config *cfg = nc->nic->cfg;
+        uint8_t expect[BD_MAC_LEN];
+        bd_auth_monitor_mac(&cfg->key, nc->nonce, auth->nonce, expect);
+        if (!bd_auth_mac_equal(expect, auth->mac)) {
+                struct bd_msg msg = {.type = BD_MSG_REFUSED};
+                msg.u.refused.reason = BD_ERR_AUTH;
+                bd_audit("auth-refused peer=%s reason=\"wrong key\"", nc->peer);
+                send_or_close(nc, &msg, NULL);
+                /* Disconnect once the REFUSED has gone out (send completion). */
+                nc->state = CONN_CLOSING;
+                return;
+        }
+
+        struct bd_msg msg = {.type = BD_MSG_WELCOME};
+        struct bd_welcome *w = &msg.u.welcome;
+        bd_auth_nic_mac(&cfg->key, nc->nonce, auth->nonce, w->mac);
+        w->nwindows = cfg->nwindows;
+        for (unsigned i = 0; i < cfg->nwindows; i++) {
+                const struct bd_nic_window *win = &cfg->windows[i];
+                w->windows[i] = win->desc;
+                if (win->desc.mode != BD_MODE_DIRECT)
+                        continue;
+                /* Registered only now, in this peer's own PD: an unauthenticated
+                 * QP has no memory key it could use, guessed or not. */
+                int access = IBV_ACCESS_REMOTE_READ;
+                if (win->desc.access == BD_ACCESS_RW)
+                        access |= IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+                                  IBV_ACCESS_REMOTE_ATOMIC;
+                nc->window_mr[i] = ibv_reg_mr(nc->c.pd, win->map, win->map_len, access);
+                if (!nc->window_mr[i]) {
+                        bd_audit("window-degraded peer=%s window=%s reason=\"ibv_reg_mr: %s\" "
+                                 "mode=mediated",
+                                 nc->peer, win->desc.name, strerror(errno));
+                        w->windows[i].mode = BD_MODE_MEDIATED;
+                        continue;
+                }
+                w->windows[i].remote_addr = (uintptr_t)win->map;
+                w->windows[i].rkey = nc->window_mr[i]->rkey;
+        }
+        nc->state = CONN_SERVING;
+        bd_audit("auth-ok peer=%s windows=%u", nc->peer, cfg->nwindows);
+        send_or_close(nc, &msg, NULL);
+}
+
+static const char *write_verb(uint8_t op)
+{
+        return op == BD_OP_WRITE || op == BD_OP_CAS ? "mediated" : "announced-direct";
+}
+
+static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request *rq)
+{
+        const struct bd_nic_config *cfg = nc->nic->cfg;
+        struct bd_msg msg = {.type = BD_MSG_REPLY, .id = id};
+        struct bd_reply *rp = &msg.u.reply;
+        struct ibv_sge sge;
+        struct ibv_send_wr write_wr, *first = NULL;
+
+        if (rq->window >= cfg->nwindows) {
+                rp->status = BD_ERR_RANGE;
+                goto reply;
+        }
+        const struct bd_nic_window *win = &cfg->windows[rq->window];
+        int is_cas = rq->op == BD_OP_CAS || rq->op == BD_OP_ANNOUNCE_CAS;
+        uint64_t len = is_cas ? 8 : rq->length;
+        if (!len || !bd_window_contains(&win->desc, rq->offset, len) ||
+            (is_cas && rq->offset % 8)) {
+                rp->status = BD_ERR_RANGE;
+                goto reply;
+        }
+        uint8_t *at = win->map + rq->offset;
+
+        if (rq->op == BD_OP_READ) {
+                if (len > BD_READ_MAX) {
+                        rp->status = BD_ERR_RANGE;
+                } else if (len <= BD_INLINE_MAX) {
+                        rp->length = (uint32_t)len;
+                        rp->data = at; /* encoding copies straight from the source */
+                } else {
+                        uint32_t slot = bd_conn_next_send_slot(&nc->c);
+                        if (slot == BD_QUEUE_DEPTH) {
+                                conn_close(nc, "peer exceeded the queue depth");
+                                return;
+                        }
+                        uint8_t *bounce = nc->bounce + (size_t)slot * BD_READ_MAX;
+                        memcpy(bounce, at, len);
+                        sge = (struct ibv_sge){(uintptr_t)bounce, (uint32_t)len,
+                                               nc->bounce_mr->lkey};
+                        write_wr = (struct ibv_send_wr){
+                                .wr_id = bd_wr_id(BD_WR_RDMA, slot),
+                                .sg_list = &sge,
+                                .num_sge = 1,
+                                .opcode = IBV_WR_RDMA_WRITE,
+                                .wr.rdma = {rq->sink_addr, rq->sink_rkey},
+                        };
+                        first = &write_wr;
+                }
+                goto reply;
+        }
+
+        /* Every remaining op writes, or announces a write. */
+        if (!cfg->allow_write || win->desc.access != BD_ACCESS_RW) {
+                rp->status = BD_ERR_READONLY;
+                bd_audit("write-refused peer=%s window=%s op=%s offset=0x%llx len=%llu "
+                         "reason=read-only",
+                         nc->peer, win->desc.name, bd_op_name(rq->op),
+                         (unsigned long long)rq->offset, (unsigned long long)len);
+                goto reply;
+        }
+        switch (rq->op) {
+        case BD_OP_WRITE:
+                memcpy(at, rq->data, len);
+                break;
+        case BD_OP_CAS: {
+                uint64_t expected = rq->compare;
+                __atomic_compare_exchange_n((uint64_t *)(void *)at, &expected, rq->swap, 0,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                rp->old = expected;
+                break;
+        }
+        }
+        if (is_cas)
+                bd_audit("%s peer=%s window=%s op=%s phys=0x%llx expect=0x%llx new=0x%llx%s",
+                         write_verb(rq->op), nc->peer, win->desc.name, bd_op_name(rq->op),
+                         (unsigned long long)(win->desc.base + rq->offset),
+                         (unsigned long long)rq->compare, (unsigned long long)rq->swap,
+                         rq->op == BD_OP_CAS ? (rp->old == rq->compare ? " result=swapped"
+                                                                      : " result=mismatch")
+                                             : "");
+        else
+                bd_audit("%s peer=%s window=%s op=%s phys=0x%llx len=%llu", write_verb(rq->op),
+                         nc->peer, win->desc.name, bd_op_name(rq->op),
+                         (unsigned long long)(win->desc.base + rq->offset),
+                         (unsigned long long)len);
+reply:
+        send_or_close(nc, &msg, first);
+}
+
+static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
+{
+        struct bd_msg msg;
+        const char *why;
+        if (bd_wire_decode(bd_conn_recv_buf(&nc->c, slot), len, &msg, &why)) {
+                char reason[96];
+                snprintf(reason, sizeof(reason), "malformed message: %s", why);
+                conn_close(nc, reason);
+                return;
+        }
+        if (nc->state == CONN_CHALLENGED && msg.type == BD_MSG_AUTH)
+                on_auth(nc, &msg.u.auth);
+        else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST)
+                on_request(nc, msg.id, &msg.u.request);
+        else if (nc->state != CONN_CLOSING)
+                conn_close(nc, "unexpected message before authentication");
+        if (nc->state != CONN_CLOSING) {
+                struct bd_error *err = bd_conn_post_recv(&nc->c, slot);
+                if (err) {
+                        conn_close(nc, err->message);
+                        bd_error_destroy(err);
+                }
+        }
+}
+
+/* Drain one connection's completions; returns how many were handled. */
+static int poll_conn(struct nic_conn *nc)
+{
+        struct ibv_wc wc[16];
+        int n = ibv_poll_cq(nc->c.cq, 16, wc);
+        for (int i = 0; i < n; i++) {
+                enum bd_wr_kind kind = bd_wr_kind_of(wc[i].wr_id);
+                uint32_t slot = bd_wr_slot_of(wc[i].wr_id);
+                if (wc[i].status != IBV_WC_SUCCESS) {
+                        if (nc->state != CONN_CLOSING) {
+                                char reason[96];
+                                snprintf(reason, sizeof(reason), "completion error: %s",
+                                         ibv_wc_status_str(wc[i].status));
+                                conn_close(nc, reason);
+                        }
+                        continue;
+                }
+                if (kind == BD_WR_SEND) {
+                        bd_conn_send_done(&nc->c, slot);
+                        if (nc->state == CONN_CLOSING && !nc->c.send_busy)
+                                rdma_disconnect(nc->c.id);
+                } else if (kind == BD_WR_RECV) {
+                        on_recv(nc, slot, wc[i].byte_len);
+                }
+        }
+        return n < 0 ? 0 : n;
+}
+
+static void on_cm_event(struct bd_nic *nic)
+{
+        struct rdma_cm_event *ev;
+        while (rdma_get_cm_event(nic->ch, &ev) == 0) {
+                struct rdma_cm_event copy = *ev;
+                struct nic_conn *nc = ev->id->context == nic ? NULL : ev->id->context;
+                if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
+                        on_connect_request(nic, &copy);
+                        rdma_ack_cm_event(ev);
+                        continue;
+                }
+                rdma_ack_cm_event(ev);
+                if (!nc)
+                        continue;
+                switch (copy.event) {
+                case RDMA_CM_EVENT_ESTABLISHED:
+                        on_established(nc);
+                        break;
+                case RDMA_CM_EVENT_DISCONNECTED:
+                case RDMA_CM_EVENT_REJECTED:
+                case RDMA_CM_EVENT_UNREACHABLE:
+                case RDMA_CM_EVENT_CONNECT_ERROR:
+                case RDMA_CM_EVENT_DEVICE_REMOVAL:
+                        if (nc->state != CONN_CLOSING)
+                                bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer,
+                                         rdma_event_str(copy.event));
+                        rdma_disconnect(nc->c.id);
+                        conn_unlink(nic, nc);
+                        break;
+                default:
+                        break;
+                }
+        }
+}
+
+static void check_deadlines(struct bd_nic *nic)
+{
+        uint64_t now = bd_now_ns();
+        for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
+                if ((nc->state == CONN_ACCEPTED || nc->state == CONN_CHALLENGED) &&
+                    now > nc->auth_deadline)
+                        conn_close(nc, "no authentication in time");
+}
+
+struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
+{
+        struct pollfd pfd[1 + 64];
+        while (!*stop) {
+                int handled = 0;
+                for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
+                        handled += poll_conn(nc);
+                on_cm_event(nic);
+                check_deadlines(nic);
+                if (handled || nic->cfg->busy_poll)
+                        continue;
+
+                /* Arm every CQ, then poll once more before sleeping so that a
+                 * completion racing the arming is not slept through. */
+                unsigned n = 0;
+                pfd[n++] = (struct pollfd){.fd = nic->ch->fd, .events = POLLIN};
+                for (struct nic_conn *nc = nic->conns; nc && n < 65; nc = nc->next) {
+                        ibv_req_notify_cq(nc->c.cq, 0);
+                        handled += poll_conn(nc);
+                        pfd[n++] = (struct pollfd){.fd = nc->c.channel->fd, .events = POLLIN};
+                }
+                if (handled)
+                        continue;
+                int rc = poll(pfd, n, 500);
+                if (rc < 0 && errno != EINTR)
+                        return bd_error_new(BD_ERR_INTERNAL, "poll: %s", strerror(errno));
+                unsigned i = 1;
+                for (struct nic_conn *nc = nic->conns; nc && i < n; nc = nc->next, i++) {
+                        if (!(pfd[i].revents & POLLIN))
+                                continue;
+                        struct ibv_cq *cq;
+                        void *ctx;
+                        if (ibv_get_cq_event(nc->c.channel, &cq, &ctx) == 0)
+                                ibv_ack_cq_events(cq, 1);
+                }
+        }
+        return NULL;
+}
+
+void bd_nic_destroy(struct bd_nic *nic)
+{
+        if (!nic)
+                return;
+        while (nic->conns) {
+                struct nic_conn *nc = nic->conns;
+                bd_audit("disconnect peer=%s reason=\"nic stopping\"", nc->peer);
+                rdma_disconnect(nc->c.id);
+                conn_unlink(nic, nc);
+        }
+        if (nic->listen_id)
+                rdma_destroy_id(nic->listen_id);
+        if (nic->ch)
+                rdma_destroy_event_channel(nic->ch);
+        free(nic);
+}

@@ -1,0 +1,30 @@
+/* The NIC's service loop: accepts rdma_cm connections, authenticates each
+ * peer, then serves its windows. Single-threaded; a connection's state lives
+ * in its own protection domain and is torn down on disconnect. */
+#ifndef BD_SERVE_H
+#define BD_SERVE_H
+
+#include "../common/auth.h"
+#include "window.h"
+
+struct bd_nic_config {
+        const char *listen_addr; /* numeric IPv4/IPv6 or host name */
+        int port;
+        struct bd_key key;
+        struct bd_nic_window windows[BD_MAX_WINDOWS];
+        unsigned nwindows;
+        int allow_write;
+        int busy_poll;
+        int auth_timeout_ms;
+        unsigned max_connections;
+};
+
+struct bd_nic;
+
+/* Bind and listen; after this returns the NIC is reachable. */
+struct bd_error *bd_nic_listen(const struct bd_nic_config *cfg, struct bd_nic **out);
+/* Serve until *stop becomes non-zero (set from a signal handler). */
+struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop);
+void bd_nic_destroy(struct bd_nic *nic);
+
+#endif

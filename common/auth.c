@@ -1,0 +1,90 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int sodium_ready(void)
+{
+        /* sodium_init() is idempotent and thread-safe; < 0 means no entropy. */
+        return sodium_init() >= 0;
+}
+
+struct bd_error *bd_key_parse(const char *text, struct bd_key *key)
+{
+        size_t binlen = 0;
+        const char *end = NULL;
+        if (!sodium_ready())
+                return bd_error_new(BD_ERR_INTERNAL, "libsodium failed to initialise");
+        while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+                text++;
+        if (sodium_hex2bin(key->bytes, sizeof(key->bytes), text, strlen(text), NULL, &binlen,
+                           &end) != 0 ||
+            binlen != BD_KEY_LEN)
+                return bd_error_new(BD_ERR_TARGET, "key must be %d hex digits", 2 * BD_KEY_LEN);
+        for (; *end; end++)
+                if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
+                        return bd_error_new(BD_ERR_TARGET,
+                                            "key has trailing characters after %d hex digits",
+                                            2 * BD_KEY_LEN);
+        return NULL;
+}
+
+struct bd_error *bd_key_load(const char *path, struct bd_key *key)
+{
+        char buf[256];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return bd_error_new(BD_ERR_TARGET, "cannot open key file %s: %s", path,
+                                    strerror(errno));
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        int saved = errno;
+        close(fd);
+        if (n < 0)
+                return bd_error_new(BD_ERR_TARGET, "cannot read key file %s: %s", path,
+                                    strerror(saved));
+        buf[n] = '\0';
+        struct bd_error *err = bd_key_parse(buf, key);
+        sodium_memzero(buf, sizeof(buf));
+        return err ? bd_error_wrap(err, "key file %s", path) : NULL;
+}
+
+void bd_auth_nonce(uint8_t nonce[BD_NONCE_LEN])
+{
+        /* A predictable nonce would make the handshake replayable: no entropy,
+         * no service. */
+        if (!sodium_ready())
+                abort();
+        randombytes_buf(nonce, BD_NONCE_LEN);
+}
+
+static void mac_over(const struct bd_key *key, const char *label, const uint8_t *first,
+                     const uint8_t *second, uint8_t mac[BD_MAC_LEN])
+{
+        crypto_auth_hmacsha256_state st;
+        crypto_auth_hmacsha256_init(&st, key->bytes, BD_KEY_LEN);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, strlen(label) + 1);
+        crypto_auth_hmacsha256_update(&st, first, BD_NONCE_LEN);
+        crypto_auth_hmacsha256_update(&st, second, BD_NONCE_LEN);
+        crypto_auth_hmacsha256_final(&st, mac);
+}
+
+void bd_auth_monitor_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_LEN],
+                         const uint8_t mon_nonce[BD_NONCE_LEN], uint8_t mac[BD_MAC_LEN])
+{
+        mac_over(key, "bd-monitor", nic_nonce, mon_nonce, mac);
+}
+
+void bd_auth_nic_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_LEN],
+                     const uint8_t mon_nonce[BD_NONCE_LEN], uint8_t mac[BD_MAC_LEN])
+{
+        mac_over(key, "bd-nic", mon_nonce, nic_nonce, mac);
+}
+
+int bd_auth_mac_equal(const uint8_t a[BD_MAC_LEN], const uint8_t b[BD_MAC_LEN])
+{
+        return crypto_verify_32(a, b) == 0;
+}

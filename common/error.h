@@ -1,0 +1,42 @@
+/* Error objects returned up the stack, never printed deep inside a library.
+ * Each code is also the process exit code of the command that fails with it,
+ * so scripts can tell an unreachable NIC from a refused key. */
+#ifndef BD_ERROR_H
+#define BD_ERROR_H
+
+#include <stdarg.h>
+
+enum bd_err {
+        BD_OK = 0,
+        BD_ERR_INTERNAL = 1,    /* bug, resource failure, anything unexpected */
+        BD_ERR_USAGE = 2,       /* wrong flags or arguments */
+        BD_ERR_TARGET = 3,      /* unknown target, bad config or key file */
+        BD_ERR_UNREACHABLE = 4, /* NIC not running or not reachable */
+        BD_ERR_AUTH = 5,        /* authentication refused */
+        BD_ERR_RANGE = 6,       /* address outside every window */
+        BD_ERR_READONLY = 7,    /* write refused: NIC or monitor is read-only */
+        BD_ERR_PROTOCOL = 8,    /* malformed or unexpected message */
+        BD_ERR_NOT_FOUND = 9,   /* the thing looked for is not in memory */
+        BD_ERR_IO = 10,         /* transport or file I/O failed mid-way */
+        BD_ERR_CAS_FAILED = 11, /* compare-and-swap found another value */
+        BD_ERR_NOMEM = 12,
+};
+
+struct bd_error {
+        enum bd_err code;
+        char message[512];
+};
+
+/* Out of memory must be reportable without allocating. */
+extern struct bd_error bd_error_nomem;
+
+struct bd_error *bd_error_new(enum bd_err code, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap);
+/* Prefix context onto an existing error ("reading host2: ..."). */
+struct bd_error *bd_error_wrap(struct bd_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+void bd_error_destroy(struct bd_error *err);
+const char *bd_err_name(enum bd_err code);
+
+#endif

@@ -1,0 +1,75 @@
+/* One RC connection's verbs resources, shared by bdnicd and the monitor:
+ * a protection domain of its own (so nothing registered for one peer is
+ * reachable from another), one CQ, and fixed message slots for SEND/RECV. */
+#ifndef BD_RDMA_CONN_H
+#define BD_RDMA_CONN_H
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "error.h"
+#include "wire.h"
+
+enum bd_wr_kind {
+        BD_WR_RECV = 1,
+        BD_WR_SEND = 2,
+        BD_WR_RDMA = 3, /* one-sided op; the slot is the caller's */
+};
+
+static inline uint64_t bd_wr_id(enum bd_wr_kind kind, uint32_t slot)
+{
+        return (uint64_t)kind << 32 | slot;
+}
+
+static inline enum bd_wr_kind bd_wr_kind_of(uint64_t wr_id)
+{
+        return (enum bd_wr_kind)(wr_id >> 32);
+}
+
+static inline uint32_t bd_wr_slot_of(uint64_t wr_id)
+{
+        return (uint32_t)wr_id;
+}
+
+struct bd_conn {
+        struct rdma_cm_id *id;
+        struct ibv_pd *pd;
+        struct ibv_comp_channel *channel;
+        struct ibv_cq *cq;
+        uint8_t *slots; /* BD_QUEUE_DEPTH receive slots, then as many send slots */
+        struct ibv_mr *slots_mr;
+        uint32_t send_busy; /* bitmap of send slots in flight */
+};
+
+/* Create PD, CQ and QP on id and post every receive slot. extra_wr is room
+ * for one-sided work requests beyond the message slots. */
+struct bd_error *bd_conn_create(struct bd_conn *c, struct rdma_cm_id *id, unsigned extra_wr);
+void bd_conn_destroy(struct bd_conn *c);
+
+uint8_t *bd_conn_recv_buf(struct bd_conn *c, uint32_t slot);
+struct bd_error *bd_conn_post_recv(struct bd_conn *c, uint32_t slot);
+
+/* The slot the next bd_conn_send() will use (the lowest free one), or
+ * BD_QUEUE_DEPTH if all are in flight; lets a caller stage data beside it. */
+uint32_t bd_conn_next_send_slot(const struct bd_conn *c);
+/* Encode msg into the next send slot and post it signaled. If first is not
+ * NULL it is posted ahead of the SEND in one chain (an RDMA WRITE whose data
+ * the SEND then vouches for: RC delivers them in order). The slot stays busy
+ * until bd_conn_send_done(). */
+struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
+                              struct ibv_send_wr *first);
+void bd_conn_send_done(struct bd_conn *c, uint32_t slot);
+
+/* Wait for up to max completions. busy: spin (lowest latency, burns a core);
+ * otherwise sleep on the completion channel. Returns the number of
+ * completions, 0 on timeout, or -1 on error. timeout_ms < 0 waits forever. */
+int bd_conn_wait(struct bd_conn *c, struct ibv_wc *wc, int max, int timeout_ms, int busy);
+
+/* Wait for one rdma_cm event on ch; returns its type, or -1 on timeout (errno
+ * ETIMEDOUT) or error. The event is acknowledged; its status is in *status. */
+int bd_cm_wait(struct rdma_event_channel *ch, int timeout_ms, int *status,
+               struct rdma_cm_id **id_out);
+
+#endif

@@ -1,0 +1,145 @@
+/* The Backdoors wire protocol between bdnicd and a monitor.
+ *
+ * Messages travel as RDMA SENDs on an RC queue pair. Every field is encoded
+ * little-endian at a fixed offset, so the decoder can validate a message from
+ * an untrusted peer field by field before any of it is used.
+ *
+ *   NIC                                   monitor
+ *    |--- HELLO (version, nonce_n) ---------->|
+ *    |<-- AUTH (nonce_m, mac_m) --------------|   mac_m = HMAC(key, "bd-monitor" nonce_n nonce_m)
+ *    |--- WELCOME (mac_n, windows) ---------->|   mac_n = HMAC(key, "bd-nic" nonce_m nonce_n)
+ *    |    or REFUSED, then disconnect         |
+ *    |<-- REQUEST (op, window, offset, ...) --|   mediated ops and announcements
+ *    |--- REPLY (status, data | RDMA WRITE) ->|
+ */
+#ifndef BD_WIRE_H
+#define BD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BD_WIRE_MAGIC   0x31444242u /* "BBD1" */
+#define BD_WIRE_VERSION 1
+#define BD_DEFAULT_PORT 7471
+
+#define BD_HDR_LEN         16
+#define BD_NONCE_LEN       32
+#define BD_MAC_LEN         32
+#define BD_MAX_WINDOWS     16
+#define BD_WINDOW_NAME_MAX 32 /* including the NUL */
+#define BD_WINDOW_DESC_LEN 72
+/* Data up to this size rides inside a REPLY or a WRITE request; larger
+ * mediated reads land in the monitor's buffer by RDMA WRITE. */
+#define BD_INLINE_MAX 4096
+/* Largest single mediated read; the monitor splits larger ones. */
+#define BD_READ_MAX (256u * 1024u)
+#define BD_REQUEST_FIXED_LEN 56
+#define BD_REPLY_FIXED_LEN   16
+#define BD_MSG_MAX           (BD_HDR_LEN + BD_REQUEST_FIXED_LEN + BD_INLINE_MAX)
+/* Outstanding requests per connection: receive slots on each side. */
+#define BD_QUEUE_DEPTH 16
+
+enum bd_msg_type {
+        BD_MSG_HELLO = 1,
+        BD_MSG_AUTH = 2,
+        BD_MSG_WELCOME = 3,
+        BD_MSG_REFUSED = 4,
+        BD_MSG_REQUEST = 5,
+        BD_MSG_REPLY = 6,
+};
+
+enum bd_window_mode {
+        BD_MODE_DIRECT = 1,   /* registered MR: one-sided RDMA, no NIC CPU */
+        BD_MODE_MEDIATED = 2, /* NIC CPU copies, like the original NIC firmware */
+};
+
+enum bd_access {
+        BD_ACCESS_RO = 1,
+        BD_ACCESS_RW = 2,
+};
+
+enum bd_op {
+        BD_OP_READ = 1,
+        BD_OP_WRITE = 2,
+        BD_OP_CAS = 3,
+        /* Before a one-sided write to a direct window the monitor announces it,
+         * so that the NIC can audit what it cannot see. */
+        BD_OP_ANNOUNCE_WRITE = 4,
+        BD_OP_ANNOUNCE_CAS = 5,
+};
+
+struct bd_window_desc {
+        char name[BD_WINDOW_NAME_MAX];
+        uint64_t base;   /* target-physical address of the first byte */
+        uint64_t length;
+        uint64_t remote_addr; /* direct windows: address for RDMA ops */
+        uint32_t rkey;        /* direct windows: 0 otherwise */
+        uint8_t mode;         /* enum bd_window_mode */
+        uint8_t access;       /* enum bd_access */
+};
+
+struct bd_hello {
+        uint16_t version;
+        uint8_t nonce[BD_NONCE_LEN];
+};
+
+struct bd_auth {
+        uint8_t nonce[BD_NONCE_LEN];
+        uint8_t mac[BD_MAC_LEN];
+};
+
+struct bd_welcome {
+        uint8_t mac[BD_MAC_LEN];
+        uint32_t nwindows;
+        struct bd_window_desc windows[BD_MAX_WINDOWS];
+};
+
+struct bd_refused {
+        uint32_t reason; /* enum bd_err */
+};
+
+struct bd_request {
+        uint8_t op;
+        uint8_t window;
+        uint32_t length;
+        uint64_t offset;
+        uint64_t sink_addr; /* READ larger than BD_INLINE_MAX: monitor buffer */
+        uint32_t sink_rkey;
+        uint64_t compare; /* CAS */
+        uint64_t swap;    /* CAS */
+        const uint8_t *data; /* WRITE: points into the decoded buffer */
+};
+
+struct bd_reply {
+        uint32_t status; /* enum bd_err */
+        uint32_t length; /* bytes of inline data that follow */
+        uint64_t old;    /* CAS: the value found */
+        const uint8_t *data;
+};
+
+struct bd_msg {
+        uint16_t type;
+        uint32_t id; /* matches a REPLY to its REQUEST */
+        union {
+                struct bd_hello hello;
+                struct bd_auth auth;
+                struct bd_welcome welcome;
+                struct bd_refused refused;
+                struct bd_request request;
+                struct bd_reply reply;
+        } u;
+};
+
+/* Encode into buf; returns the encoded length, or 0 if it does not fit or the
+ * message is invalid (a sender bug, not a peer's). */
+size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap);
+
+/* Decode a message from an untrusted peer. Returns 0, or -1 with a static
+ * reason in *why. Pointers in the result refer into buf. */
+int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const char **why);
+
+const char *bd_op_name(uint8_t op);
+const char *bd_mode_name(uint8_t mode);
+const char *bd_access_name(uint8_t access);
+
+#endif
