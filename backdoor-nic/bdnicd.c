@@ -13,42 +13,42 @@
 #include "serve.h"
 
 static const char usage[] =
-        "Usage: bdnicd --key FILE --window NAME=SOURCE [--window ...] [OPTIONS]\n"
-        "\n"
-        "The Backdoors NIC: exports windows of a target machine's physical memory over\n"
-        "RDMA (rdma_cm + verbs) to authenticated monitors, and keeps serving when the\n"
-        "target's OS is dead, because it runs outside it.\n"
-        "\n"
-        "Window sources (SOURCE):\n"
-        "  file:PATH[@BASE]           a file: a VM's RAM file, a snapshot. Registered with\n"
-        "                             the RNIC and served one-sided (direct, no NIC CPU).\n"
-        "  pci:VENDOR:DEVICE[/BAR][@BASE]\n"
-        "  pci:[DOMAIN:]BUS:DEV.FN[/BAR][@BASE]\n"
-        "                             a PCI BAR found with libpci (an NTB window; in the\n"
-        "                             lab QEMU's ivshmem, 1af4:1110, BAR 2, the default).\n"
-        "                             BAR mappings cannot be registered, so the NIC copies\n"
-        "                             on request (mediated).\n"
-        "  BASE is the target-physical address of the window's first byte (default 0).\n"
-        "\n"
-        "Options:\n"
-        "  -k, --key FILE         pre-shared key: 64 hex digits. Required.\n"
-        "  -w, --window NAME=SRC  export a window (up to 16).\n"
-        "  -l, --listen ADDR[:PORT]  address to listen on (default 0.0.0.0:7471).\n"
-        "      --allow-write      allow writes and compare-and-swap (default read-only:\n"
-        "                         sources mapped read-only, memory keys without write).\n"
-        "      --mediated         serve every window by copying, even files.\n"
-        "  -a, --audit FILE       append audit lines here (default: standard error).\n"
-        "      --busy-poll        spin on completions instead of sleeping (lowest\n"
-        "                         latency; uses a whole CPU, as NIC firmware would).\n"
-        "      --max-connections N  (default 16, at most 64)\n"
-        "      --auth-timeout MS  drop peers that do not authenticate in time (5000).\n"
-        "  -d, --daemon           detach once listening; with --log and --pidfile.\n"
-        "      --log FILE         standard output and error of the daemon.\n"
-        "      --pidfile FILE     write the daemon's PID here.\n"
-        "  -h, --help             this text.\n"
-        "\n"
-        "Exit status: 0 stopped by SIGTERM/SIGINT; 2 usage; 3 bad key or window source;\n"
-        "4 cannot listen (no RDMA device or address); 1 internal error.\n";
+    "Usage: bdnicd --key FILE --window NAME=SOURCE [--window ...] [OPTIONS]\n"
+    "\n"
+    "The Backdoors NIC: exports windows of a target machine's physical memory over\n"
+    "RDMA (rdma_cm + verbs) to authenticated monitors, and keeps serving when the\n"
+    "target's OS is dead, because it runs outside it.\n"
+    "\n"
+    "Window sources (SOURCE):\n"
+    "  file:PATH[@BASE]           a file: a VM's RAM file, a snapshot. Registered with\n"
+    "                             the RNIC and served one-sided (direct, no NIC CPU).\n"
+    "  pci:VENDOR:DEVICE[/BAR][@BASE]\n"
+    "  pci:[DOMAIN:]BUS:DEV.FN[/BAR][@BASE]\n"
+    "                             a PCI BAR found with libpci (an NTB window; in the\n"
+    "                             lab QEMU's ivshmem, 1af4:1110, BAR 2, the default).\n"
+    "                             BAR mappings cannot be registered, so the NIC copies\n"
+    "                             on request (mediated).\n"
+    "  BASE is the target-physical address of the window's first byte (default 0).\n"
+    "\n"
+    "Options:\n"
+    "  -k, --key FILE         pre-shared key: 64 hex digits. Required.\n"
+    "  -w, --window NAME=SRC  export a window (up to 16).\n"
+    "  -l, --listen ADDR[:PORT]  address to listen on (default 0.0.0.0:7471).\n"
+    "      --allow-write      allow writes and compare-and-swap (default read-only:\n"
+    "                         sources mapped read-only, memory keys without write).\n"
+    "      --mediated         serve every window by copying, even files.\n"
+    "  -a, --audit FILE       append audit lines here (default: standard error).\n"
+    "      --busy-poll        spin on completions instead of sleeping (lowest\n"
+    "                         latency; uses a whole CPU, as NIC firmware would).\n"
+    "      --max-connections N  (default 16, at most 64)\n"
+    "      --auth-timeout MS  drop peers that do not authenticate in time (5000).\n"
+    "  -d, --daemon           detach once listening; with --log and --pidfile.\n"
+    "      --log FILE         standard output and error of the daemon.\n"
+    "      --pidfile FILE     write the daemon's PID here.\n"
+    "  -h, --help             this text.\n"
+    "\n"
+    "Exit status: 0 stopped by SIGTERM/SIGINT; 2 usage; 3 bad key or window source;\n"
+    "4 cannot listen (no RDMA device or address); 1 internal error.\n";
 
 static volatile int stop_flag;
 
@@ -139,28 +139,35 @@ static void report_ready(int *ready_fd, char status)
 int main(int argc, char **argv)
 {
         static struct bd_nic_config cfg = {
-                .listen_addr = "0.0.0.0",
-                .port = BD_DEFAULT_PORT,
-                .auth_timeout_ms = 5000,
-                .max_connections = 16,
+            .listen_addr = "0.0.0.0",
+            .port = BD_DEFAULT_PORT,
+            .auth_timeout_ms = 5000,
+            .max_connections = 16,
         };
-        enum { OPT_ALLOW_WRITE = 256, OPT_MEDIATED, OPT_BUSY, OPT_MAXCONN, OPT_AUTHTO, OPT_LOG,
-               OPT_PIDFILE };
+        enum {
+                OPT_ALLOW_WRITE = 256,
+                OPT_MEDIATED,
+                OPT_BUSY,
+                OPT_MAXCONN,
+                OPT_AUTHTO,
+                OPT_LOG,
+                OPT_PIDFILE
+        };
         static const struct option opts[] = {
-                {"key", required_argument, NULL, 'k'},
-                {"window", required_argument, NULL, 'w'},
-                {"listen", required_argument, NULL, 'l'},
-                {"allow-write", no_argument, NULL, OPT_ALLOW_WRITE},
-                {"mediated", no_argument, NULL, OPT_MEDIATED},
-                {"audit", required_argument, NULL, 'a'},
-                {"busy-poll", no_argument, NULL, OPT_BUSY},
-                {"max-connections", required_argument, NULL, OPT_MAXCONN},
-                {"auth-timeout", required_argument, NULL, OPT_AUTHTO},
-                {"daemon", no_argument, NULL, 'd'},
-                {"log", required_argument, NULL, OPT_LOG},
-                {"pidfile", required_argument, NULL, OPT_PIDFILE},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"key", required_argument, NULL, 'k'},
+            {"window", required_argument, NULL, 'w'},
+            {"listen", required_argument, NULL, 'l'},
+            {"allow-write", no_argument, NULL, OPT_ALLOW_WRITE},
+            {"mediated", no_argument, NULL, OPT_MEDIATED},
+            {"audit", required_argument, NULL, 'a'},
+            {"busy-poll", no_argument, NULL, OPT_BUSY},
+            {"max-connections", required_argument, NULL, OPT_MAXCONN},
+            {"auth-timeout", required_argument, NULL, OPT_AUTHTO},
+            {"daemon", no_argument, NULL, 'd'},
+            {"log", required_argument, NULL, OPT_LOG},
+            {"pidfile", required_argument, NULL, OPT_PIDFILE},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *keyfile = NULL, *audit = NULL, *log = NULL, *pidfile = NULL;
         const char *window_specs[BD_MAX_WINDOWS];

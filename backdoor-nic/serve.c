@@ -66,8 +66,10 @@ struct bd_error *bd_nic_listen(const struct bd_nic_config *cfg, struct bd_nic **
         struct bd_error *err = NULL;
         nic->ch = rdma_create_event_channel();
         if (!nic->ch) {
-                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_create_event_channel: %s "
-                                   "(is rdma_ucm loaded?)", strerror(errno));
+                err = bd_error_new(BD_ERR_UNREACHABLE,
+                                   "rdma_create_event_channel: %s "
+                                   "(is rdma_ucm loaded?)",
+                                   strerror(errno));
                 goto fail;
         }
         fcntl(nic->ch->fd, F_SETFL, fcntl(nic->ch->fd, F_GETFL) | O_NONBLOCK);
@@ -183,9 +185,9 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
         if (ev->param.conn.initiator_depth < rd)
                 rd = ev->param.conn.initiator_depth;
         struct rdma_conn_param param = {
-                .responder_resources = rd,
-                .initiator_depth = 0,
-                .rnr_retry_count = 7,
+            .responder_resources = rd,
+            .initiator_depth = 0,
+            .rnr_retry_count = 7,
         };
         if (rdma_accept(id, &param)) {
                 bd_audit("reject peer=%s reason=\"rdma_accept: %s\"", peer, strerror(errno));
@@ -306,14 +308,14 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                         }
                         uint8_t *bounce = nc->bounce + (size_t)slot * BD_READ_MAX;
                         memcpy(bounce, at, len);
-                        sge = (struct ibv_sge){(uintptr_t)bounce, (uint32_t)len,
-                                               nc->bounce_mr->lkey};
+                        sge =
+                            (struct ibv_sge){(uintptr_t)bounce, (uint32_t)len, nc->bounce_mr->lkey};
                         write_wr = (struct ibv_send_wr){
-                                .wr_id = bd_wr_id(BD_WR_RDMA, slot),
-                                .sg_list = &sge,
-                                .num_sge = 1,
-                                .opcode = IBV_WR_RDMA_WRITE,
-                                .wr.rdma = {rq->sink_addr, rq->sink_rkey},
+                            .wr_id = bd_wr_id(BD_WR_RDMA, slot),
+                            .sg_list = &sge,
+                            .num_sge = 1,
+                            .opcode = IBV_WR_RDMA_WRITE,
+                            .wr.rdma = {rq->sink_addr, rq->sink_rkey},
                         };
                         first = &write_wr;
                 }
@@ -346,9 +348,9 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                          write_verb(rq->op), nc->peer, win->desc.name, bd_op_name(rq->op),
                          (unsigned long long)(win->desc.base + rq->offset),
                          (unsigned long long)rq->compare, (unsigned long long)rq->swap,
-                         rq->op == BD_OP_CAS ? (rp->old == rq->compare ? " result=swapped"
-                                                                      : " result=mismatch")
-                                             : "");
+                         rq->op == BD_OP_CAS
+                             ? (rp->old == rq->compare ? " result=swapped" : " result=mismatch")
+                             : "");
         else
                 bd_audit("%s peer=%s window=%s op=%s phys=0x%llx len=%llu", write_verb(rq->op),
                          nc->peer, win->desc.name, bd_op_name(rq->op),

@@ -60,8 +60,7 @@ struct bd_error *bd_window_open(const char *spec, int writable, int mediated,
                         uint64_t b;
                         *slash = '\0';
                         if (parse_u64(slash + 1, &b) || b > 5)
-                                return bd_error_new(BD_ERR_USAGE,
-                                                    "window '%s': BAR must be 0 to 5",
+                                return bd_error_new(BD_ERR_USAGE, "window '%s': BAR must be 0 to 5",
                                                     w->desc.name);
                         bar = (int)b;
                 }
@@ -75,8 +74,7 @@ struct bd_error *bd_window_open(const char *spec, int writable, int mediated,
                 return bd_error_wrap(err, "window '%s'", w->desc.name);
         if (w->desc.base + w->desc.length < w->desc.base) {
                 bd_window_close(w);
-                return bd_error_new(BD_ERR_USAGE, "window '%s': base + length wraps",
-                                    w->desc.name);
+                return bd_error_new(BD_ERR_USAGE, "window '%s': base + length wraps", w->desc.name);
         }
         w->desc.access = writable ? BD_ACCESS_RW : BD_ACCESS_RO;
         if (mediated)

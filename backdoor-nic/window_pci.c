@@ -77,8 +77,8 @@ static struct bd_error *find_device(const char *selector, int bar, char *sysdir,
                 goto out;
         }
         *size = found->size[bar];
-        snprintf(sysdir, cap, "/sys/bus/pci/devices/%04x:%02x:%02x.%d", found->domain,
-                 found->bus, found->dev, found->func);
+        snprintf(sysdir, cap, "/sys/bus/pci/devices/%04x:%02x:%02x.%d", found->domain, found->bus,
+                 found->dev, found->func);
 out:
         pci_cleanup(pacc);
         return err;

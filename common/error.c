@@ -56,19 +56,19 @@ void bd_error_destroy(struct bd_error *err)
 const char *bd_err_name(enum bd_err code)
 {
         static const char *const names[] = {
-                [BD_OK] = "ok",
-                [BD_ERR_INTERNAL] = "internal",
-                [BD_ERR_USAGE] = "usage",
-                [BD_ERR_TARGET] = "target",
-                [BD_ERR_UNREACHABLE] = "unreachable",
-                [BD_ERR_AUTH] = "auth",
-                [BD_ERR_RANGE] = "range",
-                [BD_ERR_READONLY] = "readonly",
-                [BD_ERR_PROTOCOL] = "protocol",
-                [BD_ERR_NOT_FOUND] = "not-found",
-                [BD_ERR_IO] = "io",
-                [BD_ERR_CAS_FAILED] = "cas-failed",
-                [BD_ERR_NOMEM] = "nomem",
+            [BD_OK] = "ok",
+            [BD_ERR_INTERNAL] = "internal",
+            [BD_ERR_USAGE] = "usage",
+            [BD_ERR_TARGET] = "target",
+            [BD_ERR_UNREACHABLE] = "unreachable",
+            [BD_ERR_AUTH] = "auth",
+            [BD_ERR_RANGE] = "range",
+            [BD_ERR_READONLY] = "readonly",
+            [BD_ERR_PROTOCOL] = "protocol",
+            [BD_ERR_NOT_FOUND] = "not-found",
+            [BD_ERR_IO] = "io",
+            [BD_ERR_CAS_FAILED] = "cas-failed",
+            [BD_ERR_NOMEM] = "nomem",
         };
         if ((unsigned)code < sizeof(names) / sizeof(names[0]) && names[code])
                 return names[code];

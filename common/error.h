@@ -31,11 +31,11 @@ struct bd_error {
 extern struct bd_error bd_error_nomem;
 
 struct bd_error *bd_error_new(enum bd_err code, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap);
 /* Prefix context onto an existing error ("reading host2: ..."). */
 struct bd_error *bd_error_wrap(struct bd_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void bd_error_destroy(struct bd_error *err);
 const char *bd_err_name(enum bd_err code);
 

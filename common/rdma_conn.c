@@ -31,16 +31,16 @@ struct bd_error *bd_conn_create(struct bd_conn *c, struct rdma_cm_id *id, unsign
                 goto fail;
         }
         struct ibv_qp_init_attr qa = {
-                .send_cq = c->cq,
-                .recv_cq = c->cq,
-                .qp_type = IBV_QPT_RC,
-                .cap =
-                        {
-                                .max_send_wr = 2 * BD_QUEUE_DEPTH + extra_wr,
-                                .max_recv_wr = BD_QUEUE_DEPTH,
-                                .max_send_sge = 1,
-                                .max_recv_sge = 1,
-                        },
+            .send_cq = c->cq,
+            .recv_cq = c->cq,
+            .qp_type = IBV_QPT_RC,
+            .cap =
+                {
+                    .max_send_wr = 2 * BD_QUEUE_DEPTH + extra_wr,
+                    .max_recv_wr = BD_QUEUE_DEPTH,
+                    .max_send_sge = 1,
+                    .max_recv_sge = 1,
+                },
         };
         if (rdma_create_qp(id, c->pd, &qa)) {
                 what = "rdma_create_qp";
@@ -106,12 +106,12 @@ static uint8_t *send_buf(struct bd_conn *c, uint32_t slot)
 struct bd_error *bd_conn_post_recv(struct bd_conn *c, uint32_t slot)
 {
         struct ibv_sge sge = {
-                .addr = (uintptr_t)bd_conn_recv_buf(c, slot),
-                .length = BD_MSG_MAX,
-                .lkey = c->slots_mr->lkey,
+            .addr = (uintptr_t)bd_conn_recv_buf(c, slot),
+            .length = BD_MSG_MAX,
+            .lkey = c->slots_mr->lkey,
         };
-        struct ibv_recv_wr wr = {.wr_id = bd_wr_id(BD_WR_RECV, slot), .sg_list = &sge,
-                                 .num_sge = 1};
+        struct ibv_recv_wr wr = {
+            .wr_id = bd_wr_id(BD_WR_RECV, slot), .sg_list = &sge, .num_sge = 1};
         struct ibv_recv_wr *bad;
         int rc = ibv_post_recv(c->id->qp, &wr, &bad);
         if (rc)
@@ -138,16 +138,16 @@ struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
                 return bd_error_new(BD_ERR_INTERNAL, "message of type %u does not encode",
                                     msg->type);
         struct ibv_sge sge = {
-                .addr = (uintptr_t)send_buf(c, slot),
-                .length = (uint32_t)len,
-                .lkey = c->slots_mr->lkey,
+            .addr = (uintptr_t)send_buf(c, slot),
+            .length = (uint32_t)len,
+            .lkey = c->slots_mr->lkey,
         };
         struct ibv_send_wr wr = {
-                .wr_id = bd_wr_id(BD_WR_SEND, slot),
-                .sg_list = &sge,
-                .num_sge = 1,
-                .opcode = IBV_WR_SEND,
-                .send_flags = IBV_SEND_SIGNALED,
+            .wr_id = bd_wr_id(BD_WR_SEND, slot),
+            .sg_list = &sge,
+            .num_sge = 1,
+            .opcode = IBV_WR_SEND,
+            .send_flags = IBV_SEND_SIGNALED,
         };
         struct ibv_send_wr *head = &wr, *bad;
         if (first) {
@@ -169,8 +169,8 @@ void bd_conn_send_done(struct bd_conn *c, uint32_t slot)
 
 int bd_conn_wait(struct bd_conn *c, struct ibv_wc *wc, int max, int timeout_ms, int busy)
 {
-        uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                           : bd_now_ns() + (uint64_t)timeout_ms * 1000000u;
+        uint64_t deadline =
+            timeout_ms < 0 ? UINT64_MAX : bd_now_ns() + (uint64_t)timeout_ms * 1000000u;
         for (;;) {
                 int n = ibv_poll_cq(c->cq, max, wc);
                 if (n)

@@ -227,8 +227,7 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                         return -1;
                 }
                 for (uint32_t i = 0; i < w->nwindows; i++)
-                        if (decode_window(p + fixed + i * BD_WINDOW_DESC_LEN, &w->windows[i],
-                                          why))
+                        if (decode_window(p + fixed + i * BD_WINDOW_DESC_LEN, &w->windows[i], why))
                                 return -1;
                 extra = 0;
                 break;

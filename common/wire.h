@@ -32,7 +32,7 @@
  * mediated reads land in the monitor's buffer by RDMA WRITE. */
 #define BD_INLINE_MAX 4096
 /* Largest single mediated read; the monitor splits larger ones. */
-#define BD_READ_MAX (256u * 1024u)
+#define BD_READ_MAX          (256u * 1024u)
 #define BD_REQUEST_FIXED_LEN 56
 #define BD_REPLY_FIXED_LEN   16
 #define BD_MSG_MAX           (BD_HDR_LEN + BD_REQUEST_FIXED_LEN + BD_INLINE_MAX)
@@ -70,7 +70,7 @@ enum bd_op {
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];
-        uint64_t base;   /* target-physical address of the first byte */
+        uint64_t base; /* target-physical address of the first byte */
         uint64_t length;
         uint64_t remote_addr; /* direct windows: address for RDMA ops */
         uint32_t rkey;        /* direct windows: 0 otherwise */
@@ -105,8 +105,8 @@ struct bd_request {
         uint64_t offset;
         uint64_t sink_addr; /* READ larger than BD_INLINE_MAX: monitor buffer */
         uint32_t sink_rkey;
-        uint64_t compare; /* CAS */
-        uint64_t swap;    /* CAS */
+        uint64_t compare;    /* CAS */
+        uint64_t swap;       /* CAS */
         const uint8_t *data; /* WRITE: points into the decoded buffer */
 };
 

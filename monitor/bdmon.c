@@ -15,51 +15,51 @@
 #include "vmcoreinfo.h"
 
 static const char usage[] =
-        "Usage: bdmon [OPTIONS] COMMAND [TARGET] [ARGS]\n"
-        "\n"
-        "Reads (and, when allowed, repairs) a target machine's physical memory through\n"
-        "its Backdoors NIC over RDMA, or from a local RAM file or vmcore, without the\n"
-        "target's CPUs and without trusting its OS.\n"
-        "\n"
-        "Commands:\n"
-        "  info TARGET               find the target's kernel in its memory (VMCOREINFO)\n"
-        "                            and print release, build id, KASLR offset, paging.\n"
-        "  read TARGET ADDR LEN      read LEN bytes of physical memory at ADDR; hexdump,\n"
-        "                            or the bytes themselves with --raw.\n"
-        "  windows TARGET            the memory windows the source exports.\n"
-        "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at ADDR: writes NEW only if\n"
-        "                            ADDR holds OLD. Needs --write; audited.\n"
-        "  targets                   the targets named in the config file.\n"
-        "\n"
-        "TARGET is a name from the config file, or a source spelled out:\n"
-        "  file:PATH                 a RAM file or ELF vmcore on this machine\n"
-        "  rdma:HOST[:PORT]          a Backdoors NIC (port 7471 by default; needs --key)\n"
-        "Numbers may be decimal or 0x-prefixed hex; LEN also takes K, M, G suffixes.\n"
-        "\n"
-        "Options:\n"
-        "  -c, --config FILE   target config (default $BDMON_CONFIG or\n"
-        "                      /etc/backdoors/targets). Lines: NAME HOST[:PORT] key=FILE\n"
-        "                      or NAME file:PATH.\n"
-        "  -s, --source SPEC   use SPEC as the target (then TARGET is omitted).\n"
-        "  -k, --key FILE      key for rdma: sources given on the command line.\n"
-        "  -j, --json          machine-readable output.\n"
-        "      --raw           read: write the bytes to standard output.\n"
-        "  -w, --write         allow this monitor to write (cas). Off by default.\n"
-        "      --audit FILE    monitor-side audit log for writes (default\n"
-        "                      $BDMON_AUDIT or standard error).\n"
-        "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
-        "      --rescan        ignore the cached VMCOREINFO location.\n"
-        "      --sleep-poll    sleep on completions instead of spinning.\n"
-        "  -q, --quiet         no progress on standard error.\n"
-        "  -h, --help          this text.\n"
-        "\n"
-        "Exit status:\n"
-        "  0 success            1 internal error       2 usage\n"
-        "  3 unknown target, bad config or key file    4 NIC unreachable or not running\n"
-        "  5 authentication refused                    6 address outside every window\n"
-        "  7 write refused (read-only NIC or monitor)  8 protocol error\n"
-        "  9 no kernel found in memory                 10 I/O failure mid-way\n"
-        "  11 compare-and-swap found another value\n";
+    "Usage: bdmon [OPTIONS] COMMAND [TARGET] [ARGS]\n"
+    "\n"
+    "Reads (and, when allowed, repairs) a target machine's physical memory through\n"
+    "its Backdoors NIC over RDMA, or from a local RAM file or vmcore, without the\n"
+    "target's CPUs and without trusting its OS.\n"
+    "\n"
+    "Commands:\n"
+    "  info TARGET               find the target's kernel in its memory (VMCOREINFO)\n"
+    "                            and print release, build id, KASLR offset, paging.\n"
+    "  read TARGET ADDR LEN      read LEN bytes of physical memory at ADDR; hexdump,\n"
+    "                            or the bytes themselves with --raw.\n"
+    "  windows TARGET            the memory windows the source exports.\n"
+    "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at ADDR: writes NEW only if\n"
+    "                            ADDR holds OLD. Needs --write; audited.\n"
+    "  targets                   the targets named in the config file.\n"
+    "\n"
+    "TARGET is a name from the config file, or a source spelled out:\n"
+    "  file:PATH                 a RAM file or ELF vmcore on this machine\n"
+    "  rdma:HOST[:PORT]          a Backdoors NIC (port 7471 by default; needs --key)\n"
+    "Numbers may be decimal or 0x-prefixed hex; LEN also takes K, M, G suffixes.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   target config (default $BDMON_CONFIG or\n"
+    "                      /etc/backdoors/targets). Lines: NAME HOST[:PORT] key=FILE\n"
+    "                      or NAME file:PATH.\n"
+    "  -s, --source SPEC   use SPEC as the target (then TARGET is omitted).\n"
+    "  -k, --key FILE      key for rdma: sources given on the command line.\n"
+    "  -j, --json          machine-readable output.\n"
+    "      --raw           read: write the bytes to standard output.\n"
+    "  -w, --write         allow this monitor to write (cas). Off by default.\n"
+    "      --audit FILE    monitor-side audit log for writes (default\n"
+    "                      $BDMON_AUDIT or standard error).\n"
+    "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
+    "      --rescan        ignore the cached VMCOREINFO location.\n"
+    "      --sleep-poll    sleep on completions instead of spinning.\n"
+    "  -q, --quiet         no progress on standard error.\n"
+    "  -h, --help          this text.\n"
+    "\n"
+    "Exit status:\n"
+    "  0 success            1 internal error       2 usage\n"
+    "  3 unknown target, bad config or key file    4 NIC unreachable or not running\n"
+    "  5 authentication refused                    6 address outside every window\n"
+    "  7 write refused (read-only NIC or monitor)  8 protocol error\n"
+    "  9 no kernel found in memory                 10 I/O failure mid-way\n"
+    "  11 compare-and-swap found another value\n";
 
 struct cli {
         const char *config;
@@ -96,8 +96,10 @@ static int parse_number(const char *s, uint64_t *out, int allow_suffix)
         if (errno || end == s)
                 return -1;
         if (allow_suffix && *end) {
-                int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30
-                                                                                            : -1;
+                int shift = *end == 'K' || *end == 'k' ? 10
+                            : *end == 'M'              ? 20
+                            : *end == 'G'              ? 30
+                                                       : -1;
                 if (shift < 0 || end[1] || v > (~0ull >> shift))
                         return -1;
                 v <<= shift;
@@ -324,25 +326,25 @@ static int cmd_targets(struct cli *cli)
 int main(int argc, char **argv)
 {
         struct cli cli = {
-                .config = getenv("BDMON_CONFIG") ? getenv("BDMON_CONFIG") : BD_DEFAULT_CONFIG,
-                .audit = getenv("BDMON_AUDIT"),
-                .open = {.timeout_ms = 5000, .busy_poll = 1},
+            .config = getenv("BDMON_CONFIG") ? getenv("BDMON_CONFIG") : BD_DEFAULT_CONFIG,
+            .audit = getenv("BDMON_AUDIT"),
+            .open = {.timeout_ms = 5000, .busy_poll = 1},
         };
         enum { OPT_RAW = 256, OPT_AUDIT, OPT_RESCAN, OPT_SLEEP };
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"source", required_argument, NULL, 's'},
-                {"key", required_argument, NULL, 'k'},
-                {"json", no_argument, NULL, 'j'},
-                {"raw", no_argument, NULL, OPT_RAW},
-                {"write", no_argument, NULL, 'w'},
-                {"audit", required_argument, NULL, OPT_AUDIT},
-                {"timeout", required_argument, NULL, 't'},
-                {"rescan", no_argument, NULL, OPT_RESCAN},
-                {"sleep-poll", no_argument, NULL, OPT_SLEEP},
-                {"quiet", no_argument, NULL, 'q'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"config", required_argument, NULL, 'c'},
+            {"source", required_argument, NULL, 's'},
+            {"key", required_argument, NULL, 'k'},
+            {"json", no_argument, NULL, 'j'},
+            {"raw", no_argument, NULL, OPT_RAW},
+            {"write", no_argument, NULL, 'w'},
+            {"audit", required_argument, NULL, OPT_AUDIT},
+            {"timeout", required_argument, NULL, 't'},
+            {"rescan", no_argument, NULL, OPT_RESCAN},
+            {"sleep-poll", no_argument, NULL, OPT_SLEEP},
+            {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         int c;
         uint64_t num;
@@ -406,8 +408,7 @@ int main(int argc, char **argv)
                 return usage_error("unknown command '%s'", cmd);
         if (nargs == -1) {
                 if (optind != argc)
-                        return usage_error("'targets' takes no arguments, not '%s'",
-                                           argv[optind]);
+                        return usage_error("'targets' takes no arguments, not '%s'", argv[optind]);
                 return cmd_targets(&cli);
         }
         int want = nargs + (cli.source ? 0 : 1);

@@ -36,8 +36,8 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
                                                     p->name, (unsigned long long)addr);
                         const struct bd_window_desc *win = &p->windows[w];
                         uint64_t off = addr - win->base;
-                        size_t chunk = win->length - off < left ? (size_t)(win->length - off)
-                                                                : left;
+                        size_t chunk =
+                            win->length - off < left ? (size_t)(win->length - off) : left;
                         pieces[np++] = (struct bd_phys_piece){(unsigned)w, off, buf, chunk};
                         if (np == PIECE_BATCH) {
                                 struct bd_error *err = p->ops->read(p, pieces, np);
@@ -67,21 +67,24 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
                 return bd_error_new(BD_ERR_READONLY,
                                     "%s: the monitor is read-only; writes need --write", p->name);
         if (addr % 8)
-                return bd_error_new(BD_ERR_USAGE, "%s: compare-and-swap needs an 8-byte "
+                return bd_error_new(BD_ERR_USAGE,
+                                    "%s: compare-and-swap needs an 8-byte "
                                     "aligned address, not 0x%llx",
                                     p->name, (unsigned long long)addr);
         int w = bd_phys_window_of(p, addr);
         if (w < 0)
                 return bd_error_new(BD_ERR_RANGE,
-                                    "%s: physical address 0x%llx is outside every window",
-                                    p->name, (unsigned long long)addr);
+                                    "%s: physical address 0x%llx is outside every window", p->name,
+                                    (unsigned long long)addr);
         uint64_t found = 0;
         struct bd_error *err =
-                p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
+            p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
         bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx result=%s",
                  p->name, p->describe, (unsigned long long)addr, (unsigned long long)expect,
                  (unsigned long long)desired,
-                 err ? bd_err_name(err->code) : found == expect ? "swapped" : "mismatch");
+                 err               ? bd_err_name(err->code)
+                 : found == expect ? "swapped"
+                                   : "mismatch");
         if (err)
                 return err;
         if (old)

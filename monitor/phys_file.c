@@ -58,7 +58,9 @@ struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_wind
 {
         *nwindows = 0;
         if (size < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG)) {
-                windows[0] = (struct bd_window_desc){.name = "ram", .base = 0, .length = size,
+                windows[0] = (struct bd_window_desc){.name = "ram",
+                                                     .base = 0,
+                                                     .length = size,
                                                      .mode = BD_MODE_DIRECT,
                                                      .access = BD_ACCESS_RO};
                 file_offset[0] = 0;
@@ -80,15 +82,17 @@ struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_wind
                         continue;
                 if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset ||
                     ph.p_paddr + ph.p_filesz < ph.p_paddr)
-                        return bd_error_new(BD_ERR_TARGET,
-                                            "ELF segment %u lies outside the file", i);
+                        return bd_error_new(BD_ERR_TARGET, "ELF segment %u lies outside the file",
+                                            i);
                 if (*nwindows == BD_MAX_WINDOWS)
                         return bd_error_new(BD_ERR_TARGET,
                                             "ELF core has more than %d loadable segments",
                                             BD_MAX_WINDOWS);
                 struct bd_window_desc *w = &windows[*nwindows];
-                *w = (struct bd_window_desc){.base = ph.p_paddr, .length = ph.p_filesz,
-                                             .mode = BD_MODE_DIRECT, .access = BD_ACCESS_RO};
+                *w = (struct bd_window_desc){.base = ph.p_paddr,
+                                             .length = ph.p_filesz,
+                                             .mode = BD_MODE_DIRECT,
+                                             .access = BD_ACCESS_RO};
                 snprintf(w->name, sizeof(w->name), "load%u", i);
                 file_offset[*nwindows] = ph.p_offset;
                 (*nwindows)++;
@@ -123,8 +127,8 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
         f->map = map;
         f->size = (size_t)st.st_size;
         f->base.ops = &file_ops;
-        struct bd_error *err = bd_file_layout(f->map, f->size, f->base.windows, f->file_offset,
-                                              &f->base.nwindows);
+        struct bd_error *err =
+            bd_file_layout(f->map, f->size, f->base.windows, f->file_offset, &f->base.nwindows);
         if (err) {
                 file_close(&f->base);
                 return bd_error_wrap(err, "%s", path);

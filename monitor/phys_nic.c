@@ -39,8 +39,7 @@ struct slot_op {
 
 static struct bd_error *conn_error(struct nic_phys *n, const char *what)
 {
-        return bd_error_new(BD_ERR_IO, "%s: %s failed (NIC connection lost?)", n->base.name,
-                            what);
+        return bd_error_new(BD_ERR_IO, "%s: %s failed (NIC connection lost?)", n->base.name, what);
 }
 
 /* Wait for the RECV of the next message and decode it into msg. */
@@ -51,11 +50,11 @@ static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
                 int got = bd_conn_wait(&n->c, &wc, 1, n->timeout_ms, n->busy);
                 if (got <= 0)
                         return bd_error_new(got ? BD_ERR_IO : BD_ERR_UNREACHABLE,
-                                            "%s: no answer from the NIC within %d ms",
-                                            n->base.name, n->timeout_ms);
+                                            "%s: no answer from the NIC within %d ms", n->base.name,
+                                            n->timeout_ms);
                 if (wc.status != IBV_WC_SUCCESS)
-                        return bd_error_new(BD_ERR_IO, "%s: connection failed: %s",
-                                            n->base.name, ibv_wc_status_str(wc.status));
+                        return bd_error_new(BD_ERR_IO, "%s: connection failed: %s", n->base.name,
+                                            ibv_wc_status_str(wc.status));
                 if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND) {
                         bd_conn_send_done(&n->c, bd_wr_slot_of(wc.wr_id));
                         continue;
@@ -100,36 +99,45 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                 return err;
         }
         if (msg.type == BD_MSG_REFUSED)
-                return bd_error_new(BD_ERR_AUTH, "%s: authentication refused by the NIC "
-                                    "(wrong key)", n->base.name);
+                return bd_error_new(BD_ERR_AUTH,
+                                    "%s: authentication refused by the NIC "
+                                    "(wrong key)",
+                                    n->base.name);
         if (msg.type != BD_MSG_WELCOME)
-                return bd_error_new(BD_ERR_PROTOCOL, "%s: unexpected message %u during "
-                                    "authentication", n->base.name, msg.type);
+                return bd_error_new(BD_ERR_PROTOCOL,
+                                    "%s: unexpected message %u during "
+                                    "authentication",
+                                    n->base.name, msg.type);
         uint8_t expect[BD_MAC_LEN];
         bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, expect);
         if (!bd_auth_mac_equal(expect, msg.u.welcome.mac))
-                return bd_error_new(BD_ERR_AUTH, "%s: the NIC could not prove it holds the key; "
-                                    "refusing to trust it", n->base.name);
+                return bd_error_new(BD_ERR_AUTH,
+                                    "%s: the NIC could not prove it holds the key; "
+                                    "refusing to trust it",
+                                    n->base.name);
         n->base.nwindows = msg.u.welcome.nwindows;
         memcpy(n->base.windows, msg.u.welcome.windows, sizeof(n->base.windows));
         return NULL;
 }
 
-static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what,
-                                const char *where)
+static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what, const char *where)
 {
         int status = 0;
         int ev = bd_cm_wait(n->ch, n->timeout_ms, &status, NULL);
         if (ev == expect)
                 return NULL;
         if (ev < 0)
-                return bd_error_new(BD_ERR_UNREACHABLE, "%s: no answer from NIC at %s "
-                                    "within %d ms (%s)", n->base.name, where, n->timeout_ms, what);
+                return bd_error_new(BD_ERR_UNREACHABLE,
+                                    "%s: no answer from NIC at %s "
+                                    "within %d ms (%s)",
+                                    n->base.name, where, n->timeout_ms, what);
         if (ev == RDMA_CM_EVENT_REJECTED)
-                return bd_error_new(BD_ERR_UNREACHABLE, "%s: connection refused by %s "
-                                    "(is bdnicd running there?)", n->base.name, where);
-        return bd_error_new(BD_ERR_UNREACHABLE, "%s: cannot reach NIC at %s: %s (%s)",
-                            n->base.name, where, rdma_event_str(ev), what);
+                return bd_error_new(BD_ERR_UNREACHABLE,
+                                    "%s: connection refused by %s "
+                                    "(is bdnicd running there?)",
+                                    n->base.name, where);
+        return bd_error_new(BD_ERR_UNREACHABLE, "%s: cannot reach NIC at %s: %s (%s)", n->base.name,
+                            where, rdma_event_str(ev), what);
 }
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
@@ -168,8 +176,10 @@ struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_ph
         }
         n->ch = rdma_create_event_channel();
         if (!n->ch || rdma_create_id(n->ch, &id, n, RDMA_PS_TCP)) {
-                err = bd_error_new(BD_ERR_UNREACHABLE, "no RDMA on this machine: %s "
-                                   "(rdma_ucm not loaded, or no RDMA device?)", strerror(errno));
+                err = bd_error_new(BD_ERR_UNREACHABLE,
+                                   "no RDMA on this machine: %s "
+                                   "(rdma_ucm not loaded, or no RDMA device?)",
+                                   strerror(errno));
                 goto fail;
         }
         n->c.id = id;
@@ -181,8 +191,8 @@ struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_ph
         if ((err = cm_step(n, RDMA_CM_EVENT_ADDR_RESOLVED, "address resolution", where)))
                 goto fail;
         if (rdma_resolve_route(id, n->timeout_ms)) {
-                err = bd_error_new(BD_ERR_UNREACHABLE, "no route to %s: %s", where,
-                                   strerror(errno));
+                err =
+                    bd_error_new(BD_ERR_UNREACHABLE, "no route to %s: %s", where, strerror(errno));
                 goto fail;
         }
         if ((err = cm_step(n, RDMA_CM_EVENT_ROUTE_RESOLVED, "route resolution", where)))
@@ -204,10 +214,10 @@ struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_ph
         if (!ibv_query_device(id->verbs, &attr) && (unsigned)attr.max_qp_init_rd_atom < n->rd_depth)
                 n->rd_depth = (unsigned)attr.max_qp_init_rd_atom;
         struct rdma_conn_param param = {
-                .initiator_depth = (uint8_t)n->rd_depth,
-                .responder_resources = 0,
-                .retry_count = 7,
-                .rnr_retry_count = 7,
+            .initiator_depth = (uint8_t)n->rd_depth,
+            .responder_resources = 0,
+            .retry_count = 7,
+            .rnr_retry_count = 7,
         };
         if (rdma_connect(id, &param)) {
                 err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_connect to %s: %s", where,
@@ -259,14 +269,16 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
         if (win->mode == BD_MODE_DIRECT) {
                 struct ibv_sge sge = {(uintptr_t)stage_slot(n, slot), (uint32_t)len,
                                       n->stage_mr->lkey};
-                struct ibv_send_wr wr = {
-                        .wr_id = bd_wr_id(BD_WR_RDMA, slot),
-                        .sg_list = &sge,
-                        .num_sge = 1,
-                        .opcode = IBV_WR_RDMA_READ,
-                        .send_flags = IBV_SEND_SIGNALED,
-                        .wr.rdma = {win->remote_addr + offset, win->rkey},
-                }, *bad;
+                struct ibv_send_wr wr =
+                                       {
+                                           .wr_id = bd_wr_id(BD_WR_RDMA, slot),
+                                           .sg_list = &sge,
+                                           .num_sge = 1,
+                                           .opcode = IBV_WR_RDMA_READ,
+                                           .send_flags = IBV_SEND_SIGNALED,
+                                           .wr.rdma = {win->remote_addr + offset, win->rkey},
+                                       },
+                                   *bad;
                 int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
                 return rc ? bd_error_new(BD_ERR_IO, "%s: posting RDMA READ: %s", n->base.name,
                                          strerror(rc))
@@ -276,12 +288,12 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
         op->id = n->next_id++;
         struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
         msg.u.request = (struct bd_request){
-                .op = BD_OP_READ,
-                .window = (uint8_t)window,
-                .length = (uint32_t)len,
-                .offset = offset,
-                .sink_addr = (uintptr_t)stage_slot(n, slot),
-                .sink_rkey = n->stage_mr->rkey,
+            .op = BD_OP_READ,
+            .window = (uint8_t)window,
+            .length = (uint32_t)len,
+            .offset = offset,
+            .sink_addr = (uintptr_t)stage_slot(n, slot),
+            .sink_rkey = n->stage_mr->rkey,
         };
         return bd_conn_send(&n->c, &msg, NULL);
 }
@@ -293,7 +305,8 @@ static struct bd_error *reply_error(struct nic_phys *n, uint32_t status, const c
                 return bd_error_new(BD_ERR_RANGE, "%s: NIC refused %s: outside its window",
                                     n->base.name, what);
         case BD_ERR_READONLY:
-                return bd_error_new(BD_ERR_READONLY, "%s: NIC refused %s: it exports this "
+                return bd_error_new(BD_ERR_READONLY,
+                                    "%s: NIC refused %s: it exports this "
                                     "window read-only (start bdnicd with --allow-write)",
                                     n->base.name, what);
         default:
@@ -316,8 +329,7 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                 return NULL;
         case BD_WR_RDMA:
                 if (slot >= STAGE_SLOTS || !ops[slot].busy)
-                        return bd_error_new(BD_ERR_PROTOCOL, "%s: stray completion",
-                                            n->base.name);
+                        return bd_error_new(BD_ERR_PROTOCOL, "%s: stray completion", n->base.name);
                 memcpy(ops[slot].dest, stage_slot(n, slot), ops[slot].len);
                 ops[slot].busy = 0;
                 (*done)++;
@@ -333,8 +345,8 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                         s++;
                 struct bd_error *err = NULL;
                 if (msg.type != BD_MSG_REPLY || s == STAGE_SLOTS)
-                        err = bd_error_new(BD_ERR_PROTOCOL, "%s: reply to no request",
-                                           n->base.name);
+                        err =
+                            bd_error_new(BD_ERR_PROTOCOL, "%s: reply to no request", n->base.name);
                 else if (msg.u.reply.status)
                         err = reply_error(n, msg.u.reply.status, "a read");
                 else if (msg.u.reply.length && msg.u.reply.length != ops[s].len)
@@ -450,12 +462,12 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
         const struct bd_window_desc *win = &p->windows[window];
         int direct = win->mode == BD_MODE_DIRECT;
         struct bd_request rq = {
-                .op = direct ? BD_OP_ANNOUNCE_CAS : BD_OP_CAS,
-                .window = (uint8_t)window,
-                .length = 8,
-                .offset = offset,
-                .compare = expect,
-                .swap = desired,
+            .op = direct ? BD_OP_ANNOUNCE_CAS : BD_OP_CAS,
+            .window = (uint8_t)window,
+            .length = 8,
+            .offset = offset,
+            .compare = expect,
+            .swap = desired,
         };
         struct bd_reply rp = {0};
         struct bd_error *err = request(n, &rq, &rp);
@@ -471,14 +483,17 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
         /* Announced and accepted: now the one-sided atomic. rxe and the
          * RNICs we target return the original value in host byte order. */
         struct ibv_sge sge = {(uintptr_t)stage_slot(n, 0), 8, n->stage_mr->lkey};
-        struct ibv_send_wr wr = {
-                .wr_id = bd_wr_id(BD_WR_RDMA, 0),
-                .sg_list = &sge,
-                .num_sge = 1,
-                .opcode = IBV_WR_ATOMIC_CMP_AND_SWP,
-                .send_flags = IBV_SEND_SIGNALED,
-                .wr.atomic = {win->remote_addr + offset, expect, desired, win->rkey},
-        }, *bad;
+        struct ibv_send_wr wr =
+                               {
+                                   .wr_id = bd_wr_id(BD_WR_RDMA, 0),
+                                   .sg_list = &sge,
+                                   .num_sge = 1,
+                                   .opcode = IBV_WR_ATOMIC_CMP_AND_SWP,
+                                   .send_flags = IBV_SEND_SIGNALED,
+                                   .wr.atomic = {win->remote_addr + offset, expect, desired,
+                                                 win->rkey},
+                               },
+                           *bad;
         int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
         if (rc)
                 return bd_error_new(BD_ERR_IO, "%s: posting atomic: %s", p->name, strerror(rc));

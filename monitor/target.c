@@ -171,8 +171,7 @@ struct bd_error *bd_target_lookup(const char *config, const char *name, struct b
         if (err)
                 return err;
         if (!l.found)
-                return bd_error_new(BD_ERR_TARGET, "unknown target '%s' (not in %s)", name,
-                                    config);
+                return bd_error_new(BD_ERR_TARGET, "unknown target '%s' (not in %s)", name, config);
         return NULL;
 }
 
@@ -206,11 +205,11 @@ struct bd_error *bd_target_open(const struct bd_target *t, const struct bd_open_
                 err = bd_phys_open_file(t->path, o->write_enabled, out);
         } else {
                 struct bd_nic_options nic = {
-                        .host = t->host,
-                        .port = t->port,
-                        .key_path = t->key,
-                        .timeout_ms = o->timeout_ms,
-                        .busy_poll = o->busy_poll,
+                    .host = t->host,
+                    .port = t->port,
+                    .key_path = t->key,
+                    .timeout_ms = o->timeout_ms,
+                    .busy_poll = o->busy_poll,
                 };
                 err = bd_phys_open_nic(&nic, out);
         }

@@ -92,8 +92,7 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_
         uint64_t t0 = bd_now_ns();
         memset(scan, 0, sizeof(*scan));
         uint8_t page[PAGE];
-        if (hint && bd_phys_window_of(p, hint) >= 0 &&
-            bd_phys_window_of(p, hint + PAGE - 1) >= 0) {
+        if (hint && bd_phys_window_of(p, hint) >= 0 && bd_phys_window_of(p, hint + PAGE - 1) >= 0) {
                 struct bd_error *err = bd_phys_read(p, hint, page, PAGE);
                 if (err)
                         return err;

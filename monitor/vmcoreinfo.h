@@ -35,8 +35,7 @@ int bd_vmcoreinfo_match(const uint8_t *page, size_t len, struct bd_vmcoreinfo *o
 const char *bd_vmcoreinfo_get(const struct bd_vmcoreinfo *vi, const char *key, char *buf,
                               size_t cap);
 /* Numeric value: hex for KERNELOFFSET and SYMBOL(), decimal for NUMBER(). */
-int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int hex,
-                         uint64_t *out);
+int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int hex, uint64_t *out);
 
 /* Find VMCOREINFO: first at hint (if non-zero), then by scanning every window
  * page by page. progress, if set, is called now and then with bytes done. */

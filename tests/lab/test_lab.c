@@ -1,0 +1,413 @@
+/* Lab integration tests: a real soft-RoCE fabric (rxe in QEMU guests), a real
+ * Backdoors NIC (bdnicd on host2-nic reading host2's RAM through ivshmem) and
+ * bdmon on the monitor VM. The group boots the lab and always stops it, by
+ * PID, whatever the outcome. Without QEMU or the lab image the setup fails,
+ * loudly: nothing here can pass without the real thing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define OUT_MAX (4u << 20)
+
+static char root[1024];
+static char shm_ram[1200];
+
+struct result {
+        int rc;
+        char *out;
+        char *err;
+};
+
+static void result_free(struct result *r)
+{
+        free(r->out);
+        free(r->err);
+        r->out = r->err = NULL;
+}
+
+static char *slurp(const char *path)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = calloc(1, OUT_MAX + 1);
+        if (f && buf) {
+                size_t n = fread(buf, 1, OUT_MAX, f);
+                buf[n] = '\0';
+        }
+        if (f)
+                fclose(f);
+        return buf;
+}
+
+/* Run a shell command on the lab host; capture stdout, stderr, exit code. */
+static struct result host(const char *fmt, ...)
+{
+        char cmd[8192], full[8400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        char outp[] = "/tmp/bdlabtest.out.XXXXXX", errp[] = "/tmp/bdlabtest.err.XXXXXX";
+        int fo = mkstemp(outp), fe = mkstemp(errp);
+        close(fo);
+        close(fe);
+        snprintf(full, sizeof(full), "(%s) >%s 2>%s", cmd, outp, errp);
+        int status = system(full);
+        struct result r = {.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+                           .out = slurp(outp),
+                           .err = slurp(errp)};
+        unlink(outp);
+        unlink(errp);
+        return r;
+}
+
+/* Run a command inside a lab VM through bdlab's exec agent. The command is
+ * passed in the environment so that no quoting layer can mangle it. */
+static struct result vm(const char *name, const char *fmt, ...)
+{
+        char cmd[6000];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        setenv("BD_VM_CMD", cmd, 1);
+        return host("'%s/lab/bdlab' run %s --timeout 180 -- \"$BD_VM_CMD\"", root, name);
+}
+
+#define BDMON "bdmon -q -c /bd/lab/run/targets"
+#define KEY   "/bd/lab/run/psk"
+
+static void expect_ok(struct result *r, const char *what)
+{
+        if (r->rc != 0)
+                print_error("%s: exit %d\nstdout: %s\nstderr: %s\n", what, r->rc, r->out, r->err);
+        assert_int_equal(r->rc, 0);
+}
+
+/* A refusal is one clear line on stderr and a distinct exit code. */
+static void expect_refusal(struct result *r, int code, const char *phrase)
+{
+        if (r->rc != code || !strstr(r->err, phrase))
+                print_error("expected exit %d and '%s'; got exit %d\nstderr: %s\n", code, phrase,
+                            r->rc, r->err);
+        assert_int_equal(r->rc, code);
+        assert_non_null(strstr(r->err, phrase));
+        assert_non_null(strstr(r->err, "bdmon: "));
+        char *nl = strchr(r->err, '\n');
+        assert_non_null(nl);
+        assert_int_equal(nl[1], '\0');
+}
+
+/* Value of "key":"..." or "key":123 in a one-line JSON object. */
+static int json_field(const char *json, const char *key, char *buf, size_t cap)
+{
+        char pat[128];
+        snprintf(pat, sizeof(pat), "\"%s\":", key);
+        const char *p = strstr(json, pat);
+        if (!p)
+                return -1;
+        p += strlen(pat);
+        int quoted = *p == '"';
+        p += quoted;
+        size_t n = quoted ? strcspn(p, "\"") : strcspn(p, ",}");
+        if (n >= cap)
+                return -1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        return 0;
+}
+
+static void chomp(char *s)
+{
+        s[strcspn(s, "\r\n")] = '\0';
+}
+
+static int group_setup(void **state)
+{
+        (void)state;
+        const char *r = getenv("BD_ROOT");
+        snprintf(root, sizeof(root), "%s", r ? r : ".");
+        snprintf(shm_ram, sizeof(shm_ram), "/dev/shm/backdoors-lab-%d/host2.ram", (int)getuid());
+        struct result res = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", root, root);
+        if (res.rc) {
+                print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", res.rc,
+                            res.out, res.err);
+                result_free(&res);
+                return -1;
+        }
+        result_free(&res);
+        /* Three NICs for host2: the real one (read-only, host2's RAM through
+         * the ivshmem BAR, plus a snapshot file served directly), and two
+         * write-enabled ones on scratch files for the write paths, one
+         * direct and one mediated. Never write to host2's own memory here. */
+        res =
+            vm("host2-nic",
+               "set -e; dd if=/dev/urandom of=/tmp/snap.bin bs=1M count=8 2>/dev/null;"
+               "cp /tmp/snap.bin /tmp/rw.bin;"
+               "bdnicd -d -k " KEY " -w host2=pci:1af4:1110 -w snap=file:/tmp/snap.bin@0x1000000000"
+               " -a /tmp/nic-ro.audit --log /tmp/nic-ro.log --pidfile /tmp/nic-ro.pid;"
+               "bdnicd -d -k " KEY " -l 0.0.0.0:7472 --allow-write -w rw=file:/tmp/rw.bin"
+               " -a /tmp/nic-rw.audit --log /tmp/nic-rw.log --pidfile /tmp/nic-rw.pid;"
+               "bdnicd -d -k " KEY " -l 0.0.0.0:7473 --allow-write --mediated"
+               " -w rwm=file:/tmp/rw.bin -a /tmp/nic-rwm.audit --log /tmp/nic-rwm.log"
+               " --pidfile /tmp/nic-rwm.pid");
+        int rc = res.rc;
+        if (rc)
+                print_error("starting bdnicd failed: %s %s\n", res.out, res.err);
+        result_free(&res);
+        return rc ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+        (void)state;
+        struct result res = host("'%s/lab/bdlab' down", root);
+        int rc = res.rc;
+        result_free(&res);
+        return rc ? -1 : 0;
+}
+
+static void test_windows_descriptor(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " --json windows host2");
+        expect_ok(&r, "bdmon windows");
+        /* host2's whole RAM through the BAR: mediated; the file: direct. */
+        assert_non_null(strstr(r.out, "{\"name\":\"host2\",\"base\":\"0x0\",\"length\":536870912,"
+                                      "\"mode\":\"mediated\",\"access\":\"read-only\"}"));
+        assert_non_null(strstr(r.out, "{\"name\":\"snap\",\"base\":\"0x1000000000\",\"length\":"
+                                      "8388608,\"mode\":\"direct\",\"access\":\"read-only\"}"));
+        result_free(&r);
+}
+
+static void test_info_matches_uname(void **state)
+{
+        (void)state;
+        struct result u = vm("host2", "uname -r");
+        expect_ok(&u, "uname on host2");
+        chomp(u.out);
+        struct result r = vm("mon", BDMON " --rescan --json info host2");
+        expect_ok(&r, "bdmon info");
+        char rel[128];
+        assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
+        assert_string_equal(rel, u.out);
+        char found[32];
+        assert_int_equal(json_field(r.out, "found_by", found, sizeof(found)), 0);
+        assert_string_equal(found, "scan");
+        result_free(&u);
+        result_free(&r);
+        /* The second contact uses the remembered location: one page read. */
+        r = vm("mon", BDMON " --json info host2");
+        expect_ok(&r, "bdmon info (cached)");
+        assert_int_equal(json_field(r.out, "found_by", found, sizeof(found)), 0);
+        assert_string_equal(found, "cached-hint");
+        result_free(&r);
+}
+
+static void test_direct_read_matches_file(void **state)
+{
+        (void)state;
+        struct result want = vm("host2-nic", "md5sum < /tmp/snap.bin");
+        expect_ok(&want, "md5 on the NIC");
+        struct result got = vm("mon", BDMON " read --raw host2 0x1000000000 8M | md5sum");
+        expect_ok(&got, "bdmon read of the direct window");
+        assert_memory_equal(want.out, got.out, 32);
+        result_free(&want);
+        result_free(&got);
+}
+
+/* Kernel text does not change while it runs: what the NIC copies out of the
+ * BAR (small replies inline, large ones by RDMA WRITE) must equal the RAM
+ * file the lab host sees. */
+static void test_mediated_read_matches_ram(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " --json info host2");
+        expect_ok(&r, "bdmon info");
+        char pb[32];
+        assert_int_equal(json_field(r.out, "phys_base", pb, sizeof(pb)), 0);
+        unsigned long long text = strtoull(pb, NULL, 16) + 0x1000000ull;
+        result_free(&r);
+        const unsigned long sizes[] = {64, 4096, 4097, 1048576};
+        for (unsigned i = 0; i < 4; i++) {
+                struct result got =
+                    vm("mon", BDMON " read --raw host2 0x%llx %lu | md5sum", text, sizes[i]);
+                expect_ok(&got, "bdmon read of the mediated window");
+                struct result want =
+                    host("tail -c +%llu '%s' | head -c %lu | md5sum", text + 1, shm_ram, sizes[i]);
+                expect_ok(&want, "md5 of the RAM file");
+                assert_memory_equal(want.out, got.out, 32);
+                result_free(&got);
+                result_free(&want);
+        }
+}
+
+static void test_wrong_key_refused(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", "echo 00000000000000000000000000000000"
+                                    "00000000000000000000000000000000 > /tmp/wrong.key;"
+                                    "bdmon -q -s rdma:10.99.0.3 -k /tmp/wrong.key info");
+        expect_refusal(&r, 5, "authentication refused");
+        result_free(&r);
+        r = vm("host2-nic", "grep -c 'auth-refused' /tmp/nic-ro.audit");
+        expect_ok(&r, "NIC audit of the refusal");
+        result_free(&r);
+}
+
+static void test_unknown_target(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " info host9");
+        expect_refusal(&r, 3, "unknown target 'host9'");
+        result_free(&r);
+}
+
+static void test_read_past_window(void **state)
+{
+        (void)state;
+        /* Straddles the end of host2's 512 MiB. */
+        struct result r = vm("mon", BDMON " read host2 0x1ffffff0 32");
+        expect_refusal(&r, 6, "outside every window");
+        result_free(&r);
+}
+
+static void test_write_to_readonly_nic(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " cas host2 0x1000 0 0");
+        expect_refusal(&r, 7, "needs --write");
+        result_free(&r);
+        r = vm("mon", BDMON " --write --audit /tmp/mon.audit cas host2 0x1000 0 0");
+        expect_refusal(&r, 7, "read-only");
+        result_free(&r);
+        r = vm("host2-nic", "grep -c 'write-refused' /tmp/nic-ro.audit");
+        expect_ok(&r, "NIC audit of the refused write");
+        result_free(&r);
+        r = vm("mon", "grep -c 'result=readonly' /tmp/mon.audit");
+        expect_ok(&r, "monitor audit of the refused write");
+        result_free(&r);
+}
+
+static void test_nic_not_running(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", "bdmon -q -s rdma:10.99.0.3:7999 -k " KEY " info");
+        expect_refusal(&r, 4, "refused");
+        result_free(&r);
+}
+
+/* Compare-and-swap through a write-enabled NIC: one-sided atomics on a direct
+ * window, NIC-performed on a mediated one; a stale expectation writes nothing. */
+static void cas_through(int port, const char *nic_audit, const char *nic_phrase)
+{
+        char src[128];
+        snprintf(src, sizeof(src), "bdmon -q -s rdma:10.99.0.3:%d -k " KEY, port);
+        struct result r = vm("mon", "%s --json read 0x8 8", src);
+        expect_ok(&r, "read before cas");
+        char hex[32];
+        assert_int_equal(json_field(r.out, "hex", hex, sizeof(hex)), 0);
+        result_free(&r);
+        /* Little-endian bytes to the 64-bit value the CAS compares. */
+        unsigned long long old = 0;
+        for (int i = 7; i >= 0; i--) {
+                unsigned b;
+                sscanf(hex + 2 * i, "%2x", &b);
+                old = old << 8 | b;
+        }
+        unsigned long long want = old ^ 0x5a5a5a5a5a5a5a5aull;
+        r = vm("mon", "%s --write --audit /tmp/mon.audit cas 0x8 0x%llx 0x%llx", src, old, want);
+        expect_ok(&r, "cas with the right expectation");
+        result_free(&r);
+        r = vm("mon", "%s --write --audit /tmp/mon.audit cas 0x8 0x%llx 0x1", src, old);
+        expect_refusal(&r, 11, "not the expected");
+        result_free(&r);
+        r = vm("host2-nic", "od -A n -t x8 -j 8 -N 8 /tmp/rw.bin");
+        expect_ok(&r, "reading the NIC's file");
+        assert_int_equal(strtoull(r.out, NULL, 16), want);
+        result_free(&r);
+        r = vm("host2-nic", "grep -c '%s' %s", nic_phrase, nic_audit);
+        expect_ok(&r, "NIC audit of the write");
+        result_free(&r);
+        r = vm("mon", "grep -c 'result=swapped' /tmp/mon.audit");
+        expect_ok(&r, "monitor audit of the write");
+        result_free(&r);
+}
+
+static void test_cas_direct(void **state)
+{
+        (void)state;
+        cas_through(7472, "/tmp/nic-rw.audit", "announced-direct");
+}
+
+static void test_cas_mediated(void **state)
+{
+        (void)state;
+        cas_through(7473, "/tmp/nic-rwm.audit", "mediated peer");
+}
+
+/* The point of a Backdoors NIC: after host2's kernel panics, the monitor
+ * still finds the kernel and reads the same bytes. Runs last: host2 stays
+ * dead. */
+static void test_after_panic_nic_still_serves(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " --json info host2");
+        expect_ok(&r, "bdmon info before the panic");
+        char rel[128], phys[32];
+        assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
+        assert_int_equal(json_field(r.out, "vmcoreinfo_phys", phys, sizeof(phys)), 0);
+        result_free(&r);
+        struct result before = vm("mon", BDMON " --json read host2 %s 4096", phys);
+        expect_ok(&before, "read before the panic");
+
+        r = host("'%s/lab/bdlab' inject host2 panic", root);
+        expect_ok(&r, "bdlab inject host2 panic");
+        result_free(&r);
+        /* Wait for the panic to show on host2's console. */
+        r = host("for i in $(seq 60); do grep -q 'Kernel panic' '%s/build/lab/run/host2.log' "
+                 "&& exit 0; sleep 1; done; exit 1",
+                 root);
+        expect_ok(&r, "host2 console shows the panic");
+        result_free(&r);
+        r = host("'%s/lab/bdlab' run host2 --timeout 5 -- true", root);
+        assert_int_not_equal(r.rc, 0); /* host2's own OS no longer answers */
+        result_free(&r);
+
+        r = vm("mon", BDMON " --rescan --json info host2");
+        expect_ok(&r, "bdmon info after the panic");
+        char rel2[128];
+        assert_int_equal(json_field(r.out, "osrelease", rel2, sizeof(rel2)), 0);
+        assert_string_equal(rel, rel2);
+        result_free(&r);
+        struct result after = vm("mon", BDMON " --json read host2 %s 4096", phys);
+        expect_ok(&after, "read after the panic");
+        assert_string_equal(before.out, after.out);
+        result_free(&before);
+        result_free(&after);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_windows_descriptor),
+            cmocka_unit_test(test_info_matches_uname),
+            cmocka_unit_test(test_direct_read_matches_file),
+            cmocka_unit_test(test_mediated_read_matches_ram),
+            cmocka_unit_test(test_wrong_key_refused),
+            cmocka_unit_test(test_unknown_target),
+            cmocka_unit_test(test_read_past_window),
+            cmocka_unit_test(test_write_to_readonly_nic),
+            cmocka_unit_test(test_nic_not_running),
+            cmocka_unit_test(test_cas_direct),
+            cmocka_unit_test(test_cas_mediated),
+            cmocka_unit_test(test_after_panic_nic_still_serves),
+        };
+        return cmocka_run_group_tests_name("lab", tests, group_setup, group_teardown);
+}
