@@ -29,6 +29,7 @@ struct nic_conn {
         struct ibv_mr *bounce_mr;
         uint64_t auth_deadline;
         char peer[64];
+        char close_reason[96]; /* audited once, when the connection ends */
         struct nic_conn *next;
 };
 
@@ -126,13 +127,15 @@ static void conn_close(struct nic_conn *nc, const char *why)
 {
         if (nc->state == CONN_CLOSING)
                 return;
-        bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer, why);
+        snprintf(nc->close_reason, sizeof(nc->close_reason), "%s", why);
         nc->state = CONN_CLOSING;
         rdma_disconnect(nc->c.id);
 }
 
 static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
 {
+        bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer,
+                 nc->close_reason[0] ? nc->close_reason : "peer disconnected");
         for (struct nic_conn **p = &nic->conns; *p; p = &(*p)->next)
                 if (*p == nc) {
                         *p = nc->next;
@@ -182,8 +185,10 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
         uint8_t rd = 16;
         if (!ibv_query_device(id->verbs, &attr) && attr.max_qp_rd_atom < rd)
                 rd = (uint8_t)attr.max_qp_rd_atom;
-        if (ev->param.conn.initiator_depth < rd)
-                rd = ev->param.conn.initiator_depth;
+        /* rdma_cm reports the peer's initiator depth, from our side, as the
+         * responder resources it asks of us. */
+        if (ev->param.conn.responder_resources < rd)
+                rd = ev->param.conn.responder_resources;
         struct rdma_conn_param param = {
             .responder_resources = rd,
             .initiator_depth = 0,
@@ -232,6 +237,7 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 bd_audit("auth-refused peer=%s reason=\"wrong key\"", nc->peer);
                 send_or_close(nc, &msg, NULL);
                 /* Disconnect once the REFUSED has gone out (send completion). */
+                snprintf(nc->close_reason, sizeof(nc->close_reason), "authentication refused");
                 nc->state = CONN_CLOSING;
                 return;
         }
@@ -436,8 +442,8 @@ static void on_cm_event(struct bd_nic *nic)
                 case RDMA_CM_EVENT_UNREACHABLE:
                 case RDMA_CM_EVENT_CONNECT_ERROR:
                 case RDMA_CM_EVENT_DEVICE_REMOVAL:
-                        if (nc->state != CONN_CLOSING)
-                                bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer,
+                        if (nc->state != CONN_CLOSING && copy.event != RDMA_CM_EVENT_DISCONNECTED)
+                                snprintf(nc->close_reason, sizeof(nc->close_reason), "%s",
                                          rdma_event_str(copy.event));
                         rdma_disconnect(nc->c.id);
                         conn_unlink(nic, nc);
@@ -502,7 +508,8 @@ void bd_nic_destroy(struct bd_nic *nic)
                 return;
         while (nic->conns) {
                 struct nic_conn *nc = nic->conns;
-                bd_audit("disconnect peer=%s reason=\"nic stopping\"", nc->peer);
+                if (!nc->close_reason[0])
+                        snprintf(nc->close_reason, sizeof(nc->close_reason), "nic stopping");
                 rdma_disconnect(nc->c.id);
                 conn_unlink(nic, nc);
         }

@@ -165,6 +165,11 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
         const char *paging = !have_l5 ? "4-level (no pgtable_l5_enabled)"
                              : l5     ? "5-level (la57)"
                                       : "4-level";
+        /* phys_base is signed (negative under KASLR); the kernel's _text sits
+         * at LOAD_PHYSICAL_ADDR (CONFIG_PHYSICAL_START, 16 MiB by default)
+         * plus the KASLR offset, moved by phys_base. */
+        int64_t pb = (int64_t)phys_base;
+        uint64_t text_phys = 0x1000000 + kaslr + phys_base;
         double ms = (double)scan.elapsed_ns / 1e6;
         if (cli->json) {
                 printf("{\"target\":");
@@ -178,7 +183,9 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
                 if (have_kaslr)
                         printf(",\"kerneloffset\":\"0x%" PRIx64 "\"", kaslr);
                 if (have_pb)
-                        printf(",\"phys_base\":\"0x%" PRIx64 "\"", phys_base);
+                        printf(",\"phys_base\":%" PRId64 ",\"kernel_text_phys\":\"0x%" PRIx64
+                               "\"",
+                               pb, text_phys);
                 printf(",\"paging_levels\":%d,\"page_size\":%" PRIu64, have_l5 && l5 ? 5 : 4,
                        pagesize);
                 printf(",\"vmcoreinfo_phys\":\"0x%" PRIx64 "\",\"found_by\":\"%s\"", vi->phys,
@@ -194,7 +201,10 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
                         printf("kerneloffset  0x%" PRIx64 " (KASLR %s)\n", kaslr,
                                kaslr ? "on" : "off");
                 if (have_pb)
-                        printf("phys_base     0x%" PRIx64 "\n", phys_base);
+                        printf("phys_base     %s0x%" PRIx64 " (kernel text at phys 0x%" PRIx64
+                               ")\n",
+                               pb < 0 ? "-" : "", pb < 0 ? (uint64_t)-pb : (uint64_t)pb,
+                               text_phys);
                 printf("paging        %s\n", paging);
                 printf("vmcoreinfo    phys 0x%" PRIx64 ", found by %s: %.1f MiB read, "
                        "%" PRIu64 " round trips, %.1f ms\n",

@@ -230,9 +230,9 @@ static void test_mediated_read_matches_ram(void **state)
         (void)state;
         struct result r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info");
-        char pb[32];
-        assert_int_equal(json_field(r.out, "phys_base", pb, sizeof(pb)), 0);
-        unsigned long long text = strtoull(pb, NULL, 16) + 0x1000000ull;
+        char tp[32];
+        assert_int_equal(json_field(r.out, "kernel_text_phys", tp, sizeof(tp)), 0);
+        unsigned long long text = strtoull(tp, NULL, 16);
         result_free(&r);
         const unsigned long sizes[] = {64, 4096, 4097, 1048576};
         for (unsigned i = 0; i < 4; i++) {
