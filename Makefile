@@ -46,6 +46,9 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd
 
+# Keep intermediate objects so test binaries do not rebuild the library.
+.SECONDARY:
+
 .PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help
 .DEFAULT_GOAL := all
 
@@ -89,7 +92,7 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/tests/unit/%.o $(call ASAN_OBJ,$(LIB_SRC))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) -Wno-unused-command-line-argument -g -O1 \
+	$(CLANG) $(CSTD) $(WARN) -Wno-unknown-warning-option -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$< $(LIB_SRC) -o $@ $(LIBS)
 

@@ -1,5 +1,6 @@
 #include "window.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ static int parse_u64(const char *s, uint64_t *out)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(s, &end, 0);
-        if (errno || end == s || *end || *s == '-')
+        /* strtoull skips blanks and accepts a sign: insist on a digit first. */
+        if (!isdigit((unsigned char)*s) || errno || end == s || *end)
                 return -1;
         *out = v;
         return 0;

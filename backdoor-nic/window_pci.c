@@ -15,7 +15,7 @@
 static char pci_errbuf[256];
 static jmp_buf pci_jmp;
 
-static _Noreturn void pci_error_cb(char *msg, ...)
+__attribute__((noreturn)) static void pci_error_cb(char *msg, ...)
 {
         va_list ap;
         va_start(ap, msg);

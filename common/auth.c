@@ -35,7 +35,7 @@ struct bd_error *bd_key_parse(const char *text, struct bd_key *key)
 
 struct bd_error *bd_key_load(const char *path, struct bd_key *key)
 {
-        char buf[256];
+        char buf[4096];
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return bd_error_new(BD_ERR_TARGET, "cannot open key file %s: %s", path,
@@ -46,6 +46,8 @@ struct bd_error *bd_key_load(const char *path, struct bd_key *key)
         if (n < 0)
                 return bd_error_new(BD_ERR_TARGET, "cannot read key file %s: %s", path,
                                     strerror(saved));
+        if ((size_t)n == sizeof(buf) - 1)
+                return bd_error_new(BD_ERR_TARGET, "key file %s is too large to hold a key", path);
         buf[n] = '\0';
         struct bd_error *err = bd_key_parse(buf, key);
         sodium_memzero(buf, sizeof(buf));

@@ -183,8 +183,7 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
                 if (have_kaslr)
                         printf(",\"kerneloffset\":\"0x%" PRIx64 "\"", kaslr);
                 if (have_pb)
-                        printf(",\"phys_base\":%" PRId64 ",\"kernel_text_phys\":\"0x%" PRIx64
-                               "\"",
+                        printf(",\"phys_base\":%" PRId64 ",\"kernel_text_phys\":\"0x%" PRIx64 "\"",
                                pb, text_phys);
                 printf(",\"paging_levels\":%d,\"page_size\":%" PRIu64, have_l5 && l5 ? 5 : 4,
                        pagesize);
@@ -203,8 +202,7 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
                 if (have_pb)
                         printf("phys_base     %s0x%" PRIx64 " (kernel text at phys 0x%" PRIx64
                                ")\n",
-                               pb < 0 ? "-" : "", pb < 0 ? (uint64_t)-pb : (uint64_t)pb,
-                               text_phys);
+                               pb < 0 ? "-" : "", pb < 0 ? (uint64_t)-pb : (uint64_t)pb, text_phys);
                 printf("paging        %s\n", paging);
                 printf("vmcoreinfo    phys 0x%" PRIx64 ", found by %s: %.1f MiB read, "
                        "%" PRIu64 " round trips, %.1f ms\n",

@@ -72,10 +72,10 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
                                     "aligned address, not 0x%llx",
                                     p->name, (unsigned long long)addr);
         int w = bd_phys_window_of(p, addr);
-        if (w < 0)
+        if (w < 0 || p->windows[w].length - (addr - p->windows[w].base) < 8)
                 return bd_error_new(BD_ERR_RANGE,
-                                    "%s: physical address 0x%llx is outside every window", p->name,
-                                    (unsigned long long)addr);
+                                    "%s: the 8 bytes at physical 0x%llx are not inside one window",
+                                    p->name, (unsigned long long)addr);
         uint64_t found = 0;
         struct bd_error *err =
             p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);

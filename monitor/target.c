@@ -16,6 +16,8 @@ static struct bd_error *parse_hostport(const char *s, struct bd_target *t)
                 const char *close = strchr(s, ']');
                 if (!close)
                         return bd_error_new(BD_ERR_TARGET, "bad address '%s'", s);
+                if (close[1] && close[1] != ':')
+                        return bd_error_new(BD_ERR_TARGET, "bad address '%s'", s);
                 hlen = (size_t)(close - s - 1);
                 s++;
                 colon = close[1] == ':' ? close + 1 : NULL;
@@ -130,10 +132,13 @@ static struct bd_error *walk(const char *config, int (*visit)(struct bd_target *
         if (!f)
                 return bd_error_new(BD_ERR_TARGET, "cannot read target config %s: %s", config,
                                     strerror(errno));
-        char line[2048];
+        /* Whole lines, whatever their length: a fixed buffer would parse the
+         * tail of a long line as a line of its own. */
+        char *line = NULL;
+        size_t cap = 0;
         unsigned lineno = 0;
         struct bd_error *err = NULL;
-        while (fgets(line, sizeof(line), f)) {
+        while (getline(&line, &cap, f) >= 0) {
                 lineno++;
                 struct bd_target t;
                 if (bd_target_parse_line(line, &t, &err)) {
@@ -144,6 +149,7 @@ static struct bd_error *walk(const char *config, int (*visit)(struct bd_target *
                         break;
                 }
         }
+        free(line);
         fclose(f);
         return err;
 }

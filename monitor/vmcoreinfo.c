@@ -1,5 +1,7 @@
 #include "vmcoreinfo.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,8 @@ const char *bd_vmcoreinfo_get(const struct bd_vmcoreinfo *vi, const char *key, c
 {
         size_t klen = strlen(key);
         const char *p = vi->text;
+        if (!cap)
+                return NULL;
         while (p && *p) {
                 if (!strncmp(p, key, klen) && p[klen] == '=') {
                         const char *v = p + klen + 1;
@@ -70,12 +74,16 @@ const char *bd_vmcoreinfo_get(const struct bd_vmcoreinfo *vi, const char *key, c
 
 int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int hex, uint64_t *out)
 {
-        char buf[32];
-        if (!bd_vmcoreinfo_get(vi, key, buf, sizeof(buf)) || !buf[0])
+        char buf[64];
+        /* A value that fills the buffer may have been cut short: refuse it
+         * rather than parse a prefix. Signs and blanks are not numbers. */
+        if (!bd_vmcoreinfo_get(vi, key, buf, sizeof(buf)) || strlen(buf) == sizeof(buf) - 1 ||
+            !isxdigit((unsigned char)buf[0]))
                 return -1;
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(buf, &end, hex ? 16 : 10);
-        if (*end)
+        if (*end || errno)
                 return -1;
         *out = v;
         return 0;
@@ -92,17 +100,20 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_
         uint64_t t0 = bd_now_ns();
         memset(scan, 0, sizeof(*scan));
         uint8_t page[PAGE];
-        if (hint && bd_phys_window_of(p, hint) >= 0 && bd_phys_window_of(p, hint + PAGE - 1) >= 0) {
+        int hw = hint ? bd_phys_window_of(p, hint) : -1;
+        /* A stale hint (another boot, another layout) only costs the scan. */
+        if (hw >= 0 && bd_phys_window_of(p, hint + PAGE - 1) == hw) {
                 struct bd_error *err = bd_phys_read(p, hint, page, PAGE);
-                if (err)
+                if (err && err->code != BD_ERR_RANGE)
                         return err;
                 scan->bytes_scanned = PAGE;
-                if (bd_vmcoreinfo_match(page, PAGE, out)) {
+                if (!err && bd_vmcoreinfo_match(page, PAGE, out)) {
                         out->phys = hint;
                         scan->from_hint = 1;
                         scan->elapsed_ns = bd_now_ns() - t0;
                         return NULL;
                 }
+                bd_error_destroy(err);
         }
 
         uint64_t total = 0;

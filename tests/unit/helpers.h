@@ -1,0 +1,86 @@
+/* Small helpers shared by the cmocka unit tests (header only: the Makefile
+ * builds every tests/unit/test_*.c on its own). Include after <cmocka.h>. */
+#ifndef BD_TEST_HELPERS_H
+#define BD_TEST_HELPERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../common/error.h"
+
+/* Assert that err is an error with the given code and a non-empty message,
+ * then free it. */
+#define assert_bd_error(err, want)                                                                 \
+        do {                                                                                       \
+                struct bd_error *e_ = (err);                                                       \
+                assert_non_null(e_);                                                               \
+                if (e_->code != (want))                                                            \
+                        print_error("unexpected error %s: %s\n", bd_err_name(e_->code),            \
+                                    e_->message);                                                  \
+                assert_int_equal(e_->code, (want));                                                \
+                assert_true(e_->message[0] != '\0');                                               \
+                bd_error_destroy(e_);                                                              \
+        } while (0)
+
+/* Assert success; on failure show the error's message. */
+#define assert_bd_ok(err)                                                                          \
+        do {                                                                                       \
+                struct bd_error *e_ = (err);                                                       \
+                if (e_) {                                                                          \
+                        print_error("unexpected error %s: %s\n", bd_err_name(e_->code),            \
+                                    e_->message);                                                  \
+                        bd_error_destroy(e_);                                                      \
+                        fail();                                                                    \
+                }                                                                                  \
+        } while (0)
+
+/* Create /tmp/bdtest.XXXXXX holding len bytes of data; path receives the
+ * name (at least 32 bytes). The caller unlinks it. */
+static inline void temp_file(char *path, const void *data, size_t len)
+{
+        strcpy(path, "/tmp/bdtest.XXXXXX");
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        const uint8_t *p = data;
+        while (len) {
+                ssize_t n = write(fd, p, len);
+                assert_true(n > 0);
+                p += n;
+                len -= (size_t)n;
+        }
+        assert_int_equal(close(fd), 0);
+}
+
+static inline void temp_text(char *path, const char *text)
+{
+        temp_file(path, text, strlen(text));
+}
+
+/* Read a whole (small) file into a malloc'd NUL-terminated buffer. */
+static inline char *slurp(const char *path, size_t *len)
+{
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        size_t cap = 4096, n = 0;
+        char *buf = malloc(cap + 1);
+        assert_non_null(buf);
+        size_t got;
+        while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+                n += got;
+                if (n == cap) {
+                        cap *= 2;
+                        buf = realloc(buf, cap + 1);
+                        assert_non_null(buf);
+                }
+        }
+        fclose(f);
+        buf[n] = '\0';
+        if (len)
+                *len = n;
+        return buf;
+}
+
+#endif

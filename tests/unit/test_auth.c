@@ -1,0 +1,381 @@
+/* Keys and the challenge-response MACs: a wrong, truncated or padded key must
+ * never load, and a MAC must bind the key, both nonces, their order and the
+ * direction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../common/auth.h"
+#include "helpers.h"
+
+#define HEX64 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+static void expect_key_bytes(const struct bd_key *k)
+{
+        for (int i = 0; i < BD_KEY_LEN; i++)
+                assert_int_equal(k->bytes[i], i);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static void test_parse_ok(void **state)
+{
+        (void)state;
+        struct bd_key k;
+        memset(&k, 0xff, sizeof(k));
+        assert_bd_ok(bd_key_parse(HEX64, &k));
+        expect_key_bytes(&k);
+}
+
+/* Key files are written by editors and `echo`: surrounding whitespace and
+ * line ends are fine. Upper-case hex is the same key. */
+static void test_parse_whitespace_and_case(void **state)
+{
+        (void)state;
+        static const char *const ok[] = {
+            HEX64 "\n",
+            HEX64 "\r\n",
+            HEX64 " \t \n\n",
+            "\n  \t" HEX64 "\n",
+            "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                struct bd_key k;
+                memset(&k, 0xff, sizeof(k));
+                assert_bd_ok(bd_key_parse(ok[i], &k));
+                expect_key_bytes(&k);
+        }
+}
+
+/* A truncated or over-long key must not load as a weaker or different key. */
+static void test_parse_wrong_length(void **state)
+{
+        (void)state;
+        char text[200];
+        struct bd_key k;
+        for (size_t digits = 0; digits < 140; digits++) {
+                if (digits == 64)
+                        continue;
+                memset(text, 'a', digits);
+                text[digits] = '\0';
+                assert_bd_error(bd_key_parse(text, &k), BD_ERR_TARGET);
+        }
+        /* 63 and 65 with a newline, as a file would hold them. */
+        snprintf(text, sizeof(text), "%.63s\n", HEX64);
+        assert_bd_error(bd_key_parse(text, &k), BD_ERR_TARGET);
+        snprintf(text, sizeof(text), "%s0\n", HEX64);
+        assert_bd_error(bd_key_parse(text, &k), BD_ERR_TARGET);
+        assert_bd_error(bd_key_parse("", &k), BD_ERR_TARGET);
+        assert_bd_error(bd_key_parse(" \n", &k), BD_ERR_TARGET);
+}
+
+static void test_parse_non_hex(void **state)
+{
+        (void)state;
+        struct bd_key k;
+        char text[80];
+        /* One bad character anywhere among the 64. */
+        static const char bad[] = {'g', 'G', 'x', ' ', '-', ':', '\0' + 1, (char)0xc3};
+        for (size_t b = 0; b < sizeof(bad); b++) {
+                for (int pos = 0; pos < 64; pos += 9) {
+                        strcpy(text, HEX64);
+                        text[pos] = bad[b];
+                        assert_bd_error(bd_key_parse(text, &k), BD_ERR_TARGET);
+                }
+        }
+        /* Spaces between digit pairs ("00 01 02 ...") are not a key format. */
+        assert_bd_error(bd_key_parse("00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f "
+                                     "10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f",
+                                     &k),
+                        BD_ERR_TARGET);
+        /* A 0x prefix is not hex digits either. */
+        assert_bd_error(bd_key_parse("0x" HEX64, &k), BD_ERR_TARGET);
+}
+
+static void test_parse_trailing_garbage(void **state)
+{
+        (void)state;
+        struct bd_key k;
+        assert_bd_error(bd_key_parse(HEX64 "x", &k), BD_ERR_TARGET);
+        assert_bd_error(bd_key_parse(HEX64 "\nsecond line", &k), BD_ERR_TARGET);
+        assert_bd_error(bd_key_parse(HEX64 " " HEX64, &k), BD_ERR_TARGET);
+        assert_bd_error(bd_key_parse(HEX64 "\n#comment\n", &k), BD_ERR_TARGET);
+}
+
+/* ---- key files ---------------------------------------------------------- */
+
+static void test_load_ok(void **state)
+{
+        (void)state;
+        char path[32];
+        temp_text(path, HEX64 "\n");
+        struct bd_key k;
+        memset(&k, 0xff, sizeof(k));
+        assert_bd_ok(bd_key_load(path, &k));
+        expect_key_bytes(&k);
+        unlink(path);
+}
+
+/* A bad file's error names the file, so the operator knows which to fix. */
+static void test_load_bad_content(void **state)
+{
+        (void)state;
+        static const char *const bad[] = {
+            "",
+            "\n",
+            "0001020304\n",
+            HEX64 "00\n",
+            HEX64 "garbage\n",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char path[32];
+                temp_text(path, bad[i]);
+                struct bd_key k;
+                struct bd_error *err = bd_key_load(path, &k);
+                assert_non_null(err);
+                assert_int_equal(err->code, BD_ERR_TARGET);
+                assert_non_null(strstr(err->message, path));
+                bd_error_destroy(err);
+                unlink(path);
+        }
+}
+
+static void test_load_missing(void **state)
+{
+        (void)state;
+        struct bd_key k;
+        struct bd_error *err = bd_key_load("/tmp/bdtest-no-such-key-file", &k);
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_TARGET);
+        assert_non_null(strstr(err->message, "/tmp/bdtest-no-such-key-file"));
+        bd_error_destroy(err);
+        /* A directory is not a key file. */
+        assert_bd_error(bd_key_load("/tmp", &k), BD_ERR_TARGET);
+}
+
+/* A key file longer than the loader's read buffer: the header promises that
+ * anything but hex digits and whitespace is refused, but only the first 255
+ * bytes are read, so garbage after them is never seen. */
+static void test_load_garbage_after_long_whitespace(void **state)
+{
+        (void)state;
+        char text[600];
+        int n = snprintf(text, sizeof(text), "%s\n", HEX64);
+        memset(text + n, '\n', 300);
+        strcpy(text + n + 300, "this is not a key file\n");
+        char path[32];
+        temp_text(path, text);
+        struct bd_key k;
+        struct bd_error *err = bd_key_load(path, &k);
+        unlink(path);
+        assert_bd_error(err, BD_ERR_TARGET);
+}
+
+/* ---- MACs --------------------------------------------------------------- */
+
+struct fixture {
+        struct bd_key key, other;
+        uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
+};
+
+static void setup_fixture(struct fixture *f)
+{
+        assert_bd_ok(bd_key_parse(HEX64, &f->key));
+        f->other = f->key;
+        f->other.bytes[BD_KEY_LEN - 1] ^= 1;
+        bd_auth_nonce(f->nn);
+        bd_auth_nonce(f->mn);
+}
+
+static void test_monitor_mac_verifies(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
+        /* The other side recomputes it from the same key and nonces. */
+        struct bd_key copy = f.key;
+        uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
+        memcpy(nn, f.nn, sizeof(nn));
+        memcpy(mn, f.mn, sizeof(mn));
+        bd_auth_monitor_mac(&copy, nn, mn, b);
+        assert_true(bd_auth_mac_equal(a, b));
+        assert_memory_equal(a, b, BD_MAC_LEN);
+        /* Same for the NIC's answer. */
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_nic_mac(&copy, nn, mn, b);
+        assert_true(bd_auth_mac_equal(a, b));
+}
+
+/* HMAC-SHA256(key, "bd-monitor\0" || nic_nonce || mon_nonce): pin the
+ * construction with a vector computed independently (Python hmac), so both
+ * sides of a mixed-version deployment keep agreeing. */
+static void test_mac_known_vector(void **state)
+{
+        (void)state;
+        struct bd_key k;
+        assert_bd_ok(bd_key_parse(HEX64, &k));
+        uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN], mac[BD_MAC_LEN];
+        memset(nn, 0x11, sizeof(nn));
+        memset(mn, 0x22, sizeof(mn));
+        static const uint8_t want_mon[BD_MAC_LEN] = {
+            0x89, 0x35, 0x32, 0x29, 0x67, 0x2b, 0xb8, 0xa3, 0xcd, 0x7c, 0xb9,
+            0xc7, 0xf0, 0x0b, 0xb6, 0x8d, 0xab, 0x31, 0x5d, 0x98, 0x0d, 0x57,
+            0x82, 0x10, 0x74, 0xa9, 0xaf, 0xa3, 0xb6, 0xfc, 0x2f, 0x81};
+        static const uint8_t want_nic[BD_MAC_LEN] = {
+            0xd4, 0x00, 0x13, 0x62, 0x3c, 0xb8, 0x06, 0x1d, 0x33, 0xf2, 0x43,
+            0xb0, 0x64, 0x63, 0x7b, 0x92, 0xfe, 0x8c, 0x23, 0x65, 0x87, 0x66,
+            0x8c, 0x7f, 0xa0, 0x98, 0xa8, 0x54, 0xdc, 0x5d, 0x18, 0x5e};
+        bd_auth_monitor_mac(&k, nn, mn, mac);
+        assert_memory_equal(mac, want_mon, BD_MAC_LEN);
+        bd_auth_nic_mac(&k, nn, mn, mac);
+        assert_memory_equal(mac, want_nic, BD_MAC_LEN);
+}
+
+static void test_mac_fails_other_key(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_monitor_mac(&f.other, f.nn, f.mn, b);
+        assert_false(bd_auth_mac_equal(a, b));
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_nic_mac(&f.other, f.nn, f.mn, b);
+        assert_false(bd_auth_mac_equal(a, b));
+}
+
+/* Swapping the nonces must change the MAC, or a peer could reuse a proof
+ * made for the opposite challenge. */
+static void test_mac_fails_swapped_nonces(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_monitor_mac(&f.key, f.mn, f.nn, b);
+        assert_false(bd_auth_mac_equal(a, b));
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_nic_mac(&f.key, f.mn, f.nn, b);
+        assert_false(bd_auth_mac_equal(a, b));
+}
+
+/* Any single flipped bit of either nonce or of the key changes the MAC. */
+static void test_mac_fails_flipped_bit(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t good[BD_MAC_LEN], mac[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, good);
+        for (int bit = 0; bit < BD_NONCE_LEN * 8; bit++) {
+                uint8_t x[BD_NONCE_LEN];
+                memcpy(x, f.nn, sizeof(x));
+                x[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                bd_auth_monitor_mac(&f.key, x, f.mn, mac);
+                assert_false(bd_auth_mac_equal(good, mac));
+                memcpy(x, f.mn, sizeof(x));
+                x[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                bd_auth_monitor_mac(&f.key, f.nn, x, mac);
+                assert_false(bd_auth_mac_equal(good, mac));
+        }
+        for (int bit = 0; bit < BD_KEY_LEN * 8; bit++) {
+                struct bd_key k = f.key;
+                k.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                bd_auth_monitor_mac(&k, f.nn, f.mn, mac);
+                assert_false(bd_auth_mac_equal(good, mac));
+        }
+        /* And a flipped bit of the MAC itself does not verify. */
+        for (int bit = 0; bit < BD_MAC_LEN * 8; bit++) {
+                memcpy(mac, good, sizeof(mac));
+                mac[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                assert_false(bd_auth_mac_equal(good, mac));
+        }
+}
+
+/* No reflection: the NIC's answer is not the monitor's proof over the same
+ * inputs (in either nonce order), so a fake NIC cannot echo the monitor's
+ * AUTH back as its WELCOME. */
+static void test_nic_mac_differs_from_monitor_mac(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t mon[BD_MAC_LEN], nic[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, mon);
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, nic);
+        assert_false(bd_auth_mac_equal(mon, nic));
+        bd_auth_monitor_mac(&f.key, f.mn, f.nn, mon);
+        assert_false(bd_auth_mac_equal(mon, nic));
+        /* Even with equal nonces (a peer echoing ours), the labels differ. */
+        bd_auth_monitor_mac(&f.key, f.nn, f.nn, mon);
+        bd_auth_nic_mac(&f.key, f.nn, f.nn, nic);
+        assert_false(bd_auth_mac_equal(mon, nic));
+}
+
+static void test_mac_equal(void **state)
+{
+        (void)state;
+        uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
+        memset(a, 0x5a, sizeof(a));
+        memcpy(b, a, sizeof(b));
+        assert_int_equal(bd_auth_mac_equal(a, b), 1);
+        /* A difference in the first or last byte alone is seen. */
+        b[0] ^= 0x80;
+        assert_int_equal(bd_auth_mac_equal(a, b), 0);
+        b[0] ^= 0x80;
+        b[BD_MAC_LEN - 1] ^= 1;
+        assert_int_equal(bd_auth_mac_equal(a, b), 0);
+        memset(b, 0, sizeof(b));
+        memset(a, 0, sizeof(a));
+        assert_int_equal(bd_auth_mac_equal(a, b), 1);
+}
+
+static void test_nonces_differ(void **state)
+{
+        (void)state;
+        uint8_t a[BD_NONCE_LEN], b[BD_NONCE_LEN], zero[BD_NONCE_LEN] = {0};
+        bd_auth_nonce(a);
+        bd_auth_nonce(b);
+        assert_memory_not_equal(a, b, BD_NONCE_LEN);
+        assert_memory_not_equal(a, zero, BD_NONCE_LEN);
+        /* Many in a row: no repeats among them. */
+        static uint8_t many[64][BD_NONCE_LEN];
+        for (int i = 0; i < 64; i++)
+                bd_auth_nonce(many[i]);
+        for (int i = 0; i < 64; i++)
+                for (int j = i + 1; j < 64; j++)
+                        assert_memory_not_equal(many[i], many[j], BD_NONCE_LEN);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_parse_ok),
+            cmocka_unit_test(test_parse_whitespace_and_case),
+            cmocka_unit_test(test_parse_wrong_length),
+            cmocka_unit_test(test_parse_non_hex),
+            cmocka_unit_test(test_parse_trailing_garbage),
+            cmocka_unit_test(test_load_ok),
+            cmocka_unit_test(test_load_bad_content),
+            cmocka_unit_test(test_load_missing),
+            cmocka_unit_test(test_load_garbage_after_long_whitespace),
+            cmocka_unit_test(test_monitor_mac_verifies),
+            cmocka_unit_test(test_mac_known_vector),
+            cmocka_unit_test(test_mac_fails_other_key),
+            cmocka_unit_test(test_mac_fails_swapped_nonces),
+            cmocka_unit_test(test_mac_fails_flipped_bit),
+            cmocka_unit_test(test_nic_mac_differs_from_monitor_mac),
+            cmocka_unit_test(test_mac_equal),
+            cmocka_unit_test(test_nonces_differ),
+        };
+        return cmocka_run_group_tests_name("auth", tests, NULL, NULL);
+}
