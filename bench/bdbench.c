@@ -100,9 +100,7 @@ int main(int argc, char **argv)
         uint64_t addr = strtoull(argv[optind + 1], NULL, 0);
 
         struct bd_target t;
-        struct bd_error *err = !strncmp(name, "file:", 5) || !strncmp(name, "rdma:", 5)
-                                   ? bd_target_parse_spec(name, key, &t)
-                                   : bd_target_lookup(config, name, &t);
+        struct bd_error *err = bd_target_resolve(config, name, key, &t);
         if (err)
                 return fail(err);
         struct bd_phys *p;

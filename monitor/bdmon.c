@@ -115,12 +115,8 @@ static int parse_number(const char *s, uint64_t *out, int allow_suffix)
 static struct bd_error *open_target(struct cli *cli, const char *name, struct bd_phys **out)
 {
         struct bd_target t;
-        struct bd_error *err;
-        const char *spec = cli->source ? cli->source : name;
-        if (!strncmp(spec, "file:", 5) || !strncmp(spec, "rdma:", 5))
-                err = bd_target_parse_spec(spec, cli->key, &t);
-        else
-                err = bd_target_lookup(cli->config, spec, &t);
+        struct bd_error *err =
+            bd_target_resolve(cli->config, cli->source ? cli->source : name, cli->key, &t);
         if (err)
                 return err;
         return bd_target_open(&t, &cli->open, out);

@@ -1,22 +1,17 @@
 /* A local file as a physical-memory source: a VM's RAM file (physical
  * address = file offset) or an ELF vmcore (PT_LOAD segments by p_paddr). */
 #include <elf.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../common/file_map.h"
 #include "phys.h"
 #include "phys_file.h"
 
 struct file_phys {
         struct bd_phys base;
-        uint8_t *map;
-        size_t size;
+        struct bd_file_map map;
         uint64_t file_offset[BD_MAX_WINDOWS];
 };
 
@@ -24,7 +19,8 @@ static struct bd_error *file_read(struct bd_phys *p, const struct bd_phys_piece 
 {
         struct file_phys *f = (struct file_phys *)p;
         for (size_t i = 0; i < n; i++)
-                memcpy(pieces[i].buf, f->map + f->file_offset[pieces[i].window] + pieces[i].offset,
+                memcpy(pieces[i].buf,
+                       f->map.data + f->file_offset[pieces[i].window] + pieces[i].offset,
                        pieces[i].len);
         p->round_trips++;
         return NULL;
@@ -38,7 +34,7 @@ static struct bd_error *file_cas(struct bd_phys *p, unsigned window, uint64_t of
         if (at % 8)
                 return bd_error_new(BD_ERR_USAGE, "%s: word not 8-byte aligned in the file",
                                     p->name);
-        __atomic_compare_exchange_n((uint64_t *)(void *)(f->map + at), &expect, desired, 0,
+        __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &expect, desired, 0,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
         *old = expect;
         return NULL;
@@ -47,7 +43,7 @@ static struct bd_error *file_cas(struct bd_phys *p, unsigned window, uint64_t of
 static void file_close(struct bd_phys *p)
 {
         struct file_phys *f = (struct file_phys *)p;
-        munmap(f->map, f->size);
+        bd_file_unmap(&f->map);
         free(f);
 }
 
@@ -104,31 +100,19 @@ struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_wind
 
 struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phys **out)
 {
-        int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-        if (fd < 0)
-                return bd_error_new(errno == ENOENT ? BD_ERR_TARGET : BD_ERR_IO,
-                                    "cannot open %s: %s", path, strerror(errno));
-        struct stat st;
-        if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-                close(fd);
-                return bd_error_new(BD_ERR_TARGET, "%s is not a non-empty regular file", path);
-        }
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | (writable ? PROT_WRITE : 0),
-                         MAP_SHARED, fd, 0);
-        int saved = errno;
-        close(fd);
-        if (map == MAP_FAILED)
-                return bd_error_new(BD_ERR_IO, "cannot map %s: %s", path, strerror(saved));
+        struct bd_file_map m;
+        struct bd_error *err = bd_file_map(path, writable ? BD_MAP_RW : BD_MAP_RO, &m);
+        if (err)
+                return err;
         struct file_phys *f = calloc(1, sizeof(*f));
         if (!f) {
-                munmap(map, (size_t)st.st_size);
+                bd_file_unmap(&m);
                 return &bd_error_nomem;
         }
-        f->map = map;
-        f->size = (size_t)st.st_size;
+        f->map = m;
         f->base.ops = &file_ops;
-        struct bd_error *err =
-            bd_file_layout(f->map, f->size, f->base.windows, f->file_offset, &f->base.nwindows);
+        err = bd_file_layout(f->map.data, f->map.size, f->base.windows, f->file_offset,
+                             &f->base.nwindows);
         if (err) {
                 file_close(&f->base);
                 return bd_error_wrap(err, "%s", path);

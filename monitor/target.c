@@ -181,6 +181,14 @@ struct bd_error *bd_target_lookup(const char *config, const char *name, struct b
         return NULL;
 }
 
+struct bd_error *bd_target_resolve(const char *config, const char *name_or_spec, const char *key,
+                                   struct bd_target *out)
+{
+        if (!strncmp(name_or_spec, "file:", 5) || !strncmp(name_or_spec, "rdma:", 5))
+                return bd_target_parse_spec(name_or_spec, key, out);
+        return bd_target_lookup(config, name_or_spec, out);
+}
+
 struct list_ctx {
         struct bd_target *out;
         unsigned cap, n;

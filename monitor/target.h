@@ -32,6 +32,9 @@ struct bd_target {
 struct bd_error *bd_target_parse_spec(const char *spec, const char *key, struct bd_target *out);
 /* Parse one config line; returns 1 for a target, 0 for a blank/comment line. */
 int bd_target_parse_line(const char *line, struct bd_target *out, struct bd_error **err);
+/* A spelled-out source (file:, rdma:) or else a name from the config. */
+struct bd_error *bd_target_resolve(const char *config, const char *name_or_spec, const char *key,
+                                   struct bd_target *out);
 /* Look a name up in the config file. */
 struct bd_error *bd_target_lookup(const char *config, const char *name, struct bd_target *out);
 /* Every target in the config, for listings; *n receives the count. */
