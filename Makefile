@@ -1,6 +1,6 @@
 # Backdoors: one Makefile for everything. `make help` lists the targets.
 #
-# make / make all   build bdnicd, bdmon and the lab's guest agent into build/
+# make / make all   build bdnicd, bdmon, bdbench and the lab test into build/
 # make test         install what is missing, then every test: fuzz smoke runs,
 #                   cmocka unit tests under ASan+UBSan, and the soft-RoCE lab
 # make demo         boot the lab and show a target read through its NIC
@@ -34,8 +34,7 @@ BENCH_SRC   := $(wildcard bench/*.c)
 OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ASAN_OBJ = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 
-BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
-        $(BUILD)/lab/guestd
+BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
@@ -80,11 +79,6 @@ $(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC) $(COMMON_SRC) $(MON_SRC))
 $(BUILD)/bin/test_lab: $(call OBJ,tests/lab/test_lab.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ -lcmocka
-
-# The exec agent runs inside busybox initramfs guests: static, no libraries.
-$(BUILD)/lab/guestd: lab/guestd.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -static $< -o $@
 
 $(BUILD)/asan/tests/%: $(BUILD)/asan/tests/unit/%.o $(call ASAN_OBJ,$(LIB_SRC))
 	@mkdir -p $(dir $@)

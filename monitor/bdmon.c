@@ -153,10 +153,11 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
         char release[128] = "?", build_id[128] = "?";
         bd_vmcoreinfo_get(vi, "OSRELEASE", release, sizeof(release));
         bd_vmcoreinfo_get(vi, "BUILD-ID", build_id, sizeof(build_id));
-        uint64_t kaslr = 0, l5 = 0, phys_base = 0, pagesize = 0;
+        uint64_t kaslr = 0, l5 = 0, pagesize = 0;
+        int64_t pb = 0;
         int have_kaslr = !bd_vmcoreinfo_number(vi, "KERNELOFFSET", 1, &kaslr);
         int have_l5 = !bd_vmcoreinfo_number(vi, "NUMBER(pgtable_l5_enabled)", 0, &l5);
-        int have_pb = !bd_vmcoreinfo_number(vi, "NUMBER(phys_base)", 0, &phys_base);
+        int have_pb = !bd_vmcoreinfo_signed(vi, "NUMBER(phys_base)", &pb);
         bd_vmcoreinfo_number(vi, "PAGESIZE", 0, &pagesize);
         const char *paging = !have_l5 ? "4-level (no pgtable_l5_enabled)"
                              : l5     ? "5-level (la57)"
@@ -164,8 +165,7 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
         /* phys_base is signed (negative under KASLR); the kernel's _text sits
          * at LOAD_PHYSICAL_ADDR (CONFIG_PHYSICAL_START, 16 MiB by default)
          * plus the KASLR offset, moved by phys_base. */
-        int64_t pb = (int64_t)phys_base;
-        uint64_t text_phys = 0x1000000 + kaslr + phys_base;
+        uint64_t text_phys = 0x1000000 + kaslr + (uint64_t)pb;
         double ms = (double)scan.elapsed_ns / 1e6;
         if (cli->json) {
                 printf("{\"target\":");

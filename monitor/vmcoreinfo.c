@@ -89,6 +89,25 @@ int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int he
         return 0;
 }
 
+int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_t *out)
+{
+        char buf[64];
+        const char *digits = buf;
+        if (!bd_vmcoreinfo_get(vi, key, buf, sizeof(buf)) || strlen(buf) == sizeof(buf) - 1)
+                return -1;
+        if (*digits == '-')
+                digits++;
+        if (!isdigit((unsigned char)*digits))
+                return -1;
+        char *end;
+        errno = 0;
+        long long v = strtoll(buf, &end, 10);
+        if (*end || errno)
+                return -1;
+        *out = v;
+        return 0;
+}
+
 /* Scan in large pipelined chunks: the transport moves 4 MiB about as fast as
  * it moves 4 KiB several times, and only each page's first bytes matter. */
 #define SCAN_CHUNK (4u << 20)

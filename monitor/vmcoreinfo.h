@@ -37,6 +37,10 @@ const char *bd_vmcoreinfo_get(const struct bd_vmcoreinfo *vi, const char *key, c
 /* Numeric value: hex for KERNELOFFSET and SYMBOL(), decimal for NUMBER(). */
 int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int hex, uint64_t *out);
 
+/* Signed decimal value, for NUMBER()s the kernel prints with %ld (phys_base
+ * is negative under KASLR). */
+int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_t *out);
+
 /* Find VMCOREINFO: first at hint (if non-zero), then by scanning every window
  * page by page. progress, if set, is called now and then with bytes done. */
 struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,

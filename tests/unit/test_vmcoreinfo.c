@@ -311,11 +311,9 @@ static void test_number_refusals(void **state)
 }
 
 /* The text is controlled by whoever runs on the target, so numbers that do
- * not fit 64 bits, negative numbers, and values longer than the internal
- * 32-byte buffer must be refused, not turned into another number. Today:
- * strtoull's ERANGE is not checked (UINT64_MAX comes back), "-1" is taken
- * as UINT64_MAX, and a 40-character value is cut to 31 characters and then
- * parsed (leading zeros then a 1 read as 0). */
+ * not fit 64 bits, negative numbers, and values that might have been cut
+ * short must be refused, not turned into another number (strtoull would
+ * return UINT64_MAX for overflow and wrap "-1"). */
 static void test_number_overflow_and_truncation(void **state)
 {
         (void)state;
@@ -331,6 +329,25 @@ static void test_number_overflow_and_truncation(void **state)
         v = 0;
         int rc = bd_vmcoreinfo_number(&vi, "NUMBER(long)", 0, &v);
         assert_true(rc == -1 || v == 1);
+}
+
+/* NUMBER(phys_base) is printed with %ld and is negative under KASLR: the
+ * signed reader takes it, with the same refusals for junk and overflow. */
+static void test_signed_numbers(void **state)
+{
+        (void)state;
+        load_vi("OSRELEASE=6.1.0\nPAGESIZE=4096\n"
+                "NUMBER(phys_base)=-285212672\nNUMBER(pos)=42\n"
+                "NUMBER(big)=-99999999999999999999\nNUMBER(dash)=-\nNUMBER(sp)= 1\n");
+        int64_t v = 0;
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(phys_base)", &v), 0);
+        assert_int_equal(v, -285212672);
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(pos)", &v), 0);
+        assert_int_equal(v, 42);
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(big)", &v), -1);
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(dash)", &v), -1);
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(sp)", &v), -1);
+        assert_int_equal(bd_vmcoreinfo_signed(&vi, "NUMBER(none)", &v), -1);
 }
 
 /* ---- find ---------------------------------------------------------------- */
@@ -661,6 +678,7 @@ int main(void)
             cmocka_unit_test(test_number),
             cmocka_unit_test(test_number_refusals),
             cmocka_unit_test(test_number_overflow_and_truncation),
+            cmocka_unit_test(test_signed_numbers),
             cmocka_unit_test(test_find_by_scan),
             cmocka_unit_test(test_find_by_hint),
             cmocka_unit_test(test_find_wrong_hint),
