@@ -3,6 +3,7 @@
 #ifndef BD_TEST_HELPERS_H
 #define BD_TEST_HELPERS_H
 
+#include <elf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,41 @@
 #include <unistd.h>
 
 #include "../../common/error.h"
+
+/* One program header of a synthetic ELF core. */
+struct test_seg {
+        uint32_t type;
+        uint64_t paddr, filesz, offset;
+};
+
+/* Write an ELF64 little-endian x86-64 core header and its program headers
+ * (right after it, at offset 64) to the start of img. */
+static inline void write_core_headers(uint8_t *img, const struct test_seg *s, unsigned n)
+{
+        Elf64_Ehdr eh = {0};
+        memcpy(eh.e_ident, ELFMAG, SELFMAG);
+        eh.e_ident[EI_CLASS] = ELFCLASS64;
+        eh.e_ident[EI_DATA] = ELFDATA2LSB;
+        eh.e_ident[EI_VERSION] = EV_CURRENT;
+        eh.e_type = ET_CORE;
+        eh.e_machine = EM_X86_64;
+        eh.e_version = EV_CURRENT;
+        eh.e_phoff = sizeof(Elf64_Ehdr);
+        eh.e_ehsize = sizeof(Elf64_Ehdr);
+        eh.e_phentsize = sizeof(Elf64_Phdr);
+        eh.e_phnum = (uint16_t)n;
+        memcpy(img, &eh, sizeof(eh));
+        for (unsigned i = 0; i < n; i++) {
+                Elf64_Phdr ph = {0};
+                ph.p_type = s[i].type;
+                ph.p_offset = s[i].offset;
+                ph.p_paddr = s[i].paddr;
+                ph.p_vaddr = 0xffff888000000000ull + s[i].paddr;
+                ph.p_filesz = s[i].filesz;
+                ph.p_memsz = s[i].filesz;
+                memcpy(img + sizeof(eh) + i * sizeof(ph), &ph, sizeof(ph));
+        }
+}
 
 /* Assert that err is an error with the given code and a non-empty message,
  * then free it. */

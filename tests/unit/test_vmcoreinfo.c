@@ -581,38 +581,21 @@ static void test_find_last_page(void **state)
 /* ELF core whose windows are not page aligned, as /proc/vmcore's often are:
  * the scan starts at each window's first page boundary and reads through
  * the physical addresses, not file offsets. */
-static uint8_t *core_image(size_t size, const uint64_t (*seg)[3], unsigned n)
+static uint8_t *core_image(size_t size, const struct test_seg *seg, unsigned n)
 {
         uint8_t *img = calloc(1, size);
         assert_non_null(img);
-        Elf64_Ehdr eh = {0};
-        memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_CORE;
-        eh.e_phoff = sizeof(eh);
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = (uint16_t)n;
-        memcpy(img, &eh, sizeof(eh));
-        for (unsigned i = 0; i < n; i++) {
-                Elf64_Phdr ph = {.p_type = PT_LOAD,
-                                 .p_paddr = seg[i][0],
-                                 .p_filesz = seg[i][1],
-                                 .p_memsz = seg[i][1],
-                                 .p_offset = seg[i][2]};
-                memcpy(img + sizeof(eh) + i * sizeof(ph), &ph, sizeof(ph));
-        }
+        write_core_headers(img, seg, n);
         return img;
 }
 
 static void test_find_in_core(void **state)
 {
         (void)state;
-        /* {paddr, size, file offset} */
-        static const uint64_t seg[][3] = {
-            {0x100800, 0x4800, 0x1000}, /* file 0x1000..0x5800 */
-            {0x300000, 0x3000, 0x6000}, /* file 0x6000..0x9000 */
+        /* {type, paddr, size, file offset} */
+        static const struct test_seg seg[] = {
+            {PT_LOAD, 0x100800, 0x4800, 0x1000}, /* file 0x1000..0x5800 */
+            {PT_LOAD, 0x300000, 0x3000, 0x6000}, /* file 0x6000..0x9000 */
         };
         uint8_t *img = core_image(0x9000, seg, 2);
         /* Physical 0x302000 is file 0x8000; file 0x2000 (paddr 0x101800)
@@ -641,9 +624,9 @@ static void test_find_in_core(void **state)
 static void test_find_hint_across_gap(void **state)
 {
         (void)state;
-        static const uint64_t seg[][3] = {
-            {0x100000, 0x1800, 0x1000}, /* paddr ..0x101800 */
-            {0x101c00, 0x4400, 0x3000}, /* paddr 0x101c00..0x106000, file 0x3000.. */
+        static const struct test_seg seg[] = {
+            {PT_LOAD, 0x100000, 0x1800, 0x1000}, /* paddr ..0x101800 */
+            {PT_LOAD, 0x101c00, 0x4400, 0x3000}, /* paddr 0x101c00..0x106000, file 0x3000.. */
         };
         uint8_t *img = core_image(0x8000, seg, 2);
         /* Physical 0x103000 = file 0x3000 + 0x1400. */

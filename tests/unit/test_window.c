@@ -562,40 +562,11 @@ static void test_cas_swaps_and_reports_mismatch(void **state)
  * ELF cores
  * ====================================================================== */
 
-struct seg {
-        uint32_t type;
-        uint64_t paddr, filesz, offset;
-};
-
-/* An ELF64 little-endian core: header, program headers at 64, then the file
- * bytes from pattern() (past the headers). */
-static uint8_t *make_core(size_t size, const struct seg *s, unsigned n)
+static uint8_t *make_core(size_t size, const struct test_seg *s, unsigned n)
 {
         uint8_t *img = pattern_buf(size);
         assert_true(size >= sizeof(Elf64_Ehdr) + n * sizeof(Elf64_Phdr));
-        Elf64_Ehdr eh = {0};
-        memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_CORE;
-        eh.e_machine = EM_X86_64;
-        eh.e_version = EV_CURRENT;
-        eh.e_phoff = sizeof(Elf64_Ehdr);
-        eh.e_ehsize = sizeof(Elf64_Ehdr);
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = (uint16_t)n;
-        memcpy(img, &eh, sizeof(eh));
-        for (unsigned i = 0; i < n; i++) {
-                Elf64_Phdr ph = {0};
-                ph.p_type = s[i].type;
-                ph.p_offset = s[i].offset;
-                ph.p_paddr = s[i].paddr;
-                ph.p_vaddr = 0xffff888000000000ull + s[i].paddr;
-                ph.p_filesz = s[i].filesz;
-                ph.p_memsz = s[i].filesz;
-                memcpy(img + sizeof(eh) + i * sizeof(ph), &ph, sizeof(ph));
-        }
+        write_core_headers(img, s, n);
         return img;
 }
 
@@ -612,7 +583,7 @@ static Elf64_Phdr *phdr(uint8_t *img, unsigned i)
 /* A is followed in physical memory by B, but B comes first in the file; C
  * sits after a gap. A note and an empty PT_LOAD are not windows. */
 #define CORE_SIZE 0x8000
-static const struct seg core_segs[] = {
+static const struct test_seg core_segs[] = {
     {PT_NOTE, 0, 0x100, 0x3000},
     {PT_LOAD, 0x100000, 0x3000, 0x4000}, /* A: file 0x4000..0x7000 */
     {PT_LOAD, 0x103000, 0x2000, 0x1000}, /* B: file 0x1000..0x3000 */
@@ -736,7 +707,7 @@ static void expect_bad_core(const uint8_t *img, size_t size)
 }
 
 /* A two-segment core to corrupt. */
-static const struct seg small_segs[] = {
+static const struct test_seg small_segs[] = {
     {PT_LOAD, 0x1000, 0x100, 0x200},
     {PT_LOAD, 0x9000, 0x100, 0x300},
 };
@@ -832,12 +803,13 @@ static void test_core_no_loads(void **state)
 {
         (void)state;
         /* Only notes. */
-        static const struct seg notes[] = {{PT_NOTE, 0, 0x10, 0x100}, {PT_NULL, 0, 0x10, 0x100}};
+        static const struct test_seg notes[] = {{PT_NOTE, 0, 0x10, 0x100},
+                                                {PT_NULL, 0, 0x10, 0x100}};
         uint8_t *img = make_core(SMALL_SIZE, notes, 2);
         expect_bad_core(img, SMALL_SIZE);
         free(img);
         /* PT_LOADs that hold nothing in the file. */
-        static const struct seg empty[] = {{PT_LOAD, 0x1000, 0, 0x100}};
+        static const struct test_seg empty[] = {{PT_LOAD, 0x1000, 0, 0x100}};
         img = make_core(SMALL_SIZE, empty, 1);
         expect_bad_core(img, SMALL_SIZE);
         free(img);
@@ -850,9 +822,9 @@ static void test_core_no_loads(void **state)
 static void test_core_too_many_loads(void **state)
 {
         (void)state;
-        struct seg s[BD_MAX_WINDOWS + 1];
+        struct test_seg s[BD_MAX_WINDOWS + 1];
         for (unsigned i = 0; i < BD_MAX_WINDOWS + 1; i++)
-                s[i] = (struct seg){PT_LOAD, 0x100000ull * (i + 1), 0x10, 0x800 + 0x10 * i};
+                s[i] = (struct test_seg){PT_LOAD, 0x100000ull * (i + 1), 0x10, 0x800 + 0x10 * i};
         /* Exactly BD_MAX_WINDOWS is fine... */
         uint8_t *img = make_core(0x1000, s, BD_MAX_WINDOWS);
         struct bd_window_desc w[BD_MAX_WINDOWS];
@@ -866,10 +838,10 @@ static void test_core_too_many_loads(void **state)
         expect_bad_core(img, 0x1000);
         free(img);
         /* Extra non-loadable headers do not count. */
-        struct seg mixed[BD_MAX_WINDOWS + 4];
-        memcpy(mixed, s, sizeof(struct seg) * BD_MAX_WINDOWS);
+        struct test_seg mixed[BD_MAX_WINDOWS + 4];
+        memcpy(mixed, s, sizeof(struct test_seg) * BD_MAX_WINDOWS);
         for (unsigned i = BD_MAX_WINDOWS; i < BD_MAX_WINDOWS + 4; i++)
-                mixed[i] = (struct seg){PT_NOTE, 0, 0x10, 0x900};
+                mixed[i] = (struct test_seg){PT_NOTE, 0, 0x10, 0x900};
         img = make_core(0x1000, mixed, BD_MAX_WINDOWS + 4);
         assert_bd_ok(layout(img, 0x1000, w, off, &n));
         assert_int_equal(n, BD_MAX_WINDOWS);
@@ -937,7 +909,7 @@ static void test_core_header_mutations(void **state)
 static void test_cas_must_stay_inside_window(void **state)
 {
         (void)state;
-        static const struct seg s[] = {
+        static const struct test_seg s[] = {
             {PT_LOAD, 0x10000, 0x1004, 0x1000}, /* file 0x1000..0x2004 */
             {PT_LOAD, 0x50000, 0x1000, 0x2004}, /* file 0x2004..0x3004 */
         };
