@@ -1,4 +1,5 @@
 /* bdnicd: the Backdoors NIC daemon. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,6 +41,8 @@ static const char usage[] =
     "  -a, --audit FILE       append audit lines here (default: standard error).\n"
     "      --busy-poll        spin on completions instead of sleeping (lowest\n"
     "                         latency; uses a whole CPU, as NIC firmware would).\n"
+    "      --spin-us N        after activity, keep polling N microseconds before\n"
+    "                         sleeping (default 0: sleep at once).\n"
     "      --max-connections N  (default 16, at most 64)\n"
     "      --auth-timeout MS  drop peers that do not authenticate in time (5000).\n"
     "  -d, --daemon           detach once listening; with --log and --pidfile.\n"
@@ -143,11 +146,13 @@ int main(int argc, char **argv)
             .port = BD_DEFAULT_PORT,
             .auth_timeout_ms = 5000,
             .max_connections = 16,
+            .spin_us = 0,
         };
         enum {
                 OPT_ALLOW_WRITE = 256,
                 OPT_MEDIATED,
                 OPT_BUSY,
+                OPT_SPIN,
                 OPT_MAXCONN,
                 OPT_AUTHTO,
                 OPT_LOG,
@@ -161,6 +166,7 @@ int main(int argc, char **argv)
             {"mediated", no_argument, NULL, OPT_MEDIATED},
             {"audit", required_argument, NULL, 'a'},
             {"busy-poll", no_argument, NULL, OPT_BUSY},
+            {"spin-us", required_argument, NULL, OPT_SPIN},
             {"max-connections", required_argument, NULL, OPT_MAXCONN},
             {"auth-timeout", required_argument, NULL, OPT_AUTHTO},
             {"daemon", no_argument, NULL, 'd'},
@@ -206,6 +212,16 @@ int main(int argc, char **argv)
                 case OPT_BUSY:
                         cfg.busy_poll = 1;
                         break;
+                case OPT_SPIN: {
+                        char *end;
+                        unsigned long us = strtoul(optarg, &end, 10);
+                        if (*end || !isdigit((unsigned char)optarg[0]) || us > 1000000) {
+                                fprintf(stderr, "bdnicd: --spin-us takes 0 to 1000000\n");
+                                return BD_ERR_USAGE;
+                        }
+                        cfg.spin_us = (unsigned)us;
+                        break;
+                }
                 case OPT_MAXCONN:
                         cfg.max_connections = (unsigned)atoi(optarg);
                         if (cfg.max_connections < 1 || cfg.max_connections > 64) {

@@ -466,13 +466,19 @@ static void check_deadlines(struct bd_nic *nic)
 struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
 {
         struct pollfd pfd[1 + 64];
+        uint64_t last_activity = 0, spin_ns = (uint64_t)nic->cfg->spin_us * 1000u;
         while (!*stop) {
                 int handled = 0;
                 for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
                         handled += poll_conn(nc);
                 on_cm_event(nic);
                 check_deadlines(nic);
-                if (handled || nic->cfg->busy_poll)
+                /* A monitor's requests come in bursts: sleeping between two of
+                 * them costs a wake-up each (an interrupt and a reschedule),
+                 * so stay awake briefly after activity, and sleep when idle. */
+                if (handled)
+                        last_activity = bd_now_ns();
+                if (handled || nic->cfg->busy_poll || bd_now_ns() - last_activity < spin_ns)
                         continue;
 
                 /* Arm every CQ, then poll once more before sleeping so that a

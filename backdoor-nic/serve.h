@@ -15,6 +15,7 @@ struct bd_nic_config {
         unsigned nwindows;
         int allow_write;
         int busy_poll;
+        unsigned spin_us; /* keep polling this long after activity before sleeping */
         int auth_timeout_ms;
         unsigned max_connections;
 };
