@@ -10,7 +10,9 @@
 
 #include "../common/audit.h"
 #include "hint_cache.h"
+#include "kernel.h"
 #include "output.h"
+#include "printk.h"
 #include "target.h"
 #include "vmcoreinfo.h"
 
@@ -26,6 +28,11 @@ static const char usage[] =
     "                            and print release, build id, KASLR offset, paging.\n"
     "  read TARGET ADDR LEN      read LEN bytes of physical memory at ADDR; hexdump,\n"
     "                            or the bytes themselves with --raw.\n"
+    "  dmesg TARGET              the kernel log, read from the printk ring buffer in\n"
+    "                            memory (Linux 5.10+; works on a dead kernel): one\n"
+    "                            line per record, \"[seconds] text\" like dmesg, in\n"
+    "                            sequence order. --json: one object per record with\n"
+    "                            seq, ts_nsec, caller and text.\n"
     "  windows TARGET            the memory windows the source exports.\n"
     "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at ADDR: writes NEW only if\n"
     "                            ADDR holds OLD. Needs --write; audited.\n"
@@ -58,7 +65,8 @@ static const char usage[] =
     "  3 unknown target, bad config or key file    4 NIC unreachable or not running\n"
     "  5 authentication refused                    6 address outside every window\n"
     "  7 write refused (read-only NIC or monitor)  8 protocol error\n"
-    "  9 no kernel found in memory                 10 I/O failure mid-way\n"
+    "  9 no kernel found in memory (dmesg: or no printk ring buffer in it)\n"
+    "  10 I/O failure mid-way\n"
     "  11 compare-and-swap found another value\n";
 
 struct cli {
@@ -134,21 +142,30 @@ static void scan_progress(uint64_t done, uint64_t total)
                 fputc('\n', stderr);
 }
 
+/* Every kernel view starts here: VMCOREINFO from the remembered location if
+ * it still holds, else by scanning, and remembered for next time. */
+static struct bd_error *find_kernel(struct cli *cli, struct bd_phys *p, struct bd_vmcoreinfo *vi,
+                                    struct bd_vmcoreinfo_scan *scan)
+{
+        quiet_progress = cli->quiet;
+        uint64_t hint = cli->rescan ? 0 : bd_hint_load(p->name);
+        struct bd_error *err = bd_vmcoreinfo_find(p, hint, vi, scan, scan_progress);
+        if (!err && !scan->from_hint)
+                bd_hint_store(p->name, vi->phys);
+        return err;
+}
+
 static int cmd_info(struct cli *cli, struct bd_phys *p)
 {
         struct bd_vmcoreinfo *vi = malloc(sizeof(*vi));
         if (!vi)
                 return report(&bd_error_nomem);
         struct bd_vmcoreinfo_scan scan;
-        quiet_progress = cli->quiet;
-        uint64_t hint = cli->rescan ? 0 : bd_hint_load(p->name);
-        struct bd_error *err = bd_vmcoreinfo_find(p, hint, vi, &scan, scan_progress);
+        struct bd_error *err = find_kernel(cli, p, vi, &scan);
         if (err) {
                 free(vi);
                 return report(err);
         }
-        if (!scan.from_hint)
-                bd_hint_store(p->name, vi->phys);
 
         char release[128] = "?", build_id[128] = "?";
         bd_vmcoreinfo_get(vi, "OSRELEASE", release, sizeof(release));
@@ -207,6 +224,90 @@ static int cmd_info(struct cli *cli, struct bd_phys *p)
         }
         free(vi);
         return 0;
+}
+
+/* One line of record text for a terminal: control bytes (which a hostile
+ * ring could use to drive the terminal) become \xNN, tabs stay. */
+static void put_text_line(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        printf("\\x%02x", c);
+                else
+                        putchar(c);
+        }
+}
+
+static void print_record(struct cli *cli, const struct bd_printk_record *r)
+{
+        uint32_t caller = r->caller_id & 0x7fffffffu;
+        char who = r->caller_id & 0x80000000u ? 'C' : 'T';
+        if (cli->json) {
+                char *text = malloc((size_t)r->text_len + 1);
+                if (!text)
+                        return;
+                memcpy(text, r->text, r->text_len);
+                text[r->text_len] = '\0';
+                printf("{\"seq\":%" PRIu64 ",\"ts_nsec\":%" PRIu64 ",\"caller\":\"%c%" PRIu32
+                       "\",\"text\":",
+                       r->seq, r->ts_nsec, who, caller);
+                /* A NUL inside the text would end the JSON string early:
+                 * the length, not the terminator, is the record's text. */
+                for (size_t i = 0; i < r->text_len; i++)
+                        if (!text[i])
+                                text[i] = ' ';
+                bd_json_string(stdout, text);
+                printf("}\n");
+                free(text);
+                return;
+        }
+        /* Like the kernel's own syslog format: every line of a multi-line
+         * record carries the record's timestamp. */
+        const char *s = r->text, *end = r->text + r->text_len;
+        do {
+                const char *nl = memchr(s, '\n', (size_t)(end - s));
+                size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+                printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
+                       r->ts_nsec % 1000000000u / 1000u);
+                put_text_line(s, n);
+                putchar('\n');
+                s = nl ? nl + 1 : end;
+        } while (s < end);
+}
+
+static int cmd_dmesg(struct cli *cli, struct bd_phys *p)
+{
+        struct bd_vmcoreinfo *vi = malloc(sizeof(*vi));
+        if (!vi)
+                return report(&bd_error_nomem);
+        struct bd_vmcoreinfo_scan scan;
+        struct bd_kernel *k = NULL;
+        struct bd_printk_log *log = NULL;
+        struct bd_printk_layout lay;
+        struct bd_error *err = find_kernel(cli, p, vi, &scan);
+        if (!err)
+                err = bd_printk_layout_get(vi, &lay);
+        if (!err)
+                err = bd_kernel_open(p, vi, &k);
+        if (!err)
+                err = bd_printk_read(k, &lay, &log);
+        if (err) {
+                bd_kernel_close(k);
+                free(vi);
+                return report(bd_error_wrap(err, "dmesg"));
+        }
+        for (size_t i = 0; i < log->n; i++)
+                print_record(cli, &log->records[i]);
+        if (!cli->quiet && (log->skipped_state || log->skipped_corrupt))
+                fprintf(stderr,
+                        "bdmon: %zu records; skipped %" PRIu64 " not committed or overwritten, "
+                        "%" PRIu64 " inconsistent\n",
+                        log->n, log->skipped_state, log->skipped_corrupt);
+        bd_printk_log_free(log);
+        bd_kernel_close(k);
+        free(vi);
+        return fflush(stdout) ? BD_ERR_IO : 0;
 }
 
 static int cmd_read(struct cli *cli, struct bd_phys *p, const char *a_addr, const char *a_len)
@@ -403,7 +504,8 @@ int main(int argc, char **argv)
         static const struct {
                 const char *name;
                 int nargs; /* after TARGET */
-        } cmds[] = {{"info", 0}, {"read", 2}, {"windows", 0}, {"cas", 3}, {"targets", -1}};
+        } cmds[] = {{"info", 0},    {"dmesg", 0}, {"read", 2},
+                    {"windows", 0}, {"cas", 3},   {"targets", -1}};
         int nargs = -2;
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
                 if (!strcmp(cmd, cmds[i].name))
@@ -443,6 +545,8 @@ int main(int argc, char **argv)
         int rc;
         if (!strcmp(cmd, "info"))
                 rc = cmd_info(&cli, p);
+        else if (!strcmp(cmd, "dmesg"))
+                rc = cmd_dmesg(&cli, p);
         else if (!strcmp(cmd, "read"))
                 rc = cmd_read(&cli, p, args[0], args[1]);
         else if (!strcmp(cmd, "windows"))

@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "../../monitor/phys_file.h"
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond))                                                                       \
-                        abort();                                                                   \
-        } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "../../monitor/target.h"
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond))                                                                       \
-                        abort();                                                                   \
-        } while (0)
+#include "fuzz_check.h"
 
 #define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
 

@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "../../monitor/vmcoreinfo.h"
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond))                                                                       \
-                        abort();                                                                   \
-        } while (0)
+#include "fuzz_check.h"
 
 static struct bd_vmcoreinfo vi;
 

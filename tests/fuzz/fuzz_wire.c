@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "../../common/wire.h"
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond))                                                                       \
-                        abort();                                                                   \
-        } while (0)
+#include "fuzz_check.h"
 
 /* Zero the bytes the decoder ignores, giving the canonical encoding. */
 static void canonicalise(uint8_t *b, size_t len, const struct bd_msg *m)

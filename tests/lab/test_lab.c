@@ -352,6 +352,86 @@ static void test_cas_mediated(void **state)
         cas_through(7473, "/tmp/nic-rwm.audit", "mediated peer");
 }
 
+/* One "[   12.345678] text" line of dmesg output. */
+struct klog_line {
+        double ts;
+        const char *text; /* into the parsed buffer, NUL-terminated */
+};
+
+/* Split dmesg-style output (modified in place) into lines; returns the
+ * count, at most cap. Lines without a timestamp are ignored. */
+static size_t parse_klog(char *out, struct klog_line *lines, size_t cap)
+{
+        size_t n = 0;
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l && n < cap;
+             l = strtok_r(NULL, "\n", &save)) {
+                char *close = strchr(l, ']');
+                if (l[0] != '[' || !close)
+                        continue;
+                lines[n].ts = strtod(l + 1, NULL);
+                lines[n].text = close[1] == ' ' ? close + 2 : close + 1;
+                n++;
+        }
+        return n;
+}
+
+static int klog_has(const struct klog_line *lines, size_t n, const char *text)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(lines[i].text, text))
+                        return 1;
+        return 0;
+}
+
+#define KLOG_MAX 65536
+
+/* The kernel log read from host2's memory through its NIC is host2's own
+ * dmesg: bdmon reads it before and after host2's dmesg runs, and every line
+ * host2 printed within the time both reads cover is in them (lines logged
+ * between the reads may be in only the second). */
+static void test_dmesg_matches_host2(void **state)
+{
+        (void)state;
+        struct result a = vm("mon", BDMON " dmesg host2");
+        expect_ok(&a, "bdmon dmesg (first)");
+        struct result h = vm("host2", "dmesg");
+        expect_ok(&h, "dmesg on host2");
+        struct result b = vm("mon", BDMON " dmesg host2");
+        expect_ok(&b, "bdmon dmesg (second)");
+        struct klog_line *la = calloc(KLOG_MAX, sizeof(*la));
+        struct klog_line *lb = calloc(KLOG_MAX, sizeof(*lb));
+        struct klog_line *lh = calloc(KLOG_MAX, sizeof(*lh));
+        assert_true(la && lb && lh);
+        size_t na = parse_klog(a.out, la, KLOG_MAX), nb = parse_klog(b.out, lb, KLOG_MAX);
+        size_t nh = parse_klog(h.out, lh, KLOG_MAX);
+        assert_true(na > 100 && nb >= na && nh > 100);
+        /* The range both reads hold: from the later of their oldest lines
+         * (the ring may have dropped old ones) to the newest line of the
+         * second read. */
+        double lo = la[0].ts > lb[0].ts ? la[0].ts : lb[0].ts, hi = lb[nb - 1].ts;
+        size_t matched = 0, checked = 0;
+        for (size_t i = 0; i < nh; i++) {
+                if (lh[i].ts < lo || lh[i].ts > hi)
+                        continue;
+                checked++;
+                if (klog_has(lb, nb, lh[i].text) || klog_has(la, na, lh[i].text))
+                        matched++;
+                else
+                        print_error("host2 logged '%s' (%.6f); bdmon did not show it\n", lh[i].text,
+                                    lh[i].ts);
+        }
+        print_message("dmesg: %zu of %zu host2 lines in bdmon's reads (%zu and %zu lines)\n",
+                      matched, checked, na, nb);
+        assert_true(checked > 100);
+        assert_int_equal(matched, checked);
+        free(la);
+        free(lb);
+        free(lh);
+        result_free(&a);
+        result_free(&b);
+        result_free(&h);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -391,6 +471,14 @@ static void test_after_panic_nic_still_serves(void **state)
         assert_string_equal(before.out, after.out);
         result_free(&before);
         result_free(&after);
+        /* The dead kernel's last words, from its own log buffer. */
+        r = vm("mon", BDMON " dmesg host2");
+        expect_ok(&r, "bdmon dmesg after the panic");
+        if (!strstr(r.out, "Kernel panic - not syncing: sysrq triggered crash"))
+                print_error("no panic message in bdmon dmesg; its tail:\n%s\n",
+                            strlen(r.out) > 2000 ? r.out + strlen(r.out) - 2000 : r.out);
+        assert_non_null(strstr(r.out, "Kernel panic - not syncing: sysrq triggered crash"));
+        result_free(&r);
 }
 
 int main(void)
@@ -407,6 +495,7 @@ int main(void)
             cmocka_unit_test(test_nic_not_running),
             cmocka_unit_test(test_cas_direct),
             cmocka_unit_test(test_cas_mediated),
+            cmocka_unit_test(test_dmesg_matches_host2),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         return cmocka_run_group_tests_name("lab", tests, group_setup, group_teardown);

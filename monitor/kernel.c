@@ -1,0 +1,132 @@
+#include "kernel.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "pgtable.h"
+
+struct bd_error *bd_kernel_open(struct bd_phys *p, const struct bd_vmcoreinfo *vi,
+                                struct bd_kernel **out)
+{
+        int64_t pb;
+        uint64_t pgt, l5 = 0, kaslr = 0;
+        if (bd_vmcoreinfo_signed(vi, "NUMBER(phys_base)", &pb))
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "%s: VMCOREINFO has no NUMBER(phys_base): cannot place the "
+                                    "kernel image in physical memory",
+                                    p->name);
+        if (bd_vmcoreinfo_number(vi, "SYMBOL(init_top_pgt)", 1, &pgt))
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "%s: VMCOREINFO has no SYMBOL(init_top_pgt): no kernel page "
+                                    "table to translate addresses with",
+                                    p->name);
+        if (pgt < BD_KERNEL_IMAGE_START || pgt >= BD_KERNEL_IMAGE_END)
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "%s: SYMBOL(init_top_pgt)=0x%" PRIx64
+                                    " is outside the kernel image mapping",
+                                    p->name, pgt);
+        /* Kernels before 4.14 have no la57 and do not write the number. */
+        bd_vmcoreinfo_number(vi, "NUMBER(pgtable_l5_enabled)", 0, &l5);
+        bd_vmcoreinfo_number(vi, "KERNELOFFSET", 1, &kaslr);
+        struct bd_kernel *k = calloc(1, sizeof(*k));
+        if (!k)
+                return &bd_error_nomem;
+        k->phys = p;
+        k->vi = vi;
+        k->phys_base = pb;
+        k->kaslr_offset = kaslr;
+        k->levels = l5 ? 5 : 4;
+        k->pgd_phys = pgt - BD_KERNEL_IMAGE_START + (uint64_t)pb;
+        *out = k;
+        return NULL;
+}
+
+void bd_kernel_close(struct bd_kernel *k)
+{
+        free(k);
+}
+
+/* Where vaddr lies and how many bytes from it are physically contiguous. */
+static struct bd_error *locate(struct bd_kernel *k, uint64_t vaddr, uint64_t *paddr, uint64_t *run)
+{
+        /* The image is linearly mapped: no walk needed (and none possible
+         * before the page table itself is found this way). */
+        if (vaddr >= BD_KERNEL_IMAGE_START && vaddr < BD_KERNEL_IMAGE_END) {
+                *paddr = vaddr - BD_KERNEL_IMAGE_START + (uint64_t)k->phys_base;
+                *run = BD_KERNEL_IMAGE_END - vaddr;
+                return NULL;
+        }
+        if (!k->tlb_size || vaddr - k->tlb_vaddr >= k->tlb_size) {
+                uint64_t pa, size;
+                struct bd_error *err = bd_pgtable_translate_cached(k->phys, &k->tables, k->pgd_phys,
+                                                                   k->levels, vaddr, &pa, &size);
+                if (err)
+                        return err;
+                k->walks++;
+                k->tlb_vaddr = vaddr & ~(size - 1);
+                k->tlb_paddr = pa & ~(size - 1);
+                k->tlb_size = size;
+        }
+        uint64_t off = vaddr - k->tlb_vaddr;
+        *paddr = k->tlb_paddr + off;
+        *run = k->tlb_size - off;
+        return NULL;
+}
+
+struct bd_error *bd_kernel_translate(struct bd_kernel *k, uint64_t vaddr, uint64_t *paddr,
+                                     uint64_t *page_size)
+{
+        if (vaddr >= BD_KERNEL_IMAGE_START && vaddr < BD_KERNEL_IMAGE_END) {
+                *paddr = vaddr - BD_KERNEL_IMAGE_START + (uint64_t)k->phys_base;
+                if (page_size)
+                        *page_size = 4096;
+                return NULL;
+        }
+        uint64_t run;
+        struct bd_error *err = locate(k, vaddr, paddr, &run);
+        if (!err && page_size)
+                *page_size = k->tlb_size;
+        return err;
+}
+
+/* Runs are sent in groups so a long scattered read needs no big array; each
+ * group still travels as one pipelined batch. */
+#define RUN_BATCH 64
+
+struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
+{
+        if (vaddr + len < vaddr)
+                return bd_error_new(BD_ERR_RANGE,
+                                    "%s: kernel read of %zu bytes at 0x%" PRIx64 " wraps",
+                                    k->phys->name, len, vaddr);
+        struct bd_phys_iov iov[RUN_BATCH];
+        size_t n = 0;
+        uint8_t *out = buf;
+        while (len) {
+                uint64_t pa, run;
+                struct bd_error *err = locate(k, vaddr, &pa, &run);
+                if (err)
+                        return err;
+                size_t chunk = run < len ? (size_t)run : len;
+                if (n && iov[n - 1].addr + iov[n - 1].len == pa &&
+                    (uint8_t *)iov[n - 1].buf + iov[n - 1].len == out) {
+                        iov[n - 1].len += chunk;
+                } else {
+                        if (n == RUN_BATCH) {
+                                if ((err = bd_phys_read_batch(k->phys, iov, n)))
+                                        return err;
+                                n = 0;
+                        }
+                        iov[n++] = (struct bd_phys_iov){pa, out, chunk};
+                }
+                vaddr += chunk;
+                out += chunk;
+                len -= chunk;
+        }
+        return n ? bd_phys_read_batch(k->phys, iov, n) : NULL;
+}
+
+struct bd_error *bd_kernel_read_u64(struct bd_kernel *k, uint64_t vaddr, uint64_t *out)
+{
+        return bd_kernel_read(k, vaddr, out, sizeof(*out));
+}

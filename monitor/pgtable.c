@@ -1,0 +1,104 @@
+#include "pgtable.h"
+
+#include <inttypes.h>
+
+static const char *const level_name[] = {"", "PTE", "PMD", "PUD", "P4D", "PGD"};
+
+/* The top table is the PGD in both modes: 4-level paging folds the P4D. */
+static const char *table_name(int level, int levels)
+{
+        return level == levels ? "PGD" : level_name[level];
+}
+
+static int canonical(uint64_t vaddr, int levels)
+{
+        /* Bits above the top index must copy the highest translated bit. */
+        int top = levels == 5 ? 56 : 47;
+        uint64_t high = vaddr >> top;
+        return high == 0 || high == (~0ull >> top);
+}
+
+/* Entry index of the table at phys, from the cache or from memory. */
+static struct bd_error *read_entry(struct bd_phys *p, struct bd_pgtable_cache *c, uint64_t table,
+                                   uint64_t index, uint64_t *entry)
+{
+        if (!c)
+                return bd_phys_read(p, table + index * 8, entry, 8);
+        unsigned victim = 0;
+        c->clock++;
+        for (unsigned i = 0; i < BD_PGTABLE_CACHE_SLOTS; i++) {
+                if (c->slot[i].used && c->slot[i].phys == table) {
+                        c->slot[i].used = c->clock;
+                        c->hits++;
+                        *entry = c->slot[i].entries[index];
+                        return NULL;
+                }
+                if (c->slot[i].used < c->slot[victim].used)
+                        victim = i;
+        }
+        c->misses++;
+        struct bd_error *err = bd_phys_read(p, table, c->slot[victim].entries, 4096);
+        if (err) {
+                /* A table page only partly inside a window: the one entry
+                 * may still be readable, and its error is the precise one. */
+                c->slot[victim].used = 0;
+                bd_error_destroy(err);
+                return bd_phys_read(p, table + index * 8, entry, 8);
+        }
+        c->slot[victim].phys = table;
+        c->slot[victim].used = c->clock;
+        *entry = c->slot[victim].entries[index];
+        return NULL;
+}
+
+struct bd_error *bd_pgtable_translate(struct bd_phys *p, uint64_t pgd_phys, int levels,
+                                      uint64_t vaddr, uint64_t *paddr, uint64_t *page_size)
+{
+        return bd_pgtable_translate_cached(p, NULL, pgd_phys, levels, vaddr, paddr, page_size);
+}
+
+struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtable_cache *cache,
+                                             uint64_t pgd_phys, int levels, uint64_t vaddr,
+                                             uint64_t *paddr, uint64_t *page_size)
+{
+        if (levels != 4 && levels != 5)
+                return bd_error_new(BD_ERR_USAGE, "%s: %d-level paging is not x86-64's", p->name,
+                                    levels);
+        if (!canonical(vaddr, levels))
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "%s: virtual address 0x%" PRIx64
+                                    " is not canonical for %d-level paging",
+                                    p->name, vaddr, levels);
+        uint64_t table = pgd_phys & BD_PTE_ADDR_MASK;
+        for (int level = levels; level >= 1; level--) {
+                unsigned shift = 12 + 9 * (unsigned)(level - 1);
+                uint64_t index = (vaddr >> shift) & 511;
+                uint64_t entry;
+                struct bd_error *err = read_entry(p, cache, table, index, &entry);
+                if (err)
+                        return bd_error_wrap(
+                            err, "translating 0x%" PRIx64 ": level-%d %s table at 0x%" PRIx64,
+                            vaddr, level, table_name(level, levels), table);
+                if (!(entry & BD_PTE_PRESENT))
+                        return bd_error_new(BD_ERR_NOT_FOUND,
+                                            "%s: virtual address 0x%" PRIx64
+                                            " is not mapped: level-%d %s entry %" PRIu64
+                                            " at 0x%" PRIx64 " is not present (0x%" PRIx64 ")",
+                                            p->name, vaddr, level, table_name(level, levels), index,
+                                            table + index * 8, entry);
+                /* PS only means a leaf in a PUD (1 GiB) or PMD (2 MiB); in a
+                 * PGD/P4D it is reserved and in a PTE it is the PAT bit. */
+                if (level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE))) {
+                        uint64_t size = 1ull << shift;
+                        /* For huge leaves bit 12 is PAT, not address: the
+                         * alignment mask drops it with the offset bits. */
+                        uint64_t frame = entry & BD_PTE_ADDR_MASK & ~(size - 1);
+                        *paddr = frame | (vaddr & (size - 1));
+                        if (page_size)
+                                *page_size = size;
+                        return NULL;
+                }
+                table = entry & BD_PTE_ADDR_MASK;
+        }
+        return bd_error_new(BD_ERR_INTERNAL, "unreachable");
+}

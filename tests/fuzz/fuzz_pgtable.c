@@ -1,0 +1,91 @@
+/* libFuzzer target: the x86-64 page-table walker and the kernel object's
+ * reads with the input as physical memory holding the tables. The first
+ * byte picks the paging mode and the root table's page; the last 8 bytes
+ * (when there are more than 16) give one more address to translate.
+ *
+ * Invariants: no crash or out-of-bounds read; the table cache never changes
+ * an answer; a translation keeps the
+ * offset within a 4 KiB, 2 MiB or 1 GiB page and yields an address below
+ * 2^52; failures are errors with a message and a code a hostile table can
+ * cause. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../monitor/kernel.h"
+#include "../../monitor/pgtable.h"
+#include "mem_phys.h"
+#include "fuzz_check.h"
+
+static void check_error(struct bd_error *err)
+{
+        CHECK(err->message[0]);
+        CHECK(err->code == BD_ERR_NOT_FOUND || err->code == BD_ERR_RANGE ||
+              err->code == BD_ERR_NOMEM);
+        bd_error_destroy(err);
+}
+
+static struct bd_vmcoreinfo vi;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        uint8_t *mem = malloc(size ? size : 1);
+        CHECK(mem);
+        memcpy(mem, data, size);
+        struct mem_phys m;
+        mem_phys_init(&m, mem, size);
+        int levels = size && (data[0] & 1) ? 5 : 4;
+        uint64_t pgd = size ? (uint64_t)(data[0] >> 1) << 12 : 0;
+        uint64_t vaddrs[] = {
+            0xffff888000000000ull, 0xffff888000201234ull, 0xffffc90000003000ull,
+            0xff11000000000000ull, 0xff11000040000fffull, 0x00007fffffffe000ull,
+            0xffffffffc0001000ull, 0x0000800000000000ull, 0,
+        };
+        size_t nv = sizeof(vaddrs) / sizeof(vaddrs[0]) - 1;
+        if (size > 16)
+                memcpy(&vaddrs[nv++], data + size - 8, 8);
+        static struct bd_pgtable_cache cache;
+        memset(&cache, 0, sizeof(cache));
+        for (size_t i = 0; i < nv; i++) {
+                uint64_t pa = 0, ps = 0, cpa = 0, cps = 0;
+                struct bd_error *err =
+                    bd_pgtable_translate(&m.base, pgd, levels, vaddrs[i], &pa, &ps);
+                /* The cache must never change an answer. */
+                struct bd_error *cerr = bd_pgtable_translate_cached(&m.base, &cache, pgd, levels,
+                                                                    vaddrs[i], &cpa, &cps);
+                CHECK(!err == !cerr);
+                if (cerr) {
+                        CHECK(err->code == cerr->code);
+                        check_error(cerr);
+                } else {
+                        CHECK(pa == cpa && ps == cps);
+                }
+                if (err) {
+                        check_error(err);
+                        continue;
+                }
+                CHECK(ps == 4096 || ps == 2u << 20 || ps == 1u << 30);
+                CHECK((pa & (ps - 1)) == (vaddrs[i] & (ps - 1)));
+                CHECK(pa < 1ull << 52);
+        }
+
+        /* The same tables through a kernel object: reads that span pages,
+         * the one-entry translation cache and the batching. */
+        vi.len = (size_t)snprintf(vi.text, sizeof(vi.text),
+                                  "OSRELEASE=fuzz\nPAGESIZE=4096\nNUMBER(phys_base)=0\n"
+                                  "SYMBOL(init_top_pgt)=%llx\nNUMBER(pgtable_l5_enabled)=%d\n",
+                                  0xffffffff80000000ull + (unsigned long long)pgd, levels == 5);
+        struct bd_kernel *k;
+        CHECK(!bd_kernel_open(&m.base, &vi, &k));
+        CHECK(k->pgd_phys == pgd && k->levels == levels);
+        static uint8_t buf[3 * 4096];
+        for (size_t i = 0; i < nv; i++) {
+                struct bd_error *err = bd_kernel_read(k, vaddrs[i] + 0x800, buf, sizeof(buf));
+                if (err)
+                        check_error(err);
+        }
+        bd_kernel_close(k);
+        free(mem);
+        return 0;
+}

@@ -1,0 +1,53 @@
+/* A bd_phys over a buffer in this process: fuzz input as physical memory,
+ * one window at address 0, without a file per run. Header only: each
+ * fuzz target is built from one source file. */
+#ifndef BD_FUZZ_MEM_PHYS_H
+#define BD_FUZZ_MEM_PHYS_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../monitor/phys.h"
+
+struct mem_phys {
+        struct bd_phys base;
+        const uint8_t *data;
+};
+
+static struct bd_error *mem_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
+{
+        struct mem_phys *m = (struct mem_phys *)p;
+        for (size_t i = 0; i < n; i++)
+                memcpy(pieces[i].buf, m->data + pieces[i].offset, pieces[i].len);
+        p->round_trips++;
+        return NULL;
+}
+
+static struct bd_error *mem_cas(struct bd_phys *p, unsigned window, uint64_t offset,
+                                uint64_t expect, uint64_t desired, uint64_t *old)
+{
+        (void)window, (void)offset, (void)expect, (void)desired, (void)old;
+        return bd_error_new(BD_ERR_READONLY, "%s: read-only", p->name);
+}
+
+static void mem_close(struct bd_phys *p)
+{
+        (void)p;
+}
+
+static const struct bd_phys_ops mem_ops = {mem_read, mem_cas, mem_close};
+
+static void mem_phys_init(struct mem_phys *m, const uint8_t *data, size_t size)
+{
+        memset(m, 0, sizeof(*m));
+        m->base.ops = &mem_ops;
+        m->data = data;
+        snprintf(m->base.name, sizeof(m->base.name), "fuzz");
+        if (size) {
+                m->base.nwindows = 1;
+                m->base.windows[0] = (struct bd_window_desc){
+                    .name = "ram", .base = 0, .length = size, .access = BD_ACCESS_RO};
+        }
+}
+
+#endif
