@@ -19,7 +19,7 @@ WARN    := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 DEPFLAGS = -MMD -MP
 ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS    := -lrdmacm -libverbs -lsodium -lpci
+LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 

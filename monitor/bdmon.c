@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/audit.h"
+#include "btf.h"
 #include "hint_cache.h"
+#include "kallsyms.h"
 #include "kernel.h"
 #include "output.h"
 #include "printk.h"
@@ -33,6 +36,14 @@ static const char usage[] =
     "                            line per record, \"[seconds] text\" like dmesg, in\n"
     "                            sequence order. --json: one object per record with\n"
     "                            seq, ts_nsec, caller and text.\n"
+    "  sym TARGET NAME|ADDR      the kernel's symbol table (kallsyms), read from\n"
+    "                            memory: NAME's address and type, or the symbol\n"
+    "                            and offset an ADDR (0x...) falls in. --json adds\n"
+    "                            the round trips and time taken.\n"
+    "  type TARGET STRUCT        a structure's layout from the kernel's own BTF (found\n"
+    "                            through kallsyms): offset, size, member and type per\n"
+    "                            line, pahole-like; bitfields as BYTE:BIT and :BITS.\n"
+    "                            STRUCT.MEMBER[.MEMBER] gives one member's offset.\n"
     "  windows TARGET            the memory windows the source exports.\n"
     "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at ADDR: writes NEW only if\n"
     "                            ADDR holds OLD. Needs --write; audited.\n"
@@ -65,7 +76,8 @@ static const char usage[] =
     "  3 unknown target, bad config or key file    4 NIC unreachable or not running\n"
     "  5 authentication refused                    6 address outside every window\n"
     "  7 write refused (read-only NIC or monitor)  8 protocol error\n"
-    "  9 no kernel found in memory (dmesg: or no printk ring buffer in it)\n"
+    "  9 no kernel found in memory (dmesg: or no printk ring buffer in it;\n"
+    "    sym, type: or no such symbol, struct or member)\n"
     "  10 I/O failure mid-way\n"
     "  11 compare-and-swap found another value\n";
 
@@ -310,6 +322,196 @@ static int cmd_dmesg(struct cli *cli, struct bd_phys *p)
         return fflush(stdout) ? BD_ERR_IO : 0;
 }
 
+static int cmd_sym(struct cli *cli, struct bd_phys *p, const char *what)
+{
+        struct bd_vmcoreinfo *vi = malloc(sizeof(*vi));
+        if (!vi)
+                return report(&bd_error_nomem);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t rt0 = p->round_trips;
+        struct bd_vmcoreinfo_scan scan;
+        struct bd_kernel *k = NULL;
+        struct bd_kallsyms *ks = NULL;
+        struct bd_error *err = find_kernel(cli, p, vi, &scan);
+        if (!err)
+                err = bd_kernel_open(p, vi, &k);
+        if (!err)
+                err = bd_kallsyms_load(k, vi, &ks);
+        const char *name = what;
+        uint64_t addr = 0, off = 0, size = 0;
+        char type = '?';
+        /* A name never starts with a digit in C, so a number is an address. */
+        int by_addr = what[0] >= '0' && what[0] <= '9';
+        if (!err && by_addr && parse_number(what, &addr, 0))
+                err = bd_error_new(BD_ERR_USAGE, "bad address '%s'", what);
+        if (!err)
+                err = by_addr ? bd_kallsyms_symbolize(ks, addr, &name, &off, &size, &type)
+                              : bd_kallsyms_lookup(ks, what, &addr, &type);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (err) {
+                bd_kallsyms_free(ks);
+                bd_kernel_close(k);
+                free(vi);
+                return report(bd_error_wrap(err, "sym"));
+        }
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        struct bd_kallsyms_stats st;
+        bd_kallsyms_stats(ks, &st);
+        if (cli->json) {
+                printf("{\"name\":");
+                bd_json_string(stdout, name);
+                printf(",\"addr\":\"0x%016" PRIx64 "\",\"type\":\"%c\"",
+                       by_addr ? addr - off : addr, type);
+                if (by_addr)
+                        printf(",\"query\":\"0x%" PRIx64 "\",\"offset\":%" PRIu64
+                               ",\"size\":%" PRIu64,
+                               addr, off, size);
+                printf(",\"symbols\":%zu,\"table_bytes\":%" PRIu64 ",\"round_trips\":%" PRIu64
+                       ",\"elapsed_ms\":%.3f}\n",
+                       bd_kallsyms_count(ks), st.bytes_read, p->round_trips - rt0, ms);
+        } else if (by_addr) {
+                printf("0x%016" PRIx64 " %s+0x%" PRIx64 "/0x%" PRIx64 " %c\n", addr, name, off,
+                       size, type);
+        } else {
+                printf("%016" PRIx64 " %c %s\n", addr, type, name);
+        }
+        bd_kallsyms_free(ks);
+        bd_kernel_close(k);
+        free(vi);
+        return fflush(stdout) ? BD_ERR_IO : 0;
+}
+
+struct layout_out {
+        struct cli *cli;
+        int first;
+};
+
+static void print_member(struct layout_out *o, const struct btf *btf, const char *name,
+                         uint32_t type_id, uint64_t bits, uint32_t bf, int depth)
+{
+        char tname[256];
+        bd_btf_type_name(btf, type_id, tname, sizeof(tname));
+        int64_t size = btf__resolve_size(btf, type_id);
+        if (o->cli->json) {
+                printf("%s{\"name\":", o->first ? "" : ",");
+                bd_json_string(stdout, name);
+                printf(",\"offset\":%" PRIu64 ",\"bit_offset\":%" PRIu64 ",\"size\":%" PRId64,
+                       bits / 8, bits, size);
+                if (bf)
+                        printf(",\"bits\":%u", bf);
+                printf(",\"depth\":%d,\"type\":", depth);
+                bd_json_string(stdout, tname);
+                printf("}");
+                o->first = 0;
+                return;
+        }
+        char off[32], sz[32];
+        if (bf || bits % 8)
+                snprintf(off, sizeof(off), "%" PRIu64 ":%u", bits / 8, (unsigned)(bits % 8));
+        else
+                snprintf(off, sizeof(off), "%" PRIu64, bits / 8);
+        if (bf)
+                snprintf(sz, sizeof(sz), ":%u", bf);
+        else
+                snprintf(sz, sizeof(sz), "%" PRId64, size);
+        printf("%10s %6s  %*s%-*s %s\n", off, sz, 2 * depth, "", 32 - 2 * depth, name, tname);
+}
+
+/* Members in declaration order; an anonymous struct or union is shown, then
+ * its members one level in, at their offsets in the outer struct. */
+static void print_members(struct layout_out *o, const struct btf *btf, uint32_t id, uint64_t base,
+                          int depth)
+{
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        if (!t || !btf_is_composite(t) || depth > 16)
+                return;
+        const struct btf_member *m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+                uint64_t bits = base + btf_member_bit_offset(t, i);
+                const char *name = btf__name_by_offset(btf, m->name_off);
+                int anon = !name || !*name;
+                print_member(o, btf, anon ? "(anonymous)" : name, m->type, bits,
+                             btf_member_bitfield_size(t, i), depth);
+                if (anon) {
+                        uint32_t sub = m->type;
+                        const struct btf_type *st = btf__type_by_id(btf, sub);
+                        while (st && (btf_is_mod(st) || btf_is_typedef(st)))
+                                st = btf__type_by_id(btf, sub = st->type);
+                        print_members(o, btf, sub, bits, depth + 1);
+                }
+        }
+}
+
+static int cmd_type(struct cli *cli, struct bd_phys *p, const char *what)
+{
+        struct bd_vmcoreinfo *vi = malloc(sizeof(*vi));
+        if (!vi)
+                return report(&bd_error_nomem);
+        struct bd_vmcoreinfo_scan scan;
+        struct bd_kernel *k = NULL;
+        struct bd_kallsyms *ks = NULL;
+        struct btf *btf = NULL;
+        struct bd_error *err = find_kernel(cli, p, vi, &scan);
+        if (!err)
+                err = bd_kernel_open(p, vi, &k);
+        if (!err)
+                err = bd_kallsyms_load(k, vi, &ks);
+        if (!err)
+                err = bd_btf_load(k, ks, &btf, NULL);
+        uint32_t id = 0;
+        struct bd_btf_member m;
+        int member = strchr(what, '.') != NULL;
+        if (!err)
+                err = member ? bd_btf_member(btf, what, &m) : bd_btf_find_struct(btf, what, &id);
+        int rc = 0;
+        if (err) {
+                rc = report(bd_error_wrap(err, "type"));
+        } else if (member) {
+                char tname[256];
+                bd_btf_type_name(btf, m.type_id, tname, sizeof(tname));
+                if (cli->json) {
+                        printf("{\"member\":");
+                        bd_json_string(stdout, what);
+                        printf(",\"offset\":%" PRIu64 ",\"bit_offset\":%" PRIu64
+                               ",\"size\":%" PRId64,
+                               m.bit_offset / 8, m.bit_offset, m.size);
+                        if (m.bitfield_bits)
+                                printf(",\"bits\":%u", m.bitfield_bits);
+                        printf(",\"type\":");
+                        bd_json_string(stdout, tname);
+                        printf("}\n");
+                } else {
+                        struct layout_out o = {cli, 1};
+                        print_member(&o, btf, what, m.type_id, m.bit_offset, m.bitfield_bits, 0);
+                }
+        } else {
+                const struct btf_type *t = btf__type_by_id(btf, id);
+                const char *kind = btf_is_union(t) ? "union" : "struct";
+                struct layout_out o = {cli, 1};
+                if (cli->json) {
+                        printf("{\"kind\":\"%s\",\"name\":", kind);
+                        bd_json_string(stdout, what);
+                        printf(",\"size\":%u,\"members\":[", t->size);
+                } else {
+                        printf("%s %s {\n%10s %6s  %-32s %s\n", kind, what, "OFFSET", "SIZE",
+                               "MEMBER", "TYPE");
+                }
+                print_members(&o, btf, id, 0, 0);
+                if (cli->json)
+                        printf("]}\n");
+                else
+                        printf("}; /* size %u */\n", t->size);
+        }
+        btf__free(btf);
+        bd_kallsyms_free(ks);
+        bd_kernel_close(k);
+        free(vi);
+        if (!rc && fflush(stdout))
+                rc = BD_ERR_IO;
+        return rc;
+}
+
 static int cmd_read(struct cli *cli, struct bd_phys *p, const char *a_addr, const char *a_len)
 {
         uint64_t addr, len;
@@ -504,8 +706,8 @@ int main(int argc, char **argv)
         static const struct {
                 const char *name;
                 int nargs; /* after TARGET */
-        } cmds[] = {{"info", 0},    {"dmesg", 0}, {"read", 2},
-                    {"windows", 0}, {"cas", 3},   {"targets", -1}};
+        } cmds[] = {{"info", 0}, {"dmesg", 0},    {"read", 2}, {"windows", 0},
+                    {"cas", 3},  {"targets", -1}, {"sym", 1},  {"type", 1}};
         int nargs = -2;
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
                 if (!strcmp(cmd, cmds[i].name))
@@ -549,6 +751,10 @@ int main(int argc, char **argv)
                 rc = cmd_dmesg(&cli, p);
         else if (!strcmp(cmd, "read"))
                 rc = cmd_read(&cli, p, args[0], args[1]);
+        else if (!strcmp(cmd, "sym"))
+                rc = cmd_sym(&cli, p, args[0]);
+        else if (!strcmp(cmd, "type"))
+                rc = cmd_type(&cli, p, args[0]);
         else if (!strcmp(cmd, "windows"))
                 rc = cmd_windows(&cli, p);
         else

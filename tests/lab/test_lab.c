@@ -432,6 +432,94 @@ static void test_dmesg_matches_host2(void **state)
         result_free(&h);
 }
 
+/* kallsyms read from host2's memory through its NIC is host2's own
+ * /proc/kallsyms (read as root: real addresses): data, text and per-CPU
+ * symbols, in kallsyms' own line format. */
+static void test_sym_matches_kallsyms(void **state)
+{
+        (void)state;
+        static const char *const names[] = {"jiffies_64", "init_task", "_stext", "runqueues",
+                                            "__start_BTF"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                struct result r = vm("mon", BDMON " sym host2 %s", names[i]);
+                expect_ok(&r, "bdmon sym");
+                struct result h =
+                    vm("host2", "awk 'NF == 3 && $3 == \"%s\"' /proc/kallsyms | head -1", names[i]);
+                expect_ok(&h, "/proc/kallsyms on host2");
+                chomp(r.out);
+                chomp(h.out);
+                print_message("sym %s: bdmon '%s', host2 '%s'\n", names[i], r.out, h.out);
+                assert_true(h.out[0] != '\0');
+                assert_string_equal(r.out, h.out);
+                result_free(&r);
+                result_free(&h);
+        }
+        /* init_task, not jiffies_64: the linker makes jiffies an alias of
+         * jiffies_64, and an address names the first alias. */
+        struct result h = vm("host2", "awk '$3 == \"init_task\" {print $1}' /proc/kallsyms");
+        expect_ok(&h, "init_task on host2");
+        chomp(h.out);
+        unsigned long long a = strtoull(h.out, NULL, 16);
+        struct result r = vm("mon", BDMON " sym host2 0x%llx", a + 4);
+        expect_ok(&r, "bdmon sym ADDR");
+        if (!strstr(r.out, "init_task+0x4/"))
+                print_error("bdmon sym 0x%llx: %s\n", a + 4, r.out);
+        assert_non_null(strstr(r.out, "init_task+0x4/"));
+        result_free(&r);
+        result_free(&h);
+        r = vm("mon", BDMON " --json sym host2 jiffies_64");
+        expect_ok(&r, "bdmon --json sym");
+        char rt[32], ms[32];
+        assert_int_equal(json_field(r.out, "round_trips", rt, sizeof(rt)), 0);
+        assert_int_equal(json_field(r.out, "elapsed_ms", ms, sizeof(ms)), 0);
+        print_message("sym over RDMA (cached VMCOREINFO hint): %s round trips, %s ms\n", rt, ms);
+        result_free(&r);
+        r = vm("mon", BDMON " sym host2 no_such_symbol_anywhere");
+        expect_refusal(&r, 9, "no symbol");
+        result_free(&r);
+}
+
+/* task_struct's layout from host2's own BTF: the table and the JSON agree
+ * on comm, which is a char[16] inside the struct. */
+static void test_type_task_struct(void **state)
+{
+        (void)state;
+        struct result t = vm("mon", BDMON " type host2 task_struct");
+        expect_ok(&t, "bdmon type task_struct");
+        struct result j = vm("mon", BDMON " --json type host2 task_struct");
+        expect_ok(&j, "bdmon --json type task_struct");
+        long text_off = -1;
+        for (char *line = t.out; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                long off, size;
+                char name[64], type[64];
+                if (sscanf(line, "%ld %ld %63s %63[^\n]", &off, &size, name, type) == 4 &&
+                    !strcmp(name, "comm")) {
+                        assert_int_equal(size, 16);
+                        assert_string_equal(type, "char[16]");
+                        text_off = off;
+                }
+        }
+        char size[32], off[32];
+        assert_int_equal(json_field(j.out, "size", size, sizeof(size)), 0);
+        const char *comm = strstr(j.out, "{\"name\":\"comm\",");
+        assert_non_null(comm);
+        assert_int_equal(json_field(comm, "offset", off, sizeof(off)), 0);
+        print_message("task_struct: size %s, comm at %s (table: %ld)\n", size, off, text_off);
+        assert_int_equal(atol(off), text_off);
+        assert_true(text_off > 0 && text_off + 16 <= atol(size));
+        result_free(&t);
+        result_free(&j);
+        struct result m = vm("mon", BDMON " --json type host2 task_struct.comm");
+        expect_ok(&m, "bdmon type task_struct.comm");
+        assert_int_equal(json_field(m.out, "offset", off, sizeof(off)), 0);
+        assert_int_equal(atol(off), text_off);
+        result_free(&m);
+        m = vm("mon", BDMON " type host2 no_such_struct_anywhere");
+        expect_refusal(&m, 9, "no struct");
+        result_free(&m);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -446,6 +534,8 @@ static void test_after_panic_nic_still_serves(void **state)
         result_free(&r);
         struct result before = vm("mon", BDMON " --json read host2 %s 4096", phys);
         expect_ok(&before, "read before the panic");
+        struct result sym_before = vm("mon", BDMON " sym host2 jiffies_64");
+        expect_ok(&sym_before, "sym before the panic");
 
         r = host("'%s/lab/bdlab' inject host2 panic", root);
         expect_ok(&r, "bdlab inject host2 panic");
@@ -479,6 +569,12 @@ static void test_after_panic_nic_still_serves(void **state)
                             strlen(r.out) > 2000 ? r.out + strlen(r.out) - 2000 : r.out);
         assert_non_null(strstr(r.out, "Kernel panic - not syncing: sysrq triggered crash"));
         result_free(&r);
+        /* The dead kernel's symbol table, from its own memory. */
+        r = vm("mon", BDMON " sym host2 jiffies_64");
+        expect_ok(&r, "bdmon sym after the panic");
+        assert_string_equal(r.out, sym_before.out);
+        result_free(&r);
+        result_free(&sym_before);
 }
 
 int main(void)
@@ -496,6 +592,8 @@ int main(void)
             cmocka_unit_test(test_cas_direct),
             cmocka_unit_test(test_cas_mediated),
             cmocka_unit_test(test_dmesg_matches_host2),
+            cmocka_unit_test(test_sym_matches_kallsyms),
+            cmocka_unit_test(test_type_task_struct),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         return cmocka_run_group_tests_name("lab", tests, group_setup, group_teardown);

@@ -1,0 +1,206 @@
+/* BTF from the kernel's memory, and member lookup on it. libbpf validates
+ * the blob itself (btf__new checks the header, string and type sections);
+ * what is read here is bounded before it reaches libbpf. */
+#include "btf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+/* Anonymous nesting and type chains deeper than this are corrupt. */
+#define DEPTH_MAX 32
+
+/* libbpf reports parse failures on stderr by default; hostile bytes must
+ * not write there, so they become our error instead. */
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+        (void)level, (void)fmt, (void)ap;
+        return 0;
+}
+
+struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
+                             uint64_t *size_read)
+{
+        *out = NULL;
+        uint64_t start, stop;
+        struct bd_error *err = bd_kallsyms_lookup(ks, "__start_BTF", &start, NULL);
+        if (!err)
+                err = bd_kallsyms_lookup(ks, "__stop_BTF", &stop, NULL);
+        if (err)
+                return bd_error_wrap(err, "btf (is CONFIG_DEBUG_INFO_BTF set?)");
+        if (stop <= start || stop - start > BD_BTF_MAX)
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "btf: __start_BTF..__stop_BTF is %s (0x%llx..0x%llx)",
+                                    stop <= start ? "empty" : "over 64 MiB",
+                                    (unsigned long long)start, (unsigned long long)stop);
+        size_t len = (size_t)(stop - start);
+        void *data = malloc(len);
+        if (!data)
+                return &bd_error_nomem;
+        if ((err = bd_kernel_read(k, start, data, len))) {
+                free(data);
+                return bd_error_wrap(err, "btf: reading %zu bytes", len);
+        }
+        if (size_read)
+                *size_read = len;
+        libbpf_print_fn_t old = libbpf_set_print(quiet);
+        struct btf *btf = btf__new(data, (uint32_t)len);
+        int e = errno;
+        libbpf_set_print(old);
+        free(data);
+        if (!btf)
+                return bd_error_new(BD_ERR_NOT_FOUND, "btf: %zu bytes at 0x%llx do not parse: %s",
+                                    len, (unsigned long long)start, strerror(e));
+        *out = btf;
+        return NULL;
+}
+
+struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id)
+{
+        int r = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+        if (r <= 0)
+                r = btf__find_by_name_kind(btf, name, BTF_KIND_UNION);
+        if (r <= 0)
+                return bd_error_new(BD_ERR_NOT_FOUND, "no struct or union '%s' in BTF", name);
+        *id = (uint32_t)r;
+        return NULL;
+}
+
+/* Strip typedefs and qualifiers: a member's type as a layout sees it. */
+static const struct btf_type *resolve(const struct btf *btf, uint32_t *id)
+{
+        const struct btf_type *t = btf__type_by_id(btf, *id);
+        for (int d = 0; t && d < DEPTH_MAX; d++) {
+                if (!btf_is_typedef(t) && !btf_is_mod(t))
+                        return t;
+                *id = t->type;
+                t = btf__type_by_id(btf, *id);
+        }
+        return NULL;
+}
+
+static int find_in(const struct btf *btf, uint32_t id, const char *name, size_t nlen,
+                   uint64_t base_bits, struct bd_btf_member *out, int depth)
+{
+        const struct btf_type *t = resolve(btf, &id);
+        if (!t || !btf_is_composite(t) || depth > DEPTH_MAX)
+                return 0;
+        const struct btf_member *m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+                uint64_t bits = base_bits + btf_member_bit_offset(t, i);
+                const char *mn = btf__name_by_offset(btf, m->name_off);
+                if (mn && *mn) {
+                        if (strlen(mn) == nlen && !strncmp(mn, name, nlen)) {
+                                out->type_id = m->type;
+                                out->bit_offset = bits;
+                                out->bitfield_bits = btf_member_bitfield_size(t, i);
+                                out->size = btf__resolve_size(btf, m->type);
+                                return 1;
+                        }
+                } else if (find_in(btf, m->type, name, nlen, bits, out, depth + 1)) {
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out)
+{
+        const char *dot = strchr(path, '.');
+        if (!dot || dot == path || !dot[1])
+                return bd_error_new(BD_ERR_USAGE, "'%s' is not STRUCT.MEMBER[.MEMBER...]", path);
+        char sname[256];
+        size_t sl = (size_t)(dot - path);
+        if (sl >= sizeof(sname))
+                return bd_error_new(BD_ERR_USAGE, "struct name too long in '%s'", path);
+        memcpy(sname, path, sl);
+        sname[sl] = '\0';
+        uint32_t id;
+        struct bd_error *err = bd_btf_find_struct(btf, sname, &id);
+        if (err)
+                return err;
+        uint64_t bits = 0;
+        const char *p = dot + 1;
+        for (;;) {
+                const char *next = strchr(p, '.');
+                size_t nlen = next ? (size_t)(next - p) : strlen(p);
+                struct bd_btf_member m;
+                if (!nlen || !find_in(btf, id, p, nlen, 0, &m, 0))
+                        return bd_error_new(BD_ERR_NOT_FOUND, "no member '%.*s' in '%s'", (int)nlen,
+                                            p, path);
+                bits += m.bit_offset;
+                *out = m;
+                out->bit_offset = bits;
+                if (!next)
+                        return NULL;
+                id = m.type_id;
+                p = next + 1;
+        }
+}
+
+static void type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap, int depth)
+{
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        if (!id) {
+                snprintf(buf, cap, "void");
+                return;
+        }
+        if (!t || depth > DEPTH_MAX) {
+                snprintf(buf, cap, "?");
+                return;
+        }
+        const char *name = btf__name_by_offset(btf, t->name_off);
+        if (!name || !*name)
+                name = "(anon)";
+        char inner[256];
+        switch (btf_kind(t)) {
+        case BTF_KIND_STRUCT:
+                snprintf(buf, cap, "struct %s", name);
+                break;
+        case BTF_KIND_UNION:
+                snprintf(buf, cap, "union %s", name);
+                break;
+        case BTF_KIND_ENUM:
+        case BTF_KIND_ENUM64:
+                snprintf(buf, cap, "enum %s", name);
+                break;
+        case BTF_KIND_FWD:
+                snprintf(buf, cap, "%s %s", btf_kflag(t) ? "union" : "struct", name);
+                break;
+        case BTF_KIND_PTR:
+                type_name(btf, t->type, inner, sizeof(inner), depth + 1);
+                snprintf(buf, cap, "%s *", inner);
+                break;
+        case BTF_KIND_ARRAY:
+                type_name(btf, btf_array(t)->type, inner, sizeof(inner), depth + 1);
+                snprintf(buf, cap, "%s[%u]", inner, btf_array(t)->nelems);
+                break;
+        case BTF_KIND_CONST:
+        case BTF_KIND_VOLATILE:
+        case BTF_KIND_RESTRICT:
+                type_name(btf, t->type, inner, sizeof(inner), depth + 1);
+                snprintf(buf, cap, "%s %s",
+                         btf_is_const(t)      ? "const"
+                         : btf_is_volatile(t) ? "volatile"
+                                              : "restrict",
+                         inner);
+                break;
+        case BTF_KIND_TYPE_TAG:
+                type_name(btf, t->type, buf, cap, depth + 1);
+                break;
+        case BTF_KIND_FUNC_PROTO:
+                snprintf(buf, cap, "function");
+                break;
+        default:
+                snprintf(buf, cap, "%s", name);
+        }
+}
+
+void bd_btf_type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap)
+{
+        type_name(btf, id, buf, cap, 0);
+}

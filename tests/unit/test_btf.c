@@ -1,0 +1,139 @@
+/* BTF member lookup on a blob built with libbpf's writer, parsed back the
+ * way bd_btf_load parses the kernel's: offsets through nested structs,
+ * anonymous unions and structs, bitfields, typedefs, and type names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../monitor/btf.h"
+#include "helpers.h"
+
+static struct btf *btf;
+
+/* struct inner { int a; unsigned int b:3, c:5; };
+ * typedef struct inner inner_t;
+ * struct outer {
+ *         long x;
+ *         union { int u1; struct { char p; int q; }; };
+ *         inner_t in;
+ *         char name[16];
+ *         struct outer *next;
+ * };                                                    */
+static int setup(void **state)
+{
+        (void)state;
+        struct btf *w = btf__new_empty();
+        assert_non_null(w);
+        int t_int = btf__add_int(w, "int", 4, BTF_INT_SIGNED);
+        int t_uint = btf__add_int(w, "unsigned int", 4, 0);
+        int t_long = btf__add_int(w, "long", 8, BTF_INT_SIGNED);
+        int t_char = btf__add_int(w, "char", 1, BTF_INT_CHAR);
+        int inner = btf__add_struct(w, "inner", 8);
+        assert_int_equal(btf__add_field(w, "a", t_int, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, "b", t_uint, 32, 3), 0);
+        assert_int_equal(btf__add_field(w, "c", t_uint, 35, 5), 0);
+        int inner_t = btf__add_typedef(w, "inner_t", inner);
+        int anon_s = btf__add_struct(w, NULL, 8);
+        assert_int_equal(btf__add_field(w, "p", t_char, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, "q", t_int, 32, 0), 0);
+        int anon_u = btf__add_union(w, NULL, 8);
+        assert_int_equal(btf__add_field(w, "u1", t_int, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, NULL, anon_s, 0, 0), 0);
+        int arr = btf__add_array(w, t_int, t_char, 16);
+        /* Fields follow their struct directly: the pointer to it comes first,
+         * by the id the struct is about to get. */
+        int ptr = btf__add_ptr(w, arr + 2);
+        int outer = btf__add_struct(w, "outer", 48);
+        assert_int_equal(outer, arr + 2);
+        assert_int_equal(btf__add_field(w, "x", t_long, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, NULL, anon_u, 64, 0), 0);
+        assert_int_equal(btf__add_field(w, "in", inner_t, 128, 0), 0);
+        assert_int_equal(btf__add_field(w, "name", arr, 192, 0), 0);
+        assert_int_equal(btf__add_field(w, "next", ptr, 320, 0), 0);
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        assert_non_null(raw);
+        btf = btf__new(raw, size);
+        btf__free(w);
+        assert_non_null(btf);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        btf__free(btf);
+        return 0;
+}
+
+static void expect_member(const char *path, uint64_t bit_offset, uint32_t bits, int64_t size,
+                          const char *type)
+{
+        struct bd_btf_member m;
+        assert_bd_ok(bd_btf_member(btf, path, &m));
+        assert_int_equal(m.bit_offset, bit_offset);
+        assert_int_equal(m.bitfield_bits, bits);
+        assert_int_equal(m.size, size);
+        char name[128];
+        bd_btf_type_name(btf, m.type_id, name, sizeof(name));
+        assert_string_equal(name, type);
+}
+
+static void test_members(void **state)
+{
+        (void)state;
+        expect_member("outer.x", 0, 0, 8, "long");
+        expect_member("outer.name", 192, 0, 16, "char[16]");
+        expect_member("outer.next", 320, 0, 8, "struct outer *");
+        expect_member("outer.in", 128, 0, 8, "inner_t");
+        expect_member("inner.a", 0, 0, 4, "int");
+}
+
+static void test_anonymous(void **state)
+{
+        (void)state;
+        expect_member("outer.u1", 64, 0, 4, "int");
+        expect_member("outer.p", 64, 0, 1, "char");
+        expect_member("outer.q", 96, 0, 4, "int");
+}
+
+static void test_nested_and_bitfields(void **state)
+{
+        (void)state;
+        expect_member("inner.b", 32, 3, 4, "unsigned int");
+        expect_member("inner.c", 35, 5, 4, "unsigned int");
+        /* Through the typedef'd member, offsets add up. */
+        expect_member("outer.in.a", 128, 0, 4, "int");
+        expect_member("outer.in.c", 163, 5, 4, "unsigned int");
+}
+
+static void test_not_found(void **state)
+{
+        (void)state;
+        struct bd_btf_member m;
+        uint32_t id;
+        assert_bd_ok(bd_btf_find_struct(btf, "outer", &id));
+        assert_bd_error(bd_btf_find_struct(btf, "nosuch", &id), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_btf_member(btf, "outer.nosuch", &m), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_btf_member(btf, "nosuch.x", &m), BD_ERR_NOT_FOUND);
+        /* x is a long: it has no members. */
+        assert_bd_error(bd_btf_member(btf, "outer.x.y", &m), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_btf_member(btf, "outer.", &m), BD_ERR_USAGE);
+        assert_bd_error(bd_btf_member(btf, "outer", &m), BD_ERR_USAGE);
+        assert_bd_error(bd_btf_member(btf, "outer..x", &m), BD_ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_members),
+            cmocka_unit_test(test_anonymous),
+            cmocka_unit_test(test_nested_and_bitfields),
+            cmocka_unit_test(test_not_found),
+        };
+        return cmocka_run_group_tests_name("btf", tests, setup, teardown);
+}
