@@ -47,16 +47,24 @@ struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, 
         }
         if (size_read)
                 *size_read = len;
-        libbpf_print_fn_t old = libbpf_set_print(quiet);
-        struct btf *btf = btf__new(data, (uint32_t)len);
-        int e = errno;
-        libbpf_set_print(old);
+        struct btf *btf = bd_btf_parse(data, len, &err);
         free(data);
         if (!btf)
-                return bd_error_new(BD_ERR_NOT_FOUND, "btf: %zu bytes at 0x%llx do not parse: %s",
-                                    len, (unsigned long long)start, strerror(e));
+                return bd_error_wrap(err, "btf at 0x%llx", (unsigned long long)start);
         *out = btf;
         return NULL;
+}
+
+struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why)
+{
+        libbpf_print_fn_t old = libbpf_set_print(quiet);
+        struct btf *btf = len <= BD_BTF_MAX ? btf__new(data, (uint32_t)len) : NULL;
+        int e = len <= BD_BTF_MAX ? errno : E2BIG;
+        libbpf_set_print(old);
+        if (!btf && why)
+                *why = bd_error_new(BD_ERR_NOT_FOUND, "%zu bytes do not parse as BTF: %s", len,
+                                    strerror(e));
+        return btf;
 }
 
 struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id)
@@ -203,4 +211,28 @@ static void type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap,
 void bd_btf_type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap)
 {
         type_name(btf, id, buf, cap, 0);
+}
+
+struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value)
+{
+        uint32_t n = btf__type_cnt(btf);
+        for (uint32_t id = 1; id < n; id++) {
+                const struct btf_type *t = btf__type_by_id(btf, id);
+                if (btf_is_enum(t)) {
+                        const struct btf_enum *e = btf_enum(t);
+                        for (unsigned i = 0; i < btf_vlen(t); i++, e++)
+                                if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+                                        *value = btf_kflag(t) ? e->val : (int64_t)(uint32_t)e->val;
+                                        return NULL;
+                                }
+                } else if (btf_is_enum64(t)) {
+                        const struct btf_enum64 *e = btf_enum64(t);
+                        for (unsigned i = 0; i < btf_vlen(t); i++, e++)
+                                if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+                                        *value = (int64_t)btf_enum64_value(e);
+                                        return NULL;
+                                }
+                }
+        }
+        return bd_error_new(BD_ERR_NOT_FOUND, "btf: no enumerator '%s'", name);
 }

@@ -20,6 +20,10 @@
 struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
                              uint64_t *size_read);
 
+/* Parse a BTF blob (from memory, or the per-build cache); NULL with *why
+ * set (if why is non-NULL) when it does not check out. */
+struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why);
+
 /* A struct (or, failing that, a union) by name. */
 struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id);
 
@@ -34,6 +38,9 @@ struct bd_btf_member {
  * "rq.nr_switches", "task_struct.se.vruntime". Members of anonymous structs
  * and unions are found as if they were the enclosing struct's own. */
 struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out);
+
+/* The value of an enumerator, searched across every enum. */
+struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value);
 
 /* A C-like name for a type: "unsigned int", "struct list_head",
  * "char[16]", "struct mm_struct *". */

@@ -56,6 +56,11 @@ static struct bd_error *locate(struct bd_kernel *k, uint64_t vaddr, uint64_t *pa
                 *run = BD_KERNEL_IMAGE_END - vaddr;
                 return NULL;
         }
+        if (k->direct_size && vaddr - k->direct_base < k->direct_size) {
+                *paddr = vaddr - k->direct_base;
+                *run = k->direct_size - (vaddr - k->direct_base);
+                return NULL;
+        }
         if (!k->tlb_size || vaddr - k->tlb_vaddr >= k->tlb_size) {
                 uint64_t pa, size;
                 struct bd_error *err = bd_pgtable_translate_cached(k->phys, &k->tables, k->pgd_phys,
@@ -93,14 +98,18 @@ struct bd_error *bd_kernel_translate(struct bd_kernel *k, uint64_t vaddr, uint64
  * group still travels as one pipelined batch. */
 #define RUN_BATCH 64
 
-struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
+struct run_batch {
+        struct bd_phys_iov iov[RUN_BATCH];
+        size_t n;
+};
+
+static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint64_t vaddr,
+                                  void *buf, size_t len)
 {
         if (vaddr + len < vaddr)
                 return bd_error_new(BD_ERR_RANGE,
                                     "%s: kernel read of %zu bytes at 0x%" PRIx64 " wraps",
                                     k->phys->name, len, vaddr);
-        struct bd_phys_iov iov[RUN_BATCH];
-        size_t n = 0;
         uint8_t *out = buf;
         while (len) {
                 uint64_t pa, run;
@@ -108,25 +117,52 @@ struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, 
                 if (err)
                         return err;
                 size_t chunk = run < len ? (size_t)run : len;
-                if (n && iov[n - 1].addr + iov[n - 1].len == pa &&
-                    (uint8_t *)iov[n - 1].buf + iov[n - 1].len == out) {
-                        iov[n - 1].len += chunk;
+                struct bd_phys_iov *last = b->n ? &b->iov[b->n - 1] : NULL;
+                if (last && last->addr + last->len == pa && (uint8_t *)last->buf + last->len == out) {
+                        last->len += chunk;
                 } else {
-                        if (n == RUN_BATCH) {
-                                if ((err = bd_phys_read_batch(k->phys, iov, n)))
+                        if (b->n == RUN_BATCH) {
+                                if ((err = bd_phys_read_batch(k->phys, b->iov, b->n)))
                                         return err;
-                                n = 0;
+                                b->n = 0;
                         }
-                        iov[n++] = (struct bd_phys_iov){pa, out, chunk};
+                        b->iov[b->n++] = (struct bd_phys_iov){pa, out, chunk};
                 }
                 vaddr += chunk;
                 out += chunk;
                 len -= chunk;
         }
-        return n ? bd_phys_read_batch(k->phys, iov, n) : NULL;
+        return NULL;
+}
+
+struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
+                                      size_t n)
+{
+        struct run_batch b;
+        b.n = 0;
+        for (size_t i = 0; i < n; i++) {
+                struct bd_error *err = add_range(k, &b, iov[i].vaddr, iov[i].buf, iov[i].len);
+                if (err)
+                        return err;
+        }
+        return b.n ? bd_phys_read_batch(k->phys, b.iov, b.n) : NULL;
+}
+
+struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
+{
+        struct bd_kernel_iov iov = {vaddr, buf, len};
+        return bd_kernel_read_batch(k, &iov, 1);
 }
 
 struct bd_error *bd_kernel_read_u64(struct bd_kernel *k, uint64_t vaddr, uint64_t *out)
 {
         return bd_kernel_read(k, vaddr, out, sizeof(*out));
+}
+
+void bd_kernel_set_direct_map(struct bd_kernel *k, uint64_t page_offset_base)
+{
+        /* 64 TiB of direct map with 4-level paging, 32 PiB with 5-level
+         * (Documentation/arch/x86/x86_64/mm.rst). */
+        k->direct_base = page_offset_base;
+        k->direct_size = k->levels == 5 ? 1ull << 55 : 1ull << 46;
 }

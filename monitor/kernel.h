@@ -28,6 +28,9 @@ struct bd_kernel {
         /* The last translated page: the direct map uses 1 GiB and 2 MiB
          * pages, so one walk serves many neighbouring reads. */
         uint64_t tlb_vaddr, tlb_paddr, tlb_size;
+        /* The direct map (page_offset_base, randomised by KASLR): set once
+         * known, it makes every slab object a subtraction, not a walk. */
+        uint64_t direct_base, direct_size;
         uint64_t walks; /* page-table walks done, for tests and progress */
         struct bd_pgtable_cache tables;
 };
@@ -47,5 +50,23 @@ struct bd_error *bd_kernel_translate(struct bd_kernel *k, uint64_t vaddr, uint64
  * and the physically contiguous runs are read in one batch. */
 struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len);
 struct bd_error *bd_kernel_read_u64(struct bd_kernel *k, uint64_t vaddr, uint64_t *out);
+
+/* One range of kernel virtual memory for bd_kernel_read_batch(). */
+struct bd_kernel_iov {
+        uint64_t vaddr;
+        void *buf;
+        size_t len;
+};
+
+/* Read many ranges in as few pipelined round trips as the source allows:
+ * what a walker uses to fetch a whole level of a tree, or one field of a
+ * thousand tasks, at once. Stops at the first range that does not
+ * translate. */
+struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
+                                      size_t n);
+
+/* Tell the kernel object where the direct map starts (page_offset_base);
+ * later reads of it translate by subtraction. */
+void bd_kernel_set_direct_map(struct bd_kernel *k, uint64_t page_offset_base);
 
 #endif
