@@ -25,7 +25,8 @@ FUZZ_SMOKE_SECONDS ?= 15
 
 COMMON_SRC  := $(wildcard common/*.c)
 NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
-MON_SRC     := $(filter-out monitor/bdmon.c,$(wildcard monitor/*.c))
+MON_SRC     := $(wildcard monitor/*.c)
+CLI_SRC     := $(wildcard monitor/cli/*.c)
 LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
@@ -68,7 +69,7 @@ $(BUILD)/bin/bdnicd: $(call OBJ,backdoor-nic/bdnicd.c $(COMMON_SRC) $(NIC_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
-$(BUILD)/bin/bdmon: $(call OBJ,monitor/bdmon.c $(COMMON_SRC) $(MON_SRC))
+$(BUILD)/bin/bdmon: $(call OBJ,$(CLI_SRC) $(COMMON_SRC) $(MON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 

@@ -30,6 +30,9 @@ struct nic_conn {
         uint64_t auth_deadline;
         char peer[64];
         char close_reason[96]; /* audited once, when the connection ends */
+        /* Receives polled while waiting for a send slot, handled next. */
+        struct ibv_wc deferred[BD_QUEUE_DEPTH];
+        unsigned ndeferred;
         struct nic_conn *next;
 };
 
@@ -366,6 +369,35 @@ reply:
         send_or_close(nc, &msg, first);
 }
 
+/* How long a reply may wait for a send slot before the peer is given up. */
+#define SEND_SLOT_WAIT_NS 2000000000ull
+
+/* Every send slot may still be waiting for its completion when the next
+ * request arrives: the peer sends it as soon as our reply lands, which can
+ * be before the acknowledgement that completes our send is polled here.
+ * Reap send completions until a slot is free, keeping receives for later. */
+static int wait_send_slot(struct nic_conn *nc)
+{
+        uint64_t deadline = bd_now_ns() + SEND_SLOT_WAIT_NS;
+        while (bd_conn_next_send_slot(&nc->c) == BD_QUEUE_DEPTH) {
+                struct ibv_wc wc;
+                int n = ibv_poll_cq(nc->c.cq, 1, &wc);
+                if (n < 0 || (n == 0 && bd_now_ns() > deadline))
+                        return -1;
+                if (n == 0)
+                        continue;
+                if (wc.status != IBV_WC_SUCCESS)
+                        return -1;
+                if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND)
+                        bd_conn_send_done(&nc->c, bd_wr_slot_of(wc.wr_id));
+                else if (nc->ndeferred < BD_QUEUE_DEPTH)
+                        nc->deferred[nc->ndeferred++] = wc;
+                else
+                        return -1;
+        }
+        return 0;
+}
+
 static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
 {
         struct bd_msg msg;
@@ -378,6 +410,8 @@ static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
         }
         if (nc->state == CONN_CHALLENGED && msg.type == BD_MSG_AUTH)
                 on_auth(nc, &msg.u.auth);
+        else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST && wait_send_slot(nc))
+                conn_close(nc, "no send slot freed within 2 s");
         else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST)
                 on_request(nc, msg.id, &msg.u.request);
         else if (nc->state != CONN_CLOSING)
@@ -395,7 +429,14 @@ static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
 static int poll_conn(struct nic_conn *nc)
 {
         struct ibv_wc wc[16];
-        int n = ibv_poll_cq(nc->c.cq, 16, wc);
+        int n = 0;
+        /* Receives deferred by wait_send_slot() come first, in order. */
+        while (nc->ndeferred && n < 16) {
+                wc[n++] = nc->deferred[0];
+                memmove(nc->deferred, nc->deferred + 1, --nc->ndeferred * sizeof(wc[0]));
+        }
+        if (!n)
+                n = ibv_poll_cq(nc->c.cq, 16, wc);
         for (int i = 0; i < n; i++) {
                 enum bd_wr_kind kind = bd_wr_kind_of(wc[i].wr_id);
                 uint32_t slot = bd_wr_slot_of(wc[i].wr_id);

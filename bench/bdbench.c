@@ -8,13 +8,17 @@
 
 #include "../common/clock.h"
 #include "../monitor/target.h"
+#include "views.h"
 
 static const char usage[] =
     "Usage: bdbench [OPTIONS] TARGET ADDR\n"
+    "       bdbench [OPTIONS] --views TARGET\n"
     "\n"
     "Measures reads of TARGET's physical memory at ADDR as bdmon performs them:\n"
     "latency of small reads (median, p99) and throughput of large ones. TARGET is\n"
     "a config name, file:PATH or rdma:HOST[:PORT] (with --key).\n"
+    "With --views: bdmon ps and dmesg, cold (nothing cached) and warm, with the\n"
+    "reads and dependent batches each took.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   target config (default /etc/backdoors/targets)\n"
@@ -47,7 +51,8 @@ int main(int argc, char **argv)
         const char *config = BD_DEFAULT_CONFIG, *key = NULL;
         unsigned long size = 64, iters = 2000, bw_size = 1u << 20, bw_iters = 100;
         struct bd_open_options open = {.timeout_ms = 10000, .busy_poll = 1};
-        enum { OPT_SIZE = 256, OPT_ITERS, OPT_BWSIZE, OPT_BWITERS, OPT_SLEEP };
+        int views = 0;
+        enum { OPT_SIZE = 256, OPT_ITERS, OPT_BWSIZE, OPT_BWITERS, OPT_SLEEP, OPT_VIEWS };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
             {"key", required_argument, NULL, 'k'},
@@ -56,6 +61,7 @@ int main(int argc, char **argv)
             {"bw-size", required_argument, NULL, OPT_BWSIZE},
             {"bw-iters", required_argument, NULL, OPT_BWITERS},
             {"sleep-poll", no_argument, NULL, OPT_SLEEP},
+            {"views", no_argument, NULL, OPT_VIEWS},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -83,6 +89,9 @@ int main(int argc, char **argv)
                 case OPT_SLEEP:
                         open.busy_poll = 0;
                         break;
+                case OPT_VIEWS:
+                        views = 1;
+                        break;
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
@@ -91,8 +100,20 @@ int main(int argc, char **argv)
                         return BD_ERR_USAGE;
                 }
         }
-        if (argc - optind != 2 || !size || !iters || !bw_size || !bw_iters || size > (64u << 20) ||
-            bw_size > (1u << 30)) {
+        if (views && argc - optind == 1) {
+                struct bd_target t;
+                struct bd_phys *p;
+                struct bd_error *err = bd_target_resolve(config, argv[optind], key, &t);
+                if (!err)
+                        err = bd_target_open(&t, &open, &p);
+                if (err)
+                        return fail(err);
+                int rc = bench_views(p);
+                bd_phys_close(p);
+                return rc;
+        }
+        if (views || argc - optind != 2 || !size || !iters || !bw_size || !bw_iters ||
+            size > (64u << 20) || bw_size > (1u << 30)) {
                 fputs(usage, stderr);
                 return BD_ERR_USAGE;
         }

@@ -56,4 +56,17 @@ struct bd_error *bd_kallsyms_symbolize(const struct bd_kallsyms *ks, uint64_t ad
                                        const char **name, uint64_t *offset, uint64_t *size,
                                        char *type);
 
+/* A KASLR-independent copy of the table, for the per-build cache: image
+ * addresses are stored less kaslr_offset (the KERNELOFFSET of the boot it
+ * was read from). *data is malloc'd. */
+struct bd_error *bd_kallsyms_serialize(const struct bd_kallsyms *ks, uint64_t kaslr_offset,
+                                       void **data, size_t *len);
+
+/* The table back from bd_kallsyms_serialize's bytes, relocated to
+ * kaslr_offset; data is untrusted. BD_ERR_PROTOCOL when it is truncated or
+ * corrupt, BD_ERR_NOT_FOUND when it is another version's. Reads nothing
+ * from the target: its stats are zero. */
+struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t kaslr_offset,
+                                         struct bd_kallsyms **out);
+
 #endif

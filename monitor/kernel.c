@@ -95,8 +95,9 @@ struct bd_error *bd_kernel_translate(struct bd_kernel *k, uint64_t vaddr, uint64
 }
 
 /* Runs are sent in groups so a long scattered read needs no big array; each
- * group still travels as one pipelined batch. */
-#define RUN_BATCH 64
+ * group travels as one pipelined batch, so groups are large enough to keep
+ * the pipeline full across a thousand tasks' fields. */
+#define RUN_BATCH 1024
 
 struct run_batch {
         struct bd_phys_iov iov[RUN_BATCH];
@@ -118,7 +119,8 @@ static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint
                         return err;
                 size_t chunk = run < len ? (size_t)run : len;
                 struct bd_phys_iov *last = b->n ? &b->iov[b->n - 1] : NULL;
-                if (last && last->addr + last->len == pa && (uint8_t *)last->buf + last->len == out) {
+                if (last && last->addr + last->len == pa &&
+                    (uint8_t *)last->buf + last->len == out) {
                         last->len += chunk;
                 } else {
                         if (b->n == RUN_BATCH) {

@@ -14,7 +14,7 @@ int bd_phys_window_of(const struct bd_phys *p, uint64_t addr)
 
 /* Pieces are batched in fixed groups so that a huge request needs no huge
  * allocation; each group still travels pipelined. */
-#define PIECE_BATCH 64
+#define PIECE_BATCH 1024
 
 struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
 {
@@ -40,6 +40,7 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
                             win->length - off < left ? (size_t)(win->length - off) : left;
                         pieces[np++] = (struct bd_phys_piece){(unsigned)w, off, buf, chunk};
                         if (np == PIECE_BATCH) {
+                                p->batches++;
                                 struct bd_error *err = p->ops->read(p, pieces, np);
                                 if (err)
                                         return err;
@@ -51,7 +52,10 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
                         p->bytes_read += chunk;
                 }
         }
-        return np ? p->ops->read(p, pieces, np) : NULL;
+        if (!np)
+                return NULL;
+        p->batches++;
+        return p->ops->read(p, pieces, np);
 }
 
 struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len)

@@ -43,7 +43,8 @@ struct bd_phys {
         int write_enabled; /* the monitor's own --write */
         /* counters for benchmarks and progress */
         uint64_t bytes_read;
-        uint64_t round_trips;
+        uint64_t round_trips; /* operations on the source (pipelined together) */
+        uint64_t batches;     /* times the caller waited for a batch of them */
 };
 
 /* One read request for bd_phys_read_batch(). */

@@ -18,6 +18,9 @@
 
 static char root[1024];
 static char shm_ram[1200];
+/* host2 boots with 5-level paging (QEMU's -cpu max has la57), or with 4
+ * when the run asks for no5lvl: the page walker must handle both. */
+static int paging_levels = 5;
 
 struct result {
         int rc;
@@ -200,6 +203,9 @@ static void test_info_matches_uname(void **state)
         char found[32];
         assert_int_equal(json_field(r.out, "found_by", found, sizeof(found)), 0);
         assert_string_equal(found, "scan");
+        char levels[8];
+        assert_int_equal(json_field(r.out, "paging_levels", levels, sizeof(levels)), 0);
+        assert_int_equal(atoi(levels), paging_levels);
         result_free(&u);
         result_free(&r);
         /* The second contact uses the remembered location: one page read. */
@@ -473,6 +479,17 @@ static void test_sym_matches_kallsyms(void **state)
         assert_int_equal(json_field(r.out, "round_trips", rt, sizeof(rt)), 0);
         assert_int_equal(json_field(r.out, "elapsed_ms", ms, sizeof(ms)), 0);
         print_message("sym over RDMA (cached VMCOREINFO hint): %s round trips, %s ms\n", rt, ms);
+        /* The earlier contacts left the symbol table in the per-build cache:
+         * this one read none of it from host2. */
+        assert_non_null(strstr(r.out, "\"from_cache\":true"));
+        result_free(&r);
+        r = vm("mon", BDMON " --no-cache --json sym host2 jiffies_64");
+        expect_ok(&r, "bdmon --no-cache --json sym");
+        char rt_cold[32];
+        assert_int_equal(json_field(r.out, "round_trips", rt_cold, sizeof(rt_cold)), 0);
+        assert_non_null(strstr(r.out, "\"from_cache\":false"));
+        print_message("sym without the per-build cache: %s round trips\n", rt_cold);
+        assert_true(atoi(rt_cold) > atoi(rt));
         result_free(&r);
         r = vm("mon", BDMON " sym host2 no_such_symbol_anywhere");
         expect_refusal(&r, 9, "no symbol");
@@ -520,6 +537,279 @@ static void test_type_task_struct(void **state)
         result_free(&m);
 }
 
+/* The machine-wide figures of bdmon info are host2's own: uptime within
+ * the time the reads took, CPUs, total memory to the kilobyte. */
+static void test_info_machine_matches_host2(void **state)
+{
+        (void)state;
+        struct result a = vm("host2", "cut -d' ' -f1 /proc/uptime; grep -c ^processor "
+                                      "/proc/cpuinfo; grep MemTotal /proc/meminfo");
+        expect_ok(&a, "uptime on host2");
+        struct result m = vm("mon", BDMON " --json info host2");
+        expect_ok(&m, "bdmon info");
+        struct result b = vm("host2", "cut -d' ' -f1 /proc/uptime");
+        expect_ok(&b, "uptime on host2 (after)");
+        double before = 0, after = strtod(b.out, NULL);
+        unsigned cpus = 0;
+        unsigned long long memkb = 0;
+        assert_int_equal(sscanf(a.out, "%lf %u MemTotal: %llu", &before, &cpus, &memkb), 3);
+        char v[64];
+        assert_int_equal(json_field(m.out, "uptime_s", v, sizeof(v)), 0);
+        double up = strtod(v, NULL);
+        print_message("uptime: host2 %.2f .. %.2f, bdmon %.2f\n", before, after, up);
+        /* bdmon's figure is as of host2's last tick: allow one tick back. */
+        assert_true(up >= before - 0.1 && up <= after + 0.1);
+        assert_int_equal(json_field(m.out, "cpus_online", v, sizeof(v)), 0);
+        assert_int_equal(strtoul(v, NULL, 10), cpus);
+        assert_int_equal(json_field(m.out, "mem_total", v, sizeof(v)), 0);
+        assert_int_equal(strtoull(v, NULL, 10) / 1024, memkb);
+        assert_int_equal(json_field(m.out, "taint_flags", v, sizeof(v)), 0);
+        result_free(&a);
+        result_free(&b);
+        result_free(&m);
+}
+
+struct ps_row {
+        int pid, ppid;
+        char stat;
+        char comm[32];
+};
+
+#define PS_MAX 8192
+
+/* busybox `ps -o pid,ppid,stat,comm` and bdmon ps share the first columns'
+ * order; the command is the last column of both. */
+static size_t parse_ps(char *out, struct ps_row *rows, int bdmon)
+{
+        size_t n = 0;
+        for (char *save = NULL, *line = strtok_r(out, "\n", &save); line && n < PS_MAX;
+             line = strtok_r(NULL, "\n", &save)) {
+                struct ps_row r = {0};
+                char stat[16];
+                int used = 0;
+                if (bdmon) {
+                        if (sscanf(line, "%d %d %15s %*u %*s %*d %*s %*s %n", &r.pid, &r.ppid, stat,
+                                   &used) < 3 ||
+                            !used)
+                                continue;
+                } else if (sscanf(line, "%d %d %15s %n", &r.pid, &r.ppid, stat, &used) < 3 ||
+                           !used) {
+                        continue;
+                }
+                r.stat = stat[0];
+                snprintf(r.comm, sizeof(r.comm), "%s", line + used);
+                rows[n++] = r;
+        }
+        return n;
+}
+
+static const struct ps_row *ps_find(const struct ps_row *rows, size_t n, int pid)
+{
+        for (size_t i = 0; i < n; i++)
+                if (rows[i].pid == pid)
+                        return &rows[i];
+        return NULL;
+}
+
+/* bdmon ps against two host2 snapshots taken around it: every process in
+ * both snapshots is in bdmon's list with the same parent and command, and
+ * the same state when both snapshots agree on it; bdmon lists nothing but
+ * those and the few processes the test's own commands start. */
+static void ps_compare(const char *h1_out, const char *h2_out, const char *m_out, const char *when)
+{
+        struct ps_row *h1 = calloc(PS_MAX, sizeof(*h1)), *h2 = calloc(PS_MAX, sizeof(*h2));
+        struct ps_row *m = calloc(PS_MAX, sizeof(*m));
+        char *c1 = strdup(h1_out), *c2 = strdup(h2_out), *cm = strdup(m_out);
+        assert_true(h1 && h2 && m && c1 && c2 && cm);
+        size_t n1 = parse_ps(c1, h1, 0), n2 = parse_ps(c2, h2, 0), nm = parse_ps(cm, m, 1);
+        size_t stable = 0, state_checked = 0, extra = 0;
+        for (size_t i = 0; i < n1; i++) {
+                const struct ps_row *b = ps_find(h2, n2, h1[i].pid);
+                if (!b || strcmp(b->comm, h1[i].comm))
+                        continue;
+                stable++;
+                const struct ps_row *g = ps_find(m, nm, h1[i].pid);
+                if (!g)
+                        print_error("%s: pid %d (%s) missing from bdmon ps\n", when, h1[i].pid,
+                                    h1[i].comm);
+                assert_non_null(g);
+                if (g->ppid != h1[i].ppid || strcmp(g->comm, h1[i].comm))
+                        print_error("%s: pid %d: host2 says ppid %d '%s', bdmon %d '%s'\n", when,
+                                    h1[i].pid, h1[i].ppid, h1[i].comm, g->ppid, g->comm);
+                assert_int_equal(g->ppid, h1[i].ppid);
+                assert_string_equal(g->comm, h1[i].comm);
+                if (b->stat == h1[i].stat && h1[i].stat != 'R') {
+                        state_checked++;
+                        if (g->stat != h1[i].stat)
+                                print_error("%s: pid %d (%s): state %c on host2, %c in bdmon\n",
+                                            when, h1[i].pid, h1[i].comm, h1[i].stat, g->stat);
+                        assert_int_equal(g->stat, h1[i].stat);
+                }
+        }
+        for (size_t i = 0; i < nm; i++)
+                if (!ps_find(h1, n1, m[i].pid) && !ps_find(h2, n2, m[i].pid))
+                        extra++;
+        print_message("%s: %zu processes in both host2 snapshots, all in bdmon's %zu (%zu states "
+                      "compared); %zu started by the test itself\n",
+                      when, stable, nm, state_checked, extra);
+        assert_true(stable > 40 && state_checked > 30);
+        assert_true(extra <= 8);
+        free(h1), free(h2), free(m), free(c1), free(c2), free(cm);
+}
+
+#define HOST2_PS "ps -o pid,ppid,stat,comm"
+
+static void test_ps_matches_host2(void **state)
+{
+        (void)state;
+        struct result h1 = vm("host2", HOST2_PS);
+        expect_ok(&h1, "ps on host2");
+        struct result m = vm("mon", BDMON " ps host2");
+        expect_ok(&m, "bdmon ps");
+        struct result h2 = vm("host2", HOST2_PS);
+        expect_ok(&h2, "ps on host2 (after)");
+        ps_compare(h1.out, h2.out, m.out, "live");
+        result_free(&h1);
+        result_free(&h2);
+        result_free(&m);
+        /* Threads too: every process is among the threads, with its pid. */
+        struct result t = vm("mon", BDMON " --json ps -T host2");
+        expect_ok(&t, "bdmon ps -T");
+        assert_non_null(strstr(t.out, "\"pid\":1,\"tgid\":1,\"ppid\":0"));
+        result_free(&t);
+}
+
+/* A process's memory map from its maple tree is /proc/PID/maps, VMA for
+ * VMA; and its memory through its own page table is what it reads. */
+static void test_maps_and_user_memory(void **state)
+{
+        (void)state;
+        struct result h = vm("host2", "cut -d' ' -f1,2 /proc/1/maps");
+        expect_ok(&h, "/proc/1/maps");
+        struct result m = vm("mon", BDMON " maps host2 1 | cut -d' ' -f1,2");
+        expect_ok(&m, "bdmon maps");
+        assert_string_equal(m.out, h.out);
+        result_free(&m);
+        /* The first mapping of init is its ELF header. */
+        unsigned long long start = strtoull(h.out, NULL, 16);
+        result_free(&h);
+        h = vm("host2", "dd if=/proc/1/mem bs=4096 skip=%llu count=1 2>/dev/null | md5sum",
+               start / 4096);
+        expect_ok(&h, "host2 reads init's memory");
+        m = vm("mon", BDMON " read --raw --pid 1 host2 0x%llx 4096 | md5sum", start);
+        expect_ok(&m, "bdmon read --pid");
+        assert_memory_equal(m.out, h.out, 32);
+        result_free(&h);
+        result_free(&m);
+        m = vm("mon", BDMON " read --raw --pid 1 host2 0x%llx 4 | od -An -tx1", start);
+        expect_ok(&m, "bdmon read --pid (ELF magic)");
+        assert_non_null(strstr(m.out, "7f 45 4c 46"));
+        result_free(&m);
+}
+
+/* Typed access through BTF: a string in a global struct, every CPU's copy
+ * of a per-CPU counter, and a member path through a pointer. */
+static void test_print_variables(void **state)
+{
+        (void)state;
+        struct result u = vm("host2", "uname -r");
+        expect_ok(&u, "uname on host2");
+        chomp(u.out);
+        struct result m = vm("mon", BDMON " --json print host2 init_uts_ns.name.release");
+        expect_ok(&m, "bdmon print init_uts_ns.name.release");
+        char v[128];
+        assert_int_equal(json_field(m.out, "value", v, sizeof(v)), 0);
+        assert_string_equal(v, u.out);
+        result_free(&m);
+        result_free(&u);
+        m = vm("mon", BDMON " print host2 runqueues.nr_switches");
+        expect_ok(&m, "bdmon print runqueues.nr_switches");
+        assert_non_null(strstr(m.out, "cpu 0: (u64)runqueues.nr_switches = "));
+        assert_non_null(strstr(m.out, "cpu 1: (u64)runqueues.nr_switches = "));
+        result_free(&m);
+        m = vm("mon", BDMON " print host2 init_task.real_parent.comm");
+        expect_ok(&m, "bdmon print through a pointer");
+        assert_non_null(strstr(m.out, "= \"swapper/0\""));
+        result_free(&m);
+        m = vm("mon", BDMON " print host2 init_task.no_such_member");
+        expect_refusal(&m, 9, "no_such_member");
+        result_free(&m);
+}
+
+/* Every manifest entry is in the lab kernel's BTF; an exported layout file
+ * serves ps without BTF, with the same result; a layout for another build
+ * is refused. */
+static void test_layouts_check_and_export(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", BDMON " layouts check host2");
+        expect_ok(&r, "bdmon layouts check");
+        assert_non_null(strstr(r.out, "manifest entries in the kernel's BTF"));
+        result_free(&r);
+        r = vm("mon", BDMON " layouts export -o /tmp/host2.layout host2 && "
+                            "grep -c '^member' /tmp/host2.layout");
+        expect_ok(&r, "bdmon layouts export");
+        assert_true(atoi(r.out) > 40);
+        result_free(&r);
+        r = vm("mon", "set -e; " BDMON " ps host2 | cut -c1-18 > /tmp/ps.btf; " BDMON
+                      " --no-cache --layout /tmp/host2.layout ps host2 | cut -c1-18 > /tmp/ps.lay;"
+                      " diff /tmp/ps.btf /tmp/ps.lay && wc -l < /tmp/ps.lay");
+        expect_ok(&r, "ps from the stored layout equals ps from BTF");
+        assert_true(atoi(r.out) > 40);
+        result_free(&r);
+        r = vm(
+            "mon",
+            "sed 's/^build-id .*/build-id 00112233/' /tmp/host2.layout > /tmp/other.layout;" BDMON
+            " --layout /tmp/other.layout ps host2");
+        expect_refusal(&r, 3, "build id");
+        result_free(&r);
+}
+
+/* dmesg --follow prints what host2 logs after it started. */
+static void test_dmesg_follow(void **state)
+{
+        (void)state;
+        struct result r = vm("mon", "rm -f /tmp/follow.out; " BDMON " dmesg -f --interval 100 host2"
+                                    " > /tmp/follow.out 2>&1 & echo $! > /tmp/follow.pid");
+        expect_ok(&r, "start bdmon dmesg -f");
+        result_free(&r);
+        r = vm("mon", "for i in $(seq 100); do [ -s /tmp/follow.out ] && exit 0; sleep 0.1; "
+                      "done; exit 1");
+        expect_ok(&r, "bdmon dmesg -f printed the log");
+        result_free(&r);
+        r = vm("host2", "echo bdtest-follow-marker-$$ > /dev/kmsg; echo $$");
+        expect_ok(&r, "log a marker on host2");
+        chomp(r.out);
+        char marker[64];
+        snprintf(marker, sizeof(marker), "bdtest-follow-marker-%s", r.out);
+        result_free(&r);
+        r = vm("mon",
+               "for i in $(seq 200); do grep -q '%s' /tmp/follow.out && break; sleep 0.1;"
+               " done; kill $(cat /tmp/follow.pid); grep -c '%s' /tmp/follow.out",
+               marker, marker);
+        expect_ok(&r, "the marker reached bdmon dmesg -f");
+        assert_int_equal(atoi(r.out), 1);
+        result_free(&r);
+}
+
+/* The same views from host2's RAM file on the lab host, while host2 runs:
+ * a local file is just another source. */
+static void test_views_from_ram_file(void **state)
+{
+        (void)state;
+        struct result r =
+            host("'%s/build/bin/bdmon' -q --no-cache -s file:%s --json info", root, shm_ram);
+        expect_ok(&r, "bdmon info from the RAM file");
+        char rel[128];
+        assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
+        assert_non_null(strstr(r.out, "\"uptime_s\":"));
+        result_free(&r);
+        r = host("'%s/build/bin/bdmon' -q -s file:%s ps | grep -c .", root, shm_ram);
+        expect_ok(&r, "bdmon ps from the RAM file");
+        assert_true(atoi(r.out) > 40);
+        result_free(&r);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -536,6 +826,10 @@ static void test_after_panic_nic_still_serves(void **state)
         expect_ok(&before, "read before the panic");
         struct result sym_before = vm("mon", BDMON " sym host2 jiffies_64");
         expect_ok(&sym_before, "sym before the panic");
+        struct result ps1 = vm("host2", HOST2_PS);
+        expect_ok(&ps1, "ps on host2 before the panic");
+        struct result ps2 = vm("host2", HOST2_PS);
+        expect_ok(&ps2, "ps on host2 before the panic (second)");
 
         r = host("'%s/lab/bdlab' inject host2 panic", root);
         expect_ok(&r, "bdlab inject host2 panic");
@@ -575,9 +869,28 @@ static void test_after_panic_nic_still_serves(void **state)
         assert_string_equal(r.out, sym_before.out);
         result_free(&r);
         result_free(&sym_before);
+        /* Without the per-build cache: everything from the dead memory. */
+        r = vm("mon", BDMON " --no-cache --json sym host2 jiffies_64");
+        expect_ok(&r, "bdmon sym --no-cache after the panic");
+        assert_non_null(strstr(r.out, "\"from_cache\":false"));
+        result_free(&r);
+        /* The dead machine's processes, as they were when it died. */
+        r = vm("mon", BDMON " --no-cache ps host2");
+        expect_ok(&r, "bdmon ps after the panic");
+        ps_compare(ps1.out, ps2.out, r.out, "after the panic");
+        result_free(&r);
+        result_free(&ps1);
+        result_free(&ps2);
+        r = vm("mon", BDMON " --json info host2");
+        expect_ok(&r, "bdmon info after the panic");
+        assert_non_null(strstr(r.out, "\"uptime_s\":"));
+        /* The panic taints nothing by itself, but the die path may: either
+         * way the flags are there to read. */
+        assert_non_null(strstr(r.out, "\"taint_flags\":"));
+        result_free(&r);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_windows_descriptor),
@@ -594,7 +907,33 @@ int main(void)
             cmocka_unit_test(test_dmesg_matches_host2),
             cmocka_unit_test(test_sym_matches_kallsyms),
             cmocka_unit_test(test_type_task_struct),
+            cmocka_unit_test(test_info_machine_matches_host2),
+            cmocka_unit_test(test_ps_matches_host2),
+            cmocka_unit_test(test_maps_and_user_memory),
+            cmocka_unit_test(test_print_variables),
+            cmocka_unit_test(test_layouts_check_and_export),
+            cmocka_unit_test(test_dmesg_follow),
+            cmocka_unit_test(test_views_from_ram_file),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
+        /* The kernel views again with host2 on 4-level paging (no5lvl). */
+        const struct CMUnitTest four_level[] = {
+            cmocka_unit_test(test_info_matches_uname),
+            cmocka_unit_test(test_info_machine_matches_host2),
+            cmocka_unit_test(test_dmesg_matches_host2),
+            cmocka_unit_test(test_ps_matches_host2),
+            cmocka_unit_test(test_maps_and_user_memory),
+            cmocka_unit_test(test_print_variables),
+        };
+        if (argc == 2 && !strcmp(argv[1], "--4-level")) {
+                paging_levels = 4;
+                setenv("BDLAB_HOST2_CMDLINE_EXTRA", "no5lvl", 1);
+                return cmocka_run_group_tests_name("lab-4-level", four_level, group_setup,
+                                                   group_teardown);
+        }
+        if (argc != 1) {
+                fprintf(stderr, "usage: test_lab [--4-level]\n");
+                return 2;
+        }
         return cmocka_run_group_tests_name("lab", tests, group_setup, group_teardown);
 }

@@ -1,0 +1,319 @@
+/* bdmon: the Backdoors monitor command line. Options and dispatch only; each
+ * command is a cmd_*.c of its own. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/audit.h"
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: bdmon [OPTIONS] COMMAND [TARGET] [ARGS]\n"
+    "\n"
+    "Reads (and, when allowed, repairs) a target machine's physical memory through\n"
+    "its Backdoors NIC over RDMA, or from a local RAM file or vmcore, without the\n"
+    "target's CPUs and without trusting its OS. Every kernel view works on a live\n"
+    "kernel and on a dead one.\n"
+    "\n"
+    "Kernel views:\n"
+    "  info TARGET               the target's kernel (VMCOREINFO: release, build id,\n"
+    "                            KASLR offset, paging) and machine (uptime, CPUs,\n"
+    "                            memory, load average, boot id, taint).\n"
+    "  ps TARGET                 processes: pid, ppid, state, cpu, scheduling policy\n"
+    "                            and priority, RSS, time since the task last ran,\n"
+    "                            command. -T: every thread. Read from the pid\n"
+    "                            namespace's IDR a tree level at a time.\n"
+    "  dmesg TARGET              the kernel log, read from the printk ring buffer\n"
+    "                            (Linux 5.10+; needs no BTF): \"[seconds] text\" per\n"
+    "                            line; -f follows it. --json: seq, ts_nsec, caller,\n"
+    "                            text per record.\n"
+    "  sym TARGET NAME|ADDR      kallsyms, decoded from memory: NAME's address and\n"
+    "                            type, or the symbol and offset ADDR (0x...) is in.\n"
+    "  type TARGET STRUCT[.M..]  a structure's layout from the kernel's own BTF,\n"
+    "                            pahole-like; STRUCT.MEMBER gives one member.\n"
+    "  print TARGET EXPR         a kernel variable, typed by BTF: SYMBOL[.MEMBER...]\n"
+    "                            (pointers are followed; [N] indexes arrays), or\n"
+    "                            0xADDR[.MEMBER...] with --type. Per-CPU variables\n"
+    "                            print every CPU's copy (--cpu N: one).\n"
+    "  maps TARGET PID           a process's memory map, from its VMA maple tree.\n"
+    "  layouts check TARGET      which fields Backdoors reads (layouts/manifest.def)\n"
+    "                            the target's BTF lacks; exit 9 if any.\n"
+    "  layouts export TARGET     write the target's layout (offsets of every\n"
+    "                            manifest entry) to a file keyed by release and\n"
+    "                            build id, to serve kernels without BTF.\n"
+    "\n"
+    "Memory and configuration:\n"
+    "  dump TARGET -o FILE       all of the target's memory as an ELF vmcore (one\n"
+    "                            PT_LOAD per window, VMCOREINFO as a note), for\n"
+    "                            bdmon -s file:, crash or drgn.\n"
+    "  read TARGET ADDR LEN      LEN bytes at physical ADDR (--kernel: kernel\n"
+    "                            virtual; --pid PID: PID's user virtual); hexdump,\n"
+    "                            or the bytes themselves with --raw.\n"
+    "  windows TARGET            the memory windows the source exports.\n"
+    "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at physical ADDR: writes NEW\n"
+    "                            only if ADDR holds OLD. Needs --write; audited.\n"
+    "  targets                   the targets named in the config file.\n"
+    "\n"
+    "TARGET is a name from the config file, or a source spelled out:\n"
+    "  file:PATH                 a RAM file or ELF vmcore on this machine\n"
+    "  rdma:HOST[:PORT]          a Backdoors NIC (port 7471 by default; needs --key)\n"
+    "Numbers may be decimal or 0x-prefixed hex; LEN also takes K, M, G suffixes.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   target config (default $BDMON_CONFIG or\n"
+    "                      /etc/backdoors/targets). Lines: NAME HOST[:PORT] key=FILE\n"
+    "                      or NAME file:PATH.\n"
+    "  -s, --source SPEC   use SPEC as the target (then TARGET is omitted).\n"
+    "  -k, --key FILE      key for rdma: sources given on the command line.\n"
+    "  -j, --json          machine-readable output (one JSON document, or one\n"
+    "                      object per line for dmesg).\n"
+    "  -T, --threads       ps: every thread, not only processes.\n"
+    "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
+    "      --interval MS   dmesg -f: poll period (default 500).\n"
+    "      --type STRUCT   print: the type of an address or untyped symbol.\n"
+    "      --cpu N         print: only CPU N's copy of a per-CPU variable.\n"
+    "      --kernel        read: ADDR is a kernel virtual address.\n"
+    "      --pid PID       read: ADDR is a user virtual address of PID.\n"
+    "      --raw           read: write the bytes to standard output.\n"
+    "  -o, --output FILE   dump: the vmcore; layouts export: the layout file\n"
+    "                      ('-': standard output).\n"
+    "      --layout FILE   take structure offsets from a stored layout file, not\n"
+    "                      the kernel's BTF.\n"
+    "      --no-cache      neither use nor fill the per-build cache of symbols\n"
+    "                      and BTF ($BDMON_CACHE, else ~/.cache/backdoors).\n"
+    "      --rescan        ignore the remembered VMCOREINFO location.\n"
+    "  -w, --write         allow this monitor to write (cas). Off by default.\n"
+    "      --audit FILE    monitor-side audit log for writes (default\n"
+    "                      $BDMON_AUDIT or standard error).\n"
+    "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
+    "      --sleep-poll    sleep on completions instead of spinning.\n"
+    "  -q, --quiet         no progress or notes on standard error.\n"
+    "  -h, --help          this text.\n"
+    "\n"
+    "Exit status:\n"
+    "  0 success            1 internal error       2 usage\n"
+    "  3 unknown target, bad config, key or layout file\n"
+    "  4 NIC unreachable or not running            5 authentication refused\n"
+    "  6 address outside every window, or a walk past its bound\n"
+    "  7 write refused (read-only NIC or monitor)\n"
+    "  8 protocol error, or kernel memory that does not check out (a cycle, a\n"
+    "    wild pointer)\n"
+    "  9 not found: no kernel in memory, no such symbol, struct, member or pid,\n"
+    "    or (layouts check) fields the target lacks\n"
+    "  10 I/O failure mid-way\n"
+    "  11 compare-and-swap found another value\n";
+
+static const struct cli_command commands[] = {
+    {"info", 0, 0, cmd_info},
+    {"ps", 0, 0, cmd_ps},
+    {"dmesg", 0, 0, cmd_dmesg},
+    {"sym", 1, 0, cmd_sym},
+    {"type", 1, 0, cmd_type},
+    {"print", 1, 0, cmd_print},
+    {"maps", 1, 0, cmd_maps},
+    {"layouts check", 0, 0, cmd_layouts_check},
+    {"layouts export", 0, 0, cmd_layouts_export},
+    {"dump", 0, 0, cmd_dump},
+    {"read", 2, 0, cmd_read},
+    {"windows", 0, 0, cmd_windows},
+    {"cas", 3, 0, cmd_cas},
+    {"targets", -1, 0, cmd_targets},
+};
+
+static int parse_long(const char *s, long max, long *out)
+{
+        uint64_t v;
+        if (cli_parse_number(s, &v, 0) || v > (uint64_t)max)
+                return -1;
+        *out = (long)v;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct cli cli = {
+            .config = getenv("BDMON_CONFIG") ? getenv("BDMON_CONFIG") : BD_DEFAULT_CONFIG,
+            .audit = getenv("BDMON_AUDIT"),
+            .open = {.timeout_ms = 5000, .busy_poll = 1},
+            .pid = -1,
+            .cpu = -1,
+            .interval_ms = 500,
+        };
+        enum {
+                OPT_RAW = 256,
+                OPT_AUDIT,
+                OPT_RESCAN,
+                OPT_SLEEP,
+                OPT_INTERVAL,
+                OPT_TYPE,
+                OPT_CPU,
+                OPT_KERNEL,
+                OPT_PID,
+                OPT_LAYOUT,
+                OPT_NO_CACHE,
+        };
+        static const struct option opts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"source", required_argument, NULL, 's'},
+            {"key", required_argument, NULL, 'k'},
+            {"json", no_argument, NULL, 'j'},
+            {"threads", no_argument, NULL, 'T'},
+            {"follow", no_argument, NULL, 'f'},
+            {"interval", required_argument, NULL, OPT_INTERVAL},
+            {"type", required_argument, NULL, OPT_TYPE},
+            {"cpu", required_argument, NULL, OPT_CPU},
+            {"kernel", no_argument, NULL, OPT_KERNEL},
+            {"pid", required_argument, NULL, OPT_PID},
+            {"raw", no_argument, NULL, OPT_RAW},
+            {"output", required_argument, NULL, 'o'},
+            {"layout", required_argument, NULL, OPT_LAYOUT},
+            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+            {"write", no_argument, NULL, 'w'},
+            {"audit", required_argument, NULL, OPT_AUDIT},
+            {"timeout", required_argument, NULL, 't'},
+            {"rescan", no_argument, NULL, OPT_RESCAN},
+            {"sleep-poll", no_argument, NULL, OPT_SLEEP},
+            {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
+        };
+        int c;
+        uint64_t num;
+        while ((c = getopt_long(argc, argv, "c:s:k:jTfo:wt:qh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        cli.config = optarg;
+                        break;
+                case 's':
+                        cli.source = optarg;
+                        break;
+                case 'k':
+                        cli.key = optarg;
+                        break;
+                case 'j':
+                        cli.json = 1;
+                        break;
+                case 'T':
+                        cli.threads = 1;
+                        break;
+                case 'f':
+                        cli.follow = 1;
+                        break;
+                case OPT_INTERVAL:
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > 3600000)
+                                return cli_usage_error("bad interval '%s' (milliseconds)", optarg);
+                        cli.interval_ms = num;
+                        break;
+                case OPT_TYPE:
+                        cli.type = optarg;
+                        break;
+                case OPT_CPU:
+                        if (parse_long(optarg, BD_PROGRAM_MAX_CPUS - 1, &cli.cpu))
+                                return cli_usage_error("bad cpu '%s'", optarg);
+                        break;
+                case OPT_KERNEL:
+                        cli.kernel_addr = 1;
+                        break;
+                case OPT_PID:
+                        if (parse_long(optarg, 0x3fffffff, &cli.pid))
+                                return cli_usage_error("bad pid '%s'", optarg);
+                        break;
+                case OPT_RAW:
+                        cli.raw = 1;
+                        break;
+                case 'o':
+                        cli.output = optarg;
+                        break;
+                case OPT_LAYOUT:
+                        cli.layout = optarg;
+                        break;
+                case OPT_NO_CACHE:
+                        cli.no_cache = 1;
+                        break;
+                case 'w':
+                        cli.write = 1;
+                        break;
+                case OPT_AUDIT:
+                        cli.audit = optarg;
+                        break;
+                case 't':
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > 600000)
+                                return cli_usage_error("bad timeout '%s' (milliseconds)", optarg);
+                        cli.open.timeout_ms = (int)num;
+                        break;
+                case OPT_RESCAN:
+                        cli.rescan = 1;
+                        break;
+                case OPT_SLEEP:
+                        cli.open.busy_poll = 0;
+                        break;
+                case 'q':
+                        cli.quiet = 1;
+                        break;
+                case 'h':
+                        fputs(usage, stdout);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'bdmon --help'.\n");
+                        return BD_ERR_USAGE;
+                }
+        }
+        if (optind >= argc)
+                return cli_usage_error("%s", "no command given");
+        char name[64];
+        snprintf(name, sizeof(name), "%s", argv[optind++]);
+        if (!strcmp(name, "layouts")) {
+                if (optind >= argc ||
+                    (strcmp(argv[optind], "check") && strcmp(argv[optind], "export")))
+                        return cli_usage_error("%s", "'layouts' needs 'check' or 'export'");
+                snprintf(name, sizeof(name), "layouts %s", argv[optind++]);
+        }
+        const struct cli_command *cmd = NULL;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (!strcmp(name, commands[i].name))
+                        cmd = &commands[i];
+        if (!cmd)
+                return cli_usage_error("unknown command '%s'", name);
+        if (cmd->nargs == -1) {
+                if (optind != argc)
+                        return cli_usage_error("'targets' takes no arguments, not '%s'",
+                                               argv[optind]);
+                return cmd->run(&cli, NULL, NULL, 0);
+        }
+        int want = cmd->nargs + (cli.source ? 0 : 1);
+        if (argc - optind != want) {
+                fprintf(stderr, "bdmon: '%s' takes %s%d argument%s, not %d\nTry 'bdmon --help'.\n",
+                        name, cli.source ? "(with --source) " : "", want, want == 1 ? "" : "s",
+                        argc - optind);
+                return BD_ERR_USAGE;
+        }
+        if (cli.follow && strcmp(name, "dmesg"))
+                return cli_usage_error("--follow is for dmesg, not '%s'", name);
+        const char *target = cli.source ? cli.source : argv[optind++];
+        char **args = argv + optind;
+        cli.open.write_enabled = cli.write;
+        if (!strcmp(name, "cas")) {
+                if (!cli.write)
+                        return cli_report(bd_error_new(BD_ERR_READONLY,
+                                                       "the monitor is read-only; 'cas' needs "
+                                                       "--write"));
+                struct bd_error *err = bd_audit_open(cli.audit);
+                if (err)
+                        return cli_report(err);
+        }
+        signal(SIGPIPE, SIG_IGN);
+
+        struct bd_target t;
+        struct bd_phys *p;
+        struct bd_error *err = bd_target_resolve(cli.config, target, cli.key, &t);
+        if (!err)
+                err = bd_target_open(&t, &cli.open, &p);
+        if (err)
+                return cli_report(err);
+        int rc = cmd->run(&cli, p, args, cmd->nargs);
+        bd_phys_close(p);
+        bd_audit_close();
+        return rc;
+}

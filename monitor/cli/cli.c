@@ -1,0 +1,88 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int cli_report(struct bd_error *err)
+{
+        int code = err->code;
+        fprintf(stderr, "bdmon: %s\n", err->message);
+        bd_error_destroy(err);
+        return code;
+}
+
+int cli_usage_error(const char *fmt, const char *arg)
+{
+        fprintf(stderr, "bdmon: ");
+        fprintf(stderr, fmt, arg);
+        fprintf(stderr, "\nTry 'bdmon --help'.\n");
+        return BD_ERR_USAGE;
+}
+
+int cli_parse_number(const char *s, uint64_t *out, int allow_suffix)
+{
+        char *end;
+        errno = 0;
+        if (*s == '-')
+                return -1;
+        unsigned long long v = strtoull(s, &end, 0);
+        if (errno || end == s)
+                return -1;
+        if (allow_suffix && *end) {
+                int shift = *end == 'K' || *end == 'k' ? 10
+                            : *end == 'M'              ? 20
+                            : *end == 'G'              ? 30
+                                                       : -1;
+                if (shift < 0 || end[1] || v > (~0ull >> shift))
+                        return -1;
+                v <<= shift;
+                end++;
+        }
+        if (*end)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+int cli_flush(void)
+{
+        return fflush(stdout) ? BD_ERR_IO : 0;
+}
+
+static int quiet_progress;
+
+static void scan_progress(uint64_t done, uint64_t total)
+{
+        if (quiet_progress || !isatty(STDERR_FILENO))
+                return;
+        fprintf(stderr, "\rscanning for VMCOREINFO: %" PRIu64 " / %" PRIu64 " MiB", done >> 20,
+                total >> 20);
+        if (done >= total)
+                fputc('\n', stderr);
+}
+
+struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out)
+{
+        quiet_progress = cli->quiet;
+        struct bd_program_options opt = {
+            .rescan = cli->rescan,
+            .no_cache = cli->no_cache,
+            .layout = cli->layout,
+            .progress = scan_progress,
+        };
+        return bd_program_open(p, &opt, out);
+}
+
+void cli_put_text(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        printf("\\x%02x", c);
+                else
+                        putchar(c);
+        }
+}

@@ -1,0 +1,67 @@
+/* What every bdmon command shares: the parsed command line, error reporting
+ * (one line on stderr, the error's code as exit status), number parsing, and
+ * opening a target's kernel as a program. Commands live one per file
+ * (cmd_*.c) and only print; the library under monitor/ does the work. */
+#ifndef BD_CLI_H
+#define BD_CLI_H
+
+#include <stdint.h>
+
+#include "../../common/error.h"
+#include "../phys.h"
+#include "../program.h"
+#include "../target.h"
+
+struct cli {
+        const char *config;
+        const char *source;
+        const char *key;
+        const char *audit;
+        const char *layout; /* --layout FILE */
+        const char *output; /* -o FILE */
+        const char *type;   /* print --type STRUCT */
+        int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
+        long pid;             /* read --pid, maps: -1 when not given */
+        long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */
+        uint64_t interval_ms; /* --follow polling */
+        struct bd_open_options open;
+};
+
+/* A command: args are what follows TARGET. */
+struct cli_command {
+        const char *name;
+        int nargs;        /* after TARGET; -1: no target, no arguments */
+        int optional_arg; /* one more argument may follow */
+        int (*run)(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+};
+
+int cli_report(struct bd_error *err);
+int cli_usage_error(const char *fmt, const char *arg);
+int cli_parse_number(const char *s, uint64_t *out, int allow_suffix);
+/* 0, or BD_ERR_IO when standard output could not be written (a closed pipe
+ * must not look like success). */
+int cli_flush(void);
+
+/* The target's kernel: VMCOREINFO from the remembered location or a scan
+ * (with progress on a terminal), as the command line asks. */
+struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out);
+
+/* Control bytes become \xNN so memory cannot drive the terminal. */
+void cli_put_text(const char *s, size_t n);
+
+int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_sym(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_type(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_print(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_ps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_targets(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+
+#endif

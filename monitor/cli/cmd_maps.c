@@ -1,0 +1,53 @@
+/* bdmon maps: a process's memory map, like /proc/PID/maps. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../output.h"
+#include "../vmas.h"
+#include "cli.h"
+
+int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs)
+{
+        (void)nargs;
+        uint64_t pid;
+        if (cli_parse_number(args[0], &pid, 0) || pid > 0x3fffffff)
+                return cli_usage_error("bad pid '%s'", args[0]);
+        struct bd_program *prog;
+        struct bd_vmas *vs = NULL;
+        struct bd_error *err = cli_open_program(cli, p, &prog);
+        if (!err)
+                err = bd_vmas_read(prog, (int32_t)pid, &vs);
+        if (err) {
+                bd_program_close(prog);
+                return cli_report(err);
+        }
+        if (cli->json) {
+                printf("{\"pid\":%" PRIu64 ",\"vmas\":[", pid);
+        }
+        for (size_t i = 0; i < vs->n; i++) {
+                const struct bd_vma *v = &vs->v[i];
+                char perms[5] = {
+                    v->flags & BD_VM_READ ? 'r' : '-', v->flags & BD_VM_WRITE ? 'w' : '-',
+                    v->flags & BD_VM_EXEC ? 'x' : '-', v->flags & BD_VM_SHARED ? 's' : 'p', '\0'};
+                if (cli->json) {
+                        printf("%s{\"start\":\"0x%" PRIx64 "\",\"end\":\"0x%" PRIx64
+                               "\",\"perms\":\"%s\",\"offset\":%" PRIu64 ",\"vma\":\"0x%" PRIx64
+                               "\",\"path\":",
+                               i ? "," : "", v->start, v->end, perms, v->pgoff * 4096, v->addr);
+                        bd_json_string(stdout, v->name);
+                        printf("}");
+                } else {
+                        printf("%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " ", v->start, v->end,
+                               perms, v->pgoff * 4096);
+                        cli_put_text(v->name, strlen(v->name));
+                        putchar('\n');
+                }
+        }
+        if (cli->json)
+                printf("],\"round_trips\":%" PRIu64 ",\"elapsed_ms\":%.3f}\n", vs->round_trips,
+                       (double)vs->elapsed_ns / 1e6);
+        bd_vmas_free(vs);
+        bd_program_close(prog);
+        return cli_flush();
+}
