@@ -7,6 +7,7 @@
 # make bench        bdmon against perftest on the same lab link, with ratios
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
+# make soak         bdmon watch under load with no fault, 30 min: no alarm
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
 # make deps         install the Debian packages the project needs
@@ -35,7 +36,8 @@ BENCH_SRC   := $(wildcard bench/*.c)
 OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ASAN_OBJ = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 
-BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab
+BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
+        $(BUILD)/bin/test_watch
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
@@ -44,18 +46,18 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libibverbs-dev librdmacm-dev libpci-dev pci.ids libsodium-dev libcmocka-dev \
         libbpf-dev libelf-dev liblua5.4-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
-        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd
+        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:
 
-.PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help
+.PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help soak
 .DEFAULT_GOAL := all
 
 all: $(BINS)
 
 help:
-	@sed -n '2,14s/^# \{0,1\}//p' Makefile
+	@sed -n '2,15s/^# \{0,1\}//p' Makefile
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,7 +79,7 @@ $(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC) $(COMMON_SRC) $(MON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) -lm
 
-$(BUILD)/bin/test_lab: $(call OBJ,tests/lab/test_lab.c)
+$(BUILD)/bin/test_%: $(call OBJ,tests/lab/lab_util.c) $(BUILD)/obj/tests/lab/test_%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
@@ -111,6 +113,10 @@ fuzz: $(FUZZ_BINS)
 test: deps
 	$(MAKE) all $(UNIT_BINS) $(FUZZ_BINS)
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) tests/run
+
+# The watch's no-false-alarm soak, 30 minutes of load (make test: 5).
+soak: deps all
+	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(BUILD)/bin/test_watch
 
 lab: deps all
 	lab/bdlab image

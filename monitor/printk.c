@@ -302,3 +302,23 @@ void bd_printk_log_free(struct bd_printk_log *log)
         free(log->text);
         free(log);
 }
+
+void bd_printk_write_text(FILE *f, const struct bd_printk_record *r)
+{
+        const char *s = r->text, *end = r->text + r->text_len;
+        do {
+                const char *nl = memchr(s, '\n', (size_t)(end - s));
+                const char *stop = nl ? nl : end;
+                fprintf(f, "[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
+                        r->ts_nsec % 1000000000u / 1000u);
+                for (; s < stop; s++) {
+                        unsigned char c = (unsigned char)*s;
+                        if ((c < 0x20 && c != '\t') || c == 0x7f)
+                                fprintf(f, "\\x%02x", c);
+                        else
+                                fputc(c, f);
+                }
+                fputc('\n', f);
+                s = nl ? nl + 1 : end;
+        } while (s < end);
+}

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/error.h"
 #include "kernel.h"
@@ -58,5 +59,10 @@ struct bd_error *bd_printk_layout_get(const struct bd_vmcoreinfo *vi, struct bd_
 struct bd_error *bd_printk_read(struct bd_kernel *k, const struct bd_printk_layout *lay,
                                 struct bd_printk_log **out);
 void bd_printk_log_free(struct bd_printk_log *log);
+
+/* A record as dmesg prints it, "[seconds] text", every line of a multi-line
+ * record with the record's timestamp; control bytes become \xNN so that
+ * memory cannot drive a terminal. */
+void bd_printk_write_text(FILE *f, const struct bd_printk_record *r);
 
 #endif

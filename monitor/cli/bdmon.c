@@ -44,6 +44,17 @@ static const char usage[] =
     "                            manifest entry) to a file keyed by release and\n"
     "                            build id, to serve kernels without BTF.\n"
     "\n"
+    "Failure detection:\n"
+    "  watch TARGET...           probe each target every 10 ms (--interval) in one\n"
+    "                            batch of reads, and print a line whenever its state\n"
+    "                            changes: healthy, panicked, oops, hard-lockup,\n"
+    "                            soft-lockup, frozen, hung-task, exhausted (threads,\n"
+    "                            pids, files, memory), rebooted, nic-unreachable,\n"
+    "                            unknown. Each line names the evidence. On a failure\n"
+    "                            it saves the event, the kernel log and the panic or\n"
+    "                            oops report in an incident directory, and runs\n"
+    "                            --on-alarm. On a terminal: a live view instead.\n"
+    "\n"
     "Memory and configuration:\n"
     "  dump TARGET -o FILE       all of the target's memory as an ELF vmcore (one\n"
     "                            PT_LOAD per window, VMCOREINFO as a note), for\n"
@@ -71,7 +82,22 @@ static const char usage[] =
     "                      object per line for dmesg).\n"
     "  -T, --threads       ps: every thread, not only processes.\n"
     "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
-    "      --interval MS   dmesg -f: poll period (default 500).\n"
+    "      --interval MS   dmesg -f: poll period (default 500); watch: probe\n"
+    "                      period (default 10).\n"
+    "      --on-alarm CMD  watch: run CMD (sh -c) on every failure, with\n"
+    "                      BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_CPU,\n"
+    "                      BDMON_PID, BDMON_EVIDENCE, BDMON_INCIDENT and\n"
+    "                      BDMON_EVENT (the JSON line) in its environment.\n"
+    "      --incidents DIR watch: where incidents go (default $BDMON_INCIDENTS,\n"
+    "                      else the cache directory's incidents/).\n"
+    "      --no-capture    watch: keep no incidents.\n"
+    "      --metrics H:P   watch: serve Prometheus metrics on H:P (per-target\n"
+    "                      state, probes, probe round-trip histogram).\n"
+    "      --record FILE   watch: append every probe's readings to FILE, a line\n"
+    "                      each (for replaying into the classifier).\n"
+    "      --duration S    watch: stop after S seconds (default: until a signal).\n"
+    "      --hung-ms MS    watch: a task in D this long without a switch is hung\n"
+    "                      (default 1000; the kernel's own detector waits 120 s).\n"
     "      --type STRUCT   print: the type of an address or untyped symbol.\n"
     "      --cpu N         print: only CPU N's copy of a per-CPU variable.\n"
     "      --kernel        read: ADDR is a kernel virtual address.\n"
@@ -88,7 +114,10 @@ static const char usage[] =
     "      --audit FILE    monitor-side audit log for writes (default\n"
     "                      $BDMON_AUDIT or standard error).\n"
     "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
-    "      --sleep-poll    sleep on completions instead of spinning.\n"
+    "      --sleep-poll    sleep on completions instead of spinning (the default\n"
+    "                      of watch: a probe is one short batch, and a spinning\n"
+    "                      monitor starves soft-RoCE of the CPU it runs on).\n"
+    "      --busy-poll     spin on completions (the default of other commands).\n"
     "  -q, --quiet         no progress or notes on standard error.\n"
     "  -h, --help          this text.\n"
     "\n"
@@ -120,6 +149,7 @@ static const struct cli_command commands[] = {
     {"windows", 0, 0, cmd_windows},
     {"cas", 3, 0, cmd_cas},
     {"targets", -1, 0, cmd_targets},
+    {"watch", -2, 0, NULL},
 };
 
 static int parse_long(const char *s, long max, long *out)
@@ -153,6 +183,14 @@ int main(int argc, char **argv)
                 OPT_PID,
                 OPT_LAYOUT,
                 OPT_NO_CACHE,
+                OPT_ON_ALARM,
+                OPT_INCIDENTS,
+                OPT_NO_CAPTURE,
+                OPT_METRICS,
+                OPT_DURATION,
+                OPT_HUNG_MS,
+                OPT_BUSY,
+                OPT_RECORD,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -170,16 +208,24 @@ int main(int argc, char **argv)
             {"output", required_argument, NULL, 'o'},
             {"layout", required_argument, NULL, OPT_LAYOUT},
             {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+            {"on-alarm", required_argument, NULL, OPT_ON_ALARM},
+            {"incidents", required_argument, NULL, OPT_INCIDENTS},
+            {"no-capture", no_argument, NULL, OPT_NO_CAPTURE},
+            {"metrics", required_argument, NULL, OPT_METRICS},
+            {"duration", required_argument, NULL, OPT_DURATION},
+            {"hung-ms", required_argument, NULL, OPT_HUNG_MS},
             {"write", no_argument, NULL, 'w'},
             {"audit", required_argument, NULL, OPT_AUDIT},
             {"timeout", required_argument, NULL, 't'},
             {"rescan", no_argument, NULL, OPT_RESCAN},
             {"sleep-poll", no_argument, NULL, OPT_SLEEP},
+            {"busy-poll", no_argument, NULL, OPT_BUSY},
+            {"record", required_argument, NULL, OPT_RECORD},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
-        int c;
+        int c, poll_set = 0;
         uint64_t num;
         while ((c = getopt_long(argc, argv, "c:s:k:jTfo:wt:qh", opts, NULL)) != -1) {
                 switch (c) {
@@ -205,6 +251,32 @@ int main(int argc, char **argv)
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 3600000)
                                 return cli_usage_error("bad interval '%s' (milliseconds)", optarg);
                         cli.interval_ms = num;
+                        cli.interval_set = 1;
+                        break;
+                case OPT_RECORD:
+                        cli.record = optarg;
+                        break;
+                case OPT_ON_ALARM:
+                        cli.on_alarm = optarg;
+                        break;
+                case OPT_INCIDENTS:
+                        cli.incidents = optarg;
+                        break;
+                case OPT_NO_CAPTURE:
+                        cli.no_capture = 1;
+                        break;
+                case OPT_METRICS:
+                        cli.metrics = optarg;
+                        break;
+                case OPT_DURATION:
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > 100000000)
+                                return cli_usage_error("bad duration '%s' (seconds)", optarg);
+                        cli.duration_ms = num * 1000;
+                        break;
+                case OPT_HUNG_MS:
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > 86400000)
+                                return cli_usage_error("bad --hung-ms '%s'", optarg);
+                        cli.hung_ms = num;
                         break;
                 case OPT_TYPE:
                         cli.type = optarg;
@@ -248,6 +320,11 @@ int main(int argc, char **argv)
                         break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
+                        poll_set = 1;
+                        break;
+                case OPT_BUSY:
+                        cli.open.busy_poll = 1;
+                        poll_set = 1;
                         break;
                 case 'q':
                         cli.quiet = 1;
@@ -276,6 +353,23 @@ int main(int argc, char **argv)
                         cmd = &commands[i];
         if (!cmd)
                 return cli_usage_error("unknown command '%s'", name);
+        cli.open.write_enabled = cli.write;
+        if (!strcmp(name, "watch")) {
+                if (cli.write)
+                        return cli_usage_error("%s", "watch only reads: --write makes no sense");
+                if (!poll_set)
+                        cli.open.busy_poll = 0;
+                if (cli.source)
+                        return optind == argc ? cmd_watch(&cli, (char **)&cli.source, 1)
+                                              : cli_usage_error("%s", "watch: --source or "
+                                                                      "TARGETs, not both");
+                if (optind == argc)
+                        return cli_usage_error("%s", "watch needs at least one TARGET");
+                signal(SIGPIPE, SIG_IGN);
+                if (!poll_set)
+                        cli.open.busy_poll = 0;
+                return cmd_watch(&cli, argv + optind, argc - optind);
+        }
         if (cmd->nargs == -1) {
                 if (optind != argc)
                         return cli_usage_error("'targets' takes no arguments, not '%s'",

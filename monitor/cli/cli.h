@@ -23,7 +23,12 @@ struct cli {
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
         long pid;             /* read --pid, maps: -1 when not given */
         long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */
-        uint64_t interval_ms; /* --follow polling */
+        uint64_t interval_ms; /* dmesg --follow polling, watch probing */
+        int interval_set;     /* --interval given: the commands' defaults differ */
+        /* watch */
+        const char *on_alarm, *incidents, *metrics, *record;
+        int no_capture;
+        uint64_t duration_ms, hung_ms;
         struct bd_open_options open;
 };
 
@@ -63,5 +68,7 @@ int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_targets(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+/* watch opens its targets itself: there may be many, and they come and go. */
+int cmd_watch(struct cli *cli, char **targets, int ntargets);
 
 #endif

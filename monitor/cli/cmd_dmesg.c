@@ -33,18 +33,7 @@ static void print_record(struct cli *cli, const struct bd_printk_record *r)
                 free(text);
                 return;
         }
-        /* Like the kernel's own syslog format: every line of a multi-line
-         * record carries the record's timestamp. */
-        const char *s = r->text, *end = r->text + r->text_len;
-        do {
-                const char *nl = memchr(s, '\n', (size_t)(end - s));
-                size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
-                printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
-                       r->ts_nsec % 1000000000u / 1000u);
-                cli_put_text(s, n);
-                putchar('\n');
-                s = nl ? nl + 1 : end;
-        } while (s < end);
+        bd_printk_write_text(stdout, r);
 }
 
 static volatile sig_atomic_t stop;

@@ -14,130 +14,19 @@
 
 #include <cmocka.h>
 
-#define OUT_MAX (4u << 20)
+#include "lab_util.h"
 
-static char root[1024];
 static char shm_ram[1200];
 /* host2 boots with 5-level paging (QEMU's -cpu max has la57), or with 4
  * when the run asks for no5lvl: the page walker must handle both. */
 static int paging_levels = 5;
 
-struct result {
-        int rc;
-        char *out;
-        char *err;
-};
-
-static void result_free(struct result *r)
-{
-        free(r->out);
-        free(r->err);
-        r->out = r->err = NULL;
-}
-
-static char *slurp(const char *path)
-{
-        FILE *f = fopen(path, "rb");
-        char *buf = calloc(1, OUT_MAX + 1);
-        if (f && buf) {
-                size_t n = fread(buf, 1, OUT_MAX, f);
-                buf[n] = '\0';
-        }
-        if (f)
-                fclose(f);
-        return buf;
-}
-
-/* Run a shell command on the lab host; capture stdout, stderr, exit code. */
-static struct result host(const char *fmt, ...)
-{
-        char cmd[8192], full[8400];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof(cmd), fmt, ap);
-        va_end(ap);
-        char outp[] = "/tmp/bdlabtest.out.XXXXXX", errp[] = "/tmp/bdlabtest.err.XXXXXX";
-        int fo = mkstemp(outp), fe = mkstemp(errp);
-        close(fo);
-        close(fe);
-        snprintf(full, sizeof(full), "(%s) >%s 2>%s", cmd, outp, errp);
-        int status = system(full);
-        struct result r = {.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128,
-                           .out = slurp(outp),
-                           .err = slurp(errp)};
-        unlink(outp);
-        unlink(errp);
-        return r;
-}
-
-/* Run a command inside a lab VM through bdlab's exec agent. The command is
- * passed in the environment so that no quoting layer can mangle it. */
-static struct result vm(const char *name, const char *fmt, ...)
-{
-        char cmd[6000];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof(cmd), fmt, ap);
-        va_end(ap);
-        setenv("BD_VM_CMD", cmd, 1);
-        return host("'%s/lab/bdlab' run %s --timeout 180 -- \"$BD_VM_CMD\"", root, name);
-}
-
-#define BDMON "bdmon -q -c /bd/lab/run/targets"
-#define KEY   "/bd/lab/run/psk"
-
-static void expect_ok(struct result *r, const char *what)
-{
-        if (r->rc != 0)
-                print_error("%s: exit %d\nstdout: %s\nstderr: %s\n", what, r->rc, r->out, r->err);
-        assert_int_equal(r->rc, 0);
-}
-
-/* A refusal is one clear line on stderr and a distinct exit code. */
-static void expect_refusal(struct result *r, int code, const char *phrase)
-{
-        if (r->rc != code || !strstr(r->err, phrase))
-                print_error("expected exit %d and '%s'; got exit %d\nstderr: %s\n", code, phrase,
-                            r->rc, r->err);
-        assert_int_equal(r->rc, code);
-        assert_non_null(strstr(r->err, phrase));
-        assert_non_null(strstr(r->err, "bdmon: "));
-        char *nl = strchr(r->err, '\n');
-        assert_non_null(nl);
-        assert_int_equal(nl[1], '\0');
-}
-
-/* Value of "key":"..." or "key":123 in a one-line JSON object. */
-static int json_field(const char *json, const char *key, char *buf, size_t cap)
-{
-        char pat[128];
-        snprintf(pat, sizeof(pat), "\"%s\":", key);
-        const char *p = strstr(json, pat);
-        if (!p)
-                return -1;
-        p += strlen(pat);
-        int quoted = *p == '"';
-        p += quoted;
-        size_t n = quoted ? strcspn(p, "\"") : strcspn(p, ",}");
-        if (n >= cap)
-                return -1;
-        memcpy(buf, p, n);
-        buf[n] = '\0';
-        return 0;
-}
-
-static void chomp(char *s)
-{
-        s[strcspn(s, "\r\n")] = '\0';
-}
-
 static int group_setup(void **state)
 {
         (void)state;
-        const char *r = getenv("BD_ROOT");
-        snprintf(root, sizeof(root), "%s", r ? r : ".");
+        lab_init();
         snprintf(shm_ram, sizeof(shm_ram), "/dev/shm/backdoors-lab-%d/host2.ram", (int)getuid());
-        struct result res = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", root, root);
+        struct result res = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);
         if (res.rc) {
                 print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", res.rc,
                             res.out, res.err);
@@ -170,7 +59,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
         (void)state;
-        struct result res = host("'%s/lab/bdlab' down", root);
+        struct result res = host("'%s/lab/bdlab' down", lab_root);
         int rc = res.rc;
         result_free(&res);
         return rc ? -1 : 0;
@@ -557,8 +446,11 @@ static void test_info_machine_matches_host2(void **state)
         assert_int_equal(json_field(m.out, "uptime_s", v, sizeof(v)), 0);
         double up = strtod(v, NULL);
         print_message("uptime: host2 %.2f .. %.2f, bdmon %.2f\n", before, after, up);
-        /* bdmon's figure is as of host2's last tick: allow one tick back. */
-        assert_true(up >= before - 0.1 && up <= after + 0.1);
+        /* bdmon's figure is the timekeeper's as of its last update, which
+         * a tickless (NO_HZ) guest under TCG makes rarely: measured 0.4 to
+         * 0.6 s behind /proc/uptime, which adds the clocksource's cycles
+         * since. Never ahead. */
+        assert_true(up >= before - 1.5 && up <= after + 0.1);
         assert_int_equal(json_field(m.out, "cpus_online", v, sizeof(v)), 0);
         assert_int_equal(strtoul(v, NULL, 10), cpus);
         assert_int_equal(json_field(m.out, "mem_total", v, sizeof(v)), 0);
@@ -603,6 +495,18 @@ static size_t parse_ps(char *out, struct ps_row *rows, int bdmon)
         return n;
 }
 
+/* /proc shows a workqueue worker's comm with its current work's
+ * description after it ("kworker/0:0-events", busybox cuts it to 15
+ * characters); task_struct.comm, which bdmon shows, has no suffix. */
+static int same_comm(const char *bdmon, const char *proc)
+{
+        size_t n = strlen(bdmon);
+        if (!strcmp(bdmon, proc))
+                return 1;
+        return !strncmp(bdmon, "kworker/", 8) && !strncmp(bdmon, proc, n) &&
+               (proc[n] == '-' || proc[n] == '+');
+}
+
 static const struct ps_row *ps_find(const struct ps_row *rows, size_t n, int pid)
 {
         for (size_t i = 0; i < n; i++)
@@ -633,11 +537,11 @@ static void ps_compare(const char *h1_out, const char *h2_out, const char *m_out
                         print_error("%s: pid %d (%s) missing from bdmon ps\n", when, h1[i].pid,
                                     h1[i].comm);
                 assert_non_null(g);
-                if (g->ppid != h1[i].ppid || strcmp(g->comm, h1[i].comm))
+                if (g->ppid != h1[i].ppid || !same_comm(g->comm, h1[i].comm))
                         print_error("%s: pid %d: host2 says ppid %d '%s', bdmon %d '%s'\n", when,
                                     h1[i].pid, h1[i].ppid, h1[i].comm, g->ppid, g->comm);
                 assert_int_equal(g->ppid, h1[i].ppid);
-                assert_string_equal(g->comm, h1[i].comm);
+                assert_true(same_comm(g->comm, h1[i].comm));
                 if (b->stat == h1[i].stat && h1[i].stat != 'R') {
                         state_checked++;
                         if (g->stat != h1[i].stat)
@@ -746,7 +650,7 @@ static void test_layouts_check_and_export(void **state)
         expect_ok(&r, "bdmon layouts check");
         assert_non_null(strstr(r.out, "manifest entries in the kernel's BTF"));
         result_free(&r);
-        r = vm("mon", BDMON " layouts export -o /tmp/host2.layout host2 && "
+        r = vm("mon", BDMON " layouts export -o /tmp/host2.layout host2 >/dev/null && "
                             "grep -c '^member' /tmp/host2.layout");
         expect_ok(&r, "bdmon layouts export");
         assert_true(atoi(r.out) > 40);
@@ -798,13 +702,13 @@ static void test_views_from_ram_file(void **state)
 {
         (void)state;
         struct result r =
-            host("'%s/build/bin/bdmon' -q --no-cache -s file:%s --json info", root, shm_ram);
+            host("'%s/build/bin/bdmon' -q --no-cache -s file:%s --json info", lab_root, shm_ram);
         expect_ok(&r, "bdmon info from the RAM file");
         char rel[128];
         assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
         assert_non_null(strstr(r.out, "\"uptime_s\":"));
         result_free(&r);
-        r = host("'%s/build/bin/bdmon' -q -s file:%s ps | grep -c .", root, shm_ram);
+        r = host("'%s/build/bin/bdmon' -q -s file:%s ps | grep -c .", lab_root, shm_ram);
         expect_ok(&r, "bdmon ps from the RAM file");
         assert_true(atoi(r.out) > 40);
         result_free(&r);
@@ -831,16 +735,16 @@ static void test_after_panic_nic_still_serves(void **state)
         struct result ps2 = vm("host2", HOST2_PS);
         expect_ok(&ps2, "ps on host2 before the panic (second)");
 
-        r = host("'%s/lab/bdlab' inject host2 panic", root);
+        r = host("'%s/lab/bdlab' inject host2 panic", lab_root);
         expect_ok(&r, "bdlab inject host2 panic");
         result_free(&r);
         /* Wait for the panic to show on host2's console. */
         r = host("for i in $(seq 60); do grep -q 'Kernel panic' '%s/build/lab/run/host2.log' "
                  "&& exit 0; sleep 1; done; exit 1",
-                 root);
+                 lab_root);
         expect_ok(&r, "host2 console shows the panic");
         result_free(&r);
-        r = host("'%s/lab/bdlab' run host2 --timeout 5 -- true", root);
+        r = host("'%s/lab/bdlab' run host2 --timeout 5 -- true", lab_root);
         assert_int_not_equal(r.rc, 0); /* host2's own OS no longer answers */
         result_free(&r);
 

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bdfault: the lab's kernel-side fault injector. Writing a kind to
+ * /proc/bdfault makes the kernel fail that way, the way real bugs do:
+ *
+ *   oops        a NULL write in the writer's context (the writer dies,
+ *               the kernel lives on, tainted D)
+ *   softlockup  a kthread bound to the last online cpu spins with
+ *               preemption off (ticks go on, nothing else runs there)
+ *   hardlockup  the same with interrupts off (no ticks either)
+ *   hung        a kthread sleeps in TASK_UNINTERRUPTIBLE
+ *
+ * Lockups and hangs end by themselves after spin_ms / hang_ms, so the lab
+ * recovers without a reboot.
+ */
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+static unsigned int spin_ms = 8000;
+module_param(spin_ms, uint, 0644);
+MODULE_PARM_DESC(spin_ms, "how long a lockup lasts (ms)");
+static unsigned int hang_ms = 20000;
+module_param(hang_ms, uint, 0644);
+MODULE_PARM_DESC(hang_ms, "how long a hung task sleeps (ms)");
+
+/* Work queued behind the spinner: something waits for the stuck cpu. */
+static void waiter_fn(struct work_struct *w) {}
+static DECLARE_WORK(waiter, waiter_fn);
+
+static int spin_fn(void *irqs_off)
+{
+        unsigned int i;
+        unsigned long flags = 0;
+
+        queue_work_on(smp_processor_id(), system_wq, &waiter);
+        if (irqs_off)
+                local_irq_save(flags);
+        else
+                preempt_disable();
+        for (i = 0; i < spin_ms; i++)
+                mdelay(1);
+        if (irqs_off)
+                local_irq_restore(flags);
+        else
+                preempt_enable();
+        return 0;
+}
+
+static int hang_fn(void *unused)
+{
+        set_current_state(TASK_UNINTERRUPTIBLE);
+        schedule_timeout(msecs_to_jiffies(hang_ms));
+        return 0;
+}
+
+static int start(int (*fn)(void *), void *arg, const char *name, int bind)
+{
+        struct task_struct *t = kthread_create(fn, arg, "bdfault-%s", name);
+
+        if (IS_ERR(t))
+                return PTR_ERR(t);
+        if (bind)
+                kthread_bind(t, cpumask_last(cpu_online_mask));
+        wake_up_process(t);
+        return 0;
+}
+
+static ssize_t bdfault_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
+{
+        char kind[32];
+        size_t n = min(len, sizeof(kind) - 1);
+        int err = 0;
+
+        if (copy_from_user(kind, ubuf, n))
+                return -EFAULT;
+        kind[n] = '\0';
+        strim(kind);
+        if (!strcmp(kind, "oops"))
+                *(volatile int *)NULL = 0x0bad;
+        else if (!strcmp(kind, "softlockup"))
+                err = start(spin_fn, NULL, "soft", 1);
+        else if (!strcmp(kind, "hardlockup"))
+                err = start(spin_fn, (void *)1, "hard", 1);
+        else if (!strcmp(kind, "hung"))
+                err = start(hang_fn, NULL, "hung", 0);
+        else
+                err = -EINVAL;
+        return err ? err : len;
+}
+
+static const struct proc_ops bdfault_ops = {
+    .proc_write = bdfault_write,
+};
+
+static int __init bdfault_init(void)
+{
+        return proc_create("bdfault", 0200, NULL, &bdfault_ops) ? 0 : -ENOMEM;
+}
+
+static void __exit bdfault_exit(void)
+{
+        remove_proc_entry("bdfault", NULL);
+}
+
+module_init(bdfault_init);
+module_exit(bdfault_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Backdoors lab fault injector");

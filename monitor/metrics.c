@@ -1,0 +1,152 @@
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct bd_error *bd_metrics_listen(const char *hostport, int *fd, int *port)
+{
+        char host[64];
+        const char *colon = strrchr(hostport, ':');
+        if (!colon || (size_t)(colon - hostport) >= sizeof(host))
+                return bd_error_new(BD_ERR_USAGE, "--metrics wants HOST:PORT, not '%s'", hostport);
+        memcpy(host, hostport, (size_t)(colon - hostport));
+        host[colon - hostport] = '\0';
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+        if (!strcmp(host, "localhost"))
+                snprintf(host, sizeof(host), "127.0.0.1");
+        if (*end || end == colon + 1 || p < 0 || p > 65535 ||
+            inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return bd_error_new(BD_ERR_USAGE, "--metrics wants HOST:PORT, not '%s'", hostport);
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (s < 0)
+                return bd_error_new(BD_ERR_IO, "--metrics: socket: %s", strerror(errno));
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        socklen_t len = sizeof(sa);
+        if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 16) ||
+            getsockname(s, (struct sockaddr *)&sa, &len)) {
+                int e = errno;
+                close(s);
+                return bd_error_new(BD_ERR_IO, "--metrics %s: %s", hostport, strerror(e));
+        }
+        *fd = s;
+        *port = ntohs(sa.sin_port);
+        return NULL;
+}
+
+static void label(FILE *f, const char *name)
+{
+        /* Target names come from the config: escape what the format needs. */
+        fputs("target=\"", f);
+        for (; *name; name++) {
+                if (*name == '"' || *name == '\\')
+                        fputc('\\', f);
+                if (*name == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*name, f);
+        }
+        fputc('"', f);
+}
+
+void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
+{
+        fputs("# HELP bdmon_target_state 1 for the state each target is in.\n"
+              "# TYPE bdmon_target_state gauge\n",
+              f);
+        for (size_t i = 0; i < n; i++)
+                for (int s = BD_STATE_UNKNOWN; s <= BD_STATE_NIC_UNREACHABLE; s++) {
+                        fputs("bdmon_target_state{", f);
+                        label(f, w[i].target.name);
+                        fprintf(f, ",state=\"%s\"} %d\n", bd_state_name(s),
+                                (int)bd_watcher_state(&w[i]) == s);
+                }
+        fputs("# HELP bdmon_probes_total Probes answered.\n# TYPE bdmon_probes_total counter\n", f);
+        for (size_t i = 0; i < n; i++) {
+                fputs("bdmon_probes_total{", f);
+                label(f, w[i].target.name);
+                fprintf(f, "} %" PRIu64 "\n", w[i].probes);
+        }
+        fputs("# HELP bdmon_probe_errors_total Probes or connections that failed.\n"
+              "# TYPE bdmon_probe_errors_total counter\n",
+              f);
+        for (size_t i = 0; i < n; i++) {
+                fputs("bdmon_probe_errors_total{", f);
+                label(f, w[i].target.name);
+                fprintf(f, "} %" PRIu64 "\n", w[i].probe_errors);
+        }
+        fputs("# HELP bdmon_probe_rtt_seconds Probe round-trip time.\n"
+              "# TYPE bdmon_probe_rtt_seconds histogram\n",
+              f);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t cum = 0;
+                for (int b = 0; b <= BD_WATCH_RTT_BUCKETS; b++) {
+                        cum += w[i].rtt_count[b];
+                        fputs("bdmon_probe_rtt_seconds_bucket{", f);
+                        label(f, w[i].target.name);
+                        if (b < BD_WATCH_RTT_BUCKETS)
+                                fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", bd_watch_rtt_bounds[b],
+                                        cum);
+                        else
+                                fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
+                }
+                fputs("bdmon_probe_rtt_seconds_sum{", f);
+                label(f, w[i].target.name);
+                fprintf(f, "} %.9f\n", w[i].rtt_sum_s);
+                fputs("bdmon_probe_rtt_seconds_count{", f);
+                label(f, w[i].target.name);
+                fprintf(f, "} %" PRIu64 "\n", cum);
+        }
+}
+
+/* One scrape: the request is read (briefly) and ignored, whatever its path. */
+static void answer(int c, const struct bd_watcher *w, size_t n)
+{
+        char req[2048];
+        struct pollfd pfd = {.fd = c, .events = POLLIN};
+        if (poll(&pfd, 1, 100) > 0)
+                (void)!read(c, req, sizeof(req));
+        char *body = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&body, &len);
+        if (!f)
+                return;
+        bd_metrics_write(f, w, n);
+        if (fclose(f))
+                return;
+        char head[160];
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          len);
+        /* Blocking, but bounded: the body is a few kilobytes. */
+        int fl = fcntl(c, F_GETFL);
+        fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
+        struct timeval tv = {0, 200000};
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (write(c, head, (size_t)hl) == hl)
+                (void)!write(c, body, len);
+        free(body);
+}
+
+void bd_metrics_serve(int fd, const struct bd_watcher *w, size_t n)
+{
+        for (int i = 0; i < 8; i++) {
+                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        return;
+                answer(c, w, n);
+                close(c);
+        }
+}

@@ -1,0 +1,118 @@
+#include "lab_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define OUT_MAX (4u << 20)
+
+char lab_root[1024];
+void result_free(struct result *r)
+{
+        free(r->out);
+        free(r->err);
+        r->out = r->err = NULL;
+}
+
+static char *slurp(const char *path)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = calloc(1, OUT_MAX + 1);
+        if (f && buf) {
+                size_t n = fread(buf, 1, OUT_MAX, f);
+                buf[n] = '\0';
+        }
+        if (f)
+                fclose(f);
+        return buf;
+}
+
+/* Run a shell command on the lab host; capture stdout, stderr, exit code. */
+struct result host(const char *fmt, ...)
+{
+        char cmd[8192], full[8400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        char outp[] = "/tmp/bdlabtest.out.XXXXXX", errp[] = "/tmp/bdlabtest.err.XXXXXX";
+        int fo = mkstemp(outp), fe = mkstemp(errp);
+        close(fo);
+        close(fe);
+        snprintf(full, sizeof(full), "(%s) >%s 2>%s", cmd, outp, errp);
+        int status = system(full);
+        struct result r = {.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+                           .out = slurp(outp),
+                           .err = slurp(errp)};
+        unlink(outp);
+        unlink(errp);
+        return r;
+}
+
+struct result vm(const char *name, const char *fmt, ...)
+{
+        char cmd[6000];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        setenv("BD_VM_CMD", cmd, 1);
+        return host("'%s/lab/bdlab' run %s --timeout 180 -- \"$BD_VM_CMD\"", lab_root, name);
+}
+
+void expect_ok(struct result *r, const char *what)
+{
+        if (r->rc != 0)
+                print_error("%s: exit %d\nstdout: %s\nstderr: %s\n", what, r->rc, r->out, r->err);
+        assert_int_equal(r->rc, 0);
+}
+
+void expect_refusal(struct result *r, int code, const char *phrase)
+{
+        if (r->rc != code || !strstr(r->err, phrase))
+                print_error("expected exit %d and '%s'; got exit %d\nstderr: %s\n", code, phrase,
+                            r->rc, r->err);
+        assert_int_equal(r->rc, code);
+        assert_non_null(strstr(r->err, phrase));
+        assert_non_null(strstr(r->err, "bdmon: "));
+        char *nl = strchr(r->err, '\n');
+        assert_non_null(nl);
+        assert_int_equal(nl[1], '\0');
+}
+
+int json_field(const char *json, const char *key, char *buf, size_t cap)
+{
+        char pat[128];
+        snprintf(pat, sizeof(pat), "\"%s\":", key);
+        const char *p = strstr(json, pat);
+        if (!p)
+                return -1;
+        p += strlen(pat);
+        int quoted = *p == '"';
+        p += quoted;
+        size_t n = quoted ? strcspn(p, "\"") : strcspn(p, ",}");
+        if (n >= cap)
+                return -1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        return 0;
+}
+
+void chomp(char *s)
+{
+        s[strcspn(s, "\r\n")] = '\0';
+}
+
+void lab_init(void)
+{
+        const char *r = getenv("BD_ROOT");
+        snprintf(lab_root, sizeof(lab_root), "%s", r ? r : ".");
+}

@@ -1,0 +1,36 @@
+/* What the lab integration tests share: commands on the lab host and in the
+ * lab's VMs (through bdlab's exec agent), with their output and status, and
+ * the checks every test makes of them. */
+#ifndef BD_LAB_UTIL_H
+#define BD_LAB_UTIL_H
+
+#include <stddef.h>
+
+/* The checkout's root (BD_ROOT, else "."), set by lab_init(). */
+extern char lab_root[1024];
+
+struct result {
+        int rc;
+        char *out;
+        char *err;
+};
+
+void lab_init(void);
+void result_free(struct result *r);
+/* A shell command on the lab host. */
+struct result host(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A shell command in lab VM name (the command travels in the environment,
+ * so no quoting layer can mangle it). */
+struct result vm(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void expect_ok(struct result *r, const char *what);
+/* A refusal is one clear line on stderr and a distinct exit code. */
+void expect_refusal(struct result *r, int code, const char *phrase);
+/* Value of "key":"..." or "key":123 in a one-line JSON object. */
+int json_field(const char *json, const char *key, char *buf, size_t cap);
+void chomp(char *s);
+
+#define BDMON "bdmon -q -c /bd/lab/run/targets"
+#define KEY   "/bd/lab/run/psk"
+
+#endif

@@ -1,0 +1,336 @@
+/* Lab tests of bdmon watch: one watch on mon follows host2 through its NIC
+ * (host2-nic) for the whole group, while host2 first works hard with no
+ * fault (not one alarm may come), then is made to fail in every way bdlab
+ * knows. Each fault must be named rightly, with its evidence, and the
+ * target seen to recover or reboot. Real kernel, real rxe, real faults. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lab_util.h"
+
+#define EVENTS    "/tmp/watch.jsonl"
+#define ALARMS    "/tmp/watch.alarms"
+#define INCIDENTS "/tmp/incidents"
+
+/* Seconds of load without a fault (BD_SOAK_SECONDS, make soak sets more). */
+static int soak_seconds = 300;
+
+static int start_nic(void)
+{
+        struct result r = vm("host2-nic", "bdnicd -d -k " KEY " -w host2=pci:1af4:1110"
+                                          " -a /tmp/nic.audit --log /tmp/nic.log"
+                                          " --pidfile /tmp/nic.pid");
+        int rc = r.rc;
+        if (rc)
+                print_error("starting bdnicd failed: %s %s\n", r.out, r.err);
+        result_free(&r);
+        return rc;
+}
+
+static int group_setup(void **state)
+{
+        (void)state;
+        lab_init();
+        const char *soak = getenv("BD_SOAK_SECONDS");
+        if (soak && atoi(soak) > 0)
+                soak_seconds = atoi(soak);
+        /* Short faults: the group waits for each to end. */
+        setenv("BDLAB_SPIN_MS", "4000", 1);
+        setenv("BDLAB_HANG_MS", "6000", 1);
+        setenv("BDLAB_HOG_S", "8", 1);
+        struct result r = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);
+        if (r.rc) {
+                print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", r.rc,
+                            r.out, r.err);
+                result_free(&r);
+                return -1;
+        }
+        result_free(&r);
+        if (start_nic())
+                return -1;
+        r = vm("mon", "rm -rf " EVENTS " " ALARMS " " INCIDENTS "; " BDMON
+                      " --json --incidents " INCIDENTS " --record /tmp/watch.rec"
+                      " --on-alarm 'echo \"$BDMON_STATE $BDMON_TARGET $BDMON_CPU $BDMON_PID\""
+                      " >> " ALARMS "' watch host2 > " EVENTS " 2>/tmp/watch.err &"
+                      " echo $! > /tmp/watch.pid");
+        int rc = r.rc;
+        result_free(&r);
+        return rc ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+        (void)state;
+        /* The watch first, by PID; then everything the lab started. */
+        struct result r = vm("mon", "kill $(cat /tmp/watch.pid); cat /tmp/watch.err");
+        if (r.out && *r.out)
+                print_message("%s", r.out);
+        result_free(&r);
+        r = host("'%s/lab/bdlab' down", lab_root);
+        int rc = r.rc;
+        result_free(&r);
+        return rc ? -1 : 0;
+}
+
+static int events_now(void)
+{
+        struct result r = vm("mon", "grep -c . " EVENTS " || true");
+        int n = atoi(r.out);
+        result_free(&r);
+        return n;
+}
+
+/* The first event after line `after` that holds `text` (a fixed
+ * string), waited for at most `seconds`: its line number, its JSON in
+ * buf; 0 if none came. */
+static int wait_match(int after, const char *text, int seconds, char *buf, size_t cap)
+{
+        struct result r = vm("mon",
+                             "for i in $(seq %d); do l=$(tail -n +%d " EVENTS
+                             " | grep -n -m1 -F '%s') && [ -n \"$l\" ] && "
+                             "{ echo \"$l\"; exit 0; }; sleep 0.2; done; exit 1",
+                             seconds * 5, after + 1, text);
+        int line = 0;
+        if (!r.rc) {
+                line = after + atoi(r.out);
+                const char *colon = strchr(r.out, ':');
+                snprintf(buf, cap, "%s", colon ? colon + 1 : r.out);
+        } else {
+                struct result all = vm("mon", "tail -n +%d " EVENTS, after + 1);
+                print_error("no event with '%s' within %d s; events since:\n%s\n", text, seconds,
+                            all.out);
+                result_free(&all);
+        }
+        result_free(&r);
+        return line;
+}
+
+static int wait_event(int after, const char *state, int seconds, char *buf, size_t cap)
+{
+        char text[64];
+        snprintf(text, sizeof(text), "\"state\":\"%s\"", state);
+        return wait_match(after, text, seconds, buf, cap);
+}
+
+/* Inject KIND and expect STATE: the alarm's line number, its JSON in ev. */
+static int fault(const char *kind, const char *state, int seconds, char *ev, size_t cap)
+{
+        int before = events_now();
+        struct result r = host("'%s/lab/bdlab' inject host2 %s", lab_root, kind);
+        expect_ok(&r, kind);
+        result_free(&r);
+        int line = wait_event(before, state, seconds, ev, cap);
+        assert_true(line > 0);
+        char evidence[256];
+        assert_int_equal(json_field(ev, "evidence", evidence, sizeof(evidence)), 0);
+        print_message("%-10s -> %s: %s\n", kind, state, evidence);
+        assert_non_null(strstr(ev, "\"alarm\":true"));
+        return line;
+}
+
+/* The fault ends by itself: an event after the alarm leaves its state. */
+static void recovers(int line, const char *state, int seconds)
+{
+        char text[64], ev[2048];
+        snprintf(text, sizeof(text), "\"previous\":\"%s\"", state);
+        assert_true(wait_match(line, text, seconds, ev, sizeof(ev)) > 0);
+}
+
+static void test_starts_healthy(void **state)
+{
+        (void)state;
+        char ev[2048];
+        assert_true(wait_event(0, "healthy", 120, ev, sizeof(ev)) > 0);
+        assert_non_null(strstr(ev, "\"previous\":\"unknown\""));
+}
+
+/* Heavy CPU, memory, fork and I/O load, no fault: not one alarm. */
+static void test_no_false_alarm_under_load(void **state)
+{
+        (void)state;
+        int before = events_now();
+        struct result r = vm("host2", "stress-ng --version");
+        expect_ok(&r, "stress-ng in host2");
+        result_free(&r);
+        r = vm("host2",
+               "stress-ng --cpu 2 --vm 1 --vm-bytes 96M --fork 2 --io 1 --hdd 1 --hdd-bytes 16M"
+               " --temp-path /tmp --timeout %ds --quiet",
+               soak_seconds);
+        print_message("stress-ng for %d s on host2: exit %d\n", soak_seconds, r.rc);
+        result_free(&r);
+        r = vm("mon", "tail -n +%d " EVENTS, before + 1);
+        if (strstr(r.out, "\"alarm\":true"))
+                print_error("alarms under load without a fault:\n%s\n", r.out);
+        assert_null(strstr(r.out, "\"alarm\":true"));
+        result_free(&r);
+        r = vm("mon", "grep -c ' t=' /tmp/watch.rec");
+        print_message("%d probes so far, none alarmed\n", atoi(r.out));
+        result_free(&r);
+}
+
+static void test_oops(void **state)
+{
+        (void)state;
+        char ev[2048], dir[1024];
+        fault("oops", "oops", 10, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "TAINT_DIE"));
+        /* The incident holds the oops report itself. */
+        struct result r = vm("mon", "for i in $(seq 50); do f=$(ls -d " INCIDENTS
+                                    "/host2-*-oops 2>/dev/null | head -1); [ -n \"$f\" ] && "
+                                    "{ echo $f; exit 0; }; sleep 0.2; done; exit 1");
+        expect_ok(&r, "incident directory");
+        snprintf(dir, sizeof(dir), "%s", r.out);
+        chomp(dir);
+        result_free(&r);
+        r = vm("mon", "cat %s/report.txt; grep -c . %s/dmesg.txt; cat %s/event.json", dir, dir,
+               dir);
+        expect_ok(&r, "incident files");
+        assert_non_null(strstr(r.out, "BUG: kernel NULL pointer dereference"));
+        assert_non_null(strstr(r.out, "bdfault_write"));
+        assert_non_null(strstr(r.out, "\"state\":\"oops\""));
+        result_free(&r);
+        r = vm("mon", "cat " ALARMS);
+        assert_non_null(strstr(r.out, "oops host2 -1 0"));
+        result_free(&r);
+}
+
+static void test_soft_lockup(void **state)
+{
+        (void)state;
+        char ev[2048];
+        int line = fault("softlockup", "soft-lockup", 10, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "\"what\":\"bdfault-soft\""));
+        recovers(line, "soft-lockup", 20);
+}
+
+static void test_hard_lockup(void **state)
+{
+        (void)state;
+        char ev[2048];
+        int before = events_now();
+        int line = fault("hardlockup", "hard-lockup", 10, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "\"what\":\"bdfault-hard\""));
+        /* Interrupts off shows as no timer interrupt, not as a soft lockup
+         * first. */
+        struct result r =
+            vm("mon", "tail -n +%d " EVENTS " | grep -c soft-lockup || true", before + 1);
+        assert_int_equal(atoi(r.out), 0);
+        result_free(&r);
+        recovers(line, "hard-lockup", 20);
+}
+
+static void test_hung_task(void **state)
+{
+        (void)state;
+        char ev[2048];
+        int line = fault("hung", "hung-task", 10, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "\"what\":\"bdfault-hung\""));
+        recovers(line, "hung-task", 20);
+}
+
+static void test_exhaustion(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *kind, *what;
+        } hogs[] = {
+            {"forkbomb", "threads"},
+            {"pids", "pids"},
+            {"files", "files"},
+            {"memory", "memory"},
+        };
+        for (size_t i = 0; i < sizeof(hogs) / sizeof(hogs[0]); i++) {
+                char ev[2048], what[64];
+                int line = fault(hogs[i].kind, "exhausted", 20, ev, sizeof(ev));
+                assert_int_equal(json_field(ev, "what", what, sizeof(what)), 0);
+                assert_string_equal(what, hogs[i].what);
+                recovers(line, "exhausted", 30);
+        }
+}
+
+/* QEMU stops the VM: nothing moves, no panic. host2 is kept busy so that
+ * a cpu runs a task: an idle tickless machine may legitimately sleep
+ * about a second, and watch waits longer (5 s) before calling it frozen. */
+static void test_freeze(void **state)
+{
+        (void)state;
+        struct result r =
+            vm("host2", "(while :; do :; done) >/dev/null 2>&1 & echo $! > /tmp/spin.pid");
+        expect_ok(&r, "busy loop on host2");
+        result_free(&r);
+        sleep(1);
+        char ev[2048];
+        int line = fault("freeze", "frozen", 10, ev, sizeof(ev));
+        r = host("'%s/lab/bdlab' restore host2", lab_root);
+        expect_ok(&r, "restore");
+        result_free(&r);
+        recovers(line, "frozen", 20);
+        r = vm("host2", "kill $(cat /tmp/spin.pid)");
+        expect_ok(&r, "stop the busy loop");
+        result_free(&r);
+}
+
+static void test_panic_then_reboot(void **state)
+{
+        (void)state;
+        char ev[2048];
+        fault("panic", "panicked", 10, ev, sizeof(ev));
+        struct result r = vm("mon", "for i in $(seq 50); do f=$(ls -d " INCIDENTS
+                                    "/host2-*-panicked 2>/dev/null | head -1); [ -n \"$f\" ] && "
+                                    "cat $f/report.txt && exit 0; sleep 0.2; done; exit 1");
+        expect_ok(&r, "panic incident");
+        assert_non_null(strstr(r.out, "Kernel panic - not syncing: sysrq triggered crash"));
+        result_free(&r);
+        int before = events_now();
+        r = host("'%s/lab/bdlab' restore host2", lab_root);
+        expect_ok(&r, "restore (reset)");
+        result_free(&r);
+        /* The new kernel (KASLR moved it) is found again and named. */
+        int line = wait_event(before, "rebooted", 180, ev, sizeof(ev));
+        assert_true(line > 0);
+        char evidence[256];
+        assert_int_equal(json_field(ev, "evidence", evidence, sizeof(evidence)), 0);
+        print_message("restore    -> rebooted: %s\n", evidence);
+        assert_true(wait_event(line, "healthy", 60, ev, sizeof(ev)) > 0);
+}
+
+/* The NIC gone is not the target failing. */
+static void test_nic_unreachable(void **state)
+{
+        (void)state;
+        char ev[2048];
+        int before = events_now();
+        struct result r = vm("host2-nic", "kill $(cat /tmp/nic.pid)");
+        expect_ok(&r, "stop bdnicd");
+        result_free(&r);
+        int line = wait_event(before, "nic-unreachable", 20, ev, sizeof(ev));
+        assert_true(line > 0);
+        assert_int_equal(start_nic(), 0);
+        assert_true(wait_event(line, "healthy", 60, ev, sizeof(ev)) > 0);
+        assert_non_null(strstr(ev, "\"previous\":\"nic-unreachable\""));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_starts_healthy),
+            cmocka_unit_test(test_no_false_alarm_under_load),
+            cmocka_unit_test(test_oops),
+            cmocka_unit_test(test_soft_lockup),
+            cmocka_unit_test(test_hard_lockup),
+            cmocka_unit_test(test_hung_task),
+            cmocka_unit_test(test_exhaustion),
+            cmocka_unit_test(test_freeze),
+            cmocka_unit_test(test_panic_then_reboot),
+            cmocka_unit_test(test_nic_unreachable),
+        };
+        return cmocka_run_group_tests_name("watch", tests, group_setup, group_teardown);
+}

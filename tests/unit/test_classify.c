@@ -1,0 +1,881 @@
+/* The failure classifier on simulated targets: a 2-cpu kernel at HZ=250
+ * probed every 10 ms +-3 ms, whose cpus idle (NOHZ: clock stopped), run
+ * tasks, hog a cpu alone, or lock up, and which the host can pause. Every
+ * failure must be seen within its threshold plus a probe or two, never
+ * before, and a healthy machine, however odd its samples, must raise
+ * nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../monitor/classify.h"
+#include "helpers.h"
+
+#define MS              1000000ull
+#define TICK_NS         (4 * MS) /* HZ=250 */
+#define INITIAL_JIFFIES 4294892296ull
+#define IDLE_TASK(cpu)  (0xffff888000100000ull + (cpu)*0x1000)
+#define TASK(n)         (0xffff888004000000ull + (n)*0x2000)
+
+enum behaviour {
+        B_IDLE,    /* NOHZ idle: wakes now and then */
+        B_BUSY,    /* runs several tasks, switching */
+        B_HOG,     /* one task alone: ticks, no switch but the watchdog's */
+        B_HARD,    /* interrupts off: no tick, no switch */
+        B_SOFT,    /* ticks, a task waiting, no switch */
+        B_OFFLINE, /* hot-unplugged */
+};
+
+struct sim {
+        struct bd_probe_sample s; /* the target's memory */
+        struct bd_classifier c;
+        enum behaviour b[2];
+        uint64_t mon, tgt, next_tick, next_wake[2];
+        uint64_t jiffies0, clock0;
+        int paused;
+        int irqs;         /* the probe reads hrtimer interrupts (timer_irqs) */
+        int remote_clock; /* cpu 0 updates cpu 1's rq clock (remote wakeups) */
+        uint64_t rng;
+        enum bd_state state;
+        unsigned events;
+        struct bd_event last;
+};
+
+static uint64_t rnd(struct sim *m, uint64_t n)
+{
+        m->rng ^= m->rng << 13;
+        m->rng ^= m->rng >> 7;
+        m->rng ^= m->rng << 17;
+        return m->rng % n;
+}
+
+static void set_curr(struct sim *m, int cpu, uint64_t task)
+{
+        struct bd_probe_cpu *p = &m->s.cpu[cpu];
+        if (p->curr != task)
+                p->nr_switches++;
+        p->curr = task;
+        p->curr_pid = task == p->idle ? 0 : (int32_t)(100 + (task - TASK(0)) / 0x2000);
+        snprintf(p->curr_comm, sizeof(p->curr_comm), "%s", task == p->idle ? "swapper" : "worker");
+}
+
+static void behave(struct sim *m, int cpu, enum behaviour b)
+{
+        struct bd_probe_cpu *p = &m->s.cpu[cpu];
+        m->b[cpu] = b;
+        p->present = b != B_OFFLINE;
+        if (b == B_IDLE)
+                set_curr(m, cpu, p->idle);
+        else if (p->curr == p->idle)
+                set_curr(m, cpu, TASK(cpu * 10));
+        p->nr_running = b == B_SOFT ? 2 : b == B_IDLE ? 0 : 1;
+}
+
+static void sim_init_at(struct sim *m, uint64_t jiffies0, uint64_t clock0)
+{
+        memset(m, 0, sizeof(*m));
+        bd_classifier_init(&m->c, NULL);
+        m->rng = 0x9e3779b97f4a7c15ull;
+        m->mon = 1000 * MS;
+        m->tgt = 50000 * MS;
+        m->next_tick = m->tgt + TICK_NS;
+        m->jiffies0 = jiffies0 - m->tgt / TICK_NS;
+        m->clock0 = clock0 - m->tgt;
+        struct bd_probe_sample *s = &m->s;
+        s->jiffies = jiffies0;
+        s->panic_cpu = -1;
+        s->system_state = 3;
+        s->boot_id_hash = 0x1234;
+        s->nr_threads = 500;
+        s->max_threads = 10000;
+        s->pid_last = 4000;
+        s->pid_max = 32768;
+        s->nr_files = 2000;
+        s->max_files = 100000;
+        s->free_pages = 100000;
+        s->min_free_pages = 1000;
+        s->ncpus = 2;
+        for (int i = 0; i < 2; i++) {
+                s->cpu[i].idle = IDLE_TASK(i);
+                s->cpu[i].curr = IDLE_TASK(i);
+                s->cpu[i].clock = clock0;
+                s->cpu[i].nr_switches = 1000;
+                s->cpu[i].touch_ts = 50;
+                m->next_wake[i] = m->tgt + 30 * MS;
+        }
+        behave(m, 0, B_BUSY);
+        behave(m, 1, B_IDLE);
+}
+
+static void sim_init(struct sim *m)
+{
+        sim_init_at(m, INITIAL_JIFFIES + 12500, 50000 * MS);
+}
+
+/* One timer tick on every cpu that gets it. */
+static void tick(struct sim *m)
+{
+        int ticked = 0;
+        int watchdog = m->tgt % (4000 * MS) < TICK_NS;
+        for (int i = 0; i < 2; i++) {
+                struct bd_probe_cpu *p = &m->s.cpu[i];
+                switch (m->b[i]) {
+                case B_IDLE:
+                        if (m->tgt >= m->next_wake[i]) {
+                                p->clock = m->clock0 + m->tgt;
+                                p->nr_switches += 2;
+                                ticked = 1;
+                                m->next_wake[i] = m->tgt + (20 + rnd(m, 380)) * MS;
+                        }
+                        break;
+                case B_BUSY:
+                        p->clock = m->clock0 + m->tgt;
+                        ticked = 1;
+                        if (rnd(m, 2))
+                                set_curr(m, i, TASK(i * 10 + rnd(m, 3)));
+                        p->nr_running = 1 + (unsigned)rnd(m, 3);
+                        break;
+                case B_HOG:
+                case B_SOFT:
+                        p->clock = m->clock0 + m->tgt;
+                        ticked = 1;
+                        if (watchdog) {
+                                p->hrtimer_interrupts++;
+                                /* The stopper gets the cpu unless it is locked. */
+                                if (m->b[i] == B_HOG) {
+                                        p->nr_switches += 2;
+                                        p->touch_ts = m->tgt / 1000000000;
+                                }
+                        }
+                        break;
+                case B_HARD:
+                case B_OFFLINE:
+                        break;
+                }
+                int interrupted = m->b[i] == B_BUSY || m->b[i] == B_HOG || m->b[i] == B_SOFT ||
+                                  (m->b[i] == B_IDLE && p->clock == m->clock0 + m->tgt);
+                if (m->irqs && interrupted)
+                        p->timer_irqs++;
+                if (watchdog && m->b[i] == B_BUSY) {
+                        p->hrtimer_interrupts++;
+                        p->touch_ts = m->tgt / 1000000000;
+                }
+        }
+        if (m->remote_clock && m->b[0] == B_BUSY && rnd(m, 2))
+                m->s.cpu[1].clock = m->clock0 + m->tgt;
+        if (ticked)
+                m->s.jiffies = m->jiffies0 + m->tgt / TICK_NS;
+}
+
+static void advance(struct sim *m, uint64_t dt)
+{
+        m->mon += dt;
+        if (m->paused)
+                return;
+        uint64_t end = m->tgt + dt;
+        while (m->next_tick <= end) {
+                m->tgt = m->next_tick;
+                tick(m);
+                m->next_tick += TICK_NS;
+        }
+        m->tgt = end;
+}
+
+/* Feed one sample; check what every event must satisfy. */
+static int feed(struct sim *m, const struct bd_probe_sample *s)
+{
+        struct bd_event ev;
+        memset(&ev, 0x5a, sizeof(ev));
+        int r = bd_classifier_feed(&m->c, s, &ev);
+        assert_true(r == 0 || r == 1);
+        if (!r)
+                return 0;
+        assert_int_equal(ev.previous, m->state);
+        assert_true(ev.since_ns <= ev.t_ns);
+        assert_int_equal(ev.t_ns, s->t_ns);
+        assert_true(ev.evidence[0] != '\0');
+        assert_non_null(memchr(ev.evidence, '\0', sizeof(ev.evidence)));
+        assert_null(strchr(ev.evidence, '\n'));
+        assert_non_null(memchr(ev.what, '\0', sizeof(ev.what)));
+        assert_true(ev.cpu >= -1 && ev.cpu < 2);
+        assert_string_not_equal(bd_state_name(ev.state), "invalid");
+        m->state = ev.state;
+        m->events++;
+        m->last = ev;
+        return 1;
+}
+
+/* One probe 10 ms +-3 ms after the last. */
+static int probe(struct sim *m)
+{
+        advance(m, (7 + rnd(m, 7)) * MS);
+        m->s.t_ns = m->mon;
+        m->s.rtt_ns = 40000;
+        m->s.read_error = 0;
+        int r = feed(m, &m->s);
+        m->s.hung_scanned = 0;
+        m->s.hung_pid = 0;
+        return r;
+}
+
+static int probe_error(struct sim *m, int err)
+{
+        advance(m, 10 * MS);
+        struct bd_probe_sample s = {0};
+        s.t_ns = m->mon;
+        s.read_error = err;
+        return feed(m, &s);
+}
+
+/* Events during ms of monitor time. */
+static unsigned run(struct sim *m, uint64_t ms)
+{
+        unsigned before = m->events;
+        uint64_t end = m->mon + ms * MS;
+        while (m->mon < end)
+                probe(m);
+        return m->events - before;
+}
+
+/* Probe until an event, at most ms; the monitor time it took. */
+static uint64_t until_event(struct sim *m, uint64_t ms)
+{
+        uint64_t start = m->mon, end = m->mon + ms * MS;
+        while (m->mon < end)
+                if (probe(m))
+                        return m->mon - start;
+        fail_msg("no event within %llu ms (state %s)", (unsigned long long)ms,
+                 bd_state_name(m->state));
+        return 0;
+}
+
+static void healthy(struct sim *m)
+{
+        sim_init(m);
+        assert_int_equal(probe(m), 1);
+        assert_int_equal(m->last.state, BD_STATE_HEALTHY);
+        assert_int_equal(m->last.previous, BD_STATE_UNKNOWN);
+        assert_int_equal(run(m, 1000), 0);
+}
+
+static void test_names(void **state)
+{
+        (void)state;
+        const char *want[] = {"unknown",     "healthy",     "panicked",       "oops",
+                              "hard-lockup", "soft-lockup", "frozen",         "hung-task",
+                              "exhausted",   "rebooted",    "nic-unreachable"};
+        for (int i = 0; i <= BD_STATE_NIC_UNREACHABLE; i++)
+                assert_string_equal(bd_state_name((enum bd_state)i), want[i]);
+        struct bd_classify_config cfg = bd_classify_config_default();
+        assert_int_equal(cfg.interval_ns, 10 * MS);
+        assert_int_equal(cfg.frozen_ns, 150 * MS);
+        assert_int_equal(cfg.hard_lockup_ns, 200 * MS);
+        assert_int_equal(cfg.soft_lockup_ns, 250 * MS);
+        assert_int_equal(cfg.hung_task_ns, 1000 * MS);
+        assert_int_equal(cfg.exhausted_pct, 95);
+        assert_int_equal(cfg.nic_errors, 3);
+}
+
+/* 10,000 probes of a machine that idles, works, hogs cpus alone, sleeps
+ * whole with NOHZ and is paused 80 ms by its host. */
+static void test_healthy_long(void **state)
+{
+        (void)state;
+        struct sim m;
+        sim_init(&m);
+        assert_int_equal(probe(&m), 1);
+        for (int i = 1; i < 10000; i++) {
+                if (i % 50 == 0) {
+                        static const enum behaviour pick[] = {B_IDLE, B_BUSY, B_HOG};
+                        behave(&m, 0, pick[rnd(&m, 2)]);
+                        behave(&m, 1, pick[rnd(&m, 3)]);
+                }
+                if (i == 5000)
+                        m.paused = 1;
+                if (i == 5008)
+                        m.paused = 0;
+                probe(&m);
+        }
+        assert_int_equal(m.events, 1);
+        assert_int_equal(m.state, BD_STATE_HEALTHY);
+}
+
+/* Both cpus asleep for 2 s: NOHZ stops every counter, still healthy; after
+ * 5 s of nothing at all, frozen. */
+static void test_idle_machine(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 0, B_IDLE);
+        m.next_wake[0] = m.next_wake[1] = m.tgt + 2000 * MS;
+        assert_int_equal(run(&m, 2500), 0);
+        m.paused = 1;
+        uint64_t took = until_event(&m, 6000);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_true(took >= 5000 * MS);
+}
+
+static void test_panic(void **state)
+{
+        (void)state;
+        struct sim m;
+        sim_init(&m);
+        m.s.panic_cpu = 0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_PANICKED);
+        assert_int_equal(m.last.previous, BD_STATE_UNKNOWN);
+        assert_int_equal(m.last.cpu, 0);
+
+        healthy(&m);
+        m.s.panic_cpu = 1;
+        m.s.oops_in_progress = 1;
+        m.s.tainted_mask |= 1u << 7;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_PANICKED);
+        assert_int_equal(m.last.cpu, 1);
+        assert_non_null(strstr(m.last.evidence, "panic_cpu 1"));
+        /* Dead machines stop: still panicked, nothing else. */
+        m.paused = 1;
+        behave(&m, 1, B_HARD);
+        assert_int_equal(run(&m, 2000), 0);
+}
+
+static void test_oops(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.s.tainted_mask |= 1u << 7;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_OOPS);
+        assert_non_null(strstr(m.last.evidence, "TAINT_DIE"));
+        assert_int_equal(run(&m, 1000), 0);
+        /* Later failures show over it, then it comes back. */
+        behave(&m, 1, B_BUSY);
+        run(&m, 100);
+        behave(&m, 1, B_HARD);
+        until_event(&m, 300);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 100);
+        assert_int_equal(m.last.state, BD_STATE_OOPS);
+
+        healthy(&m);
+        m.s.oops_in_progress = 1;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_OOPS);
+        assert_non_null(strstr(m.last.evidence, "oops_in_progress"));
+
+        /* A taint already there when watching starts is old news. */
+        sim_init(&m);
+        m.s.tainted_mask = 1u << 7;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+/* The host stops the VM: frozen once 150 ms passed, not before, and healthy
+ * again on resume. */
+static void test_frozen(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.paused = 1;
+        uint64_t took = until_event(&m, 400);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_true(took >= 150 * MS);
+        assert_true(took <= 180 * MS);
+        assert_int_equal(m.last.cpu, -1);
+        assert_true(m.last.t_ns - m.last.since_ns >= 150 * MS);
+        assert_int_equal(run(&m, 1000), 0);
+        m.paused = 0;
+        assert_true(until_event(&m, 30) <= 30 * MS);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_int_equal(m.last.previous, BD_STATE_FROZEN);
+}
+
+static void test_hard_lockup(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 1, B_BUSY);
+        run(&m, 200);
+        behave(&m, 1, B_HARD);
+        int32_t pid = m.s.cpu[1].curr_pid;
+        uint64_t took = until_event(&m, 500);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+        assert_true(took >= 200 * MS);
+        assert_true(took <= 230 * MS);
+        assert_int_equal(m.last.cpu, 1);
+        assert_int_equal(m.last.pid, pid);
+        assert_string_equal(m.last.what, "worker");
+        assert_int_equal(run(&m, 2000), 0);
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 50);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* A lockup, then the whole machine stops: frozen. */
+        run(&m, 100);
+        behave(&m, 1, B_HARD);
+        until_event(&m, 500);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+        m.paused = 1;
+        until_event(&m, 500);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+}
+
+/* Interrupts off on cpu 1 while cpu 0 keeps updating cpu 1's rq clock
+ * (wakeups aimed at it): with timer interrupts read, that is a hard
+ * lockup from the start and stays one, never a soft lockup. */
+static void test_hard_lockup_remote_clock(void **state)
+{
+        (void)state;
+        struct sim m;
+        sim_init(&m);
+        m.irqs = 1;
+        m.s.cpu[0].timer_irqs = m.s.cpu[1].timer_irqs = 1;
+        m.remote_clock = 1;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(run(&m, 1000), 0);
+        behave(&m, 1, B_BUSY);
+        run(&m, 200);
+        behave(&m, 1, B_SOFT); /* a task waits behind the locked one */
+        m.b[1] = B_HARD;
+        uint64_t took = until_event(&m, 1000);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+        assert_true(took <= 260 * MS);
+        assert_int_equal(run(&m, 3000), 0);
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 100);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+/* An OOM kill is memory exhaustion whatever the free count shows by the
+ * next probe (the victim's pages are back). */
+static void test_oom_with_memory_back(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.s.oom_kills++;
+        assert_true(until_event(&m, 30) <= 30 * MS);
+        assert_int_equal(m.last.state, BD_STATE_EXHAUSTED);
+        assert_string_equal(m.last.what, "memory");
+        until_event(&m, 1200);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+static void test_soft_lockup(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        /* One task alone on a cpu for 10 s is no lockup. */
+        behave(&m, 1, B_HOG);
+        assert_int_equal(run(&m, 10000), 0);
+        behave(&m, 1, B_BUSY);
+        run(&m, 100);
+        behave(&m, 1, B_SOFT);
+        uint64_t took = until_event(&m, 600);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+        assert_true(took >= 250 * MS);
+        assert_true(took <= 280 * MS);
+        assert_int_equal(m.last.cpu, 1);
+        assert_non_null(strstr(m.last.evidence, "no context switch"));
+        assert_int_equal(run(&m, 5000), 0);
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 50);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* The kernel's own verdict, on the cpu touched longest ago. */
+        behave(&m, 1, B_HOG);
+        run(&m, 100);
+        m.s.cpu[0].touch_ts = 70;
+        m.s.cpu[1].touch_ts = 40;
+        m.s.tainted_mask |= 1u << 14;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+        assert_int_equal(m.last.cpu, 1);
+        assert_non_null(strstr(m.last.evidence, "TAINT_SOFTLOCKUP"));
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 50);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+static void test_hung_task(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.s.hung_scanned = 1;
+        m.s.hung_pid = 77;
+        m.s.hung_ns = 500 * MS;
+        assert_int_equal(probe(&m), 0);
+        m.s.hung_scanned = 1;
+        m.s.hung_pid = 77;
+        memcpy(m.s.hung_comm, "dd", 3);
+        m.s.hung_ns = 1200 * MS;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HUNG_TASK);
+        assert_int_equal(m.last.pid, 77);
+        assert_string_equal(m.last.what, "dd");
+        assert_true(m.last.t_ns - m.last.since_ns >= 1200 * MS - 100000);
+        assert_non_null(strstr(m.last.evidence, "1200 ms"));
+        /* Probes between scans carry no news. */
+        assert_int_equal(run(&m, 400), 0);
+        m.s.hung_scanned = 1;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+/* Over 95% in two probes running; out under 90% only. */
+static void exhaust(struct sim *m, int64_t *v, int64_t over, int64_t mid, int64_t under,
+                    const char *what)
+{
+        int64_t normal = *v;
+        *v = over;
+        assert_int_equal(probe(m), 0);
+        *v = normal;
+        assert_int_equal(run(m, 100), 0);
+        *v = over;
+        assert_int_equal(probe(m), 0);
+        assert_int_equal(probe(m), 1);
+        assert_int_equal(m->last.state, BD_STATE_EXHAUSTED);
+        assert_string_equal(m->last.what, what);
+        *v = mid;
+        assert_int_equal(run(m, 100), 0);
+        *v = under;
+        assert_int_equal(probe(m), 1);
+        assert_int_equal(m->last.state, BD_STATE_HEALTHY);
+        *v = normal;
+        assert_int_equal(run(m, 100), 0);
+}
+
+static void test_exhausted(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        exhaust(&m, &m.s.nr_threads, 9600, 9200, 8900, "threads");
+        exhaust(&m, &m.s.nr_files, 95000, 91000, 89000, "files");
+
+        /* pid_last near pid_max alone is the allocator wrapping. */
+        m.s.max_threads = 1000000;
+        m.s.pid_last = 32700;
+        assert_int_equal(run(&m, 200), 0);
+        m.s.pid_last = 400;
+        exhaust(&m, &m.s.nr_threads, 31000, 30000, 29000, "pids");
+
+        /* Absurd limits must not overflow into a verdict. */
+        m.s.max_files = INT64_MAX;
+        m.s.nr_files = INT64_MAX / 2;
+        assert_int_equal(run(&m, 100), 0);
+        m.s.max_files = 0;
+        assert_int_equal(run(&m, 100), 0);
+
+        /* Memory: under the watermarks is not enough, an OOM kill is. */
+        m.s.free_pages = 900;
+        assert_int_equal(run(&m, 300), 0);
+        m.s.oom_kills++;
+        assert_true(until_event(&m, 30) <= 30 * MS);
+        assert_int_equal(m.last.state, BD_STATE_EXHAUSTED);
+        assert_string_equal(m.last.what, "memory");
+        assert_non_null(strstr(m.last.evidence, "OOM kill"));
+        m.s.free_pages = 1050; /* over min, under the hysteresis */
+        assert_int_equal(run(&m, 1500), 0);
+        m.s.free_pages = 5000;
+        until_event(&m, 1100);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+static void test_rebooted(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.s.boot_id_hash = 0x5678;
+        m.s.system_state = 1;
+        assert_int_equal(probe(&m), 0);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_non_null(strstr(m.last.evidence, "boot id"));
+        assert_int_equal(run(&m, 300), 0);
+        m.s.system_state = 3;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* Panic, then a new kernel: jiffies start over. */
+        healthy(&m);
+        m.s.panic_cpu = 0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_PANICKED);
+        m.s.panic_cpu = -1;
+        m.jiffies0 = INITIAL_JIFFIES - m.tgt / TICK_NS;
+        m.clock0 = 0 - m.tgt;
+        for (int i = 0; i < 2; i++) {
+                m.s.cpu[i].clock = 0;
+                m.s.cpu[i].nr_switches = 0;
+        }
+        assert_int_equal(probe(&m), 0);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_int_equal(m.last.previous, BD_STATE_PANICKED);
+        assert_non_null(strstr(m.last.evidence, "jiffies"));
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_int_equal(run(&m, 1000), 0);
+}
+
+static void test_nic_unreachable(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        assert_int_equal(probe_error(&m, BD_ERR_IO), 0);
+        assert_int_equal(probe_error(&m, BD_ERR_UNREACHABLE), 0);
+        assert_int_equal(probe_error(&m, BD_ERR_IO), 1);
+        assert_int_equal(m.last.state, BD_STATE_NIC_UNREACHABLE);
+        assert_int_equal(m.last.t_ns - m.last.since_ns, 20 * MS);
+        /* The target is not judged meanwhile, however long. */
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(probe_error(&m, BD_ERR_UNREACHABLE), 0);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_int_equal(m.last.previous, BD_STATE_NIC_UNREACHABLE);
+
+        /* The target stopped as the NIC went away: known on the first
+         * good probe, the stall being measured from the last one. */
+        m.paused = 1;
+        for (int i = 0; i < 3; i++)
+                probe_error(&m, BD_ERR_UNREACHABLE);
+        assert_int_equal(m.state, BD_STATE_NIC_UNREACHABLE);
+        for (int i = 0; i < 30; i++)
+                probe_error(&m, BD_ERR_UNREACHABLE);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_int_equal(m.last.previous, BD_STATE_NIC_UNREACHABLE);
+        /* Had it run a little after the last good probe, that progress
+         * would restart the count: nothing says when it stopped. */
+        m.paused = 0;
+        until_event(&m, 30);
+        for (int i = 0; i < 3; i++)
+                probe_error(&m, BD_ERR_IO);
+        m.paused = 1;
+        for (int i = 0; i < 30; i++)
+                probe_error(&m, BD_ERR_IO);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_int_equal(until_event(&m, 300) >= 150 * MS, 1);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        m.paused = 0;
+        until_event(&m, 30);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* Errors the NIC sends back: the target is unreadable, not dead. */
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(probe_error(&m, BD_ERR_RANGE), 0);
+        assert_int_equal(probe_error(&m, BD_ERR_RANGE), 1);
+        assert_int_equal(m.last.state, BD_STATE_UNKNOWN);
+        assert_non_null(strstr(m.last.evidence, "range"));
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+/* jiffies_64 and rq clocks wrapping through 2^64. */
+static void test_wrap(void **state)
+{
+        (void)state;
+        struct sim m;
+        sim_init_at(&m, UINT64_MAX - 200, UINT64_MAX - 900 * MS);
+        behave(&m, 1, B_BUSY);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_int_equal(run(&m, 3000), 0);
+        assert_true(m.s.jiffies < 1000);
+        assert_true(m.s.cpu[0].clock < 3000 * MS);
+        behave(&m, 1, B_HARD);
+        until_event(&m, 300);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+
+        sim_init_at(&m, UINT64_MAX - 10, UINT64_MAX - 50 * MS);
+        assert_int_equal(probe(&m), 1);
+        m.paused = 1;
+        until_event(&m, 300);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+}
+
+static void test_cpu_offline(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 1, B_BUSY);
+        run(&m, 100);
+        behave(&m, 1, B_OFFLINE);
+        assert_int_equal(run(&m, 2000), 0);
+        behave(&m, 1, B_BUSY);
+        assert_int_equal(run(&m, 1000), 0);
+}
+
+static int probe_torn(struct sim *m, void (*tear)(struct bd_probe_sample *))
+{
+        advance(m, 10 * MS);
+        struct bd_probe_sample s = m->s;
+        s.t_ns = m->mon;
+        s.rtt_ns = 40000;
+        tear(&s);
+        return feed(m, &s);
+}
+
+static void tear_jiffies(struct bd_probe_sample *s)
+{
+        s->jiffies = 0xdeadbeefdeadbeefull;
+}
+
+static void tear_back(struct bd_probe_sample *s)
+{
+        s->jiffies -= 100000;
+        s->boot_id_hash = 0x9999;
+}
+
+static void tear_zero(struct bd_probe_sample *s)
+{
+        uint64_t t = s->t_ns;
+        memset(s, 0, sizeof(*s));
+        s->t_ns = t; /* panic_cpu 0 included */
+}
+
+static void tear_cpus(struct bd_probe_sample *s)
+{
+        s->ncpus = 7;
+        s->cpu[1].clock -= 1000;
+}
+
+static void tear_panic(struct bd_probe_sample *s)
+{
+        s->panic_cpu = 12345;
+}
+
+static void tear_panic_neg(struct bd_probe_sample *s)
+{
+        s->panic_cpu = -7;
+        s->tainted_mask = 0x4142434445464748ull; /* bit 7 among garbage */
+        s->oops_in_progress = 0x41424344;
+}
+
+static void test_torn_reads(void **state)
+{
+        (void)state;
+        void (*tears[])(struct bd_probe_sample *) = {tear_jiffies, tear_back,  tear_zero,
+                                                     tear_cpus,    tear_panic, tear_panic_neg};
+        struct sim m;
+        healthy(&m);
+        for (size_t i = 0; i < sizeof(tears) / sizeof(tears[0]); i++) {
+                assert_int_equal(probe_torn(&m, tears[i]), 0);
+                assert_int_equal(run(&m, 200), 0);
+        }
+        /* Two different garbage samples in a row do not confirm each other. */
+        assert_int_equal(probe_torn(&m, tear_jiffies), 0);
+        assert_int_equal(probe_torn(&m, tear_zero), 0);
+        assert_int_equal(run(&m, 200), 0);
+        /* Nor does a torn sample in a frozen machine end or cause anything. */
+        m.paused = 1;
+        until_event(&m, 300);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_int_equal(probe_torn(&m, tear_jiffies), 0);
+        assert_int_equal(run(&m, 200), 0);
+}
+
+/* Stalls count in the target's time too: monitor time while the target
+ * was paused or out of reach proves nothing about a cpu. */
+static void test_stall_in_target_time(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 1, B_SOFT);
+        run(&m, 100);
+        m.paused = 1;
+        for (int i = 0; i < 100; i++)
+                probe_error(&m, BD_ERR_UNREACHABLE);
+        assert_int_equal(m.state, BD_STATE_NIC_UNREACHABLE);
+        m.paused = 0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        assert_true(until_event(&m, 400) >= 130 * MS);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+}
+
+/* A locked cpu next to an idle one: jiffies stop too until the idle cpu
+ * wakes, which may look frozen for a while, but it settles on the lockup
+ * and stays there. */
+static void test_hard_lockup_idle_neighbour(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 0, B_IDLE);
+        behave(&m, 1, B_BUSY);
+        run(&m, 200);
+        behave(&m, 1, B_HARD);
+        uint64_t end = m.mon + 1000 * MS;
+        while (m.mon < end && m.state != BD_STATE_HARD_LOCKUP)
+                probe(&m);
+        assert_int_equal(m.state, BD_STATE_HARD_LOCKUP);
+        assert_int_equal(m.last.cpu, 1);
+        assert_int_equal(run(&m, 3000), 0);
+}
+
+/* cpus stopped on purpose, or not to be judged, are no lockup. */
+static void test_cpus_not_judged(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 1, B_BUSY);
+        run(&m, 100);
+        m.s.system_state = 6; /* SYSTEM_RESTART */
+        behave(&m, 1, B_HARD);
+        assert_int_equal(run(&m, 1000), 0);
+
+        struct bd_classify_config cfg = bd_classify_config_default();
+        cfg.ignore_cpus = 1u << 1;
+        sim_init(&m);
+        bd_classifier_init(&m.c, &cfg);
+        assert_int_equal(probe(&m), 1);
+        behave(&m, 1, B_HARD);
+        assert_int_equal(run(&m, 1000), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_names),
+            cmocka_unit_test(test_healthy_long),
+            cmocka_unit_test(test_idle_machine),
+            cmocka_unit_test(test_panic),
+            cmocka_unit_test(test_oops),
+            cmocka_unit_test(test_frozen),
+            cmocka_unit_test(test_hard_lockup),
+            cmocka_unit_test(test_hard_lockup_remote_clock),
+            cmocka_unit_test(test_oom_with_memory_back),
+            cmocka_unit_test(test_soft_lockup),
+            cmocka_unit_test(test_hung_task),
+            cmocka_unit_test(test_exhausted),
+            cmocka_unit_test(test_rebooted),
+            cmocka_unit_test(test_nic_unreachable),
+            cmocka_unit_test(test_wrap),
+            cmocka_unit_test(test_cpu_offline),
+            cmocka_unit_test(test_torn_reads),
+            cmocka_unit_test(test_stall_in_target_time),
+            cmocka_unit_test(test_hard_lockup_idle_neighbour),
+            cmocka_unit_test(test_cpus_not_judged),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

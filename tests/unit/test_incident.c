@@ -1,0 +1,148 @@
+/* Incidents and metrics of bdmon watch: where a failure report starts in a
+ * kernel log, the incident directory written whole or not at all, and the
+ * Prometheus text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../monitor/incident.h"
+#include "../../monitor/metrics.h"
+#include "../../monitor/printk.h"
+
+#define SEC 1000000000ull
+
+static struct bd_printk_record rec(uint64_t ts, const char *text)
+{
+        return (struct bd_printk_record){
+            .seq = ts, .ts_nsec = ts, .text = text, .text_len = (uint16_t)strlen(text)};
+}
+
+static void test_report_start(void **state)
+{
+        (void)state;
+        struct bd_printk_record r[] = {
+            rec(1 * SEC, "Linux version 6.1"),
+            rec(2 * SEC, "BUG: kernel NULL pointer dereference, address: 0"), /* an old one */
+            rec(3 * SEC, "Oops: 0002 [#1] PREEMPT SMP"),
+            rec(60 * SEC, "random: crng init done"),
+            rec(100 * SEC, "sysrq: Trigger a crash"),
+            rec(100 * SEC + 1000, "Kernel panic - not syncing: sysrq triggered crash"),
+            rec(100 * SEC + 2000, "CPU: 0 PID: 1 Comm: sh"),
+        };
+        struct bd_printk_log log = {.records = r, .n = 7};
+        /* The last report, from its first opening line. */
+        assert_int_equal(bd_incident_report_start(&log), 4);
+        log.n = 4;
+        assert_int_equal(bd_incident_report_start(&log), 1);
+        log.n = 1;
+        assert_int_equal(bd_incident_report_start(&log), -1);
+        log.n = 0;
+        assert_int_equal(bd_incident_report_start(&log), -1);
+}
+
+static void test_write_without_kernel(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/bdincident.XXXXXX", path[1200], file[1400];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/deep/er", dir);
+        char out[1300];
+        struct bd_error *err = bd_incident_write(path, "host2-x-frozen", NULL,
+                                                 "{\"state\":\"frozen\"}\n", out, sizeof(out));
+        assert_null(err);
+        snprintf(file, sizeof(file), "%s/host2-x-frozen/event.json", path);
+        FILE *f = fopen(file, "r");
+        assert_non_null(f);
+        char buf[64] = "";
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        assert_string_equal(buf, "{\"state\":\"frozen\"}\n");
+        snprintf(file, sizeof(file), "%s/host2-x-frozen", path);
+        assert_string_equal(out, file);
+        /* The same name again: the first incident is kept, the second
+         * refused, nothing half-written left. */
+        err = bd_incident_write(path, "host2-x-frozen", NULL, "{}\n", out, sizeof(out));
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_IO);
+        bd_error_destroy(err);
+        snprintf(file, sizeof(file), "test $(ls -A '%s' | wc -l) = 1", path);
+        assert_int_equal(system(file), 0);
+        snprintf(file, sizeof(file), "rm -rf '%s'", dir);
+        assert_int_equal(system(file), 0);
+}
+
+static void test_metrics_text(void **state)
+{
+        (void)state;
+        struct bd_watcher w[2];
+        struct bd_watch_options opt = {.interval_ns = 10000000,
+                                       .cls = bd_classify_config_default()};
+        struct bd_target t = {.name = "host\"2"};
+        bd_watcher_init(&w[0], &t, &opt);
+        snprintf(t.name, sizeof(t.name), "host3");
+        bd_watcher_init(&w[1], &t, &opt);
+        w[1].probes = 3;
+        w[1].event.state = BD_STATE_PANICKED;
+        w[1].rtt_count[4] = 2;
+        w[1].rtt_count[BD_WATCH_RTT_BUCKETS] = 1;
+        w[1].rtt_sum_s = 2.5;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        bd_metrics_write(f, w, 2);
+        fclose(f);
+        assert_non_null(
+            strstr(text, "bdmon_target_state{target=\"host\\\"2\",state=\"unknown\"} 1\n"));
+        assert_non_null(
+            strstr(text, "bdmon_target_state{target=\"host3\",state=\"panicked\"} 1\n"));
+        assert_non_null(strstr(text, "bdmon_target_state{target=\"host3\",state=\"healthy\"} 0\n"));
+        assert_non_null(strstr(text, "bdmon_probes_total{target=\"host3\"} 3\n"));
+        assert_non_null(
+            strstr(text, "bdmon_probe_rtt_seconds_bucket{target=\"host3\",le=\"0.0005\"} 0\n"));
+        assert_non_null(
+            strstr(text, "bdmon_probe_rtt_seconds_bucket{target=\"host3\",le=\"0.001\"} 2\n"));
+        assert_non_null(
+            strstr(text, "bdmon_probe_rtt_seconds_bucket{target=\"host3\",le=\"+Inf\"} 3\n"));
+        assert_non_null(strstr(text, "bdmon_probe_rtt_seconds_count{target=\"host3\"} 3\n"));
+        free(text);
+        bd_watcher_close(&w[0]);
+        bd_watcher_close(&w[1]);
+}
+
+static void test_metrics_listen(void **state)
+{
+        (void)state;
+        int fd, port;
+        struct bd_error *err = bd_metrics_listen("no-port", &fd, &port);
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_USAGE);
+        bd_error_destroy(err);
+        err = bd_metrics_listen("10.0.0.300:80", &fd, &port);
+        assert_non_null(err);
+        bd_error_destroy(err);
+        err = bd_metrics_listen("127.0.0.1:99999", &fd, &port);
+        assert_non_null(err);
+        bd_error_destroy(err);
+        assert_null(bd_metrics_listen("127.0.0.1:0", &fd, &port));
+        assert_true(port > 0);
+        close(fd);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_report_start),
+            cmocka_unit_test(test_write_without_kernel),
+            cmocka_unit_test(test_metrics_text),
+            cmocka_unit_test(test_metrics_listen),
+        };
+        return cmocka_run_group_tests_name("incident", tests, NULL, NULL);
+}
