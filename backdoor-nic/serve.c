@@ -33,6 +33,7 @@ struct nic_conn {
         /* Receives polled while waiting for a send slot, handled next. */
         struct ibv_wc deferred[BD_QUEUE_DEPTH];
         unsigned ndeferred;
+        uint8_t readv[BD_INLINE_MAX]; /* a READV reply's bytes, until encoded */
         struct nic_conn *next;
 };
 
@@ -294,6 +295,16 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 goto reply;
         }
         const struct bd_nic_window *win = &cfg->windows[rq->window];
+        if (rq->op == BD_OP_READV) {
+                size_t got;
+                rp->status = (uint32_t)bd_window_readv(win, rq->data, rq->length / BD_READV_SEG_LEN,
+                                                       nc->readv, sizeof(nc->readv), &got);
+                if (!rp->status) {
+                        rp->length = (uint32_t)got;
+                        rp->data = nc->readv; /* copied into the send buffer by encoding */
+                }
+                goto reply;
+        }
         int is_cas = rq->op == BD_OP_CAS || rq->op == BD_OP_ANNOUNCE_CAS;
         uint64_t len = is_cas ? 8 : rq->length;
         if (!len || !bd_window_contains(&win->desc, rq->offset, len) ||

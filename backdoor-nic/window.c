@@ -90,3 +90,29 @@ void bd_window_close(struct bd_nic_window *w)
                 munmap(w->map, w->map_len);
         w->map = NULL;
 }
+
+int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned nsegs,
+                    uint8_t *out, size_t cap, size_t *len)
+{
+        size_t total = 0;
+        /* Check every segment before copying any: a refused request reads
+         * nothing. */
+        for (unsigned i = 0; i < nsegs; i++) {
+                uint64_t off;
+                uint32_t n;
+                bd_wire_readv_get(segs, i, &off, &n);
+                if (!n || n > cap - total || !bd_window_contains(&w->desc, off, n))
+                        return BD_ERR_RANGE;
+                total += n;
+        }
+        size_t at = 0;
+        for (unsigned i = 0; i < nsegs; i++) {
+                uint64_t off;
+                uint32_t n;
+                bd_wire_readv_get(segs, i, &off, &n);
+                memcpy(out + at, w->map + off, n);
+                at += n;
+        }
+        *len = total;
+        return 0;
+}

@@ -32,6 +32,12 @@ void bd_window_close(struct bd_nic_window *w);
  * overflow for any 64-bit inputs. */
 int bd_window_contains(const struct bd_window_desc *w, uint64_t offset, uint64_t length);
 
+/* Gather a READV request's segments (nsegs of them, wire encoded) from
+ * the window into out (cap bytes); *len gets the total. BD_ERR_RANGE if a
+ * segment is empty or outside the window, or they add up to more than
+ * cap: then nothing is read. */
+int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned nsegs,
+                    uint8_t *out, size_t cap, size_t *len);
 /* Source-specific openers, called by bd_window_open(). */
 struct bd_error *bd_window_open_file(const char *path, int writable, struct bd_nic_window *w);
 struct bd_error *bd_window_open_pci(const char *selector, int bar, int writable,

@@ -8,17 +8,22 @@
 
 #include "../common/clock.h"
 #include "../monitor/target.h"
+#include "probes.h"
 #include "views.h"
 
 static const char usage[] =
     "Usage: bdbench [OPTIONS] TARGET ADDR\n"
     "       bdbench [OPTIONS] --views TARGET\n"
+    "       bdbench [OPTIONS] --probes N [--seconds S] TARGET\n"
     "\n"
     "Measures reads of TARGET's physical memory at ADDR as bdmon performs them:\n"
     "latency of small reads (median, p99) and throughput of large ones. TARGET is\n"
     "a config name, file:PATH or rdma:HOST[:PORT] (with --key).\n"
     "With --views: bdmon ps and dmesg, cold (nothing cached) and warm, with the\n"
     "reads and dependent batches each took.\n"
+    "With --probes: bdmon watch's probe against N sources of TARGET at once,\n"
+    "round robin on one thread for S seconds (default 10): probes and physical\n"
+    "reads per second, per wall and per CPU second.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   target config (default /etc/backdoors/targets)\n"
@@ -52,7 +57,17 @@ int main(int argc, char **argv)
         unsigned long size = 64, iters = 2000, bw_size = 1u << 20, bw_iters = 100;
         struct bd_open_options open = {.timeout_ms = 10000, .busy_poll = 1};
         int views = 0;
-        enum { OPT_SIZE = 256, OPT_ITERS, OPT_BWSIZE, OPT_BWITERS, OPT_SLEEP, OPT_VIEWS };
+        unsigned long probes = 0, seconds = 10;
+        enum {
+                OPT_SIZE = 256,
+                OPT_ITERS,
+                OPT_BWSIZE,
+                OPT_BWITERS,
+                OPT_SLEEP,
+                OPT_VIEWS,
+                OPT_PROBES,
+                OPT_SECONDS
+        };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
             {"key", required_argument, NULL, 'k'},
@@ -62,6 +77,8 @@ int main(int argc, char **argv)
             {"bw-iters", required_argument, NULL, OPT_BWITERS},
             {"sleep-poll", no_argument, NULL, OPT_SLEEP},
             {"views", no_argument, NULL, OPT_VIEWS},
+            {"probes", required_argument, NULL, OPT_PROBES},
+            {"seconds", required_argument, NULL, OPT_SECONDS},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -92,6 +109,12 @@ int main(int argc, char **argv)
                 case OPT_VIEWS:
                         views = 1;
                         break;
+                case OPT_PROBES:
+                        probes = strtoul(optarg, NULL, 0);
+                        break;
+                case OPT_SECONDS:
+                        seconds = strtoul(optarg, NULL, 0);
+                        break;
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
@@ -99,6 +122,17 @@ int main(int argc, char **argv)
                         fputs(usage, stderr);
                         return BD_ERR_USAGE;
                 }
+        }
+        if (probes && argc - optind == 1) {
+                struct bd_target t;
+                struct bd_error *err = bd_target_resolve(config, argv[optind], key, &t);
+                if (err)
+                        return fail(err);
+                if (probes > 4096 || !seconds || seconds > 3600) {
+                        fputs(usage, stderr);
+                        return BD_ERR_USAGE;
+                }
+                return bench_probes(&t, &open, (unsigned)probes, (unsigned)seconds);
         }
         if (views && argc - optind == 1) {
                 struct bd_target t;

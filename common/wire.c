@@ -110,7 +110,8 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 if (msg->u.welcome.nwindows > BD_MAX_WINDOWS)
                         return 0;
                 len += (size_t)msg->u.welcome.nwindows * BD_WINDOW_DESC_LEN;
-        } else if (msg->type == BD_MSG_REQUEST && msg->u.request.op == BD_OP_WRITE) {
+        } else if (msg->type == BD_MSG_REQUEST &&
+                   (msg->u.request.op == BD_OP_WRITE || msg->u.request.op == BD_OP_READV)) {
                 if (msg->u.request.length > BD_INLINE_MAX)
                         return 0;
                 len += msg->u.request.length;
@@ -158,7 +159,7 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 put32(p + 24, r->sink_rkey);
                 put64(p + 32, r->compare);
                 put64(p + 40, r->swap);
-                if (r->op == BD_OP_WRITE && r->length)
+                if ((r->op == BD_OP_WRITE || r->op == BD_OP_READV) && r->length)
                         memcpy(p + BD_REQUEST_FIXED_LEN, r->data, r->length);
                 break;
         }
@@ -245,9 +246,18 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                 r->sink_rkey = get32(p + 24);
                 r->compare = get64(p + 32);
                 r->swap = get64(p + 40);
-                if (r->op < BD_OP_READ || r->op > BD_OP_ANNOUNCE_CAS) {
+                if (r->op < BD_OP_READ || r->op > BD_OP_READV) {
                         *why = "unknown operation";
                         return -1;
+                }
+                if (r->op == BD_OP_READV) {
+                        if (extra != r->length || !r->length || r->length % BD_READV_SEG_LEN ||
+                            r->length / BD_READV_SEG_LEN > BD_READV_MAX_SEGS) {
+                                *why = "readv segment list malformed";
+                                return -1;
+                        }
+                        r->data = p + fixed;
+                        extra = 0;
                 }
                 if (r->op == BD_OP_WRITE) {
                         if (r->length > BD_INLINE_MAX || extra != r->length) {
@@ -293,6 +303,8 @@ const char *bd_op_name(uint8_t op)
                 return "announce-write";
         case BD_OP_ANNOUNCE_CAS:
                 return "announce-cas";
+        case BD_OP_READV:
+                return "readv";
         }
         return "unknown";
 }
@@ -305,4 +317,16 @@ const char *bd_mode_name(uint8_t mode)
 const char *bd_access_name(uint8_t access)
 {
         return access == BD_ACCESS_RW ? "read-write" : access == BD_ACCESS_RO ? "read-only" : "?";
+}
+
+void bd_wire_readv_get(const uint8_t *segs, unsigned i, uint64_t *offset, uint32_t *length)
+{
+        *offset = get64(segs + (size_t)i * BD_READV_SEG_LEN);
+        *length = get32(segs + (size_t)i * BD_READV_SEG_LEN + 8);
+}
+
+void bd_wire_readv_put(uint8_t *segs, unsigned i, uint64_t offset, uint32_t length)
+{
+        put64(segs + (size_t)i * BD_READV_SEG_LEN, offset);
+        put32(segs + (size_t)i * BD_READV_SEG_LEN + 8, length);
 }

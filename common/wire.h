@@ -66,7 +66,16 @@ enum bd_op {
          * so that the NIC can audit what it cannot see. */
         BD_OP_ANNOUNCE_WRITE = 4,
         BD_OP_ANNOUNCE_CAS = 5,
+        /* Several small reads of one window in one request, answered in one
+         * inline reply: what a mediated NIC pays for is the request. */
+        BD_OP_READV = 6,
 };
+
+/* A READV request's data is a list of segments, BD_READV_SEG_LEN bytes
+ * each (offset u64, length u32); the reply's data is their bytes in order,
+ * BD_INLINE_MAX at most in all. */
+#define BD_READV_SEG_LEN  12
+#define BD_READV_MAX_SEGS 64
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];
@@ -107,7 +116,8 @@ struct bd_request {
         uint32_t sink_rkey;
         uint64_t compare;    /* CAS */
         uint64_t swap;       /* CAS */
-        const uint8_t *data; /* WRITE: points into the decoded buffer */
+        const uint8_t *data; /* WRITE: the bytes; READV: the segment list (length
+                                bytes); points into the decoded buffer */
 };
 
 struct bd_reply {
@@ -129,6 +139,10 @@ struct bd_msg {
                 struct bd_reply reply;
         } u;
 };
+
+/* The i-th segment of a READV segment list, and writing one. */
+void bd_wire_readv_get(const uint8_t *segs, unsigned i, uint64_t *offset, uint32_t *length);
+void bd_wire_readv_put(uint8_t *segs, unsigned i, uint64_t offset, uint32_t length);
 
 /* Encode into buf; returns the encoded length, or 0 if it does not fit or the
  * message is invalid (a sender bug, not a peer's). */

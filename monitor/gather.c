@@ -1,6 +1,7 @@
 #include "gather.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct field {
         int64_t off, end;
@@ -64,4 +65,13 @@ const void *bd_gather_field(const struct bd_gather *g, const void *copy, int64_t
                 if (off >= g->span[i].off && off + (int64_t)size <= g->span[i].off + g->span[i].len)
                         return (const uint8_t *)copy + g->span[i].pos + (off - g->span[i].off);
         return NULL;
+}
+
+uint64_t bd_gather_value(const struct bd_gather *g, const void *copy, int64_t off, size_t size)
+{
+        uint64_t v = 0;
+        const void *p = size <= 8 ? bd_gather_field(g, copy, off, size) : NULL;
+        if (p)
+                memcpy(&v, p, size);
+        return v;
 }

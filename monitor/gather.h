@@ -36,5 +36,7 @@ size_t bd_gather_iov(const struct bd_gather *g, uint64_t obj_addr, void *copy,
 /* Where the field at object offset off lies in a copy; NULL if the plan
  * did not include it. */
 const void *bd_gather_field(const struct bd_gather *g, const void *copy, int64_t off, size_t size);
+/* The field's value (size <= 8 bytes, little-endian), 0 if not planned. */
+uint64_t bd_gather_value(const struct bd_gather *g, const void *copy, int64_t off, size_t size);
 
 #endif

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -60,6 +61,20 @@ static void label(FILE *f, const char *name)
         fputc('"', f);
 }
 
+/* A per-target counter: the uint64_t at offset `at` of each watcher. */
+static void counter(FILE *f, const struct bd_watcher *w, size_t n, const char *name,
+                    const char *help, size_t at)
+{
+        fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t v;
+                memcpy(&v, (const char *)&w[i] + at, sizeof(v));
+                fprintf(f, "%s{", name);
+                label(f, w[i].target.name);
+                fprintf(f, "} %" PRIu64 "\n", v);
+        }
+}
+
 void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
 {
         fputs("# HELP bdmon_target_state 1 for the state each target is in.\n"
@@ -72,20 +87,10 @@ void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
                         fprintf(f, ",state=\"%s\"} %d\n", bd_state_name(s),
                                 (int)bd_watcher_state(&w[i]) == s);
                 }
-        fputs("# HELP bdmon_probes_total Probes answered.\n# TYPE bdmon_probes_total counter\n", f);
-        for (size_t i = 0; i < n; i++) {
-                fputs("bdmon_probes_total{", f);
-                label(f, w[i].target.name);
-                fprintf(f, "} %" PRIu64 "\n", w[i].probes);
-        }
-        fputs("# HELP bdmon_probe_errors_total Probes or connections that failed.\n"
-              "# TYPE bdmon_probe_errors_total counter\n",
-              f);
-        for (size_t i = 0; i < n; i++) {
-                fputs("bdmon_probe_errors_total{", f);
-                label(f, w[i].target.name);
-                fprintf(f, "} %" PRIu64 "\n", w[i].probe_errors);
-        }
+        counter(f, w, n, "bdmon_probes_total", "Probes answered.",
+                offsetof(struct bd_watcher, probes));
+        counter(f, w, n, "bdmon_probe_errors_total", "Probes or connections that failed.",
+                offsetof(struct bd_watcher, probe_errors));
         fputs("# HELP bdmon_probe_rtt_seconds Probe round-trip time.\n"
               "# TYPE bdmon_probe_rtt_seconds histogram\n",
               f);

@@ -28,13 +28,21 @@ struct nic_phys {
         uint32_t next_id;
 };
 
+/* A mediated piece this small travels in a READV with its neighbours. */
+#define VEC_PIECE_MAX 1024
+
 /* What each staging slot is waiting for. */
 struct slot_op {
         int busy;
         int mediated;
         void *dest;
-        size_t len;
+        size_t len; /* READV: the sum of the segments */
         uint32_t id;
+        unsigned nvec; /* READV: segments, else 0 */
+        struct {
+                void *dest;
+                uint32_t len;
+        } vec[BD_READV_MAX_SEGS];
 };
 
 static struct bd_error *conn_error(struct nic_phys *n, const char *what)
@@ -298,6 +306,58 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
         return bd_conn_send(&n->c, &msg, NULL);
 }
 
+static int vec_candidate(const struct bd_phys *p, const struct bd_phys_piece *pc)
+{
+        return p->windows[pc->window].mode != BD_MODE_DIRECT && pc->len <= VEC_PIECE_MAX;
+}
+
+/* How many pieces from pieces[0] go together in one READV: small, mediated,
+ * of one window, and fitting one inline reply. Below 2, a plain READ. */
+static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
+{
+        size_t k = 0, total = 0;
+        while (k < n && k < BD_READV_MAX_SEGS && vec_candidate(p, &pieces[k]) &&
+               pieces[k].window == pieces[0].window && total + pieces[k].len <= BD_INLINE_MAX)
+                total += pieces[k++].len;
+        return k;
+}
+
+static struct bd_error *start_vec(struct nic_phys *n, struct slot_op *op,
+                                  const struct bd_phys_piece *pieces, size_t k)
+{
+        uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
+        *op = (struct slot_op){.busy = 1, .mediated = 1, .id = n->next_id++, .nvec = (unsigned)k};
+        for (size_t i = 0; i < k; i++) {
+                bd_wire_readv_put(segs, (unsigned)i, pieces[i].offset, (uint32_t)pieces[i].len);
+                op->vec[i].dest = pieces[i].buf;
+                op->vec[i].len = (uint32_t)pieces[i].len;
+                op->len += pieces[i].len;
+        }
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
+        msg.u.request = (struct bd_request){
+            .op = BD_OP_READV,
+            .window = (uint8_t)pieces[0].window,
+            .length = (uint32_t)(k * BD_READV_SEG_LEN),
+            .data = segs,
+        };
+        return bd_conn_send(&n->c, &msg, NULL);
+}
+
+/* A reply's bytes to where the request wanted them. */
+static void deliver(struct nic_phys *n, const struct slot_op *op, unsigned slot,
+                    const struct bd_reply *r)
+{
+        if (!op->nvec) {
+                memcpy(op->dest, r->length ? r->data : stage_slot(n, slot), op->len);
+                return;
+        }
+        size_t at = 0;
+        for (unsigned i = 0; i < op->nvec; i++) {
+                memcpy(op->vec[i].dest, r->data + at, op->vec[i].len);
+                at += op->vec[i].len;
+        }
+}
+
 static struct bd_error *reply_error(struct nic_phys *n, uint32_t status, const char *what)
 {
         switch (status) {
@@ -349,13 +409,11 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                             bd_error_new(BD_ERR_PROTOCOL, "%s: reply to no request", n->base.name);
                 else if (msg.u.reply.status)
                         err = reply_error(n, msg.u.reply.status, "a read");
-                else if (msg.u.reply.length && msg.u.reply.length != ops[s].len)
+                else if ((msg.u.reply.length || ops[s].nvec) && msg.u.reply.length != ops[s].len)
                         err = bd_error_new(BD_ERR_PROTOCOL, "%s: reply of %u bytes for %zu",
                                            n->base.name, msg.u.reply.length, ops[s].len);
                 else
-                        memcpy(ops[s].dest,
-                               msg.u.reply.length ? msg.u.reply.data : stage_slot(n, s),
-                               ops[s].len);
+                        deliver(n, &ops[s], s, &msg.u.reply);
                 if (s < STAGE_SLOTS)
                         ops[s].busy = 0;
                 (*done)++;
@@ -412,6 +470,14 @@ static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *
                                 slot++;
                         if (slot == STAGE_SLOTS)
                                 break;
+                        size_t k = off ? 0 : vec_run(p, pc, np - pi);
+                        if (k >= 2) {
+                                err = start_vec(n, &ops[slot], pc, k);
+                                started++;
+                                p->round_trips++;
+                                pi += k;
+                                continue;
+                        }
                         size_t len = pc->len - off < STAGE_SLOT ? pc->len - off : STAGE_SLOT;
                         err = start_chunk(n, &ops[slot], slot, win, pc->window, pc->offset + off,
                                           (uint8_t *)pc->buf + off, len);

@@ -28,10 +28,10 @@ struct copy_out {
         size_t len;
 };
 
-/* Reads of nearby fields are merged into one: the NIC's cost is per
- * request (a mediated NIC wakes and copies for each), not per byte, as
- * long as a reply fits inline. */
-#define MERGE_MAX 4096
+/* Reads of nearby fields are merged into one: a NIC's cost is per
+ * request, not per byte. At most this much, so that a mediated NIC takes
+ * several merged reads in one READV (monitor/phys_nic.c). */
+#define MERGE_MAX 1024
 
 struct bd_probe {
         struct bd_program *prog;
@@ -409,15 +409,6 @@ const struct bd_probe_info *bd_probe_info(const struct bd_probe *pr)
         return &pr->info;
 }
 
-static uint64_t field(const struct bd_gather *g, const uint8_t *copy, int64_t off, size_t size)
-{
-        uint64_t v = 0;
-        const void *p = bd_gather_field(g, copy, off, size);
-        if (p)
-                memcpy(&v, p, size);
-        return v;
-}
-
 /* Each cpu's current task as of the last probe, if it lies in the direct
  * map inside a window: a wild pointer must not cost a walk or fail the
  * batch. */
@@ -426,8 +417,8 @@ static void plan_curr(struct bd_probe *pr, size_t *nread)
         struct bd_kernel *k = pr->prog->k;
         size_t n = pr->nmerged;
         for (unsigned c = 0; c < pr->info.ncpus; c++) {
-                uint64_t curr =
-                    field(&pr->rq, pr->rq_copy + (size_t)c * pr->rq.copy_size, pr->off_curr, 8);
+                uint64_t curr = bd_gather_value(&pr->rq, pr->rq_copy + (size_t)c * pr->rq.copy_size,
+                                                pr->off_curr, 8);
                 pr->curr_read[c] = 0;
                 if (!pr->task.n || !curr || !k->direct_size ||
                     curr - k->direct_base >= k->direct_size)
@@ -491,23 +482,23 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
                 struct bd_probe_cpu *q = &s->cpu[c];
                 const uint8_t *rq = pr->rq_copy + (size_t)c * pr->rq.copy_size;
                 q->present = !pr->have_online || (c < 64 && (pr->online_mask >> c & 1));
-                q->nr_running = (uint32_t)field(&pr->rq, rq, pr->off_running, 4);
-                q->nr_switches = field(&pr->rq, rq, pr->off_switches, 8);
-                q->clock = field(&pr->rq, rq, pr->off_clock, 8);
-                q->curr = field(&pr->rq, rq, pr->off_curr, 8);
-                q->idle = field(&pr->rq, rq, pr->off_idle, 8);
+                q->nr_running = (uint32_t)bd_gather_value(&pr->rq, rq, pr->off_running, 4);
+                q->nr_switches = bd_gather_value(&pr->rq, rq, pr->off_switches, 8);
+                q->clock = bd_gather_value(&pr->rq, rq, pr->off_clock, 8);
+                q->curr = bd_gather_value(&pr->rq, rq, pr->off_curr, 8);
+                q->idle = bd_gather_value(&pr->rq, rq, pr->off_idle, 8);
                 q->hrtimer_interrupts = pr->hrtimer[c];
                 q->touch_ts = pr->touch[c];
                 q->timer_irqs = pr->irqs[c];
                 s->oom_kills += pr->oom[c];
                 /* Per-cpu counts go negative (a task sleeps on one cpu, wakes
                  * on another); only the sum means anything. */
-                uint64_t unint = field(&pr->rq, rq, pr->off_unint, pr->unint_size);
+                uint64_t unint = bd_gather_value(&pr->rq, rq, pr->off_unint, pr->unint_size);
                 s->nr_uninterruptible += pr->unint_size == 4 ? (int32_t)unint : (int64_t)unint;
                 s->nr_files += (int32_t)pr->files_cpu[c];
                 if (pr->curr_read[c] && pr->curr_read[c] == q->curr) {
                         const uint8_t *t = pr->task_copy + (size_t)c * pr->task.copy_size;
-                        q->curr_pid = (int32_t)field(&pr->task, t, pr->off_pid, 4);
+                        q->curr_pid = (int32_t)bd_gather_value(&pr->task, t, pr->off_pid, 4);
                         const void *comm = bd_gather_field(&pr->task, t, pr->off_comm, 16);
                         if (comm)
                                 memcpy(q->curr_comm, comm, 16);

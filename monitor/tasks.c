@@ -126,15 +126,6 @@ static const uint8_t field_size[F_COUNT] = {
     [F_NIVCSW] = 8,      [F_START_TIME] = 8,
 };
 
-static uint64_t get(const struct bd_gather *g, const uint8_t *copy, int64_t off, size_t size)
-{
-        uint64_t v = 0;
-        const void *p = bd_gather_field(g, copy, off, size);
-        if (p)
-                memcpy(&v, p, size);
-        return v;
-}
-
 struct plan {
         const struct bd_layout *l;
         int64_t off[F_COUNT];
@@ -268,20 +259,20 @@ static void decode(const struct plan *pl, const uint8_t *c, uint64_t addr, struc
         const int64_t *o = pl->off;
         memset(t, 0, sizeof(*t));
         t->addr = addr;
-        t->state = (uint32_t)get(g, c, o[F_STATE], 4);
-        t->exit_state = (int32_t)get(g, c, o[F_EXIT_STATE], 4);
-        t->flags = (uint32_t)get(g, c, o[F_FLAGS], 4);
-        t->cpu = (uint32_t)get(g, c, o[F_CPU], 4);
-        t->on_cpu = (int32_t)get(g, c, o[F_ON_CPU], 4);
-        t->prio = (int32_t)get(g, c, o[F_PRIO], 4);
-        t->rt_priority = (uint32_t)get(g, c, o[F_RT_PRIORITY], 4);
-        t->policy = (uint32_t)get(g, c, o[F_POLICY], 4);
-        t->pid = (int32_t)get(g, c, o[F_PID], 4);
-        t->tgid = (int32_t)get(g, c, o[F_TGID], 4);
-        t->mm = get(g, c, o[F_MM], 8);
-        t->nvcsw = get(g, c, o[F_NVCSW], 8);
-        t->nivcsw = get(g, c, o[F_NIVCSW], 8);
-        t->start_time = get(g, c, o[F_START_TIME], 8);
+        t->state = (uint32_t)bd_gather_value(g, c, o[F_STATE], 4);
+        t->exit_state = (int32_t)bd_gather_value(g, c, o[F_EXIT_STATE], 4);
+        t->flags = (uint32_t)bd_gather_value(g, c, o[F_FLAGS], 4);
+        t->cpu = (uint32_t)bd_gather_value(g, c, o[F_CPU], 4);
+        t->on_cpu = (int32_t)bd_gather_value(g, c, o[F_ON_CPU], 4);
+        t->prio = (int32_t)bd_gather_value(g, c, o[F_PRIO], 4);
+        t->rt_priority = (uint32_t)bd_gather_value(g, c, o[F_RT_PRIORITY], 4);
+        t->policy = (uint32_t)bd_gather_value(g, c, o[F_POLICY], 4);
+        t->pid = (int32_t)bd_gather_value(g, c, o[F_PID], 4);
+        t->tgid = (int32_t)bd_gather_value(g, c, o[F_TGID], 4);
+        t->mm = bd_gather_value(g, c, o[F_MM], 8);
+        t->nvcsw = bd_gather_value(g, c, o[F_NVCSW], 8);
+        t->nivcsw = bd_gather_value(g, c, o[F_NIVCSW], 8);
+        t->start_time = bd_gather_value(g, c, o[F_START_TIME], 8);
         const void *comm = bd_gather_field(g, c, o[F_COMM], 16);
         if (comm)
                 memcpy(t->comm, comm, 16);
@@ -417,8 +408,8 @@ struct bd_error *bd_tasks_read(struct bd_program *prog, int threads, struct bd_t
                 decode(&pl, c, addr[i], t);
                 if (!threads && t->pid != t->tgid)
                         continue;
-                parent[ts->n] = get(&pl.g, c, pl.off[F_REAL_PARENT], 8);
-                exec_start[ts->n] = get(&pl.g, c, pl.off[F_EXEC_START], 8);
+                parent[ts->n] = bd_gather_value(&pl.g, c, pl.off[F_REAL_PARENT], 8);
+                exec_start[ts->n] = bd_gather_value(&pl.g, c, pl.off[F_EXEC_START], 8);
                 ts->n++;
         }
         if ((err = read_pointed(prog, &pl, ts->t, parent, exec_start, ts->n)))

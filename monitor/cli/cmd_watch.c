@@ -369,6 +369,12 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                 } else if (w[i].note[0] && !cli->quiet) {
                         fprintf(stderr, "bdmon: %s: %s; still watching\n", w[i].target.name,
                                 w[i].note);
+                } else if (w[i].probe && !cli->quiet) {
+                        const struct bd_probe_info *in = bd_probe_info(w[i].probe);
+                        fprintf(stderr, "bdmon: %s: %s, %u cpus: %u reads (%u bytes) a probe%s%s\n",
+                                w[i].target.name, w[i].prog->release, in->ncpus, in->ranges,
+                                in->bytes, in->missing[0] ? "; this kernel lacks " : "",
+                                in->missing);
                 }
                 if (!rc && changed)
                         rc = on_event(cli, &view, &w[i]);

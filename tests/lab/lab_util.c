@@ -116,3 +116,14 @@ void lab_init(void)
         const char *r = getenv("BD_ROOT");
         snprintf(lab_root, sizeof(lab_root), "%s", r ? r : ".");
 }
+
+int lab_boot(void)
+{
+        struct result r = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);
+        int rc = r.rc;
+        if (rc)
+                print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", rc,
+                            r.out, r.err);
+        result_free(&r);
+        return rc ? -1 : 0;
+}

@@ -16,6 +16,8 @@ struct result {
 };
 
 void lab_init(void);
+/* bdlab down, then up: 0, or -1 having said why the lab cannot run. */
+int lab_boot(void);
 void result_free(struct result *r);
 /* A shell command on the lab host. */
 struct result host(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

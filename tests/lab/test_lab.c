@@ -26,14 +26,9 @@ static int group_setup(void **state)
         (void)state;
         lab_init();
         snprintf(shm_ram, sizeof(shm_ram), "/dev/shm/backdoors-lab-%d/host2.ram", (int)getuid());
-        struct result res = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);
-        if (res.rc) {
-                print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", res.rc,
-                            res.out, res.err);
-                result_free(&res);
+        if (lab_boot())
                 return -1;
-        }
-        result_free(&res);
+        struct result res;
         /* Three NICs for host2: the real one (read-only, host2's RAM through
          * the ivshmem BAR, plus a snapshot file served directly), and two
          * write-enabled ones on scratch files for the write paths, one
@@ -711,6 +706,22 @@ static void test_views_from_ram_file(void **state)
         r = host("'%s/build/bin/bdmon' -q -s file:%s ps | grep -c .", lab_root, shm_ram);
         expect_ok(&r, "bdmon ps from the RAM file");
         assert_true(atoi(r.out) > 40);
+        result_free(&r);
+        /* The same memory as an ELF vmcore (bdmon dump): the same kernel,
+         * the same log. The dump is of a live machine, so compare what does
+         * not change: the release and the boot's first log lines. */
+        r = host("set -e; b='%s/build/bin/bdmon'; v=$(mktemp /tmp/bdtest.XXXXXX.vmcore);"
+                 " trap 'rm -f $v' EXIT; $b -q -s file:%s dump -o $v;"
+                 " $b -q --no-cache -s file:$v --json info | grep -o '\"osrelease\":\"[^\"]*\"';"
+                 " $b -q -s file:$v dmesg | head -n 20 > $v.a; $b -q -s file:%s dmesg | head -n 20 "
+                 "> $v.b;"
+                 " cmp $v.a $v.b && echo same-log; rm -f $v.a $v.b",
+                 lab_root, shm_ram, shm_ram);
+        expect_ok(&r, "bdmon from an ELF vmcore dumped from the RAM file");
+        char want[160];
+        snprintf(want, sizeof(want), "\"osrelease\":\"%s\"", rel);
+        assert_non_null(strstr(r.out, want));
+        assert_non_null(strstr(r.out, "same-log"));
         result_free(&r);
 }
 

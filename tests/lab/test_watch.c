@@ -46,14 +46,9 @@ static int group_setup(void **state)
         setenv("BDLAB_SPIN_MS", "4000", 1);
         setenv("BDLAB_HANG_MS", "6000", 1);
         setenv("BDLAB_HOG_S", "8", 1);
-        struct result r = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);
-        if (r.rc) {
-                print_error("bdlab up failed (exit %d): the lab cannot run here.\n%s\n%s\n", r.rc,
-                            r.out, r.err);
-                result_free(&r);
+        if (lab_boot())
                 return -1;
-        }
-        result_free(&r);
+        struct result r;
         if (start_nic())
                 return -1;
         r = vm("mon", "rm -rf " EVENTS " " ALARMS " " INCIDENTS "; " BDMON

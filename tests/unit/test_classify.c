@@ -471,6 +471,105 @@ static void test_oom_with_memory_back(void **state)
         assert_int_equal(m.last.state, BD_STATE_HEALTHY);
 }
 
+/* A line of `bdmon watch --record` as a sample. The record keeps whether
+ * each cpu idled, not its task pointers: those are made up here, one task
+ * per cpu, which is all the classifier compares. */
+static int parse_record(char *line, struct bd_probe_sample *s)
+{
+        memset(s, 0, sizeof(*s));
+        int fields = 0;
+        for (char *save = NULL, *tok = strtok_r(line, " \n", &save); tok;
+             tok = strtok_r(NULL, " \n", &save)) {
+                unsigned long long a, b;
+                unsigned cpu, nr_running;
+                int present, idle;
+                unsigned long long clock, sw, irqs, hrt, touch;
+                if (sscanf(tok, "t=%llu", &a) == 1)
+                        s->t_ns = a, fields++;
+                else if (sscanf(tok, "rtt=%llu", &a) == 1)
+                        s->rtt_ns = a;
+                else if (sscanf(tok, "err=%d", &s->read_error) == 1)
+                        ;
+                else if (sscanf(tok, "jiffies=%llu", &a) == 1)
+                        s->jiffies = a, fields++;
+                else if (sscanf(tok, "panic_cpu=%d", &s->panic_cpu) == 1)
+                        ;
+                else if (sscanf(tok, "oops=%d", &s->oops_in_progress) == 1)
+                        ;
+                else if (sscanf(tok, "taint=%llx", &a) == 1)
+                        s->tainted_mask = a;
+                else if (sscanf(tok, "state=%d", &s->system_state) == 1)
+                        ;
+                else if (sscanf(tok, "threads=%llu/%llu", &a, &b) == 2)
+                        s->nr_threads = (int64_t)a, s->max_threads = (int64_t)b;
+                else if (sscanf(tok, "pid_max=%llu", &a) == 1)
+                        s->pid_max = (int64_t)a;
+                else if (sscanf(tok, "files=%llu/%llu", &a, &b) == 2)
+                        s->nr_files = (int64_t)a, s->max_files = (int64_t)b;
+                else if (sscanf(tok, "free=%llu/%llu", &a, &b) == 2)
+                        s->free_pages = (int64_t)a, s->min_free_pages = (int64_t)b;
+                else if (sscanf(tok, "oom=%llu", &a) == 1)
+                        s->oom_kills = a;
+                else if (sscanf(tok, "cpu%u=%d,%llu,%llu,%llu,%u,%d,%llu,%llu", &cpu, &present,
+                                &clock, &sw, &irqs, &nr_running, &idle, &hrt, &touch) == 9 &&
+                         cpu < BD_PROBE_MAX_CPUS) {
+                        struct bd_probe_cpu *q = &s->cpu[cpu];
+                        *q = (struct bd_probe_cpu){.present = present,
+                                                   .clock = clock,
+                                                   .nr_switches = sw,
+                                                   .timer_irqs = irqs,
+                                                   .nr_running = nr_running,
+                                                   .idle = IDLE_TASK(cpu),
+                                                   .curr = idle ? IDLE_TASK(cpu) : TASK(cpu),
+                                                   .hrtimer_interrupts = hrt,
+                                                   .touch_ts = touch,
+                                                   .curr_pid = idle ? 0 : 100 + (int32_t)cpu};
+                        if (cpu + 1 > s->ncpus)
+                                s->ncpus = cpu + 1;
+                }
+        }
+        s->boot_id_hash = 0x1234;
+        return fields == 2 ? 0 : -1;
+}
+
+/* Replay a recording from the lab: host2 while bdfault.ko spun on cpu 1
+ * with interrupts off, cpu 0 meanwhile updating cpu 1's rq clock. */
+static void test_recorded_hard_lockup(void **state)
+{
+        (void)state;
+        FILE *f = fopen("tests/unit/recordings/hardlockup.rec", "r");
+        assert_non_null(f);
+        struct bd_classifier c;
+        bd_classifier_init(&c, NULL);
+        char line[2048];
+        unsigned n = 0, hard = 0, soft = 0, healthy = 0, other = 0;
+        while (fgets(line, sizeof(line), f)) {
+                struct bd_probe_sample s;
+                assert_int_equal(parse_record(line, &s), 0);
+                n++;
+                struct bd_event ev;
+                if (!bd_classifier_feed(&c, &s, &ev))
+                        continue;
+                if (ev.state == BD_STATE_HARD_LOCKUP) {
+                        hard++;
+                        assert_int_equal(ev.cpu, 1);
+                } else if (ev.state == BD_STATE_SOFT_LOCKUP) {
+                        soft++;
+                } else if (ev.state == BD_STATE_HEALTHY) {
+                        healthy++;
+                } else {
+                        other++;
+                }
+        }
+        fclose(f);
+        assert_true(n > 300);
+        /* healthy, hard-lockup on cpu 1 once, healthy again when it ends */
+        assert_int_equal(hard, 1);
+        assert_int_equal(soft, 0);
+        assert_int_equal(other, 0);
+        assert_int_equal(healthy, 2);
+}
+
 static void test_soft_lockup(void **state)
 {
         (void)state;
@@ -864,6 +963,7 @@ int main(void)
             cmocka_unit_test(test_frozen),
             cmocka_unit_test(test_hard_lockup),
             cmocka_unit_test(test_hard_lockup_remote_clock),
+            cmocka_unit_test(test_recorded_hard_lockup),
             cmocka_unit_test(test_oom_with_memory_back),
             cmocka_unit_test(test_soft_lockup),
             cmocka_unit_test(test_hung_task),

@@ -65,6 +65,37 @@ static void test_contains_edges(void **state)
 
 /* offset + length may exceed 2^64: a naive "offset + length <= size" check
  * wraps and accepts these. */
+/* READV: every segment checked before any byte is copied. */
+static void test_readv(void **state)
+{
+        (void)state;
+        uint8_t mem[0x1000], out[64], segs[4 * BD_READV_SEG_LEN];
+        for (size_t i = 0; i < sizeof(mem); i++)
+                mem[i] = (uint8_t)i;
+        struct bd_nic_window w = {
+            .desc = {.length = sizeof(mem)}, .map = mem, .map_len = sizeof(mem)};
+        bd_wire_readv_put(segs, 0, 0x10, 4);
+        bd_wire_readv_put(segs, 1, 0xffc, 4); /* the last bytes */
+        bd_wire_readv_put(segs, 2, 0x0, 1);
+        size_t len = 0;
+        assert_int_equal(bd_window_readv(&w, segs, 3, out, sizeof(out), &len), 0);
+        assert_int_equal(len, 9);
+        static const uint8_t want[] = {0x10, 0x11, 0x12, 0x13, 0xfc, 0xfd, 0xfe, 0xff, 0x00};
+        assert_memory_equal(out, want, sizeof(want));
+        /* One segment past the end, empty, or too much in all: nothing read. */
+        memset(out, 0xee, sizeof(out));
+        bd_wire_readv_put(segs, 3, 0xffd, 4);
+        assert_int_equal(bd_window_readv(&w, segs, 4, out, sizeof(out), &len), BD_ERR_RANGE);
+        assert_int_equal(out[0], 0xee);
+        bd_wire_readv_put(segs, 3, 0x100, 0);
+        assert_int_equal(bd_window_readv(&w, segs, 4, out, sizeof(out), &len), BD_ERR_RANGE);
+        bd_wire_readv_put(segs, 3, 0x100, 60);
+        assert_int_equal(bd_window_readv(&w, segs, 4, out, sizeof(out), &len), BD_ERR_RANGE);
+        bd_wire_readv_put(segs, 3, UINT64_MAX, 4);
+        assert_int_equal(bd_window_readv(&w, segs, 4, out, sizeof(out), &len), BD_ERR_RANGE);
+        assert_int_equal(out[0], 0xee);
+}
+
 static void test_contains_overflow(void **state)
 {
         (void)state;
@@ -936,6 +967,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_contains_edges),
             cmocka_unit_test(test_contains_overflow),
+            cmocka_unit_test(test_readv),
             cmocka_unit_test(test_window_open_file),
             cmocka_unit_test(test_window_open_file_writable),
             cmocka_unit_test(test_window_open_base_and_mediated),

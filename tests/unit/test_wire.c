@@ -266,7 +266,8 @@ static void check_request(const struct bd_msg *in)
         struct bd_msg out;
         size_t n = roundtrip(in, &out);
         const struct bd_request *a = &in->u.request, *b = &out.u.request;
-        size_t data = a->op == BD_OP_WRITE ? a->length : 0;
+        int has_data = a->op == BD_OP_WRITE || a->op == BD_OP_READV;
+        size_t data = has_data ? a->length : 0;
         assert_int_equal(n, BD_HDR_LEN + BD_REQUEST_FIXED_LEN + data);
         assert_int_equal(b->op, a->op);
         assert_int_equal(b->window, a->window);
@@ -276,7 +277,7 @@ static void check_request(const struct bd_msg *in)
         assert_int_equal(b->sink_rkey, a->sink_rkey);
         assert_int_equal(b->compare, a->compare);
         assert_int_equal(b->swap, a->swap);
-        if (a->op == BD_OP_WRITE) {
+        if (has_data) {
                 /* The data pointer refers into the received buffer. */
                 assert_ptr_equal(b->data, buf + BD_HDR_LEN + BD_REQUEST_FIXED_LEN);
                 if (a->length)
@@ -630,11 +631,48 @@ static void test_reject_window_mode_access(void **state)
 static void test_reject_request_unknown_op(void **state)
 {
         (void)state;
-        static const uint8_t bad[] = {0, BD_OP_ANNOUNCE_CAS + 1, 0x7f, 0xff};
+        static const uint8_t bad[] = {0, BD_OP_READV + 1, 0x7f, 0xff};
         size_t n = sample(6, buf);
         for (size_t i = 0; i < sizeof(bad); i++) {
                 buf[BD_HDR_LEN] = bad[i];
                 expect_reject_why(buf, n, "operation");
+        }
+}
+
+static void test_roundtrip_readv(void **state)
+{
+        (void)state;
+        uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
+        for (unsigned i = 0; i < BD_READV_MAX_SEGS; i++)
+                bd_wire_readv_put(segs, i, 0x100000000ull * i + 8 * i, 64 + i);
+        static const unsigned counts[] = {1, 2, BD_READV_MAX_SEGS};
+        for (size_t c = 0; c < 3; c++) {
+                struct bd_msg m = request_msg(BD_OP_READV);
+                m.u.request.length = counts[c] * BD_READV_SEG_LEN;
+                m.u.request.data = segs;
+                check_request(&m);
+        }
+        uint64_t off;
+        uint32_t len;
+        bd_wire_readv_get(segs, 63, &off, &len);
+        assert_int_equal(off, 0x100000000ull * 63 + 8 * 63);
+        assert_int_equal(len, 64 + 63);
+        assert_string_equal(bd_op_name(BD_OP_READV), "readv");
+}
+
+/* A READV's segment list: whole segments, at least one, at most the most. */
+static void test_reject_readv_segments(void **state)
+{
+        (void)state;
+        uint8_t segs[(BD_READV_MAX_SEGS + 1) * BD_READV_SEG_LEN] = {0};
+        static const uint32_t bad[] = {0, 1, BD_READV_SEG_LEN - 1, BD_READV_SEG_LEN + 1,
+                                       (BD_READV_MAX_SEGS + 1) * BD_READV_SEG_LEN};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct bd_msg m = request_msg(BD_OP_READV);
+                m.u.request.length = bad[i];
+                m.u.request.data = segs;
+                size_t n = encode(&m, buf);
+                expect_reject_why(buf, n, "readv");
         }
 }
 
@@ -796,6 +834,8 @@ int main(void)
             cmocka_unit_test(test_roundtrip_refused),
             cmocka_unit_test(test_roundtrip_request_each_op),
             cmocka_unit_test(test_roundtrip_request_write_sizes),
+            cmocka_unit_test(test_roundtrip_readv),
+            cmocka_unit_test(test_reject_readv_segments),
             cmocka_unit_test(test_roundtrip_reply),
             cmocka_unit_test(test_reject_every_truncation),
             cmocka_unit_test(test_reject_consistent_but_short),
