@@ -528,9 +528,11 @@ static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
                 c->t_progress = s->t_ns;
                 c->base = *s;
                 track(c, s);
-                evaluate(c, s, evidence(c, s));
+                /* What the old kernel's addresses hold in a new boot is
+                 * not evidence (zeroed memory reads as panic_cpu 0). */
+                evaluate(c, s, rebooting ? 0 : evidence(c, s));
                 /* Announced even if the new kernel already runs. */
-                if (rebooting && c->target.state != BD_STATE_PANICKED)
+                if (rebooting)
                         verdict(&c->target, BD_STATE_REBOOTED, -1, 0, NULL, 0, c->reboot_since);
                 return;
         }

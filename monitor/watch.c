@@ -94,8 +94,9 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
                 *changed = feed_error(w, code, now);
                 return -1;
         }
-        /* A kernel found by scanning is remembered by the program: once the
-         * old one is gone, later attempts must not trust that hint. */
+        /* Found by a rescan: the kernel after a reboot, whose first verdict
+         * may well be "rebooted" again. */
+        w->new_kernel = w->opt.prog.rescan;
         w->opt.prog.rescan = 0;
         w->note[0] = '\0';
         w->open_error = 0;
@@ -155,8 +156,10 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         w->probes++;
         count_rtt(w, s.rtt_ns);
         /* The task walk is dear (a round trip per tree level, then every
-         * task): only when the runqueues count tasks in D. */
-        if (w->opt.hung_every_ns && s.t_ns >= w->next_hung_ns && s.nr_uninterruptible > 0) {
+         * task): only when the runqueues count tasks in D, or to see a hung
+         * one gone. */
+        if (w->opt.hung_every_ns && s.t_ns >= w->next_hung_ns &&
+            (s.nr_uninterruptible > 0 || w->cls.hung)) {
                 struct bd_error *err = bd_probe_scan_hung(w->probe, &s);
                 /* A scan that fails (a task list changing under it) only
                  * means no verdict on hung tasks this time. */
@@ -164,5 +167,16 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 w->next_hung_ns = bd_now_ns() + w->opt.hung_every_ns;
         }
         w->last = s;
-        return bd_classifier_feed(&w->cls, &s, &w->event);
+        int verdict = bd_classifier_feed(&w->cls, &s, &w->event);
+        if (verdict && w->event.state == BD_STATE_REBOOTED && !w->new_kernel) {
+                /* The addresses probed are the old kernel's: find the new
+                 * one before reading anything more. */
+                snprintf(w->note, sizeof(w->note), "looking for the new kernel");
+                drop_kernel(w);
+                w->opt.prog.rescan = 1;
+                w->next_open_ns = s.t_ns + REOPEN_NS / 10;
+        }
+        if (verdict && w->event.state != BD_STATE_UNKNOWN)
+                w->new_kernel = 0;
+        return verdict;
 }

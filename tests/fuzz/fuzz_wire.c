@@ -5,12 +5,14 @@
  *    byte for byte except in reserved/padding bytes (which the encoder
  *    writes as zero and the decoder ignores);
  *  - decoding the re-encoded message gives the same fields;
- *  - WRITE/REPLY data pointers lie inside the input.
+ *  - WRITE/READV/REPLY data pointers lie inside the input;
+ *  - a READV served from a small window reads only inside it, or nothing.
  * When decoding fails, a reason is given. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../backdoor-nic/window.h"
 #include "../../common/wire.h"
 #include "fuzz_check.h"
 
@@ -73,7 +75,7 @@ static void same_fields(const struct bd_msg *a, const struct bd_msg *b)
                 CHECK(x->sink_rkey == y->sink_rkey);
                 CHECK(x->compare == y->compare && x->swap == y->swap);
                 CHECK(!x->data == !y->data);
-                if (x->op == BD_OP_WRITE && x->length)
+                if ((x->op == BD_OP_WRITE || x->op == BD_OP_READV) && x->length)
                         CHECK(!memcmp(x->data, y->data, x->length));
                 break;
         }
@@ -112,6 +114,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       m.u.request.data + m.u.request.length <= data + size);
         if (m.type == BD_MSG_REPLY && m.u.reply.data)
                 CHECK(m.u.reply.data >= data && m.u.reply.data + m.u.reply.length <= data + size);
+
+        if (m.type == BD_MSG_REQUEST && m.u.request.op == BD_OP_READV) {
+                /* A 4 KiB window whose bytes are their own offsets' low byte:
+                 * what comes back must be those bytes, segment by segment. */
+                static uint8_t mem[4096], got[BD_INLINE_MAX];
+                for (size_t i = 0; i < sizeof(mem); i++)
+                        mem[i] = (uint8_t)i;
+                struct bd_nic_window w = {.desc = {.length = sizeof(mem)}, .map = mem};
+                unsigned nsegs = m.u.request.length / BD_READV_SEG_LEN;
+                size_t len = 0;
+                if (!bd_window_readv(&w, m.u.request.data, nsegs, got, sizeof(got), &len)) {
+                        size_t at = 0;
+                        for (unsigned i = 0; i < nsegs; i++) {
+                                uint64_t off;
+                                uint32_t l;
+                                bd_wire_readv_get(m.u.request.data, i, &off, &l);
+                                CHECK(l && off + l <= sizeof(mem));
+                                for (uint32_t k = 0; k < l; k++)
+                                        CHECK(got[at + k] == (uint8_t)(off + k));
+                                at += l;
+                        }
+                        CHECK(at == len && len <= sizeof(got));
+                }
+        }
 
         static uint8_t out[BD_MSG_MAX], canon[BD_MSG_MAX];
         size_t n = bd_wire_encode(&m, out, sizeof(out));
