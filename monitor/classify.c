@@ -272,7 +272,13 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                 }
                 if (jiffies_moved || nmoved > moved[i])
                         t->t_others = s->t_ns;
-                if (idle || p->nr_switches != q->nr_switches || p->curr != q->curr) {
+                /* The watchdog's stopper thread preempts even a SCHED_FIFO
+                 * task when its hrtimer fires, and hands the cpu straight
+                 * back: two switches, the same task, a watchdog tick. The
+                 * tasks waiting for the cpu still wait. */
+                int stopper = p->curr == q->curr && q->nr_switches - p->nr_switches == 2 &&
+                              p->hrtimer_interrupts != q->hrtimer_interrupts;
+                if (idle || p->curr != q->curr || (p->nr_switches != q->nr_switches && !stopper)) {
                         t->t_switch = s->t_ns;
                         t->n_switch = c->tnow;
                         t->waiting = t->lock = t->taint_soft = 0;

@@ -44,9 +44,13 @@ struct bd_probe {
         size_t ncopies;
         uint8_t *scratch;
         uint64_t boot_hash;
-        /* The start of VMCOREINFO, as found and as each probe reads it: a
-         * reboot (or anything that reuses the memory) changes it. */
+        /* The start of VMCOREINFO and its KERNELOFFSET line, as found and
+         * as each probe reads them: a reboot changes one or the other (the
+         * same kernel booting again may put its note on the same page,
+         * but KASLR moves it elsewhere in memory). */
         uint8_t note_then[64], note_now[64];
+        uint8_t koff_then[32], koff_now[32];
+        size_t koff_len;
 
         /* Raw values, written by the reads; unplanned ones keep defaults. */
         uint64_t jiffies, tainted, online_mask, max_files, free_pages;
@@ -273,6 +277,32 @@ static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
         pr->off_pid = offs[0], pr->off_comm = offs[1];
 }
 
+static struct bd_error *plan_note(struct bd_probe *pr)
+{
+        uint8_t *page = malloc(BD_VMCOREINFO_MAX);
+        if (!page)
+                return &bd_error_nomem;
+        uint64_t at = pr->prog->vi.phys;
+        struct bd_error *err = bd_phys_read(pr->prog->phys, at, page, BD_VMCOREINFO_MAX);
+        if (!err) {
+                memcpy(pr->note_then, page, sizeof(pr->note_then));
+                err = push(pr, at, pr->note_now, sizeof(pr->note_now));
+        }
+        static const char key[] = "KERNELOFFSET=";
+        const uint8_t *k = err ? NULL : memmem(page, BD_VMCOREINFO_MAX, key, sizeof(key) - 1);
+        if (k) {
+                size_t pos = (size_t)(k - page), n = 0;
+                while (n < sizeof(pr->koff_then) && pos + n < BD_VMCOREINFO_MAX &&
+                       page[pos + n] != '\n')
+                        n++;
+                memcpy(pr->koff_then, page + pos, n);
+                pr->koff_len = n;
+                err = push(pr, at + pos, pr->koff_now, n);
+        }
+        free(page);
+        return err;
+}
+
 static int by_paddr(const void *a, const void *b)
 {
         const struct bd_phys_iov *x = a, *y = b;
@@ -363,8 +393,7 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
                 plan_global(pr, "files_stat", a, &pr->max_files, 8);
         if (!bd_layout_get(l, BDL_NR_FREE_PAGES, &a) && a >= 0 && a < 4096)
                 plan_global(pr, "vm_zone_stat", a * 8, &pr->free_pages, 8);
-        if ((err = bd_phys_read(prog->phys, prog->vi.phys, pr->note_then, sizeof(pr->note_then))) ||
-            (err = push(pr, prog->vi.phys, pr->note_now, sizeof(pr->note_now)))) {
+        if ((err = plan_note(pr))) {
                 bd_probe_close(pr);
                 return bd_error_wrap(err, "probe: VMCOREINFO");
         }
@@ -459,7 +488,8 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
         }
         for (size_t i = 0; i < pr->ncopies; i++)
                 memcpy(pr->copies[i].to, pr->scratch + pr->copies[i].from, pr->copies[i].len);
-        if (memcmp(pr->note_now, pr->note_then, sizeof(pr->note_now))) {
+        if (memcmp(pr->note_now, pr->note_then, sizeof(pr->note_now)) ||
+            memcmp(pr->koff_now, pr->koff_then, pr->koff_len)) {
                 s->read_error = BD_ERR_NOT_FOUND; /* the probed kernel is gone */
                 return;
         }

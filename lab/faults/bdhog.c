@@ -8,8 +8,12 @@
  *                              per-process limit is lower)
  *   bdhog memory SECONDS       allocate and touch memory until the OOM
  *                              killer takes it
+ *   bdhog rtspin SECONDS       spin as SCHED_FIFO 99 pinned to the last
+ *                              cpu (run with RT throttling off)
  */
 #include <errno.h>
+#include <sched.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +26,8 @@
 
 static int usage(void)
 {
-        fprintf(stderr, "usage: bdhog fork SECONDS | files N SECONDS | memory SECONDS\n");
+        fprintf(stderr, "usage: bdhog fork SECONDS | files N SECONDS | memory SECONDS | "
+                        "rtspin SECONDS\n");
         return 2;
 }
 
@@ -97,6 +102,22 @@ static int memory(unsigned seconds)
         return 0;
 }
 
+static int rt_spin(unsigned seconds)
+{
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET((int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
+        struct sched_param sp = {.sched_priority = 99};
+        if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_FIFO, &sp)) {
+                fprintf(stderr, "bdhog: rtspin: %s\n", strerror(errno));
+                return 1;
+        }
+        time_t end = time(NULL) + seconds;
+        while (time(NULL) < end)
+                ;
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         if (argc == 3 && !strcmp(argv[1], "fork"))
@@ -105,5 +126,7 @@ int main(int argc, char **argv)
                 return open_files(atol(argv[2]), (unsigned)atoi(argv[3]));
         if (argc == 3 && !strcmp(argv[1], "memory"))
                 return memory((unsigned)atoi(argv[2]));
+        if (argc == 3 && !strcmp(argv[1], "rtspin"))
+                return rt_spin((unsigned)atoi(argv[2]));
         return usage();
 }

@@ -229,6 +229,18 @@ static void test_soft_lockup(void **state)
         recovers(line, "soft-lockup", 20);
 }
 
+/* A SCHED_FIFO spinner starves its cpu's other tasks: a soft lockup too,
+ * though the kernel's own detector never fires for it (its stopper still
+ * runs). */
+static void test_rt_spinner(void **state)
+{
+        (void)state;
+        char ev[2048];
+        int line = fault("rtspin", "soft-lockup", 15, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "\"what\":\"bdhog\""));
+        recovers(line, "soft-lockup", 30);
+}
+
 static void test_hard_lockup(void **state)
 {
         (void)state;
@@ -344,6 +356,7 @@ int main(void)
             cmocka_unit_test(test_no_false_alarm_under_load),
             cmocka_unit_test(test_oops),
             cmocka_unit_test(test_soft_lockup),
+            cmocka_unit_test(test_rt_spinner),
             cmocka_unit_test(test_hard_lockup),
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhaustion),

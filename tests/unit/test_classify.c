@@ -27,6 +27,7 @@ enum behaviour {
         B_HOG,     /* one task alone: ticks, no switch but the watchdog's */
         B_HARD,    /* interrupts off: no tick, no switch */
         B_SOFT,    /* ticks, a task waiting, no switch */
+        B_RT,      /* a SCHED_FIFO hog: ticks, a task waiting, only the stopper switches */
         B_OFFLINE, /* hot-unplugged */
 };
 
@@ -72,7 +73,7 @@ static void behave(struct sim *m, int cpu, enum behaviour b)
                 set_curr(m, cpu, p->idle);
         else if (p->curr == p->idle)
                 set_curr(m, cpu, TASK(cpu * 10));
-        p->nr_running = b == B_SOFT ? 2 : b == B_IDLE ? 0 : 1;
+        p->nr_running = b == B_SOFT || b == B_RT ? 2 : b == B_IDLE ? 0 : 1;
 }
 
 static void sim_init_at(struct sim *m, uint64_t jiffies0, uint64_t clock0)
@@ -141,12 +142,13 @@ static void tick(struct sim *m)
                         break;
                 case B_HOG:
                 case B_SOFT:
+                case B_RT:
                         p->clock = m->clock0 + m->tgt;
                         ticked = 1;
                         if (watchdog) {
                                 p->hrtimer_interrupts++;
                                 /* The stopper gets the cpu unless it is locked. */
-                                if (m->b[i] == B_HOG) {
+                                if (m->b[i] == B_HOG || m->b[i] == B_RT) {
                                         p->nr_switches += 2;
                                         p->touch_ts = m->tgt / 1000000000;
                                 }
@@ -157,6 +159,7 @@ static void tick(struct sim *m)
                         break;
                 }
                 int interrupted = m->b[i] == B_BUSY || m->b[i] == B_HOG || m->b[i] == B_SOFT ||
+                                  m->b[i] == B_RT ||
                                   (m->b[i] == B_IDLE && p->clock == m->clock0 + m->tgt);
                 if (m->irqs && interrupted)
                         p->timer_irqs++;
@@ -451,6 +454,26 @@ static void test_hard_lockup_remote_clock(void **state)
         assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
         assert_true(took <= 260 * MS);
         assert_int_equal(run(&m, 3000), 0);
+        behave(&m, 1, B_BUSY);
+        until_event(&m, 100);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
+/* A SCHED_FIFO spinner with RT throttling off: the watchdog's stopper
+ * still gets the cpu every 4 s and hands it back; the task waiting for it
+ * does not. A soft lockup, held through the stopper's visits. */
+static void test_rt_spinner(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        behave(&m, 1, B_BUSY);
+        run(&m, 200);
+        behave(&m, 1, B_RT);
+        until_event(&m, 600);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+        assert_int_equal(m.last.cpu, 1);
+        assert_int_equal(run(&m, 9000), 0);
         behave(&m, 1, B_BUSY);
         until_event(&m, 100);
         assert_int_equal(m.last.state, BD_STATE_HEALTHY);
@@ -965,6 +988,7 @@ int main(void)
             cmocka_unit_test(test_hard_lockup_remote_clock),
             cmocka_unit_test(test_recorded_hard_lockup),
             cmocka_unit_test(test_oom_with_memory_back),
+            cmocka_unit_test(test_rt_spinner),
             cmocka_unit_test(test_soft_lockup),
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhausted),
