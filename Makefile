@@ -1,10 +1,12 @@
 # Backdoors: one Makefile for everything. `make help` lists the targets.
 #
-# make / make all   build bdnicd, bdmon, bdbench and the lab test into build/
+# make / make all   build bdnicd, bdmon, bdbench and the lab tests into build/
 # make test         install what is missing, then every test: fuzz smoke runs,
 #                   cmocka unit tests under ASan+UBSan, and the soft-RoCE lab
-# make demo         boot the lab and show a target read through its NIC
-# make bench        bdmon against perftest on the same lab link, with ratios
+# make demo         boot the lab, bdmon watch host2, panic it: the alarm, the
+#                   saved report, the dead kernel read through its NIC
+# make bench        bdmon against perftest on the same lab link, with ratios;
+#                   watch's detection latency per fault kind (bench/detect)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min: no alarm
@@ -57,7 +59,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 all: $(BINS)
 
 help:
-	@sed -n '2,15s/^# \{0,1\}//p' Makefile
+	@sed -n '2,18s/^# \{0,1\}//p' Makefile
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
