@@ -12,6 +12,7 @@
  * (not TASK_KILLABLE, not TASK_IDLE). Unchanged since Linux 2.6. */
 #define TASK_UNINTERRUPTIBLE 0x0002u
 #define PANIC_CPU_INVALID    (-1)
+#define BDA_PHYS             0x400u
 
 /* A task seen in D by the slow scan. */
 struct hung_track {
@@ -51,6 +52,11 @@ struct bd_probe {
         uint8_t note_then[64], note_now[64];
         uint8_t koff_then[32], koff_now[32];
         size_t koff_len;
+        /* The BIOS data area: firmware writes it at every reset and Linux
+         * leaves it alone once booted, so a change is a reset, even when
+         * the old kernel's memory (VMCOREINFO included) survives it. */
+        uint8_t bda_then[256], bda_now[256];
+        int have_bda;
 
         /* Raw values, written by the reads; unplanned ones keep defaults. */
         uint64_t jiffies, tainted, online_mask, max_files, free_pages;
@@ -300,6 +306,17 @@ static struct bd_error *plan_note(struct bd_probe *pr)
                 err = push(pr, at + pos, pr->koff_now, n);
         }
         free(page);
+        if (!err && bd_phys_window_of(pr->prog->phys, BDA_PHYS) >= 0 &&
+            bd_phys_window_of(pr->prog->phys, BDA_PHYS + sizeof(pr->bda_then) - 1) ==
+                bd_phys_window_of(pr->prog->phys, BDA_PHYS)) {
+                /* Optional: a window without low memory only loses this. */
+                struct bd_error *e =
+                    bd_phys_read(pr->prog->phys, BDA_PHYS, pr->bda_then, sizeof(pr->bda_then));
+                if (!e)
+                        e = push(pr, BDA_PHYS, pr->bda_now, sizeof(pr->bda_now));
+                pr->have_bda = !e;
+                bd_error_destroy(e);
+        }
         return err;
 }
 
@@ -489,7 +506,8 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
         for (size_t i = 0; i < pr->ncopies; i++)
                 memcpy(pr->copies[i].to, pr->scratch + pr->copies[i].from, pr->copies[i].len);
         if (memcmp(pr->note_now, pr->note_then, sizeof(pr->note_now)) ||
-            memcmp(pr->koff_now, pr->koff_then, pr->koff_len)) {
+            memcmp(pr->koff_now, pr->koff_then, pr->koff_len) ||
+            (pr->have_bda && memcmp(pr->bda_now, pr->bda_then, sizeof(pr->bda_now)))) {
                 s->read_error = BD_ERR_NOT_FOUND; /* the probed kernel is gone */
                 return;
         }

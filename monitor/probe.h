@@ -30,8 +30,9 @@ void bd_probe_close(struct bd_probe *pr);
 const struct bd_probe_info *bd_probe_info(const struct bd_probe *pr);
 
 /* One probe into s (t_ns, rtt_ns stamped; read_error set on failure:
- * BD_ERR_NOT_FOUND when VMCOREINFO no longer reads as it did, i.e. the
- * kernel probed is gone and the program must be opened again). */
+ * BD_ERR_NOT_FOUND when VMCOREINFO no longer reads as it did, or the BIOS
+ * data area changed (a reset), i.e. the kernel probed is gone and the
+ * program must be opened again). */
 void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s);
 
 /* The slow scan: walk every task and put into s the one that has been in

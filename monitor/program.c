@@ -16,9 +16,13 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
         prog->phys = p;
         if (opt)
                 prog->opt = *opt;
-        uint64_t hint = prog->opt.rescan ? 0 : bd_hint_load(p->name);
+        uint64_t hint = prog->opt.rescan || prog->opt.replaced ? 0 : bd_hint_load(p->name);
         struct bd_vmcoreinfo_scan scan;
-        struct bd_error *err = bd_vmcoreinfo_find(p, hint, &prog->vi, &scan, prog->opt.progress);
+        struct bd_error *err =
+            prog->opt.replaced ? bd_vmcoreinfo_find_new(p, prog->opt.replaced, &prog->vi, &scan,
+                                                        prog->opt.progress)
+                               : bd_vmcoreinfo_find(p, hint, &prog->vi, &scan, prog->opt.progress);
+        prog->opt.replaced = NULL; /* the caller's, and only needed here */
         if (!err) {
                 if (!scan.from_hint)
                         bd_hint_store(p->name, prog->vi.phys);

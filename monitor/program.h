@@ -27,6 +27,8 @@ struct bd_program_options {
         int rescan;         /* ignore the remembered VMCOREINFO location */
         int no_cache;       /* neither read nor write the per-build cache */
         const char *layout; /* a layout file instead of the kernel's BTF */
+        /* Not this kernel: the one a reboot replaced (implies rescan). */
+        const struct bd_vmcoreinfo *replaced;
         void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */
 };
 

@@ -112,9 +112,14 @@ int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_
  * it moves 4 KiB several times, and only each page's first bytes matter. */
 #define SCAN_CHUNK (4u << 20)
 
-struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,
-                                    struct bd_vmcoreinfo_scan *scan,
-                                    void (*progress)(uint64_t done, uint64_t total))
+static int same_text(const struct bd_vmcoreinfo *a, const struct bd_vmcoreinfo *b)
+{
+        return a->len == b->len && !memcmp(a->text, b->text, a->len);
+}
+
+static struct bd_error *find(struct bd_phys *p, uint64_t hint, const struct bd_vmcoreinfo *old,
+                             struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
+                             void (*progress)(uint64_t done, uint64_t total))
 {
         uint64_t t0 = bd_now_ns();
         memset(scan, 0, sizeof(*scan));
@@ -156,18 +161,33 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_
                         if (progress)
                                 progress(scan->bytes_scanned, total);
                         for (size_t off = 0; off < len; off += PAGE)
-                                if (bd_vmcoreinfo_match(buf + off, PAGE, out)) {
+                                if (bd_vmcoreinfo_match(buf + off, PAGE, out) &&
+                                    !(old && same_text(out, old))) {
                                         out->phys = at + off;
                                         goto out;
                                 }
                 }
         }
         err = bd_error_new(BD_ERR_NOT_FOUND,
-                           "%s: no Linux kernel found: VMCOREINFO is in none of %llu bytes "
+                           "%s: no %sLinux kernel found: VMCOREINFO is in none of %llu bytes "
                            "of physical memory",
-                           p->name, (unsigned long long)total);
+                           p->name, old ? "new " : "", (unsigned long long)total);
 out:
         free(buf);
         scan->elapsed_ns = bd_now_ns() - t0;
         return err;
+}
+
+struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,
+                                    struct bd_vmcoreinfo_scan *scan,
+                                    void (*progress)(uint64_t done, uint64_t total))
+{
+        return find(p, hint, NULL, out, scan, progress);
+}
+
+struct bd_error *bd_vmcoreinfo_find_new(struct bd_phys *p, const struct bd_vmcoreinfo *old,
+                                        struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
+                                        void (*progress)(uint64_t done, uint64_t total))
+{
+        return find(p, 0, old, out, scan, progress);
 }

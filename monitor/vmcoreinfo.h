@@ -46,5 +46,10 @@ int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_
 struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,
                                     struct bd_vmcoreinfo_scan *scan,
                                     void (*progress)(uint64_t done, uint64_t total));
+/* The same scan (no hint), passing over every copy whose text is old's: a
+ * kernel that replaced old, whose copies may still lie in memory. */
+struct bd_error *bd_vmcoreinfo_find_new(struct bd_phys *p, const struct bd_vmcoreinfo *old,
+                                        struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
+                                        void (*progress)(uint64_t done, uint64_t total));
 
 #endif

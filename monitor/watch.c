@@ -38,6 +38,17 @@ static void drop_source(struct bd_watcher *w)
         w->phys = NULL;
 }
 
+/* The kernel is gone (rebooted): look for one that is not it. Its
+ * VMCOREINFO copies may still lie in memory, first in a plain scan. */
+static void forget_kernel(struct bd_watcher *w)
+{
+        if (w->prog) {
+                w->replaced = w->prog->vi;
+                w->opt.prog.replaced = &w->replaced;
+        }
+        drop_kernel(w);
+}
+
 void bd_watcher_close(struct bd_watcher *w)
 {
         drop_source(w);
@@ -94,9 +105,10 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
                 *changed = feed_error(w, code, now);
                 return -1;
         }
-        /* Found by a rescan: the kernel after a reboot, whose first verdict
-         * may well be "rebooted" again. */
-        w->new_kernel = w->opt.prog.rescan;
+        /* The kernel after a reboot, whose first verdict may well be
+         * "rebooted" again. */
+        w->new_kernel = w->opt.prog.replaced != NULL;
+        w->opt.prog.replaced = NULL;
         w->opt.prog.rescan = 0;
         w->note[0] = '\0';
         w->open_error = 0;
@@ -146,8 +158,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                         /* VMCOREINFO moved or vanished: find the new kernel. */
                         snprintf(w->note, sizeof(w->note),
                                  "the kernel's VMCOREINFO changed (reboot?): looking for it");
-                        drop_kernel(w);
-                        w->opt.prog.rescan = 1;
+                        forget_kernel(w);
                         w->next_open_ns = s.t_ns + REOPEN_NS / 10;
                 }
                 w->last = s;
@@ -172,8 +183,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 /* The addresses probed are the old kernel's: find the new
                  * one before reading anything more. */
                 snprintf(w->note, sizeof(w->note), "looking for the new kernel");
-                drop_kernel(w);
-                w->opt.prog.rescan = 1;
+                forget_kernel(w);
                 w->next_open_ns = s.t_ns + REOPEN_NS / 10;
         }
         if (verdict && w->event.state != BD_STATE_UNKNOWN)

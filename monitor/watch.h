@@ -43,10 +43,11 @@ struct bd_watcher {
         uint64_t oops_announced; /* since_ns of the oops last alarmed on, 0 */
         int open_error;
         int new_kernel;
-            /* the kernel was found again after a reboot, no verdict yet */ /* enum bd_err of the
-                                                                               last failed connect
-                                                                               or kernel search, 0
-                                                                             */
+        struct bd_vmcoreinfo replaced; /* the kernel a reboot replaced */
+        /* the kernel was found again after a reboot, no verdict yet */ /* enum bd_err of the
+                                                                           last failed connect
+                                                                           or kernel search, 0
+                                                                         */
         char note[256]; /* why the watcher has no kernel right now, "" if it has */
 };
 
