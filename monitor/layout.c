@@ -292,6 +292,14 @@ struct bd_error *bd_layout_get(const struct bd_layout *l, enum bd_layout_id id, 
         return NULL;
 }
 
+int bd_layout_has(const struct bd_layout *l, enum bd_layout_id id, int64_t *value)
+{
+        if ((unsigned)id >= BDL_COUNT || !l->e[id].present)
+                return 0;
+        *value = l->e[id].value;
+        return 1;
+}
+
 struct bd_error *bd_layout_need(const struct bd_layout *l, const enum bd_layout_id *ids, size_t n,
                                 int64_t *out)
 {

@@ -66,6 +66,9 @@ struct bd_error *bd_layout_find_stored(struct bd_layout *l, const char *build_id
 /* A member's offset, a size, or an enumerator. BD_ERR_NOT_FOUND naming the
  * entry and the layout's source when the kernel lacks it. */
 struct bd_error *bd_layout_get(const struct bd_layout *l, enum bd_layout_id id, int64_t *value);
+/* An optional entry: 1 and *value if the kernel has it, else 0 (nothing
+ * to free: for views that do without). */
+int bd_layout_has(const struct bd_layout *l, enum bd_layout_id id, int64_t *value);
 /* Several at once: ids[i] into out[i]; the first missing one fails. */
 struct bd_error *bd_layout_need(const struct bd_layout *l, const enum bd_layout_id *ids, size_t n,
                                 int64_t *out);

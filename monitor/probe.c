@@ -225,13 +225,13 @@ static struct bd_error *plan_cpus(struct bd_probe *pr, const struct bd_layout *l
         plan_percpu(pr, "hrtimer_interrupts", 0, 8, pr->hrtimer);
         plan_percpu(pr, "watchdog_touch_ts", 0, 8, pr->touch);
         int64_t off;
-        if (!bd_layout_get(l, BDL_HRTIMER_NR_EVENTS, &off) && l->e[BDL_HRTIMER_NR_EVENTS].size <= 8)
+        if (bd_layout_has(l, BDL_HRTIMER_NR_EVENTS, &off) && l->e[BDL_HRTIMER_NR_EVENTS].size <= 8)
                 plan_percpu(pr, "hrtimer_bases", off, (size_t)l->e[BDL_HRTIMER_NR_EVENTS].size,
                             pr->irqs);
         else
                 note_missing(pr, "hrtimer_cpu_base.nr_events");
         int64_t oom_idx;
-        if (!bd_layout_get(l, BDL_OOM_KILL, &oom_idx) && oom_idx >= 0 && oom_idx < 4096)
+        if (bd_layout_has(l, BDL_OOM_KILL, &oom_idx) && oom_idx >= 0 && oom_idx < 4096)
                 pr->have_oom = !plan_percpu(pr, "vm_event_states", oom_idx * 8, 8, pr->oom);
         else
                 note_missing(pr, "OOM_KILL");
@@ -381,7 +381,7 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
         pr->info.ncpus = ncpus < BD_PROBE_MAX_CPUS ? ncpus : BD_PROBE_MAX_CPUS;
         pr->panic_cpu = PANIC_CPU_INVALID;
         int64_t running = 3;
-        bd_layout_get(l, BDL_SYSTEM_RUNNING, &running);
+        bd_layout_has(l, BDL_SYSTEM_RUNNING, &running);
         pr->info.system_running = (int32_t)running;
         pr->system_state = pr->info.system_running;
 
@@ -401,14 +401,14 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
         plan_global(pr, "pid_max", 0, &pr->pid_max, 4);
         plan_global(pr, "min_free_kbytes", 0, &pr->min_free_kbytes, 4);
         int64_t a, b;
-        if (!bd_layout_get(l, BDL_PID_NS_IDR, &a) && !bd_layout_get(l, BDL_IDR_NEXT, &b))
+        if (bd_layout_has(l, BDL_PID_NS_IDR, &a) && bd_layout_has(l, BDL_IDR_NEXT, &b))
                 plan_global(pr, "init_pid_ns", a + b, &pr->idr_next, 4);
-        if (!bd_layout_get(l, BDL_PERCPU_COUNTER_COUNT, &a))
+        if (bd_layout_has(l, BDL_PERCPU_COUNTER_COUNT, &a))
                 plan_global(pr, "nr_files", a, &pr->nr_files, 8);
         plan_files_percpu(pr, l);
-        if (!bd_layout_get(l, BDL_FILES_STAT_MAX_FILES, &a))
+        if (bd_layout_has(l, BDL_FILES_STAT_MAX_FILES, &a))
                 plan_global(pr, "files_stat", a, &pr->max_files, 8);
-        if (!bd_layout_get(l, BDL_NR_FREE_PAGES, &a) && a >= 0 && a < 4096)
+        if (bd_layout_has(l, BDL_NR_FREE_PAGES, &a) && a >= 0 && a < 4096)
                 plan_global(pr, "vm_zone_stat", a * 8, &pr->free_pages, 8);
         if ((err = plan_note(pr))) {
                 bd_probe_close(pr);

@@ -25,13 +25,13 @@ struct bd_error *bd_sysinfo_read(struct bd_program *prog, struct bd_sysinfo *si)
         uint64_t totalram = 0, zone_stat[64], tk[64];
         int have_online = 0, have_possible = 0, have_total = 0, have_free = 0, have_tk = 0;
         int64_t free_idx = -1, tk_seq = 0, mono_base = -1, offs_boot = -1, xtime = -1;
-        if (l && !bd_layout_get(l, BDL_TK_CORE_SEQ, &tk_seq) &&
-            !bd_layout_get(l, BDL_TK_MONO_BASE, &mono_base) &&
-            !bd_layout_get(l, BDL_TK_OFFS_BOOT, &offs_boot) &&
-            !bd_layout_get(l, BDL_TK_XTIME_SEC, &xtime) && tk_seq <= 64)
+        if (l && bd_layout_has(l, BDL_TK_CORE_SEQ, &tk_seq) &&
+            bd_layout_has(l, BDL_TK_MONO_BASE, &mono_base) &&
+            bd_layout_has(l, BDL_TK_OFFS_BOOT, &offs_boot) &&
+            bd_layout_has(l, BDL_TK_XTIME_SEC, &xtime) && tk_seq <= 64)
                 have_tk = 1;
         size_t free_len = 0;
-        if (l && !bd_layout_get(l, BDL_NR_FREE_PAGES, &free_idx) && free_idx >= 0 && free_idx < 64)
+        if (l && bd_layout_has(l, BDL_NR_FREE_PAGES, &free_idx) && free_idx >= 0 && free_idx < 64)
                 free_len = (size_t)(free_idx + 1) * 8;
         /* tk_core's timekeeper follows the seqcount, 8-aligned. */
         size_t tk_off = ((size_t)tk_seq + 7) & ~(size_t)7;

@@ -71,9 +71,9 @@ static struct bd_error *maple_layout(const struct bd_layout *l, struct bd_maple_
 static void resolve_names(struct bd_program *prog, const struct bd_layout *l, struct bd_vmas *vs)
 {
         int64_t f_dentry, d_name, d_parent;
-        if (bd_layout_get(l, BDL_FILE_DENTRY, &f_dentry) ||
-            bd_layout_get(l, BDL_DENTRY_NAME, &d_name) ||
-            bd_layout_get(l, BDL_DENTRY_PARENT, &d_parent))
+        if (!bd_layout_has(l, BDL_FILE_DENTRY, &f_dentry) ||
+            !bd_layout_has(l, BDL_DENTRY_NAME, &d_name) ||
+            !bd_layout_has(l, BDL_DENTRY_PARENT, &d_parent))
                 return;
         size_t n = vs->n;
         uint64_t *dentry = calloc(n + 1, sizeof(*dentry));

@@ -379,16 +379,8 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                 if (!rc && changed)
                         rc = on_event(cli, &view, &w[i]);
         }
-        if (rc) {
-                if (rec)
-                        fclose(rec);
-                for (int i = 0; i < nnames; i++)
-                        bd_watcher_close(&w[i]);
-                free(w);
-                if (mfd >= 0)
-                        close(mfd);
-                return rc;
-        }
+        if (rc)
+                goto done;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         uint64_t end = cli->duration_ms ? bd_now_ns() + cli->duration_ms * 1000000ull : UINT64_MAX;
@@ -431,6 +423,7 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                                 w[i].probes ? w[i].rtt_sum_s * 1e3 / (double)w[i].probes : 0.0,
                                 w[i].probe ? bd_probe_info(w[i].probe)->ranges : 0,
                                 w[i].probe_errors, bd_state_name(bd_watcher_state(&w[i])));
+done:
         for (int i = 0; i < nnames; i++)
                 bd_watcher_close(&w[i]);
         free(w);

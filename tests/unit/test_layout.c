@@ -88,6 +88,14 @@ static void test_from_btf(void **state)
         enum bd_layout_id need[] = {BDL_TASK_PID, BDL_RQ_CURR};
         int64_t out[2];
         assert_error_says(bd_layout_need(l, need, 2, out), BD_ERR_NOT_FOUND, "rq.curr");
+        /* Optional entries: present with the same value, absent untouched. */
+        v = -1;
+        assert_int_equal(bd_layout_has(l, BDL_TASK_PID, &v), 1);
+        assert_int_equal(v, 4);
+        v = -1;
+        assert_int_equal(bd_layout_has(l, BDL_TASK_MM, &v), 0);
+        assert_int_equal(bd_layout_has(l, BDL_COUNT, &v), 0);
+        assert_int_equal(v, -1);
         free(l);
         btf__free(b);
 }
