@@ -21,14 +21,17 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 DEPFLAGS = -MMD -MP
-ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The test flavour: one clang build of the library serves the unit tests and
+# the fuzz targets, instrumented for libFuzzer's coverage feedback as well.
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+TFLAGS  := -O1 -g -fno-omit-frame-pointer $(SAN) -Wno-unknown-warning-option
 LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 
 COMMON_SRC  := $(wildcard common/*.c)
 NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
-MON_SRC     := $(wildcard monitor/*.c)
+MON_SRC     := $(filter-out monitor/cli/%,$(wildcard monitor/*/*.c))
 CLI_SRC     := $(wildcard monitor/cli/*.c)
 LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
@@ -36,11 +39,15 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 
 OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-ASAN_OBJ = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+TEST_OBJ = $(patsubst %.c,$(BUILD)/test/%.o,$(1))
+
+# Everything but the programs' main files, built once per flavour.
+LIB      := $(BUILD)/libbackdoors.a
+TEST_LIB := $(BUILD)/test/libbackdoors.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
         $(BUILD)/bin/test_watch
-UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # Debian packages: build, unit tests, fuzzing, and the QEMU soft-RoCE lab.
@@ -63,37 +70,44 @@ help:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/asan/%.o: %.c
+$(BUILD)/test/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(ASAN) $(DEPFLAGS) -c $< -o $@
+	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/bin/bdnicd: $(call OBJ,backdoor-nic/bdnicd.c $(COMMON_SRC) $(NIC_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+$(LIB): $(call OBJ,$(LIB_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(BUILD)/bin/bdmon: $(call OBJ,$(CLI_SRC) $(COMMON_SRC) $(MON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+$(TEST_LIB): $(call TEST_OBJ,$(LIB_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC) $(COMMON_SRC) $(MON_SRC))
+$(BUILD)/bin/bdnicd: $(call OBJ,backdoor-nic/bdnicd.c) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/bin/bdmon: $(call OBJ,$(CLI_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS) -lm
 
 $(BUILD)/bin/test_%: $(call OBJ,tests/lab/lab_util.c) $(BUILD)/obj/tests/lab/test_%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -lcmocka
 
-$(BUILD)/asan/tests/%: $(BUILD)/asan/tests/unit/%.o $(call ASAN_OBJ,$(LIB_SRC))
+# Unit tests are not fuzzers: their own file needs no coverage hooks.
+$(BUILD)/test/unit/%: tests/unit/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN) $^ -o $@ $(LIBS) -lcmocka
+	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS) -lcmocka
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) -Wno-unknown-warning-option -g -O1 \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$< $(LIB_SRC) -o $@ $(LIBS)
+	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS)
 
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -133,6 +147,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/bin
+	rm -rf $(BUILD)/obj $(BUILD)/test $(BUILD)/fuzz $(BUILD)/bin $(LIB)
 
--include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/test $(BUILD)/fuzz -name '*.d' 2>/dev/null)

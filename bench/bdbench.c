@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../common/clock.h"
-#include "../monitor/target.h"
+#include "../monitor/source/target.h"
 #include "probes.h"
 #include "views.h"
 

@@ -6,8 +6,8 @@
 #include <time.h>
 
 #include "../common/clock.h"
-#include "../monitor/probe.h"
-#include "../monitor/program.h"
+#include "../monitor/watch/probe.h"
+#include "../monitor/kernel/program.h"
 
 struct one {
         struct bd_phys *p;

@@ -2,7 +2,7 @@
 #ifndef BD_BENCH_PROBES_H
 #define BD_BENCH_PROBES_H
 
-#include "../monitor/target.h"
+#include "../monitor/source/target.h"
 
 /* Open ntargets sources of t, each with its own kernel and probe, probe
  * them round robin for seconds on this one thread, print one JSON object;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 
 #include "../common/clock.h"
-#include "../monitor/printk.h"
-#include "../monitor/program.h"
-#include "../monitor/tasks.h"
+#include "../monitor/views/printk.h"
+#include "../monitor/kernel/program.h"
+#include "../monitor/views/tasks.h"
 #include "views.h"
 
 struct run {

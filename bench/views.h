@@ -2,7 +2,7 @@
 #ifndef BD_BENCH_VIEWS_H
 #define BD_BENCH_VIEWS_H
 
-#include "../monitor/phys.h"
+#include "../monitor/source/phys.h"
 
 /* Prints one JSON object; returns an exit code. */
 int bench_views(struct bd_phys *p);

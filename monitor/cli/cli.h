@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include "../../common/error.h"
-#include "../phys.h"
-#include "../program.h"
-#include "../target.h"
+#include "../source/phys.h"
+#include "../kernel/program.h"
+#include "../source/target.h"
 
 struct cli {
         const char *config;

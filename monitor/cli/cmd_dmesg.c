@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../output.h"
-#include "../printk.h"
+#include "../views/output.h"
+#include "../views/printk.h"
 #include "cli.h"
 
 static void print_record(struct cli *cli, const struct bd_printk_record *r)

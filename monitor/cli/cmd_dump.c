@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../elf_dump.h"
-#include "../output.h"
+#include "../views/elf_dump.h"
+#include "../views/output.h"
 #include "cli.h"
 
 static int quiet;

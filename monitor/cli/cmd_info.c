@@ -3,8 +3,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "../output.h"
-#include "../sysinfo.h"
+#include "../views/output.h"
+#include "../views/sysinfo.h"
 #include "cli.h"
 
 static void boot_id_text(const uint8_t *b, char *out)

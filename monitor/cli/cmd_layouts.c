@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cache_dir.h"
-#include "../output.h"
+#include "../cache/cache.h"
+#include "../views/output.h"
 #include "cli.h"
 
 static const char *kind_name(enum bd_layout_kind k)

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../output.h"
-#include "../vmas.h"
+#include "../views/output.h"
+#include "../views/vmas.h"
 #include "cli.h"
 
 int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs)

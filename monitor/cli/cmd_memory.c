@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../output.h"
-#include "../user_mem.h"
+#include "../views/output.h"
+#include "../views/user_mem.h"
 #include "cli.h"
 
 int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs)

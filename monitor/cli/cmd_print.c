@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../btf.h"
-#include "../object.h"
-#include "../output.h"
+#include "../kernel/btf.h"
+#include "../views/object.h"
+#include "../views/output.h"
 #include "cli.h"
 
 /* Members and array elements are expanded this deep. */

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../output.h"
-#include "../tasks.h"
+#include "../views/output.h"
+#include "../views/tasks.h"
 #include "cli.h"
 
 static void since_text(const struct bd_task *t, char *buf, size_t cap)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "../../common/clock.h"
-#include "../output.h"
+#include "../views/output.h"
 #include "cli.h"
 
 int cmd_sym(struct cli *cli, struct bd_phys *p, char **args, int nargs)

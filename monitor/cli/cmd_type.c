@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../btf.h"
-#include "../output.h"
+#include "../kernel/btf.h"
+#include "../views/output.h"
 #include "cli.h"
 
 struct layout_out {

@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "../../common/clock.h"
-#include "../cache_dir.h"
-#include "../incident.h"
-#include "../metrics.h"
-#include "../output.h"
-#include "../watch.h"
+#include "../cache/cache.h"
+#include "../watch/incident.h"
+#include "../watch/metrics.h"
+#include "../views/output.h"
+#include "../watch/watch.h"
 #include "cli.h"
 
 static volatile sig_atomic_t stop;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../monitor/classify.h"
+#include "../../monitor/watch/classify.h"
 #include "fuzz_check.h"
 
 /* Enough of a sample for the classifier to see everything that varies. */

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/kallsyms.h"
-#include "../../monitor/kernel.h"
+#include "../../monitor/kernel/kallsyms.h"
+#include "../../monitor/kernel/kernel.h"
 #include "../unit/kallsyms_img.h"
 #include "fuzz_check.h"
 #include "mem_phys.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/kallsyms.h"
+#include "../../monitor/kernel/kallsyms.h"
 #include "fuzz_check.h"
 
 #define SLIDE 0x1e00000ull

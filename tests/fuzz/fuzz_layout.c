@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/layout.h"
+#include "../../monitor/kernel/layout.h"
 #include "fuzz_check.h"
 
 static struct bd_layout a, b;

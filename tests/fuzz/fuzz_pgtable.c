@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/kernel.h"
-#include "../../monitor/pgtable.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/kernel/pgtable.h"
 #include "mem_phys.h"
 #include "fuzz_check.h"
 

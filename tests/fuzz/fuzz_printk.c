@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/kernel.h"
-#include "../../monitor/printk.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/views/printk.h"
 #include "../unit/printk_ring.h"
 #include "mem_phys.h"
 #include "fuzz_check.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/target.h"
+#include "../../monitor/source/target.h"
 #include "fuzz_check.h"
 
 #define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)

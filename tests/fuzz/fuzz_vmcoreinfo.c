@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/vmcoreinfo.h"
+#include "../../monitor/kernel/vmcoreinfo.h"
 #include "fuzz_check.h"
 
 static struct bd_vmcoreinfo vi;

@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/kernel.h"
-#include "../../monitor/walk.h"
-#include "../../monitor/walk_list.h"
-#include "../../monitor/walk_maple.h"
-#include "../../monitor/walk_rbtree.h"
-#include "../../monitor/walk_xarray.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/walk/walk.h"
+#include "../../monitor/walk/walk_list.h"
+#include "../../monitor/walk/walk_maple.h"
+#include "../../monitor/walk/walk_rbtree.h"
+#include "../../monitor/walk/walk_xarray.h"
 #include "fuzz_check.h"
 #include "mem_phys.h"
 

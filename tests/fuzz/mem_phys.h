@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../monitor/phys.h"
+#include "../../monitor/source/phys.h"
 
 struct mem_phys {
         struct bd_phys base;

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/btf.h"
+#include "../../monitor/kernel/btf.h"
 #include "helpers.h"
 
 static struct btf *btf;

@@ -14,13 +14,11 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/build_cache.h"
-#include "../../monitor/cache_dir.h"
-#include "../../monitor/hint_cache.h"
-#include "../../monitor/kallsyms.h"
-#include "../../monitor/kernel.h"
-#include "../../monitor/phys.h"
-#include "../../monitor/vmcoreinfo.h"
+#include "../../monitor/cache/cache.h"
+#include "../../monitor/kernel/kallsyms.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/source/phys_file.h"
+#include "../../monitor/kernel/vmcoreinfo.h"
 #include "helpers.h"
 #include "kallsyms_img.h"
 
@@ -408,29 +406,29 @@ static void test_store_load(void **state)
         void *data, *got;
         size_t len, glen;
         assert_bd_ok(bd_kallsyms_serialize(ks, 0, &data, &len));
-        assert_bd_error(bd_build_cache_load(id, "kallsyms", 1 << 20, &got, &glen),
+        assert_bd_error(bd_cache_build_load(id, "kallsyms", 1 << 20, &got, &glen),
                         BD_ERR_NOT_FOUND);
-        assert_int_equal(bd_build_cache_store(id, "kallsyms", data, len), 0);
+        assert_int_equal(bd_cache_build_store(id, "kallsyms", data, len), 0);
         /* Overwrite, as a second contact would. */
-        assert_int_equal(bd_build_cache_store(id, "kallsyms", data, len), 0);
-        assert_int_equal(bd_build_cache_store(id, "btf", "BTF", 3), 0);
-        assert_bd_ok(bd_build_cache_load(id, "kallsyms", 1 << 20, &got, &glen));
+        assert_int_equal(bd_cache_build_store(id, "kallsyms", data, len), 0);
+        assert_int_equal(bd_cache_build_store(id, "btf", "BTF", 3), 0);
+        assert_bd_ok(bd_cache_build_load(id, "kallsyms", 1 << 20, &got, &glen));
         assert_int_equal(glen, len);
         assert_memory_equal(got, data, len);
         assert_bd_ok(bd_kallsyms_deserialize(got, glen, 0, &back));
         expect_same(ks, back, 0);
         bd_kallsyms_free(back);
         free(got);
-        assert_bd_error(bd_build_cache_load(id, "kallsyms", len - 1, &got, &glen), BD_ERR_RANGE);
+        assert_bd_error(bd_cache_build_load(id, "kallsyms", len - 1, &got, &glen), BD_ERR_RANGE);
         assert_null(got);
-        assert_bd_error(bd_build_cache_load("5d1c2a9e0b7f4e3b", "kallsyms", 1 << 20, &got, &glen),
+        assert_bd_error(bd_cache_build_load("5d1c2a9e0b7f4e3b", "kallsyms", 1 << 20, &got, &glen),
                         BD_ERR_NOT_FOUND);
         /* Hostile names store nothing and load nothing. */
-        assert_int_equal(bd_build_cache_store("../x", "kallsyms", data, len), -1);
-        assert_int_equal(bd_build_cache_store("ABCD", "kallsyms", data, len), -1);
-        assert_int_equal(bd_build_cache_store(id, "../kallsyms", data, len), -1);
-        assert_int_equal(bd_build_cache_store(id, "a/b", data, len), -1);
-        assert_bd_error(bd_build_cache_load("../x", "kallsyms", 1 << 20, &got, &glen),
+        assert_int_equal(bd_cache_build_store("../x", "kallsyms", data, len), -1);
+        assert_int_equal(bd_cache_build_store("ABCD", "kallsyms", data, len), -1);
+        assert_int_equal(bd_cache_build_store(id, "../kallsyms", data, len), -1);
+        assert_int_equal(bd_cache_build_store(id, "a/b", data, len), -1);
+        assert_bd_error(bd_cache_build_load("../x", "kallsyms", 1 << 20, &got, &glen),
                         BD_ERR_PROTOCOL);
         /* Only the build's directory, and in it only the two files: the
          * temporaries were renamed or removed. */
@@ -481,9 +479,9 @@ static void test_atomic_write(void **state)
 static void test_hint(void **state)
 {
         (void)state;
-        assert_int_equal(bd_hint_load("host/1"), 0);
-        bd_hint_store("host/1", 0x7ffd1234000ull);
-        assert_int_equal(bd_hint_load("host/1"), 0x7ffd1234000ull);
+        assert_int_equal(bd_cache_hint_load("host/1"), 0);
+        bd_cache_hint_store("host/1", 0x7ffd1234000ull);
+        assert_int_equal(bd_cache_hint_load("host/1"), 0x7ffd1234000ull);
         char names[8][64];
         size_t n;
         list_dir(dir, names, &n, 8);

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/classify.h"
+#include "../../monitor/watch/classify.h"
 #include "helpers.h"
 
 #define MS              1000000ull

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/incident.h"
-#include "../../monitor/metrics.h"
-#include "../../monitor/printk.h"
+#include "../../monitor/watch/incident.h"
+#include "../../monitor/watch/metrics.h"
+#include "../../monitor/views/printk.h"
 
 #define SEC 1000000000ull
 

@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/kallsyms.h"
-#include "../../monitor/kernel.h"
-#include "../../monitor/phys.h"
-#include "../../monitor/vmcoreinfo.h"
+#include "../../monitor/kernel/kallsyms.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/source/phys_file.h"
+#include "../../monitor/kernel/vmcoreinfo.h"
 #include "helpers.h"
 #include "kallsyms_img.h"
 

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/gather.h"
-#include "../../monitor/layout.h"
-#include "../../monitor/sysinfo.h"
-#include "../../monitor/tasks.h"
+#include "../../monitor/walk/gather.h"
+#include "../../monitor/kernel/layout.h"
+#include "../../monitor/views/sysinfo.h"
+#include "../../monitor/views/tasks.h"
 #include "helpers.h"
 
 /* An error with this code whose message names what went wrong. */

@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/kernel.h"
-#include "../../monitor/pgtable.h"
-#include "../../monitor/phys.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/kernel/pgtable.h"
+#include "../../monitor/source/phys_file.h"
 #include "helpers.h"
 
 #define IMG_SIZE (4u << 20)

@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/kernel.h"
-#include "../../monitor/phys.h"
-#include "../../monitor/printk.h"
-#include "../../monitor/vmcoreinfo.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/source/phys_file.h"
+#include "../../monitor/views/printk.h"
+#include "../../monitor/kernel/vmcoreinfo.h"
 #include "helpers.h"
 #include "printk_ring.h"
 

@@ -10,9 +10,9 @@
 
 #include <sys/stat.h>
 
-#include "../../monitor/hint_cache.h"
-#include "../../monitor/output.h"
-#include "../../monitor/target.h"
+#include "../../monitor/cache/cache.h"
+#include "../../monitor/views/output.h"
+#include "../../monitor/source/target.h"
 #include "helpers.h"
 
 /* Parse a line that must be a target. */
@@ -572,15 +572,15 @@ static void test_hint_cache(void **state)
         char sub[64];
         snprintf(sub, sizeof(sub), "%s/c", dir);
         setenv("BDMON_CACHE", sub, 1);
-        assert_int_equal(bd_hint_load("host2"), 0); /* nothing cached */
-        bd_hint_store("host2", 0x12345000);
-        assert_int_equal(bd_hint_load("host2"), 0x12345000);
-        bd_hint_store("host2", 0xffffffff00000000ull); /* replaced */
-        assert_int_equal(bd_hint_load("host2"), 0xffffffff00000000ull);
+        assert_int_equal(bd_cache_hint_load("host2"), 0); /* nothing cached */
+        bd_cache_hint_store("host2", 0x12345000);
+        assert_int_equal(bd_cache_hint_load("host2"), 0x12345000);
+        bd_cache_hint_store("host2", 0xffffffff00000000ull); /* replaced */
+        assert_int_equal(bd_cache_hint_load("host2"), 0xffffffff00000000ull);
         /* A path as a target name stays one file inside the cache. */
-        bd_hint_store("/var/crash/vmcore", 0x2000);
-        assert_int_equal(bd_hint_load("/var/crash/vmcore"), 0x2000);
-        assert_int_equal(bd_hint_load("host3"), 0);
+        bd_cache_hint_store("/var/crash/vmcore", 0x2000);
+        assert_int_equal(bd_cache_hint_load("/var/crash/vmcore"), 0x2000);
+        assert_int_equal(bd_cache_hint_load("host3"), 0);
 
         char f[128];
         snprintf(f, sizeof(f), "%s/vmcoreinfo-host2", sub);

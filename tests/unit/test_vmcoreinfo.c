@@ -11,8 +11,8 @@
 #include <elf.h>
 #include <fcntl.h>
 
-#include "../../monitor/phys.h"
-#include "../../monitor/vmcoreinfo.h"
+#include "../../monitor/source/phys_file.h"
+#include "../../monitor/kernel/vmcoreinfo.h"
 #include "helpers.h"
 
 #define PAGE 4096

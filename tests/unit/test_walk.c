@@ -12,13 +12,13 @@
 
 #include <cmocka.h>
 
-#include "../../monitor/addr_set.h"
-#include "../../monitor/kernel.h"
-#include "../../monitor/walk.h"
-#include "../../monitor/walk_list.h"
-#include "../../monitor/walk_maple.h"
-#include "../../monitor/walk_rbtree.h"
-#include "../../monitor/walk_xarray.h"
+#include "../../monitor/walk/addr_set.h"
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/walk/walk.h"
+#include "../../monitor/walk/walk_list.h"
+#include "../../monitor/walk/walk_maple.h"
+#include "../../monitor/walk/walk_rbtree.h"
+#include "../../monitor/walk/walk_xarray.h"
 #include "helpers.h"
 #include "../fuzz/mem_phys.h"
 

@@ -15,8 +15,8 @@
 
 #include "../../backdoor-nic/window.h"
 #include "../../common/audit.h"
-#include "../../monitor/phys.h"
-#include "../../monitor/phys_file.h"
+#include "../../monitor/source/phys.h"
+#include "../../monitor/source/phys_file.h"
 #include "helpers.h"
 
 /* Every test file byte has a value derived from its offset, so a read that

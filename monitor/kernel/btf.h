@@ -1,0 +1,49 @@
+/* The kernel's own BTF (CONFIG_DEBUG_INFO_BTF), read from its memory between
+ * __start_BTF and __stop_BTF and parsed with libbpf: every structure layout
+ * of the running kernel, from the kernel itself. */
+#ifndef BD_BTF_H
+#define BD_BTF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/btf.h>
+
+#include "../../common/error.h"
+#include "kallsyms.h"
+#include "kernel.h"
+
+/* vmlinux BTF is ~5 MB on distro kernels: beyond this it is not BTF. */
+#define BD_BTF_MAX (64u << 20)
+
+/* size_read, if set, receives the bytes fetched. */
+struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
+                             uint64_t *size_read);
+
+/* Parse a BTF blob (from memory, or the per-build cache); NULL with *why
+ * set (if why is non-NULL) when it does not check out. */
+struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why);
+
+/* A struct (or, failing that, a union) by name. */
+struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id);
+
+struct bd_btf_member {
+        uint32_t type_id;
+        uint64_t bit_offset;    /* from the start of the outermost struct */
+        uint32_t bitfield_bits; /* 0 unless a bitfield */
+        int64_t size;           /* bytes of the member's type, -1 if unsized */
+};
+
+/* A member by dotted path from a struct: "task_struct.comm",
+ * "rq.nr_switches", "task_struct.se.vruntime". Members of anonymous structs
+ * and unions are found as if they were the enclosing struct's own. */
+struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out);
+
+/* The value of an enumerator, searched across every enum. */
+struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value);
+
+/* A C-like name for a type: "unsigned int", "struct list_head",
+ * "char[16]", "struct mm_struct *". */
+void bd_btf_type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,361 @@
+/* kallsyms decoding, as kernel/kallsyms.c and scripts/kallsyms.c lay it out
+ * in Linux 6.1: kallsyms_names holds one entry per symbol, a length (one
+ * byte, or two little-endian base-128 bytes when the first has bit 7 set)
+ * and that many token numbers; kallsyms_token_index[256] gives each token's
+ * NUL-terminated string in kallsyms_token_table; the first character of the
+ * expansion is the symbol's type. Addresses come from kallsyms_offsets and
+ * kallsyms_relative_base (or kallsyms_addresses on kernels without
+ * CONFIG_KALLSYMS_BASE_RELATIVE).
+ *
+ * Every table is hostile input: counts, lengths and token numbers are
+ * checked against what was actually fetched before they are used. */
+#include "kallsyms_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/bytes.h"
+
+/* Bounds for tables whose size the kernel does not record. */
+#define NAMES_MAX       (64u << 20)
+#define TOKEN_TABLE_MAX (64u << 10)
+#define TOKEN_SLACK     256u /* past the highest token index, when sizing by it */
+
+static struct bd_error *corrupt(const char *fmt, unsigned long long v)
+{
+        struct bd_error *err = bd_error_new(BD_ERR_NOT_FOUND, fmt, v);
+        return bd_error_wrap(err, "kallsyms");
+}
+
+static struct bd_error *kread(struct bd_kallsyms *ks, struct bd_kernel *k, uint64_t vaddr,
+                              void *buf, size_t len)
+{
+        ks->stats.reads++;
+        ks->stats.bytes_read += len;
+        struct bd_error *err = bd_kernel_read(k, vaddr, buf, len);
+        return err ? bd_error_wrap(err, "kallsyms: reading 0x%llx+%zu", (unsigned long long)vaddr,
+                                   len)
+                   : NULL;
+}
+
+static int symbol(const struct bd_vmcoreinfo *vi, const char *name, uint64_t *out)
+{
+        char key[96];
+        snprintf(key, sizeof(key), "SYMBOL(%s)", name);
+        return bd_vmcoreinfo_number(vi, key, 1, out);
+}
+
+struct tokens {
+        uint8_t *table;
+        size_t len;
+        uint16_t off[256];
+        uint16_t tlen[256];
+};
+
+static struct bd_error *load_tokens(struct bd_kallsyms *ks, struct bd_kernel *k, uint64_t table,
+                                    uint64_t index, struct tokens *t)
+{
+        uint8_t raw[512];
+        struct bd_error *err = kread(ks, k, index, raw, sizeof(raw));
+        if (err)
+                return err;
+        unsigned max = 0;
+        for (unsigned i = 0; i < 256; i++) {
+                t->off[i] = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
+                if (t->off[i] > max)
+                        max = t->off[i];
+        }
+        /* scripts/kallsyms emits the token table right before the index;
+         * when it does not, the highest index plus room for one token. */
+        t->len = index > table && index - table <= TOKEN_TABLE_MAX ? (size_t)(index - table)
+                                                                   : max + TOKEN_SLACK;
+        if (max >= t->len)
+                return corrupt("token index %llu past the token table", max);
+        t->table = malloc(t->len);
+        if (!t->table)
+                return &bd_error_nomem;
+        if ((err = kread(ks, k, table, t->table, t->len)))
+                return err;
+        for (unsigned i = 0; i < 256; i++) {
+                const uint8_t *s = t->table + t->off[i];
+                const uint8_t *nul = memchr(s, 0, t->len - t->off[i]);
+                if (!nul)
+                        return corrupt("token %llu is not terminated", i);
+                t->tlen[i] = (uint16_t)(nul - s);
+        }
+        return NULL;
+}
+
+static struct bd_error *decode_names(struct bd_kallsyms *ks, const uint8_t *names, size_t len,
+                                     const struct tokens *t)
+{
+        size_t cap = ks->n * 16 + 64, used = 0, pos = 0;
+        ks->names = malloc(cap);
+        if (!ks->names)
+                return &bd_error_nomem;
+        char name[BD_KALLSYMS_NAME_MAX + 2];
+        for (size_t i = 0; i < ks->n; i++) {
+                if (pos >= len)
+                        return corrupt("names end before symbol %llu", i);
+                size_t n = names[pos++];
+                if (n & 0x80) {
+                        if (pos >= len)
+                                return corrupt("names end inside symbol %llu's length", i);
+                        n = (n & 0x7f) | (size_t)names[pos++] << 7;
+                }
+                if (!n || n > len - pos)
+                        return corrupt("symbol %llu's length runs off the names", i);
+                size_t out = 0;
+                for (size_t j = 0; j < n; j++) {
+                        uint8_t tok = names[pos + j];
+                        size_t tl = t->tlen[tok];
+                        if (out + tl > BD_KALLSYMS_NAME_MAX + 1)
+                                return corrupt("symbol %llu expands past KSYM_NAME_LEN", i);
+                        memcpy(name + out, t->table + t->off[tok], tl);
+                        out += tl;
+                }
+                pos += n;
+                if (out < 2)
+                        return corrupt("symbol %llu has no name", i);
+                if (used + out > cap) {
+                        size_t ncap = cap * 2 > used + out ? cap * 2 : used + out;
+                        char *p = realloc(ks->names, ncap);
+                        if (!p)
+                                return &bd_error_nomem;
+                        ks->names = p, cap = ncap;
+                }
+                ks->types[i] = name[0];
+                ks->name_off[i] = used;
+                memcpy(ks->names + used, name + 1, out - 1);
+                ks->names[used + out - 1] = '\0';
+                used += out;
+        }
+        return NULL;
+}
+
+static struct bd_error *load_addresses(struct bd_kallsyms *ks, struct bd_kernel *k,
+                                       const struct bd_vmcoreinfo *vi)
+{
+        uint64_t offsets, base_sym, addresses;
+        if (symbol(vi, "kallsyms_offsets", &offsets)) {
+                if (symbol(vi, "kallsyms_addresses", &addresses))
+                        return corrupt("VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
+                                       "SYMBOL(kallsyms_addresses)%.0llu",
+                                       0);
+                ks->enc = BD_KALLSYMS_ABSOLUTE;
+                uint8_t *raw = malloc(ks->n * 8);
+                if (!raw)
+                        return &bd_error_nomem;
+                struct bd_error *err = kread(ks, k, addresses, raw, ks->n * 8);
+                for (size_t i = 0; !err && i < ks->n; i++)
+                        ks->addrs[i] = bd_le64(raw + 8 * i);
+                free(raw);
+                return err;
+        }
+        if (symbol(vi, "kallsyms_relative_base", &base_sym))
+                return corrupt("VMCOREINFO has kallsyms_offsets but no "
+                               "SYMBOL(kallsyms_relative_base)%.0llu",
+                               0);
+        uint8_t b[8];
+        struct bd_error *err = kread(ks, k, base_sym, b, 8);
+        if (err)
+                return err;
+        uint64_t base = bd_le64(b);
+        uint8_t *raw = malloc(ks->n * 4);
+        if (!raw)
+                return &bd_error_nomem;
+        if ((err = kread(ks, k, offsets, raw, ks->n * 4))) {
+                free(raw);
+                return err;
+        }
+        /* VMCOREINFO does not say whether CONFIG_KALLSYMS_ABSOLUTE_PERCPU is
+         * set. With it, every kernel text symbol is a negative offset; without
+         * it, offsets are unsigned and never reach 2 GiB (the kernel image is
+         * one 1 GiB mapping). */
+        int percpu = 0;
+        for (size_t i = 0; i < ks->n && !percpu; i++)
+                percpu = (int32_t)bd_le32(raw + 4 * i) < 0;
+        ks->enc = percpu ? BD_KALLSYMS_RELATIVE_PERCPU : BD_KALLSYMS_RELATIVE;
+        for (size_t i = 0; i < ks->n; i++) {
+                uint32_t u = bd_le32(raw + 4 * i);
+                int32_t s = (int32_t)u;
+                if (!percpu)
+                        ks->addrs[i] = base + u;
+                else if (s >= 0)
+                        ks->addrs[i] = (uint64_t)s;
+                else
+                        ks->addrs[i] = base - 1 - (uint64_t)(int64_t)s;
+        }
+        free(raw);
+        return NULL;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+        const struct sym_sorted *x = a, *y = b;
+        if (x->addr != y->addr)
+                return x->addr < y->addr ? -1 : 1;
+        return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Everything but names, for ks->n symbols. */
+struct bd_error *bd_kallsyms_alloc_tables(struct bd_kallsyms *ks)
+{
+        ks->addrs = malloc(ks->n * sizeof(*ks->addrs));
+        ks->name_off = malloc(ks->n * sizeof(*ks->name_off));
+        ks->types = malloc(ks->n);
+        ks->sorted = malloc(ks->n * sizeof(*ks->sorted));
+        return ks->addrs && ks->name_off && ks->types && ks->sorted ? NULL : &bd_error_nomem;
+}
+
+/* By address for symbolize, ties in the kernel's order so the first alias
+ * wins, whichever way the table was obtained. */
+void bd_kallsyms_build_index(struct bd_kallsyms *ks)
+{
+        for (size_t i = 0; i < ks->n; i++)
+                ks->sorted[i] = (struct sym_sorted){ks->addrs[i], (uint32_t)i};
+        qsort(ks->sorted, ks->n, sizeof(*ks->sorted), by_addr);
+}
+
+static struct bd_error *load(struct bd_kallsyms *ks, struct bd_kernel *k,
+                             const struct bd_vmcoreinfo *vi)
+{
+        uint64_t names_va, num_va, table_va, index_va;
+        if (symbol(vi, "kallsyms_names", &names_va) || symbol(vi, "kallsyms_num_syms", &num_va) ||
+            symbol(vi, "kallsyms_token_table", &table_va) ||
+            symbol(vi, "kallsyms_token_index", &index_va))
+                return corrupt("VMCOREINFO lacks SYMBOL(kallsyms_names, _num_syms, _token_table "
+                               "or _token_index)%.0llu",
+                               0);
+        /* 6.1 declares it unsigned int; older kernels unsigned long, whose
+         * low half (little-endian) is the same four bytes. */
+        uint8_t b[4];
+        struct bd_error *err = kread(ks, k, num_va, b, 4);
+        if (err)
+                return err;
+        ks->n = bd_le32(b);
+        if (!ks->n || ks->n > BD_KALLSYMS_MAX_SYMS)
+                return corrupt("implausible kallsyms_num_syms %llu", ks->n);
+        if ((err = bd_kallsyms_alloc_tables(ks)))
+                return err;
+
+        struct tokens t = {0};
+        err = load_tokens(ks, k, table_va, index_va, &t);
+        /* The names end where the markers, then the token table, begin; with
+         * another layout, the most names could need, bounded. */
+        size_t names_len = table_va > names_va && table_va - names_va <= NAMES_MAX
+                               ? (size_t)(table_va - names_va)
+                           : ks->n * 24 < NAMES_MAX ? ks->n * 24
+                                                    : NAMES_MAX;
+        uint8_t *names = NULL;
+        if (!err && !(names = malloc(names_len)))
+                err = &bd_error_nomem;
+        if (!err)
+                err = kread(ks, k, names_va, names, names_len);
+        if (!err)
+                err = decode_names(ks, names, names_len, &t);
+        free(names);
+        free(t.table);
+        if (!err)
+                err = load_addresses(ks, k, vi);
+        if (err)
+                return err;
+        bd_kallsyms_build_index(ks);
+        return NULL;
+}
+
+struct bd_error *bd_kallsyms_load(struct bd_kernel *k, const struct bd_vmcoreinfo *vi,
+                                  struct bd_kallsyms **out)
+{
+        *out = NULL;
+        struct bd_kallsyms *ks = calloc(1, sizeof(*ks));
+        if (!ks)
+                return &bd_error_nomem;
+        struct bd_error *err = load(ks, k, vi);
+        if (err) {
+                bd_kallsyms_free(ks);
+                return err;
+        }
+        *out = ks;
+        return NULL;
+}
+
+void bd_kallsyms_free(struct bd_kallsyms *ks)
+{
+        if (!ks)
+                return;
+        free(ks->addrs);
+        free(ks->name_off);
+        free(ks->types);
+        free(ks->names);
+        free(ks->sorted);
+        free(ks);
+}
+
+size_t bd_kallsyms_count(const struct bd_kallsyms *ks)
+{
+        return ks->n;
+}
+
+enum bd_kallsyms_encoding bd_kallsyms_encoding(const struct bd_kallsyms *ks)
+{
+        return ks->enc;
+}
+
+void bd_kallsyms_stats(const struct bd_kallsyms *ks, struct bd_kallsyms_stats *out)
+{
+        *out = ks->stats;
+}
+
+void bd_kallsyms_at(const struct bd_kallsyms *ks, size_t i, const char **name, uint64_t *addr,
+                    char *type)
+{
+        *name = ks->names + ks->name_off[i];
+        *addr = ks->addrs[i];
+        *type = ks->types[i];
+}
+
+struct bd_error *bd_kallsyms_lookup(const struct bd_kallsyms *ks, const char *name, uint64_t *addr,
+                                    char *type)
+{
+        for (size_t i = 0; i < ks->n; i++)
+                if (!strcmp(ks->names + ks->name_off[i], name)) {
+                        *addr = ks->addrs[i];
+                        if (type)
+                                *type = ks->types[i];
+                        return NULL;
+                }
+        return bd_error_new(BD_ERR_NOT_FOUND, "no symbol '%s' in kallsyms", name);
+}
+
+struct bd_error *bd_kallsyms_symbolize(const struct bd_kallsyms *ks, uint64_t addr,
+                                       const char **name, uint64_t *offset, uint64_t *size,
+                                       char *type)
+{
+        if (!ks->n || addr < ks->sorted[0].addr || addr > ks->sorted[ks->n - 1].addr)
+                return bd_error_new(BD_ERR_NOT_FOUND, "0x%llx is outside the kernel's symbols",
+                                    (unsigned long long)addr);
+        size_t lo = 0, hi = ks->n; /* last with sorted.addr <= addr, in [lo, hi) */
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (ks->sorted[mid].addr <= addr)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        /* Aliases share an address: the first of them, as the kernel does. */
+        while (lo && ks->sorted[lo - 1].addr == ks->sorted[lo].addr)
+                lo--;
+        const struct sym_sorted *s = &ks->sorted[lo];
+        size_t next = lo + 1;
+        while (next < ks->n && ks->sorted[next].addr == s->addr)
+                next++;
+        *name = ks->names + ks->name_off[s->idx];
+        *offset = addr - s->addr;
+        if (size)
+                *size = next < ks->n ? ks->sorted[next].addr - s->addr : 0;
+        if (type)
+                *type = ks->types[s->idx];
+        return NULL;
+}

@@ -1,0 +1,30 @@
+/* Inside a symbol table: shared by its two makers, the decoder reading the
+ * kernel's tables (kallsyms.c) and the per-build cache form
+ * (kallsyms_cache.c). Nothing else includes this. */
+#ifndef BD_KALLSYMS_TABLE_H
+#define BD_KALLSYMS_TABLE_H
+
+#include "kallsyms.h"
+
+struct sym_sorted {
+        uint64_t addr;
+        uint32_t idx;
+};
+
+struct bd_kallsyms {
+        size_t n;
+        enum bd_kallsyms_encoding enc;
+        uint64_t *addrs;
+        size_t *name_off; /* into names */
+        char *types;
+        char *names; /* NUL-terminated names back to back */
+        struct sym_sorted *sorted;
+        struct bd_kallsyms_stats stats;
+};
+
+/* Everything but names, for ks->n symbols. */
+struct bd_error *bd_kallsyms_alloc_tables(struct bd_kallsyms *ks);
+/* The by-address index, once names, addresses and types are in. */
+void bd_kallsyms_build_index(struct bd_kallsyms *ks);
+
+#endif

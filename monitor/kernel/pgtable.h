@@ -1,0 +1,50 @@
+/* x86-64 page-table walking over raw physical memory: the one place virtual
+ * addresses become physical ones. Tables are read through bd_phys, so a
+ * table that is not in memory the source exports is an error, not a crash. */
+#ifndef BD_PGTABLE_H
+#define BD_PGTABLE_H
+
+#include <stdint.h>
+
+#include "../../common/error.h"
+#include "../source/phys.h"
+
+/* Bits 12..51 of an entry: the physical frame (bit 63 is NX, 52..62 are
+ * software and protection-key bits, 0..11 flags). */
+#define BD_PTE_ADDR_MASK 0x000ffffffffff000ull
+#define BD_PTE_PRESENT   0x1ull
+#define BD_PTE_HUGE      0x80ull /* PS: a 1 GiB or 2 MiB leaf */
+
+/* Translate vaddr through the table rooted at pgd_phys (CR3's frame; the
+ * PML5 with levels 5, the PML4 with levels 4). On success *paddr is the
+ * physical address and *page_size the size of the mapping page (4 KiB,
+ * 2 MiB or 1 GiB), which the caller may use to translate neighbours without
+ * another walk. Fails with BD_ERR_NOT_FOUND for a non-canonical address or a
+ * non-present entry and BD_ERR_RANGE for a table outside every window; the
+ * message names the virtual address and the level. */
+struct bd_error *bd_pgtable_translate(struct bd_phys *p, uint64_t pgd_phys, int levels,
+                                      uint64_t vaddr, uint64_t *paddr, uint64_t *page_size);
+
+/* Table pages a walker keeps, so that translating neighbouring addresses
+ * costs no reads: a walk reads whole 4 KiB tables (one round trip, like one
+ * entry) and the next walk through the same tables reads nothing. Only for
+ * short-lived use (one command): a live kernel may change its tables. */
+#define BD_PGTABLE_CACHE_SLOTS 8
+
+struct bd_pgtable_cache {
+        struct {
+                uint64_t phys; /* valid when used is non-zero */
+                uint64_t used; /* clock value of the last use */
+                uint64_t entries[512];
+        } slot[BD_PGTABLE_CACHE_SLOTS];
+        uint64_t clock;
+        uint64_t hits, misses;
+};
+
+/* bd_pgtable_translate() through a cache (zero-initialised before first
+ * use); cache may be NULL. */
+struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtable_cache *cache,
+                                             uint64_t pgd_phys, int levels, uint64_t vaddr,
+                                             uint64_t *paddr, uint64_t *page_size);
+
+#endif

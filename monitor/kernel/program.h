@@ -1,0 +1,79 @@
+/* A target's kernel as a program to inspect, the one object every view
+ * starts from: VMCOREINFO (from a remembered location, else a scan), the
+ * kernel's address space, and, loaded when a view first asks for them, its
+ * symbol table, its BTF and the layout of what Backdoors reads. Symbol
+ * tables and BTF are kept per BUILD-ID on the monitor, so a second contact,
+ * or one after the target died, reads neither again. */
+#ifndef BD_PROGRAM_H
+#define BD_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/btf.h>
+
+#include "../../common/error.h"
+#include "kallsyms.h"
+#include "kernel.h"
+#include "layout.h"
+#include "../source/phys.h"
+#include "vmcoreinfo.h"
+
+/* Far above any x86-64 kernel's CONFIG_NR_CPUS (8192): a hostile
+ * nr_cpu_ids must not size an allocation. */
+#define BD_PROGRAM_MAX_CPUS 8192
+
+struct bd_program_options {
+        int rescan;         /* ignore the remembered VMCOREINFO location */
+        int no_cache;       /* neither read nor write the per-build cache */
+        const char *layout; /* a layout file instead of the kernel's BTF */
+        /* Not this kernel: the one a reboot replaced (implies rescan). */
+        const struct bd_vmcoreinfo *replaced;
+        void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */
+};
+
+/* Where each part came from, for --json, benchmarks and tests. */
+struct bd_program_stats {
+        int vmcoreinfo_from_hint;
+        uint64_t vmcoreinfo_bytes, vmcoreinfo_ns;
+        int kallsyms_from_cache, btf_from_cache;
+        uint64_t kallsyms_bytes, btf_bytes; /* read from the target */
+};
+
+struct bd_program {
+        struct bd_phys *phys; /* borrowed */
+        struct bd_vmcoreinfo vi;
+        struct bd_kernel *k;
+        char release[128];
+        char build_id[130];
+        struct bd_program_options opt;
+        struct bd_program_stats stats;
+        /* Loaded on first use; use the accessors. */
+        struct bd_kallsyms *ks;
+        struct btf *btf;
+        struct bd_layout *layout;
+        uint64_t *cpu_offset; /* __per_cpu_offset[0..ncpus) */
+        unsigned ncpus;
+};
+
+struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_options *opt,
+                                 struct bd_program **out);
+void bd_program_close(struct bd_program *prog);
+
+struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms **out);
+struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out);
+/* From BTF, else (or with opt.layout) from a stored layout file. */
+struct bd_error *bd_program_layout(struct bd_program *prog, const struct bd_layout **out);
+
+/* A symbol's address (kallsyms), and reads of what lies there. */
+struct bd_error *bd_program_symbol(struct bd_program *prog, const char *name, uint64_t *addr);
+struct bd_error *bd_program_read_symbol(struct bd_program *prog, const char *name, void *buf,
+                                        size_t len);
+
+/* Per-CPU variables: the address of CPU cpu's copy of the per-CPU symbol at
+ * addr (its offset in the per-CPU area, for absolute-percpu kernels). */
+struct bd_error *bd_program_cpus(struct bd_program *prog, unsigned *ncpus);
+struct bd_error *bd_program_percpu(struct bd_program *prog, uint64_t addr, unsigned cpu,
+                                   uint64_t *out);
+
+#endif

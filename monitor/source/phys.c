@@ -1,0 +1,109 @@
+#include "phys.h"
+
+#include <stdlib.h>
+
+#include "../../common/audit.h"
+
+int bd_phys_window_of(const struct bd_phys *p, uint64_t addr)
+{
+        for (unsigned i = 0; i < p->nwindows; i++)
+                if (addr >= p->windows[i].base && addr - p->windows[i].base < p->windows[i].length)
+                        return (int)i;
+        return -1;
+}
+
+/* Pieces are batched in fixed groups so that a huge request needs no huge
+ * allocation; each group still travels pipelined. */
+#define PIECE_BATCH 1024
+
+struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
+{
+        struct bd_phys_piece pieces[PIECE_BATCH];
+        size_t np = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t addr = iov[i].addr;
+                uint8_t *buf = iov[i].buf;
+                size_t left = iov[i].len;
+                if (addr + left < addr)
+                        return bd_error_new(BD_ERR_RANGE, "%s: read at 0x%llx wraps", p->name,
+                                            (unsigned long long)addr);
+                while (left) {
+                        int w = bd_phys_window_of(p, addr);
+                        if (w < 0)
+                                return bd_error_new(BD_ERR_RANGE,
+                                                    "%s: physical address 0x%llx is outside "
+                                                    "every window",
+                                                    p->name, (unsigned long long)addr);
+                        const struct bd_window_desc *win = &p->windows[w];
+                        uint64_t off = addr - win->base;
+                        size_t chunk =
+                            win->length - off < left ? (size_t)(win->length - off) : left;
+                        pieces[np++] = (struct bd_phys_piece){(unsigned)w, off, buf, chunk};
+                        if (np == PIECE_BATCH) {
+                                p->batches++;
+                                struct bd_error *err = p->ops->read(p, pieces, np);
+                                if (err)
+                                        return err;
+                                np = 0;
+                        }
+                        addr += chunk;
+                        buf += chunk;
+                        left -= chunk;
+                        p->bytes_read += chunk;
+                }
+        }
+        if (!np)
+                return NULL;
+        p->batches++;
+        return p->ops->read(p, pieces, np);
+}
+
+struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len)
+{
+        struct bd_phys_iov iov = {addr, buf, len};
+        return bd_phys_read_batch(p, &iov, 1);
+}
+
+struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
+                             uint64_t *old)
+{
+        if (!p->write_enabled)
+                return bd_error_new(BD_ERR_READONLY,
+                                    "%s: the monitor is read-only; writes need --write", p->name);
+        if (addr % 8)
+                return bd_error_new(BD_ERR_USAGE,
+                                    "%s: compare-and-swap needs an 8-byte "
+                                    "aligned address, not 0x%llx",
+                                    p->name, (unsigned long long)addr);
+        int w = bd_phys_window_of(p, addr);
+        if (w < 0 || p->windows[w].length - (addr - p->windows[w].base) < 8)
+                return bd_error_new(BD_ERR_RANGE,
+                                    "%s: the 8 bytes at physical 0x%llx are not inside one window",
+                                    p->name, (unsigned long long)addr);
+        uint64_t found = 0;
+        struct bd_error *err =
+            p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
+        bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx result=%s",
+                 p->name, p->describe, (unsigned long long)addr, (unsigned long long)expect,
+                 (unsigned long long)desired,
+                 err               ? bd_err_name(err->code)
+                 : found == expect ? "swapped"
+                                   : "mismatch");
+        if (err)
+                return err;
+        if (old)
+                *old = found;
+        if (found != expect)
+                return bd_error_new(BD_ERR_CAS_FAILED,
+                                    "%s: 0x%llx held 0x%llx, not the expected 0x%llx; "
+                                    "nothing written",
+                                    p->name, (unsigned long long)addr, (unsigned long long)found,
+                                    (unsigned long long)expect);
+        return NULL;
+}
+
+void bd_phys_close(struct bd_phys *p)
+{
+        if (p)
+                p->ops->close(p);
+}

@@ -1,0 +1,69 @@
+/* The one physical-memory interface every feature of the monitor uses.
+ *
+ * A source (a NIC over RDMA, a local file) exposes windows: ranges of target
+ * physical addresses. This layer maps addresses to windows, splits requests
+ * that straddle them, refuses addresses outside every window, enforces the
+ * monitor's own write permission and audits writes; a source only moves bytes
+ * within one window. */
+#ifndef BD_PHYS_H
+#define BD_PHYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/error.h"
+#include "../../common/wire.h"
+
+/* A piece of a request that lies within one window. */
+struct bd_phys_piece {
+        unsigned window;
+        uint64_t offset; /* within the window */
+        void *buf;
+        size_t len;
+};
+
+struct bd_phys;
+
+struct bd_phys_ops {
+        /* Read every piece; sources pipeline them as far as they can. */
+        struct bd_error *(*read)(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
+        /* 8-byte compare-and-swap at an 8-aligned window offset; *old gets
+         * the value found. */
+        struct bd_error *(*cas)(struct bd_phys *p, unsigned window, uint64_t offset,
+                                uint64_t expect, uint64_t desired, uint64_t *old);
+        void (*close)(struct bd_phys *p);
+};
+
+struct bd_phys {
+        const struct bd_phys_ops *ops;
+        char name[64];      /* target name, for messages */
+        char describe[128]; /* "rdma 10.99.0.3:7471", "file /x/host2.ram" */
+        struct bd_window_desc windows[BD_MAX_WINDOWS];
+        unsigned nwindows;
+        int write_enabled; /* the monitor's own --write */
+        /* counters for benchmarks and progress */
+        uint64_t bytes_read;
+        uint64_t round_trips; /* operations on the source (pipelined together) */
+        uint64_t batches;     /* times the caller waited for a batch of them */
+};
+
+/* One read request for bd_phys_read_batch(). */
+struct bd_phys_iov {
+        uint64_t addr;
+        void *buf;
+        size_t len;
+};
+
+struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len);
+/* Read several ranges in one pipelined batch. */
+struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n);
+/* Compare-and-swap an 8-byte word. Fails with BD_ERR_CAS_FAILED (and *old
+ * set) when the word did not hold expect. Audited. */
+struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
+                             uint64_t *old);
+void bd_phys_close(struct bd_phys *p);
+
+/* Which window holds addr; -1 if none. */
+int bd_phys_window_of(const struct bd_phys *p, uint64_t addr);
+
+#endif

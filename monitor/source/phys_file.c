@@ -1,0 +1,125 @@
+/* A local file as a physical-memory source: a VM's RAM file (physical
+ * address = file offset) or an ELF vmcore (PT_LOAD segments by p_paddr). */
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/file_map.h"
+#include "phys.h"
+#include "phys_file.h"
+
+struct file_phys {
+        struct bd_phys base;
+        struct bd_file_map map;
+        uint64_t file_offset[BD_MAX_WINDOWS];
+};
+
+static struct bd_error *file_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
+{
+        struct file_phys *f = (struct file_phys *)p;
+        for (size_t i = 0; i < n; i++)
+                memcpy(pieces[i].buf,
+                       f->map.data + f->file_offset[pieces[i].window] + pieces[i].offset,
+                       pieces[i].len);
+        p->round_trips++;
+        return NULL;
+}
+
+static struct bd_error *file_cas(struct bd_phys *p, unsigned window, uint64_t offset,
+                                 uint64_t expect, uint64_t desired, uint64_t *old)
+{
+        struct file_phys *f = (struct file_phys *)p;
+        uint64_t at = f->file_offset[window] + offset;
+        if (at % 8)
+                return bd_error_new(BD_ERR_USAGE, "%s: word not 8-byte aligned in the file",
+                                    p->name);
+        __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &expect, desired, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        *old = expect;
+        return NULL;
+}
+
+static void file_close(struct bd_phys *p)
+{
+        struct file_phys *f = (struct file_phys *)p;
+        bd_file_unmap(&f->map);
+        free(f);
+}
+
+static const struct bd_phys_ops file_ops = {file_read, file_cas, file_close};
+
+struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_window_desc *windows,
+                                uint64_t *file_offset, unsigned *nwindows)
+{
+        *nwindows = 0;
+        if (size < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG)) {
+                windows[0] = (struct bd_window_desc){.name = "ram",
+                                                     .base = 0,
+                                                     .length = size,
+                                                     .mode = BD_MODE_DIRECT,
+                                                     .access = BD_ACCESS_RO};
+                file_offset[0] = 0;
+                *nwindows = 1;
+                return NULL;
+        }
+        Elf64_Ehdr eh;
+        memcpy(&eh, data, sizeof(eh));
+        if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+            eh.e_type != ET_CORE)
+                return bd_error_new(BD_ERR_TARGET, "ELF file is not a 64-bit little-endian core");
+        if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > size ||
+            (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > size - eh.e_phoff)
+                return bd_error_new(BD_ERR_TARGET, "ELF program headers lie outside the file");
+        for (unsigned i = 0; i < eh.e_phnum; i++) {
+                Elf64_Phdr ph;
+                memcpy(&ph, data + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
+                if (ph.p_type != PT_LOAD || !ph.p_filesz)
+                        continue;
+                if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset ||
+                    ph.p_paddr + ph.p_filesz < ph.p_paddr)
+                        return bd_error_new(BD_ERR_TARGET, "ELF segment %u lies outside the file",
+                                            i);
+                if (*nwindows == BD_MAX_WINDOWS)
+                        return bd_error_new(BD_ERR_TARGET,
+                                            "ELF core has more than %d loadable segments",
+                                            BD_MAX_WINDOWS);
+                struct bd_window_desc *w = &windows[*nwindows];
+                *w = (struct bd_window_desc){.base = ph.p_paddr,
+                                             .length = ph.p_filesz,
+                                             .mode = BD_MODE_DIRECT,
+                                             .access = BD_ACCESS_RO};
+                snprintf(w->name, sizeof(w->name), "load%u", i);
+                file_offset[*nwindows] = ph.p_offset;
+                (*nwindows)++;
+        }
+        if (!*nwindows)
+                return bd_error_new(BD_ERR_TARGET, "ELF core has no loadable segments");
+        return NULL;
+}
+
+struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phys **out)
+{
+        struct bd_file_map m;
+        struct bd_error *err = bd_file_map(path, writable ? BD_MAP_RW : BD_MAP_RO, &m);
+        if (err)
+                return err;
+        struct file_phys *f = calloc(1, sizeof(*f));
+        if (!f) {
+                bd_file_unmap(&m);
+                return &bd_error_nomem;
+        }
+        f->map = m;
+        f->base.ops = &file_ops;
+        err = bd_file_layout(f->map.data, f->map.size, f->base.windows, f->file_offset,
+                             &f->base.nwindows);
+        if (err) {
+                file_close(&f->base);
+                return bd_error_wrap(err, "%s", path);
+        }
+        for (unsigned i = 0; i < f->base.nwindows; i++)
+                f->base.windows[i].access = writable ? BD_ACCESS_RW : BD_ACCESS_RO;
+        snprintf(f->base.describe, sizeof(f->base.describe), "file %s", path);
+        *out = &f->base;
+        return NULL;
+}

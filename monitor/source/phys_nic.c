@@ -1,0 +1,575 @@
+/* A Backdoors NIC as a physical-memory source, over an RDMA RC connection.
+ * Direct windows are read one-sided (RDMA READ into a registered staging
+ * buffer); mediated windows by REQUEST/REPLY, with large replies landing in
+ * the same staging buffer by the NIC's RDMA WRITE. Up to STAGE_SLOTS
+ * operations are in flight at once. */
+#include "phys_nic.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/auth.h"
+#include "../../common/rdma_conn.h"
+
+#define STAGE_SLOTS BD_QUEUE_DEPTH
+#define STAGE_SLOT  BD_READ_MAX
+
+struct nic_phys {
+        struct bd_phys base;
+        struct rdma_event_channel *ch;
+        struct bd_conn c;
+        uint8_t *stage;
+        struct ibv_mr *stage_mr;
+        unsigned rd_depth; /* RDMA READs/atomics the NIC accepts in flight */
+        int busy;
+        int timeout_ms;
+        uint32_t next_id;
+};
+
+/* A mediated piece this small travels in a READV with its neighbours. */
+#define VEC_PIECE_MAX 1024
+
+/* What each staging slot is waiting for. */
+struct slot_op {
+        int busy;
+        int mediated;
+        void *dest;
+        size_t len; /* READV: the sum of the segments */
+        uint32_t id;
+        unsigned nvec; /* READV: segments, else 0 */
+        struct {
+                void *dest;
+                uint32_t len;
+        } vec[BD_READV_MAX_SEGS];
+};
+
+static struct bd_error *conn_error(struct nic_phys *n, const char *what)
+{
+        return bd_error_new(BD_ERR_IO, "%s: %s failed (NIC connection lost?)", n->base.name, what);
+}
+
+/* Wait for the RECV of the next message and decode it into msg. */
+static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
+{
+        struct ibv_wc wc;
+        for (;;) {
+                int got = bd_conn_wait(&n->c, &wc, 1, n->timeout_ms, n->busy);
+                if (got <= 0)
+                        return bd_error_new(got ? BD_ERR_IO : BD_ERR_UNREACHABLE,
+                                            "%s: no answer from the NIC within %d ms", n->base.name,
+                                            n->timeout_ms);
+                if (wc.status != IBV_WC_SUCCESS)
+                        return bd_error_new(BD_ERR_IO, "%s: connection failed: %s", n->base.name,
+                                            ibv_wc_status_str(wc.status));
+                if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND) {
+                        bd_conn_send_done(&n->c, bd_wr_slot_of(wc.wr_id));
+                        continue;
+                }
+                uint32_t slot = bd_wr_slot_of(wc.wr_id);
+                const char *why;
+                if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc.byte_len, msg, &why))
+                        return bd_error_new(BD_ERR_PROTOCOL, "%s: malformed message from NIC: %s",
+                                            n->base.name, why);
+                /* The decoded message may point into the slot: callers copy
+                 * what they keep before the next receive reuses it. */
+                return bd_conn_post_recv(&n->c, slot);
+        }
+}
+
+static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
+{
+        struct bd_msg msg;
+        struct bd_error *err = recv_msg(n, &msg);
+        if (err)
+                return err;
+        if (msg.type != BD_MSG_HELLO || msg.u.hello.version != BD_WIRE_VERSION)
+                return bd_error_new(BD_ERR_PROTOCOL,
+                                    "%s: peer is not a Backdoors NIC of protocol version %d",
+                                    n->base.name, BD_WIRE_VERSION);
+        uint8_t nic_nonce[BD_NONCE_LEN];
+        memcpy(nic_nonce, msg.u.hello.nonce, BD_NONCE_LEN);
+        struct bd_msg auth = {.type = BD_MSG_AUTH};
+        bd_auth_nonce(auth.u.auth.nonce);
+        bd_auth_monitor_mac(key, nic_nonce, auth.u.auth.nonce, auth.u.auth.mac);
+        if ((err = bd_conn_send(&n->c, &auth, NULL)))
+                return err;
+        if ((err = recv_msg(n, &msg))) {
+                /* A NIC that refuses may just drop us; say what most likely happened. */
+                if (err->code == BD_ERR_IO || err->code == BD_ERR_UNREACHABLE) {
+                        bd_error_destroy(err);
+                        return bd_error_new(BD_ERR_AUTH,
+                                            "%s: NIC closed the connection during "
+                                            "authentication (wrong key?)",
+                                            n->base.name);
+                }
+                return err;
+        }
+        if (msg.type == BD_MSG_REFUSED)
+                return bd_error_new(BD_ERR_AUTH,
+                                    "%s: authentication refused by the NIC "
+                                    "(wrong key)",
+                                    n->base.name);
+        if (msg.type != BD_MSG_WELCOME)
+                return bd_error_new(BD_ERR_PROTOCOL,
+                                    "%s: unexpected message %u during "
+                                    "authentication",
+                                    n->base.name, msg.type);
+        uint8_t expect[BD_MAC_LEN];
+        bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, expect);
+        if (!bd_auth_mac_equal(expect, msg.u.welcome.mac))
+                return bd_error_new(BD_ERR_AUTH,
+                                    "%s: the NIC could not prove it holds the key; "
+                                    "refusing to trust it",
+                                    n->base.name);
+        n->base.nwindows = msg.u.welcome.nwindows;
+        memcpy(n->base.windows, msg.u.welcome.windows, sizeof(n->base.windows));
+        return NULL;
+}
+
+static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what, const char *where)
+{
+        int status = 0;
+        int ev = bd_cm_wait(n->ch, n->timeout_ms, &status, NULL);
+        if (ev == expect)
+                return NULL;
+        if (ev < 0)
+                return bd_error_new(BD_ERR_UNREACHABLE,
+                                    "%s: no answer from NIC at %s "
+                                    "within %d ms (%s)",
+                                    n->base.name, where, n->timeout_ms, what);
+        if (ev == RDMA_CM_EVENT_REJECTED)
+                return bd_error_new(BD_ERR_UNREACHABLE,
+                                    "%s: connection refused by %s "
+                                    "(is bdnicd running there?)",
+                                    n->base.name, where);
+        return bd_error_new(BD_ERR_UNREACHABLE, "%s: cannot reach NIC at %s: %s (%s)", n->base.name,
+                            where, rdma_event_str(ev), what);
+}
+
+static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
+static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t offset,
+                                uint64_t expect, uint64_t desired, uint64_t *old);
+static void nic_close(struct bd_phys *p);
+static const struct bd_phys_ops nic_ops = {nic_read, nic_cas, nic_close};
+
+struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_phys **out)
+{
+        struct bd_key key;
+        struct bd_error *err = bd_key_load(opt->key_path, &key);
+        if (err)
+                return err;
+        struct nic_phys *n = calloc(1, sizeof(*n));
+        if (!n)
+                return &bd_error_nomem;
+        n->base.ops = &nic_ops;
+        n->busy = opt->busy_poll;
+        n->timeout_ms = opt->timeout_ms;
+        char where[128];
+        snprintf(where, sizeof(where), "%s:%d", opt->host, opt->port);
+        snprintf(n->base.describe, sizeof(n->base.describe), "rdma %s", where);
+        snprintf(n->base.name, sizeof(n->base.name), "%s", where);
+
+        struct rdma_cm_id *id = NULL;
+        char port[16];
+        snprintf(port, sizeof(port), "%d", opt->port);
+        struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *ai = NULL;
+        int gai = getaddrinfo(opt->host, port, &hints, &ai);
+        if (gai) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "cannot resolve NIC address %s: %s",
+                                   opt->host, gai_strerror(gai));
+                goto fail;
+        }
+        n->ch = rdma_create_event_channel();
+        if (!n->ch || rdma_create_id(n->ch, &id, n, RDMA_PS_TCP)) {
+                err = bd_error_new(BD_ERR_UNREACHABLE,
+                                   "no RDMA on this machine: %s "
+                                   "(rdma_ucm not loaded, or no RDMA device?)",
+                                   strerror(errno));
+                goto fail;
+        }
+        n->c.id = id;
+        if (rdma_resolve_addr(id, NULL, ai->ai_addr, n->timeout_ms)) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "no RDMA device can reach %s: %s", where,
+                                   strerror(errno));
+                goto fail;
+        }
+        if ((err = cm_step(n, RDMA_CM_EVENT_ADDR_RESOLVED, "address resolution", where)))
+                goto fail;
+        if (rdma_resolve_route(id, n->timeout_ms)) {
+                err =
+                    bd_error_new(BD_ERR_UNREACHABLE, "no route to %s: %s", where, strerror(errno));
+                goto fail;
+        }
+        if ((err = cm_step(n, RDMA_CM_EVENT_ROUTE_RESOLVED, "route resolution", where)))
+                goto fail;
+        if ((err = bd_conn_create(&n->c, id, STAGE_SLOTS)))
+                goto fail;
+        size_t bytes = (size_t)STAGE_SLOTS * STAGE_SLOT;
+        n->stage = aligned_alloc(4096, bytes);
+        n->stage_mr = n->stage ? ibv_reg_mr(n->c.pd, n->stage, bytes,
+                                            IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
+                               : NULL;
+        if (!n->stage_mr) {
+                err = bd_error_new(BD_ERR_INTERNAL, "cannot register staging buffer: %s",
+                                   strerror(errno));
+                goto fail;
+        }
+        struct ibv_device_attr attr;
+        n->rd_depth = STAGE_SLOTS;
+        if (!ibv_query_device(id->verbs, &attr) && (unsigned)attr.max_qp_init_rd_atom < n->rd_depth)
+                n->rd_depth = (unsigned)attr.max_qp_init_rd_atom;
+        struct rdma_conn_param param = {
+            .initiator_depth = (uint8_t)n->rd_depth,
+            .responder_resources = 0,
+            .retry_count = 7,
+            .rnr_retry_count = 7,
+        };
+        if (rdma_connect(id, &param)) {
+                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_connect to %s: %s", where,
+                                   strerror(errno));
+                goto fail;
+        }
+        if ((err = cm_step(n, RDMA_CM_EVENT_ESTABLISHED, "connection", where)))
+                goto fail;
+        if ((err = handshake(n, &key)))
+                goto fail;
+        freeaddrinfo(ai);
+        *out = &n->base;
+        return NULL;
+fail:
+        if (ai)
+                freeaddrinfo(ai);
+        nic_close(&n->base);
+        return err;
+}
+
+static void nic_close(struct bd_phys *p)
+{
+        struct nic_phys *n = (struct nic_phys *)p;
+        if (n->c.id && n->c.id->qp)
+                rdma_disconnect(n->c.id);
+        if (n->stage_mr)
+                ibv_dereg_mr(n->stage_mr);
+        free(n->stage);
+        struct rdma_cm_id *id = n->c.id;
+        bd_conn_destroy(&n->c);
+        if (id)
+                rdma_destroy_id(id);
+        if (n->ch)
+                rdma_destroy_event_channel(n->ch);
+        free(n);
+}
+
+static uint8_t *stage_slot(struct nic_phys *n, unsigned slot)
+{
+        return n->stage + (size_t)slot * STAGE_SLOT;
+}
+
+/* Start one chunk (at most STAGE_SLOT bytes) in a free staging slot. */
+static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsigned slot,
+                                    const struct bd_window_desc *win, unsigned window,
+                                    uint64_t offset, void *dest, size_t len)
+{
+        *op = (struct slot_op){.busy = 1, .dest = dest, .len = len};
+        if (win->mode == BD_MODE_DIRECT) {
+                struct ibv_sge sge = {(uintptr_t)stage_slot(n, slot), (uint32_t)len,
+                                      n->stage_mr->lkey};
+                struct ibv_send_wr wr =
+                                       {
+                                           .wr_id = bd_wr_id(BD_WR_RDMA, slot),
+                                           .sg_list = &sge,
+                                           .num_sge = 1,
+                                           .opcode = IBV_WR_RDMA_READ,
+                                           .send_flags = IBV_SEND_SIGNALED,
+                                           .wr.rdma = {win->remote_addr + offset, win->rkey},
+                                       },
+                                   *bad;
+                int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
+                return rc ? bd_error_new(BD_ERR_IO, "%s: posting RDMA READ: %s", n->base.name,
+                                         strerror(rc))
+                          : NULL;
+        }
+        op->mediated = 1;
+        op->id = n->next_id++;
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
+        msg.u.request = (struct bd_request){
+            .op = BD_OP_READ,
+            .window = (uint8_t)window,
+            .length = (uint32_t)len,
+            .offset = offset,
+            .sink_addr = (uintptr_t)stage_slot(n, slot),
+            .sink_rkey = n->stage_mr->rkey,
+        };
+        return bd_conn_send(&n->c, &msg, NULL);
+}
+
+static int vec_candidate(const struct bd_phys *p, const struct bd_phys_piece *pc)
+{
+        return p->windows[pc->window].mode != BD_MODE_DIRECT && pc->len <= VEC_PIECE_MAX;
+}
+
+/* How many pieces from pieces[0] go together in one READV: small, mediated,
+ * of one window, and fitting one inline reply. Below 2, a plain READ. */
+static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
+{
+        size_t k = 0, total = 0;
+        while (k < n && k < BD_READV_MAX_SEGS && vec_candidate(p, &pieces[k]) &&
+               pieces[k].window == pieces[0].window && total + pieces[k].len <= BD_INLINE_MAX)
+                total += pieces[k++].len;
+        return k;
+}
+
+static struct bd_error *start_vec(struct nic_phys *n, struct slot_op *op,
+                                  const struct bd_phys_piece *pieces, size_t k)
+{
+        uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
+        *op = (struct slot_op){.busy = 1, .mediated = 1, .id = n->next_id++, .nvec = (unsigned)k};
+        for (size_t i = 0; i < k; i++) {
+                bd_wire_readv_put(segs, (unsigned)i, pieces[i].offset, (uint32_t)pieces[i].len);
+                op->vec[i].dest = pieces[i].buf;
+                op->vec[i].len = (uint32_t)pieces[i].len;
+                op->len += pieces[i].len;
+        }
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
+        msg.u.request = (struct bd_request){
+            .op = BD_OP_READV,
+            .window = (uint8_t)pieces[0].window,
+            .length = (uint32_t)(k * BD_READV_SEG_LEN),
+            .data = segs,
+        };
+        return bd_conn_send(&n->c, &msg, NULL);
+}
+
+/* A reply's bytes to where the request wanted them. */
+static void deliver(struct nic_phys *n, const struct slot_op *op, unsigned slot,
+                    const struct bd_reply *r)
+{
+        if (!op->nvec) {
+                memcpy(op->dest, r->length ? r->data : stage_slot(n, slot), op->len);
+                return;
+        }
+        size_t at = 0;
+        for (unsigned i = 0; i < op->nvec; i++) {
+                memcpy(op->vec[i].dest, r->data + at, op->vec[i].len);
+                at += op->vec[i].len;
+        }
+}
+
+static struct bd_error *reply_error(struct nic_phys *n, uint32_t status, const char *what)
+{
+        switch (status) {
+        case BD_ERR_RANGE:
+                return bd_error_new(BD_ERR_RANGE, "%s: NIC refused %s: outside its window",
+                                    n->base.name, what);
+        case BD_ERR_READONLY:
+                return bd_error_new(BD_ERR_READONLY,
+                                    "%s: NIC refused %s: it exports this "
+                                    "window read-only (start bdnicd with --allow-write)",
+                                    n->base.name, what);
+        default:
+                return bd_error_new(BD_ERR_PROTOCOL, "%s: NIC failed %s with status %u",
+                                    n->base.name, what, status);
+        }
+}
+
+/* Handle one completion of the read pipeline; *done counts finished slots. */
+static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const struct ibv_wc *wc,
+                                 unsigned *done)
+{
+        if (wc->status != IBV_WC_SUCCESS)
+                return bd_error_new(BD_ERR_IO, "%s: RDMA operation failed: %s (NIC gone?)",
+                                    n->base.name, ibv_wc_status_str(wc->status));
+        uint32_t slot = bd_wr_slot_of(wc->wr_id);
+        switch (bd_wr_kind_of(wc->wr_id)) {
+        case BD_WR_SEND:
+                bd_conn_send_done(&n->c, slot);
+                return NULL;
+        case BD_WR_RDMA:
+                if (slot >= STAGE_SLOTS || !ops[slot].busy)
+                        return bd_error_new(BD_ERR_PROTOCOL, "%s: stray completion", n->base.name);
+                memcpy(ops[slot].dest, stage_slot(n, slot), ops[slot].len);
+                ops[slot].busy = 0;
+                (*done)++;
+                return NULL;
+        case BD_WR_RECV: {
+                struct bd_msg msg;
+                const char *why;
+                if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc->byte_len, &msg, &why))
+                        return bd_error_new(BD_ERR_PROTOCOL, "%s: malformed reply: %s",
+                                            n->base.name, why);
+                unsigned s = 0;
+                while (s < STAGE_SLOTS && !(ops[s].busy && ops[s].mediated && ops[s].id == msg.id))
+                        s++;
+                struct bd_error *err = NULL;
+                if (msg.type != BD_MSG_REPLY || s == STAGE_SLOTS)
+                        err =
+                            bd_error_new(BD_ERR_PROTOCOL, "%s: reply to no request", n->base.name);
+                else if (msg.u.reply.status)
+                        err = reply_error(n, msg.u.reply.status, "a read");
+                else if ((msg.u.reply.length || ops[s].nvec) && msg.u.reply.length != ops[s].len)
+                        err = bd_error_new(BD_ERR_PROTOCOL, "%s: reply of %u bytes for %zu",
+                                           n->base.name, msg.u.reply.length, ops[s].len);
+                else
+                        deliver(n, &ops[s], s, &msg.u.reply);
+                if (s < STAGE_SLOTS)
+                        ops[s].busy = 0;
+                (*done)++;
+                struct bd_error *rerr = bd_conn_post_recv(&n->c, slot);
+                if (err) {
+                        bd_error_destroy(rerr);
+                        return err;
+                }
+                return rerr;
+        }
+        }
+        return bd_error_new(BD_ERR_PROTOCOL, "%s: unknown completion", n->base.name);
+}
+
+static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsigned *done)
+{
+        struct ibv_wc wc[STAGE_SLOTS];
+        int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
+        if (got < 0)
+                return conn_error(n, "waiting for completions");
+        if (got == 0)
+                return bd_error_new(BD_ERR_IO, "%s: NIC did not complete a read within %d ms",
+                                    n->base.name, n->timeout_ms);
+        struct bd_error *first = NULL;
+        for (int i = 0; i < got; i++) {
+                struct bd_error *err = complete(n, ops, &wc[i], done);
+                if (err && !first)
+                        first = err;
+                else
+                        bd_error_destroy(err);
+        }
+        return first;
+}
+
+static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np)
+{
+        struct nic_phys *n = (struct nic_phys *)p;
+        struct slot_op ops[STAGE_SLOTS] = {{0}};
+        unsigned started = 0, done = 0, inflight_direct = 0;
+        size_t pi = 0, off = 0;
+        struct bd_error *err = NULL;
+        while (pi < np || done < started) {
+                /* Fill free slots while there is work and the NIC accepts it. */
+                while (pi < np && !err) {
+                        const struct bd_phys_piece *pc = &pieces[pi];
+                        const struct bd_window_desc *win = &p->windows[pc->window];
+                        int direct = win->mode == BD_MODE_DIRECT;
+                        if (direct && inflight_direct >= n->rd_depth)
+                                break;
+                        if (!direct && bd_conn_next_send_slot(&n->c) == BD_QUEUE_DEPTH)
+                                break;
+                        unsigned slot = 0;
+                        while (slot < STAGE_SLOTS && ops[slot].busy)
+                                slot++;
+                        if (slot == STAGE_SLOTS)
+                                break;
+                        size_t k = off ? 0 : vec_run(p, pc, np - pi);
+                        if (k >= 2) {
+                                err = start_vec(n, &ops[slot], pc, k);
+                                started++;
+                                p->round_trips++;
+                                pi += k;
+                                continue;
+                        }
+                        size_t len = pc->len - off < STAGE_SLOT ? pc->len - off : STAGE_SLOT;
+                        err = start_chunk(n, &ops[slot], slot, win, pc->window, pc->offset + off,
+                                          (uint8_t *)pc->buf + off, len);
+                        started++;
+                        p->round_trips++;
+                        off += len;
+                        if (off == pc->len) {
+                                pi++;
+                                off = 0;
+                        }
+                }
+                if (err)
+                        return err;
+                if (done == started && pi == np)
+                        break;
+                err = wait_some(n, ops, &done);
+                if (err)
+                        return err;
+                inflight_direct = 0;
+                for (unsigned s = 0; s < STAGE_SLOTS; s++)
+                        inflight_direct += ops[s].busy && !ops[s].mediated;
+        }
+        return NULL;
+}
+
+/* Send one request and wait for its reply. */
+static struct bd_error *request(struct nic_phys *n, struct bd_request *rq, struct bd_reply *out)
+{
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = n->next_id++};
+        msg.u.request = *rq;
+        struct bd_error *err = bd_conn_send(&n->c, &msg, NULL);
+        if (err)
+                return err;
+        struct bd_msg reply;
+        if ((err = recv_msg(n, &reply)))
+                return err;
+        if (reply.type != BD_MSG_REPLY || reply.id != msg.id)
+                return bd_error_new(BD_ERR_PROTOCOL, "%s: unexpected reply", n->base.name);
+        *out = reply.u.reply;
+        out->data = NULL;
+        return NULL;
+}
+
+static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t offset,
+                                uint64_t expect, uint64_t desired, uint64_t *old)
+{
+        struct nic_phys *n = (struct nic_phys *)p;
+        const struct bd_window_desc *win = &p->windows[window];
+        int direct = win->mode == BD_MODE_DIRECT;
+        struct bd_request rq = {
+            .op = direct ? BD_OP_ANNOUNCE_CAS : BD_OP_CAS,
+            .window = (uint8_t)window,
+            .length = 8,
+            .offset = offset,
+            .compare = expect,
+            .swap = desired,
+        };
+        struct bd_reply rp = {0};
+        struct bd_error *err = request(n, &rq, &rp);
+        if (err)
+                return err;
+        if (rp.status)
+                return reply_error(n, rp.status, "the compare-and-swap");
+        p->round_trips++;
+        if (!direct) {
+                *old = rp.old;
+                return NULL;
+        }
+        /* Announced and accepted: now the one-sided atomic. rxe and the
+         * RNICs we target return the original value in host byte order. */
+        struct ibv_sge sge = {(uintptr_t)stage_slot(n, 0), 8, n->stage_mr->lkey};
+        struct ibv_send_wr wr =
+                               {
+                                   .wr_id = bd_wr_id(BD_WR_RDMA, 0),
+                                   .sg_list = &sge,
+                                   .num_sge = 1,
+                                   .opcode = IBV_WR_ATOMIC_CMP_AND_SWP,
+                                   .send_flags = IBV_SEND_SIGNALED,
+                                   .wr.atomic = {win->remote_addr + offset, expect, desired,
+                                                 win->rkey},
+                               },
+                           *bad;
+        int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
+        if (rc)
+                return bd_error_new(BD_ERR_IO, "%s: posting atomic: %s", p->name, strerror(rc));
+        struct slot_op ops[STAGE_SLOTS] = {{0}};
+        ops[0] = (struct slot_op){.busy = 1, .dest = old, .len = 8};
+        unsigned done = 0;
+        while (!done)
+                if ((err = wait_some(n, ops, &done)))
+                        return err;
+        p->round_trips++;
+        return NULL;
+}

@@ -1,0 +1,61 @@
+/* Every task of the target, read as ps needs it: from the initial pid
+ * namespace's IDR (an xarray, read a tree level per round trip), each pid's
+ * task, then the fields of all tasks in one batch and what they point to
+ * (parent, mm, runqueue clock) in another. Works from BTF or a stored
+ * layout; a task whose memory does not read is counted, not fatal. */
+#ifndef BD_TASKS_H
+#define BD_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/program.h"
+
+struct bd_task {
+        uint64_t addr;
+        int32_t pid, tgid, ppid;
+        uint32_t state, flags;
+        int32_t exit_state;
+        uint32_t cpu;
+        int32_t on_cpu;
+        int32_t prio;
+        uint32_t rt_priority, policy;
+        char comm[17];
+        uint64_t mm;
+        int64_t rss_pages;    /* -1: no mm (kernel thread) or unreadable */
+        int64_t since_run_ns; /* since its last run was accounted; -1 unknown */
+        uint64_t nvcsw, nivcsw;
+        uint64_t start_time; /* ns after boot */
+};
+
+struct bd_tasks_stats {
+        uint64_t pids;        /* IDR entries */
+        uint64_t unreadable;  /* tasks whose memory did not read */
+        uint64_t batches;     /* waits for a pipelined batch: the dependent steps */
+        uint64_t round_trips; /* operations on the source */
+        uint64_t bytes_read;
+        uint64_t elapsed_ns;
+};
+
+struct bd_tasks {
+        struct bd_task *t; /* by pid */
+        size_t n;
+        struct bd_tasks_stats st;
+};
+
+/* threads: every thread, else thread-group leaders only (as ps). */
+struct bd_error *bd_tasks_read(struct bd_program *prog, int threads, struct bd_tasks **out);
+void bd_tasks_free(struct bd_tasks *t);
+
+/* The task_struct of pid (in the initial pid namespace). */
+struct bd_error *bd_task_by_pid(struct bd_program *prog, int32_t pid, uint64_t *task);
+
+/* The letter ps shows, from __state and exit_state: R S D T t X Z P I. */
+char bd_task_state_char(uint32_t state, int32_t exit_state);
+/* "TS", "FF", "RR", "B", "IDL", "DLN" as ps -o cls. */
+const char *bd_task_policy_name(uint32_t policy);
+
+/* PF_KTHREAD (include/linux/sched.h): no user address space. */
+#define BD_PF_KTHREAD 0x00200000u
+
+#endif

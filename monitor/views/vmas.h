@@ -1,0 +1,33 @@
+/* A process's memory map (its VMAs), from the maple tree in its mm_struct:
+ * what /proc/PID/maps shows, read without the target's help. */
+#ifndef BD_VMAS_H
+#define BD_VMAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/program.h"
+
+struct bd_vma {
+        uint64_t addr; /* struct vm_area_struct * */
+        uint64_t start, end, flags, pgoff;
+        uint64_t file;  /* struct file *, 0 for anonymous memory */
+        char name[256]; /* the file's path as far as the dentries give it */
+};
+
+struct bd_vmas {
+        struct bd_vma *v;
+        size_t n;
+        uint64_t round_trips, elapsed_ns;
+};
+
+/* VM_READ, VM_WRITE, VM_EXEC, VM_SHARED (include/linux/mm.h). */
+#define BD_VM_READ   0x1u
+#define BD_VM_WRITE  0x2u
+#define BD_VM_EXEC   0x4u
+#define BD_VM_SHARED 0x8u
+
+struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vmas **out);
+void bd_vmas_free(struct bd_vmas *v);
+
+#endif

@@ -1,0 +1,694 @@
+#include "classify.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../../common/error.h"
+
+#define TAINT_DIE        (1ull << 7)
+#define TAINT_SOFTLOCKUP (1ull << 14)
+/* Linux 6.x defines 19 taint flags: higher bits mean the word is garbage. */
+#define TAINT_PLAUSIBLE ((1ull << 24) - 1)
+#define OOPS_PLAUSIBLE  1024
+#define SYSTEM_STATES   8
+#define RESERVED_PIDS   300
+/* Beyond this (plus two jiffies per elapsed ms, HZ <= 1000) jiffies did not
+ * advance, something else was read. */
+#define JIFFIES_JUMP_MAX 1000000000ull
+
+enum { RES_MEMORY, RES_THREADS, RES_PIDS, RES_FILES };
+static const char *const res_names[BD_CLASSIFY_RESOURCES] = {"memory", "threads", "pids", "files"};
+
+/* Sample-level anomalies: a torn read, or the world really changed. */
+enum {
+        ANOM_JIFFIES = 1, /* a reboot if it persists */
+        ANOM_BOOT_ID = 2, /* likewise */
+        ANOM_NCPUS = 4,
+        ANOM_CPU = 8, /* a cpu's rq clock or nr_switches went back */
+};
+
+struct bd_classify_config bd_classify_config_default(void)
+{
+        struct bd_classify_config cfg = {
+            .interval_ns = 10000000,
+            .frozen_ns = 150000000,
+            .frozen_idle_ns = 5000000000ull,
+            .hard_lockup_ns = 200000000,
+            .soft_lockup_ns = 250000000,
+            .tick_gap_ns = 50000000,
+            .hung_task_ns = 1000000000,
+            .exhausted_pct = 95,
+            .recovered_pct = 90,
+            .oom_window_ns = 1000000000,
+            .nic_errors = 3,
+            .system_running = 3,
+            .ignore_cpus = 0,
+        };
+        return cfg;
+}
+
+const char *bd_state_name(enum bd_state state)
+{
+        static const char *const names[] = {
+            [BD_STATE_UNKNOWN] = "unknown",
+            [BD_STATE_HEALTHY] = "healthy",
+            [BD_STATE_PANICKED] = "panicked",
+            [BD_STATE_OOPS] = "oops",
+            [BD_STATE_HARD_LOCKUP] = "hard-lockup",
+            [BD_STATE_SOFT_LOCKUP] = "soft-lockup",
+            [BD_STATE_FROZEN] = "frozen",
+            [BD_STATE_HUNG_TASK] = "hung-task",
+            [BD_STATE_EXHAUSTED] = "exhausted",
+            [BD_STATE_REBOOTED] = "rebooted",
+            [BD_STATE_NIC_UNREACHABLE] = "nic-unreachable",
+        };
+        if ((unsigned)state >= sizeof(names) / sizeof(names[0]))
+                return "invalid";
+        return names[state];
+}
+
+void bd_classifier_init(struct bd_classifier *c, const struct bd_classify_config *cfg)
+{
+        memset(c, 0, sizeof(*c));
+        c->cfg = cfg ? *cfg : bd_classify_config_default();
+        if (!c->cfg.tick_gap_ns)
+                c->cfg.tick_gap_ns = 5 * c->cfg.interval_ns;
+        if (!c->cfg.nic_errors)
+                c->cfg.nic_errors = 1;
+        c->reported.state = BD_STATE_UNKNOWN;
+        c->reported.cpu = -1;
+        c->target = c->reported;
+}
+
+/* b - a, 0 if b is not later: durations from possibly reordered times. */
+static uint64_t since(uint64_t a, uint64_t b)
+{
+        return b > a ? b - a : 0;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+        return a > b ? a : b;
+}
+
+/* When the sample's memory was read at the earliest: stalls measured from
+ * it are lower bounds, so a verdict is never early. */
+static uint64_t read_time(const struct bd_probe_sample *s)
+{
+        return s->t_ns - (s->rtt_ns < s->t_ns ? s->rtt_ns : s->t_ns);
+}
+
+/* Counters are compared through their signed difference, which stays right
+ * across a 2^64 wrap. */
+static int went_back(uint64_t before, uint64_t after)
+{
+        return (int64_t)(after - before) < 0;
+}
+
+static unsigned ncpus_of(const struct bd_probe_sample *s)
+{
+        return s->ncpus < BD_PROBE_MAX_CPUS ? s->ncpus : BD_PROBE_MAX_CPUS;
+}
+
+static int at_least_pct(int64_t v, int64_t limit, unsigned pct)
+{
+        if (v < 0 || limit <= 0)
+                return 0;
+        return (unsigned __int128)v * 100 >= (unsigned __int128)limit * pct;
+}
+
+static int taint_plausible(const struct bd_classifier *c, uint64_t mask)
+{
+        /* Taints are never cleared: a word missing a known bit is torn. */
+        return !(mask & ~TAINT_PLAUSIBLE) && (mask & c->taint_known) == c->taint_known;
+}
+
+static int judged(const struct bd_classifier *c, const struct bd_probe_sample *s, unsigned i)
+{
+        return s->cpu[i].present && !(i < 64 && (c->cfg.ignore_cpus >> i & 1));
+}
+
+static unsigned anomalies(const struct bd_probe_sample *a, const struct bd_probe_sample *s)
+{
+        unsigned an = 0;
+        uint64_t ms = since(a->t_ns, s->t_ns) / 1000000;
+        if (went_back(a->jiffies, s->jiffies) ||
+            s->jiffies - a->jiffies > JIFFIES_JUMP_MAX + 2 * ms)
+                an |= ANOM_JIFFIES;
+        if (a->boot_id_hash && s->boot_id_hash && a->boot_id_hash != s->boot_id_hash)
+                an |= ANOM_BOOT_ID;
+        if (s->ncpus != a->ncpus)
+                an |= ANOM_NCPUS;
+        unsigned n = ncpus_of(s) < ncpus_of(a) ? ncpus_of(s) : ncpus_of(a);
+        for (unsigned i = 0; i < n; i++) {
+                const struct bd_probe_cpu *p = &a->cpu[i], *q = &s->cpu[i];
+                if (p->present && q->present &&
+                    (went_back(p->clock, q->clock) || went_back(p->nr_switches, q->nr_switches)))
+                        an |= ANOM_CPU;
+        }
+        return an;
+}
+
+static void reset_cpus(struct bd_classifier *c)
+{
+        memset(c->cpu, 0, sizeof(c->cpu));
+        c->have_tnow = 0;
+}
+
+/* A new boot: nothing learnt about the old kernel holds. */
+static void reboot(struct bd_classifier *c, const struct bd_probe_sample *s, unsigned an)
+{
+        if (an & ANOM_BOOT_ID)
+                snprintf(
+                    c->reboot_why, sizeof(c->reboot_why), "boot id %#llx became %#llx in 2 probes",
+                    (unsigned long long)c->base.boot_id_hash, (unsigned long long)s->boot_id_hash);
+        else
+                snprintf(c->reboot_why, sizeof(c->reboot_why),
+                         "jiffies %llu became %llu in 2 probes",
+                         (unsigned long long)c->base.jiffies, (unsigned long long)s->jiffies);
+        c->reboot_since = c->pending.t_ns;
+        c->rebooted = 1;
+        c->panicked = c->oopsed = c->hung = c->have_oom = 0;
+        memset(c->res_over, 0, sizeof(c->res_over));
+        memset(c->res_on, 0, sizeof(c->res_on));
+        c->taint_known = taint_plausible(c, s->tainted_mask) ? s->tainted_mask : 0;
+        reset_cpus(c);
+}
+
+/* The cpu the kernel's softlockup verdict is about: the running one whose
+ * watchdog was touched longest ago (a touched-for-good cpu holds ULONG_MAX). */
+static int stalest_cpu(const struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        int best = -1;
+        for (unsigned i = 0; i < ncpus_of(s); i++) {
+                const struct bd_probe_cpu *p = &s->cpu[i];
+                if (!judged(c, s, i) || p->curr == p->idle)
+                        continue;
+                if (best < 0 || p->touch_ts < s->cpu[best].touch_ts)
+                        best = (int)i;
+        }
+        return best;
+}
+
+#define TNOW_SLACK_NS 20000000ull /* tick granularity and read-time jitter */
+
+static void advance_tnow(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        uint64_t latest = c->tnow;
+        int have = c->have_tnow;
+        for (unsigned i = 0; i < ncpus_of(s); i++) {
+                uint64_t clock = s->cpu[i].clock;
+                if (!s->cpu[i].present)
+                        continue;
+                if (!have || (int64_t)(clock - latest) > 0)
+                        latest = clock;
+                have = 1;
+        }
+        if (!have)
+                return;
+        if (!c->have_tnow) {
+                c->tnow = latest;
+                c->have_tnow = 1;
+                return;
+        }
+        /* A garbage clock far ahead must not run the target's time off. */
+        uint64_t cap = since(c->base.t_ns, s->t_ns) + TNOW_SLACK_NS;
+        c->tnow += latest - c->tnow < cap ? latest - c->tnow : cap;
+}
+
+/* Update every tracker from the last accepted sample to s. */
+static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        const struct bd_probe_sample *a = &c->base;
+        unsigned n = ncpus_of(s);
+        int moved[BD_PROBE_MAX_CPUS] = {0};
+        int jiffies_moved = s->jiffies != a->jiffies;
+        int any = jiffies_moved, nmoved = 0;
+        for (unsigned i = 0; i < n; i++) {
+                const struct bd_probe_cpu *p = &a->cpu[i], *q = &s->cpu[i];
+                if (!p->present || !q->present)
+                        continue;
+                moved[i] = p->clock != q->clock || p->nr_switches != q->nr_switches ||
+                           p->curr != q->curr || p->hrtimer_interrupts != q->hrtimer_interrupts ||
+                           p->timer_irqs != q->timer_irqs;
+                any |= moved[i];
+                nmoved += moved[i];
+        }
+        if (any)
+                c->t_progress = s->t_ns;
+        advance_tnow(c, s);
+
+        for (unsigned i = 0; i < BD_PROBE_MAX_CPUS; i++) {
+                struct bd_classify_cpu *t = &c->cpu[i];
+                if (i >= n || !judged(c, s, i)) {
+                        memset(t, 0, sizeof(*t));
+                        continue;
+                }
+                const struct bd_probe_cpu *p = &a->cpu[i], *q = &s->cpu[i];
+                int idle = q->curr == q->idle;
+                if (!t->known || !p->present) {
+                        memset(t, 0, sizeof(*t));
+                        t->known = 1;
+                        t->t_switch = t->t_tick = t->t_others = s->t_ns;
+                        t->n_switch = t->n_tick = c->tnow;
+                        continue;
+                }
+                if (p->timer_irqs && q->timer_irqs) {
+                        /* Interrupts counted on the cpu itself: proof. */
+                        if (p->timer_irqs != q->timer_irqs) {
+                                t->t_tick = s->t_ns;
+                                t->n_tick = c->tnow;
+                        }
+                } else {
+                        int clock_moved = p->clock != q->clock;
+                        if (clock_moved && t->clock_moved) {
+                                t->t_tick = s->t_ns;
+                                t->n_tick = c->tnow;
+                        }
+                        /* A single move may be another cpu updating this
+                         * rq's clock (a remote wakeup or load balancing):
+                         * only ticks come in runs. */
+                        t->clock_moved = clock_moved;
+                }
+                if (jiffies_moved || nmoved > moved[i])
+                        t->t_others = s->t_ns;
+                /* The watchdog's stopper thread preempts even a SCHED_FIFO
+                 * task when its hrtimer fires, and hands the cpu straight
+                 * back: two switches, the same task, a watchdog tick. The
+                 * tasks waiting for the cpu still wait. */
+                int stopper = p->curr == q->curr && q->nr_switches - p->nr_switches == 2 &&
+                              p->hrtimer_interrupts != q->hrtimer_interrupts;
+                if (idle || p->curr != q->curr || (p->nr_switches != q->nr_switches && !stopper)) {
+                        t->t_switch = s->t_ns;
+                        t->n_switch = c->tnow;
+                        t->waiting = t->lock = t->taint_soft = 0;
+                }
+                if (!idle && q->nr_running >= 2) {
+                        if (!t->waiting) {
+                                t->t_wait = s->t_ns;
+                                t->n_wait = c->tnow;
+                        }
+                        t->waiting = 1;
+                } else {
+                        t->waiting = 0;
+                }
+        }
+}
+
+/* Per-cpu lockups, latched in c->cpu[].lock until the cpu switches. */
+static void judge_cpus(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        uint64_t now = read_time(s);
+        for (unsigned i = 0; i < ncpus_of(s); i++) {
+                struct bd_classify_cpu *t = &c->cpu[i];
+                const struct bd_probe_cpu *q = &s->cpu[i];
+                if (!t->known || q->curr == q->idle)
+                        continue;
+                uint64_t quiet = max64(t->t_tick, t->t_switch);
+                uint64_t n_quiet = t->t_tick > t->t_switch ? t->n_tick : t->n_switch;
+                int ticking = since(t->t_tick, now) < c->cfg.tick_gap_ns;
+                /* Others must have moved after it went quiet, else the
+                 * whole machine stopped (a VM descheduled by its host). */
+                int hard = since(quiet, now) >= c->cfg.hard_lockup_ns &&
+                           c->tnow - n_quiet >= c->cfg.hard_lockup_ns && t->t_others > quiet;
+                /* Waiting starts after the last switch (track() resets it). */
+                int soft =
+                    t->taint_soft || t->lock == BD_STATE_SOFT_LOCKUP ||
+                    (t->waiting && ticking && since(t->t_wait, now) >= c->cfg.soft_lockup_ns &&
+                     c->tnow - t->n_wait >= c->cfg.soft_lockup_ns);
+                /* A hard lockup lasts until the cpu switches: what looks
+                 * like a tick later is another cpu touching its rq. */
+                if (t->lock == BD_STATE_HARD_LOCKUP)
+                        hard = 1;
+                t->lock = hard ? BD_STATE_HARD_LOCKUP : soft ? BD_STATE_SOFT_LOCKUP : 0;
+        }
+}
+
+static void judge_resources(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        unsigned hi = c->cfg.exhausted_pct, lo = c->cfg.recovered_pct;
+        int oom_recent = c->have_oom && since(c->t_oom, s->t_ns) <= c->cfg.oom_window_ns;
+        int64_t pid_space = s->pid_max > RESERVED_PIDS ? s->pid_max - RESERVED_PIDS : 0;
+        int over[BD_CLASSIFY_RESOURCES], under[BD_CLASSIFY_RESOURCES];
+
+        /* The OOM killer acting is the kernel's own verdict that reclaim
+         * failed; the free count seen at that moment says little (the
+         * victim's memory is back by the next probe). */
+        over[RES_MEMORY] = oom_recent;
+        under[RES_MEMORY] =
+            !oom_recent && at_least_pct(s->free_pages, s->min_free_pages, 100 + (100 - lo));
+        over[RES_THREADS] = at_least_pct(s->nr_threads, s->max_threads, hi);
+        under[RES_THREADS] = !at_least_pct(s->nr_threads, s->max_threads, lo);
+        /* pid allocation is cyclic: pid_last sweeps up to pid_max and wraps
+         * on any busy machine, so it says nothing about exhaustion. Every
+         * task holds a pid, so nr_threads is a floor on the pids in use:
+         * that near pid_max means the pid space is full. */
+        over[RES_PIDS] = at_least_pct(s->nr_threads, pid_space, hi);
+        under[RES_PIDS] = !at_least_pct(s->nr_threads, pid_space, lo);
+        over[RES_FILES] = at_least_pct(s->nr_files, s->max_files, hi);
+        under[RES_FILES] = !at_least_pct(s->nr_files, s->max_files, lo);
+
+        for (int r = 0; r < BD_CLASSIFY_RESOURCES; r++) {
+                if (!c->res_on[r]) {
+                        /* Two samples: one torn counter must not alarm. */
+                        if (over[r] && c->res_over[r]++ == 0)
+                                c->res_since[r] = s->t_ns;
+                        if (!over[r])
+                                c->res_over[r] = 0;
+                        if (c->res_over[r] >= 2)
+                                c->res_on[r] = 1;
+                } else if (under[r]) {
+                        c->res_on[r] = 0;
+                        c->res_over[r] = 0;
+                }
+        }
+}
+
+static void verdict(struct bd_classify_verdict *v, enum bd_state state, int cpu, int32_t pid,
+                    const char *what, size_t what_len, uint64_t since_ns)
+{
+        memset(v, 0, sizeof(*v));
+        v->state = state;
+        v->cpu = cpu;
+        v->pid = pid;
+        if (what) {
+                size_t n = strnlen(what, what_len);
+                if (n >= sizeof(v->what))
+                        n = sizeof(v->what) - 1;
+                memcpy(v->what, what, n);
+        }
+        v->since_ns = since_ns;
+}
+
+/* The target's state from the trackers, by priority. */
+static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, int oops_now)
+{
+        struct bd_classify_verdict *v = &c->target;
+        uint64_t now = read_time(s);
+        int shutting_down =
+            s->system_state > c->cfg.system_running && s->system_state < SYSTEM_STATES;
+
+        if (c->panicked) {
+                verdict(v, BD_STATE_PANICKED, c->panic_cpu, 0, NULL, 0, c->panic_since);
+                return;
+        }
+        if (oops_now) {
+                verdict(v, BD_STATE_OOPS, -1, 0, NULL, 0, c->oops_since);
+                return;
+        }
+
+        int busy = 0;
+        for (unsigned i = 0; i < ncpus_of(s); i++) {
+                const struct bd_probe_cpu *q = &s->cpu[i];
+                if (judged(c, s, i) && q->curr != q->idle && c->cpu[i].lock != BD_STATE_HARD_LOCKUP)
+                        busy = 1;
+        }
+        /* A running cpu ticks: with none, NOHZ lets the whole machine sleep
+         * until a timer, at the latest the watchdog hrtimer. */
+        uint64_t limit = busy ? c->cfg.frozen_ns : c->cfg.frozen_idle_ns;
+        if (since(c->t_progress, now) >= limit) {
+                verdict(v, BD_STATE_FROZEN, -1, 0, NULL, 0, c->t_progress);
+                return;
+        }
+        /* Stopping cpus on purpose (reboot, halt) is no lockup. */
+        for (int want = BD_STATE_HARD_LOCKUP; !shutting_down && want <= BD_STATE_SOFT_LOCKUP;
+             want++) {
+                for (unsigned i = 0; i < ncpus_of(s); i++) {
+                        const struct bd_classify_cpu *t = &c->cpu[i];
+                        const struct bd_probe_cpu *q = &s->cpu[i];
+                        if (t->lock != want)
+                                continue;
+                        uint64_t from = want == BD_STATE_HARD_LOCKUP
+                                            ? max64(t->t_tick, t->t_switch)
+                                            : (t->waiting ? t->t_wait : t->t_switch);
+                        verdict(v, want, (int)i, q->curr_pid, q->curr_comm, sizeof(q->curr_comm),
+                                from);
+                        return;
+                }
+        }
+        if (c->hung) {
+                verdict(v, BD_STATE_HUNG_TASK, -1, c->hung_pid, c->hung_comm, sizeof(c->hung_comm),
+                        c->hung_since);
+                return;
+        }
+        for (int r = 0; r < BD_CLASSIFY_RESOURCES; r++) {
+                if (c->res_on[r]) {
+                        verdict(v, BD_STATE_EXHAUSTED, -1, 0, res_names[r], 32, c->res_since[r]);
+                        return;
+                }
+        }
+        if (c->rebooted && s->system_state < c->cfg.system_running && s->system_state >= 0) {
+                verdict(v, BD_STATE_REBOOTED, -1, 0, NULL, 0, c->reboot_since);
+                return;
+        }
+        c->rebooted = 0;
+        if (c->oopsed)
+                verdict(v, BD_STATE_OOPS, -1, 0, NULL, 0, c->oops_since);
+        else
+                verdict(v, BD_STATE_HEALTHY, -1, 0, NULL, 0, s->t_ns);
+}
+
+/* Positive evidence, read from an accepted sample. Returns whether an oops
+ * shows in this very sample. */
+static int evidence(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        int oops_now = 0;
+        if (s->panic_cpu >= 0 && (unsigned)s->panic_cpu < ncpus_of(s) && !c->panicked) {
+                c->panicked = 1;
+                c->panic_cpu = s->panic_cpu;
+                c->panic_since = s->t_ns;
+        }
+        if (taint_plausible(c, s->tainted_mask)) {
+                uint64_t fresh = s->tainted_mask & ~c->taint_known;
+                if (fresh & TAINT_DIE) {
+                        oops_now = 1;
+                        snprintf(c->oops_why, sizeof(c->oops_why), "TAINT_DIE set (taint %#llx)",
+                                 (unsigned long long)s->tainted_mask);
+                }
+                if (fresh & TAINT_SOFTLOCKUP) {
+                        int cpu = stalest_cpu(c, s);
+                        if (cpu >= 0)
+                                c->cpu[cpu].taint_soft = 1;
+                }
+                c->taint_known = s->tainted_mask;
+        }
+        if (s->oops_in_progress > 0 && s->oops_in_progress < OOPS_PLAUSIBLE) {
+                if (!oops_now)
+                        snprintf(c->oops_why, sizeof(c->oops_why), "oops_in_progress %d",
+                                 (int)s->oops_in_progress);
+                oops_now = 1;
+        }
+        if (oops_now && !c->oopsed) {
+                c->oopsed = 1;
+                c->oops_since = s->t_ns;
+        }
+        if (s->oom_kills != c->base.oom_kills && !went_back(c->base.oom_kills, s->oom_kills)) {
+                c->have_oom = 1;
+                c->t_oom = s->t_ns;
+        }
+        if (s->hung_scanned) {
+                int hung = s->hung_pid > 0 && s->hung_ns >= c->cfg.hung_task_ns &&
+                           (s->pid_max <= 0 || s->hung_pid <= s->pid_max);
+                if (hung && (!c->hung || c->hung_pid != s->hung_pid))
+                        c->hung_since = s->t_ns - (s->hung_ns < s->t_ns ? s->hung_ns : s->t_ns);
+                c->hung = hung;
+                if (hung) {
+                        c->hung_pid = s->hung_pid;
+                        memcpy(c->hung_comm, s->hung_comm, sizeof(c->hung_comm));
+                        c->hung_ns = s->hung_ns;
+                }
+        }
+        return oops_now;
+}
+
+/* A good sample. Implausible ones wait for the next: if it agrees with the
+ * old state the odd one was torn and is dropped, if it agrees with the odd
+ * one the world changed (a reboot when jiffies or the boot id jumped). Until
+ * then nothing in it counts, panic_cpu included: a read of zeroed or reused
+ * memory looks like cpu 0 panicking. */
+static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        if (!c->have_base) {
+                c->base = *s;
+                c->have_base = 1;
+                c->t_progress = s->t_ns;
+                c->taint_known = taint_plausible(c, s->tainted_mask) ? s->tainted_mask : 0;
+                reset_cpus(c);
+                track(c, s);
+                evaluate(c, s, evidence(c, s));
+                return;
+        }
+        unsigned an = anomalies(&c->base, s);
+        if (an) {
+                if (!c->have_pending || anomalies(&c->pending, s)) {
+                        c->pending = *s;
+                        c->have_pending = 1;
+                        return;
+                }
+                int rebooting = an & (ANOM_JIFFIES | ANOM_BOOT_ID);
+                if (rebooting)
+                        reboot(c, s, an);
+                else
+                        reset_cpus(c);
+                c->have_pending = 0;
+                c->t_progress = s->t_ns;
+                c->base = *s;
+                track(c, s);
+                /* What the old kernel's addresses hold in a new boot is
+                 * not evidence (zeroed memory reads as panic_cpu 0). */
+                evaluate(c, s, rebooting ? 0 : evidence(c, s));
+                /* Announced even if the new kernel already runs. */
+                if (rebooting)
+                        verdict(&c->target, BD_STATE_REBOOTED, -1, 0, NULL, 0, c->reboot_since);
+                return;
+        }
+        c->have_pending = 0;
+        track(c, s);
+        int oops_now = evidence(c, s);
+        uint64_t known_boot = c->base.boot_id_hash;
+        c->base = *s;
+        if (!s->boot_id_hash)
+                c->base.boot_id_hash = known_boot;
+        judge_cpus(c, s);
+        judge_resources(c, s);
+        evaluate(c, s, oops_now);
+}
+
+static void describe(const struct bd_classifier *c, const struct bd_classify_verdict *v,
+                     uint64_t t_ns, char *buf, size_t len)
+{
+        const struct bd_probe_sample *s = &c->base;
+        unsigned long long ms = since(v->since_ns, t_ns) / 1000000;
+        const struct bd_probe_cpu *q = v->cpu >= 0 ? &s->cpu[v->cpu] : NULL;
+        switch (v->state) {
+        case BD_STATE_UNKNOWN:
+                if (c->other_errors)
+                        snprintf(buf, len,
+                                 "%u probes in a row failed: %s (target memory unreadable)",
+                                 c->other_errors, bd_err_name(c->last_error));
+                else
+                        snprintf(buf, len, "no good probe yet");
+                break;
+        case BD_STATE_NIC_UNREACHABLE:
+                snprintf(buf, len, "%u probes in a row failed: %s, for %llu ms",
+                         c->transport_errors, bd_err_name(c->last_error), ms);
+                break;
+        case BD_STATE_HEALTHY: {
+                unsigned online = 0;
+                for (unsigned i = 0; i < ncpus_of(s); i++)
+                        online += s->cpu[i].present != 0;
+                snprintf(buf, len, "jiffies %llu, %u of %u cpus online, no failure signal",
+                         (unsigned long long)s->jiffies, online, s->ncpus);
+                break;
+        }
+        case BD_STATE_PANICKED:
+                snprintf(buf, len, "panic_cpu %d (taint %#llx, oops_in_progress %d)", v->cpu,
+                         (unsigned long long)s->tainted_mask, (int)s->oops_in_progress);
+                break;
+        case BD_STATE_OOPS:
+                snprintf(buf, len, "%s", c->oops_why);
+                break;
+        case BD_STATE_HARD_LOCKUP:
+                snprintf(buf, len,
+                         "cpu %d runs pid %d (%.16s) with no tick and no context switch for %llu "
+                         "ms while other cpus or jiffies move",
+                         v->cpu, (int)v->pid, v->what, ms);
+                break;
+        case BD_STATE_SOFT_LOCKUP:
+                if (c->cpu[v->cpu].taint_soft)
+                        snprintf(buf, len,
+                                 "kernel set TAINT_SOFTLOCKUP; cpu %d, touched at %llu s, runs "
+                                 "pid %d (%.16s) without switching",
+                                 v->cpu, (unsigned long long)q->touch_ts, (int)v->pid, v->what);
+                else
+                        snprintf(buf, len,
+                                 "cpu %d runs pid %d (%.16s) with ticks but no context switch for "
+                                 "%llu ms, %u runnable",
+                                 v->cpu, (int)v->pid, v->what, ms, q->nr_running);
+                break;
+        case BD_STATE_FROZEN: {
+                unsigned online = 0, running = 0;
+                for (unsigned i = 0; i < ncpus_of(s); i++) {
+                        online += s->cpu[i].present != 0;
+                        running += s->cpu[i].present && s->cpu[i].curr != s->cpu[i].idle;
+                }
+                snprintf(buf, len,
+                         "nothing moved for %llu ms: jiffies %llu, rq clock and nr_switches of %u "
+                         "cpus (%u running a task), no panic",
+                         ms, (unsigned long long)s->jiffies, online, running);
+                break;
+        }
+        case BD_STATE_HUNG_TASK:
+                snprintf(buf, len, "pid %d (%.16s) in D state for %llu ms without a context switch",
+                         (int)v->pid, v->what, (unsigned long long)(c->hung_ns / 1000000));
+                break;
+        case BD_STATE_EXHAUSTED:
+                if (!strcmp(v->what, "memory"))
+                        snprintf(buf, len,
+                                 "OOM kill %llu ms ago (%llu in all); free pages %lld, min "
+                                 "watermarks %lld",
+                                 (unsigned long long)(since(c->t_oom, t_ns) / 1000000),
+                                 (unsigned long long)s->oom_kills, (long long)s->free_pages,
+                                 (long long)s->min_free_pages);
+                else if (!strcmp(v->what, "threads"))
+                        snprintf(buf, len, "nr_threads %lld of max_threads %lld",
+                                 (long long)s->nr_threads, (long long)s->max_threads);
+                else if (!strcmp(v->what, "pids"))
+                        snprintf(buf, len, "%lld tasks hold pids of pid_max %lld (last pid %lld)",
+                                 (long long)s->nr_threads, (long long)s->pid_max,
+                                 (long long)s->pid_last);
+                else
+                        snprintf(buf, len, "nr_files %lld of max_files %lld",
+                                 (long long)s->nr_files, (long long)s->max_files);
+                break;
+        case BD_STATE_REBOOTED:
+                snprintf(buf, len, "%s; system_state %d", c->reboot_why, (int)s->system_state);
+                break;
+        }
+}
+
+static int report(struct bd_classifier *c, const struct bd_probe_sample *s,
+                  const struct bd_classify_verdict *v, struct bd_event *ev)
+{
+        struct bd_classify_verdict *r = &c->reported;
+        if (r->state == v->state && r->cpu == v->cpu && r->pid == v->pid &&
+            !strcmp(r->what, v->what))
+                return 0;
+        memset(ev, 0, sizeof(*ev));
+        ev->state = v->state;
+        ev->previous = r->state;
+        ev->t_ns = s->t_ns;
+        ev->since_ns = v->since_ns < s->t_ns ? v->since_ns : s->t_ns;
+        ev->cpu = v->cpu;
+        ev->pid = v->pid;
+        memcpy(ev->what, v->what, sizeof(ev->what));
+        describe(c, v, s->t_ns, ev->evidence, sizeof(ev->evidence));
+        *r = *v;
+        return 1;
+}
+
+int bd_classifier_feed(struct bd_classifier *c, const struct bd_probe_sample *s,
+                       struct bd_event *ev)
+{
+        if (!s->read_error) {
+                c->transport_errors = c->other_errors = 0;
+                judge(c, s);
+                return report(c, s, &c->target, ev);
+        }
+        int transport = s->read_error == BD_ERR_UNREACHABLE || s->read_error == BD_ERR_IO;
+        unsigned *run = transport ? &c->transport_errors : &c->other_errors;
+        /* An error the NIC sent back proves the NIC reachable, and the
+         * reverse: each kind breaks the other's run. */
+        *(transport ? &c->other_errors : &c->transport_errors) = 0;
+        if ((*run)++ == 0)
+                c->error_since = s->t_ns;
+        c->last_error = s->read_error;
+        struct bd_classify_verdict v = c->target;
+        if (*run >= c->cfg.nic_errors)
+                verdict(&v, transport ? BD_STATE_NIC_UNREACHABLE : BD_STATE_UNKNOWN, -1, 0, NULL, 0,
+                        c->error_since);
+        else if (c->reported.state == BD_STATE_NIC_UNREACHABLE ||
+                 c->reported.state == BD_STATE_UNKNOWN)
+                v = c->reported; /* wait for a good sample to re-evaluate */
+        return report(c, s, &v, ev);
+}

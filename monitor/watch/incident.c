@@ -1,0 +1,133 @@
+#include "incident.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../views/printk.h"
+
+/* The lines that open a kernel failure report. */
+static const char *const openers[] = {
+    "------------[ cut here ]------------",
+    "BUG: ",
+    "Oops: ",
+    "general protection fault",
+    "Kernel panic - not syncing",
+    "watchdog: BUG: soft lockup",
+    "watchdog: Watchdog detected hard LOCKUP",
+    "INFO: task ",
+    "Out of memory",
+    "sysrq: Trigger a crash",
+};
+
+/* A report's lines follow its opener closely; anything this much later is
+ * another report. */
+#define REPORT_SPAN_NS 10000000000ull
+
+static int opens_report(const struct bd_printk_record *r)
+{
+        for (size_t i = 0; i < sizeof(openers) / sizeof(openers[0]); i++) {
+                size_t n = strlen(openers[i]);
+                for (size_t at = 0; at + n <= r->text_len; at++)
+                        if (!memcmp(r->text + at, openers[i], n))
+                                return 1;
+        }
+        return 0;
+}
+
+long bd_incident_report_start(const struct bd_printk_log *log)
+{
+        long last = -1;
+        for (size_t i = log->n; i-- > 0;)
+                if (opens_report(&log->records[i])) {
+                        last = (long)i;
+                        break;
+                }
+        if (last < 0)
+                return -1;
+        uint64_t t = log->records[last].ts_nsec;
+        long start = last;
+        for (long i = last - 1; i >= 0; i--) {
+                const struct bd_printk_record *r = &log->records[i];
+                if (r->ts_nsec > t || t - r->ts_nsec > REPORT_SPAN_NS)
+                        break;
+                if (opens_report(r))
+                        start = i;
+        }
+        return start;
+}
+
+static int write_file(const char *dir, const char *name, const char *text,
+                      const struct bd_printk_log *log, long from)
+{
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "w");
+        if (!f)
+                return -1;
+        if (text)
+                fputs(text, f);
+        for (size_t i = from < 0 ? 0 : (size_t)from; log && i < log->n; i++)
+                bd_printk_write_text(f, &log->records[i]);
+        return fclose(f);
+}
+
+static int mkdirs(const char *dir)
+{
+        char p[1024];
+        snprintf(p, sizeof(p), "%s", dir);
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = '\0';
+                        if (mkdir(p, 0755) && errno != EEXIST)
+                                return -1;
+                        *s = '/';
+                }
+        return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+struct bd_error *bd_incident_write(const char *dir, const char *name, struct bd_program *prog,
+                                   const char *event_json, char *path, size_t cap)
+{
+        char tmp[1100], final[1100];
+        snprintf(final, sizeof(final), "%s/%s", dir, name);
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp%d", dir, name, (int)getpid());
+        if (mkdirs(dir) || (mkdir(tmp, 0755) && errno != EEXIST))
+                return bd_error_new(BD_ERR_IO, "incident: %s: %s", tmp, strerror(errno));
+        struct bd_printk_log *log = NULL;
+        struct bd_printk_layout lay;
+        char note[256] = "";
+        if (prog) {
+                struct bd_error *err = bd_printk_layout_get(&prog->vi, &lay);
+                if (!err)
+                        err = bd_printk_read(prog->k, &lay, &log);
+                if (err) {
+                        snprintf(note, sizeof(note), "the kernel log could not be read: %s\n",
+                                 err->message);
+                        bd_error_destroy(err);
+                        log = NULL;
+                }
+        }
+        int bad = write_file(tmp, "event.json", event_json, NULL, 0);
+        if (log || note[0])
+                bad |= write_file(tmp, "dmesg.txt", note[0] ? note : NULL, log, 0);
+        long from = log ? bd_incident_report_start(log) : -1;
+        if (from >= 0)
+                bad |= write_file(tmp, "report.txt", NULL, log, from);
+        bd_printk_log_free(log);
+        if (bad || rename(tmp, final)) {
+                int e = errno;
+                static const char *const files[] = {"event.json", "dmesg.txt", "report.txt"};
+                for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                        char f[1200];
+                        snprintf(f, sizeof(f), "%s/%s", tmp, files[i]);
+                        unlink(f);
+                }
+                rmdir(tmp);
+                return bd_error_new(BD_ERR_IO, "incident: writing %s: %s", final, strerror(e));
+        }
+        snprintf(path, cap, "%s", final);
+        return NULL;
+}

@@ -1,0 +1,25 @@
+/* What `bdmon watch` keeps of a failure: a directory per alarm holding the
+ * event, the kernel's whole log as read at that moment and, where there is
+ * one, the panic or oops report cut out of it. Written under a temporary
+ * name and renamed, so a reader never sees half an incident. */
+#ifndef BD_INCIDENT_H
+#define BD_INCIDENT_H
+
+#include <stddef.h>
+
+#include "../../common/error.h"
+#include "../kernel/program.h"
+
+/* Write DIR/NAME/{event.json,dmesg.txt,report.txt}; event_json is one
+ * JSON object and its newline. prog may be NULL (no kernel to read: only the event is
+ * kept). path receives DIR/NAME. */
+struct bd_error *bd_incident_write(const char *dir, const char *name, struct bd_program *prog,
+                                   const char *event_json, char *path, size_t cap);
+
+/* Where a failure report starts in a log: the first line of the last
+ * report's opening lines (an oops, a panic, a lockup or hung-task splat),
+ * or -1 if the log holds none. Exposed for tests. */
+struct bd_printk_log;
+long bd_incident_report_start(const struct bd_printk_log *log);
+
+#endif
