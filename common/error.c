@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct bd_error bd_error_nomem = {BD_ERR_NOMEM, "out of memory"};
+struct bd_error bd_error_nomem = {.code = BD_ERR_NOMEM, .message = "out of memory"};
 
 struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap)
 {
@@ -12,6 +12,8 @@ struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap)
         if (!err)
                 return &bd_error_nomem;
         err->code = code;
+        err->has_address = 0;
+        err->address = 0;
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
         return err;
 }
@@ -22,6 +24,19 @@ struct bd_error *bd_error_new(enum bd_err code, const char *fmt, ...)
         va_start(ap, fmt);
         struct bd_error *err = bd_error_vnew(code, fmt, ap);
         va_end(ap);
+        return err;
+}
+
+struct bd_error *bd_error_fault(enum bd_err code, uint64_t address, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        struct bd_error *err = bd_error_vnew(code, fmt, ap);
+        va_end(ap);
+        if (err != &bd_error_nomem) {
+                err->has_address = 1;
+                err->address = address;
+        }
         return err;
 }
 

@@ -5,6 +5,7 @@
 #define BD_ERROR_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum bd_err {
         BD_OK = 0,
@@ -24,8 +25,20 @@ enum bd_err {
 
 struct bd_error {
         enum bd_err code;
+        /* A fault, as drgn reports one: the address that could not be read
+         * (virtual for kernel and user reads, physical for the source), so
+         * that a caller can name it without translating again. */
+        int has_address;
+        uint64_t address;
         char message[512];
 };
+
+/* Errors that say the way to the target failed, not what was read there:
+ * a watch reads these as "unreachable", a walk gives up rather than skip. */
+static inline int bd_err_transport(enum bd_err code)
+{
+        return code == BD_ERR_IO || code == BD_ERR_UNREACHABLE;
+}
 
 /* Out of memory must be reportable without allocating. */
 extern struct bd_error bd_error_nomem;
@@ -33,6 +46,9 @@ extern struct bd_error bd_error_nomem;
 struct bd_error *bd_error_new(enum bd_err code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap);
+/* An error about the memory at address (see has_address). */
+struct bd_error *bd_error_fault(enum bd_err code, uint64_t address, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prefix context onto an existing error ("reading host2: ..."). */
 struct bd_error *bd_error_wrap(struct bd_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

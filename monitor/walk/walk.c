@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-struct bd_error bd_walk_stop = {BD_OK, "walk stopped by its callback"};
+struct bd_error bd_walk_stop = {.code = BD_OK, .message = "walk stopped by its callback"};
 
 size_t bd_walk_max(const struct bd_walk_opts *o)
 {
