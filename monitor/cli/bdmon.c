@@ -402,8 +402,10 @@ int main(int argc, char **argv)
         struct bd_target t;
         struct bd_phys *p;
         struct bd_error *err = bd_target_resolve(cli.config, target, cli.key, &t);
-        if (!err)
+        if (!err) {
+                cli_set_target(t.name);
                 err = bd_target_open(&t, &cli.open, &p);
+        }
         if (err)
                 return cli_report(err);
         int rc = cmd->run(&cli, p, args, cmd->nargs);

@@ -6,10 +6,22 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* The library's errors do not name the target: the one place that knows
+ * which target a command is about says it, once. */
+static const char *report_target;
+
+void cli_set_target(const char *name)
+{
+        report_target = name;
+}
+
 int cli_report(struct bd_error *err)
 {
         int code = err->code;
-        fprintf(stderr, "bdmon: %s\n", err->message);
+        if (report_target)
+                fprintf(stderr, "bdmon: %s: %s\n", report_target, err->message);
+        else
+                fprintf(stderr, "bdmon: %s\n", err->message);
         bd_error_destroy(err);
         return code;
 }

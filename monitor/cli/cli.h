@@ -40,7 +40,10 @@ struct cli_command {
         int (*run)(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 };
 
+/* One line on stderr, naming the target once one is set; returns the
+ * error's code as the exit status. */
 int cli_report(struct bd_error *err);
+void cli_set_target(const char *name);
 int cli_usage_error(const char *fmt, const char *arg);
 int cli_parse_number(const char *s, uint64_t *out, int allow_suffix);
 /* 0, or BD_ERR_IO when standard output could not be written (a closed pipe

@@ -5,6 +5,7 @@
 
 #include "../kernel/btf.h"
 #include "../views/object.h"
+#include "../views/object_print.h"
 #include "../views/output.h"
 #include "cli.h"
 

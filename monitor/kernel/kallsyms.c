@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
+#include "../../common/grow.h"
 
 /* Bounds for tables whose size the kernel does not record. */
 #define NAMES_MAX       (64u << 20)
@@ -118,13 +119,8 @@ static struct bd_error *decode_names(struct bd_kallsyms *ks, const uint8_t *name
                 pos += n;
                 if (out < 2)
                         return corrupt("symbol %llu has no name", i);
-                if (used + out > cap) {
-                        size_t ncap = cap * 2 > used + out ? cap * 2 : used + out;
-                        char *p = realloc(ks->names, ncap);
-                        if (!p)
-                                return &bd_error_nomem;
-                        ks->names = p, cap = ncap;
-                }
+                if (bd_grow((void **)&ks->names, &cap, used + out, 1, 0))
+                        return &bd_error_nomem;
                 ks->types[i] = name[0];
                 ks->name_off[i] = used;
                 memcpy(ks->names + used, name + 1, out - 1);

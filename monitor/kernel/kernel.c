@@ -12,19 +12,16 @@ struct bd_error *bd_kernel_open(struct bd_phys *p, const struct bd_vmcoreinfo *v
         uint64_t pgt, l5 = 0, kaslr = 0;
         if (bd_vmcoreinfo_signed(vi, "NUMBER(phys_base)", &pb))
                 return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: VMCOREINFO has no NUMBER(phys_base): cannot place the "
-                                    "kernel image in physical memory",
-                                    p->name);
+                                    "VMCOREINFO has no NUMBER(phys_base): cannot place the "
+                                    "kernel image in physical memory");
         if (bd_vmcoreinfo_number(vi, "SYMBOL(init_top_pgt)", 1, &pgt))
                 return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: VMCOREINFO has no SYMBOL(init_top_pgt): no kernel page "
-                                    "table to translate addresses with",
-                                    p->name);
+                                    "VMCOREINFO has no SYMBOL(init_top_pgt): no kernel page "
+                                    "table to translate addresses with");
         if (pgt < BD_KERNEL_IMAGE_START || pgt >= BD_KERNEL_IMAGE_END)
-                return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: SYMBOL(init_top_pgt)=0x%" PRIx64
-                                    " is outside the kernel image mapping",
-                                    p->name, pgt);
+                return bd_error_new(
+                    BD_ERR_NOT_FOUND,
+                    "SYMBOL(init_top_pgt)=0x%" PRIx64 " is outside the kernel image mapping", pgt);
         /* Kernels before 4.14 have no la57 and do not write the number. */
         bd_vmcoreinfo_number(vi, "NUMBER(pgtable_l5_enabled)", 0, &l5);
         bd_vmcoreinfo_number(vi, "KERNELOFFSET", 1, &kaslr);
@@ -104,13 +101,31 @@ struct run_batch {
         size_t n;
 };
 
+/* Whether every byte of [pa, pa + len) lies in a window; if not, *bad is
+ * the first that does not. */
+static int in_windows(struct bd_phys *p, uint64_t pa, uint64_t len, uint64_t *bad)
+{
+        while (len) {
+                int w = bd_phys_window_of(p, pa);
+                if (w < 0) {
+                        *bad = pa;
+                        return 0;
+                }
+                uint64_t room = p->windows[w].base + p->windows[w].length - pa;
+                if (room >= len)
+                        break;
+                pa += room;
+                len -= room;
+        }
+        return 1;
+}
+
 static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint64_t vaddr,
                                   void *buf, size_t len)
 {
         if (vaddr + len < vaddr)
-                return bd_error_new(BD_ERR_RANGE,
-                                    "%s: kernel read of %zu bytes at 0x%" PRIx64 " wraps",
-                                    k->phys->name, len, vaddr);
+                return bd_error_new(BD_ERR_RANGE, "kernel read of %zu bytes at 0x%" PRIx64 " wraps",
+                                    len, vaddr);
         uint8_t *out = buf;
         while (len) {
                 uint64_t pa, run;
@@ -118,6 +133,14 @@ static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint
                 if (err)
                         return err;
                 size_t chunk = run < len ? (size_t)run : len;
+                /* Checked here, where the virtual address is still known:
+                 * a fault names what the caller asked for. */
+                uint64_t bad;
+                if (!in_windows(k->phys, pa, chunk, &bad))
+                        return bd_error_fault(BD_ERR_RANGE, vaddr + (bad - pa),
+                                              "0x%" PRIx64 " is at physical 0x%" PRIx64
+                                              ", outside every window",
+                                              vaddr + (bad - pa), bad);
                 struct bd_phys_iov *last = b->n ? &b->iov[b->n - 1] : NULL;
                 if (last && last->addr + last->len == pa &&
                     (uint8_t *)last->buf + last->len == out) {

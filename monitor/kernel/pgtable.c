@@ -62,30 +62,35 @@ struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtabl
                                              uint64_t *paddr, uint64_t *page_size)
 {
         if (levels != 4 && levels != 5)
-                return bd_error_new(BD_ERR_USAGE, "%s: %d-level paging is not x86-64's", p->name,
-                                    levels);
+                return bd_error_new(BD_ERR_USAGE, "%d-level paging is not x86-64's", levels);
         if (!canonical(vaddr, levels))
-                return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: virtual address 0x%" PRIx64
-                                    " is not canonical for %d-level paging",
-                                    p->name, vaddr, levels);
+                return bd_error_fault(BD_ERR_NOT_FOUND, vaddr,
+                                      "virtual address 0x%" PRIx64
+                                      " is not canonical for %d-level paging",
+                                      vaddr, levels);
         uint64_t table = pgd_phys & BD_PTE_ADDR_MASK;
         for (int level = levels; level >= 1; level--) {
                 unsigned shift = 12 + 9 * (unsigned)(level - 1);
                 uint64_t index = (vaddr >> shift) & 511;
                 uint64_t entry;
                 struct bd_error *err = read_entry(p, cache, table, index, &entry);
-                if (err)
-                        return bd_error_wrap(
+                if (err) {
+                        err = bd_error_wrap(
                             err, "translating 0x%" PRIx64 ": level-%d %s table at 0x%" PRIx64,
                             vaddr, level, table_name(level, levels), table);
+                        if (err != &bd_error_nomem) {
+                                err->has_address = 1;
+                                err->address = vaddr;
+                        }
+                        return err;
+                }
                 if (!(entry & BD_PTE_PRESENT))
-                        return bd_error_new(BD_ERR_NOT_FOUND,
-                                            "%s: virtual address 0x%" PRIx64
-                                            " is not mapped: level-%d %s entry %" PRIu64
-                                            " at 0x%" PRIx64 " is not present (0x%" PRIx64 ")",
-                                            p->name, vaddr, level, table_name(level, levels), index,
-                                            table + index * 8, entry);
+                        return bd_error_fault(BD_ERR_NOT_FOUND, vaddr,
+                                              "virtual address 0x%" PRIx64
+                                              " is not mapped: level-%d %s entry %" PRIu64
+                                              " at 0x%" PRIx64 " is not present (0x%" PRIx64 ")",
+                                              vaddr, level, table_name(level, levels), index,
+                                              table + index * 8, entry);
                 /* PS only means a leaf in a PUD (1 GiB) or PMD (2 MiB); in a
                  * PGD/P4D it is reserved and in a PTE it is the PAT bit. */
                 if (level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE))) {

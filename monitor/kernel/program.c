@@ -232,8 +232,7 @@ struct bd_error *bd_program_cpus(struct bd_program *prog, unsigned *ncpus)
                 if (err)
                         return err;
                 if (!n || n > BD_PROGRAM_MAX_CPUS)
-                        return bd_error_new(BD_ERR_PROTOCOL, "%s: nr_cpu_ids is %u",
-                                            prog->phys->name, n);
+                        return bd_error_new(BD_ERR_PROTOCOL, "nr_cpu_ids is %u", n);
                 uint64_t *off = calloc(n, sizeof(*off));
                 if (!off)
                         return &bd_error_nomem;
@@ -257,8 +256,7 @@ struct bd_error *bd_program_percpu(struct bd_program *prog, uint64_t addr, unsig
         if (err)
                 return err;
         if (cpu >= n)
-                return bd_error_new(BD_ERR_RANGE, "%s: cpu %u is past nr_cpu_ids (%u)",
-                                    prog->phys->name, cpu, n);
+                return bd_error_new(BD_ERR_RANGE, "cpu %u is past nr_cpu_ids (%u)", cpu, n);
         *out = addr + prog->cpu_offset[cpu];
         return NULL;
 }

@@ -169,9 +169,9 @@ static struct bd_error *find(struct bd_phys *p, uint64_t hint, const struct bd_v
                 }
         }
         err = bd_error_new(BD_ERR_NOT_FOUND,
-                           "%s: no %sLinux kernel found: VMCOREINFO is in none of %llu bytes "
+                           "no %sLinux kernel found: VMCOREINFO is in none of %llu bytes "
                            "of physical memory",
-                           p->name, old ? "new " : "", (unsigned long long)total);
+                           old ? "new " : "", (unsigned long long)total);
 out:
         free(buf);
         scan->elapsed_ns = bd_now_ns() - t0;

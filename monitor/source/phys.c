@@ -25,15 +25,15 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
                 uint8_t *buf = iov[i].buf;
                 size_t left = iov[i].len;
                 if (addr + left < addr)
-                        return bd_error_new(BD_ERR_RANGE, "%s: read at 0x%llx wraps", p->name,
+                        return bd_error_new(BD_ERR_RANGE, "read at 0x%llx wraps",
                                             (unsigned long long)addr);
                 while (left) {
                         int w = bd_phys_window_of(p, addr);
                         if (w < 0)
-                                return bd_error_new(BD_ERR_RANGE,
-                                                    "%s: physical address 0x%llx is outside "
-                                                    "every window",
-                                                    p->name, (unsigned long long)addr);
+                                return bd_error_fault(BD_ERR_RANGE, addr,
+                                                      "physical address 0x%llx is outside "
+                                                      "every window",
+                                                      (unsigned long long)addr);
                         const struct bd_window_desc *win = &p->windows[w];
                         uint64_t off = addr - win->base;
                         size_t chunk =
@@ -69,17 +69,17 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
 {
         if (!p->write_enabled)
                 return bd_error_new(BD_ERR_READONLY,
-                                    "%s: the monitor is read-only; writes need --write", p->name);
+                                    "the monitor is read-only; writes need --write");
         if (addr % 8)
                 return bd_error_new(BD_ERR_USAGE,
-                                    "%s: compare-and-swap needs an 8-byte "
+                                    "compare-and-swap needs an 8-byte "
                                     "aligned address, not 0x%llx",
-                                    p->name, (unsigned long long)addr);
+                                    (unsigned long long)addr);
         int w = bd_phys_window_of(p, addr);
         if (w < 0 || p->windows[w].length - (addr - p->windows[w].base) < 8)
                 return bd_error_new(BD_ERR_RANGE,
-                                    "%s: the 8 bytes at physical 0x%llx are not inside one window",
-                                    p->name, (unsigned long long)addr);
+                                    "the 8 bytes at physical 0x%llx are not inside one window",
+                                    (unsigned long long)addr);
         uint64_t found = 0;
         struct bd_error *err =
             p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
@@ -95,9 +95,9 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
                 *old = found;
         if (found != expect)
                 return bd_error_new(BD_ERR_CAS_FAILED,
-                                    "%s: 0x%llx held 0x%llx, not the expected 0x%llx; "
+                                    "0x%llx held 0x%llx, not the expected 0x%llx; "
                                     "nothing written",
-                                    p->name, (unsigned long long)addr, (unsigned long long)found,
+                                    (unsigned long long)addr, (unsigned long long)found,
                                     (unsigned long long)expect);
         return NULL;
 }

@@ -32,8 +32,7 @@ static struct bd_error *file_cas(struct bd_phys *p, unsigned window, uint64_t of
         struct file_phys *f = (struct file_phys *)p;
         uint64_t at = f->file_offset[window] + offset;
         if (at % 8)
-                return bd_error_new(BD_ERR_USAGE, "%s: word not 8-byte aligned in the file",
-                                    p->name);
+                return bd_error_new(BD_ERR_USAGE, "word not 8-byte aligned in the file");
         __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &expect, desired, 0,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
         *old = expect;

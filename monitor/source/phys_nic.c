@@ -46,9 +46,9 @@ struct slot_op {
         } vec[BD_READV_MAX_SEGS];
 };
 
-static struct bd_error *conn_error(struct nic_phys *n, const char *what)
+static struct bd_error *conn_error(const char *what)
 {
-        return bd_error_new(BD_ERR_IO, "%s: %s failed (NIC connection lost?)", n->base.name, what);
+        return bd_error_new(BD_ERR_IO, "%s failed (NIC connection lost?)", what);
 }
 
 /* Wait for the RECV of the next message and decode it into msg. */
@@ -59,10 +59,9 @@ static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
                 int got = bd_conn_wait(&n->c, &wc, 1, n->timeout_ms, n->busy);
                 if (got <= 0)
                         return bd_error_new(got ? BD_ERR_IO : BD_ERR_UNREACHABLE,
-                                            "%s: no answer from the NIC within %d ms", n->base.name,
-                                            n->timeout_ms);
+                                            "no answer from the NIC within %d ms", n->timeout_ms);
                 if (wc.status != IBV_WC_SUCCESS)
-                        return bd_error_new(BD_ERR_IO, "%s: connection failed: %s", n->base.name,
+                        return bd_error_new(BD_ERR_IO, "connection failed: %s",
                                             ibv_wc_status_str(wc.status));
                 if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND) {
                         bd_conn_send_done(&n->c, bd_wr_slot_of(wc.wr_id));
@@ -71,8 +70,7 @@ static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
                 uint32_t slot = bd_wr_slot_of(wc.wr_id);
                 const char *why;
                 if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc.byte_len, msg, &why))
-                        return bd_error_new(BD_ERR_PROTOCOL, "%s: malformed message from NIC: %s",
-                                            n->base.name, why);
+                        return bd_error_new(BD_ERR_PROTOCOL, "malformed message from NIC: %s", why);
                 /* The decoded message may point into the slot: callers copy
                  * what they keep before the next receive reuses it. */
                 return bd_conn_post_recv(&n->c, slot);
@@ -87,8 +85,8 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                 return err;
         if (msg.type != BD_MSG_HELLO || msg.u.hello.version != BD_WIRE_VERSION)
                 return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: peer is not a Backdoors NIC of protocol version %d",
-                                    n->base.name, BD_WIRE_VERSION);
+                                    "peer is not a Backdoors NIC of protocol version %d",
+                                    BD_WIRE_VERSION);
         uint8_t nic_nonce[BD_NONCE_LEN];
         memcpy(nic_nonce, msg.u.hello.nonce, BD_NONCE_LEN);
         struct bd_msg auth = {.type = BD_MSG_AUTH};
@@ -98,32 +96,26 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                 return err;
         if ((err = recv_msg(n, &msg))) {
                 /* A NIC that refuses may just drop us; say what most likely happened. */
-                if (err->code == BD_ERR_IO || err->code == BD_ERR_UNREACHABLE) {
+                if (bd_err_transport(err->code)) {
                         bd_error_destroy(err);
-                        return bd_error_new(BD_ERR_AUTH,
-                                            "%s: NIC closed the connection during "
-                                            "authentication (wrong key?)",
-                                            n->base.name);
+                        return bd_error_new(BD_ERR_AUTH, "NIC closed the connection during "
+                                                         "authentication (wrong key?)");
                 }
                 return err;
         }
         if (msg.type == BD_MSG_REFUSED)
-                return bd_error_new(BD_ERR_AUTH,
-                                    "%s: authentication refused by the NIC "
-                                    "(wrong key)",
-                                    n->base.name);
+                return bd_error_new(BD_ERR_AUTH, "authentication refused by the NIC "
+                                                 "(wrong key)");
         if (msg.type != BD_MSG_WELCOME)
                 return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: unexpected message %u during "
+                                    "unexpected message %u during "
                                     "authentication",
-                                    n->base.name, msg.type);
+                                    msg.type);
         uint8_t expect[BD_MAC_LEN];
         bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, expect);
         if (!bd_auth_mac_equal(expect, msg.u.welcome.mac))
-                return bd_error_new(BD_ERR_AUTH,
-                                    "%s: the NIC could not prove it holds the key; "
-                                    "refusing to trust it",
-                                    n->base.name);
+                return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key; "
+                                                 "refusing to trust it");
         n->base.nwindows = msg.u.welcome.nwindows;
         memcpy(n->base.windows, msg.u.welcome.windows, sizeof(n->base.windows));
         return NULL;
@@ -137,16 +129,16 @@ static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what
                 return NULL;
         if (ev < 0)
                 return bd_error_new(BD_ERR_UNREACHABLE,
-                                    "%s: no answer from NIC at %s "
+                                    "no answer from NIC at %s "
                                     "within %d ms (%s)",
-                                    n->base.name, where, n->timeout_ms, what);
+                                    where, n->timeout_ms, what);
         if (ev == RDMA_CM_EVENT_REJECTED)
                 return bd_error_new(BD_ERR_UNREACHABLE,
-                                    "%s: connection refused by %s "
+                                    "connection refused by %s "
                                     "(is bdnicd running there?)",
-                                    n->base.name, where);
-        return bd_error_new(BD_ERR_UNREACHABLE, "%s: cannot reach NIC at %s: %s (%s)", n->base.name,
-                            where, rdma_event_str(ev), what);
+                                    where);
+        return bd_error_new(BD_ERR_UNREACHABLE, "cannot reach NIC at %s: %s (%s)", where,
+                            rdma_event_str(ev), what);
 }
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
@@ -289,9 +281,7 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
                                        },
                                    *bad;
                 int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
-                return rc ? bd_error_new(BD_ERR_IO, "%s: posting RDMA READ: %s", n->base.name,
-                                         strerror(rc))
-                          : NULL;
+                return rc ? bd_error_new(BD_ERR_IO, "posting RDMA READ: %s", strerror(rc)) : NULL;
         }
         op->mediated = 1;
         op->id = n->next_id++;
@@ -359,20 +349,18 @@ static void deliver(struct nic_phys *n, const struct slot_op *op, unsigned slot,
         }
 }
 
-static struct bd_error *reply_error(struct nic_phys *n, uint32_t status, const char *what)
+static struct bd_error *reply_error(uint32_t status, const char *what)
 {
         switch (status) {
         case BD_ERR_RANGE:
-                return bd_error_new(BD_ERR_RANGE, "%s: NIC refused %s: outside its window",
-                                    n->base.name, what);
+                return bd_error_new(BD_ERR_RANGE, "NIC refused %s: outside its window", what);
         case BD_ERR_READONLY:
                 return bd_error_new(BD_ERR_READONLY,
-                                    "%s: NIC refused %s: it exports this "
+                                    "NIC refused %s: it exports this "
                                     "window read-only (start bdnicd with --allow-write)",
-                                    n->base.name, what);
+                                    what);
         default:
-                return bd_error_new(BD_ERR_PROTOCOL, "%s: NIC failed %s with status %u",
-                                    n->base.name, what, status);
+                return bd_error_new(BD_ERR_PROTOCOL, "NIC failed %s with status %u", what, status);
         }
 }
 
@@ -381,8 +369,8 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                                  unsigned *done)
 {
         if (wc->status != IBV_WC_SUCCESS)
-                return bd_error_new(BD_ERR_IO, "%s: RDMA operation failed: %s (NIC gone?)",
-                                    n->base.name, ibv_wc_status_str(wc->status));
+                return bd_error_new(BD_ERR_IO, "RDMA operation failed: %s (NIC gone?)",
+                                    ibv_wc_status_str(wc->status));
         uint32_t slot = bd_wr_slot_of(wc->wr_id);
         switch (bd_wr_kind_of(wc->wr_id)) {
         case BD_WR_SEND:
@@ -390,7 +378,7 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                 return NULL;
         case BD_WR_RDMA:
                 if (slot >= STAGE_SLOTS || !ops[slot].busy)
-                        return bd_error_new(BD_ERR_PROTOCOL, "%s: stray completion", n->base.name);
+                        return bd_error_new(BD_ERR_PROTOCOL, "stray completion");
                 memcpy(ops[slot].dest, stage_slot(n, slot), ops[slot].len);
                 ops[slot].busy = 0;
                 (*done)++;
@@ -399,20 +387,18 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                 struct bd_msg msg;
                 const char *why;
                 if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc->byte_len, &msg, &why))
-                        return bd_error_new(BD_ERR_PROTOCOL, "%s: malformed reply: %s",
-                                            n->base.name, why);
+                        return bd_error_new(BD_ERR_PROTOCOL, "malformed reply: %s", why);
                 unsigned s = 0;
                 while (s < STAGE_SLOTS && !(ops[s].busy && ops[s].mediated && ops[s].id == msg.id))
                         s++;
                 struct bd_error *err = NULL;
                 if (msg.type != BD_MSG_REPLY || s == STAGE_SLOTS)
-                        err =
-                            bd_error_new(BD_ERR_PROTOCOL, "%s: reply to no request", n->base.name);
+                        err = bd_error_new(BD_ERR_PROTOCOL, "reply to no request");
                 else if (msg.u.reply.status)
-                        err = reply_error(n, msg.u.reply.status, "a read");
+                        err = reply_error(msg.u.reply.status, "a read");
                 else if ((msg.u.reply.length || ops[s].nvec) && msg.u.reply.length != ops[s].len)
-                        err = bd_error_new(BD_ERR_PROTOCOL, "%s: reply of %u bytes for %zu",
-                                           n->base.name, msg.u.reply.length, ops[s].len);
+                        err = bd_error_new(BD_ERR_PROTOCOL, "reply of %u bytes for %zu",
+                                           msg.u.reply.length, ops[s].len);
                 else
                         deliver(n, &ops[s], s, &msg.u.reply);
                 if (s < STAGE_SLOTS)
@@ -426,7 +412,7 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                 return rerr;
         }
         }
-        return bd_error_new(BD_ERR_PROTOCOL, "%s: unknown completion", n->base.name);
+        return bd_error_new(BD_ERR_PROTOCOL, "unknown completion");
 }
 
 static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsigned *done)
@@ -434,10 +420,10 @@ static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsig
         struct ibv_wc wc[STAGE_SLOTS];
         int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
         if (got < 0)
-                return conn_error(n, "waiting for completions");
+                return conn_error("waiting for completions");
         if (got == 0)
-                return bd_error_new(BD_ERR_IO, "%s: NIC did not complete a read within %d ms",
-                                    n->base.name, n->timeout_ms);
+                return bd_error_new(BD_ERR_IO, "NIC did not complete a read within %d ms",
+                                    n->timeout_ms);
         struct bd_error *first = NULL;
         for (int i = 0; i < got; i++) {
                 struct bd_error *err = complete(n, ops, &wc[i], done);
@@ -516,7 +502,7 @@ static struct bd_error *request(struct nic_phys *n, struct bd_request *rq, struc
         if ((err = recv_msg(n, &reply)))
                 return err;
         if (reply.type != BD_MSG_REPLY || reply.id != msg.id)
-                return bd_error_new(BD_ERR_PROTOCOL, "%s: unexpected reply", n->base.name);
+                return bd_error_new(BD_ERR_PROTOCOL, "unexpected reply");
         *out = reply.u.reply;
         out->data = NULL;
         return NULL;
@@ -541,7 +527,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
         if (err)
                 return err;
         if (rp.status)
-                return reply_error(n, rp.status, "the compare-and-swap");
+                return reply_error(rp.status, "the compare-and-swap");
         p->round_trips++;
         if (!direct) {
                 *old = rp.old;
@@ -563,7 +549,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
                            *bad;
         int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
         if (rc)
-                return bd_error_new(BD_ERR_IO, "%s: posting atomic: %s", p->name, strerror(rc));
+                return bd_error_new(BD_ERR_IO, "posting atomic: %s", strerror(rc));
         struct slot_op ops[STAGE_SLOTS] = {{0}};
         ops[0] = (struct slot_op){.busy = 1, .dest = old, .len = 8};
         unsigned done = 0;

@@ -1,6 +1,5 @@
 #include "elf_dump.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,22 @@ static size_t align4(size_t n)
         return (n + 3) & ~(size_t)3;
 }
 
+void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph)
+{
+        memset(eh, 0, sizeof(*eh));
+        memcpy(eh->e_ident, ELFMAG, SELFMAG);
+        eh->e_ident[EI_CLASS] = ELFCLASS64;
+        eh->e_ident[EI_DATA] = ELFDATA2LSB;
+        eh->e_ident[EI_VERSION] = EV_CURRENT;
+        eh->e_type = ET_CORE;
+        eh->e_machine = EM_X86_64;
+        eh->e_version = EV_CURRENT;
+        eh->e_phoff = sizeof(Elf64_Ehdr);
+        eh->e_ehsize = sizeof(Elf64_Ehdr);
+        eh->e_phentsize = sizeof(Elf64_Phdr);
+        eh->e_phnum = (uint16_t)nph;
+}
+
 struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcoreinfo *vi, const char *path,
                              void (*progress)(uint64_t done, uint64_t total))
 {
@@ -24,18 +39,8 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcoreinfo *vi, 
         uint64_t off = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + note_size;
         off = (off + 4095) & ~4095ull; /* page-aligned data, as kdump writes it */
 
-        Elf64_Ehdr eh = {0};
-        memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_CORE;
-        eh.e_machine = EM_X86_64;
-        eh.e_version = EV_CURRENT;
-        eh.e_phoff = sizeof(Elf64_Ehdr);
-        eh.e_ehsize = sizeof(Elf64_Ehdr);
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = (uint16_t)nph;
+        Elf64_Ehdr eh;
+        bd_elf_core_header(&eh, nph);
 
         Elf64_Phdr ph[BD_MAX_WINDOWS + 1];
         memset(ph, 0, sizeof(ph));

@@ -5,10 +5,15 @@
 #ifndef BD_ELF_DUMP_H
 #define BD_ELF_DUMP_H
 
+#include <elf.h>
 #include <stdint.h>
 
 #include "../source/phys.h"
 #include "../kernel/vmcoreinfo.h"
+
+/* The ELF header of an x86-64 little-endian core file whose nph program
+ * headers follow it directly. */
+void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph);
 
 /* vi may be NULL (no note). progress, if set, gets bytes done and total. */
 struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcoreinfo *vi, const char *path,

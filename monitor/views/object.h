@@ -1,5 +1,7 @@
 /* Typed access to kernel memory: an object is an address and a BTF type, and
- * members, array elements and pointer targets are objects too. This is what
+ * members, array elements and pointer targets are objects too. This file
+ * finds objects: a type by name, a variable by symbol, and an access path
+ * from an object to another; object_print.h prints them. This is what
  * `bdmon print` is built on; views that must also work without BTF use
  * struct bd_layout instead. Every read goes through the program's kernel
  * reader, so a wild pointer is an error for that object, never a crash. */
@@ -7,7 +9,6 @@
 #define BD_OBJECT_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "../kernel/program.h"
 
@@ -35,14 +36,8 @@ struct bd_error *bd_object_variable(struct bd_program *prog, const char *symbol,
 struct bd_error *bd_object_path(struct bd_program *prog, const struct bd_object *in,
                                 const char *path, struct bd_object *out);
 
-/* The value of an integer, enum, pointer or bitfield object. */
-struct bd_error *bd_object_read_uint(struct bd_program *prog, const struct bd_object *o,
-                                     uint64_t *value, int *is_signed);
-
-/* Print an object's value: C-like text, or JSON. Structures are expanded
- * max_depth levels; arrays show at most 64 elements; char arrays print as
- * strings; pointers as addresses with the symbol they point into. */
-struct bd_error *bd_object_print(struct bd_program *prog, const struct bd_object *o, FILE *f,
-                                 int json, int max_depth);
+/* The type *id names with its typedefs and qualifiers removed (*id becomes
+ * that type's id); NULL for an unknown id or a chain too long to be BTF. */
+const struct btf_type *bd_object_strip(const struct btf *btf, uint32_t *id);
 
 #endif

@@ -226,14 +226,13 @@ static void decode(const struct bd_printk_layout *lay, const struct ring *r, con
 struct bd_error *bd_printk_read(struct bd_kernel *k, const struct bd_printk_layout *lay,
                                 struct bd_printk_log **out)
 {
-        const char *name = k->phys->name;
         uint64_t prb;
         uint8_t hdr[MAX_STRUCT];
         struct bd_error *err = bd_kernel_read_u64(k, lay->prb_sym, &prb);
         if (!err)
                 err = bd_kernel_read(k, prb, hdr, lay->rb_size);
         if (err)
-                return bd_error_wrap(err, "%s: reading the printk ring buffer header", name);
+                return bd_error_wrap(err, "reading the printk ring buffer header");
         uint64_t dr = lay->rb_desc_ring, tr = lay->rb_text_data_ring, c = lay->atomic_counter;
         struct ring r = {
             .count_bits = u32_at(hdr, dr + lay->dr_count_bits),
@@ -250,9 +249,9 @@ struct bd_error *bd_printk_read(struct bd_kernel *k, const struct bd_printk_layo
         if (r.count_bits > BD_PRINTK_MAX_COUNT_BITS || r.size_bits > BD_PRINTK_MAX_SIZE_BITS ||
             r.size_bits < 4)
                 return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: implausible printk ring at 0x%" PRIx64
+                                    "implausible printk ring at 0x%" PRIx64
                                     ": 2^%u descriptors, 2^%u bytes of text",
-                                    name, prb, r.count_bits, r.size_bits);
+                                    prb, r.count_bits, r.size_bits);
         uint64_t count = 1ull << r.count_bits, size = 1ull << r.size_bits;
         /* Only the newest ring-full of text can be valid: a tail further
          * back (or ahead of the head) is torn or corrupt. */
@@ -275,12 +274,11 @@ struct bd_error *bd_printk_read(struct bd_kernel *k, const struct bd_printk_layo
         log->data_size = size;
         uint64_t before = k->phys->bytes_read;
         if ((err = bd_kernel_read(k, r.descs, descs, count * lay->desc_size)))
-                err = bd_error_wrap(err, "%s: reading %" PRIu64 " printk descriptors", name, count);
+                err = bd_error_wrap(err, "reading %" PRIu64 " printk descriptors", count);
         else if ((err = bd_kernel_read(k, r.infos, infos, count * lay->info_size)))
-                err = bd_error_wrap(err, "%s: reading %" PRIu64 " printk infos", name, count);
+                err = bd_error_wrap(err, "reading %" PRIu64 " printk infos", count);
         else if ((err = bd_kernel_read(k, r.data, log->text, size)))
-                err = bd_error_wrap(err, "%s: reading the %" PRIu64 "-byte printk text ring", name,
-                                    size);
+                err = bd_error_wrap(err, "reading the %" PRIu64 "-byte printk text ring", size);
         if (!err)
                 decode(lay, &r, descs, infos, (const uint8_t *)log->text, log);
         log->bytes_read = k->phys->bytes_read - before;

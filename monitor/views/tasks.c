@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../common/clock.h"
+#include "../../common/grow.h"
 #include "../walk/gather.h"
 #include "../walk/walk.h"
 #include "../walk/walk_xarray.h"
@@ -52,16 +53,10 @@ static struct bd_error *collect_pid(void *arg, uint64_t index, uint64_t entry)
         struct pids *p = arg;
         if (entry & 3) /* a value entry, not a struct pid */
                 return NULL;
-        if (p->n == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 1024;
-                if (cap > PIDS_MAX)
-                        return bd_error_new(BD_ERR_RANGE, "more than %u pids", PIDS_MAX);
-                uint64_t *np = realloc(p->pid, cap * sizeof(*np));
-                if (!np)
-                        return &bd_error_nomem;
-                p->pid = np;
-                p->cap = cap;
-        }
+        if (p->n >= PIDS_MAX)
+                return bd_error_new(BD_ERR_RANGE, "more than %u pids", PIDS_MAX);
+        if (bd_grow((void **)&p->pid, &p->cap, p->n + 1, sizeof(*p->pid), 1024))
+                return &bd_error_nomem;
         p->pid[p->n++] = entry;
         return NULL;
 }
@@ -76,14 +71,13 @@ static struct bd_error *read_objects(struct bd_kernel *k, const struct bd_kernel
                 memset(ok, 1, nobj);
                 return NULL;
         }
-        if (err == &bd_error_nomem || err->code == BD_ERR_IO || err->code == BD_ERR_UNREACHABLE)
+        if (err == &bd_error_nomem || bd_err_transport(err->code))
                 return err;
         bd_error_destroy(err);
         for (size_t i = 0; i < nobj; i++) {
                 err = bd_kernel_read_batch(k, iov + i * per, per);
                 ok[i] = !err;
-                if (err && (err == &bd_error_nomem || err->code == BD_ERR_IO ||
-                            err->code == BD_ERR_UNREACHABLE))
+                if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
                         return err;
                 bd_error_destroy(err);
         }
@@ -463,8 +457,7 @@ struct bd_error *bd_task_by_pid(struct bd_program *prog, int32_t pid, uint64_t *
                  k, f.entry + (uint64_t)pl.pid_tasks + 8 * (uint64_t)pl.pidtype, &first)))
                 return err;
         if (!first || !bd_walk_kptr_ok(k, first, 8))
-                return bd_error_new(BD_ERR_NOT_FOUND, "%s: no task with pid %d", k->phys->name,
-                                    pid);
+                return bd_error_new(BD_ERR_NOT_FOUND, "no task with pid %d", pid);
         *task = first - (uint64_t)pl.pid_links - 16 * (uint64_t)pl.pidtype;
         return NULL;
 }

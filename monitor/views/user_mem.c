@@ -24,13 +24,13 @@ struct bd_error *bd_user_mm_of_pid(struct bd_program *prog, int32_t pid, struct 
                 return err;
         if (!mm)
                 return bd_error_new(BD_ERR_NOT_FOUND,
-                                    "%s: pid %d has no user address space (a kernel thread, or "
+                                    "pid %d has no user address space (a kernel thread, or "
                                     "exiting)",
-                                    prog->phys->name, pid);
+                                    pid);
         if (!bd_walk_kptr_ok(prog->k, mm, 8))
                 return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: pid %d: mm pointer 0x%" PRIx64 " is not a kernel address",
-                                    prog->phys->name, pid, mm);
+                                    "pid %d: mm pointer 0x%" PRIx64 " is not a kernel address", pid,
+                                    mm);
         if ((err = bd_kernel_read_u64(prog->k, mm + (uint64_t)off_pgd, &pgd)) ||
             (err = bd_kernel_translate(prog->k, pgd, &pgd_phys, NULL)))
                 return bd_error_wrap(err, "pid %d: page table", pid);
@@ -45,9 +45,8 @@ struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *
         uint64_t top = prog->k->levels == 5 ? 1ull << 56 : 1ull << 47;
         if (vaddr >= top || len > top - vaddr)
                 return bd_error_new(BD_ERR_RANGE,
-                                    "%s: 0x%" PRIx64 "+%zu is not a user address (below 0x%" PRIx64
-                                    ")",
-                                    prog->phys->name, vaddr, len, top);
+                                    "0x%" PRIx64 "+%zu is not a user address (below 0x%" PRIx64 ")",
+                                    vaddr, len, top);
         uint8_t *out = buf;
         while (len) {
                 uint64_t pa, size;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../common/clock.h"
+#include "../../common/grow.h"
 #include "tasks.h"
 #include "../walk/walk.h"
 #include "../walk/walk_maple.h"
@@ -23,16 +24,10 @@ static struct bd_error *add_vma(void *arg, uint64_t first, uint64_t last, uint64
 {
         (void)first, (void)last;
         struct collect *c = arg;
-        if (c->out->n == c->cap) {
-                size_t cap = c->cap ? 2 * c->cap : 64;
-                if (cap > VMAS_MAX)
-                        return bd_error_new(BD_ERR_RANGE, "more than %u VMAs", VMAS_MAX);
-                struct bd_vma *v = realloc(c->out->v, cap * sizeof(*v));
-                if (!v)
-                        return &bd_error_nomem;
-                c->out->v = v;
-                c->cap = cap;
-        }
+        if (c->out->n >= VMAS_MAX)
+                return bd_error_new(BD_ERR_RANGE, "more than %u VMAs", VMAS_MAX);
+        if (bd_grow((void **)&c->out->v, &c->cap, c->out->n + 1, sizeof(*c->out->v), 64))
+                return &bd_error_nomem;
         struct bd_vma *v = &c->out->v[c->out->n++];
         memset(v, 0, sizeof(*v));
         v->addr = entry;

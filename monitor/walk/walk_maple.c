@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr_set.h"
+#include "../../common/grow.h"
+#include "walk_xarray.h"
 
 /* enum maple_type and the encoding of node pointers (lib/maple_tree.c,
  * include/linux/maple_tree.h). */
@@ -16,19 +17,12 @@ enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
 static const unsigned mt_slots[] = {31, 16, 16, 10};
 static const unsigned mt_pivots[] = {0, 15, 15, 9};
 
-static int xa_is_internal(uint64_t e)
-{
-        return (e & 3) == 2;
-}
-
-static int xa_is_node(uint64_t e)
-{
-        return xa_is_internal(e) && e > 4096;
-}
-
+/* What the level reader queues: the node to read, its encoded pointer
+ * (for the type) and the range its parent gives it. */
 struct mt_item {
-        uint64_t enode;    /* encoded: node address | type << 3 | flags */
-        uint64_t min, max; /* the range the parent gives it */
+        uint64_t node;
+        uint64_t enode; /* node address | type << 3 | flags */
+        uint64_t min, max;
 };
 
 struct mt_rec {
@@ -36,28 +30,17 @@ struct mt_rec {
 };
 
 struct mtwalk {
-        struct bd_kernel *k;
+        struct bd_walk walk;
         const struct bd_maple_layout *l;
-        uint64_t tree;
-        size_t max, nodes;
-        int depth, leaf_depth;
-        struct bd_addr_set seen;
+        unsigned leaf_depth; /* of the leaves seen so far; 0: none yet */
         struct mt_rec *recs;
         size_t nrecs, caprecs;
-        struct mt_item *next;
-        size_t nnext, capnext;
 };
 
 static struct bd_error *add_rec(struct mtwalk *w, uint64_t first, uint64_t last, uint64_t entry)
 {
-        if (w->nrecs == w->caprecs) {
-                size_t cap = w->caprecs ? w->caprecs * 2 : 64;
-                struct mt_rec *r = realloc(w->recs, cap * sizeof(*r));
-                if (!r)
-                        return &bd_error_nomem;
-                w->recs = r;
-                w->caprecs = cap;
-        }
+        if (bd_grow((void **)&w->recs, &w->caprecs, w->nrecs + 1, sizeof(*w->recs), 64))
+                return &bd_error_nomem;
         w->recs[w->nrecs++] = (struct mt_rec){first, last, entry};
         return NULL;
 }
@@ -65,36 +48,11 @@ static struct bd_error *add_rec(struct mtwalk *w, uint64_t first, uint64_t last,
 static struct bd_error *add_node(struct mtwalk *w, uint64_t enode, uint64_t min, uint64_t max,
                                  uint64_t from)
 {
-        const char *name = w->k->phys->name;
-        uint64_t node = enode & ~NODE_MASK;
-        unsigned type = (enode >> TYPE_SHIFT) & TYPE_MASK;
-        if (!bd_walk_kptr_ok(w->k, node, BD_MAPLE_NODE_SIZE) || type > MT_ARANGE_64)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: maple tree at 0x%" PRIx64 ": bad node pointer 0x%" PRIx64
-                                    " in 0x%" PRIx64,
-                                    name, w->tree, enode, from);
-        if (++w->nodes > w->max)
-                return bd_error_new(BD_ERR_RANGE,
-                                    "%s: maple tree at 0x%" PRIx64 " has more than %zu nodes", name,
-                                    w->tree, w->max);
-        int fresh = bd_addr_set_insert(&w->seen, node);
-        if (fresh < 0)
-                return &bd_error_nomem;
-        if (!fresh)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: maple tree at 0x%" PRIx64 ": node 0x%" PRIx64
-                                    " reached twice (cycle or shared subtree)",
-                                    name, w->tree, node);
-        if (w->nnext == w->capnext) {
-                size_t cap = w->capnext ? w->capnext * 2 : 16;
-                struct mt_item *n = realloc(w->next, cap * sizeof(*n));
-                if (!n)
-                        return &bd_error_nomem;
-                w->next = n;
-                w->capnext = cap;
-        }
-        w->next[w->nnext++] = (struct mt_item){enode, min, max};
-        return NULL;
+        struct mt_item it = {enode & ~NODE_MASK, enode, min, max};
+        if (((enode >> TYPE_SHIFT) & TYPE_MASK) > MT_ARANGE_64)
+                return bd_walk_bad_pointer(&w->walk, enode, from);
+        struct bd_error *err = bd_walk_admit(&w->walk, it.node, BD_MAPLE_NODE_SIZE, enode, from);
+        return err ? err : bd_walk_push(&w->walk, &it, sizeof(it));
 }
 
 static uint64_t get64(const uint8_t *buf, size_t off)
@@ -127,25 +85,27 @@ static unsigned data_end(const struct mtwalk *w, unsigned type, const uint8_t *b
         return np;
 }
 
-static struct bd_error *scan_node(struct mtwalk *w, const struct mt_item *it, const uint8_t *buf)
+static struct bd_error *scan_node(void *arg, const void *item, const uint8_t *buf)
 {
-        const char *name = w->k->phys->name;
-        uint64_t node = it->enode & ~NODE_MASK;
+        struct mtwalk *w = arg;
+        const struct mt_item *it = item;
+        uint64_t tree = w->walk.root, node = it->node;
+        unsigned depth = w->walk.depth;
         unsigned type = (it->enode >> TYPE_SHIFT) & TYPE_MASK;
         /* A freed node points to itself (ma_dead_node()): the tree changed
          * under the walk, or it is garbage. */
         if ((get64(buf, w->l->parent) & ~NODE_MASK) == node)
                 return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: maple tree at 0x%" PRIx64 ": node 0x%" PRIx64 " is dead",
-                                    name, w->tree, node);
+                                    "maple tree at 0x%" PRIx64 ": node 0x%" PRIx64 " is dead", tree,
+                                    node);
         int leaf = type < MT_RANGE_64;
         if (leaf) {
-                if (w->leaf_depth && w->leaf_depth != w->depth)
+                if (w->leaf_depth && w->leaf_depth != depth)
                         return bd_error_new(BD_ERR_PROTOCOL,
-                                            "%s: maple tree at 0x%" PRIx64 ": leaf 0x%" PRIx64
-                                            " at depth %d, others at %d",
-                                            name, w->tree, node, w->depth, w->leaf_depth);
-                w->leaf_depth = w->depth;
+                                            "maple tree at 0x%" PRIx64 ": leaf 0x%" PRIx64
+                                            " at depth %u, others at %u",
+                                            tree, node, depth, w->leaf_depth);
+                w->leaf_depth = depth;
         }
         if (type == MT_DENSE) {
                 /* One index per slot, from the node's minimum. */
@@ -166,9 +126,9 @@ static struct bd_error *scan_node(struct mtwalk *w, const struct mt_item *it, co
         unsigned end = data_end(w, type, buf, poff, it->max);
         if (end >= mt_slots[type])
                 return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: maple tree at 0x%" PRIx64 ": node 0x%" PRIx64
+                                    "maple tree at 0x%" PRIx64 ": node 0x%" PRIx64
                                     " claims %u slots, its type has %u",
-                                    name, w->tree, node, end + 1, mt_slots[type]);
+                                    tree, node, end + 1, mt_slots[type]);
         uint64_t lo = it->min;
         for (unsigned i = 0; i <= end; i++) {
                 /* The kernel's logical pivot: past the stored ones, or a zero
@@ -178,10 +138,10 @@ static struct bd_error *scan_node(struct mtwalk *w, const struct mt_item *it, co
                         p = it->max;
                 if (p < lo || p > it->max)
                         return bd_error_new(BD_ERR_PROTOCOL,
-                                            "%s: maple tree at 0x%" PRIx64 ": node 0x%" PRIx64
+                                            "maple tree at 0x%" PRIx64 ": node 0x%" PRIx64
                                             " pivot %u is 0x%" PRIx64 ", outside 0x%" PRIx64
                                             "..0x%" PRIx64,
-                                            name, w->tree, node, i, p, lo, it->max);
+                                            tree, node, i, p, lo, it->max);
                 uint64_t e = get64(buf, soff + 8 * i);
                 struct bd_error *err = NULL;
                 if (e && leaf)
@@ -195,52 +155,6 @@ static struct bd_error *scan_node(struct mtwalk *w, const struct mt_item *it, co
                 lo = p + 1;
         }
         return NULL;
-}
-
-/* Breadth-first, a level at a time: w->next holds the level to read. */
-static struct bd_error *read_tree(struct mtwalk *w)
-{
-        struct mt_item *level = NULL;
-        size_t caplevel = 0;
-        uint8_t *bufs = NULL;
-        struct bd_kernel_iov *iov = NULL;
-        struct bd_error *err = NULL;
-        while (w->nnext && !err) {
-                if (++w->depth > BD_MAPLE_HEIGHT_MAX) {
-                        err =
-                            bd_error_new(BD_ERR_PROTOCOL,
-                                         "%s: maple tree at 0x%" PRIx64 " is deeper than %d levels",
-                                         w->k->phys->name, w->tree, BD_MAPLE_HEIGHT_MAX);
-                        break;
-                }
-                struct mt_item *t = level;
-                size_t n = w->nnext, tc = caplevel;
-                level = w->next;
-                caplevel = w->capnext;
-                w->next = t;
-                w->capnext = tc;
-                w->nnext = 0;
-                free(bufs);
-                free(iov);
-                bufs = malloc(n * BD_MAPLE_NODE_SIZE);
-                iov = malloc(n * sizeof(*iov));
-                if (!bufs || !iov) {
-                        err = &bd_error_nomem;
-                        break;
-                }
-                for (size_t i = 0; i < n; i++)
-                        iov[i] = (struct bd_kernel_iov){level[i].enode & ~NODE_MASK,
-                                                        bufs + i * BD_MAPLE_NODE_SIZE,
-                                                        BD_MAPLE_NODE_SIZE};
-                if ((err = bd_walk_read(w->k, iov, n, "maple node")))
-                        break;
-                for (size_t i = 0; i < n && !err; i++)
-                        err = scan_node(w, &level[i], bufs + i * BD_MAPLE_NODE_SIZE);
-        }
-        free(level);
-        free(bufs);
-        free(iov);
-        return err;
 }
 
 struct bd_maple_layout bd_maple_layout_default(void)
@@ -264,33 +178,31 @@ static int layout_fits(const struct bd_maple_layout *l)
                l->arange_slot <= n - 8 * 10 && l->arange_meta < n;
 }
 
+/* ma_root, encoded as an xarray's head: a node, the one entry of a tree
+ * holding only index 0, or an internal entry to skip. */
+static struct bd_error *add_root(void *arg, uint64_t root)
+{
+        struct mtwalk *w = arg;
+        if (bd_xa_is_node(root))
+                return add_node(w, root, 0, UINT64_MAX, w->walk.root);
+        return bd_xa_is_internal(root) ? NULL : add_rec(w, 0, 0, root);
+}
+
 struct bd_error *bd_maple_walk(struct bd_kernel *k, uint64_t tree_addr,
                                const struct bd_maple_layout *l, const struct bd_walk_opts *o,
                                bd_maple_cb cb, void *arg)
 {
-        const char *name = k->phys->name;
         if (!layout_fits(l))
-                return bd_error_new(BD_ERR_INTERNAL, "%s: maple layout does not fit a %d-byte node",
-                                    name, BD_MAPLE_NODE_SIZE);
-        if (!bd_walk_kptr_ok(k, tree_addr, 4))
-                return bd_error_new(BD_ERR_RANGE,
-                                    "%s: maple tree at 0x%" PRIx64 " is not a kernel address", name,
-                                    tree_addr);
-        uint64_t root;
-        struct bd_kernel_iov riov = {tree_addr + l->root, &root, sizeof(root)};
-        struct bd_error *err = bd_walk_read(k, &riov, 1, "maple tree root");
-        if (err)
-                return err;
-        struct mtwalk w = {.k = k, .l = l, .tree = tree_addr, .max = bd_walk_max(o)};
-        bd_addr_set_init(&w.seen, w.max + 1);
-        if (xa_is_node(root))
-                err = add_node(&w, root, 0, UINT64_MAX, tree_addr);
-        else if (root && !xa_is_internal(root))
-                err = add_rec(&w, 0, 0, root); /* a lone entry at index 0 */
+                return bd_error_new(BD_ERR_INTERNAL, "maple layout does not fit a %d-byte node",
+                                    BD_MAPLE_NODE_SIZE);
+        const struct bd_walk_tree maple = {l->root,      "maple tree root",   BD_MAPLE_NODE_SIZE,
+                                           "maple node", BD_MAPLE_HEIGHT_MAX, add_root,
+                                           scan_node};
+        struct mtwalk w = {.l = l};
+        struct bd_error *err = bd_walk_init(&w.walk, k, "maple tree", tree_addr, 4, o);
         if (!err)
-                err = read_tree(&w);
-        bd_addr_set_free(&w.seen);
-        free(w.next);
+                err = bd_walk_tree(&w.walk, &maple, &w);
+        bd_walk_free(&w.walk);
         /* All leaves sit at one depth and each level was appended in
          * order, so the records are already ascending. */
         for (size_t i = 0; i < w.nrecs && !err; i++) {

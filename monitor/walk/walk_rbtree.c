@@ -4,136 +4,102 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr_set.h"
+#include "../../common/grow.h"
 
 #define NONE UINT32_MAX
 
 struct rbn {
         uint64_t addr, parent;
-        uint64_t raw[3]; /* parent_color, right, left as read */
         uint32_t left, right;
 };
 
-struct rbwalk {
-        struct bd_kernel *k;
-        uint64_t root;
-        size_t max;
-        struct rbn *nodes;
-        size_t n, cap;
-        struct bd_addr_set seen;
+/* What the level reader queues: the node to read and its place in nodes. */
+struct rb_item {
+        uint64_t addr;
+        uint64_t idx;
 };
 
+struct rbwalk {
+        struct bd_walk walk;
+        int check_parent;
+        struct rbn *nodes; /* every node read, in breadth-first order */
+        size_t n, cap;
+};
+
+/* parent: the node that points to addr, 0 for the top (the root points
+ * to it). */
 static struct bd_error *add_node(struct rbwalk *w, uint64_t addr, uint64_t parent, uint32_t *idx)
 {
-        const char *name = w->k->phys->name;
-        if (!bd_walk_kptr_ok(w->k, addr, 8))
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: rbtree at 0x%" PRIx64 ": node 0x%" PRIx64
-                                    " has bad child pointer 0x%" PRIx64,
-                                    name, w->root, parent, addr);
-        if (w->n >= w->max)
-                return bd_error_new(BD_ERR_RANGE,
-                                    "%s: rbtree at 0x%" PRIx64 " has more than %zu nodes", name,
-                                    w->root, w->max);
-        int fresh = bd_addr_set_insert(&w->seen, addr);
-        if (fresh < 0)
+        struct bd_error *err =
+            bd_walk_admit(&w->walk, addr, 8, addr, parent ? parent : w->walk.root);
+        if (err)
+                return err;
+        if (bd_grow((void **)&w->nodes, &w->cap, w->n + 1, sizeof(*w->nodes), 64))
                 return &bd_error_nomem;
-        if (!fresh)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "%s: rbtree at 0x%" PRIx64 ": node 0x%" PRIx64
-                                    " reached twice (cycle or shared subtree)",
-                                    name, w->root, addr);
-        if (w->n == w->cap) {
-                size_t cap = w->cap ? w->cap * 2 : 64;
-                struct rbn *nodes = realloc(w->nodes, cap * sizeof(*nodes));
-                if (!nodes)
-                        return &bd_error_nomem;
-                w->nodes = nodes;
-                w->cap = cap;
-        }
+        struct rb_item it = {addr, w->n};
+        if ((err = bd_walk_push(&w->walk, &it, sizeof(it))))
+                return err;
         w->nodes[w->n] = (struct rbn){.addr = addr, .parent = parent, .left = NONE, .right = NONE};
         *idx = (uint32_t)w->n++;
         return NULL;
 }
 
-/* Read the tree breadth-first: nodes[lo, hi) is one level. */
-static struct bd_error *read_tree(struct rbwalk *w, int check_parent)
+static uint64_t field(const uint8_t *node, size_t off)
 {
-        struct bd_kernel_iov *iov = NULL;
+        uint64_t v;
+        memcpy(&v, node + off, sizeof(v));
+        return v;
+}
+
+/* One rb_node as read: check its parent, queue its children. */
+static struct bd_error *scan_node(void *arg, const void *item, const uint8_t *node)
+{
+        struct rbwalk *w = arg;
+        const struct rb_item *it = item;
+        uint64_t parent = field(node, BD_RB_PARENT_COLOR) & ~(uint64_t)3;
+        uint64_t left = field(node, BD_RB_LEFT), right = field(node, BD_RB_RIGHT);
+        if (w->check_parent && parent != w->nodes[it->idx].parent)
+                return bd_error_new(BD_ERR_PROTOCOL,
+                                    "rbtree at 0x%" PRIx64 ": node 0x%" PRIx64
+                                    " has parent 0x%" PRIx64 ", not 0x%" PRIx64,
+                                    w->walk.root, it->addr, parent, w->nodes[it->idx].parent);
+        uint32_t idx;
         struct bd_error *err = NULL;
-        size_t lo = 0, depth = 0;
-        while (lo < w->n && !err) {
-                size_t hi = w->n;
-                if (++depth > BD_RB_MAX_DEPTH) {
-                        err = bd_error_new(BD_ERR_PROTOCOL,
-                                           "%s: rbtree at 0x%" PRIx64 " is deeper than %d levels",
-                                           w->k->phys->name, w->root, BD_RB_MAX_DEPTH);
-                        break;
-                }
-                struct bd_kernel_iov *more = realloc(iov, (hi - lo) * sizeof(*iov));
-                if (!more) {
-                        err = &bd_error_nomem;
-                        break;
-                }
-                iov = more;
-                for (size_t i = lo; i < hi; i++)
-                        iov[i - lo] = (struct bd_kernel_iov){w->nodes[i].addr, w->nodes[i].raw,
-                                                             BD_RB_NODE_SIZE};
-                if ((err = bd_walk_read(w->k, iov, hi - lo, "rbtree node")))
-                        break;
-                for (size_t i = lo; i < hi && !err; i++) {
-                        /* nodes may move as add_node grows the array. */
-                        uint64_t addr = w->nodes[i].addr, parent = w->nodes[i].parent;
-                        uint64_t pc = w->nodes[i].raw[BD_RB_PARENT_COLOR / 8];
-                        uint64_t right = w->nodes[i].raw[BD_RB_RIGHT / 8];
-                        uint64_t left = w->nodes[i].raw[BD_RB_LEFT / 8];
-                        if (check_parent && (pc & ~(uint64_t)3) != parent) {
-                                err = bd_error_new(BD_ERR_PROTOCOL,
-                                                   "%s: rbtree at 0x%" PRIx64 ": node 0x%" PRIx64
-                                                   " has parent 0x%" PRIx64 ", not 0x%" PRIx64,
-                                                   w->k->phys->name, w->root, addr,
-                                                   pc & ~(uint64_t)3, parent);
-                                break;
-                        }
-                        uint32_t idx;
-                        if (left && !(err = add_node(w, left, addr, &idx)))
-                                w->nodes[i].left = idx;
-                        if (!err && right && !(err = add_node(w, right, addr, &idx)))
-                                w->nodes[i].right = idx;
-                }
-                lo = hi;
-        }
-        free(iov);
+        /* nodes may move as add_node grows the array: index it anew. */
+        if (left && !(err = add_node(w, left, it->addr, &idx)))
+                w->nodes[it->idx].left = idx;
+        if (!err && right && !(err = add_node(w, right, it->addr, &idx)))
+                w->nodes[it->idx].right = idx;
         return err;
 }
+
+/* The rb_root's rb_node: the root's parent is NULL, its
+ * __rb_parent_color holding only the colour (black). */
+static struct bd_error *add_top(void *arg, uint64_t top)
+{
+        struct rbwalk *w = arg;
+        uint32_t idx;
+        return add_node(w, top, 0, &idx);
+}
+
+static const struct bd_walk_tree rbtree = {
+    0, "rbtree root", BD_RB_NODE_SIZE, "rbtree node", BD_RB_MAX_DEPTH, add_top, scan_node};
 
 struct bd_error *bd_rbtree_walk(struct bd_kernel *k, uint64_t root_addr,
                                 const struct bd_walk_opts *o, bd_rb_cb cb, void *arg)
 {
-        if (!bd_walk_kptr_ok(k, root_addr, 8))
-                return bd_error_new(BD_ERR_RANGE,
-                                    "%s: rbtree root at 0x%" PRIx64 " is not a kernel address",
-                                    k->phys->name, root_addr);
-        uint64_t top;
-        struct bd_kernel_iov riov = {root_addr, &top, sizeof(top)};
-        struct bd_error *err = bd_walk_read(k, &riov, 1, "rbtree root");
-        if (err || !top)
-                return err;
-        struct rbwalk w = {.k = k, .root = root_addr, .max = bd_walk_max(o)};
-        if (w.max > NONE - 1)
-                w.max = NONE - 1;
-        bd_addr_set_init(&w.seen, w.max + 1);
-        uint32_t idx;
-        /* The root's parent is NULL: its __rb_parent_color holds only the
-         * colour (black). */
-        err = add_node(&w, top, 0, &idx);
+        struct rbwalk w = {.check_parent = bd_walk_check_prev(o)};
+        struct bd_error *err = bd_walk_init(&w.walk, k, "rbtree", root_addr, 8, o);
+        /* Indexes are 32-bit, NONE excluded. */
+        if (w.walk.max > NONE - 1)
+                w.walk.max = NONE - 1;
         if (!err)
-                err = read_tree(&w, bd_walk_check_prev(o));
-        bd_addr_set_free(&w.seen);
+                err = bd_walk_tree(&w.walk, &rbtree, &w);
+        bd_walk_free(&w.walk);
         /* In order, with a stack as deep as the tree may be. */
         uint32_t stack[BD_RB_MAX_DEPTH + 1];
         size_t sp = 0;
-        uint32_t cur = 0;
+        uint32_t cur = w.n ? 0 : NONE;
         while (!err && (cur != NONE || sp)) {
                 while (cur != NONE) {
                         stack[sp++] = cur;

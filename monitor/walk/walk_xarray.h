@@ -11,6 +11,18 @@
 #define BD_XA_CHUNK_SHIFT 6
 #define BD_XA_CHUNK_SIZE  64
 
+/* The kernel's encodings of an entry (include/linux/xarray.h), which the
+ * maple tree shares. */
+static inline int bd_xa_is_internal(uint64_t e)
+{
+        return (e & 3) == 2;
+}
+
+static inline int bd_xa_is_node(uint64_t e)
+{
+        return bd_xa_is_internal(e) && e > 4096;
+}
+
 /* Where the walker finds what it needs; callers take it from BTF. */
 struct bd_xa_layout {
         uint32_t head;  /* xa_head in struct xarray */

@@ -675,7 +675,7 @@ int bd_classifier_feed(struct bd_classifier *c, const struct bd_probe_sample *s,
                 judge(c, s);
                 return report(c, s, &c->target, ev);
         }
-        int transport = s->read_error == BD_ERR_UNREACHABLE || s->read_error == BD_ERR_IO;
+        int transport = bd_err_transport(s->read_error);
         unsigned *run = transport ? &c->transport_errors : &c->other_errors;
         /* An error the NIC sent back proves the NIC reachable, and the
          * reverse: each kind breaks the other's run. */

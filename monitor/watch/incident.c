@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,4 +131,25 @@ struct bd_error *bd_incident_write(const char *dir, const char *name, struct bd_
         }
         snprintf(path, cap, "%s", final);
         return NULL;
+}
+
+struct bd_error *bd_incident_capture(const char *dir, const struct bd_watcher *w,
+                                     const struct bd_event *ev, const struct bd_wallclock *clk,
+                                     char *path, size_t cap)
+{
+        char when[48], name[256], *json;
+        size_t len;
+        if (cap)
+                path[0] = '\0';
+        bd_wallclock_iso(bd_wallclock_of(clk, ev->t_ns), 1, when, sizeof(when));
+        snprintf(name, sizeof(name), "%s-%s-%s", w->target.name, when, bd_state_name(ev->state));
+        for (char *s = name; *s; s++)
+                if (*s == '/' || *s == ':')
+                        *s = *s == ':' ? '-' : '_';
+        struct bd_error *err = bd_event_json(&json, &len, w, ev, NULL, clk);
+        if (err)
+                return err;
+        err = bd_incident_write(dir, name, w->prog, json, path, cap);
+        free(json);
+        return err;
 }

@@ -9,12 +9,22 @@
 
 #include "../../common/error.h"
 #include "../kernel/program.h"
+#include "event.h"
+#include "watch.h"
 
 /* Write DIR/NAME/{event.json,dmesg.txt,report.txt}; event_json is one
  * JSON object and its newline. prog may be NULL (no kernel to read: only the event is
  * kept). path receives DIR/NAME. */
 struct bd_error *bd_incident_write(const char *dir, const char *name, struct bd_program *prog,
                                    const char *event_json, char *path, size_t cap);
+
+/* The incident of ev, w's event, under dir: named TARGET-TIME-STATE (TIME
+ * as bd_wallclock_iso() with date; '/' becomes '_' and ':' '-'), holding
+ * ev's JSON (bd_event_write_json() without an incident) and w's kernel log
+ * (bd_incident_write()). path receives its directory, "" on error. */
+struct bd_error *bd_incident_capture(const char *dir, const struct bd_watcher *w,
+                                     const struct bd_event *ev, const struct bd_wallclock *clk,
+                                     char *path, size_t cap);
 
 /* Where a failure report starts in a log: the first line of the last
  * report's opening lines (an oops, a panic, a lockup or hung-task splat),

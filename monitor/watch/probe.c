@@ -6,22 +6,12 @@
 
 #include "../../common/bytes.h"
 #include "../../common/clock.h"
+#include "../../common/grow.h"
 #include "../walk/gather.h"
-#include "../views/tasks.h"
+#include "hung.h"
 
-/* include/linux/sched.h: the hung-task detector counts exactly this state
- * (not TASK_KILLABLE, not TASK_IDLE). Unchanged since Linux 2.6. */
-#define TASK_UNINTERRUPTIBLE 0x0002u
-#define PANIC_CPU_INVALID    (-1)
-#define BDA_PHYS             0x400u
-
-/* A task seen in D by the slow scan. */
-struct hung_track {
-        uint64_t addr;
-        int32_t pid;
-        uint64_t switches;
-        uint64_t first_ns; /* monitor time it was first seen so */
-};
+#define PANIC_CPU_INVALID (-1)
+#define BDA_PHYS          0x400u
 
 /* A planned range's place in a merged read. */
 struct copy_out {
@@ -80,20 +70,13 @@ struct bd_probe {
         int64_t off_pid, off_comm;
         uint64_t *curr_read; /* the task each cpu's copy is of, 0: none */
 
-        struct hung_track *hung;
-        size_t nhung;
+        struct bd_hung hung; /* the slow scan's memory */
 };
 
 static struct bd_error *push(struct bd_probe *pr, uint64_t paddr, void *buf, size_t len)
 {
-        if (pr->n == pr->cap) {
-                size_t cap = pr->cap ? pr->cap * 2 : 64;
-                struct bd_phys_iov *v = realloc(pr->iov, cap * sizeof(*v));
-                if (!v)
-                        return &bd_error_nomem;
-                pr->iov = v;
-                pr->cap = cap;
-        }
+        if (bd_grow((void **)&pr->iov, &pr->cap, pr->n + 1, sizeof(*pr->iov), 64))
+                return &bd_error_nomem;
         pr->iov[pr->n++] = (struct bd_phys_iov){paddr, buf, len};
         return NULL;
 }
@@ -439,7 +422,7 @@ void bd_probe_close(struct bd_probe *pr)
         free(pr->files_cpu);
         free(pr->task_copy);
         free(pr->curr_read);
-        free(pr->hung);
+        bd_hung_free(&pr->hung);
         free(pr);
 }
 
@@ -547,58 +530,7 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
         }
 }
 
-static struct hung_track *find_track(struct hung_track *t, size_t n, uint64_t addr, int32_t pid)
-{
-        for (size_t i = 0; i < n; i++)
-                if (t[i].addr == addr && t[i].pid == pid)
-                        return &t[i];
-        return NULL;
-}
-
 struct bd_error *bd_probe_scan_hung(struct bd_probe *pr, struct bd_probe_sample *s)
 {
-        struct bd_tasks *ts;
-        struct bd_error *err = bd_tasks_read(pr->prog, 1, &ts);
-        if (err)
-                return bd_error_wrap(err, "hung-task scan");
-        uint64_t now = bd_now_ns();
-        size_t nd = 0;
-        for (size_t i = 0; i < ts->n; i++)
-                nd += ts->t[i].state == TASK_UNINTERRUPTIBLE && !ts->t[i].exit_state;
-        struct hung_track *next = nd ? calloc(nd, sizeof(*next)) : NULL;
-        if (nd && !next) {
-                bd_tasks_free(ts);
-                return &bd_error_nomem;
-        }
-        size_t k = 0;
-        s->hung_scanned = 1;
-        s->hung_pid = 0;
-        s->hung_ns = 0;
-        for (size_t i = 0; i < ts->n; i++) {
-                const struct bd_task *t = &ts->t[i];
-                if (t->state != TASK_UNINTERRUPTIBLE || t->exit_state)
-                        continue;
-                uint64_t sw = t->nvcsw + t->nivcsw;
-                const struct hung_track *old = find_track(pr->hung, pr->nhung, t->addr, t->pid);
-                int same = old && old->switches == sw;
-                next[k] = (struct hung_track){t->addr, t->pid, sw, same ? old->first_ns : now};
-                /* Seen twice in D without a switch: then the time since it
-                 * last ran counts, not only the time we have watched it. */
-                if (same) {
-                        uint64_t d = now - next[k].first_ns;
-                        if (t->since_run_ns > 0 && (uint64_t)t->since_run_ns > d)
-                                d = (uint64_t)t->since_run_ns;
-                        if (d > s->hung_ns) {
-                                s->hung_ns = d;
-                                s->hung_pid = t->pid;
-                                memcpy(s->hung_comm, t->comm, sizeof(s->hung_comm));
-                        }
-                }
-                k++;
-        }
-        free(pr->hung);
-        pr->hung = next;
-        pr->nhung = k;
-        bd_tasks_free(ts);
-        return NULL;
+        return bd_hung_scan(pr->prog, &pr->hung, s);
 }

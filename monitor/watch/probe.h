@@ -35,11 +35,9 @@ const struct bd_probe_info *bd_probe_info(const struct bd_probe *pr);
  * program must be opened again). */
 void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s);
 
-/* The slow scan: walk every task and put into s the one that has been in
- * uninterruptible sleep (exactly TASK_UNINTERRUPTIBLE, as the kernel's
- * hung-task detector counts it) longest without a context switch. Its
- * duration is a lower bound: the time since it last ran on its cpu, and
- * at least the time it has been seen in D with the same switch count. */
+/* The slow scan (hung.h's bd_hung_scan) on the probe's kernel, the probe
+ * keeping what each scan leaves for the next: the task in D state longest
+ * without a context switch, into s's hung_* fields. */
 struct bd_error *bd_probe_scan_hung(struct bd_probe *pr, struct bd_probe_sample *s);
 
 #endif

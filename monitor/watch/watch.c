@@ -100,7 +100,7 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
                 w->open_error = code;
                 drop_kernel(w);
                 /* The NIC answered: the kernel is what is missing. */
-                if (code == BD_ERR_UNREACHABLE || code == BD_ERR_IO)
+                if (bd_err_transport(code))
                         drop_source(w);
                 *changed = feed_error(w, code, now);
                 return -1;
@@ -148,7 +148,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 w->next_probe_ns = s.t_ns + w->opt.interval_ns;
         if (s.read_error) {
                 w->probe_errors++;
-                if (s.read_error == BD_ERR_UNREACHABLE || s.read_error == BD_ERR_IO) {
+                if (bd_err_transport(s.read_error)) {
                         /* The connection may be dead: reconnect from scratch. */
                         snprintf(w->note, sizeof(w->note), "probe failed: %s",
                                  bd_err_name(s.read_error));

@@ -41,14 +41,10 @@ struct bd_watcher {
         uint64_t rtt_count[BD_WATCH_RTT_BUCKETS + 1]; /* the last one: +Inf */
         double rtt_sum_s;
         uint64_t oops_announced; /* since_ns of the oops last alarmed on, 0 */
-        int open_error;
-        int new_kernel;
+        int open_error;          /* enum bd_err of the last failed connect or kernel search, 0 */
+        int new_kernel;          /* the kernel was found again after a reboot, no verdict yet */
         struct bd_vmcoreinfo replaced; /* the kernel a reboot replaced */
-        /* the kernel was found again after a reboot, no verdict yet */ /* enum bd_err of the
-                                                                           last failed connect
-                                                                           or kernel search, 0
-                                                                         */
-        char note[256]; /* why the watcher has no kernel right now, "" if it has */
+        char note[256];                /* why the watcher has no kernel right now, "" if it has */
 };
 
 void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,

@@ -10,7 +10,8 @@
  *
  * Invariants: no crash, hang or leak; callbacks see at most the node bound
  * and xarray indexes and maple ranges strictly ascending; failures are
- * one-line errors naming the target, with a code hostile memory can cause.
+ * one-line errors that leave the target's name to the caller, with a code
+ * hostile memory can cause.
  * Every third callback of a walk may stop it early. */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ static void check_error(struct bd_error *err)
                 return;
         CHECK(err != &bd_walk_stop);
         CHECK(err->message[0]);
-        CHECK(!strncmp(err->message, "fuzz: ", 6));
+        CHECK(!strstr(err->message, "fuzz"));
         CHECK(!strchr(err->message, '\n'));
         CHECK(err->code == BD_ERR_PROTOCOL || err->code == BD_ERR_RANGE ||
               err->code == BD_ERR_NOT_FOUND || err->code == BD_ERR_NOMEM);

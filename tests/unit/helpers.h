@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../common/error.h"
+#include "../../monitor/views/elf_dump.h"
 
 /* One program header of a synthetic ELF core. */
 struct test_seg {
@@ -22,18 +23,8 @@ struct test_seg {
  * (right after it, at offset 64) to the start of img. */
 static inline void write_core_headers(uint8_t *img, const struct test_seg *s, unsigned n)
 {
-        Elf64_Ehdr eh = {0};
-        memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_CORE;
-        eh.e_machine = EM_X86_64;
-        eh.e_version = EV_CURRENT;
-        eh.e_phoff = sizeof(Elf64_Ehdr);
-        eh.e_ehsize = sizeof(Elf64_Ehdr);
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = (uint16_t)n;
+        Elf64_Ehdr eh;
+        bd_elf_core_header(&eh, n);
         memcpy(img, &eh, sizeof(eh));
         for (unsigned i = 0; i < n; i++) {
                 Elf64_Phdr ph = {0};

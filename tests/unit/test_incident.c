@@ -1,6 +1,6 @@
 /* Incidents and metrics of bdmon watch: where a failure report starts in a
- * kernel log, the incident directory written whole or not at all, and the
- * Prometheus text. */
+ * kernel log, the incident directory written whole or not at all and named
+ * after its event, and the Prometheus text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "../../monitor/watch/event.h"
 #include "../../monitor/watch/incident.h"
 #include "../../monitor/watch/metrics.h"
 #include "../../monitor/views/printk.h"
@@ -79,6 +80,50 @@ static void test_write_without_kernel(void **state)
         assert_int_equal(system(file), 0);
 }
 
+/* An event's incident: named after target, time and state, holding the
+ * event's JSON as bdmon watch prints it, without the incident field. */
+static void test_capture(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/bdincident.XXXXXX", path[1200], expect[1200];
+        assert_non_null(mkdtemp(dir));
+        struct bd_watcher w;
+        struct bd_watch_options opt = {.interval_ns = 10000000,
+                                       .cls = bd_classify_config_default()};
+        struct bd_target t = {.name = "rack/host2"};
+        bd_watcher_init(&w, &t, &opt);
+        struct bd_event ev = {.state = BD_STATE_PANICKED,
+                              .previous = BD_STATE_HEALTHY,
+                              .t_ns = 99 * SEC + SEC / 2,
+                              .since_ns = 98 * SEC,
+                              .cpu = 0,
+                              .evidence = "panic_cpu 0"};
+        const struct bd_wallclock clk = {.mono_ns = 100 * SEC, .wall_ns = 1700000000123456789ull};
+        assert_null(bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path)));
+        snprintf(expect, sizeof(expect), "%s/rack_host2-2023-11-14T22-13-19.623456Z-panicked", dir);
+        assert_string_equal(path, expect);
+        char file[1300], buf[1024] = "", *json;
+        size_t len;
+        snprintf(file, sizeof(file), "%s/event.json", path);
+        FILE *f = fopen(file, "r");
+        assert_non_null(f);
+        buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+        fclose(f);
+        assert_null(bd_event_json(&json, &len, &w, &ev, NULL, &clk));
+        assert_string_equal(buf, json);
+        assert_null(strstr(buf, "\"incident\""));
+        free(json);
+        /* The same again: refused, and no path. */
+        struct bd_error *err = bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path));
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_IO);
+        bd_error_destroy(err);
+        assert_string_equal(path, "");
+        snprintf(file, sizeof(file), "rm -rf '%s'", dir);
+        assert_int_equal(system(file), 0);
+        bd_watcher_close(&w);
+}
+
 static void test_metrics_text(void **state)
 {
         (void)state;
@@ -139,9 +184,8 @@ static void test_metrics_listen(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_report_start),
-            cmocka_unit_test(test_write_without_kernel),
-            cmocka_unit_test(test_metrics_text),
+            cmocka_unit_test(test_report_start),   cmocka_unit_test(test_write_without_kernel),
+            cmocka_unit_test(test_capture),        cmocka_unit_test(test_metrics_text),
             cmocka_unit_test(test_metrics_listen),
         };
         return cmocka_run_group_tests_name("incident", tests, NULL, NULL);

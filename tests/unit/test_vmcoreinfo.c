@@ -491,7 +491,9 @@ static void test_find_absent(void **state)
         struct bd_error *err = bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL);
         assert_non_null(err);
         assert_int_equal(err->code, BD_ERR_NOT_FOUND);
-        assert_non_null(strstr(err->message, "testram"));
+        /* The library does not name the target: the CLI does, once. */
+        assert_non_null(strstr(err->message, "no Linux kernel found"));
+        assert_null(strstr(err->message, "testram"));
         bd_error_destroy(err);
         /* Everything was looked at. */
         assert_int_equal(scan.bytes_scanned, RAM_SIZE);

@@ -4,14 +4,17 @@
  * each corrupted the ways a dying kernel's memory can be: cycles, wild and
  * NULL pointers, too many entries, broken back links, bad shifts and
  * pivots. Every corruption must end in an error, never a crash or a hang. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "../../common/grow.h"
 #include "../../monitor/walk/addr_set.h"
 #include "../../monitor/kernel/kernel.h"
 #include "../../monitor/walk/walk.h"
@@ -115,14 +118,90 @@ static struct bd_error *mt_cb(void *arg, uint64_t first, uint64_t last, uint64_t
         return record(arg, first, last, entry);
 }
 
-/* Like assert_bd_error, also checking that the message names the target
- * and is one line. */
+/* Like assert_bd_error, also checking that the message is one line and
+ * leaves the target's name to the caller, which says it once. */
 static void expect_error(struct bd_error *err, enum bd_err code)
 {
         assert_non_null(err);
-        assert_true(!strncmp(err->message, "synthetic: ", 11));
+        assert_null(strstr(err->message, "synthetic"));
         assert_null(strchr(err->message, '\n'));
         assert_bd_error(err, code);
+}
+
+/* An error about a node: the message names the structure, its root and
+ * the node. */
+static void expect_node_error(struct bd_error *err, enum bd_err code, const char *what,
+                              uint64_t root, uint64_t node)
+{
+        char want[64];
+        assert_non_null(err);
+        snprintf(want, sizeof(want), "%s at 0x%" PRIx64, what, root);
+        assert_true(!strncmp(err->message, want, strlen(want)));
+        snprintf(want, sizeof(want), "0x%" PRIx64, node);
+        assert_non_null(strstr(err->message + strlen(what), want));
+        expect_error(err, code);
+}
+
+/* A read that faulted: the error carries the address that failed and
+ * names what was read there. */
+static void expect_fault(struct bd_error *err, enum bd_err code, uint64_t addr, const char *what)
+{
+        char want[128];
+        snprintf(want, sizeof(want), "%s at 0x%" PRIx64 " unreadable: ", what, addr);
+        assert_non_null(err);
+        assert_true(err->has_address);
+        assert_int_equal(err->address, addr);
+        assert_true(!strncmp(err->message, want, strlen(want)));
+        expect_error(err, code);
+}
+
+/* ---- bd_walk_read ---- */
+
+static void test_walk_read(void **state)
+{
+        (void)state;
+        uint64_t buf[4];
+        struct bd_kernel_iov iov[2] = {{alloc(16, 8), buf, 16}, {WILD, buf + 2, 16}};
+        assert_bd_ok(bd_walk_read(&k, iov, 1, "thing"));
+        expect_fault(bd_walk_read(&k, iov, 2, "thing"), BD_ERR_RANGE, WILD, "thing");
+        iov[1].vaddr = UNMAPPED;
+        expect_fault(bd_walk_read(&k, iov, 2, "thing"), BD_ERR_NOT_FOUND, UNMAPPED, "thing");
+        /* An error about no one address names the batch. */
+        iov[1].vaddr = UINT64_MAX - 7;
+        struct bd_error *err = bd_walk_read(&k, iov, 2, "thing");
+        assert_non_null(err);
+        assert_false(err->has_address);
+        assert_true(!strncmp(err->message, "reading 2 things: ", 18));
+        expect_error(err, BD_ERR_RANGE);
+}
+
+static void test_grow(void **state)
+{
+        (void)state;
+        uint32_t *a = NULL;
+        size_t cap = 0;
+        assert_int_equal(bd_grow((void **)&a, &cap, 1, sizeof(*a), 16), 0);
+        assert_int_equal(cap, 16);
+        assert_int_equal(bd_grow((void **)&a, &cap, 16, sizeof(*a), 16), 0);
+        assert_int_equal(cap, 16);
+        assert_int_equal(bd_grow((void **)&a, &cap, 17, sizeof(*a), 16), 0);
+        assert_int_equal(cap, 32);
+        /* More than twice: just what is needed. */
+        assert_int_equal(bd_grow((void **)&a, &cap, 1000, sizeof(*a), 16), 0);
+        assert_int_equal(cap, 1000);
+        a[999] = 7;
+        /* A size that would overflow changes nothing. */
+        uint32_t *before = a;
+        assert_int_equal(bd_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a), 16), -1);
+        assert_ptr_equal(a, before);
+        assert_int_equal(cap, 1000);
+        assert_int_equal(a[999], 7);
+        free(a);
+        a = NULL;
+        cap = 0;
+        assert_int_equal(bd_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a), 16), -1);
+        assert_null(a);
+        assert_int_equal(cap, 0);
 }
 
 /* ---- addr_set ---- */
@@ -196,7 +275,8 @@ static void test_list_cycle(void **state)
         uint64_t head = build_list(nodes, 5);
         put(nodes[4], nodes[1]);
         struct seen s = {0};
-        expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL, "list", head,
+                          nodes[1]);
         assert_int_equal(s.n, 5);
 
         /* A node pointing to itself. */
@@ -214,16 +294,18 @@ static void test_list_bad_pointers(void **state)
         uint64_t head = build_list(nodes, 3);
         struct seen s = {0};
         put(nodes[1], WILD);
-        expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_RANGE);
+        expect_fault(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_RANGE, WILD, "list node");
         put(nodes[1], UNMAPPED);
-        expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_NOT_FOUND);
+        expect_fault(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_NOT_FOUND, UNMAPPED,
+                     "list node");
         put(nodes[1], 0);
         expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
         put(nodes[1], 0x7fff12345678ull); /* a user address */
-        expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL, "list", head,
+                          0x7fff12345678ull);
         put(nodes[1], nodes[2] + 1); /* misaligned */
         expect_error(bd_list_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
-        expect_error(bd_list_walk(&k, WILD, NULL, node_cb, &s), BD_ERR_RANGE);
+        expect_fault(bd_list_walk(&k, WILD, NULL, node_cb, &s), BD_ERR_RANGE, WILD, "list head");
         expect_error(bd_list_walk(&k, 0, NULL, node_cb, &s), BD_ERR_RANGE);
         /* The last 8 bytes of memory: half a list_head. */
         expect_error(bd_list_walk(&k, K(MEM_SIZE - 8), NULL, node_cb, &s), BD_ERR_RANGE);
@@ -238,8 +320,8 @@ static void test_list_too_many(void **state)
         struct bd_walk_opts o = {.max = 3};
         struct bd_error *err = bd_list_walk(&k, head, &o, node_cb, &s);
         assert_non_null(err);
-        assert_non_null(strstr(err->message, "more than 3 entries"));
-        expect_error(err, BD_ERR_RANGE);
+        assert_non_null(strstr(err->message, "more than 3 nodes"));
+        expect_node_error(err, BD_ERR_RANGE, "list", head, nodes[3]);
         assert_int_equal(s.n, 3);
         o.max = 5;
         memset(&s, 0, sizeof(s));
@@ -327,7 +409,8 @@ static void test_hlist(void **state)
         put(nodes[2] + 8, nodes[1]);
         put(nodes[3], nodes[0]); /* cycle */
         memset(&s, 0, sizeof(s));
-        expect_error(bd_hlist_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_hlist_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL, "hlist",
+                          head, nodes[0]);
         assert_int_equal(s.n, 4);
         put(nodes[3], nodes[3]); /* self-loop */
         expect_error(bd_hlist_walk(&k, head, NULL, node_cb, &s), BD_ERR_PROTOCOL);
@@ -400,13 +483,15 @@ static void test_rbtree_corrupt(void **state)
         uint64_t leaf = rb_nodes[0];
         /* A leaf whose left child is the root: a cycle. */
         put(leaf + BD_RB_LEFT, rb_nodes[RB_N / 2]);
-        expect_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_PROTOCOL, "rbtree",
+                          root, rb_nodes[RB_N / 2]);
         put(leaf + BD_RB_LEFT, leaf);
         expect_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_PROTOCOL);
         put(leaf + BD_RB_LEFT, WILD);
         expect_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_RANGE);
         put(leaf + BD_RB_LEFT, UNMAPPED);
-        expect_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_NOT_FOUND);
+        expect_fault(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_NOT_FOUND, UNMAPPED,
+                     "rbtree node");
         put(leaf + BD_RB_LEFT, 0x4242);
         expect_error(bd_rbtree_walk(&k, root, NULL, node_cb, &s), BD_ERR_PROTOCOL);
         put(leaf + BD_RB_LEFT, 0);
@@ -546,7 +631,8 @@ static void test_xarray_corrupt(void **state)
         /* Two slots sharing one node. */
         xa_slot(xa_leaf2, 9, 0);
         xa_slot(xa_root, 3, xa_ptr(xa_leaf2));
-        expect_error(bd_xa_walk(&k, xa, &xl, NULL, xa_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_xa_walk(&k, xa, &xl, NULL, xa_cb, &s), BD_ERR_PROTOCOL, "xarray", xa,
+                          xa_leaf2);
         xa_slot(xa_root, 3, xa_ptr(WILD));
         expect_error(bd_xa_walk(&k, xa, &xl, NULL, xa_cb, &s), BD_ERR_RANGE);
         xa_slot(xa_root, 3, 0x7f0000000002ull);
@@ -743,9 +829,10 @@ static void test_maple_corrupt(void **state)
         expect_error(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_PROTOCOL);
         /* Unknown node type. */
         mt_set(mt_root, MT_ARANGE_64, 1, 0, mt_enode(mt_leaf2, 5));
-        expect_error(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_PROTOCOL);
+        expect_node_error(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_PROTOCOL,
+                          "maple tree", mt, mt_enode(mt_leaf2, 5));
         mt_set(mt_root, MT_ARANGE_64, 1, 0, mt_enode(WILD, MT_LEAF_64));
-        expect_error(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_RANGE);
+        expect_fault(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_RANGE, WILD, "maple node");
         mt_set(mt_root, MT_ARANGE_64, 1, 0, mt_enode(UNMAPPED, MT_LEAF_64));
         expect_error(bd_maple_walk(&k, mt, &ml, NULL, mt_cb, &s), BD_ERR_NOT_FOUND);
         /* A leaf one level deeper than its sibling. */
@@ -784,12 +871,25 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         const struct CMUnitTest tests[] = {
-            T(test_addr_set),          T(test_list_ok),         T(test_list_cycle),
-            T(test_list_bad_pointers), T(test_list_too_many),   T(test_list_broken_prev),
-            T(test_list_stop),         T(test_hlist),           T(test_rbtree_ok),
-            T(test_rbtree_corrupt),    T(test_rbtree_too_deep), T(test_xarray_ok),
-            T(test_xarray_corrupt),    T(test_maple_ok),        T(test_maple_full_and_dense),
-            T(test_maple_corrupt),     T(test_maple_too_deep),
+            T(test_addr_set),
+            T(test_list_ok),
+            T(test_list_cycle),
+            T(test_list_bad_pointers),
+            T(test_list_too_many),
+            T(test_list_broken_prev),
+            T(test_list_stop),
+            T(test_hlist),
+            T(test_rbtree_ok),
+            T(test_rbtree_corrupt),
+            T(test_rbtree_too_deep),
+            T(test_xarray_ok),
+            T(test_xarray_corrupt),
+            T(test_maple_ok),
+            T(test_maple_full_and_dense),
+            T(test_maple_corrupt),
+            T(test_maple_too_deep),
+            T(test_walk_read),
+            T(test_grow),
         };
         return cmocka_run_group_tests_name("walk", tests, NULL, NULL);
 }

@@ -1,0 +1,180 @@
+#include "event.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/clock.h"
+#include "../views/output.h"
+
+struct bd_wallclock bd_wallclock_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct bd_wallclock c = {
+            .wall_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+            .mono_ns = bd_now_ns(),
+        };
+        return c;
+}
+
+uint64_t bd_wallclock_of(const struct bd_wallclock *c, uint64_t mono_ns)
+{
+        return c->wall_ns - (c->mono_ns > mono_ns ? c->mono_ns - mono_ns : 0);
+}
+
+void bd_wallclock_iso(uint64_t wall_ns, int date, char *buf, size_t cap)
+{
+        time_t s = (time_t)(wall_ns / 1000000000u);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        char b[32];
+        strftime(b, sizeof(b), date ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm);
+        snprintf(buf, cap, "%s.%06" PRIu64 "%s", b, wall_ns % 1000000000u / 1000u, date ? "Z" : "");
+}
+
+int bd_state_alarms(enum bd_state s)
+{
+        return s != BD_STATE_HEALTHY && s != BD_STATE_UNKNOWN;
+}
+
+int bd_event_alarms(const struct bd_watcher *w, const struct bd_event *ev)
+{
+        if (ev->state == BD_STATE_OOPS && ev->since_ns == w->oops_announced)
+                return 0;
+        return bd_state_alarms(ev->state);
+}
+
+int bd_event_wants_incident(const struct bd_watcher *w, const struct bd_event *ev)
+{
+        return bd_event_alarms(w, ev) && ev->state != BD_STATE_NIC_UNREACHABLE &&
+               ev->state != BD_STATE_REBOOTED;
+}
+
+void bd_event_announced(struct bd_watcher *w, const struct bd_event *ev)
+{
+        if (ev->state == BD_STATE_OOPS)
+                w->oops_announced = ev->since_ns;
+}
+
+void bd_event_write_text(FILE *f, const struct bd_watcher *w, const struct bd_event *ev,
+                         const char *incident, const struct bd_wallclock *clk)
+{
+        char when[48];
+        bd_wallclock_iso(bd_wallclock_of(clk, ev->t_ns), 0, when, sizeof(when));
+        fprintf(f, "%s %s %s", when, w->target.name, bd_state_name(ev->state));
+        if (ev->cpu >= 0)
+                fprintf(f, " cpu %d", ev->cpu);
+        if (ev->pid > 0)
+                fprintf(f, " pid %d", (int)ev->pid);
+        if (ev->what[0] && ev->pid <= 0)
+                fprintf(f, " (%s)", ev->what);
+        fprintf(f, " [was %s]: %s", bd_state_name(ev->previous), ev->evidence);
+        if (w->note[0])
+                fprintf(f, " (%s)", w->note);
+        if (incident)
+                fprintf(f, "; saved in %s", incident);
+        fputc('\n', f);
+}
+
+void bd_event_write_json(FILE *f, const struct bd_watcher *w, const struct bd_event *ev,
+                         const char *incident, const struct bd_wallclock *clk)
+{
+        char when[48];
+        uint64_t wall = bd_wallclock_of(clk, ev->t_ns);
+        bd_wallclock_iso(wall, 1, when, sizeof(when));
+        fprintf(f, "{\"time\":\"%s\",\"unix_ns\":%" PRIu64 ",\"target\":", when, wall);
+        bd_json_string(f, w->target.name);
+        fprintf(f, ",\"state\":\"%s\",\"previous\":\"%s\",\"alarm\":%s,\"cpu\":%d,\"pid\":%d",
+                bd_state_name(ev->state), bd_state_name(ev->previous),
+                bd_event_alarms(w, ev) ? "true" : "false", ev->cpu, (int)ev->pid);
+        fprintf(f, ",\"what\":");
+        bd_json_string(f, ev->what);
+        fprintf(f, ",\"evidence\":");
+        bd_json_string(f, ev->evidence);
+        fprintf(f, ",\"since_unix_ns\":%" PRIu64 ",\"probe_rtt_us\":%.1f",
+                bd_wallclock_of(clk, ev->since_ns), (double)w->last.rtt_ns / 1e3);
+        if (w->note[0]) {
+                fprintf(f, ",\"note\":");
+                bd_json_string(f, w->note);
+        }
+        if (incident) {
+                fprintf(f, ",\"incident\":");
+                bd_json_string(f, incident);
+        }
+        fprintf(f, "}\n");
+}
+
+struct bd_error *bd_event_json(char **json, size_t *len, const struct bd_watcher *w,
+                               const struct bd_event *ev, const char *incident,
+                               const struct bd_wallclock *clk)
+{
+        *json = NULL;
+        *len = 0;
+        FILE *f = open_memstream(json, len);
+        if (!f)
+                return &bd_error_nomem;
+        bd_event_write_json(f, w, ev, incident, clk);
+        if (fclose(f)) {
+                free(*json);
+                *json = NULL;
+                *len = 0;
+                return &bd_error_nomem;
+        }
+        return NULL;
+}
+
+void bd_event_write_saved(FILE *f, int json, const struct bd_watcher *w, const struct bd_event *ev,
+                          const char *incident)
+{
+        if (json) {
+                fprintf(f, "{\"target\":");
+                bd_json_string(f, w->target.name);
+                fprintf(f, ",\"incident\":");
+                bd_json_string(f, incident);
+                fprintf(f, "}\n");
+        } else {
+                fprintf(f, "%s: %s saved in %s\n", w->target.name, bd_state_name(ev->state),
+                        incident);
+        }
+}
+
+struct bd_error *bd_event_hook(const char *cmd, const struct bd_watcher *w,
+                               const struct bd_event *ev, const char *incident,
+                               const struct bd_wallclock *clk, pid_t *pid)
+{
+        char *json;
+        size_t len;
+        struct bd_error *err = bd_event_json(&json, &len, w, ev, incident, clk);
+        if (err)
+                return err;
+        if (len && json[len - 1] == '\n')
+                json[len - 1] = '\0';
+        fflush(NULL);
+        pid_t child = fork();
+        if (child == 0) {
+                char num[32];
+                setenv("BDMON_TARGET", w->target.name, 1);
+                setenv("BDMON_STATE", bd_state_name(ev->state), 1);
+                setenv("BDMON_PREVIOUS", bd_state_name(ev->previous), 1);
+                setenv("BDMON_EVIDENCE", ev->evidence, 1);
+                setenv("BDMON_EVENT", json, 1);
+                snprintf(num, sizeof(num), "%d", ev->cpu);
+                setenv("BDMON_CPU", num, 1);
+                snprintf(num, sizeof(num), "%d", (int)ev->pid);
+                setenv("BDMON_PID", num, 1);
+                setenv("BDMON_INCIDENT", incident ? incident : "", 1);
+                execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+                _exit(127);
+        }
+        int e = errno;
+        free(json);
+        if (child < 0)
+                return bd_error_new(BD_ERR_INTERNAL, "fork: %s", strerror(e));
+        if (pid)
+                *pid = child;
+        return NULL;
+}
