@@ -25,7 +25,8 @@ DEPFLAGS = -MMD -MP
 # the fuzz targets, instrumented for libFuzzer's coverage feedback as well.
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 TFLAGS  := -O1 -g -fno-omit-frame-pointer $(SAN) -Wno-unknown-warning-option
-LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 
@@ -46,14 +47,17 @@ LIB      := $(BUILD)/libbackdoors.a
 TEST_LIB := $(BUILD)/test/libbackdoors.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
-        $(BUILD)/bin/test_watch
+        $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair
+# Repair scripts sit beside the binaries (bdmon finds them by name there,
+# and the lab VMs see them in the share).
+SCRIPTS := $(patsubst repair/%,$(BUILD)/repair/%,$(wildcard repair/*.lua))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # Debian packages: build, unit tests, fuzzing, and the QEMU soft-RoCE lab.
 DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libibverbs-dev librdmacm-dev libpci-dev pci.ids libsodium-dev libcmocka-dev \
-        libbpf-dev libelf-dev liblua5.4-dev \
+        libbpf-dev libelf-dev liblua5.4-dev libjson-c-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng
 
@@ -63,18 +67,22 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 .PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help soak
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(SCRIPTS)
+
+$(BUILD)/repair/%.lua: repair/%.lua
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 help:
 	@sed -n '2,18s/^# \{0,1\}//p' Makefile
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(LUA_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/test/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(call OBJ,$(LIB_SRC))
 	@rm -f $@
@@ -103,11 +111,11 @@ $(BUILD)/bin/test_%: $(call OBJ,tests/lab/lab_util.c) $(BUILD)/obj/tests/lab/tes
 # Unit tests are not fuzzers: their own file needs no coverage hooks.
 $(BUILD)/test/unit/%: tests/unit/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS) -lcmocka
+	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS) -lcmocka
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS)
+	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS)
 
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \

@@ -256,12 +256,13 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 if (win->desc.mode != BD_MODE_DIRECT)
                         continue;
                 /* Registered only now, in this peer's own PD: an unauthenticated
-                 * QP has no memory key it could use, guessed or not. */
-                int access = IBV_ACCESS_REMOTE_READ;
-                if (win->desc.access == BD_ACCESS_RW)
-                        access |= IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-                                  IBV_ACCESS_REMOTE_ATOMIC;
-                nc->window_mr[i] = ibv_reg_mr(nc->c.pd, win->map, win->map_len, access);
+                 * QP has no memory key it could use, guessed or not. Remote
+                 * read only, read-write window or not: the RDMA device itself
+                 * refuses a one-sided WRITE or atomic from any peer (a remote
+                 * access error), so every write is a request that this CPU
+                 * checks, audits and makes (bd_window_write). */
+                nc->window_mr[i] =
+                    ibv_reg_mr(nc->c.pd, win->map, win->map_len, IBV_ACCESS_REMOTE_READ);
                 if (!nc->window_mr[i]) {
                         bd_audit("window-degraded peer=%s window=%s reason=\"ibv_reg_mr: %s\" "
                                  "mode=mediated",
@@ -275,11 +276,6 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
         nc->state = CONN_SERVING;
         bd_audit("auth-ok peer=%s windows=%u", nc->peer, cfg->nwindows);
         send_or_close(nc, &msg, NULL);
-}
-
-static const char *write_verb(uint8_t op)
-{
-        return op == BD_OP_WRITE || op == BD_OP_CAS ? "mediated" : "announced-direct";
 }
 
 static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request *rq)
@@ -305,10 +301,8 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 }
                 goto reply;
         }
-        int is_cas = rq->op == BD_OP_CAS || rq->op == BD_OP_ANNOUNCE_CAS;
-        uint64_t len = is_cas ? 8 : rq->length;
-        if (!len || !bd_window_contains(&win->desc, rq->offset, len) ||
-            (is_cas && rq->offset % 8)) {
+        uint64_t len = bd_window_span(&win->desc, rq);
+        if (!len) {
                 rp->status = BD_ERR_RANGE;
                 goto reply;
         }
@@ -342,7 +336,8 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 goto reply;
         }
 
-        /* Every remaining op writes, or announces a write. */
+        /* WRITE or CAS, to a direct window as to a mediated one: made by
+         * this CPU, audited before the memory changes, or not at all. */
         if (!cfg->allow_write || win->desc.access != BD_ACCESS_RW) {
                 rp->status = BD_ERR_READONLY;
                 bd_audit("write-refused peer=%s window=%s op=%s offset=0x%llx len=%llu "
@@ -351,31 +346,7 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                          (unsigned long long)rq->offset, (unsigned long long)len);
                 goto reply;
         }
-        switch (rq->op) {
-        case BD_OP_WRITE:
-                memcpy(at, rq->data, len);
-                break;
-        case BD_OP_CAS: {
-                uint64_t expected = rq->compare;
-                __atomic_compare_exchange_n((uint64_t *)(void *)at, &expected, rq->swap, 0,
-                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-                rp->old = expected;
-                break;
-        }
-        }
-        if (is_cas)
-                bd_audit("%s peer=%s window=%s op=%s phys=0x%llx expect=0x%llx new=0x%llx%s",
-                         write_verb(rq->op), nc->peer, win->desc.name, bd_op_name(rq->op),
-                         (unsigned long long)(win->desc.base + rq->offset),
-                         (unsigned long long)rq->compare, (unsigned long long)rq->swap,
-                         rq->op == BD_OP_CAS
-                             ? (rp->old == rq->compare ? " result=swapped" : " result=mismatch")
-                             : "");
-        else
-                bd_audit("%s peer=%s window=%s op=%s phys=0x%llx len=%llu", write_verb(rq->op),
-                         nc->peer, win->desc.name, bd_op_name(rq->op),
-                         (unsigned long long)(win->desc.base + rq->offset),
-                         (unsigned long long)len);
+        rp->status = (uint32_t)bd_window_write(win, nc->peer, rq, &rp->old);
 reply:
         send_or_close(nc, &msg, first);
 }

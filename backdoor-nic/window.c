@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "../common/audit.h"
 
 int bd_window_contains(const struct bd_window_desc *w, uint64_t offset, uint64_t length)
 {
@@ -115,4 +118,104 @@ int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned
         }
         *len = total;
         return 0;
+}
+
+uint64_t bd_window_span(const struct bd_window_desc *w, const struct bd_request *rq)
+{
+        int is_cas = rq->op == BD_OP_CAS;
+        uint64_t len = is_cas ? 8 : rq->length;
+        if (!len || !bd_window_contains(w, rq->offset, len) || (is_cas && rq->offset % 8))
+                return 0;
+        return len;
+}
+
+/* A write's bytes for its audit line: up to AUDIT_HEX_MAX of them in hex,
+ * in memory order; more as a BLAKE2b-128 digest, "blake2b:HEX". */
+#define AUDIT_HEX_MAX 32
+#define AUDIT_DIGEST  16
+
+static void audit_bytes(char out[2 * AUDIT_HEX_MAX + 1], const uint8_t *p, size_t len)
+{
+        if (len <= AUDIT_HEX_MAX) {
+                sodium_bin2hex(out, 2 * AUDIT_HEX_MAX + 1, p, len);
+                return;
+        }
+        /* Hashing needs no sodium_init() (which bdnicd made, loading its key):
+         * without it libsodium uses its portable BLAKE2b. */
+        uint8_t digest[AUDIT_DIGEST];
+        crypto_generichash(digest, sizeof(digest), p, len, NULL, 0);
+        memcpy(out, "blake2b:", 8);
+        sodium_bin2hex(out + 8, 2 * AUDIT_HEX_MAX + 1 - 8, digest, sizeof(digest));
+}
+
+/* Audit lines, written before the memory is changed:
+ *   mediated peer=P window=W op=cas phys=0xA expect=0xE new=0xN found=0xF
+ *            result=swapped|mismatch
+ *   mediated peer=P window=W op=write phys=0xA len=L new=BYTES found=BYTES
+ * where found is what the NIC's CPU read there just before (for a write, the
+ * bytes it overwrites). */
+static int write_audited(const struct bd_nic_window *w, const char *peer, uint64_t offset,
+                         const uint8_t *data, uint32_t len)
+{
+        uint8_t *at = w->map + offset;
+        char now[2 * AUDIT_HEX_MAX + 1], was[2 * AUDIT_HEX_MAX + 1];
+        audit_bytes(now, data, len);
+        audit_bytes(was, at, len);
+        if (bd_audit("mediated peer=%s window=%s op=write phys=0x%llx len=%u new=%s found=%s", peer,
+                     w->desc.name, (unsigned long long)(w->desc.base + offset), len, now, was))
+                return BD_ERR_READONLY;
+        memcpy(at, data, len);
+        return 0;
+}
+
+/* The compare-and-swap is a locked instruction (lock cmpxchg) executed by
+ * this CPU on its own mapping of the target's memory. In the lab, host2 and
+ * host2-nic are QEMU processes mapping the same RAM file, and QEMU does a
+ * guest's atomics with host atomics, so this CAS is atomic against host2's
+ * own CPUs. A one-sided RDMA atomic is not: rxe reports IBV_ATOMIC_HCA,
+ * atomic only among the device's own operations, which is why direct
+ * windows are registered for remote read only and every CAS comes here.
+ *
+ * The audit line is written before the word can change, and names the
+ * value found: the word is loaded, the line written with that value and the
+ * outcome it implies, and only then is the swap tried, expecting the very
+ * value audited. Should the target's CPU change the word between the two,
+ * the swap fails and writes nothing; a second line says so (result=mismatch
+ * raced=1, found= the value the swap met), and the peer is told mismatch. */
+static int cas_audited(const struct bd_nic_window *w, const char *peer, uint64_t offset,
+                       uint64_t expect, uint64_t desired, uint64_t *found)
+{
+        uint64_t *word = (uint64_t *)(void *)(w->map + offset);
+        unsigned long long phys = w->desc.base + offset;
+        uint64_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+        if (bd_audit("mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx new=0x%llx "
+                     "found=0x%llx result=%s",
+                     peer, w->desc.name, phys, (unsigned long long)expect,
+                     (unsigned long long)desired, (unsigned long long)seen,
+                     seen == expect ? "swapped" : "mismatch"))
+                return BD_ERR_READONLY;
+        *found = seen;
+        if (seen != expect || __atomic_compare_exchange_n(word, found, desired, 0, __ATOMIC_SEQ_CST,
+                                                          __ATOMIC_SEQ_CST))
+                return 0;
+        /* The failed swap put the value it met in *found and wrote nothing,
+         * so losing this line loses no write. */
+        (void)bd_audit("mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx new=0x%llx "
+                       "found=0x%llx result=mismatch raced=1",
+                       peer, w->desc.name, phys, (unsigned long long)expect,
+                       (unsigned long long)desired, (unsigned long long)*found);
+        return 0;
+}
+
+int bd_window_write(const struct bd_nic_window *w, const char *peer, const struct bd_request *rq,
+                    uint64_t *found)
+{
+        if (rq->op != BD_OP_CAS && rq->op != BD_OP_WRITE)
+                return BD_ERR_PROTOCOL;
+        uint64_t len = bd_window_span(&w->desc, rq);
+        if (!len)
+                return BD_ERR_RANGE;
+        if (rq->op == BD_OP_CAS)
+                return cas_audited(w, peer, rq->offset, rq->compare, rq->swap, found);
+        return write_audited(w, peer, rq->offset, rq->data, (uint32_t)len);
 }

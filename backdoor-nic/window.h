@@ -1,8 +1,8 @@
 /* A memory window bdnicd exports: a source of target-physical memory mapped
- * into this process. The source decides the mode: a file mapping can be
- * registered with the RNIC and served one-sided (direct); a PCI BAR mapping
- * is VM_PFNMAP, cannot be pinned by ibv_reg_mr, and is served by copying
- * (mediated). */
+ * into this process. The source decides how it is read: a file mapping can
+ * be registered with the RNIC and read one-sided (direct); a PCI BAR mapping
+ * is VM_PFNMAP, cannot be pinned by ibv_reg_mr, and is read by copying
+ * (mediated). Writes, to either, are made by this process on the mapping. */
 #ifndef BD_WINDOW_H
 #define BD_WINDOW_H
 
@@ -38,6 +38,20 @@ int bd_window_contains(const struct bd_window_desc *w, uint64_t offset, uint64_t
  * cap: then nothing is read. */
 int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned nsegs,
                     uint8_t *out, size_t cap, size_t *len);
+/* How many bytes a READ, WRITE or CAS request names (a CAS: an 8-byte
+ * word at an 8-aligned offset); 0 when they are not all inside the window. */
+uint64_t bd_window_span(const struct bd_window_desc *w, const struct bd_request *rq);
+
+/* Make a WRITE or CAS request on the window's mapping, with this CPU, and
+ * audit it, naming peer, before the memory is changed: one line per request
+ * (see window.c for its fields). Returns 0 or a bd_err status: BD_ERR_RANGE
+ * when bd_window_span() refuses it, BD_ERR_READONLY when the audit line
+ * could not be written, and then nothing is written. A CAS puts the value
+ * it found in *found. The caller has checked that the window may be
+ * written. */
+int bd_window_write(const struct bd_nic_window *w, const char *peer, const struct bd_request *rq,
+                    uint64_t *found);
+
 /* Source-specific openers, called by bd_window_open(). */
 struct bd_error *bd_window_open_file(const char *path, int writable, struct bd_nic_window *w);
 struct bd_error *bd_window_open_pci(const char *selector, int bar, int writable,

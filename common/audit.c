@@ -32,7 +32,7 @@ void bd_audit_close(void)
         audit_fd = STDERR_FILENO;
 }
 
-void bd_audit(const char *fmt, ...)
+int bd_audit(const char *fmt, ...)
 {
         char line[1024];
         struct timespec ts;
@@ -45,7 +45,9 @@ void bd_audit(const char *fmt, ...)
         va_start(ap, fmt);
         int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
         va_end(ap);
-        n = m < 0 ? n : n + (size_t)m;
+        if (m < 0)
+                return -1; /* an encoding error: the line would say nothing */
+        n += (size_t)m;
         if (n > sizeof(line) - 2)
                 n = sizeof(line) - 2;
         line[n++] = '\n';
@@ -53,4 +55,11 @@ void bd_audit(const char *fmt, ...)
         do
                 rc = write(audit_fd, line, n);
         while (rc < 0 && errno == EINTR);
+        if (rc < 0)
+                return -1;
+        if ((size_t)rc != n) {
+                errno = ENOSPC; /* a line cut short (a full disk) does not count */
+                return -1;
+        }
+        return 0;
 }

@@ -8,7 +8,9 @@
 
 /* Open (append, create 0600) the audit log; NULL or "-" means stderr. */
 struct bd_error *bd_audit_open(const char *path);
-void bd_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write one line. Returns 0 once the whole line is in the log, -1 (errno
+ * set) when it is not: a write that must be audited is then not made. */
+int bd_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bd_audit_close(void);
 
 #endif

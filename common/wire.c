@@ -41,6 +41,12 @@ static uint64_t get64(const uint8_t *p)
         return v;
 }
 
+/* The operations a request may carry; 4 and 5 are retired. */
+static int known_op(uint8_t op)
+{
+        return op == BD_OP_READ || op == BD_OP_WRITE || op == BD_OP_CAS || op == BD_OP_READV;
+}
+
 /* Payload length of each fixed-size message; requests and replies add data. */
 static size_t fixed_len(uint16_t type)
 {
@@ -110,11 +116,14 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 if (msg->u.welcome.nwindows > BD_MAX_WINDOWS)
                         return 0;
                 len += (size_t)msg->u.welcome.nwindows * BD_WINDOW_DESC_LEN;
-        } else if (msg->type == BD_MSG_REQUEST &&
-                   (msg->u.request.op == BD_OP_WRITE || msg->u.request.op == BD_OP_READV)) {
-                if (msg->u.request.length > BD_INLINE_MAX)
+        } else if (msg->type == BD_MSG_REQUEST) {
+                if (!known_op(msg->u.request.op))
                         return 0;
-                len += msg->u.request.length;
+                if (msg->u.request.op == BD_OP_WRITE || msg->u.request.op == BD_OP_READV) {
+                        if (msg->u.request.length > BD_INLINE_MAX)
+                                return 0;
+                        len += msg->u.request.length;
+                }
         } else if (msg->type == BD_MSG_REPLY) {
                 if (msg->u.reply.length > BD_INLINE_MAX)
                         return 0;
@@ -246,7 +255,7 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                 r->sink_rkey = get32(p + 24);
                 r->compare = get64(p + 32);
                 r->swap = get64(p + 40);
-                if (r->op < BD_OP_READ || r->op > BD_OP_READV) {
+                if (!known_op(r->op)) {
                         *why = "unknown operation";
                         return -1;
                 }
@@ -299,10 +308,6 @@ const char *bd_op_name(uint8_t op)
                 return "write";
         case BD_OP_CAS:
                 return "cas";
-        case BD_OP_ANNOUNCE_WRITE:
-                return "announce-write";
-        case BD_OP_ANNOUNCE_CAS:
-                return "announce-cas";
         case BD_OP_READV:
                 return "readv";
         }

@@ -9,8 +9,12 @@
  *    |<-- AUTH (nonce_m, mac_m) --------------|   mac_m = HMAC(key, "bd-monitor" nonce_n nonce_m)
  *    |--- WELCOME (mac_n, windows) ---------->|   mac_n = HMAC(key, "bd-nic" nonce_m nonce_n)
  *    |    or REFUSED, then disconnect         |
- *    |<-- REQUEST (op, window, offset, ...) --|   mediated ops and announcements
+ *    |<-- REQUEST (op, window, offset, ...) --|   mediated reads, and every write
  *    |--- REPLY (status, data | RDMA WRITE) ->|
+ *
+ * A direct window is read one-sided (RDMA READ with its rkey); its memory
+ * key grants remote read only, so every write and compare-and-swap, to any
+ * window, is a REQUEST done and audited by the NIC's CPU.
  */
 #ifndef BD_WIRE_H
 #define BD_WIRE_H
@@ -49,7 +53,7 @@ enum bd_msg_type {
 };
 
 enum bd_window_mode {
-        BD_MODE_DIRECT = 1,   /* registered MR: one-sided RDMA, no NIC CPU */
+        BD_MODE_DIRECT = 1,   /* registered MR: one-sided RDMA READ, no NIC CPU */
         BD_MODE_MEDIATED = 2, /* NIC CPU copies, like the original NIC firmware */
 };
 
@@ -60,12 +64,12 @@ enum bd_access {
 
 enum bd_op {
         BD_OP_READ = 1,
+        /* Writes, to any window, done by the NIC's CPU on its own mapping
+         * of the target's memory, and audited before they are made. */
         BD_OP_WRITE = 2,
         BD_OP_CAS = 3,
-        /* Before a one-sided write to a direct window the monitor announces it,
-         * so that the NIC can audit what it cannot see. */
-        BD_OP_ANNOUNCE_WRITE = 4,
-        BD_OP_ANNOUNCE_CAS = 5,
+        /* retired: 4, 5 (one-sided writes announced to the NIC, which could
+         * neither enforce nor audit their values); never reuse them. */
         /* Several small reads of one window in one request, answered in one
          * inline reply: what a mediated NIC pays for is the request. */
         BD_OP_READV = 6,
@@ -81,7 +85,7 @@ struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];
         uint64_t base; /* target-physical address of the first byte */
         uint64_t length;
-        uint64_t remote_addr; /* direct windows: address for RDMA ops */
+        uint64_t remote_addr; /* direct windows: address for RDMA READs */
         uint32_t rkey;        /* direct windows: 0 otherwise */
         uint8_t mode;         /* enum bd_window_mode */
         uint8_t access;       /* enum bd_access */
@@ -121,7 +125,10 @@ struct bd_request {
 };
 
 struct bd_reply {
-        uint32_t status; /* enum bd_err */
+        /* enum bd_err. A write or CAS gets BD_ERR_READONLY when the window is
+         * read-only, and also when the NIC could not write its audit line:
+         * then it writes nothing (fail closed). */
+        uint32_t status;
         uint32_t length; /* bytes of inline data that follow */
         uint64_t old;    /* CAS: the value found */
         const uint8_t *data;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../common/audit.h"
+#include "../repair/plan.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -65,6 +66,16 @@ static const char usage[] =
     "  windows TARGET            the memory windows the source exports.\n"
     "  cas TARGET ADDR OLD NEW   8-byte compare-and-swap at physical ADDR: writes NEW\n"
     "                            only if ADDR holds OLD. Needs --write; audited.\n"
+    "\n"
+    "Repair:\n"
+    "  repair TARGET SCRIPT [ARG...]\n"
+    "                            run a Lua repair script (repair/*.lua) against the\n"
+    "                            target's kernel and print its plan: every guard\n"
+    "                            (what must not change) and update (a CAS against\n"
+    "                            the value read), with addresses and values. Nothing\n"
+    "                            is written unless --apply (with --write) is given;\n"
+    "                            then each update is made after its guards are read\n"
+    "                            again, and the script checks the effect happened.\n"
     "  targets                   the targets named in the config file.\n"
     "\n"
     "TARGET is a name from the config file, or a source spelled out:\n"
@@ -102,7 +113,11 @@ static const char usage[] =
     "      --cpu N         print: only CPU N's copy of a per-CPU variable.\n"
     "      --kernel        read: ADDR is a kernel virtual address.\n"
     "      --pid PID       read: ADDR is a user virtual address of PID.\n"
-    "      --raw           read: write the bytes to standard output.\n"
+    "      --raw           read: write the bytes to standard output; repair: the\n"
+    "                      script may make objects from raw addresses.\n"
+    "      --apply         repair: make the plan's writes (needs --write).\n"
+    "      --plan FILE     repair: save the plan to FILE (JSON), or with --apply\n"
+    "                      apply the plan saved in FILE instead of a new one.\n"
     "  -o, --output FILE   dump: the vmcore; layouts export: the layout file\n"
     "                      ('-': standard output).\n"
     "      --layout FILE   take structure offsets from a stored layout file, not\n"
@@ -110,7 +125,8 @@ static const char usage[] =
     "      --no-cache      neither use nor fill the per-build cache of symbols\n"
     "                      and BTF ($BDMON_CACHE, else ~/.cache/backdoors).\n"
     "      --rescan        ignore the remembered VMCOREINFO location.\n"
-    "  -w, --write         allow this monitor to write (cas). Off by default.\n"
+    "  -w, --write         allow this monitor to write (cas, repair --apply). Off by\n"
+    "                      default.\n"
     "      --audit FILE    monitor-side audit log for writes (default\n"
     "                      $BDMON_AUDIT or standard error).\n"
     "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
@@ -148,6 +164,7 @@ static const struct cli_command commands[] = {
     {"read", 2, 0, cmd_read},
     {"windows", 0, 0, cmd_windows},
     {"cas", 3, 0, cmd_cas},
+    {"repair", 1, BD_REPAIR_MAX_ARGS, cmd_repair},
     {"targets", -1, 0, cmd_targets},
     {"watch", -2, 0, NULL},
 };
@@ -191,6 +208,8 @@ int main(int argc, char **argv)
                 OPT_HUNG_MS,
                 OPT_BUSY,
                 OPT_RECORD,
+                OPT_APPLY,
+                OPT_PLAN,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -221,6 +240,8 @@ int main(int argc, char **argv)
             {"sleep-poll", no_argument, NULL, OPT_SLEEP},
             {"busy-poll", no_argument, NULL, OPT_BUSY},
             {"record", required_argument, NULL, OPT_RECORD},
+            {"apply", no_argument, NULL, OPT_APPLY},
+            {"plan", required_argument, NULL, OPT_PLAN},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -310,6 +331,12 @@ int main(int argc, char **argv)
                 case OPT_AUDIT:
                         cli.audit = optarg;
                         break;
+                case OPT_APPLY:
+                        cli.apply = 1;
+                        break;
+                case OPT_PLAN:
+                        cli.plan = optarg;
+                        break;
                 case 't':
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 600000)
                                 return cli_usage_error("bad timeout '%s' (milliseconds)", optarg);
@@ -377,10 +404,11 @@ int main(int argc, char **argv)
                 return cmd->run(&cli, NULL, NULL, 0);
         }
         int want = cmd->nargs + (cli.source ? 0 : 1);
-        if (argc - optind != want) {
-                fprintf(stderr, "bdmon: '%s' takes %s%d argument%s, not %d\nTry 'bdmon --help'.\n",
-                        name, cli.source ? "(with --source) " : "", want, want == 1 ? "" : "s",
-                        argc - optind);
+        if (argc - optind < want || argc - optind > want + cmd->more_args) {
+                fprintf(stderr,
+                        "bdmon: '%s' takes %s%d%s argument%s, not %d\nTry 'bdmon --help'.\n", name,
+                        cli.source ? "(with --source) " : "", want,
+                        cmd->more_args ? " or more" : "", want == 1 ? "" : "s", argc - optind);
                 return BD_ERR_USAGE;
         }
         if (cli.follow && strcmp(name, "dmesg"))
@@ -388,7 +416,13 @@ int main(int argc, char **argv)
         const char *target = cli.source ? cli.source : argv[optind++];
         char **args = argv + optind;
         cli.open.write_enabled = cli.write;
-        if (!strcmp(name, "cas")) {
+        if ((cli.apply || cli.plan) && strcmp(name, "repair"))
+                return cli_usage_error("--apply and --plan are for repair, not '%s'", name);
+        if (!strcmp(name, "repair") && cli.apply && !cli.write)
+                return cli_report(bd_error_new(BD_ERR_READONLY,
+                                               "the monitor is read-only; 'repair --apply' "
+                                               "needs --write"));
+        if (!strcmp(name, "cas") || (!strcmp(name, "repair") && cli.apply)) {
                 if (!cli.write)
                         return cli_report(bd_error_new(BD_ERR_READONLY,
                                                        "the monitor is read-only; 'cas' needs "
@@ -408,7 +442,7 @@ int main(int argc, char **argv)
         }
         if (err)
                 return cli_report(err);
-        int rc = cmd->run(&cli, p, args, cmd->nargs);
+        int rc = cmd->run(&cli, p, args, argc - optind);
         bd_phys_close(p);
         bd_audit_close();
         return rc;

@@ -87,14 +87,3 @@ struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_
         };
         return bd_program_open(p, &opt, out);
 }
-
-void cli_put_text(const char *s, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        printf("\\x%02x", c);
-                else
-                        putchar(c);
-        }
-}

@@ -20,6 +20,8 @@ struct cli {
         const char *layout; /* --layout FILE */
         const char *output; /* -o FILE */
         const char *type;   /* print --type STRUCT */
+        const char *plan;   /* repair --plan FILE */
+        int apply;          /* repair --apply */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
         long pid;             /* read --pid, maps: -1 when not given */
         long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */
@@ -35,8 +37,8 @@ struct cli {
 /* A command: args are what follows TARGET. */
 struct cli_command {
         const char *name;
-        int nargs;        /* after TARGET; -1: no target, no arguments */
-        int optional_arg; /* one more argument may follow */
+        int nargs;     /* after TARGET; -1: no target, no arguments */
+        int more_args; /* up to this many more arguments may follow */
         int (*run)(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 };
 
@@ -54,9 +56,6 @@ int cli_flush(void);
  * (with progress on a terminal), as the command line asks. */
 struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out);
 
-/* Control bytes become \xNN so memory cannot drive the terminal. */
-void cli_put_text(const char *s, size_t n);
-
 int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_sym(struct cli *cli, struct bd_phys *p, char **args, int nargs);
@@ -70,6 +69,7 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_repair(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_targets(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 /* watch opens its targets itself: there may be many, and they come and go. */
 int cmd_watch(struct cli *cli, char **targets, int ntargets);

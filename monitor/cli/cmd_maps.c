@@ -40,7 +40,7 @@ int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 } else {
                         printf("%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " ", v->start, v->end,
                                perms, v->pgoff * 4096);
-                        cli_put_text(v->name, strlen(v->name));
+                        bd_put_text(stdout, v->name, strlen(v->name));
                         putchar('\n');
                 }
         }

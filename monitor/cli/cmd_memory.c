@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../views/output.h"
 #include "../views/user_mem.h"
@@ -76,24 +77,39 @@ int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         if (cli->json)
                 printf("{\"target\":\"%s\",\"windows\":[", p->name);
         else
-                printf("%-16s %-18s %-18s %-9s %s\n", "NAME", "BASE", "LENGTH", "MODE", "ACCESS");
+                printf("%-16s %-18s %-18s %-9s %-10s %s\n", "NAME", "BASE", "LENGTH", "MODE",
+                       "ACCESS", "CAS");
+        /* In text, each way of doing a CAS is explained once, under the table. */
+        const char *hows[BD_MAX_WINDOWS], *whys[BD_MAX_WINDOWS];
+        unsigned nways = 0;
         for (unsigned i = 0; i < p->nwindows; i++) {
                 const struct bd_window_desc *w = &p->windows[i];
+                const char *why, *how = bd_phys_cas_how(p, i, &why);
                 if (cli->json) {
                         printf("%s{\"name\":", i ? "," : "");
                         bd_json_string(stdout, w->name);
                         printf(",\"base\":\"0x%" PRIx64 "\",\"length\":%" PRIu64
-                               ",\"mode\":\"%s\",\"access\":\"%s\"}",
-                               w->base, w->length, bd_mode_name(w->mode),
-                               bd_access_name(w->access));
-                } else {
-                        printf("%-16s 0x%016" PRIx64 " 0x%016" PRIx64 " %-9s %s\n", w->name,
-                               w->base, w->length, bd_mode_name(w->mode),
-                               bd_access_name(w->access));
+                               ",\"mode\":\"%s\",\"access\":\"%s\",\"cas\":\"%s\",\"cas_why\":",
+                               w->base, w->length, bd_mode_name(w->mode), bd_access_name(w->access),
+                               how);
+                        bd_json_string(stdout, why);
+                        printf("}");
+                        continue;
+                }
+                printf("%-16s 0x%016" PRIx64 " 0x%016" PRIx64 " %-9s %-10s %s\n", w->name, w->base,
+                       w->length, bd_mode_name(w->mode), bd_access_name(w->access), how);
+                unsigned k = 0;
+                while (k < nways && (strcmp(hows[k], how) || strcmp(whys[k], why)))
+                        k++;
+                if (k == nways && nways < BD_MAX_WINDOWS) {
+                        hows[nways] = how;
+                        whys[nways++] = why;
                 }
         }
         if (cli->json)
                 printf("]}\n");
+        for (unsigned k = 0; k < nways; k++)
+                printf("%s%s: %s\n", k ? "" : "\n", hows[k], whys[k]);
         return 0;
 }
 

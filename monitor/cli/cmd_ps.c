@@ -72,7 +72,7 @@ int cmd_ps(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                 snprintf(rss, sizeof(rss), "%" PRId64, t->rss_pages * 4);
                         printf("%7d %7d %c %3u %3s %3d %9s %8s ", t->pid, t->ppid, s, t->cpu,
                                bd_task_policy_name(t->policy), t->prio, rss, since);
-                        cli_put_text(t->comm, strnlen(t->comm, sizeof(t->comm)));
+                        bd_put_text(stdout, t->comm, strnlen(t->comm, sizeof(t->comm)));
                         putchar('\n');
                 }
         }

@@ -1,5 +1,6 @@
 #include "phys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../common/audit.h"
@@ -83,12 +84,19 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
         uint64_t found = 0;
         struct bd_error *err =
             p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
-        bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx result=%s",
-                 p->name, p->describe, (unsigned long long)addr, (unsigned long long)expect,
-                 (unsigned long long)desired,
-                 err               ? bd_err_name(err->code)
-                 : found == expect ? "swapped"
-                                   : "mismatch");
+        char found_text[24] = "unknown"; /* a source that failed found nothing */
+        if (!err)
+                snprintf(found_text, sizeof(found_text), "0x%llx", (unsigned long long)found);
+        /* Written once the source has answered, to record the value found,
+         * so it cannot hold the write back: a NIC audits before it writes,
+         * and refuses to write when it cannot. */
+        (void)bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx found=%s "
+                       "result=%s",
+                       p->name, p->describe, (unsigned long long)addr, (unsigned long long)expect,
+                       (unsigned long long)desired, found_text,
+                       err               ? bd_err_name(err->code)
+                       : found == expect ? "swapped"
+                                         : "mismatch");
         if (err)
                 return err;
         if (old)
@@ -100,6 +108,21 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
                                     (unsigned long long)addr, (unsigned long long)found,
                                     (unsigned long long)expect);
         return NULL;
+}
+
+const char *bd_phys_cas_how(const struct bd_phys *p, unsigned window, const char **why)
+{
+        const struct bd_cas_method *m = p->cas_method;
+        if (!m) {
+                *why = "the source cannot compare-and-swap";
+                return "refused";
+        }
+        if (window >= p->nwindows || p->windows[window].access != BD_ACCESS_RW) {
+                *why = m->refused_why;
+                return "refused";
+        }
+        *why = m->why;
+        return m->how;
 }
 
 void bd_phys_close(struct bd_phys *p)

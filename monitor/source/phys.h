@@ -34,10 +34,19 @@ struct bd_phys_ops {
         void (*close)(struct bd_phys *p);
 };
 
+/* How a source does a compare-and-swap, and why, as `bdmon windows` shows
+ * it; static strings. */
+struct bd_cas_method {
+        const char *how;         /* on a read-write window: "nic-cpu", "local" */
+        const char *why;         /* ... and why that way */
+        const char *refused_why; /* why a read-only window refuses one */
+};
+
 struct bd_phys {
         const struct bd_phys_ops *ops;
-        char name[64];      /* target name, for messages */
-        char describe[128]; /* "rdma 10.99.0.3:7471", "file /x/host2.ram" */
+        const struct bd_cas_method *cas_method; /* set by the source; NULL: none */
+        char name[64];                          /* target name, for messages */
+        char describe[128];                     /* "rdma 10.99.0.3:7471", "file /x/host2.ram" */
         struct bd_window_desc windows[BD_MAX_WINDOWS];
         unsigned nwindows;
         int write_enabled; /* the monitor's own --write */
@@ -58,9 +67,14 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
 /* Read several ranges in one pipelined batch. */
 struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n);
 /* Compare-and-swap an 8-byte word. Fails with BD_ERR_CAS_FAILED (and *old
- * set) when the word did not hold expect. Audited. */
+ * set) when the word did not hold expect. Audited: one line with the value
+ * found. */
 struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
                              uint64_t *old);
+/* How a compare-and-swap on a window is done: the source's way ("nic-cpu",
+ * "local") on a read-write window, "refused" on a read-only one; *why says
+ * why. What the window offers, whatever the monitor's own --write. */
+const char *bd_phys_cas_how(const struct bd_phys *p, unsigned window, const char **why);
 void bd_phys_close(struct bd_phys *p);
 
 /* Which window holds addr; -1 if none. */

@@ -48,6 +48,12 @@ static void file_close(struct bd_phys *p)
 
 static const struct bd_phys_ops file_ops = {file_read, file_cas, file_close};
 
+static const struct bd_cas_method file_cas_method = {
+    .how = "local",
+    .why = "a locked compare-and-swap on the mapped file",
+    .refused_why = "the monitor opened the file read-only (bdmon without --write)",
+};
+
 struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_window_desc *windows,
                                 uint64_t *file_offset, unsigned *nwindows)
 {
@@ -110,6 +116,7 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
         }
         f->map = m;
         f->base.ops = &file_ops;
+        f->base.cas_method = &file_cas_method;
         err = bd_file_layout(f->map.data, f->map.size, f->base.windows, f->file_offset,
                              &f->base.nwindows);
         if (err) {

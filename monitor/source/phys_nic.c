@@ -2,7 +2,8 @@
  * Direct windows are read one-sided (RDMA READ into a registered staging
  * buffer); mediated windows by REQUEST/REPLY, with large replies landing in
  * the same staging buffer by the NIC's RDMA WRITE. Up to STAGE_SLOTS
- * operations are in flight at once. */
+ * operations are in flight at once. Every compare-and-swap, direct window
+ * or not, is a CAS request that the NIC's CPU makes and audits. */
 #include "phys_nic.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ struct nic_phys {
         struct bd_conn c;
         uint8_t *stage;
         struct ibv_mr *stage_mr;
-        unsigned rd_depth; /* RDMA READs/atomics the NIC accepts in flight */
+        unsigned rd_depth; /* RDMA READs the NIC accepts in flight */
         int busy;
         int timeout_ms;
         uint32_t next_id;
@@ -147,6 +148,17 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
 static void nic_close(struct bd_phys *p);
 static const struct bd_phys_ops nic_ops = {nic_read, nic_cas, nic_close};
 
+/* A window's memory key allows remote read only (bdnicd registers it so),
+ * so the NIC's CPU does every CAS, and so it should: see backdoor-nic's
+ * bd_window_write. */
+static const struct bd_cas_method nic_cas_method = {
+    .how = "nic-cpu",
+    .why = "a locked compare-and-swap by the NIC's CPU on its mapping of the target's memory: "
+           "one-sided RDMA atomics are atomic only among the device's own operations "
+           "(IBV_ATOMIC_HCA)",
+    .refused_why = "read-only window (bdnicd without --allow-write)",
+};
+
 struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_phys **out)
 {
         struct bd_key key;
@@ -157,6 +169,7 @@ struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_ph
         if (!n)
                 return &bd_error_nomem;
         n->base.ops = &nic_ops;
+        n->base.cas_method = &nic_cas_method;
         n->busy = opt->busy_poll;
         n->timeout_ms = opt->timeout_ms;
         char where[128];
@@ -512,10 +525,8 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
                                 uint64_t expect, uint64_t desired, uint64_t *old)
 {
         struct nic_phys *n = (struct nic_phys *)p;
-        const struct bd_window_desc *win = &p->windows[window];
-        int direct = win->mode == BD_MODE_DIRECT;
         struct bd_request rq = {
-            .op = direct ? BD_OP_ANNOUNCE_CAS : BD_OP_CAS,
+            .op = BD_OP_CAS,
             .window = (uint8_t)window,
             .length = 8,
             .offset = offset,
@@ -526,36 +537,15 @@ static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t off
         struct bd_error *err = request(n, &rq, &rp);
         if (err)
                 return err;
+        /* A read-write window refused: the NIC could not audit the write,
+         * so it did not make it (fail closed). */
+        if (rp.status == BD_ERR_READONLY && p->windows[window].access == BD_ACCESS_RW)
+                return bd_error_new(BD_ERR_READONLY,
+                                    "NIC refused the compare-and-swap: it could not write its "
+                                    "audit line, and writes nothing unaudited");
         if (rp.status)
                 return reply_error(rp.status, "the compare-and-swap");
         p->round_trips++;
-        if (!direct) {
-                *old = rp.old;
-                return NULL;
-        }
-        /* Announced and accepted: now the one-sided atomic. rxe and the
-         * RNICs we target return the original value in host byte order. */
-        struct ibv_sge sge = {(uintptr_t)stage_slot(n, 0), 8, n->stage_mr->lkey};
-        struct ibv_send_wr wr =
-                               {
-                                   .wr_id = bd_wr_id(BD_WR_RDMA, 0),
-                                   .sg_list = &sge,
-                                   .num_sge = 1,
-                                   .opcode = IBV_WR_ATOMIC_CMP_AND_SWP,
-                                   .send_flags = IBV_SEND_SIGNALED,
-                                   .wr.atomic = {win->remote_addr + offset, expect, desired,
-                                                 win->rkey},
-                               },
-                           *bad;
-        int rc = ibv_post_send(n->c.id->qp, &wr, &bad);
-        if (rc)
-                return bd_error_new(BD_ERR_IO, "posting atomic: %s", strerror(rc));
-        struct slot_op ops[STAGE_SLOTS] = {{0}};
-        ops[0] = (struct slot_op){.busy = 1, .dest = old, .len = 8};
-        unsigned done = 0;
-        while (!done)
-                if ((err = wait_some(n, ops, &done)))
-                        return err;
-        p->round_trips++;
+        *old = rp.old;
         return NULL;
 }

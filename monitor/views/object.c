@@ -204,3 +204,73 @@ struct bd_error *bd_object_path(struct bd_program *prog, const struct bd_object 
         }
         return err ? bd_error_wrap(err, "%s", path) : NULL;
 }
+
+static uint64_t load_le(const uint8_t *p, size_t n)
+{
+        uint64_t v = 0;
+        for (size_t i = 0; i < n && i < 8; i++)
+                v |= (uint64_t)p[i] << (8 * i);
+        return v;
+}
+
+int bd_object_scalar(const struct btf *btf, uint32_t id, const uint8_t *buf, size_t avail,
+                     unsigned bit_off, unsigned bits, uint64_t *v, int *sgn)
+{
+        const struct btf_type *t = bd_object_strip(btf, &id);
+        if (!t)
+                return -1;
+        size_t size;
+        *sgn = 0;
+        if (btf_is_int(t)) {
+                size = t->size;
+                *sgn = !!(btf_int_encoding(t) & BTF_INT_SIGNED);
+        } else if (btf_is_enum(t) || btf_is_enum64(t)) {
+                size = t->size;
+                *sgn = btf_kflag(t);
+        } else if (btf_is_ptr(t)) {
+                size = 8;
+        } else {
+                return -1;
+        }
+        if (size > 8 || !size || size > avail)
+                return -1;
+        /* A bitfield may straddle its type's storage unit: take what the
+         * buffer holds, up to a word. */
+        uint64_t raw = load_le(buf, bits ? (avail < 8 ? avail : 8) : size);
+        if (bits) {
+                raw >>= bit_off;
+                if (bits < 64)
+                        raw &= (1ull << bits) - 1;
+        } else {
+                bits = (unsigned)size * 8;
+        }
+        if (*sgn && bits < 64 && (raw >> (bits - 1)) & 1)
+                raw |= ~0ull << bits;
+        *v = raw;
+        return 0;
+}
+
+struct bd_error *bd_object_value(struct bd_program *prog, const struct bd_object *o, uint64_t *v,
+                                 int *is_signed)
+{
+        struct btf *btf;
+        struct bd_error *err = bd_program_btf(prog, &btf);
+        if (err)
+                return err;
+        uint32_t id = o->type_id;
+        const struct btf_type *t = bd_object_strip(btf, &id);
+        size_t size = !t ? 0 : btf_is_ptr(t) ? 8 : t->size;
+        /* A bitfield is read a word at a time, as it may straddle its unit. */
+        size_t len = o->bit_size ? 8 : size;
+        uint8_t buf[8] = {0};
+        if (!size || size > 8)
+                return bd_error_new(BD_ERR_USAGE, "not an integer, enum or pointer");
+        if ((err = bd_kernel_read(prog->k, o->addr, buf, len)))
+                return err;
+        int sgn;
+        if (bd_object_scalar(btf, o->type_id, buf, len, o->bit_offset, o->bit_size, v, &sgn))
+                return bd_error_new(BD_ERR_USAGE, "not an integer, enum or pointer");
+        if (is_signed)
+                *is_signed = sgn;
+        return NULL;
+}

@@ -36,6 +36,14 @@ struct bd_error *bd_object_variable(struct bd_program *prog, const char *symbol,
 struct bd_error *bd_object_path(struct bd_program *prog, const struct bd_object *in,
                                 const char *path, struct bd_object *out);
 
+/* An integer-like value (int, enum, pointer, bitfield) from avail bytes at
+ * buf, sign-extended when its type is signed; -1 for any other type. */
+int bd_object_scalar(const struct btf *btf, uint32_t id, const uint8_t *buf, size_t avail,
+                     unsigned bit_off, unsigned bits, uint64_t *v, int *sgn);
+/* The value of an integer-like object, read from the target. */
+struct bd_error *bd_object_value(struct bd_program *prog, const struct bd_object *o, uint64_t *v,
+                                 int *is_signed);
+
 /* The type *id names with its typedefs and qualifiers removed (*id becomes
  * that type's id); NULL for an unknown id or a chain too long to be BTF. */
 const struct btf_type *bd_object_strip(const struct btf *btf, uint32_t *id);

@@ -4,58 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/bytes.h"
 #include "../kernel/btf.h"
 #include "output.h"
 
 /* Objects larger than this are not printed whole. */
 #define PRINT_MAX_BYTES (1u << 20)
 #define ARRAY_SHOWN     64
-
-static uint64_t load_le(const uint8_t *p, size_t n)
-{
-        uint64_t v = 0;
-        for (size_t i = 0; i < n && i < 8; i++)
-                v |= (uint64_t)p[i] << (8 * i);
-        return v;
-}
-
-/* An integer-like value from buf: sign-extended when signed. */
-static int scalar(const struct btf *btf, uint32_t id, const uint8_t *buf, size_t avail,
-                  unsigned bit_off, unsigned bits, uint64_t *v, int *sgn)
-{
-        const struct btf_type *t = bd_object_strip(btf, &id);
-        if (!t)
-                return -1;
-        size_t size;
-        *sgn = 0;
-        if (btf_is_int(t)) {
-                size = t->size;
-                *sgn = !!(btf_int_encoding(t) & BTF_INT_SIGNED);
-        } else if (btf_is_enum(t) || btf_is_enum64(t)) {
-                size = t->size;
-                *sgn = btf_kflag(t);
-        } else if (btf_is_ptr(t)) {
-                size = 8;
-        } else {
-                return -1;
-        }
-        if (size > 8 || !size || size > avail)
-                return -1;
-        /* A bitfield may straddle its type's storage unit: take what the
-         * buffer holds, up to a word. */
-        uint64_t raw = load_le(buf, bits ? (avail < 8 ? avail : 8) : size);
-        if (bits) {
-                raw >>= bit_off;
-                if (bits < 64)
-                        raw &= (1ull << bits) - 1;
-        } else {
-                bits = (unsigned)size * 8;
-        }
-        if (*sgn && bits < 64 && (raw >> (bits - 1)) & 1)
-                raw |= ~0ull << bits;
-        *v = raw;
-        return 0;
-}
 
 struct printer {
         struct bd_program *prog;
@@ -170,8 +125,8 @@ static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t le
         uint64_t v;
         int sgn;
         if (btf_is_ptr(t)) {
-                put_pointer(pr, load_le(buf, 8));
-        } else if (!scalar(pr->btf, id, buf, len, bit_off, bits, &v, &sgn)) {
+                put_pointer(pr, bd_le64(buf));
+        } else if (!bd_object_scalar(pr->btf, id, buf, len, bit_off, bits, &v, &sgn)) {
                 if (sgn)
                         fprintf(pr->f, "%" PRId64, (int64_t)v);
                 else

@@ -21,6 +21,17 @@ void bd_hexdump(FILE *f, uint64_t addr, const uint8_t *data, size_t len)
         }
 }
 
+void bd_put_text(FILE *f, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+}
+
 void bd_json_string(FILE *f, const char *s)
 {
         fputc('"', f);

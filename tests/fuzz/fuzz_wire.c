@@ -6,13 +6,19 @@
  *    writes as zero and the decoder ignores);
  *  - decoding the re-encoded message gives the same fields;
  *  - WRITE/READV/REPLY data pointers lie inside the input;
- *  - a READV served from a small window reads only inside it, or nothing.
+ *  - no request carries a retired or unknown operation (4 and 5 are retired);
+ *  - a READV served from a small window reads only inside it, or nothing;
+ *  - a WRITE or CAS served on a small read-write window (by this CPU, as
+ *    bdnicd does, audited to /dev/null) is refused as out of range exactly
+ *    when bd_window_span says so, and otherwise changes exactly the bytes
+ *    it names: a CAS reports the word it found and swaps only on a match.
  * When decoding fails, a reason is given. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../backdoor-nic/window.h"
+#include "../../common/audit.h"
 #include "../../common/wire.h"
 #include "fuzz_check.h"
 
@@ -92,6 +98,47 @@ static void same_fields(const struct bd_msg *a, const struct bd_msg *b)
         }
 }
 
+/* Serve a decoded WRITE or CAS on a 4 KiB read-write window whose bytes
+ * are their offsets' low byte, and check what changed. */
+static void serve_write(const struct bd_request *rq)
+{
+        static uint64_t words[512]; /* 8-aligned, as a mapping is */
+        static int audit_ready;
+        uint8_t *mem = (uint8_t *)words;
+        if (!audit_ready) {
+                CHECK(!bd_audit_open("/dev/null"));
+                audit_ready = 1;
+        }
+        for (size_t i = 0; i < sizeof(words); i++)
+                mem[i] = (uint8_t)i;
+        struct bd_nic_window w = {
+            .desc = {.name = "fuzz", .length = sizeof(words), .access = BD_ACCESS_RW},
+            .map = mem,
+            .map_len = sizeof(words)};
+        uint64_t span = bd_window_span(&w.desc, rq), found = 0;
+        int status = bd_window_write(&w, "fuzz-peer", rq, &found);
+        if (!span) {
+                CHECK(status == BD_ERR_RANGE);
+        } else {
+                CHECK(status == 0 && rq->offset + span <= sizeof(words));
+        }
+        uint64_t before = 0, after = 0;
+        if (!status && rq->op == BD_OP_CAS) {
+                for (int k = 7; k >= 0; k--)
+                        before = before << 8 | (uint8_t)(rq->offset + (unsigned)k);
+                memcpy(&after, mem + rq->offset, 8);
+                CHECK(found == before);
+                CHECK(after == (before == rq->compare ? rq->swap : before));
+        }
+        for (size_t i = 0; i < sizeof(words); i++) {
+                int inside = !status && i >= rq->offset && i - rq->offset < span;
+                if (!inside)
+                        CHECK(mem[i] == (uint8_t)i);
+                else if (rq->op == BD_OP_WRITE)
+                        CHECK(mem[i] == rq->data[i - rq->offset]);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct bd_msg m;
@@ -114,6 +161,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       m.u.request.data + m.u.request.length <= data + size);
         if (m.type == BD_MSG_REPLY && m.u.reply.data)
                 CHECK(m.u.reply.data >= data && m.u.reply.data + m.u.reply.length <= data + size);
+
+        if (m.type == BD_MSG_REQUEST)
+                CHECK(m.u.request.op == BD_OP_READ || m.u.request.op == BD_OP_WRITE ||
+                      m.u.request.op == BD_OP_CAS || m.u.request.op == BD_OP_READV);
+        if (m.type == BD_MSG_REQUEST &&
+            (m.u.request.op == BD_OP_WRITE || m.u.request.op == BD_OP_CAS))
+                serve_write(&m.u.request);
 
         if (m.type == BD_MSG_REQUEST && m.u.request.op == BD_OP_READV) {
                 /* A 4 KiB window whose bytes are their own offsets' low byte:

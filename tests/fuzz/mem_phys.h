@@ -12,6 +12,7 @@
 struct mem_phys {
         struct bd_phys base;
         const uint8_t *data;
+        uint8_t *writable; /* the same buffer, when CAS may change it */
 };
 
 static struct bd_error *mem_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
@@ -26,8 +27,15 @@ static struct bd_error *mem_read(struct bd_phys *p, const struct bd_phys_piece *
 static struct bd_error *mem_cas(struct bd_phys *p, unsigned window, uint64_t offset,
                                 uint64_t expect, uint64_t desired, uint64_t *old)
 {
-        (void)window, (void)offset, (void)expect, (void)desired, (void)old;
-        return bd_error_new(BD_ERR_READONLY, "%s: read-only", p->name);
+        struct mem_phys *m = (struct mem_phys *)p;
+        (void)window;
+        if (!m->writable)
+                return bd_error_new(BD_ERR_READONLY, "read-only");
+        uint64_t *word = (uint64_t *)(void *)(m->writable + offset);
+        __atomic_compare_exchange_n(word, &expect, desired, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
+        *old = expect;
+        return NULL;
 }
 
 static void mem_close(struct bd_phys *p)

@@ -65,11 +65,24 @@ static void test_windows_descriptor(void **state)
         (void)state;
         struct result r = vm("mon", BDMON " --json windows host2");
         expect_ok(&r, "bdmon windows");
-        /* host2's whole RAM through the BAR: mediated; the file: direct. */
+        /* host2's whole RAM through the BAR: mediated; the file: direct.
+         * Both read-only, so a CAS is refused, saying why. */
         assert_non_null(strstr(r.out, "{\"name\":\"host2\",\"base\":\"0x0\",\"length\":536870912,"
-                                      "\"mode\":\"mediated\",\"access\":\"read-only\"}"));
+                                      "\"mode\":\"mediated\",\"access\":\"read-only\","
+                                      "\"cas\":\"refused\",\"cas_why\":\"read-only window "
+                                      "(bdnicd without --allow-write)\"}"));
         assert_non_null(strstr(r.out, "{\"name\":\"snap\",\"base\":\"0x1000000000\",\"length\":"
-                                      "8388608,\"mode\":\"direct\",\"access\":\"read-only\"}"));
+                                      "8388608,\"mode\":\"direct\",\"access\":\"read-only\","
+                                      "\"cas\":\"refused\",\"cas_why\":\"read-only window "
+                                      "(bdnicd without --allow-write)\"}"));
+        result_free(&r);
+        /* A write-enabled NIC's direct window: every CAS by the NIC's CPU. */
+        r = vm("mon", "bdmon -q -s rdma:10.99.0.3:7472 -k " KEY " --json windows");
+        expect_ok(&r, "bdmon windows of the write-enabled NIC");
+        assert_non_null(strstr(r.out, "{\"name\":\"rw\",\"base\":\"0x0\",\"length\":8388608,"
+                                      "\"mode\":\"direct\",\"access\":\"read-write\","
+                                      "\"cas\":\"nic-cpu\",\"cas_why\":\"a locked compare-and-swap "
+                                      "by the NIC's CPU"));
         result_free(&r);
 }
 
@@ -193,8 +206,10 @@ static void test_nic_not_running(void **state)
         result_free(&r);
 }
 
-/* Compare-and-swap through a write-enabled NIC: one-sided atomics on a direct
- * window, NIC-performed on a mediated one; a stale expectation writes nothing. */
+/* Compare-and-swap through a write-enabled NIC: done by the NIC's CPU on a
+ * direct window as on a mediated one (the direct window's memory key allows
+ * remote read only); a stale expectation writes nothing, and both sides
+ * audit the value it found. */
 static void cas_through(int port, const char *nic_audit, const char *nic_phrase)
 {
         char src[128];
@@ -228,12 +243,21 @@ static void cas_through(int port, const char *nic_audit, const char *nic_phrase)
         r = vm("mon", "grep -c 'result=swapped' /tmp/mon.audit");
         expect_ok(&r, "monitor audit of the write");
         result_free(&r);
+        char stale[128]; /* both sides audit the stale CAS with the value found */
+        snprintf(stale, sizeof(stale),
+                 "phys=0x8 expect=0x%llx new=0x1 found=0x%llx result=mismatch", old, want);
+        r = vm("host2-nic", "grep -c 'mediated peer=.* op=cas %s' %s", stale, nic_audit);
+        expect_ok(&r, "NIC audit of the stale CAS");
+        result_free(&r);
+        r = vm("mon", "grep -c '%s' /tmp/mon.audit", stale);
+        expect_ok(&r, "monitor audit of the stale CAS");
+        result_free(&r);
 }
 
 static void test_cas_direct(void **state)
 {
         (void)state;
-        cas_through(7472, "/tmp/nic-rw.audit", "announced-direct");
+        cas_through(7472, "/tmp/nic-rw.audit", "mediated peer");
 }
 
 static void test_cas_mediated(void **state)

@@ -177,11 +177,21 @@ static void test_no_false_alarm_under_load(void **state)
         struct result r = vm("host2", "stress-ng --version");
         expect_ok(&r, "stress-ng in host2");
         result_free(&r);
+        /* In the background, and waited for to the end: a soak longer than
+         * the exec agent's timeout must not leave stress-ng loading host2
+         * through the fault tests that follow. */
         r = vm("host2",
-               "stress-ng --cpu 2 --vm 1 --vm-bytes 96M --fork 2 --io 1 --hdd 1 --hdd-bytes 16M"
-               " --temp-path /tmp --timeout %ds --quiet",
+               "rm -f /tmp/stress.rc; (stress-ng --cpu 2 --vm 1 --vm-bytes 96M --fork 2 --io 1"
+               " --hdd 1 --hdd-bytes 16M --temp-path /tmp --timeout %ds --quiet;"
+               " echo $? > /tmp/stress.rc) >/dev/null 2>&1 &",
                soak_seconds);
-        print_message("stress-ng for %d s on host2: exit %d\n", soak_seconds, r.rc);
+        expect_ok(&r, "starting stress-ng");
+        result_free(&r);
+        sleep((unsigned)soak_seconds);
+        r = vm("host2", "for i in $(seq 120); do [ -s /tmp/stress.rc ] && exec cat /tmp/stress.rc;"
+                        " sleep 1; done; pkill stress-ng; echo stuck; exit 1");
+        print_message("stress-ng for %d s on host2: exit %s", soak_seconds, r.out);
+        expect_ok(&r, "stress-ng ends");
         result_free(&r);
         r = vm("mon", "tail -n +%d " EVENTS, before + 1);
         if (strstr(r.out, "\"alarm\":true"))

@@ -1,6 +1,7 @@
-/* Memory windows on both sides: bdnicd's window specs and bounds check, and
- * the monitor's file source (raw RAM images and ELF cores) behind the one
- * physical-memory interface, including its compare-and-swap. */
+/* Memory windows on both sides: bdnicd's window specs, bounds check and
+ * audited writes, and the monitor's file source (raw RAM images and ELF
+ * cores) behind the one physical-memory interface, including its
+ * compare-and-swap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -337,6 +338,123 @@ static void test_window_open_pci_no_match(void **state)
 }
 
 /* ======================================================================
+ * NIC side: writes made by this CPU, audited first (bd_window_write)
+ * ====================================================================== */
+
+static uint64_t nic_words[64]; /* 8-aligned, as a mapping is */
+
+static struct bd_nic_window nic_rw_window(void)
+{
+        for (unsigned i = 0; i < 64; i++)
+                nic_words[i] = 0x1000 + i;
+        return (struct bd_nic_window){.desc = {.name = "rw",
+                                               .base = 0x100000,
+                                               .length = sizeof(nic_words),
+                                               .access = BD_ACCESS_RW},
+                                      .map = (uint8_t *)nic_words,
+                                      .map_len = sizeof(nic_words)};
+}
+
+static void test_nic_write_audited(void **state)
+{
+        (void)state;
+        char log[32];
+        temp_file(log, "", 0);
+        assert_bd_ok(bd_audit_open(log));
+        struct bd_nic_window w = nic_rw_window();
+        uint64_t found = 0;
+
+        /* Refused before any line or byte: misaligned, outside, empty, not
+         * a write at all. */
+        struct bd_request rq = {.op = BD_OP_CAS, .offset = 12, .compare = 0x1001, .swap = 1};
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rq, &found), BD_ERR_RANGE);
+        rq.offset = sizeof(nic_words);
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rq, &found), BD_ERR_RANGE);
+        uint8_t small[5] = {1, 2, 3, 4, 5}, big[100];
+        struct bd_request wr = {.op = BD_OP_WRITE, .offset = 40, .length = 0, .data = small};
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &wr, &found), BD_ERR_RANGE);
+        wr.offset = sizeof(nic_words) - 4;
+        wr.length = 5;
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &wr, &found), BD_ERR_RANGE);
+        struct bd_request rd = {.op = BD_OP_READ, .offset = 0, .length = 8};
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rd, &found), BD_ERR_PROTOCOL);
+        struct stat st;
+        assert_int_equal(stat(log, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        for (unsigned i = 0; i < 64; i++)
+                assert_int_equal(nic_words[i], 0x1000 + i);
+
+        /* A match swaps; the line has the value found and the outcome. */
+        rq = (struct bd_request){.op = BD_OP_CAS, .offset = 16, .compare = 0x1002, .swap = 0xabc};
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rq, &found), 0);
+        assert_int_equal(found, 0x1002);
+        assert_int_equal(nic_words[2], 0xabc);
+        /* A stale expectation writes nothing and reports the word found. */
+        rq.swap = 0xdef;
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rq, &found), 0);
+        assert_int_equal(found, 0xabc);
+        assert_int_equal(nic_words[2], 0xabc);
+        rq.offset = sizeof(nic_words) - 8; /* the last word */
+        rq.compare = 0x103f;
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &rq, &found), 0);
+        assert_int_equal(nic_words[63], 0xdef);
+
+        /* Writes: a few bytes are audited as hex, more as a digest. */
+        wr.offset = 40;
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &wr, &found), 0);
+        assert_memory_equal((uint8_t *)nic_words + 40, small, 5);
+        assert_int_equal(nic_words[5] >> 40, 0); /* the rest of the word kept */
+        assert_int_equal(nic_words[4], 0x1004);
+        assert_int_equal(nic_words[6], 0x1006);
+        memset(big, 0x77, sizeof(big));
+        wr.offset = 64;
+        wr.length = sizeof(big);
+        wr.data = big;
+        assert_int_equal(bd_window_write(&w, "10.0.0.1:9", &wr, &found), 0);
+        assert_memory_equal((uint8_t *)nic_words + 64, big, sizeof(big));
+        assert_int_equal(nic_words[20], 0x77777777); /* the write ends 4 bytes in */
+        assert_int_equal(nic_words[21], 0x1015);
+
+        bd_audit_close();
+        char *text = slurp(log, NULL);
+        assert_non_null(strstr(text, " audit mediated peer=10.0.0.1:9 window=rw op=cas "
+                                     "phys=0x100010 expect=0x1002 new=0xabc found=0x1002 "
+                                     "result=swapped\n"));
+        assert_non_null(strstr(text, " audit mediated peer=10.0.0.1:9 window=rw op=cas "
+                                     "phys=0x100010 expect=0x1002 new=0xdef found=0xabc "
+                                     "result=mismatch\n"));
+        assert_non_null(strstr(text, "op=cas phys=0x1001f8 expect=0x103f new=0xdef "
+                                     "found=0x103f result=swapped\n"));
+        /* 0x1005, little-endian: the bytes the write replaced. */
+        assert_non_null(strstr(text, " audit mediated peer=10.0.0.1:9 window=rw op=write "
+                                     "phys=0x100028 len=5 new=0102030405 found=0510000000\n"));
+        assert_non_null(strstr(text, "op=write phys=0x100040 len=100 new=blake2b:"));
+        assert_null(strstr(text, "raced")); /* nothing else writes these words */
+        free(text);
+        unlink(log);
+}
+
+/* An audit line that cannot be written means no write: fail closed. */
+static void test_nic_write_fails_closed(void **state)
+{
+        (void)state;
+        if (access("/dev/full", W_OK))
+                skip();
+        assert_bd_ok(bd_audit_open("/dev/full")); /* every write(2): ENOSPC */
+        struct bd_nic_window w = nic_rw_window();
+        uint64_t found = 0;
+        struct bd_request rq = {.op = BD_OP_CAS, .offset = 8, .compare = 0x1001, .swap = 7};
+        assert_int_equal(bd_window_write(&w, "p", &rq, &found), BD_ERR_READONLY);
+        assert_int_equal(nic_words[1], 0x1001);
+        uint8_t bytes[3] = {9, 9, 9};
+        struct bd_request wr = {.op = BD_OP_WRITE, .offset = 8, .length = 3, .data = bytes};
+        assert_int_equal(bd_window_write(&w, "p", &wr, &found), BD_ERR_READONLY);
+        assert_int_equal(nic_words[1], 0x1001);
+        assert_int_equal(bd_audit("x"), -1);
+        bd_audit_close();
+}
+
+/* ======================================================================
  * Monitor side: the file source over a raw image
  * ====================================================================== */
 
@@ -578,12 +696,19 @@ static void test_cas_swaps_and_reports_mismatch(void **state)
         assert_int_equal(word_at(path, (off_t)last), 7);
         bd_phys_close(p);
 
-        /* Every CAS was audited with its outcome. */
+        /* Every CAS was audited with its outcome and the value found. */
         bd_audit_close();
         char *text = slurp(log, NULL);
-        assert_non_null(strstr(text, "result=swapped"));
-        assert_non_null(strstr(text, "result=mismatch"));
-        assert_non_null(strstr(text, "phys=0x1008"));
+        char want[160];
+        snprintf(want, sizeof(want),
+                 "phys=0x1008 expect=0x%llx new=0x1122334455667788 found=0x%llx result=swapped\n",
+                 (unsigned long long)before, (unsigned long long)before);
+        assert_non_null(strstr(text, want));
+        snprintf(want, sizeof(want),
+                 "phys=0x1008 expect=0x%llx new=0x2a found=0x1122334455667788 result=mismatch\n",
+                 (unsigned long long)before);
+        assert_non_null(strstr(text, want));
+        assert_non_null(strstr(text, "source=\"file /tmp/bdtest."));
         free(text);
         unlink(log);
         unlink(path);
@@ -937,6 +1062,30 @@ static void test_core_header_mutations(void **state)
  * window (not addr + 8), and file_cas does not check at all, so the swap
  * writes into physical 0x50000..0x50003. The NIC side (serve.c) checks the
  * whole word with bd_window_contains(offset, 8). */
+/* How a CAS is done, as `bdmon windows` shows it: on the mapped file when
+ * the monitor opened it for writing, else refused, saying why. */
+static void test_cas_how(void **state)
+{
+        (void)state;
+        char path[32];
+        const char *why = NULL;
+        struct bd_phys *p = open_raw(path, FSIZE, 0);
+        assert_string_equal(bd_phys_cas_how(p, 0, &why), "refused");
+        assert_non_null(strstr(why, "read-only"));
+        bd_phys_close(p);
+        unlink(path);
+        p = open_raw(path, FSIZE, 1);
+        assert_string_equal(bd_phys_cas_how(p, 0, &why), "local");
+        assert_string_equal(why, "a locked compare-and-swap on the mapped file");
+        /* No such window, and a source that says nothing: refused. */
+        assert_string_equal(bd_phys_cas_how(p, 1, &why), "refused");
+        p->cas_method = NULL;
+        assert_string_equal(bd_phys_cas_how(p, 0, &why), "refused");
+        assert_true(why[0] != '\0');
+        bd_phys_close(p);
+        unlink(path);
+}
+
 static void test_cas_must_stay_inside_window(void **state)
 {
         (void)state;
@@ -968,6 +1117,8 @@ int main(void)
             cmocka_unit_test(test_contains_edges),
             cmocka_unit_test(test_contains_overflow),
             cmocka_unit_test(test_readv),
+            cmocka_unit_test(test_nic_write_audited),
+            cmocka_unit_test(test_nic_write_fails_closed),
             cmocka_unit_test(test_window_open_file),
             cmocka_unit_test(test_window_open_file_writable),
             cmocka_unit_test(test_window_open_base_and_mediated),
@@ -984,6 +1135,7 @@ int main(void)
             cmocka_unit_test(test_cas_readonly),
             cmocka_unit_test(test_cas_unaligned_and_outside),
             cmocka_unit_test(test_cas_swaps_and_reports_mismatch),
+            cmocka_unit_test(test_cas_how),
             cmocka_unit_test(test_core_layout),
             cmocka_unit_test(test_raw_layout_fallback),
             cmocka_unit_test(test_core_reads),

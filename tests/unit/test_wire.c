@@ -290,8 +290,7 @@ static void check_request(const struct bd_msg *in)
 static void test_roundtrip_request_each_op(void **state)
 {
         (void)state;
-        static const uint8_t ops[] = {BD_OP_READ, BD_OP_CAS, BD_OP_ANNOUNCE_WRITE,
-                                      BD_OP_ANNOUNCE_CAS};
+        static const uint8_t ops[] = {BD_OP_READ, BD_OP_WRITE, BD_OP_CAS};
         for (size_t i = 0; i < sizeof(ops); i++) {
                 struct bd_msg m = request_msg(ops[i]);
                 check_request(&m);
@@ -628,10 +627,12 @@ static void test_reject_window_mode_access(void **state)
         }
 }
 
+/* 4 and 5 were the announced one-sided writes, retired: a peer sending
+ * one is as malformed as one sending an op never defined. */
 static void test_reject_request_unknown_op(void **state)
 {
         (void)state;
-        static const uint8_t bad[] = {0, BD_OP_READV + 1, 0x7f, 0xff};
+        static const uint8_t bad[] = {0, 4, 5, BD_OP_READV + 1, 0x7f, 0xff};
         size_t n = sample(6, buf);
         for (size_t i = 0; i < sizeof(bad); i++) {
                 buf[BD_HDR_LEN] = bad[i];
@@ -788,6 +789,12 @@ static void test_encode_refuses_invalid(void **state)
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         m.u.welcome.nwindows = 0xffffffffu;
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
+        /* Unknown or retired operations. */
+        static const uint8_t ops[] = {0, 4, 5, BD_OP_READV + 1, 0xff};
+        for (size_t i = 0; i < sizeof(ops); i++) {
+                m = request_msg(ops[i]);
+                assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
+        }
         /* Unknown type. */
         m = (struct bd_msg){.type = 0};
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
@@ -811,8 +818,11 @@ static void test_names(void **state)
 {
         (void)state;
         assert_string_equal(bd_op_name(BD_OP_READ), "read");
-        assert_string_equal(bd_op_name(BD_OP_ANNOUNCE_CAS), "announce-cas");
+        assert_string_equal(bd_op_name(BD_OP_WRITE), "write");
+        assert_string_equal(bd_op_name(BD_OP_CAS), "cas");
         assert_string_equal(bd_op_name(0), "unknown");
+        assert_string_equal(bd_op_name(4), "unknown"); /* retired */
+        assert_string_equal(bd_op_name(5), "unknown");
         assert_string_equal(bd_mode_name(BD_MODE_DIRECT), "direct");
         assert_string_equal(bd_mode_name(BD_MODE_MEDIATED), "mediated");
         assert_string_equal(bd_mode_name(9), "?");

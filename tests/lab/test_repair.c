@@ -1,0 +1,252 @@
+/* bdmon repair against the lab's live host2, through a write-enabled
+ * Backdoors NIC on host2's memory (the ivshmem BAR, mediated: every CAS is
+ * a locked instruction by the NIC's CPU on the memory host2's CPUs use).
+ * The victims are processes the test starts; a canary started first must
+ * live through every repair, same pid, still counting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lab_util.h"
+
+#define NIC_W   "bdmon -q -s rdma:10.99.0.3:7474 -k " KEY " --write --audit /tmp/mon.audit"
+#define NIC_RO  "bdmon -q -s rdma:10.99.0.3:7475 -k " KEY " --write --audit /tmp/mon.audit"
+#define PLAN    "bdmon -q -s rdma:10.99.0.3:7474 -k " KEY
+#define SCRIPT  "/bd/repair/kill.lua"
+#define NIC_LOG "/tmp/nic-w.audit"
+
+static int group_setup(void **state)
+{
+        (void)state;
+        lab_init();
+        if (lab_boot())
+                return -1;
+        struct result r =
+            vm("host2-nic",
+               "set -e; bdnicd -d -k " KEY " -l 0.0.0.0:7474 --allow-write -w host2=pci:1af4:1110"
+               " -a " NIC_LOG " --log /tmp/nic-w.log --pidfile /tmp/nic-w.pid;"
+               "bdnicd -d -k " KEY " -l 0.0.0.0:7475 -w host2=pci:1af4:1110"
+               " -a /tmp/nic-ro.audit --log /tmp/nic-ro.log --pidfile /tmp/nic-ro.pid");
+        int rc = r.rc;
+        if (rc)
+                print_error("starting bdnicd failed: %s %s\n", r.out, r.err);
+        result_free(&r);
+        if (rc)
+                return -1;
+        /* The canary: counts in a file, forever. */
+        r = vm("host2", "(i=0; while :; do i=$((i+1)); if [ $((i %% 500)) = 0 ]; then"
+                        " echo $i > /tmp/canary.t; mv /tmp/canary.t /tmp/canary.n; fi; done)"
+                        " >/dev/null 2>&1 & echo $! > /tmp/canary.pid");
+        rc = r.rc;
+        result_free(&r);
+        return rc ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+        (void)state;
+        struct result r = host("'%s/lab/bdlab' down", lab_root);
+        int rc = r.rc;
+        result_free(&r);
+        return rc ? -1 : 0;
+}
+
+/* Start a victim in host2 (a shell command run in the background); its pid. */
+static long victim(const char *cmd)
+{
+        struct result r = vm("host2", "(%s) >/dev/null 2>&1 & echo $!", cmd);
+        expect_ok(&r, "starting a victim");
+        long pid = strtol(r.out, NULL, 10);
+        result_free(&r);
+        assert_true(pid > 1);
+        return pid;
+}
+
+static int alive(long pid)
+{
+        struct result r = vm("host2", "kill -0 %ld", pid);
+        int rc = r.rc;
+        result_free(&r);
+        return rc == 0;
+}
+
+/* The number a command in a VM prints. */
+static long vm_number(const char *name, const char *cmd)
+{
+        struct result r = vm(name, "%s", cmd);
+        long n = strtol(r.out, NULL, 10);
+        result_free(&r);
+        return n;
+}
+
+static long nic_cas_lines(void)
+{
+        return vm_number("host2-nic", "grep -c 'op=cas' " NIC_LOG " || true");
+}
+
+static long canary_count(void)
+{
+        return vm_number("host2", "cat /tmp/canary.n");
+}
+
+static void expect_canary_alive(void)
+{
+        struct result r = vm("host2", "kill -0 $(cat /tmp/canary.pid)");
+        expect_ok(&r, "the canary lives");
+        result_free(&r);
+        long a = canary_count();
+        sleep(1);
+        long b = canary_count();
+        if (b <= a)
+                print_error("the canary stopped counting: %ld then %ld\n", a, b);
+        assert_true(b > a);
+}
+
+static void test_plan_writes_nothing(void **state)
+{
+        (void)state;
+        long pid = victim("while :; do :; done");
+        long before = nic_cas_lines();
+        struct result r = vm("mon", PLAN " repair " SCRIPT " %ld", pid);
+        expect_ok(&r, "planning a kill");
+        assert_non_null(strstr(r.out, "nothing written"));
+        assert_non_null(strstr(r.out, "set_bit"));
+        result_free(&r);
+        /* By name, found beside the binary; as JSON. */
+        r = vm("mon", PLAN " --json repair kill %ld", pid);
+        expect_ok(&r, "planning by name");
+        assert_non_null(strstr(r.out, "\"kind\":\"guard\""));
+        result_free(&r);
+        assert_int_equal(nic_cas_lines(), before);
+        assert_true(alive(pid));
+        r = vm("host2", "kill -9 %ld", pid);
+        result_free(&r);
+}
+
+static void test_kill_spinner(void **state)
+{
+        (void)state;
+        long pid = victim("while :; do :; done");
+        long before = nic_cas_lines();
+        struct result r = vm("mon", NIC_W " repair --apply " SCRIPT " %ld", pid);
+        expect_ok(&r, "killing a spinner");
+        assert_non_null(strstr(r.out, "effect: done"));
+        result_free(&r);
+        assert_false(alive(pid));
+        /* Two bit-sets for its one thread, each one CAS (a retry adds one). */
+        assert_true(nic_cas_lines() >= before + 2);
+        r = vm("host2-nic", "grep 'op=cas' " NIC_LOG " | tail -n 1");
+        assert_non_null(strstr(r.out, "result=swapped"));
+        result_free(&r);
+        r = vm("mon", "grep -c 'repair-outcome' /tmp/mon.audit");
+        expect_ok(&r, "the monitor audits the outcome");
+        result_free(&r);
+        expect_canary_alive();
+}
+
+/* A sleeper is not woken by bits: pending until something wakes it. */
+static void test_kill_sleeper(void **state)
+{
+        (void)state;
+        long pid = victim("exec sleep 1000");
+        struct result r = vm("mon", NIC_W " repair --apply " SCRIPT " %ld", pid);
+        expect_ok(&r, "killing a sleeper");
+        assert_non_null(strstr(r.out, "effect: pending"));
+        assert_non_null(strstr(r.out, "pending until woken"));
+        result_free(&r);
+        assert_true(alive(pid));
+        /* SIGCONT alone would not end it: the SIGKILL the repair left does. */
+        r = vm("host2", "kill -CONT %ld; sleep 1", pid);
+        result_free(&r);
+        assert_false(alive(pid));
+        expect_canary_alive();
+}
+
+static void test_refusals(void **state)
+{
+        (void)state;
+        long before = nic_cas_lines();
+        struct result r = vm("mon", NIC_W " repair --apply " SCRIPT " 1");
+        expect_refusal(&r, 2, "init");
+        result_free(&r);
+        r = vm("mon", NIC_W " repair --apply " SCRIPT " 2");
+        expect_refusal(&r, 2, "kernel thread");
+        result_free(&r);
+        long pid = victim("while :; do :; done");
+        r = vm("mon", PLAN " repair --apply " SCRIPT " %ld", pid);
+        expect_refusal(&r, 7, "--write");
+        result_free(&r);
+        assert_int_equal(nic_cas_lines(), before);
+        /* A read-only NIC refuses, and says so in its own audit. */
+        r = vm("mon", NIC_RO " repair --apply " SCRIPT " %ld", pid);
+        expect_refusal(&r, 7, "read-only");
+        result_free(&r);
+        r = vm("host2-nic", "grep -c 'write-refused' /tmp/nic-ro.audit");
+        expect_ok(&r, "the read-only NIC audits the refusal");
+        result_free(&r);
+        assert_true(alive(pid));
+        r = vm("host2", "kill -9 %ld", pid);
+        result_free(&r);
+        expect_canary_alive();
+}
+
+/* The n-th occurrence of "key":"0x..." in json. */
+static unsigned long long nth_hex(const char *json, const char *key, int n)
+{
+        char pat[64];
+        snprintf(pat, sizeof(pat), "\"%s\":\"0x", key);
+        const char *p = json;
+        for (int i = 0; i <= n; i++) {
+                p = strstr(p, pat);
+                assert_non_null(p);
+                p += strlen(pat);
+        }
+        return strtoull(p, NULL, 16);
+}
+
+/* A guard that changes between plan and apply stops the repair before any
+ * of its writes. */
+static void test_guard_changed(void **state)
+{
+        (void)state;
+        long pid = victim("while :; do :; done");
+        struct result r = vm("mon", PLAN " repair --plan /tmp/kill.plan " SCRIPT " %ld", pid);
+        expect_ok(&r, "saving a plan");
+        result_free(&r);
+        r = vm("mon", "cat /tmp/kill.plan");
+        /* Step 3 is the start_time guard: an 8-byte word. */
+        unsigned long long pa = nth_hex(r.out, "paddr", 2), t0 = nth_hex(r.out, "read", 2);
+        result_free(&r);
+        r = vm("mon", NIC_W " cas 0x%llx 0x%llx 0x%llx", pa, t0, t0 + 1);
+        expect_ok(&r, "changing the guarded start time");
+        result_free(&r);
+        long before = nic_cas_lines();
+        r = vm("mon", NIC_W " repair --apply --plan /tmp/kill.plan " SCRIPT " %ld", pid);
+        expect_refusal(&r, 11, "guard");
+        assert_non_null(strstr(r.out, "changed"));
+        result_free(&r);
+        assert_int_equal(nic_cas_lines(), before);
+        assert_true(alive(pid));
+        r = vm("mon", NIC_W " cas 0x%llx 0x%llx 0x%llx", pa, t0 + 1, t0);
+        expect_ok(&r, "restoring the start time");
+        result_free(&r);
+        r = vm("host2", "kill -9 %ld", pid);
+        result_free(&r);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_plan_writes_nothing), cmocka_unit_test(test_kill_spinner),
+            cmocka_unit_test(test_kill_sleeper),        cmocka_unit_test(test_refusals),
+            cmocka_unit_test(test_guard_changed),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
