@@ -116,6 +116,18 @@ static int find_in(const struct btf *btf, uint32_t id, const char *name, size_t 
         return 0;
 }
 
+struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char *name,
+                                  struct bd_btf_member *out)
+{
+        size_t n = strlen(name);
+        if (!n || !find_in(btf, id, name, n, 0, out, 0)) {
+                char tname[160];
+                bd_btf_type_name(btf, id, tname, sizeof(tname));
+                return bd_error_new(BD_ERR_NOT_FOUND, "no member '%s' in %s", name, tname);
+        }
+        return NULL;
+}
+
 struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out)
 {
         const char *dot = strchr(path, '.');

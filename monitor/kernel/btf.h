@@ -39,6 +39,12 @@ struct bd_btf_member {
  * and unions are found as if they were the enclosing struct's own. */
 struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out);
 
+/* A member of the struct or union type id (typedefs and qualifiers seen
+ * through, anonymous ones too, members of anonymous members found as its
+ * own); bit_offset is from the start of id. */
+struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char *name,
+                                  struct bd_btf_member *out);
+
 /* The value of an enumerator, searched across every enum. */
 struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value);
 

@@ -1,6 +1,7 @@
 #include "script.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -64,6 +65,18 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return p;
 }
 
+/* luaL_error with printf's formats (Lua's own take no %u, %lld or %x). */
+static int lfail(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int lfail(lua_State *L, const char *fmt, ...)
+{
+        char msg[600];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return luaL_error(L, "%s", msg);
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
         (void)ar;
@@ -71,7 +84,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
         s->instructions += HOOK_EVERY;
         if (s->instructions > s->opt.max_instructions) {
                 s->over_budget = 1;
-                luaL_error(L, "instruction budget of %" PRIu64 " spent", s->opt.max_instructions);
+                lfail(L, "instruction budget of %" PRIu64 " spent", s->opt.max_instructions);
         }
 }
 
@@ -108,7 +121,7 @@ static int push_member(lua_State *L, const struct bd_object *o, const char *labe
         uint32_t id = o->type_id;
         const struct btf_type *t = bd_object_strip(s->btf, &id);
         if (!t)
-                return luaL_error(L, "%s: a type BTF does not describe", label);
+                return lfail(L, "%s: a type BTF does not describe", label);
         if (o->bit_size || btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t)) {
                 uint64_t v;
                 struct bd_error *err = bd_object_value(s->prog, o, &v, NULL);
@@ -157,12 +170,12 @@ static int object_index(lua_State *L)
         if (lua_type(L, 2) == LUA_TNUMBER) {
                 lua_Integer i = luaL_checkinteger(L, 2);
                 if (i < 0)
-                        return luaL_error(L, "%s[%lld]: a negative index", lo->label, (long long)i);
+                        return lfail(L, "%s[%lld]: a negative index", lo->label, (long long)i);
                 snprintf(step, sizeof(step), "[%lld]", (long long)i);
         } else {
                 const char *key = luaL_checkstring(L, 2);
                 if (strlen(key) > 64 || strpbrk(key, ".[]"))
-                        return luaL_error(L, "%s: '%s' is not a member name", lo->label, key);
+                        return lfail(L, "%s: '%s' is not a member name", lo->label, key);
                 snprintf(step, sizeof(step), ".%s", key);
         }
         struct bd_object out;
@@ -205,9 +218,9 @@ static void resolve_field(lua_State *L, int arg, const char *path, struct bd_obj
         uint32_t id = out->type_id;
         const struct btf_type *t = bd_object_strip(s->btf, &id);
         if (out->bit_size)
-                luaL_error(L, "%s: a bitfield cannot be written on its own", label);
+                lfail(L, "%s: a bitfield cannot be written on its own", label);
         if (!t || !(btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t) || btf_is_ptr(t)))
-                luaL_error(L, "%s: not an integer, enum or pointer", label);
+                lfail(L, "%s: not an integer, enum or pointer", label);
         *size = btf_is_ptr(t) ? 8 : t->size;
 }
 
@@ -220,7 +233,7 @@ static uint64_t field_value(lua_State *L, int arg, unsigned size, const char *la
                 uint64_t high = u >> (8 * size);
                 uint64_t ones = ~0ull >> (8 * size);
                 if (high && !(high == ones && (u >> (8 * size - 1)) & 1))
-                        luaL_error(L, "%s: %lld does not fit %u bytes", label, (long long)v, size);
+                        lfail(L, "%s: %lld does not fit %u bytes", label, (long long)v, size);
                 u &= (1ull << (8 * size)) - 1;
         }
         return u;
@@ -230,7 +243,7 @@ static struct bd_repair_plan *planning(lua_State *L, const char *fn)
 {
         struct bd_repair_script *s = self(L);
         if (!s->plan)
-                luaL_error(L, "%s() records a step: call it from plan()", fn);
+                lfail(L, "%s() records a step: call it from plan()", fn);
         return s->plan;
 }
 
@@ -282,8 +295,7 @@ static int l_set_bit(lua_State *L)
         step_field(L, "set_bit", &f);
         lua_Integer bit = luaL_checkinteger(L, 3);
         if (bit < 0 || bit >= 8 * (lua_Integer)f.size)
-                return luaL_error(L, "%s: no bit %lld in %u bytes", f.label, (long long)bit,
-                                  f.size);
+                return lfail(L, "%s: no bit %lld in %u bytes", f.label, (long long)bit, f.size);
         add_step(L, BD_STEP_SET_BIT, f.label, f.o.addr, f.size, 0, (uint64_t)bit,
                  luaL_optstring(L, 4, ""));
         return 0;
@@ -328,7 +340,7 @@ static lua_Integer task_int(lua_State *L, int arg, const char *a, const char *b)
                 lua_pop(L, 2);
                 return v;
         }
-        return luaL_error(L, "a task without %s", a);
+        return lfail(L, "a task without %s", a);
 }
 
 /* SIGKILL into the thread's own pending set (fatal-signal checks and
@@ -345,19 +357,19 @@ static int l_kill(lua_State *L)
         lua_Integer pid = task_int(L, 1, "pid", NULL), tgid = task_int(L, 1, "tgid", NULL);
         lua_Integer flags = task_int(L, 1, "flags", NULL);
         if (pid <= 1 || tgid <= 1)
-                return luaL_error(L,
-                                  "%s: pid %lld is init or the idle task: killing it panics "
-                                  "the kernel",
-                                  lo->label, (long long)pid);
+                return lfail(L,
+                             "%s: pid %lld is init or the idle task: killing it panics "
+                             "the kernel",
+                             lo->label, (long long)pid);
         if ((uint64_t)flags & PF_KTHREAD)
-                return luaL_error(L, "%s: a kernel thread (PF_KTHREAD) does not take signals",
-                                  lo->label);
+                return lfail(L, "%s: a kernel thread (PF_KTHREAD) does not take signals",
+                             lo->label);
         lua_getfield(L, 1, "signal");
         if (lua_isnil(L, -1))
-                return luaL_error(L, "%s: no signal_struct (exiting?)", lo->label);
+                return lfail(L, "%s: no signal_struct (exiting?)", lo->label);
         lua_getfield(L, -1, "flags");
         if ((uint64_t)luaL_checkinteger(L, -1) & SIGNAL_UNKILLABLE)
-                return luaL_error(L, "%s: SIGNAL_UNKILLABLE (a namespace's init)", lo->label);
+                return lfail(L, "%s: SIGNAL_UNKILLABLE (a namespace's init)", lo->label);
         lua_pop(L, 2);
         static const char *const ids[] = {"pid", "tgid", "start_time"};
         for (unsigned i = 0; i < 3; i++) {
@@ -414,7 +426,7 @@ static int l_task(lua_State *L)
         struct bd_repair_script *s = self(L);
         lua_Integer pid = luaL_checkinteger(L, 1);
         if (pid < 0 || pid > INT32_MAX)
-                return luaL_error(L, "pid %lld: not a pid", (long long)pid);
+                return lfail(L, "pid %lld: not a pid", (long long)pid);
         uint64_t addr;
         struct bd_error *err = bd_task_by_pid(s->prog, (int32_t)pid, &addr);
         if (err && err->code == BD_ERR_NOT_FOUND) {
@@ -444,7 +456,7 @@ static int l_tasks(lua_State *L)
         for (size_t i = 0; i < t->n; i++) {
                 if (!lua_checkstack(L, 4)) {
                         bd_tasks_free(t);
-                        return luaL_error(L, "kernel.tasks: out of stack");
+                        return lfail(L, "kernel.tasks: out of stack");
                 }
                 struct bd_object o = {.addr = t->t[i].addr};
                 if ((err = task_type(s, &o.type_id))) {
@@ -470,7 +482,7 @@ static int l_sym(lua_State *L)
         if (err)
                 return fail_with(L, err, name);
         if (percpu)
-                return luaL_error(L, "%s is per-CPU: kernel.percpu(\"%s\", cpu)", name, name);
+                return lfail(L, "%s is per-CPU: kernel.percpu(\"%s\", cpu)", name, name);
         push_object(L, &o, name);
         return 1;
 }
@@ -486,9 +498,9 @@ static int l_percpu(lua_State *L)
         if (err)
                 return fail_with(L, err, name);
         if (!percpu)
-                return luaL_error(L, "%s is not per-CPU: kernel.sym(\"%s\")", name, name);
+                return lfail(L, "%s is not per-CPU: kernel.sym(\"%s\")", name, name);
         if (cpu < 0 || cpu >= BD_PROGRAM_MAX_CPUS)
-                return luaL_error(L, "%s: no cpu %lld", name, (long long)cpu);
+                return lfail(L, "%s: no cpu %lld", name, (long long)cpu);
         if ((err = bd_program_percpu(s->prog, o.addr, (unsigned)cpu, &o.addr)))
                 return fail_with(L, err, name);
         char label[LABEL_MAX];
@@ -528,8 +540,8 @@ static int l_object(lua_State *L)
 {
         struct bd_repair_script *s = self(L);
         if (!s->opt.raw)
-                return luaL_error(L, "kernel.object() makes an object from a raw address: "
-                                     "only with --raw");
+                return lfail(L, "kernel.object() makes an object from a raw address: "
+                                "only with --raw");
         const char *type = luaL_checkstring(L, 1);
         struct bd_object o = {.addr = (uint64_t)luaL_checkinteger(L, 2)};
         struct bd_error *err = bd_object_find_type(s->btf, type, &o.type_id);
@@ -730,7 +742,7 @@ static int call_entry(lua_State *L)
         lua_pushglobaltable(L);
         lua_pushstring(L, e->fn);
         if (lua_rawget(L, 1) != LUA_TFUNCTION)
-                return luaL_error(L, "the script defines no %s(args)", e->fn);
+                return lfail(L, "the script defines no %s(args)", e->fn);
         lua_createtable(L, (int)e->nargs, 0);
         for (unsigned i = 0; i < e->nargs; i++) {
                 lua_pushstring(L, e->args[i]);

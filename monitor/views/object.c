@@ -125,12 +125,8 @@ static struct bd_error *member_step(struct bd_program *prog, const struct btf *b
         }
         if (!t || !btf_is_composite(t))
                 return bd_error_new(BD_ERR_NOT_FOUND, "'.%s': not a struct or union", name);
-        char tname[160], path[256];
-        bd_btf_type_name(btf, id, tname, sizeof(tname));
-        const char *bare = strchr(tname, ' ') ? strchr(tname, ' ') + 1 : tname;
-        snprintf(path, sizeof(path), "%s.%s", bare, name);
         struct bd_btf_member m;
-        struct bd_error *err = bd_btf_member(btf, path, &m);
+        struct bd_error *err = bd_btf_member_in(btf, id, name, &m);
         if (err)
                 return err;
         o->addr += m.bit_offset / 8;

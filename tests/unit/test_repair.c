@@ -60,8 +60,10 @@ static struct btf *make_btf(void)
         int sig = btf__add_array(w, s32, u64, 1);
         int ti = btf__add_struct(w, "thread_info", 8);
         btf__add_field(w, "flags", u64, 0, 0);
-        int sigset = btf__add_struct(w, "sigset_t", 8);
+        /* As the kernel has it: a typedef of an anonymous struct. */
+        int anon = btf__add_struct(w, NULL, 8);
         btf__add_field(w, "sig", sig, 0, 0);
+        int sigset = btf__add_typedef(w, "sigset_t", anon);
         int pending = btf__add_struct(w, "sigpending", 8);
         btf__add_field(w, "signal", sigset, 0, 0);
         int ss = btf__add_struct(w, "signal_struct", 8);
@@ -326,7 +328,11 @@ static void test_kill_refusals(void **state)
 {
         (void)state;
         struct bd_repair_plan plan;
-        assert_bd_error(plan_kill(INIT, &plan), BD_ERR_USAGE);
+        struct bd_error *err = plan_kill(INIT, &plan);
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_USAGE);
+        assert_non_null(strstr(err->message, "pid 1 is init"));
+        bd_error_destroy(err);
         bd_repair_plan_free(&plan);
         put32(TASK + T_FLAGS, 0x00200000); /* PF_KTHREAD */
         assert_bd_error(plan_kill(TASK, &plan), BD_ERR_USAGE);
