@@ -151,21 +151,29 @@ static void test_kill_spinner(void **state)
         expect_canary_alive();
 }
 
-/* A sleeper is not woken by bits: pending until something wakes it. */
+/* A sleeper is not woken by bits: pending until something wakes it. Here
+ * it sleeps opening a FIFO; a writer wakes it, and it dies on its way back
+ * to user mode instead of copying what was written. */
 static void test_kill_sleeper(void **state)
 {
         (void)state;
-        long pid = victim("exec sleep 1000");
-        struct result r = vm("mon", NIC_W " repair --apply " SCRIPT " %ld", pid);
+        struct result r = vm("host2", "rm -f /tmp/fifo /tmp/cat.out; mkfifo /tmp/fifo");
+        expect_ok(&r, "a FIFO in host2");
+        result_free(&r);
+        long pid = victim("exec cat /tmp/fifo > /tmp/cat.out");
+        r = vm("mon", NIC_W " repair --apply " SCRIPT " %ld", pid);
         expect_ok(&r, "killing a sleeper");
         assert_non_null(strstr(r.out, "effect: pending"));
         assert_non_null(strstr(r.out, "pending until woken"));
         result_free(&r);
         assert_true(alive(pid));
-        /* SIGCONT alone would not end it: the SIGKILL the repair left does. */
-        r = vm("host2", "kill -CONT %ld; sleep 1", pid);
+        r = vm("host2", "(echo woken > /tmp/fifo) 2>/dev/null; sleep 1");
         result_free(&r);
         assert_false(alive(pid));
+        r = vm("host2", "wc -c < /tmp/cat.out");
+        expect_ok(&r, "what the sleeper copied");
+        assert_int_equal(atoi(r.out), 0);
+        result_free(&r);
         expect_canary_alive();
 }
 
