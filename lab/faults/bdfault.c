@@ -9,9 +9,14 @@
  *               preemption off (ticks go on, nothing else runs there)
  *   hardlockup  the same with interrupts off (no ticks either)
  *   hung        a kthread sleeps in TASK_UNINTERRUPTIBLE
+ *   lockleak    bdfault_leak's lock word is left held (as by code that
+ *               forgot to unlock) and a kthread bound to the last cpu
+ *               spins on it with preemption off: a soft lockup that never
+ *               ends, for `bdmon repair ... unlock`
+ *   lockfree    releases bdfault_leak (the lab's teardown of lockleak)
  *
  * Lockups and hangs end by themselves after spin_ms / hang_ms, so the lab
- * recovers without a reboot.
+ * recovers without a reboot; a leaked lock stays leaked until released.
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
@@ -53,6 +58,17 @@ static int spin_fn(void *irqs_off)
         return 0;
 }
 
+/* A spinlock leaked by "kernel code": held by nobody, with no preempt-count
+ * or interrupt imbalance left behind, only the lock word. */
+static DEFINE_SPINLOCK(bdfault_leak);
+
+static int lock_fn(void *unused)
+{
+        spin_lock(&bdfault_leak);
+        spin_unlock(&bdfault_leak);
+        return 0;
+}
+
 static int hang_fn(void *unused)
 {
         set_current_state(TASK_UNINTERRUPTIBLE);
@@ -90,6 +106,13 @@ static ssize_t bdfault_write(struct file *f, const char __user *ubuf, size_t len
                 err = start(spin_fn, (void *)1, "hard", 1);
         else if (!strcmp(kind, "hung"))
                 err = start(hang_fn, NULL, "hung", 0);
+        else if (!strcmp(kind, "lockleak")) {
+                /* The lock word alone: spin_lock would also disable
+                 * preemption, and this task returns to user space. */
+                do_raw_spin_lock(&bdfault_leak.rlock);
+                err = start(lock_fn, NULL, "lock", 1);
+        } else if (!strcmp(kind, "lockfree"))
+                do_raw_spin_unlock(&bdfault_leak.rlock);
         else
                 err = -EINVAL;
         return err ? err : len;

@@ -118,6 +118,9 @@ static const char usage[] =
     "      --apply         repair: make the plan's writes (needs --write).\n"
     "      --plan FILE     repair: save the plan to FILE (JSON), or with --apply\n"
     "                      apply the plan saved in FILE instead of a new one.\n"
+    "      --force         repair: take a risk memory cannot rule out (unlock:\n"
+    "                      a lock's owner is not recorded, so a leak is not\n"
+    "                      proven).\n"
     "  -o, --output FILE   dump: the vmcore; layouts export: the layout file\n"
     "                      ('-': standard output).\n"
     "      --layout FILE   take structure offsets from a stored layout file, not\n"
@@ -210,6 +213,7 @@ int main(int argc, char **argv)
                 OPT_RECORD,
                 OPT_APPLY,
                 OPT_PLAN,
+                OPT_FORCE,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -242,6 +246,7 @@ int main(int argc, char **argv)
             {"record", required_argument, NULL, OPT_RECORD},
             {"apply", no_argument, NULL, OPT_APPLY},
             {"plan", required_argument, NULL, OPT_PLAN},
+            {"force", no_argument, NULL, OPT_FORCE},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -337,6 +342,9 @@ int main(int argc, char **argv)
                 case OPT_PLAN:
                         cli.plan = optarg;
                         break;
+                case OPT_FORCE:
+                        cli.force = 1;
+                        break;
                 case 't':
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 600000)
                                 return cli_usage_error("bad timeout '%s' (milliseconds)", optarg);
@@ -416,8 +424,9 @@ int main(int argc, char **argv)
         const char *target = cli.source ? cli.source : argv[optind++];
         char **args = argv + optind;
         cli.open.write_enabled = cli.write;
-        if ((cli.apply || cli.plan) && strcmp(name, "repair"))
-                return cli_usage_error("--apply and --plan are for repair, not '%s'", name);
+        if ((cli.apply || cli.plan || cli.force) && strcmp(name, "repair"))
+                return cli_usage_error("--apply, --plan and --force are for repair, not '%s'",
+                                       name);
         if (!strcmp(name, "repair") && cli.apply && !cli.write)
                 return cli_report(bd_error_new(BD_ERR_READONLY,
                                                "the monitor is read-only; 'repair --apply' "

@@ -22,6 +22,7 @@ struct cli {
         const char *type;   /* print --type STRUCT */
         const char *plan;   /* repair --plan FILE */
         int apply;          /* repair --apply */
+        int force;          /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
         long pid;             /* read --pid, maps: -1 when not given */
         long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */

@@ -163,7 +163,7 @@ int cmd_repair(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         struct bd_error *err = cli_open_program(cli, p, &prog);
         if (err)
                 return cli_report(err);
-        struct bd_repair_options o = {.raw = cli->raw};
+        struct bd_repair_options o = {.raw = cli->raw, .force = cli->force};
         struct bd_repair_script *s = NULL;
         struct bd_repair_plan plan;
         bd_repair_plan_init(&plan);

@@ -602,6 +602,13 @@ static void open_sandbox(lua_State *L)
         lua_pushglobaltable(L);
         luaL_setfuncs(L, globals, 0);
         lua_pop(L, 1);
+        struct bd_repair_script *s = self(L);
+        lua_createtable(L, 0, 2);
+        lua_pushboolean(L, s->opt.raw);
+        lua_setfield(L, -2, "raw");
+        lua_pushboolean(L, s->opt.force);
+        lua_setfield(L, -2, "force");
+        lua_setglobal(L, "options");
 }
 
 /* Call the function on the stack with nargs arguments under a fresh budget;

@@ -31,6 +31,7 @@
  *   set_bit(OBJ, PATH, BIT, WHY)
  *   kill(TASK, WHY)             SIGKILL without the target CPU's help
  *   note(TEXT), print(...)      lines for the plan's report
+ *   options.raw, options.force  what the command line allowed
  * Writes take an object and a path, never a number as an address. There
  * is no io, os, debug, package, require, load, loadfile, dofile or
  * string.dump; every run has an instruction budget and the state a memory
@@ -52,6 +53,7 @@
 
 struct bd_repair_options {
         int raw;                   /* kernel.object() allowed */
+        int force;                 /* the operator takes a risk memory cannot rule out */
         uint64_t max_instructions; /* per run of the script; 0: the default */
         size_t max_memory;         /* the Lua state's heap; 0: the default */
 };

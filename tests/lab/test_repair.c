@@ -205,6 +205,68 @@ static void test_refusals(void **state)
         expect_canary_alive();
 }
 
+/* A SCHED_FIFO 99 spinner pinned to a CPU, RT throttling off, that would
+ * spin for an hour: found without its pid, killed, and the canary counts
+ * on. The spinner is ended whatever happens. */
+static void test_rtspin(void **state)
+{
+        (void)state;
+        struct result r = host("BDLAB_HOG_S=3600 '%s/lab/bdlab' inject host2 rtspin", lab_root);
+        expect_ok(&r, "injecting rtspin");
+        result_free(&r);
+        sleep(1);
+        long pid = vm_number("host2", "pidof bdhog");
+        r = vm("mon", NIC_W " repair --apply rtspin");
+        long rc = r.rc;
+        if (rc)
+                print_error("rtspin: exit %ld\n%s%s", rc, r.out, r.err);
+        int done = strstr(r.out, "effect: done") != NULL;
+        result_free(&r);
+        int gone = pid > 0 && !alive(pid);
+        r = vm("host2", "pkill bdhog; true");
+        result_free(&r);
+        assert_true(pid > 1);
+        assert_int_equal(rc, 0);
+        assert_true(done);
+        assert_true(gone);
+        expect_canary_alive();
+}
+
+/* A spinlock leaked in bdfault.ko with a kthread spinning on it, a soft
+ * lockup no reboot-free tool ends: released by one CAS of its locked byte.
+ * Refused without --force. The lock is released from inside host2 whatever
+ * happens. */
+static void test_unlock(void **state)
+{
+        (void)state;
+        struct result r = host("'%s/lab/bdlab' inject host2 lockleak", lab_root);
+        expect_ok(&r, "injecting lockleak");
+        result_free(&r);
+        r = vm("host2", "grep -m1 ' bdfault_leak' /proc/kallsyms | cut -d' ' -f1");
+        char addr[32];
+        snprintf(addr, sizeof(addr), "0x%s", r.out);
+        chomp(addr);
+        result_free(&r);
+        long spinners = vm_number("host2", "ps | grep -c '[b]dfault-lock' || true");
+        struct result plain = vm("mon", NIC_W " --raw repair --apply unlock %s", addr);
+        struct result forced = vm("mon", NIC_W " --raw --force repair --apply unlock %s", addr);
+        sleep(1);
+        struct result after = vm("host2", "ps | grep -c '[b]dfault-lock' || true");
+        r = host("'%s/lab/bdlab' inject host2 lockfree", lab_root);
+        result_free(&r);
+        expect_refusal(&plain, 2, "--force");
+        expect_ok(&forced, "unlocking");
+        assert_non_null(strstr(forced.out, "effect: done"));
+        assert_non_null(strstr(forced.out, "kept"));
+        /* The spinner took the lock, let it go and ended. */
+        assert_int_equal(spinners, 1);
+        assert_int_equal(atoi(after.out), 0);
+        result_free(&plain);
+        result_free(&forced);
+        result_free(&after);
+        expect_canary_alive();
+}
+
 /* The n-th occurrence of "key":"0x..." in json. */
 static unsigned long long nth_hex(const char *json, const char *key, int n)
 {
@@ -252,8 +314,12 @@ static void test_guard_changed(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_plan_writes_nothing), cmocka_unit_test(test_kill_spinner),
-            cmocka_unit_test(test_kill_sleeper),        cmocka_unit_test(test_refusals),
+            cmocka_unit_test(test_plan_writes_nothing),
+            cmocka_unit_test(test_kill_spinner),
+            cmocka_unit_test(test_kill_sleeper),
+            cmocka_unit_test(test_refusals),
+            cmocka_unit_test(test_rtspin),
+            cmocka_unit_test(test_unlock),
             cmocka_unit_test(test_guard_changed),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -414,6 +414,17 @@ static void test_raw_addresses_need_raw(void **state)
         bd_repair_plan_free(&plan);
 }
 
+static void test_options(void **state)
+{
+        (void)state;
+        struct bd_repair_plan plan;
+        assert_bd_ok(plan_of(NEEDS "function plan()\n"
+                                   "  assert(options.raw == true and options.force == false)\n"
+                                   "end\n",
+                             &plan));
+        bd_repair_plan_free(&plan);
+}
+
 static void test_budgets(void **state)
 {
         (void)state;
@@ -518,6 +529,7 @@ int main(void)
             cmocka_unit_test(test_needs),
             cmocka_unit_test(test_sandbox),
             cmocka_unit_test(test_raw_addresses_need_raw),
+            cmocka_unit_test(test_options),
             cmocka_unit_test(test_budgets),
             cmocka_unit_test(test_verify),
             cmocka_unit_test(test_saved_plan),
