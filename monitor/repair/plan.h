@@ -5,7 +5,8 @@
  * Steps are of two kinds. A guard is a field whose value must not have
  * changed (a victim's pid, tgid and start time): every guard before an
  * update is read again just before that update, so a freed and reused
- * object is never written. An update is a compare-and-swap against the
+ * object is never written (and none after the last update, which may end
+ * the victim). An update is a compare-and-swap against the
  * value read (cas) or the setting of one bit (set_bit) in a word the target
  * keeps changing (re-read and retried while the guards hold). Fields
  * narrower than 8 bytes are changed by a CAS on their aligned 8-byte word

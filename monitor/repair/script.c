@@ -303,9 +303,11 @@ static int l_set_bit(lua_State *L)
 
 static int l_note(lua_State *L)
 {
+        /* The buffer takes stack slots of its own: count the arguments first. */
+        int n = lua_gettop(L);
         luaL_Buffer b;
         luaL_buffinit(L, &b);
-        for (int i = 1; i <= lua_gettop(L); i++) {
+        for (int i = 1; i <= n; i++) {
                 if (i > 1)
                         luaL_addchar(&b, ' ');
                 luaL_tolstring(L, i, NULL);

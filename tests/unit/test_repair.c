@@ -420,8 +420,10 @@ static void test_options(void **state)
         struct bd_repair_plan plan;
         assert_bd_ok(plan_of(NEEDS "function plan()\n"
                                    "  assert(options.raw == true and options.force == false)\n"
+                                   "  note('a', 1, 'b')\n"
                                    "end\n",
                              &plan));
+        assert_string_equal(plan.notes, "a 1 b\n");
         bd_repair_plan_free(&plan);
 }
 
