@@ -7,9 +7,14 @@
 #include "../views/output.h"
 #include "cli.h"
 
+/* Members shown at most: hostile BTF can nest a struct's own type in its
+ * anonymous members and make the listing exponential. */
+#define MEMBERS_SHOWN 65536
+
 struct layout_out {
         struct cli *cli;
         int first;
+        unsigned left;
 };
 
 static void print_member(struct layout_out *o, const struct btf *btf, const char *name,
@@ -52,18 +57,16 @@ static void print_members(struct layout_out *o, const struct btf *btf, uint32_t 
         if (!t || !btf_is_composite(t) || depth > 16)
                 return;
         const struct btf_member *m = btf_members(t);
-        for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+        for (unsigned i = 0; i < btf_vlen(t) && o->left; i++, m++, o->left--) {
                 uint64_t bits = base + btf_member_bit_offset(t, i);
-                const char *name = btf__name_by_offset(btf, m->name_off);
+                const char *name = bd_btf_name(btf, m->name_off);
                 int anon = !name || !*name;
                 print_member(o, btf, anon ? "(anonymous)" : name, m->type, bits,
                              btf_member_bitfield_size(t, i), depth);
                 if (anon) {
                         uint32_t sub = m->type;
-                        const struct btf_type *st = btf__type_by_id(btf, sub);
-                        while (st && (btf_is_mod(st) || btf_is_typedef(st)))
-                                st = btf__type_by_id(btf, sub = st->type);
-                        print_members(o, btf, sub, bits, depth + 1);
+                        if (bd_btf_strip(btf, &sub))
+                                print_members(o, btf, sub, bits, depth + 1);
                 }
         }
 }
@@ -100,13 +103,13 @@ int cmd_type(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                         bd_json_string(stdout, tname);
                         printf("}\n");
                 } else {
-                        struct layout_out o = {cli, 1};
+                        struct layout_out o = {cli, 1, MEMBERS_SHOWN};
                         print_member(&o, btf, what, m.type_id, m.bit_offset, m.bitfield_bits, 0);
                 }
         } else {
                 const struct btf_type *t = btf__type_by_id(btf, id);
                 const char *kind = btf_is_union(t) ? "union" : "struct";
-                struct layout_out o = {cli, 1};
+                struct layout_out o = {cli, 1, MEMBERS_SHOWN};
                 if (cli->json) {
                         printf("{\"kind\":\"%s\",\"name\":", kind);
                         bd_json_string(stdout, what);
@@ -116,6 +119,11 @@ int cmd_type(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                "MEMBER", "TYPE");
                 }
                 print_members(&o, btf, id, 0, 0);
+                if (!o.left)
+                        fprintf(stderr,
+                                "bdmon: %s: more than %d members (nested in themselves?): "
+                                "the rest not shown\n",
+                                what, MEMBERS_SHOWN);
                 if (cli->json)
                         printf("]}\n");
                 else

@@ -78,8 +78,13 @@ struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uin
         return NULL;
 }
 
-/* Strip typedefs and qualifiers: a member's type as a layout sees it. */
-static const struct btf_type *resolve(const struct btf *btf, uint32_t *id)
+const char *bd_btf_name(const struct btf *btf, uint32_t name_off)
+{
+        const char *name = btf__name_by_offset(btf, name_off);
+        return name ? name : "";
+}
+
+const struct btf_type *bd_btf_strip(const struct btf *btf, uint32_t *id)
 {
         const struct btf_type *t = btf__type_by_id(btf, *id);
         for (int d = 0; t && d < DEPTH_MAX; d++) {
@@ -91,17 +96,24 @@ static const struct btf_type *resolve(const struct btf *btf, uint32_t *id)
         return NULL;
 }
 
+/* A member by name, looking into anonymous members as C does. Hostile BTF
+ * can nest a struct's own type among its anonymous members, several times
+ * over: depth alone would allow an exponential search, so every member
+ * looked at spends one of *budget. */
 static int find_in(const struct btf *btf, uint32_t id, const char *name, size_t nlen,
-                   uint64_t base_bits, struct bd_btf_member *out, int depth)
+                   uint64_t base_bits, struct bd_btf_member *out, int depth, unsigned *budget)
 {
-        const struct btf_type *t = resolve(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         if (!t || !btf_is_composite(t) || depth > DEPTH_MAX)
                 return 0;
         const struct btf_member *m = btf_members(t);
         for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+                if (!*budget)
+                        return 0;
+                --*budget;
                 uint64_t bits = base_bits + btf_member_bit_offset(t, i);
-                const char *mn = btf__name_by_offset(btf, m->name_off);
-                if (mn && *mn) {
+                const char *mn = bd_btf_name(btf, m->name_off);
+                if (*mn) {
                         if (strlen(mn) == nlen && !strncmp(mn, name, nlen)) {
                                 out->type_id = m->type;
                                 out->bit_offset = bits;
@@ -109,18 +121,22 @@ static int find_in(const struct btf *btf, uint32_t id, const char *name, size_t 
                                 out->size = btf__resolve_size(btf, m->type);
                                 return 1;
                         }
-                } else if (find_in(btf, m->type, name, nlen, bits, out, depth + 1)) {
+                } else if (find_in(btf, m->type, name, nlen, bits, out, depth + 1, budget)) {
                         return 1;
                 }
         }
         return 0;
 }
 
+/* One lookup's budget: the widest real struct has a few hundred members. */
+#define FIND_BUDGET (1u << 16)
+
 struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char *name,
                                   struct bd_btf_member *out)
 {
         size_t n = strlen(name);
-        if (!n || !find_in(btf, id, name, n, 0, out, 0)) {
+        unsigned budget = FIND_BUDGET;
+        if (!n || !find_in(btf, id, name, n, 0, out, 0, &budget)) {
                 char tname[160];
                 bd_btf_type_name(btf, id, tname, sizeof(tname));
                 return bd_error_new(BD_ERR_NOT_FOUND, "no member '%s' in %s", name, tname);
@@ -149,7 +165,8 @@ struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct b
                 const char *next = strchr(p, '.');
                 size_t nlen = next ? (size_t)(next - p) : strlen(p);
                 struct bd_btf_member m;
-                if (!nlen || !find_in(btf, id, p, nlen, 0, &m, 0))
+                unsigned budget = FIND_BUDGET;
+                if (!nlen || !find_in(btf, id, p, nlen, 0, &m, 0, &budget))
                         return bd_error_new(BD_ERR_NOT_FOUND, "no member '%.*s' in '%s'", (int)nlen,
                                             p, path);
                 bits += m.bit_offset;
@@ -173,8 +190,8 @@ static void type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap,
                 snprintf(buf, cap, "?");
                 return;
         }
-        const char *name = btf__name_by_offset(btf, t->name_off);
-        if (!name || !*name)
+        const char *name = bd_btf_name(btf, t->name_off);
+        if (!*name)
                 name = "(anon)";
         char inner[256];
         switch (btf_kind(t)) {
@@ -233,14 +250,14 @@ struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int6
                 if (btf_is_enum(t)) {
                         const struct btf_enum *e = btf_enum(t);
                         for (unsigned i = 0; i < btf_vlen(t); i++, e++)
-                                if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+                                if (!strcmp(bd_btf_name(btf, e->name_off), name)) {
                                         *value = btf_kflag(t) ? e->val : (int64_t)(uint32_t)e->val;
                                         return NULL;
                                 }
                 } else if (btf_is_enum64(t)) {
                         const struct btf_enum64 *e = btf_enum64(t);
                         for (unsigned i = 0; i < btf_vlen(t); i++, e++)
-                                if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+                                if (!strcmp(bd_btf_name(btf, e->name_off), name)) {
                                         *value = (int64_t)btf_enum64_value(e);
                                         return NULL;
                                 }

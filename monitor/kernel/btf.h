@@ -24,6 +24,14 @@ struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, 
  * set (if why is non-NULL) when it does not check out. */
 struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why);
 
+/* A name from the string section, "" when the offset is outside it (the
+ * libbpf of Debian 12 does not check offsets when it parses). */
+const char *bd_btf_name(const struct btf *btf, uint32_t name_off);
+/* The type *id names with its typedefs and qualifiers removed (*id becomes
+ * that type's id); NULL for an unknown id or a chain too long to be BTF (a
+ * typedef cycle). */
+const struct btf_type *bd_btf_strip(const struct btf *btf, uint32_t *id);
+
 /* A struct (or, failing that, a union) by name. */
 struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id);
 

@@ -119,7 +119,7 @@ static int push_member(lua_State *L, const struct bd_object *o, const char *labe
 {
         struct bd_repair_script *s = self(L);
         uint32_t id = o->type_id;
-        const struct btf_type *t = bd_object_strip(s->btf, &id);
+        const struct btf_type *t = bd_btf_strip(s->btf, &id);
         if (!t)
                 return lfail(L, "%s: a type BTF does not describe", label);
         if (o->bit_size || btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t)) {
@@ -143,7 +143,7 @@ static int push_member(lua_State *L, const struct bd_object *o, const char *labe
         }
         if (btf_is_array(t)) {
                 uint32_t elem = btf_array(t)->type;
-                const struct btf_type *e = bd_object_strip(s->btf, &elem);
+                const struct btf_type *e = bd_btf_strip(s->btf, &elem);
                 if (e && btf_is_int(e) && e->size == 1 && btf_array(t)->nelems <= 4096) {
                         char buf[4096];
                         size_t n = btf_array(t)->nelems;
@@ -216,7 +216,7 @@ static void resolve_field(lua_State *L, int arg, const char *path, struct bd_obj
                 fail_with(L, err, lo->label);
         snprintf(label, cap, "%s%s", lo->label, step);
         uint32_t id = out->type_id;
-        const struct btf_type *t = bd_object_strip(s->btf, &id);
+        const struct btf_type *t = bd_btf_strip(s->btf, &id);
         if (out->bit_size)
                 lfail(L, "%s: a bitfield cannot be written on its own", label);
         if (!t || !(btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t) || btf_is_ptr(t)))

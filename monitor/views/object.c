@@ -6,18 +6,6 @@
 
 #include "../kernel/btf.h"
 
-/* Type chains (typedef of const of typedef...) deeper than this are corrupt
- * BTF. */
-#define CHAIN_MAX 32
-
-const struct btf_type *bd_object_strip(const struct btf *btf, uint32_t *id)
-{
-        const struct btf_type *t = btf__type_by_id(btf, *id);
-        for (int i = 0; t && i < CHAIN_MAX && (btf_is_mod(t) || btf_is_typedef(t)); i++)
-                t = btf__type_by_id(btf, *id = t->type);
-        return t && (btf_is_mod(t) || btf_is_typedef(t)) ? NULL : t;
-}
-
 struct bd_error *bd_object_find_type(const struct btf *btf, const char *name, uint32_t *id)
 {
         const char *bare = name;
@@ -42,7 +30,7 @@ static int btf_variable(const struct btf *btf, const char *symbol, uint32_t *typ
         uint32_t n = btf__type_cnt(btf), var = 0;
         for (uint32_t id = 1; id < n && !var; id++) {
                 const struct btf_type *t = btf__type_by_id(btf, id);
-                if (btf_is_var(t) && !strcmp(btf__name_by_offset(btf, t->name_off), symbol)) {
+                if (btf_is_var(t) && !strcmp(bd_btf_name(btf, t->name_off), symbol)) {
                         var = id;
                         *type = t->type;
                 }
@@ -52,8 +40,7 @@ static int btf_variable(const struct btf *btf, const char *symbol, uint32_t *typ
         *percpu = 0;
         for (uint32_t id = 1; id < n; id++) {
                 const struct btf_type *t = btf__type_by_id(btf, id);
-                if (!btf_is_datasec(t) ||
-                    strcmp(btf__name_by_offset(btf, t->name_off), ".data..percpu"))
+                if (!btf_is_datasec(t) || strcmp(bd_btf_name(btf, t->name_off), ".data..percpu"))
                         continue;
                 const struct btf_var_secinfo *v = btf_var_secinfos(t);
                 for (unsigned i = 0; i < btf_vlen(t); i++, v++)
@@ -115,13 +102,13 @@ static struct bd_error *member_step(struct bd_program *prog, const struct btf *b
                                     struct bd_object *o, const char *name)
 {
         uint32_t id = o->type_id;
-        const struct btf_type *t = bd_object_strip(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         if (t && btf_is_ptr(t)) {
                 struct bd_error *err = deref(prog, btf, o, t, name);
                 if (err)
                         return err;
                 id = o->type_id;
-                t = bd_object_strip(btf, &id);
+                t = bd_btf_strip(btf, &id);
         }
         if (!t || !btf_is_composite(t))
                 return bd_error_new(BD_ERR_NOT_FOUND, "'.%s': not a struct or union", name);
@@ -140,7 +127,7 @@ static struct bd_error *index_step(struct bd_program *prog, const struct btf *bt
                                    struct bd_object *o, uint64_t idx)
 {
         uint32_t id = o->type_id;
-        const struct btf_type *t = bd_object_strip(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         uint32_t elem;
         if (t && btf_is_array(t)) {
                 const struct btf_array *a = btf_array(t);
@@ -212,7 +199,7 @@ static uint64_t load_le(const uint8_t *p, size_t n)
 int bd_object_scalar(const struct btf *btf, uint32_t id, const uint8_t *buf, size_t avail,
                      unsigned bit_off, unsigned bits, uint64_t *v, int *sgn)
 {
-        const struct btf_type *t = bd_object_strip(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         if (!t)
                 return -1;
         size_t size;
@@ -254,7 +241,7 @@ struct bd_error *bd_object_value(struct bd_program *prog, const struct bd_object
         if (err)
                 return err;
         uint32_t id = o->type_id;
-        const struct btf_type *t = bd_object_strip(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         size_t size = !t ? 0 : btf_is_ptr(t) ? 8 : t->size;
         /* A bitfield is read a word at a time, as it may straddle its unit. */
         size_t len = o->bit_size ? 8 : size;

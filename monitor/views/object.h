@@ -44,8 +44,4 @@ int bd_object_scalar(const struct btf *btf, uint32_t id, const uint8_t *buf, siz
 struct bd_error *bd_object_value(struct bd_program *prog, const struct bd_object *o, uint64_t *v,
                                  int *is_signed);
 
-/* The type *id names with its typedefs and qualifiers removed (*id becomes
- * that type's id); NULL for an unknown id or a chain too long to be BTF. */
-const struct btf_type *bd_object_strip(const struct btf *btf, uint32_t *id);
-
 #endif

@@ -72,10 +72,10 @@ static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t le
 
 static int is_char(const struct btf *btf, uint32_t id)
 {
-        const struct btf_type *t = bd_object_strip(btf, &id);
+        const struct btf_type *t = bd_btf_strip(btf, &id);
         return t && btf_is_int(t) && t->size == 1 &&
                (btf_int_encoding(t) & BTF_INT_CHAR ||
-                !strcmp(btf__name_by_offset(btf, t->name_off), "char"));
+                !strcmp(bd_btf_name(btf, t->name_off), "char"));
 }
 
 static void composite(struct printer *pr, const struct btf_type *t, const uint8_t *buf, size_t len,
@@ -93,7 +93,7 @@ static void composite(struct printer *pr, const struct btf_type *t, const uint8_
                 unsigned bits = btf_member_bitfield_size(t, i);
                 if (bit / 8 >= len)
                         continue;
-                const char *name = btf__name_by_offset(pr->btf, m->name_off);
+                const char *name = bd_btf_name(pr->btf, m->name_off);
                 if (pr->json) {
                         fprintf(pr->f, "%s", first ? "" : ",");
                         bd_json_string(pr->f, name && *name ? name : "(anonymous)");
@@ -116,7 +116,7 @@ static void composite(struct printer *pr, const struct btf_type *t, const uint8_
 static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t len, unsigned bit_off,
                   unsigned bits, int depth)
 {
-        const struct btf_type *t = bd_object_strip(pr->btf, &id);
+        const struct btf_type *t = bd_btf_strip(pr->btf, &id);
         int64_t size = t ? btf__resolve_size(pr->btf, id) : -1;
         if (!t || size < 0 || (size_t)size > len) {
                 fputs(pr->json ? "null" : "<unreadable>", pr->f);
@@ -136,8 +136,7 @@ static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t le
                         for (unsigned i = 0; i < btf_vlen(t); i++, e++)
                                 if ((uint64_t)(int64_t)e->val == v ||
                                     (uint64_t)(uint32_t)e->val == v) {
-                                        fprintf(pr->f, " (%s)",
-                                                btf__name_by_offset(pr->btf, e->name_off));
+                                        fprintf(pr->f, " (%s)", bd_btf_name(pr->btf, e->name_off));
                                         break;
                                 }
                 }

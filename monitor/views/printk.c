@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
+
 /* The top two bits of a descriptor's state_var are its state, the rest its
  * id (the same on every 64-bit kernel since 5.10). */
 #define SV_STATE_SHIFT 62
@@ -309,13 +311,7 @@ void bd_printk_write_text(FILE *f, const struct bd_printk_record *r)
                 const char *stop = nl ? nl : end;
                 fprintf(f, "[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
                         r->ts_nsec % 1000000000u / 1000u);
-                for (; s < stop; s++) {
-                        unsigned char c = (unsigned char)*s;
-                        if ((c < 0x20 && c != '\t') || c == 0x7f)
-                                fprintf(f, "\\x%02x", c);
-                        else
-                                fputc(c, f);
-                }
+                bd_put_text(f, s, (size_t)(stop - s));
                 fputc('\n', f);
                 s = nl ? nl + 1 : end;
         } while (s < end);

@@ -60,21 +60,36 @@ void bd_event_announced(struct bd_watcher *w, const struct bd_event *ev)
                 w->oops_announced = ev->since_ns;
 }
 
+static void put_text(FILE *f, const char *s)
+{
+        bd_put_text(f, s, strlen(s));
+}
+
 void bd_event_write_text(FILE *f, const struct bd_watcher *w, const struct bd_event *ev,
                          const char *incident, const struct bd_wallclock *clk)
 {
         char when[48];
         bd_wallclock_iso(bd_wallclock_of(clk, ev->t_ns), 0, when, sizeof(when));
-        fprintf(f, "%s %s %s", when, w->target.name, bd_state_name(ev->state));
+        /* Names in the evidence and the note come from target memory. */
+        fprintf(f, "%s ", when);
+        put_text(f, w->target.name);
+        fprintf(f, " %s", bd_state_name(ev->state));
         if (ev->cpu >= 0)
                 fprintf(f, " cpu %d", ev->cpu);
         if (ev->pid > 0)
                 fprintf(f, " pid %d", (int)ev->pid);
-        if (ev->what[0] && ev->pid <= 0)
-                fprintf(f, " (%s)", ev->what);
-        fprintf(f, " [was %s]: %s", bd_state_name(ev->previous), ev->evidence);
-        if (w->note[0])
-                fprintf(f, " (%s)", w->note);
+        if (ev->what[0] && ev->pid <= 0) {
+                fputs(" (", f);
+                put_text(f, ev->what);
+                fputc(')', f);
+        }
+        fprintf(f, " [was %s]: ", bd_state_name(ev->previous));
+        put_text(f, ev->evidence);
+        if (w->note[0]) {
+                fputs(" (", f);
+                put_text(f, w->note);
+                fputc(')', f);
+        }
         if (incident)
                 fprintf(f, "; saved in %s", incident);
         fputc('\n', f);
@@ -156,11 +171,13 @@ struct bd_error *bd_event_hook(const char *cmd, const struct bd_watcher *w,
         fflush(NULL);
         pid_t child = fork();
         if (child == 0) {
-                char num[32];
-                setenv("BDMON_TARGET", w->target.name, 1);
+                char num[32], text[4 * sizeof(ev->evidence)];
+                bd_text_escape(text, sizeof(text), w->target.name);
+                setenv("BDMON_TARGET", text, 1);
                 setenv("BDMON_STATE", bd_state_name(ev->state), 1);
                 setenv("BDMON_PREVIOUS", bd_state_name(ev->previous), 1);
-                setenv("BDMON_EVIDENCE", ev->evidence, 1);
+                bd_text_escape(text, sizeof(text), ev->evidence);
+                setenv("BDMON_EVIDENCE", text, 1);
                 setenv("BDMON_EVENT", json, 1);
                 snprintf(num, sizeof(num), "%d", ev->cpu);
                 setenv("BDMON_CPU", num, 1);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../views/output.h"
+
 struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
                              const struct bd_event *ev, const char *incident,
                              const struct bd_wallclock *clk)
@@ -54,8 +56,10 @@ void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher *w, 
                                                          : '*';
                         fputc(mark, f);
                 }
-                if (t->note[0])
-                        fprintf(f, "  %s", t->note);
+                if (t->note[0]) {
+                        fputs("  ", f);
+                        bd_put_text(f, t->note, strlen(t->note));
+                }
                 fputc('\n', f);
         }
         if (v->nev)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -127,6 +128,71 @@ static void test_not_found(void **state)
         assert_bd_error(bd_btf_member(btf, "outer..x", &m), BD_ERR_NOT_FOUND);
 }
 
+/* Hostile BTF, as a compromised target could serve it. */
+
+/* struct loop { struct loop; struct loop; ... int x; }: each lookup of a
+ * missing member would visit 12^32 members without a budget. */
+static void test_self_nesting(void **state)
+{
+        (void)state;
+        struct btf *w = btf__new_empty();
+        int t_int = btf__add_int(w, "int", 4, BTF_INT_SIGNED);
+        int loop = btf__add_struct(w, "loop", 64);
+        for (int i = 0; i < 12; i++)
+                assert_int_equal(btf__add_field(w, NULL, loop, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, "x", t_int, 32, 0), 0);
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        struct btf *b = btf__new(raw, size);
+        btf__free(w);
+        assert_non_null(b);
+        struct bd_btf_member m;
+        assert_bd_error(bd_btf_member(b, "loop.nope", &m), BD_ERR_NOT_FOUND);
+        assert_bd_ok(bd_btf_member(b, "loop.x", &m));
+        btf__free(b);
+}
+
+/* typedef a b; typedef b a;  and a name outside the string section. */
+static void test_cycles_and_bad_names(void **state)
+{
+        (void)state;
+        struct btf *w = btf__new_empty();
+        int a = btf__add_typedef(w, "a", 2);
+        int b = btf__add_typedef(w, "b", a);
+        assert_int_equal(a, 1);
+        assert_int_equal(b, 2);
+        int s = btf__add_struct(w, "named", 4);
+        assert_int_equal(btf__add_field(w, "f", a, 0, 0), 0);
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        uint8_t *copy = malloc(size);
+        memcpy(copy, raw, size);
+        btf__free(w);
+        /* The struct's name offset, past every string. */
+        const struct btf_header *h = (const void *)copy;
+        struct btf_type *t = (void *)(copy + h->hdr_len + h->type_off);
+        t = (void *)((uint8_t *)t + 2 * sizeof(*t)); /* after the two typedefs */
+        t->name_off = 0x7fffff00;
+        struct btf *bad = btf__new(copy, size);
+        free(copy);
+        print_message("hostile BTF %s by libbpf\n", bad ? "accepted" : "refused");
+        if (!bad) /* a libbpf that checks offsets: nothing left to test for names */
+                return;
+        uint32_t id = (uint32_t)a;
+        assert_null(bd_btf_strip(bad, &id));
+        char name[64];
+        bd_btf_type_name(bad, (uint32_t)a, name, sizeof(name));
+        bd_btf_type_name(bad, (uint32_t)s, name, sizeof(name));
+        assert_string_equal(bd_btf_name(bad, 0x7fffff00), "");
+        struct bd_btf_member m;
+        uint32_t sid;
+        assert_bd_error(bd_btf_find_struct(bad, "named", &sid), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_btf_member_in(bad, (uint32_t)s, "g", &m), BD_ERR_NOT_FOUND);
+        int64_t v;
+        assert_bd_error(bd_btf_enum_value(bad, "X", &v), BD_ERR_NOT_FOUND);
+        btf__free(bad);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -134,6 +200,8 @@ int main(void)
             cmocka_unit_test(test_anonymous),
             cmocka_unit_test(test_nested_and_bitfields),
             cmocka_unit_test(test_not_found),
+            cmocka_unit_test(test_self_nesting),
+            cmocka_unit_test(test_cycles_and_bad_names),
         };
         return cmocka_run_group_tests_name("btf", tests, setup, teardown);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../monitor/watch/event.h"
+#include "../../monitor/views/output.h"
 #include "../../monitor/watch/live.h"
 
 #define SEC 1000000000ull
@@ -142,14 +143,42 @@ static void test_text_line(void **state)
         assert_string_equal(s, "22:13:19.623456 host2 exhausted (memory) [was oops]: free 10 < "
                                "min 20 (probe failed: io); saved in /inc/host2-x-exhausted\n");
         free(s);
-        /* Strings go out as they are, task names read from memory too. */
+        /* Task names read from memory cannot drive the terminal: C0 and C1
+         * controls and bytes that are not UTF-8 are escaped, UTF-8 kept. */
         w.note[0] = '\0';
-        ev = event(BD_STATE_HUNG_TASK, BD_STATE_HEALTHY, -1, -1, "a\x1b[2Jb", "\"q\"\x01");
+        ev = event(BD_STATE_HUNG_TASK, BD_STATE_HEALTHY, -1, -1, "a\x1b[2Jb\xc2\x9b",
+                   "\"q\"\x01\xc3\xa9\xff");
         s = text_of(&w, &ev, NULL);
-        assert_string_equal(s, "22:13:19.623456 host2 hung-task (a\x1b[2Jb) [was healthy]: "
-                               "\"q\"\x01\n");
+        assert_string_equal(s, "22:13:19.623456 host2 hung-task (a\\x1b[2Jb\\xc2\\x9b) "
+                               "[was healthy]: \"q\"\\x01\xc3\xa9\\xff\n");
         free(s);
         bd_watcher_close(&w);
+}
+
+static void test_escape(void **state)
+{
+        (void)state;
+        static const char *const cases[][2] = {
+            {"tab\tkept", "tab\tkept"},
+            {"nl\n", "nl\\x0a"},
+            {"\xc3\xa9 \xf0\x9f\x98\x80", "\xc3\xa9 \xf0\x9f\x98\x80"},
+            {"c1\xc2\x85", "c1\\xc2\\x85"},
+            {"overlong\xc0\xaf", "overlong\\xc0\\xaf"},
+            {"surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80"},
+            {"cut\xe2\x82", "cut\\xe2\\x82"},
+            {"big\xf4\x90\x80\x80", "big\\xf4\\x90\\x80\\x80"},
+        };
+        char buf[64];
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                bd_text_escape(buf, sizeof(buf), cases[i][0]);
+                assert_string_equal(buf, cases[i][1]);
+        }
+        /* Cut between characters, never inside an escape. */
+        assert_int_equal(bd_text_escape(buf, 6,
+                                        "ab\x01"
+                                        "cd"),
+                         2);
+        assert_string_equal(buf, "ab");
 }
 
 static void test_json(void **state)
@@ -165,7 +194,7 @@ static void test_json(void **state)
                                "\"unix_ns\":1699999999623456789,\"target\":\"ho\\\"st\","
                                "\"state\":\"panicked\",\"previous\":\"healthy\",\"alarm\":true,"
                                "\"cpu\":0,\"pid\":0,\"what\":\"\","
-                               "\"evidence\":\"panic_cpu 0\\u0001\\\\\\n\\u00c3\\u00a9\","
+                               "\"evidence\":\"panic_cpu 0\\u0001\\\\\\n\xc3\xa9\","
                                "\"since_unix_ns\":1699999998123456789,\"probe_rtt_us\":123.5}\n");
         free(s);
         /* Note and incident last; an oops already told is no alarm. */
@@ -327,9 +356,13 @@ static void test_live(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_wallclock), cmocka_unit_test(test_alarms),
-            cmocka_unit_test(test_text_line), cmocka_unit_test(test_json),
-            cmocka_unit_test(test_saved),     cmocka_unit_test(test_hook_environment),
+            cmocka_unit_test(test_wallclock),
+            cmocka_unit_test(test_alarms),
+            cmocka_unit_test(test_text_line),
+            cmocka_unit_test(test_escape),
+            cmocka_unit_test(test_json),
+            cmocka_unit_test(test_saved),
+            cmocka_unit_test(test_hook_environment),
             cmocka_unit_test(test_live),
         };
         return cmocka_run_group_tests_name("event", tests, NULL, NULL);
