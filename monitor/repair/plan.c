@@ -100,10 +100,12 @@ static int size_ok(unsigned size, uint64_t vaddr)
 static struct bd_error *read_field(struct bd_program *prog, uint64_t vaddr, unsigned size,
                                    uint64_t *value, uint64_t *paddr)
 {
+        /* Naturally aligned and at most 8 bytes: within one page, so the
+         * one translation serves the read. */
         uint8_t buf[8] = {0};
         struct bd_error *err = bd_kernel_translate(prog->k, vaddr, paddr, NULL);
         if (!err)
-                err = bd_kernel_read(prog->k, vaddr, buf, size);
+                err = bd_phys_read(prog->phys, *paddr, buf, size);
         if (err)
                 return err;
         uint64_t v = 0;

@@ -158,11 +158,6 @@ static int push_member(lua_State *L, const struct bd_object *o, const char *labe
         return 1;
 }
 
-static void child_label(char *buf, size_t cap, const char *parent, const char *step)
-{
-        snprintf(buf, cap, "%s%s", parent, step);
-}
-
 static int object_index(lua_State *L)
 {
         struct lobj *lo = check_object(L, 1);
@@ -180,7 +175,7 @@ static int object_index(lua_State *L)
         }
         struct bd_object out;
         struct bd_error *err = bd_object_path(self(L)->prog, &lo->o, step, &out);
-        child_label(label, sizeof(label), lo->label, step);
+        snprintf(label, sizeof(label), "%s%s", lo->label, step);
         if (err)
                 return fail_with(L, err, lo->label);
         return push_member(L, &out, label);
@@ -323,26 +318,26 @@ static int l_note(lua_State *L)
 /* An integer member of a task, by its first name found (kernels rename). */
 static lua_Integer task_int(lua_State *L, int arg, const char *a, const char *b)
 {
-        for (int i = 0; i < 2; i++) {
-                const char *name = i ? b : a;
-                if (!name)
-                        break;
-                struct lobj *lo = check_object(L, arg);
-                struct bd_object out;
+        struct bd_repair_script *s = self(L);
+        struct lobj *lo = check_object(L, arg);
+        const char *names[] = {a, b};
+        for (int i = 0; i < 2 && names[i]; i++) {
                 char step[80];
-                snprintf(step, sizeof(step), ".%s", name);
-                struct bd_error *err = bd_object_path(self(L)->prog, &lo->o, step, &out);
-                if (err) {
+                snprintf(step, sizeof(step), ".%s", names[i]);
+                struct bd_object out;
+                struct bd_error *err = bd_object_path(s->prog, &lo->o, step, &out);
+                if (err && err->code == BD_ERR_NOT_FOUND) {
                         bd_error_destroy(err);
                         continue;
                 }
-                lua_pushvalue(L, arg);
-                lua_getfield(L, -1, name);
-                lua_Integer v = luaL_checkinteger(L, -1);
-                lua_pop(L, 2);
-                return v;
+                uint64_t v;
+                if (!err)
+                        err = bd_object_value(s->prog, &out, &v, NULL);
+                if (err)
+                        return fail_with(L, err, lo->label);
+                return (lua_Integer)v;
         }
-        return lfail(L, "a task without %s", a);
+        return lfail(L, "%s: a task without %s", lo->label, a);
 }
 
 /* SIGKILL into the thread's own pending set (fatal-signal checks and
@@ -406,18 +401,19 @@ static int l_kill(lua_State *L)
         return 0;
 }
 
-static struct bd_error *task_type(struct bd_repair_script *s, uint32_t *id)
+/* task_struct's BTF id, looked up once per call that makes task objects. */
+static uint32_t task_type(lua_State *L)
 {
-        return bd_object_find_type(s->btf, "task_struct", id);
-}
-
-static void push_task(lua_State *L, uint64_t addr, int32_t pid, const char *comm)
-{
-        struct bd_repair_script *s = self(L);
-        struct bd_object o = {.addr = addr};
-        struct bd_error *err = task_type(s, &o.type_id);
+        uint32_t id;
+        struct bd_error *err = bd_object_find_type(self(L)->btf, "task_struct", &id);
         if (err)
                 fail_with(L, err, "task_struct");
+        return id;
+}
+
+static void push_task(lua_State *L, uint32_t type_id, uint64_t addr, int32_t pid, const char *comm)
+{
+        struct bd_object o = {.addr = addr, .type_id = type_id};
         char label[LABEL_MAX];
         snprintf(label, sizeof(label), "task %d (%.16s)", pid, comm);
         push_object(L, &o, label);
@@ -438,7 +434,8 @@ static int l_task(lua_State *L)
         }
         if (err)
                 return fail_with(L, err, "kernel.task");
-        push_task(L, addr, (int32_t)pid, "?");
+        /* Named by its comm, read through the object itself. */
+        push_task(L, task_type(L), addr, (int32_t)pid, "?");
         lua_getfield(L, -1, "comm");
         struct lobj *lo = check_object(L, -2);
         snprintf(lo->label, sizeof(lo->label), "task %lld (%.16s)", (long long)pid,
@@ -450,24 +447,14 @@ static int l_task(lua_State *L)
 static int l_tasks(lua_State *L)
 {
         struct bd_repair_script *s = self(L);
+        uint32_t type_id = task_type(L);
         struct bd_tasks *t;
         struct bd_error *err = bd_tasks_read(s->prog, 1, &t);
         if (err)
                 return fail_with(L, err, "kernel.tasks");
         lua_createtable(L, t->n > INT32_MAX ? 0 : (int)t->n, 0);
         for (size_t i = 0; i < t->n; i++) {
-                if (!lua_checkstack(L, 4)) {
-                        bd_tasks_free(t);
-                        return lfail(L, "kernel.tasks: out of stack");
-                }
-                struct bd_object o = {.addr = t->t[i].addr};
-                if ((err = task_type(s, &o.type_id))) {
-                        bd_tasks_free(t);
-                        return fail_with(L, err, "task_struct");
-                }
-                char label[LABEL_MAX];
-                snprintf(label, sizeof(label), "task %d (%.16s)", t->t[i].pid, t->t[i].comm);
-                push_object(L, &o, label);
+                push_task(L, type_id, t->t[i].addr, t->t[i].pid, t->t[i].comm);
                 lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         bd_tasks_free(t);
