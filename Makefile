@@ -6,7 +6,8 @@
 # make demo         boot the lab, bdmon watch host2, panic it: the alarm, the
 #                   saved report, the dead kernel read through its NIC
 # make bench        bdmon against perftest on the same lab link, with ratios;
-#                   watch's detection latency per fault kind (bench/detect)
+#                   watch's detection latency per fault kind (bench/detect);
+#                   repair time per persistent fault against a reboot (bench/repair)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min: no alarm
@@ -47,10 +48,10 @@ LIB      := $(BUILD)/libbackdoors.a
 TEST_LIB := $(BUILD)/test/libbackdoors.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
-        $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair
+        $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair $(BUILD)/bin/rogue_write
 # Repair scripts sit beside the binaries (bdmon finds them by name there,
 # and the lab VMs see them in the share).
-SCRIPTS := $(patsubst repair/%,$(BUILD)/repair/%,$(wildcard repair/*.lua))
+SCRIPTS := $(patsubst repair/%,$(BUILD)/repair/%,$(wildcard repair/*.lua repair/lib/*.lua))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
@@ -67,7 +68,14 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 .PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help soak
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(SCRIPTS)
+# The lab's fault tools: static, since host2 runs them from the share.
+FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
+
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS)
+
+$(BUILD)/lab/faults/bdhog: lab/faults/bdhog.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -static -O2 $(WARN) -o $@.tmp $< && mv -f $@.tmp $@
 
 $(BUILD)/repair/%.lua: repair/%.lua
 	@mkdir -p $(dir $@)
@@ -107,6 +115,11 @@ $(BUILD)/bin/bdbench: $(call OBJ,$(BENCH_SRC)) $(LIB)
 $(BUILD)/bin/test_%: $(call OBJ,tests/lab/lab_util.c) $(BUILD)/obj/tests/lab/test_%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -lcmocka
+
+# A lab tool, not a cmocka test: a peer of bdnicd on the library's transport.
+$(BUILD)/bin/rogue_write: $(call OBJ,tests/lab/rogue_write.c) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)
 
 # Unit tests are not fuzzers: their own file needs no coverage hooks.
 $(BUILD)/test/unit/%: tests/unit/%.c $(TEST_LIB)

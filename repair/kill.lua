@@ -31,9 +31,9 @@ end
 function plan(args)
   local pid = pid_arg(args)
   local n = 0
-  for _, t in ipairs(kernel.tasks()) do
-    if t.tgid == pid then
-      kill(t, "process " .. pid)
+  for _, r in ipairs(kernel.ps()) do
+    if r.tgid == pid then
+      kill(r.task, "process " .. pid)
       n = n + 1
     end
   end

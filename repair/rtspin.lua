@@ -28,11 +28,11 @@ local function spinners(args)
   local want = args[1] and math.tointeger(tonumber(args[1]))
   if args[1] and not want then error("usage: rtspin.lua [PID]") end
   local found = {}
-  for _, t in ipairs(kernel.tasks()) do
-    if (t.policy == SCHED_FIFO or t.policy == SCHED_RR) and t.flags & PF_KTHREAD == 0
-        and t.exit_state == 0 then
-      if (want and t.tgid == want) or (not want and t.on_cpu ~= 0) then
-        found[#found + 1] = t
+  for _, r in ipairs(kernel.ps()) do
+    if (r.policy == SCHED_FIFO or r.policy == SCHED_RR) and r.flags & PF_KTHREAD == 0
+        and r.exit_state == 0 then
+      if (want and r.tgid == want) or (not want and r.on_cpu ~= 0) then
+        found[#found + 1] = r
       end
     end
   end
@@ -45,8 +45,8 @@ function plan(args)
     error("no real-time task of user space " ..
           (args[1] and ("with pid " .. args[1]) or "is on a CPU"))
   end
-  for _, t in ipairs(found) do
-    kill(t, "a real-time spinner (policy " .. t.policy .. ")")
+  for _, r in ipairs(found) do
+    kill(r.task, "a real-time spinner (policy " .. r.policy .. ")")
   end
 end
 

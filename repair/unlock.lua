@@ -1,6 +1,8 @@
 -- unlock.lua LOCK: release a spinlock that kernel code took and never
 -- released (a leak), while its waiters spin: LOCK is a symbol of type
--- spinlock_t/qspinlock, or (with --raw) its address. Only with --force.
+-- spinlock_t/qspinlock, the kernel's or a loaded module's (NAME, or
+-- MODULE:NAME as kprobes take it: the lab's bdfault_leak is bdfault.ko's),
+-- or (with --raw) its address. Only with --force.
 --
 -- What it changes: the qspinlock's locked byte, from 1 to 0, by a
 -- compare-and-swap of its aligned word that keeps the pending bit and the
@@ -18,9 +20,11 @@ needs = { "qspinlock.locked", "qspinlock.pending", "qspinlock.tail" }
 local Q_SLOW_VAL = 3
 
 local function the_lock(args)
-  local where = args[1] or error("usage: unlock.lua SYMBOL|ADDR")
+  local where = args[1] or error("usage: unlock.lua [MODULE:]SYMBOL|ADDR")
   local addr = math.tointeger(tonumber(where))
   if addr then return kernel.object("qspinlock", addr), where end
+  -- Typed here, not by BTF: vmlinux's BTF describes no module variable,
+  -- and a spinlock_t begins with its qspinlock.
   return kernel.sym(where, "qspinlock"), where
 end
 

@@ -32,6 +32,8 @@ static const char usage[] =
     "                            text per record.\n"
     "  sym TARGET NAME|ADDR      kallsyms, decoded from memory: NAME's address and\n"
     "                            type, or the symbol and offset ADDR (0x...) is in.\n"
+    "                            NAME may be a loaded module's (MODULE:NAME when\n"
+    "                            several define it), read from its symbol table.\n"
     "  type TARGET STRUCT[.M..]  a structure's layout from the kernel's own BTF,\n"
     "                            pahole-like; STRUCT.MEMBER gives one member.\n"
     "  print TARGET EXPR         a kernel variable, typed by BTF: SYMBOL[.MEMBER...]\n"
@@ -55,6 +57,8 @@ static const char usage[] =
     "                            it saves the event, the kernel log and the panic or\n"
     "                            oops report in an incident directory, and runs\n"
     "                            --on-alarm. On a terminal: a live view instead.\n"
+    "                            With --repair POLICY it also runs the repair\n"
+    "                            script a rule names for the new state (below).\n"
     "\n"
     "Memory and configuration:\n"
     "  dump TARGET -o FILE       all of the target's memory as an ELF vmcore (one\n"
@@ -77,6 +81,27 @@ static const char usage[] =
     "                            then each update is made after its guards are read\n"
     "                            again, and the script checks the effect happened.\n"
     "  targets                   the targets named in the config file.\n"
+    "\n"
+    "Repair policy (watch --repair POLICY): a rule per line, '#' comments:\n"
+    "  STATE[:SUBJECT] SCRIPT [ARG...] [mode=plan|apply] [every=SECONDS] [force]\n"
+    "  STATE is one of panicked, oops, hard-lockup, soft-lockup, frozen, hung-task,\n"
+    "  exhausted; SUBJECT only for exhausted: memory, threads, pids or files. The\n"
+    "  first rule matching an alarm decides. SCRIPT is found as for repair; unlock\n"
+    "  is refused. In an ARG, ${pid} and ${cpu} are the event's task and cpu,\n"
+    "  ${pid_last} the last pid allocated, ${baseline.max_threads},\n"
+    "  ${baseline.pid_max} and ${baseline.max_files} the limits of the first\n"
+    "  healthy sample since boot: numbers only, no text read from the target.\n"
+    "  mode=plan (the default) only plans; mode=apply, with --write, applies,\n"
+    "  verifies and plans again as repair --apply does (without --write it plans).\n"
+    "  every= is the least time between two runs of a rule on one target (default\n"
+    "  60 s). force: as repair --force. Options come last (an ARG cannot be\n"
+    "  spelled as one). A repair runs a step at a time between probes, one at a\n"
+    "  time per target; it prints \"TIME TARGET repair SCRIPT ARGS: VERDICT: WHY\"\n"
+    "  (planned, done, pending, not-yet, again or error), saves\n"
+    "  INCIDENT/repair.json (the rule, the verdict, the plan) and is audited.\n"
+    "  Example:\n"
+    "    exhausted:threads  forkbomb restore=${baseline.max_threads} mode=apply\n"
+    "    soft-lockup        rtspin ${pid} mode=apply every=30\n"
     "\n"
     "TARGET is a name from the config file, or a source spelled out:\n"
     "  file:PATH                 a RAM file or ELF vmcore on this machine\n"
@@ -109,6 +134,8 @@ static const char usage[] =
     "      --duration S    watch: stop after S seconds (default: until a signal).\n"
     "      --hung-ms MS    watch: a task in D this long without a switch is hung\n"
     "                      (default 1000; the kernel's own detector waits 120 s).\n"
+    "      --repair POLICY watch: run the repairs POLICY calls for (see above); with\n"
+    "                      --write, mode=apply rules write. Off by default.\n"
     "      --type STRUCT   print: the type of an address or untyped symbol.\n"
     "      --cpu N         print: only CPU N's copy of a per-CPU variable.\n"
     "      --kernel        read: ADDR is a kernel virtual address.\n"
@@ -128,8 +155,8 @@ static const char usage[] =
     "      --no-cache      neither use nor fill the per-build cache of symbols\n"
     "                      and BTF ($BDMON_CACHE, else ~/.cache/backdoors).\n"
     "      --rescan        ignore the remembered VMCOREINFO location.\n"
-    "  -w, --write         allow this monitor to write (cas, repair --apply). Off by\n"
-    "                      default.\n"
+    "  -w, --write         allow this monitor to write (cas, repair --apply, watch\n"
+    "                      --repair). Off by default.\n"
     "      --audit FILE    monitor-side audit log for writes (default\n"
     "                      $BDMON_AUDIT or standard error).\n"
     "  -t, --timeout MS    connect and operation timeout (default 5000).\n"
@@ -214,6 +241,7 @@ int main(int argc, char **argv)
                 OPT_APPLY,
                 OPT_PLAN,
                 OPT_FORCE,
+                OPT_REPAIR,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -247,6 +275,7 @@ int main(int argc, char **argv)
             {"apply", no_argument, NULL, OPT_APPLY},
             {"plan", required_argument, NULL, OPT_PLAN},
             {"force", no_argument, NULL, OPT_FORCE},
+            {"repair", required_argument, NULL, OPT_REPAIR},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -345,6 +374,9 @@ int main(int argc, char **argv)
                 case OPT_FORCE:
                         cli.force = 1;
                         break;
+                case OPT_REPAIR:
+                        cli.repair = optarg;
+                        break;
                 case 't':
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 600000)
                                 return cli_usage_error("bad timeout '%s' (milliseconds)", optarg);
@@ -390,8 +422,12 @@ int main(int argc, char **argv)
                 return cli_usage_error("unknown command '%s'", name);
         cli.open.write_enabled = cli.write;
         if (!strcmp(name, "watch")) {
-                if (cli.write)
-                        return cli_usage_error("%s", "watch only reads: --write makes no sense");
+                if (cli.write && !cli.repair)
+                        return cli_usage_error("%s", "watch writes only to repair: --write needs "
+                                                     "--repair POLICY");
+                struct bd_error *err = cli.repair ? bd_audit_open(cli.audit) : NULL;
+                if (err)
+                        return cli_report(err);
                 if (!poll_set)
                         cli.open.busy_poll = 0;
                 if (cli.source)
@@ -405,6 +441,8 @@ int main(int argc, char **argv)
                         cli.open.busy_poll = 0;
                 return cmd_watch(&cli, argv + optind, argc - optind);
         }
+        if (cli.repair)
+                return cli_usage_error("--repair is for watch, not '%s'", name);
         if (cmd->nargs == -1) {
                 if (optind != argc)
                         return cli_usage_error("'targets' takes no arguments, not '%s'",

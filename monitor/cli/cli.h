@@ -30,6 +30,7 @@ struct cli {
         int interval_set;     /* --interval given: the commands' defaults differ */
         /* watch */
         const char *on_alarm, *incidents, *metrics, *record;
+        const char *repair; /* --repair POLICY */
         int no_capture;
         uint64_t duration_ms, hung_ms;
         struct bd_open_options open;

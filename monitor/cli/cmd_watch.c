@@ -1,7 +1,10 @@
-/* bdmon watch: probe targets continuously, say when and how their OS fails.
- * The loop only schedules and says where things go; monitor/watch/ does the
- * probing (watch.c), the judging (classify.c), the event's lines, JSON and
- * hook (event.c), the incidents (incident.c) and the live view (live.c). */
+/* bdmon watch: probe targets continuously, say when and how their OS fails,
+ * and with --repair POLICY run the repair its rules call for. The loop only
+ * schedules and says where things go; monitor/watch/ does the probing and
+ * the repairs' steps (watch.c), the judging (classify.c), the event's
+ * lines, JSON and hook (event.c), the incidents (incident.c) and the live
+ * view (live.c); monitor/repair/ reads the policy (policy.c) and runs the
+ * repair (run.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -96,8 +99,51 @@ static int on_event(struct cli *cli, struct view *v, struct bd_watcher *w)
                         fprintf(stderr, "bdmon: --on-alarm: %s\n", err->message);
                 bd_error_destroy(err);
         }
+        /* After the alarm was told and its incident saved: a repair adds
+         * its record to that incident. */
+        bd_watcher_repair_start(w, ev, incident[0] ? incident : NULL, bd_now_ns());
         bd_event_announced(w, ev);
         return rc;
+}
+
+/* w's repair ended: its record goes into its incident, its line where the
+ * events go. */
+static int on_repair(struct cli *cli, struct view *v, struct bd_watcher *w)
+{
+        struct bd_wallclock clk = bd_wallclock_now();
+        char record[1300] = "";
+        if (w->repair.incident[0]) {
+                struct bd_error *err =
+                    bd_incident_add_repair(w->repair.incident, w, &clk, record, sizeof(record));
+                if (err && !cli->quiet)
+                        fprintf(stderr, "bdmon: %s\n", err->message);
+                bd_error_destroy(err);
+        }
+        const char *saved = record[0] ? record : NULL;
+        if (v->live) {
+                bd_error_destroy(bd_live_add_repair(&v->screen, w, saved, &clk));
+                return 0;
+        }
+        if (cli->json)
+                bd_event_write_repair_json(stdout, w, 0, saved, &clk);
+        else
+                bd_event_write_repair_text(stdout, w, saved, &clk);
+        return cli_flush();
+}
+
+/* The policy of --repair, checked against the states watch knows. */
+static struct bd_error *read_policy(struct cli *cli, struct bd_policy *policy)
+{
+        struct bd_policy_state states[BD_WATCH_POLICY_STATES];
+        bd_watch_policy_states(states);
+        struct bd_error *err = bd_policy_read(cli->repair, states, BD_WATCH_POLICY_STATES, policy);
+        for (size_t i = 0; !err && !cli->write && !cli->quiet && i < policy->n; i++)
+                if (policy->rules[i].apply)
+                        fprintf(stderr,
+                                "bdmon: %s: line %u: mode=apply without --write: only a plan is "
+                                "made\n",
+                                cli->repair, policy->rules[i].line);
+        return err;
 }
 
 static uint64_t next_due(const struct bd_watcher *w, size_t n)
@@ -131,6 +177,13 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
         if (cli->hung_ms)
                 opt.cls.hung_task_ns = cli->hung_ms * 1000000ull;
         int rc = 0;
+        struct bd_policy policy = {0};
+        if (cli->repair) {
+                struct bd_error *err = read_policy(cli, &policy);
+                if (err)
+                        rc = cli_report(err);
+                opt.policy = &policy;
+        }
         for (int i = 0; i < nnames && !rc; i++) {
                 struct bd_target t;
                 struct bd_error *err = bd_target_resolve(cli->config, names[i], cli->key, &t);
@@ -207,6 +260,8 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                                 record(rec, &w[i]);
                         if (changed)
                                 rc = on_event(cli, &view, &w[i]);
+                        if (!rc && bd_watcher_repair_step(&w[i], bd_now_ns()))
+                                rc = on_repair(cli, &view, &w[i]);
                 }
                 reap();
                 now = bd_now_ns();
@@ -228,6 +283,10 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                 if (ppoll(&pfd, mfd >= 0, &ts, NULL) > 0)
                         bd_metrics_serve(mfd, w, (size_t)nnames);
         }
+        /* A repair cut short is told too: some of its writes may be made. */
+        for (int i = 0; i < nnames && !rc; i++)
+                if (bd_watcher_repair_stop(&w[i], "the watch stopped"))
+                        rc = on_repair(cli, &view, &w[i]);
         if (!cli->quiet)
                 for (int i = 0; i < nnames; i++)
                         fprintf(stderr,
@@ -241,6 +300,7 @@ done:
         for (int i = 0; i < nnames; i++)
                 bd_watcher_close(&w[i]);
         free(w);
+        bd_policy_free(&policy);
         if (mfd >= 0)
                 close(mfd);
         if (rec && fclose(rec) && !rc)

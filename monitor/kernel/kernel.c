@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pgtable.h"
 
@@ -38,9 +39,38 @@ struct bd_error *bd_kernel_open(struct bd_phys *p, const struct bd_vmcoreinfo *v
         return NULL;
 }
 
+#define MEMO_PAGES 1024
+#define MEMO_SLOTS 2048 /* a power of two, twice the pages: short probes */
+#define PAGE       4096u
+
+struct bd_kernel_memo {
+        size_t n;
+        uint64_t key[MEMO_SLOTS]; /* page address + 1; 0: a free slot */
+        uint32_t at[MEMO_SLOTS];
+        uint8_t page[MEMO_PAGES][PAGE];
+};
+
 void bd_kernel_close(struct bd_kernel *k)
 {
+        if (k)
+                free(k->memo);
         free(k);
+}
+
+void bd_kernel_memo_start(struct bd_kernel *k)
+{
+        if (!k)
+                return;
+        bd_kernel_memo_stop(k);
+        k->memo = calloc(1, sizeof(*k->memo));
+}
+
+void bd_kernel_memo_stop(struct bd_kernel *k)
+{
+        if (!k)
+                return;
+        free(k->memo);
+        k->memo = NULL;
 }
 
 /* Where vaddr lies and how many bytes from it are physically contiguous. */
@@ -173,8 +203,40 @@ struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kerne
         return b.n ? bd_phys_read_batch(k->phys, b.iov, b.n) : NULL;
 }
 
+/* The memo's copy of the page at va, read now if it has none; NULL when it
+ * cannot hold or read it (the caller reads the source and meets the
+ * precise error there). */
+static const uint8_t *memo_page(struct bd_kernel *k, uint64_t va)
+{
+        struct bd_kernel_memo *m = k->memo;
+        size_t slot = (size_t)(((va / PAGE) * 0x9e3779b97f4a7c15ull) >> 53) & (MEMO_SLOTS - 1);
+        while (m->key[slot] && m->key[slot] != va + 1)
+                slot = (slot + 1) & (MEMO_SLOTS - 1);
+        if (m->key[slot])
+                return m->page[m->at[slot]];
+        if (m->n == MEMO_PAGES)
+                return NULL;
+        struct bd_kernel_iov iov = {va, m->page[m->n], PAGE};
+        struct bd_error *err = bd_kernel_read_batch(k, &iov, 1);
+        if (err) {
+                bd_error_destroy(err);
+                return NULL;
+        }
+        m->key[slot] = va + 1;
+        m->at[slot] = (uint32_t)m->n;
+        return m->page[m->n++];
+}
+
 struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
 {
+        uint64_t page = vaddr & ~(uint64_t)(PAGE - 1);
+        if (k->memo && len && len <= PAGE && ((vaddr + len - 1) & ~(uint64_t)(PAGE - 1)) == page) {
+                const uint8_t *copy = memo_page(k, page);
+                if (copy) {
+                        memcpy(buf, copy + (vaddr - page), len);
+                        return NULL;
+                }
+        }
         struct bd_kernel_iov iov = {vaddr, buf, len};
         return bd_kernel_read_batch(k, &iov, 1);
 }

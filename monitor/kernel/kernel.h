@@ -33,6 +33,7 @@ struct bd_kernel {
         uint64_t direct_base, direct_size;
         uint64_t walks; /* page-table walks done, for tests and progress */
         struct bd_pgtable_cache tables;
+        struct bd_kernel_memo *memo; /* bd_kernel_memo_start(), else NULL */
 };
 
 /* Fails with BD_ERR_NOT_FOUND when VMCOREINFO lacks what is needed
@@ -64,6 +65,14 @@ struct bd_kernel_iov {
  * translate. */
 struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
                                       size_t n);
+
+/* One moment's view for work that reads many fields of a few objects (a
+ * repair's plan): until bd_kernel_memo_stop(), a bd_kernel_read() within
+ * one 4 KiB page is served from a copy of the whole page taken at its first
+ * read there (up to 1024 pages; then reads go to the source again). Never
+ * for anything that must see memory move (a probe, a guard's re-read). */
+void bd_kernel_memo_start(struct bd_kernel *k);
+void bd_kernel_memo_stop(struct bd_kernel *k);
 
 /* Tell the kernel object where the direct map starts (page_offset_base);
  * later reads of it translate by subtraction. */

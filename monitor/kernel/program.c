@@ -44,6 +44,7 @@ void bd_program_close(struct bd_program *prog)
 {
         if (!prog)
                 return;
+        bd_modsyms_free(prog->modsyms);
         free(prog->cpu_offset);
         free(prog->layout);
         btf__free(prog->btf);
@@ -95,12 +96,14 @@ static struct bd_kallsyms *kallsyms_from_cache(struct bd_program *prog)
         return err ? NULL : ks;
 }
 
+/* Without it every read walks the page tables: slower, still right. */
 static void direct_map_from(struct bd_program *prog)
 {
         uint64_t at, base;
-        if (!bd_kallsyms_lookup(prog->ks, "page_offset_base", &at, NULL) &&
-            !bd_kernel_read_u64(prog->k, at, &base))
+        struct bd_error *err = bd_kallsyms_lookup(prog->ks, "page_offset_base", &at, NULL);
+        if (!err && !(err = bd_kernel_read_u64(prog->k, at, &base)))
                 bd_kernel_set_direct_map(prog->k, base);
+        bd_error_destroy(err);
 }
 
 struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms **out)

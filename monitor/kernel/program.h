@@ -16,6 +16,7 @@
 #include "kallsyms.h"
 #include "kernel.h"
 #include "layout.h"
+#include "modsyms.h"
 #include "../source/phys.h"
 #include "vmcoreinfo.h"
 
@@ -54,6 +55,9 @@ struct bd_program {
         struct bd_layout *layout;
         uint64_t *cpu_offset; /* __per_cpu_offset[0..ncpus) */
         unsigned ncpus;
+        /* Loaded by views/symbols.h, which walks the modules list (a layer
+         * above this one); freed with the program. */
+        struct bd_modsyms *modsyms;
 };
 
 struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_options *opt,

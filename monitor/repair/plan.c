@@ -97,21 +97,26 @@ static int size_ok(unsigned size, uint64_t vaddr)
         return (size == 1 || size == 2 || size == 4 || size == 8) && !(vaddr & (size - 1));
 }
 
+static uint64_t le_value(const uint8_t *b, unsigned size)
+{
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++)
+                v |= (uint64_t)b[i] << (8 * i);
+        return v;
+}
+
 static struct bd_error *read_field(struct bd_program *prog, uint64_t vaddr, unsigned size,
                                    uint64_t *value, uint64_t *paddr)
 {
-        /* Naturally aligned and at most 8 bytes: within one page, so the
-         * one translation serves the read. */
+        /* Through the kernel's read, not at paddr: a plan's reads come from
+         * the memo of the moment it was made (bd_kernel_memo_start). */
         uint8_t buf[8] = {0};
         struct bd_error *err = bd_kernel_translate(prog->k, vaddr, paddr, NULL);
         if (!err)
-                err = bd_phys_read(prog->phys, *paddr, buf, size);
+                err = bd_kernel_read(prog->k, vaddr, buf, size);
         if (err)
                 return err;
-        uint64_t v = 0;
-        for (unsigned i = 0; i < size; i++)
-                v |= (uint64_t)buf[i] << (8 * i);
-        *value = v;
+        *value = le_value(buf, size);
         return NULL;
 }
 
@@ -161,62 +166,89 @@ void bd_repair_plan_note(struct bd_repair_plan *plan, const char *text)
         strcat(plan->notes, "\n");
 }
 
-/* Read a guard again: does it still hold? */
-static struct bd_error *check_guard(struct bd_program *prog, struct bd_repair_step *g)
+/* The guards the update at idx answers to: the run of guards just before
+ * the run of updates it belongs to ([*start, *end)). Earlier guards belong
+ * to another victim, one the updates before may have ended: its memory is
+ * free for reuse and no longer says anything. */
+static void guards_of(const struct bd_repair_plan *plan, size_t idx, size_t *start, size_t *end)
 {
-        uint64_t pa;
-        struct bd_error *err = read_field(prog, g->vaddr, g->size, &g->found, &pa);
-        if (err) {
-                g->outcome = BD_OUTCOME_ERROR;
-                return err;
-        }
-        if (pa != g->paddr) {
-                g->outcome = BD_OUTCOME_MOVED;
-                return bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
-                                      "guard %s: now at physical 0x%" PRIx64 ", not 0x%" PRIx64,
-                                      g->path, pa, g->paddr);
-        }
-        if (g->found != g->expect) {
-                g->outcome = BD_OUTCOME_CHANGED;
-                return bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
-                                      "guard %s: 0x%" PRIx64 " now, 0x%" PRIx64 " when planned",
-                                      g->path, g->found, g->expect);
-        }
-        g->outcome = BD_OUTCOME_HELD;
-        return NULL;
+        size_t j = idx;
+        while (j > 0 && plan->steps[j - 1].kind != BD_STEP_GUARD)
+                j--;
+        *end = j;
+        while (j > 0 && plan->steps[j - 1].kind == BD_STEP_GUARD)
+                j--;
+        *start = j;
 }
 
+/* Read the update's guards again, and the word it changes, in one pipelined
+ * batch: do the guards still hold, and where is the word? */
 static struct bd_error *check_guards(struct bd_repair_plan *plan, struct bd_program *prog,
-                                     size_t upto)
+                                     size_t idx, uint64_t word_va, uint64_t *word,
+                                     uint64_t *word_pa)
 {
-        for (size_t i = 0; i < upto; i++) {
-                if (plan->steps[i].kind != BD_STEP_GUARD)
-                        continue;
-                struct bd_error *err = check_guard(prog, &plan->steps[i]);
-                if (err) {
-                        plan->stopped_at = (int)i;
-                        return err;
+        size_t g0, g1;
+        guards_of(plan, idx, &g0, &g1);
+        size_t n = g1 - g0 + 1;
+        struct bd_kernel_iov *iov = calloc(n, sizeof(*iov));
+        uint8_t *bufs = calloc(n, 8);
+        struct bd_error *err = iov && bufs ? NULL : &bd_error_nomem;
+        for (size_t i = 0; i < n && !err; i++) {
+                struct bd_repair_step *g = i + 1 < n ? &plan->steps[g0 + i] : NULL;
+                uint64_t va = g ? g->vaddr : word_va, pa;
+                iov[i] = (struct bd_kernel_iov){va, bufs + 8 * i, g ? g->size : 8};
+                if ((err = bd_kernel_translate(prog->k, va, &pa, NULL)))
+                        break;
+                if (!g) {
+                        *word_pa = pa;
+                } else if (pa != g->paddr) {
+                        g->outcome = BD_OUTCOME_MOVED;
+                        plan->stopped_at = (int)(g0 + i);
+                        err = bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
+                                             "guard %s: now at physical 0x%" PRIx64
+                                             ", not 0x%" PRIx64,
+                                             g->path, pa, g->paddr);
                 }
         }
-        return NULL;
+        if (!err)
+                err = bd_kernel_read_batch(prog->k, iov, n);
+        for (size_t i = 0; i + 1 < n && !err; i++) {
+                struct bd_repair_step *g = &plan->steps[g0 + i];
+                g->found = le_value(bufs + 8 * i, g->size);
+                g->outcome = BD_OUTCOME_HELD;
+                if (g->found != g->expect) {
+                        g->outcome = BD_OUTCOME_CHANGED;
+                        plan->stopped_at = (int)(g0 + i);
+                        err = bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
+                                             "guard %s: 0x%" PRIx64 " now, 0x%" PRIx64
+                                             " when planned",
+                                             g->path, g->found, g->expect);
+                }
+        }
+        if (!err)
+                *word = le_value(bufs + 8 * (n - 1), 8);
+        free(iov);
+        free(bufs);
+        return err;
 }
 
-/* One update: the field's aligned word is read, the field replaced, and the
- * word swapped in if nothing changed meanwhile; a miss caused only by the
- * neighbours is tried again, once the guards are read again. */
+/* One update: its guards and the field's aligned word are read, the field
+ * replaced, and the word swapped in if nothing changed meanwhile; a miss
+ * caused only by the neighbours is tried again, guards and all. */
 static struct bd_error *update(struct bd_repair_plan *plan, struct bd_program *prog, size_t idx)
 {
         struct bd_repair_step *st = &plan->steps[idx];
-        uint64_t word_va = st->vaddr & ~7ull, word_pa;
+        uint64_t word_va = st->vaddr & ~7ull, word_pa = 0;
         unsigned shift = 8 * (unsigned)(st->vaddr & 7);
         uint64_t mask = field_mask(st->size) << shift;
         struct bd_error *err = NULL;
         for (st->attempts = 1; st->attempts <= UPDATE_TRIES; st->attempts++) {
-                if (st->attempts > 1 && (err = check_guards(plan, prog, idx)))
-                        return err;
-                uint64_t word, field_pa;
-                if ((err = read_field(prog, word_va, 8, &word, &word_pa)))
+                uint64_t word = 0, field_pa;
+                if ((err = check_guards(plan, prog, idx, word_va, &word, &word_pa))) {
+                        if (plan->stopped_at >= 0)
+                                return err;
                         break;
+                }
                 field_pa = word_pa + (st->vaddr & 7);
                 if (field_pa != st->paddr) {
                         st->outcome = BD_OUTCOME_MOVED;
@@ -286,9 +318,7 @@ struct bd_error *bd_repair_apply(struct bd_repair_plan *plan, struct bd_program 
                 struct bd_repair_step *st = &plan->steps[i];
                 if (st->kind == BD_STEP_GUARD)
                         continue;
-                struct bd_error *err = check_guards(plan, prog, i);
-                if (!err)
-                        err = update(plan, prog, i);
+                struct bd_error *err = update(plan, prog, i);
                 if (err) {
                         if (plan->stopped_at < 0)
                                 plan->stopped_at = (int)i;

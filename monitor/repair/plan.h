@@ -3,10 +3,12 @@
  * before anything is written and applied only on request.
  *
  * Steps are of two kinds. A guard is a field whose value must not have
- * changed (a victim's pid, tgid and start time): every guard before an
- * update is read again just before that update, so a freed and reused
- * object is never written (and none after the last update, which may end
- * the victim). An update is a compare-and-swap against the
+ * changed (a victim's pid, tgid and start time): the run of guards just
+ * before a run of updates is read again with each of those updates, in one
+ * batch with the word it changes, so a freed and reused object is never
+ * written. A guard is not read for the updates of a later run (another
+ * victim's): the updates before may have ended its victim, whose memory is
+ * then free for reuse. An update is a compare-and-swap against the
  * value read (cas) or the setting of one bit (set_bit) in a word the target
  * keeps changing (re-read and retried while the guards hold). Fields
  * narrower than 8 bytes are changed by a CAS on their aligned 8-byte word

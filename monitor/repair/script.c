@@ -12,6 +12,7 @@
 #include "../cache/cache.h"
 #include "../kernel/btf.h"
 #include "../views/object.h"
+#include "../views/symbols.h"
 #include "../views/tasks.h"
 
 /* include/linux/sched.h, include/linux/sched/signal.h and
@@ -21,6 +22,7 @@
 #define SIGKILL           9
 #define TIF_SIGPENDING    2
 #define OBJECT_META       "bd.object"
+#define TASKS_META        "bd.tasks"
 #define LABEL_MAX         96
 #define HOOK_EVERY        1000
 #define MAX_NEEDS         256
@@ -35,6 +37,7 @@ struct bd_repair_script {
         int over_budget;
         struct bd_repair_plan *plan; /* during plan() only */
         enum bd_err failed;          /* the code of a kernel error raised into Lua */
+        char dir[256];               /* the script's folder: use() looks in its lib/ */
 };
 
 struct lobj {
@@ -205,7 +208,8 @@ static void resolve_field(lua_State *L, int arg, const char *path, struct bd_obj
         struct bd_repair_script *s = self(L);
         struct lobj *lo = check_object(L, arg);
         char step[160];
-        snprintf(step, sizeof(step), "%s%s", path[0] == '[' ? "" : ".", path);
+        /* An empty path is the object itself (a global like max_threads). */
+        snprintf(step, sizeof(step), "%s%s", path[0] == '[' || !path[0] ? "" : ".", path);
         struct bd_error *err = bd_object_path(s->prog, &lo->o, step, out);
         if (err)
                 fail_with(L, err, lo->label);
@@ -444,35 +448,107 @@ static int l_task(lua_State *L)
         return 1;
 }
 
+static int tasks_gc(lua_State *L)
+{
+        struct bd_tasks **box = luaL_checkudata(L, 1, TASKS_META);
+        bd_tasks_free(*box);
+        *box = NULL;
+        return 0;
+}
+
+/* Every thread, in a box on the stack that frees them when collected: the
+ * tables made from them may raise a memory error half-way. */
+static struct bd_tasks *read_tasks(lua_State *L, const char *what)
+{
+        struct bd_tasks **box = lua_newuserdatauv(L, sizeof(*box), 0);
+        *box = NULL;
+        luaL_setmetatable(L, TASKS_META);
+        struct bd_error *err = bd_tasks_read(self(L)->prog, 1, box);
+        if (err)
+                fail_with(L, err, what);
+        return *box;
+}
+
 static int l_tasks(lua_State *L)
 {
-        struct bd_repair_script *s = self(L);
         uint32_t type_id = task_type(L);
-        struct bd_tasks *t;
-        struct bd_error *err = bd_tasks_read(s->prog, 1, &t);
-        if (err)
-                return fail_with(L, err, "kernel.tasks");
+        struct bd_tasks *t = read_tasks(L, "kernel.tasks");
         lua_createtable(L, t->n > INT32_MAX ? 0 : (int)t->n, 0);
         for (size_t i = 0; i < t->n; i++) {
                 push_task(L, type_id, t->t[i].addr, t->t[i].pid, t->t[i].comm);
                 lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
-        bd_tasks_free(t);
         return 1;
 }
 
+static void row_int(lua_State *L, const char *key, lua_Integer v)
+{
+        lua_pushinteger(L, v);
+        lua_setfield(L, -2, key);
+}
+
+/* Every thread as a plain row read in a few pipelined batches (the way ps
+ * reads them), for choosing victims fast; row.task is the object to act on. */
+static int l_ps(lua_State *L)
+{
+        uint32_t type_id = task_type(L);
+        struct bd_tasks *t = read_tasks(L, "kernel.ps");
+        lua_createtable(L, t->n > INT32_MAX ? 0 : (int)t->n, 0);
+        for (size_t i = 0; i < t->n; i++) {
+                const struct bd_task *k = &t->t[i];
+                lua_createtable(L, 0, 13);
+                row_int(L, "pid", k->pid);
+                row_int(L, "tgid", k->tgid);
+                row_int(L, "ppid", k->ppid);
+                row_int(L, "state", k->state);
+                row_int(L, "exit_state", k->exit_state);
+                row_int(L, "flags", k->flags);
+                row_int(L, "policy", k->policy);
+                row_int(L, "on_cpu", k->on_cpu);
+                row_int(L, "cpu", k->cpu);
+                row_int(L, "start_time", (lua_Integer)k->start_time);
+                if (k->rss_pages >= 0)
+                        row_int(L, "rss", k->rss_pages);
+                lua_pushstring(L, k->comm);
+                lua_setfield(L, -2, "comm");
+                push_task(L, type_id, k->addr, k->pid, k->comm);
+                lua_setfield(L, -2, "task");
+                lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        return 1;
+}
+
+/* kernel.sym(NAME[, TYPE]): a vmlinux variable, else a loaded module's
+ * (NAME or MODULE:NAME). vmlinux's BTF describes no module variable, so a
+ * module symbol needs TYPE. */
 static int l_sym(lua_State *L)
 {
         struct bd_repair_script *s = self(L);
         const char *name = luaL_checkstring(L, 1), *type = luaL_optstring(L, 2, NULL);
-        struct bd_object o;
+        struct bd_symbol sym;
+        struct bd_error *err = bd_symbols_find(s->prog, name, &sym);
+        if (err)
+                return fail_with(L, err, name);
+        struct bd_object o = {.addr = sym.addr};
         int percpu = 0;
-        struct bd_error *err = bd_object_variable(s->prog, name, type, &o, &percpu);
+        char label[LABEL_MAX];
+        snprintf(label, sizeof(label), "%s", name);
+        if (!sym.module) {
+                err = bd_object_variable(s->prog, name, type, &o, &percpu);
+        } else if (!type) {
+                return lfail(L,
+                             "%s is module %s's: the kernel's BTF has no type for it, "
+                             "kernel.sym(\"%s\", TYPE) needs one",
+                             name, sym.module, name);
+        } else {
+                err = bd_object_find_type(s->btf, type, &o.type_id);
+                snprintf(label, sizeof(label), "%s:%s", sym.module, sym.name);
+        }
         if (err)
                 return fail_with(L, err, name);
         if (percpu)
                 return lfail(L, "%s is per-CPU: kernel.percpu(\"%s\", cpu)", name, name);
-        push_object(L, &o, name);
+        push_object(L, &o, label);
         return 1;
 }
 
@@ -525,6 +601,13 @@ static int l_addr(lua_State *L)
         return 1;
 }
 
+static int l_value(lua_State *L)
+{
+        struct lobj *lo = check_object(L, 1);
+        struct bd_object o = lo->o;
+        return push_member(L, &o, lo->label);
+}
+
 static int l_object(lua_State *L)
 {
         struct bd_repair_script *s = self(L);
@@ -539,6 +622,44 @@ static int l_object(lua_State *L)
         char label[LABEL_MAX];
         snprintf(label, sizeof(label), "(%s *)0x%llx", type, (unsigned long long)o.addr);
         push_object(L, &o, label);
+        return 1;
+}
+
+/* use(NAME): a library of Lua text from lib/NAME.lua beside the script,
+ * run once and its value kept. Only a plain name, only text, under the same
+ * budgets: the one way a script reaches another file. */
+static int l_use(lua_State *L)
+{
+        struct bd_repair_script *s = self(L);
+        const char *name = luaL_checkstring(L, 1);
+        size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (!n || n > 32 || name[n])
+                return lfail(L, "use(\"%.40s\"): a library is named by [a-z0-9_], at most 32",
+                             name);
+        lua_getfield(L, LUA_REGISTRYINDEX, "bd.used");
+        if (lua_getfield(L, -1, name) != LUA_TNIL)
+                return 1;
+        lua_pop(L, 1);
+        char path[320];
+        snprintf(path, sizeof(path), "%s/lib/%s.lua", s->dir, name);
+        void *text;
+        size_t len;
+        struct bd_error *err = bd_cache_read(path, BD_REPAIR_SCRIPT_MAX, &text, &len);
+        if (err)
+                return fail_with(L, err, "use");
+        char chunk[340];
+        snprintf(chunk, sizeof(chunk), "=%s", path);
+        int rc = luaL_loadbufferx(L, text, len, chunk, "t");
+        free(text);
+        if (rc != LUA_OK)
+                return lua_error(L);
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushboolean(L, 1);
+        }
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
         return 1;
 }
 
@@ -575,19 +696,27 @@ static void open_sandbox(lua_State *L)
         lua_pushstring(L, "kernel object");
         lua_setfield(L, -2, "__metatable"); /* no getmetatable games */
         lua_pop(L, 1);
+        luaL_newmetatable(L, TASKS_META);
+        lua_pushcfunction(L, tasks_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pop(L, 1);
 
-        static const luaL_Reg kernel[] = {{"sym", l_sym},   {"percpu", l_percpu}, {"cpus", l_cpus},
-                                          {"task", l_task}, {"tasks", l_tasks},   {"enum", l_enum},
-                                          {"addr", l_addr}, {"object", l_object}, {0}};
+        static const luaL_Reg kernel[] = {{"sym", l_sym},
+                                          {"percpu", l_percpu},
+                                          {"cpus", l_cpus},
+                                          {"task", l_task},
+                                          {"tasks", l_tasks},
+                                          {"enum", l_enum},
+                                          {"addr", l_addr},
+                                          {"object", l_object},
+                                          {"value", l_value},
+                                          {"ps", l_ps},
+                                          {0}};
         luaL_newlib(L, kernel);
         lua_setglobal(L, "kernel");
-        static const luaL_Reg globals[] = {{"guard", l_guard},
-                                           {"cas", l_cas},
-                                           {"set_bit", l_set_bit},
-                                           {"kill", l_kill},
-                                           {"note", l_note},
-                                           {"print", l_note},
-                                           {0}};
+        static const luaL_Reg globals[] = {
+            {"guard", l_guard}, {"cas", l_cas},    {"set_bit", l_set_bit}, {"kill", l_kill},
+            {"note", l_note},   {"print", l_note}, {"use", l_use},         {0}};
         lua_pushglobaltable(L);
         luaL_setfuncs(L, globals, 0);
         lua_pop(L, 1);
@@ -598,6 +727,8 @@ static void open_sandbox(lua_State *L)
         lua_pushboolean(L, s->opt.force);
         lua_setfield(L, -2, "force");
         lua_setglobal(L, "options");
+        lua_newtable(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, "bd.used");
 }
 
 /* Call the function on the stack with nargs arguments under a fresh budget;
@@ -702,6 +833,9 @@ struct bd_error *bd_repair_script_load(struct bd_program *prog, const char *path
                 return &bd_error_nomem;
         }
         *(struct bd_repair_script **)lua_getextraspace(s->L) = s;
+        const char *slash = strrchr(path, '/');
+        snprintf(s->dir, sizeof(s->dir), "%.*s", slash ? (int)(slash - path) : 1,
+                 slash ? path : ".");
         open_sandbox(s->L);
         char name[300];
         snprintf(name, sizeof(name), "=%s", path);
@@ -748,6 +882,9 @@ static int call_entry(lua_State *L)
         return 2;
 }
 
+/* plan() and verify() each read one moment's memory: a field read twice
+ * (a task's pid by kill() and by its guard) costs one round trip, and a
+ * task_struct a few. */
 static struct bd_error *call(struct bd_repair_script *s, const char *fn, char *const *args,
                              unsigned nargs)
 {
@@ -755,7 +892,10 @@ static struct bd_error *call(struct bd_repair_script *s, const char *fn, char *c
         lua_settop(s->L, 0);
         lua_pushcfunction(s->L, call_entry);
         lua_pushlightuserdata(s->L, &e);
-        return run(s, 1, 2, fn);
+        bd_kernel_memo_start(s->prog->k);
+        struct bd_error *err = run(s, 1, 2, fn);
+        bd_kernel_memo_stop(s->prog->k);
+        return err;
 }
 
 /* Whether the script defines fn, read without metamethods. */
@@ -789,8 +929,11 @@ struct bd_error *bd_repair_script_verify(struct bd_repair_script *s, char *const
         struct bd_error *err = call(s, "verify", args, nargs);
         if (err)
                 return err;
-        if (lua_type(s->L, -2) == LUA_TSTRING && !strcmp(lua_tostring(s->L, -2), "pending"))
+        const char *word = lua_type(s->L, -2) == LUA_TSTRING ? lua_tostring(s->L, -2) : "";
+        if (!strcmp(word, "pending"))
                 *v = BD_VERDICT_PENDING;
+        else if (!strcmp(word, "again"))
+                *v = BD_VERDICT_AGAIN;
         else
                 *v = lua_toboolean(s->L, -2) ? BD_VERDICT_DONE : BD_VERDICT_NOT_YET;
         if (cap && lua_type(s->L, -1) == LUA_TSTRING)
@@ -810,5 +953,11 @@ void bd_repair_script_close(struct bd_repair_script *s)
 
 const char *bd_verdict_name(enum bd_verdict v)
 {
-        return v == BD_VERDICT_DONE ? "done" : v == BD_VERDICT_PENDING ? "pending" : "not-yet";
+        static const char *const names[] = {
+            [BD_VERDICT_DONE] = "done",
+            [BD_VERDICT_PENDING] = "pending",
+            [BD_VERDICT_NOT_YET] = "not-yet",
+            [BD_VERDICT_AGAIN] = "again",
+        };
+        return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }

@@ -9,17 +9,28 @@
  *       it reads memory but cannot write;
  *   function verify(args) ... end   (optional)
  *       after the plan was applied, says whether its effect happened:
- *       true, false (not yet), or "pending" with a reason (done in memory,
- *       waiting for the target to act, e.g. a sleeping task's kill).
+ *       true, false (not yet), "pending" (done in memory, waiting for the
+ *       target to act, e.g. a sleeping task's kill) or "again" (this
+ *       phase's effect is seen and another phase follows: plan again now,
+ *       e.g. a fork bomb is gone and max_threads can be restored), each
+ *       with a reason.
  *
  * What a script sees:
- *   kernel.sym(NAME [, TYPE])   a global variable as an object
+ *   kernel.sym(NAME [, TYPE])   a global variable as an object; NAME may
+ *                               be a loaded module's (or MODULE:NAME), and
+ *                               then needs TYPE (BTF describes vmlinux)
  *   kernel.percpu(NAME, CPU)    one CPU's copy of a per-CPU variable
  *   kernel.cpus()               how many CPUs
  *   kernel.task(PID)            the task with that pid, or nil
  *   kernel.tasks()              every thread, a list of task objects
+ *   kernel.ps()                 every thread as a row read in a few batches:
+ *                               pid tgid ppid comm state exit_state flags
+ *                               policy on_cpu cpu start_time rss (pages, nil
+ *                               without an mm) and task (the object)
  *   kernel.enum(NAME)           an enumerator's value
  *   kernel.addr(OBJ)            an object's address (to print or compare)
+ *   kernel.value(OBJ)           what OBJ holds, as a member would read
+ *                               (kernel.value(kernel.sym("max_threads")))
  *   kernel.object(TYPE, ADDR)   an object at an address: only with --raw
  *   obj.member, obj[i]          integers for integer, enum and pointer
  *                               members (nil for a NULL pointer when it is
@@ -27,10 +38,13 @@
  *                               for the rest; a pointer is followed when
  *                               indexed
  *   guard(OBJ, PATH, WHY)       PATH must hold its value until the end
+ *                               (PATH "" is OBJ itself)
  *   cas(OBJ, PATH, OLD, NEW, WHY)
  *   set_bit(OBJ, PATH, BIT, WHY)
  *   kill(TASK, WHY)             SIGKILL without the target CPU's help
  *   note(TEXT), print(...)      lines for the plan's report
+ *   use(NAME)                   the value of lib/NAME.lua beside the script
+ *                               (Lua text, run once, same sandbox)
  *   options.raw, options.force  what the command line allowed
  * Writes take an object and a path, never a number as an address. There
  * is no io, os, debug, package, require, load, loadfile, dofile or
@@ -62,6 +76,7 @@ enum bd_verdict {
         BD_VERDICT_DONE = 0,
         BD_VERDICT_PENDING, /* done in memory; the target has yet to act */
         BD_VERDICT_NOT_YET,
+        BD_VERDICT_AGAIN, /* this phase's effect is seen; plan the next one now */
 };
 
 struct bd_repair_script;

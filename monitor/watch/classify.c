@@ -40,6 +40,8 @@ struct bd_classify_config bd_classify_config_default(void)
             .exhausted_pct = 95,
             .recovered_pct = 90,
             .oom_window_ns = 1000000000,
+            .mem_low_pct = 8,
+            .mem_ok_pct = 12,
             .nic_errors = 3,
             .system_running = 3,
             .ignore_cpus = 0,
@@ -115,6 +117,22 @@ static int at_least_pct(int64_t v, int64_t limit, unsigned pct)
         if (v < 0 || limit <= 0)
                 return 0;
         return (unsigned __int128)v * 100 >= (unsigned __int128)limit * pct;
+}
+
+enum { AVAIL_UNKNOWN = -1, AVAIL_TORN = -2 };
+
+/* Available memory in thousandths of RAM: free pages and the file LRU,
+ * which reclaim can drop (without swap, anonymous memory stays).
+ * AVAIL_UNKNOWN when the probe could not read a part, AVAIL_TORN when a
+ * part exceeds RAM. */
+static int64_t avail_permille(const struct bd_probe_sample *s)
+{
+        if (s->free_pages < 0 || s->file_pages < 0 || s->total_pages <= 0)
+                return AVAIL_UNKNOWN;
+        if (s->free_pages > s->total_pages || s->file_pages > s->total_pages)
+                return AVAIL_TORN;
+        uint64_t avail = (uint64_t)s->free_pages + (uint64_t)s->file_pages;
+        return (int64_t)((unsigned __int128)avail * 1000 / (uint64_t)s->total_pages);
 }
 
 static int taint_plausible(const struct bd_classifier *c, uint64_t mask)
@@ -333,10 +351,15 @@ static void judge_resources(struct bd_classifier *c, const struct bd_probe_sampl
 
         /* The OOM killer acting is the kernel's own verdict that reclaim
          * failed; the free count seen at that moment says little (the
-         * victim's memory is back by the next probe). */
-        over[RES_MEMORY] = oom_recent;
-        under[RES_MEMORY] =
-            !oom_recent && at_least_pct(s->free_pages, s->min_free_pages, 100 + (100 - lo));
+         * victim's memory is back by the next probe). Short of that, a
+         * machine with next to nothing available is starved all the same.
+         * A torn reading holds the state; an unread one has no say. */
+        int64_t avail = avail_permille(s);
+        int free_short = s->free_pages >= 0 && s->min_free_pages > 0 &&
+                         !at_least_pct(s->free_pages, s->min_free_pages, 100 + (100 - lo));
+        over[RES_MEMORY] = oom_recent || (avail >= 0 && avail < (int64_t)c->cfg.mem_low_pct * 10);
+        under[RES_MEMORY] = !oom_recent && !free_short &&
+                            (avail == AVAIL_UNKNOWN || avail >= (int64_t)c->cfg.mem_ok_pct * 10);
         over[RES_THREADS] = at_least_pct(s->nr_threads, s->max_threads, hi);
         under[RES_THREADS] = !at_least_pct(s->nr_threads, s->max_threads, lo);
         /* pid allocation is cyclic: pid_last sweeps up to pid_max and wraps
@@ -554,6 +577,34 @@ static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
         evaluate(c, s, oops_now);
 }
 
+static void describe_memory(const struct bd_classifier *c, uint64_t t_ns, unsigned long long ms,
+                            char *buf, size_t len)
+{
+        const struct bd_probe_sample *s = &c->base;
+        unsigned long long oom_ms = since(c->t_oom, t_ns) / 1000000;
+        int64_t avail = avail_permille(s);
+        if (c->have_oom && since(c->t_oom, t_ns) <= c->cfg.oom_window_ns) {
+                snprintf(buf, len,
+                         "OOM kill %llu ms ago (%llu in all); free pages %lld, min watermarks %lld",
+                         oom_ms, (unsigned long long)s->oom_kills, (long long)s->free_pages,
+                         (long long)s->min_free_pages);
+                return;
+        }
+        char oom[48] = "no OOM kill seen";
+        if (c->have_oom)
+                snprintf(oom, sizeof(oom), "last OOM kill %llu ms ago", oom_ms);
+        if (avail >= 0)
+                snprintf(buf, len,
+                         "available memory %lld.%lld%% of RAM for %llu ms (free %lld + file LRU "
+                         "%lld of %lld pages), %s",
+                         (long long)(avail / 10), (long long)(avail % 10), ms,
+                         (long long)s->free_pages, (long long)s->file_pages,
+                         (long long)s->total_pages, oom);
+        else
+                snprintf(buf, len, "free pages %lld, min watermarks %lld, for %llu ms; %s",
+                         (long long)s->free_pages, (long long)s->min_free_pages, ms, oom);
+}
+
 static void describe(const struct bd_classifier *c, const struct bd_classify_verdict *v,
                      uint64_t t_ns, char *buf, size_t len)
 {
@@ -624,12 +675,7 @@ static void describe(const struct bd_classifier *c, const struct bd_classify_ver
                 break;
         case BD_STATE_EXHAUSTED:
                 if (!strcmp(v->what, "memory"))
-                        snprintf(buf, len,
-                                 "OOM kill %llu ms ago (%llu in all); free pages %lld, min "
-                                 "watermarks %lld",
-                                 (unsigned long long)(since(c->t_oom, t_ns) / 1000000),
-                                 (unsigned long long)s->oom_kills, (long long)s->free_pages,
-                                 (long long)s->min_free_pages);
+                        describe_memory(c, t_ns, ms, buf, len);
                 else if (!strcmp(v->what, "threads"))
                         snprintf(buf, len, "nr_threads %lld of max_threads %lld",
                                  (long long)s->nr_threads, (long long)s->max_threads);

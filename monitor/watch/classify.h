@@ -21,8 +21,10 @@
  *                stops everything then, until the watchdog hrtimer, every 4 s).
  *   hung-task    the slow scan reports a task in D for 1 s without switching.
  *   exhausted    threads, pids or files at >= 95% of their limit in 2 samples
- *                (cleared under 90%), or memory: free pages under the min
- *                watermarks with an OOM kill in the last second.
+ *                (cleared under 90%), or memory: an OOM kill in the last
+ *                second (cleared once free pages are 10% over the min
+ *                watermarks), or available memory (free pages + file LRU)
+ *                under 8% of RAM in 2 samples (cleared at 12%).
  *   nic-unreachable  3 transport errors in a row; the target state is kept
  *                aside and re-evaluated on the next good sample.
  *   unknown      before the first good sample, or after 3 probes in a row
@@ -32,7 +34,21 @@
  * hard-lockup > soft-lockup > hung-task > exhausted > rebooted > oops
  * (background) > healthy. Frozen beats the per-cpu lockups because those
  * need the rest of the machine to move; once nothing moves a cpu lockup can
- * no longer be told from a stopped machine. */
+ * no longer be told from a stopped machine.
+ *
+ * The available-memory shares. Free pages plus the file LRU is more than
+ * the kernel's MemAvailable by its reserves (high watermarks, lowmem
+ * reserves) and part of the cache: on the lab's host2 (455 MiB of RAM, no
+ * swap, THP off below 512 MiB so min_free_kbytes stays near 2.7 MiB) by
+ * about 4-9 MiB. bdhog's persistent memory hog stops short of the OOM
+ * killer with MemAvailable at 3-4% of RAM: 4-6% by this count, so 5% would
+ * catch it only now and then. Idle, host2 has about three quarters of its
+ * RAM available (its ~50 MB tmpfs root counts as used), and under the lab's
+ * stress-ng soak (--vm 96M, --hdd 16M on tmpfs) about half. 8% catches the
+ * hog with ~10 MiB to spare and stays far from any healthy load; clearing
+ * at 12% keeps a hog that lets a little go from flapping. A machine that
+ * keeps little cache by design (a database sized to its RAM) may need
+ * lower shares. */
 #ifndef BD_CLASSIFY_H
 #define BD_CLASSIFY_H
 
@@ -77,6 +93,8 @@ struct bd_classify_config {
         unsigned exhausted_pct; /* enter "exhausted" at this share of a limit */
         unsigned recovered_pct; /* leave it under this share */
         uint64_t oom_window_ns; /* how recent an OOM kill counts */
+        unsigned mem_low_pct;   /* enter "exhausted" (memory) under this share of RAM available */
+        unsigned mem_ok_pct;    /* leave it at this share */
         unsigned nic_errors;    /* transport errors in a row for nic-unreachable */
         int32_t system_running; /* SYSTEM_RUNNING's value in the target's enum */
         uint64_t ignore_cpus;   /* never judged: nohz_full cpus stop their tick while busy */

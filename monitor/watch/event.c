@@ -157,6 +157,83 @@ void bd_event_write_saved(FILE *f, int json, const struct bd_watcher *w, const s
         }
 }
 
+/* Why the repair ended as it did, in a line. */
+static void repair_why(const struct bd_watch_repair *r, char *buf, size_t cap)
+{
+        if (r->err)
+                snprintf(buf, cap, "%s", r->err->message);
+        else if (!r->apply)
+                snprintf(buf, cap, "%zu step%s, nothing written (%s)", r->run.plan.n,
+                         r->run.plan.n == 1 ? "" : "s",
+                         r->rule->apply ? "mode=apply needs --write" : "mode=plan");
+        else
+                snprintf(buf, cap, "%s", r->run.plan.verdict_why);
+}
+
+void bd_event_write_repair_text(FILE *f, const struct bd_watcher *w, const char *record,
+                                const struct bd_wallclock *clk)
+{
+        const struct bd_watch_repair *r = &w->repair;
+        char when[48], why[sizeof(r->err->message)];
+        bd_wallclock_iso(clk->wall_ns, 0, when, sizeof(when));
+        fprintf(f, "%s ", when);
+        put_text(f, w->target.name);
+        fprintf(f, " repair %s", r->rule->script);
+        for (unsigned i = 0; i < r->rule->nargs; i++)
+                fprintf(f, " %s", r->args[i]);
+        fprintf(f, ": %s", r->verdict);
+        /* A script's reasons and errors may quote the target's names. */
+        repair_why(r, why, sizeof(why));
+        if (why[0]) {
+                fputs(": ", f);
+                put_text(f, why);
+        }
+        if (record)
+                fprintf(f, "; saved in %s", record);
+        fputc('\n', f);
+}
+
+void bd_event_write_repair_json(FILE *f, const struct bd_watcher *w, int with_plan,
+                                const char *record, const struct bd_wallclock *clk)
+{
+        const struct bd_watch_repair *r = &w->repair;
+        const struct bd_repair_plan *plan = &r->run.plan;
+        char when[48], why[sizeof(r->err->message)];
+        bd_wallclock_iso(clk->wall_ns, 1, when, sizeof(when));
+        fprintf(f, "{\"time\":\"%s\",\"unix_ns\":%" PRIu64 ",\"target\":", when, clk->wall_ns);
+        bd_json_string(f, w->target.name);
+        fprintf(f, ",\"state\":\"%s\",\"rule_line\":%u,\"repair\":", bd_state_name(r->event.state),
+                r->rule->line);
+        bd_json_string(f, r->rule->script);
+        fputs(",\"script\":", f);
+        bd_json_string(f, r->path);
+        fputs(",\"args\":[", f);
+        for (unsigned i = 0; i < r->rule->nargs; i++) {
+                fputs(i ? "," : "", f);
+                bd_json_string(f, r->args[i]);
+        }
+        repair_why(r, why, sizeof(why));
+        fprintf(f, "],\"mode\":\"%s\",\"verdict\":\"%s\",\"why\":", r->apply ? "apply" : "plan",
+                r->verdict);
+        bd_json_string(f, why);
+        fprintf(f, ",\"rounds\":%u,\"steps\":%zu,\"writes\":%u", r->run.rounds, plan->n,
+                plan->writes);
+        if (r->err) {
+                fputs(",\"error\":", f);
+                bd_json_string(f, r->err->message);
+        }
+        /* Every plan has its script's name: an empty one was never made. */
+        if (with_plan && plan->script[0]) {
+                fputs(",\"plan\":", f);
+                bd_repair_plan_write_json(f, plan, r->run.rounds > 0);
+        }
+        if (record) {
+                fputs(",\"record\":", f);
+                bd_json_string(f, record);
+        }
+        fputs("}\n", f);
+}
+
 struct bd_error *bd_event_hook(const char *cmd, const struct bd_watcher *w,
                                const struct bd_event *ev, const char *incident,
                                const struct bd_wallclock *clk, pid_t *pid)

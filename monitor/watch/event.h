@@ -69,6 +69,22 @@ struct bd_error *bd_event_json(char **json, size_t *len, const struct bd_watcher
 void bd_event_write_saved(FILE *f, int json, const struct bd_watcher *w, const struct bd_event *ev,
                           const char *incident);
 
+/* What came of w's repair (w->repair, just ended), as the line
+ *   TIME TARGET repair SCRIPT[ ARG...]: VERDICT[: WHY][; saved in RECORD]
+ * TIME the wall clock's (clk) without date, SCRIPT and ARGs the rule's
+ * (numbers expanded), VERDICT planned, done, pending, not-yet, again or
+ * error, WHY the plan's size (planned), the verify's reason or the error;
+ * RECORD (NULL: none) the repair's record in its incident. */
+void bd_event_write_repair_text(FILE *f, const struct bd_watcher *w, const char *record,
+                                const struct bd_wallclock *clk);
+/* The same as one JSON object and a newline, fields in this order: time,
+ * unix_ns, target, state, rule_line, repair (SCRIPT), script (the file
+ * run), args, mode (plan or apply: what was done), verdict, why, rounds,
+ * steps, writes, then error (when it failed), plan (with_plan, when one
+ * was made: bd_repair_plan_write_json()) and record (when not NULL). */
+void bd_event_write_repair_json(FILE *f, const struct bd_watcher *w, int with_plan,
+                                const char *record, const struct bd_wallclock *clk);
+
 /* Run cmd with /bin/sh -c in the background, ev in its environment:
  * BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_EVIDENCE, BDMON_EVENT
  * (bd_event_json() without its newline), BDMON_CPU, BDMON_PID and

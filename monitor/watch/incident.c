@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../cache/cache.h"
 #include "../views/printk.h"
 
 /* The lines that open a kernel failure report. */
@@ -152,4 +153,28 @@ struct bd_error *bd_incident_capture(const char *dir, const struct bd_watcher *w
         err = bd_incident_write(dir, name, w->prog, json, path, cap);
         free(json);
         return err;
+}
+
+struct bd_error *bd_incident_add_repair(const char *incident, const struct bd_watcher *w,
+                                        const struct bd_wallclock *clk, char *path, size_t cap)
+{
+        char file[1300], *json = NULL;
+        size_t len = 0;
+        if (cap)
+                path[0] = '\0';
+        snprintf(file, sizeof(file), "%s/repair.json", incident);
+        FILE *f = open_memstream(&json, &len);
+        if (!f)
+                return &bd_error_nomem;
+        bd_event_write_repair_json(f, w, 1, NULL, clk);
+        if (fclose(f)) {
+                free(json);
+                return &bd_error_nomem;
+        }
+        int bad = bd_cache_write_atomic(file, json, len), e = errno;
+        free(json);
+        if (bad)
+                return bd_error_new(BD_ERR_IO, "incident: writing %s: %s", file, strerror(e));
+        snprintf(path, cap, "%s", file);
+        return NULL;
 }

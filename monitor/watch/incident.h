@@ -26,6 +26,13 @@ struct bd_error *bd_incident_capture(const char *dir, const struct bd_watcher *w
                                      const struct bd_event *ev, const struct bd_wallclock *clk,
                                      char *path, size_t cap);
 
+/* Add the record of w's repair (w->repair, just ended) to its incident:
+ * INCIDENT/repair.json, bd_event_write_repair_json() with the plan, under
+ * a temporary name renamed when whole. path receives the file's path, ""
+ * on error. */
+struct bd_error *bd_incident_add_repair(const char *incident, const struct bd_watcher *w,
+                                        const struct bd_wallclock *clk, char *path, size_t cap);
+
 /* Where a failure report starts in a log: the first line of the last
  * report's opening lines (an oops, a panic, a lockup or hung-task splat),
  * or -1 if the log holds none. Exposed for tests. */

@@ -6,6 +6,25 @@
 
 #include "../views/output.h"
 
+/* Keep what was written to f, a memstream over *line, as the newest
+ * event line. */
+static struct bd_error *keep(struct bd_live *v, FILE *f, char **line, size_t *len)
+{
+        if (fclose(f)) {
+                free(*line);
+                return &bd_error_nomem;
+        }
+        char *slot = v->events[v->next];
+        if (*len >= BD_LIVE_LINE)
+                *len = BD_LIVE_LINE - 1;
+        memcpy(slot, *line, *len);
+        slot[*len] = '\0';
+        free(*line);
+        v->next = (v->next + 1) % BD_LIVE_EVENTS;
+        v->nev += v->nev < BD_LIVE_EVENTS;
+        return NULL;
+}
+
 struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
                              const struct bd_event *ev, const char *incident,
                              const struct bd_wallclock *clk)
@@ -16,19 +35,19 @@ struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
         if (!f)
                 return &bd_error_nomem;
         bd_event_write_text(f, w, ev, incident, clk);
-        if (fclose(f)) {
-                free(line);
+        return keep(v, f, &line, &len);
+}
+
+struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *w,
+                                    const char *record, const struct bd_wallclock *clk)
+{
+        char *line = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&line, &len);
+        if (!f)
                 return &bd_error_nomem;
-        }
-        char *slot = v->events[v->next];
-        if (len >= BD_LIVE_LINE)
-                len = BD_LIVE_LINE - 1;
-        memcpy(slot, line, len);
-        slot[len] = '\0';
-        free(line);
-        v->next = (v->next + 1) % BD_LIVE_EVENTS;
-        v->nev += v->nev < BD_LIVE_EVENTS;
-        return NULL;
+        bd_event_write_repair_text(f, w, record, clk);
+        return keep(v, f, &line, &len);
 }
 
 void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher *w, size_t n,

@@ -27,6 +27,9 @@ struct bd_live {
 struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
                              const struct bd_event *ev, const char *incident,
                              const struct bd_wallclock *clk);
+/* The same for the line of w's repair (bd_event_write_repair_text()). */
+struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *w,
+                                    const char *record, const struct bd_wallclock *clk);
 /* The whole screen for the n watchers w, from the terminal's clearing to
  * the oldest-first events: interval_ns is the probe period shown, clk's
  * wall-clock reading the time. The caller flushes f. */

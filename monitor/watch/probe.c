@@ -50,12 +50,13 @@ struct bd_probe {
         int have_bda;
 
         /* Raw values, written by the reads; unplanned ones keep defaults. */
-        uint64_t jiffies, tainted, online_mask, max_files, free_pages;
+        uint64_t jiffies, tainted, online_mask, max_files, free_pages, totalram;
+        uint64_t file_lru[2]; /* NR_ACTIVE_FILE, NR_INACTIVE_FILE */
         int64_t nr_files;
         int32_t panic_cpu, oops, system_state, nr_threads, max_threads, pid_max;
         int32_t min_free_kbytes;
         uint32_t idr_next;
-        int have_online;
+        int have_online, have_free, have_file_lru;
 
         struct bd_gather rq;
         uint8_t *rq_copy;
@@ -239,6 +240,27 @@ static void plan_files_percpu(struct bd_probe *pr, const struct bd_layout *l)
         }
 }
 
+/* Both lists of the file LRU from the global node counters, or neither:
+ * one alone would understate the cache reclaim can drop. */
+static void plan_file_lru(struct bd_probe *pr, const struct bd_layout *l)
+{
+        static const enum bd_layout_id ids[] = {BDL_NR_ACTIVE_FILE, BDL_NR_INACTIVE_FILE};
+        int64_t idx[2];
+        struct bd_error *err = bd_layout_need(l, ids, 2, idx);
+        if (err || idx[0] < 0 || idx[0] >= 4096 || idx[1] < 0 || idx[1] >= 4096) {
+                bd_error_destroy(err);
+                note_missing(pr, "NR_ACTIVE_FILE/NR_INACTIVE_FILE");
+                return;
+        }
+        size_t first = pr->n;
+        if (plan_global(pr, "vm_node_stat", idx[0] * 8, &pr->file_lru[0], 8) ||
+            plan_global(pr, "vm_node_stat", idx[1] * 8, &pr->file_lru[1], 8)) {
+                pr->n = first;
+                return;
+        }
+        pr->have_file_lru = 1;
+}
+
 static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
 {
         static const enum bd_layout_id ids[] = {BDL_TASK_PID, BDL_TASK_COMM};
@@ -385,7 +407,9 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
         if (bd_layout_has(l, BDL_FILES_STAT_MAX_FILES, &a))
                 plan_global(pr, "files_stat", a, &pr->max_files, 8);
         if (bd_layout_has(l, BDL_NR_FREE_PAGES, &a) && a >= 0 && a < 4096)
-                plan_global(pr, "vm_zone_stat", a * 8, &pr->free_pages, 8);
+                pr->have_free = !plan_global(pr, "vm_zone_stat", a * 8, &pr->free_pages, 8);
+        plan_file_lru(pr, l);
+        plan_global(pr, "_totalram_pages", 0, &pr->totalram, 8);
         if ((err = plan_note(pr))) {
                 bd_probe_close(pr);
                 return bd_error_wrap(err, "probe: VMCOREINFO");
@@ -499,7 +523,11 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
         s->pid_max = pr->pid_max;
         s->nr_files = pr->nr_files;
         s->max_files = (int64_t)pr->max_files;
-        s->free_pages = (int64_t)pr->free_pages;
+        s->free_pages = pr->have_free ? (int64_t)pr->free_pages : -1;
+        /* Summed in unsigned: a counter a cpu has not folded back yet may
+         * be just below zero, and the sum is still right. */
+        s->file_pages = pr->have_file_lru ? (int64_t)(pr->file_lru[0] + pr->file_lru[1]) : -1;
+        s->total_pages = (int64_t)pr->totalram;
         s->min_free_pages = pr->min_free_kbytes > 0 ? pr->min_free_kbytes / 4 : 0;
         s->ncpus = pr->info.ncpus;
         for (unsigned c = 0; c < pr->info.ncpus; c++) {

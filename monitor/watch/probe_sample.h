@@ -48,11 +48,18 @@ struct bd_probe_sample {
                                   2), then HALT.. */
         uint64_t boot_id_hash; /* something that changes on reboot (e.g. KASLR offset ^ vmcoreinfo
                                   location); 0 unknown */
-        int64_t nr_threads, max_threads;    /* nr_threads and max_threads */
-        int64_t pid_last, pid_max;          /* last allocated pid (idr_next) and pid_max */
-        int64_t nr_files, max_files;        /* files_stat nr_files (summed) and max_files */
-        int64_t free_pages, min_free_pages; /* NR_FREE_PAGES and the sum of zones' min watermarks */
-        uint64_t oom_kills;                 /* vm event OOM_KILL, summed over cpus */
+        int64_t nr_threads, max_threads; /* nr_threads and max_threads */
+        int64_t pid_last, pid_max;       /* last allocated pid (idr_next) and pid_max */
+        int64_t nr_files, max_files;     /* files_stat nr_files (summed) and max_files */
+        int64_t free_pages;              /* NR_FREE_PAGES (-1 unknown) */
+        int64_t min_free_pages;          /* the sum of zones' min watermarks (0 unknown) */
+        /* The file LRU (NR_ACTIVE_FILE + NR_INACTIVE_FILE; -1 unknown) and
+         * _totalram_pages (0 unknown). Added because, without swap, free
+         * pages plus the cache reclaim can drop is all the kernel can still
+         * hand out: a hog may hold that near nothing and never trip the OOM
+         * killer. */
+        int64_t file_pages, total_pages;
+        uint64_t oom_kills;         /* vm event OOM_KILL, summed over cpus */
         int64_t nr_uninterruptible; /* rq->nr_uninterruptible summed: tasks in D (-1 unknown) */
         unsigned ncpus; /* entries of cpu[] filled (nr_cpu_ids, at most BD_PROBE_MAX_CPUS) */
         struct bd_probe_cpu cpu[BD_PROBE_MAX_CPUS];

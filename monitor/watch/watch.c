@@ -1,9 +1,13 @@
 #include "watch.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../../common/audit.h"
 #include "../../common/clock.h"
+#include "event.h"
 
 const double bd_watch_rtt_bounds[BD_WATCH_RTT_BUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
@@ -12,6 +16,40 @@ const double bd_watch_rtt_bounds[BD_WATCH_RTT_BUCKETS] = {
 /* A source or kernel that failed is tried again this often: a dead NIC or
  * a booting kernel must not be hammered, nor wait long once back. */
 #define REOPEN_NS 1000000000ull
+
+/* The resources classify.c names its exhausted events after. Lockup and
+ * hung-task events name a task by its comm, which the target chooses: no
+ * rule is picked by that. */
+static const char *const exhausted_subjects[] = {"memory", "threads", "pids", "files", NULL};
+
+#define SAMPLE_VARS                                                                                \
+        (BD_POLICY_VAR(BD_POLICY_PID_LAST) | BD_POLICY_VAR(BD_POLICY_BASE_MAX_THREADS) |           \
+         BD_POLICY_VAR(BD_POLICY_BASE_PID_MAX) | BD_POLICY_VAR(BD_POLICY_BASE_MAX_FILES))
+#define TASK_VARS (BD_POLICY_VAR(BD_POLICY_PID) | BD_POLICY_VAR(BD_POLICY_CPU))
+
+/* Rebooted and nic-unreachable are left out: there is no kernel to read
+ * then (it is being looked for, or out of reach). */
+static const struct {
+        enum bd_state state;
+        const char *const *subjects;
+        unsigned vars;
+} repairable[BD_WATCH_POLICY_STATES] = {
+    {BD_STATE_PANICKED, NULL, BD_POLICY_VAR(BD_POLICY_CPU)},
+    {BD_STATE_OOPS, NULL, 0},
+    {BD_STATE_HARD_LOCKUP, NULL, TASK_VARS},
+    {BD_STATE_SOFT_LOCKUP, NULL, TASK_VARS},
+    {BD_STATE_FROZEN, NULL, 0},
+    {BD_STATE_HUNG_TASK, NULL, BD_POLICY_VAR(BD_POLICY_PID)},
+    {BD_STATE_EXHAUSTED, exhausted_subjects, 0},
+};
+
+void bd_watch_policy_states(struct bd_policy_state out[BD_WATCH_POLICY_STATES])
+{
+        for (size_t i = 0; i < BD_WATCH_POLICY_STATES; i++)
+                out[i] = (struct bd_policy_state){bd_state_name(repairable[i].state),
+                                                  repairable[i].subjects,
+                                                  repairable[i].vars | SAMPLE_VARS};
+}
 
 void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,
                      const struct bd_watch_options *opt)
@@ -23,8 +61,43 @@ void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,
         snprintf(w->note, sizeof(w->note), "not connected yet");
 }
 
+/* The repair is over (err: why it stopped early): say so in the audit and
+ * let go of the script; the plan stays to be told. */
+static void end_repair(struct bd_watcher *w, struct bd_error *err)
+{
+        struct bd_watch_repair *r = &w->repair;
+        if (!err) {
+                err = r->run.err;
+                r->run.err = NULL;
+        }
+        r->err = err;
+        snprintf(r->verdict, sizeof(r->verdict), "%s",
+                 err         ? "error"
+                 : !r->apply ? "planned"
+                             : bd_verdict_name(r->run.verdict));
+        bd_repair_script_close(r->script);
+        r->script = NULL;
+        r->state = BD_WATCH_REPAIR_ENDED;
+        bd_audit("watch-repair target=%s state=%s rule=%u script=\"%s\" mode=%s steps=%zu "
+                 "rounds=%u verdict=%s error=%s",
+                 w->target.name, bd_state_name(r->event.state), r->rule->line, r->rule->script,
+                 r->apply ? "apply" : "plan", r->run.plan.n, r->run.rounds, r->verdict,
+                 err ? bd_err_name(err->code) : "-");
+}
+
+static void clear_repair(struct bd_watch_repair *r)
+{
+        bd_repair_script_close(r->script);
+        bd_repair_run_free(&r->run);
+        bd_error_destroy(r->err);
+        memset(r, 0, sizeof(*r));
+}
+
 static void drop_kernel(struct bd_watcher *w)
 {
+        /* The repair reads and writes through the kernel about to go. */
+        if (w->repair.state == BD_WATCH_REPAIR_RUNNING)
+                end_repair(w, bd_error_new(BD_ERR_NOT_FOUND, "the kernel went away mid-repair"));
         bd_probe_close(w->probe);
         bd_program_close(w->prog);
         w->probe = NULL;
@@ -47,11 +120,13 @@ static void forget_kernel(struct bd_watcher *w)
                 w->opt.prog.replaced = &w->replaced;
         }
         drop_kernel(w);
+        w->baseline.have = 0;
 }
 
 void bd_watcher_close(struct bd_watcher *w)
 {
         drop_source(w);
+        clear_repair(&w->repair);
 }
 
 enum bd_state bd_watcher_state(const struct bd_watcher *w)
@@ -61,7 +136,12 @@ enum bd_state bd_watcher_state(const struct bd_watcher *w)
 
 uint64_t bd_watcher_due(const struct bd_watcher *w)
 {
-        return w->probe ? w->next_probe_ns : w->next_open_ns;
+        uint64_t due = w->probe ? w->next_probe_ns : w->next_open_ns;
+        if (w->repair.state == BD_WATCH_REPAIR_ENDED)
+                return 0;
+        if (w->repair.state == BD_WATCH_REPAIR_RUNNING && w->repair.run.due_ns < due)
+                return w->repair.run.due_ns;
+        return due;
 }
 
 /* Feed the classifier a failed probe of the given kind. */
@@ -179,6 +259,12 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         }
         w->last = s;
         int verdict = bd_classifier_feed(&w->cls, &s, &w->event);
+        if (!w->baseline.have && w->event.state == BD_STATE_HEALTHY) {
+                w->baseline.have = 1;
+                w->baseline.max_threads = s.max_threads;
+                w->baseline.pid_max = s.pid_max;
+                w->baseline.max_files = s.max_files;
+        }
         if (verdict && w->event.state == BD_STATE_REBOOTED && !w->new_kernel) {
                 /* The addresses probed are the old kernel's: find the new
                  * one before reading anything more. */
@@ -189,4 +275,106 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         if (verdict && w->event.state != BD_STATE_UNKNOWN)
                 w->new_kernel = 0;
         return verdict;
+}
+
+static void put(struct bd_policy_vars *v, enum bd_policy_var var, int64_t value, int known)
+{
+        if (known) {
+                v->value[var] = value;
+                v->known |= BD_POLICY_VAR(var);
+        }
+}
+
+void bd_watcher_vars(const struct bd_watcher *w, const struct bd_event *ev,
+                     struct bd_policy_vars *v)
+{
+        memset(v, 0, sizeof(*v));
+        put(v, BD_POLICY_PID, ev->pid, ev->pid > 0);
+        put(v, BD_POLICY_CPU, ev->cpu, ev->cpu >= 0);
+        put(v, BD_POLICY_PID_LAST, w->last.pid_last, w->last.pid_last > 0);
+        /* A limit this kernel lacks reads as 0: unknown, not "restore 0". */
+        put(v, BD_POLICY_BASE_MAX_THREADS, w->baseline.max_threads,
+            w->baseline.have && w->baseline.max_threads > 0);
+        put(v, BD_POLICY_BASE_PID_MAX, w->baseline.pid_max,
+            w->baseline.have && w->baseline.pid_max > 0);
+        put(v, BD_POLICY_BASE_MAX_FILES, w->baseline.max_files,
+            w->baseline.have && w->baseline.max_files > 0);
+}
+
+int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, const char *incident,
+                            uint64_t now)
+{
+        const struct bd_policy *p = w->opt.policy;
+        struct bd_watch_repair *r = &w->repair;
+        if (!p || r->state != BD_WATCH_REPAIR_IDLE || !bd_event_alarms(w, ev))
+                return 0;
+        const struct bd_policy_rule *rule = bd_policy_match(p, bd_state_name(ev->state), ev->what);
+        if (!rule || !bd_policy_allows(rule, w->rule_ran[rule - p->rules], now))
+                return 0;
+        w->rule_ran[rule - p->rules] = now;
+        clear_repair(r);
+        r->state = BD_WATCH_REPAIR_RUNNING;
+        r->rule = rule;
+        r->event = *ev;
+        snprintf(r->incident, sizeof(r->incident), "%s", incident ? incident : "");
+        r->apply = rule->apply && w->opt.open.write_enabled;
+        for (unsigned i = 0; i < rule->nargs; i++)
+                r->argv[i] = r->args[i];
+        /* The numbers of this moment, not of when the script gets to run. */
+        struct bd_policy_vars v;
+        bd_watcher_vars(w, ev, &v);
+        struct bd_error *err = bd_policy_expand(rule, &v, r->args);
+        if (err)
+                end_repair(w, err);
+        return 1;
+}
+
+/* The repair's first step: its script, found and loaded against the
+ * kernel watched. */
+static struct bd_error *begin_repair(struct bd_watcher *w)
+{
+        struct bd_watch_repair *r = &w->repair;
+        if (!w->prog)
+                return bd_error_new(BD_ERR_NOT_FOUND, "no kernel to repair: %s", w->note);
+        const char *path = bd_repair_find_script(r->rule->script, r->path, sizeof(r->path));
+        if (path != r->path)
+                snprintf(r->path, sizeof(r->path), "%s", path);
+        /* unlock by another name (a link) is still unlock. */
+        char real[PATH_MAX];
+        if (realpath(r->path, real) && bd_policy_refuses(real))
+                return bd_error_new(BD_ERR_USAGE, "%s is %s: never run from a policy", r->path,
+                                    real);
+        struct bd_repair_options o = {.force = r->rule->force};
+        struct bd_error *err = bd_repair_script_load(w->prog, r->path, NULL, &o, &r->script);
+        if (!err)
+                bd_repair_run_start(&r->run, r->script, w->prog, w->target.name, r->path, r->argv,
+                                    r->rule->nargs, r->apply, NULL);
+        return err;
+}
+
+int bd_watcher_repair_step(struct bd_watcher *w, uint64_t now)
+{
+        struct bd_watch_repair *r = &w->repair;
+        if (r->state == BD_WATCH_REPAIR_RUNNING && now >= r->run.due_ns) {
+                struct bd_error *err = r->script ? NULL : begin_repair(w);
+                if (err)
+                        end_repair(w, err);
+                else if (bd_repair_run_step(&r->run, now))
+                        end_repair(w, NULL);
+        }
+        if (r->state != BD_WATCH_REPAIR_ENDED)
+                return 0;
+        r->state = BD_WATCH_REPAIR_IDLE;
+        return 1;
+}
+
+int bd_watcher_repair_stop(struct bd_watcher *w, const char *why)
+{
+        struct bd_watch_repair *r = &w->repair;
+        if (r->state == BD_WATCH_REPAIR_IDLE)
+                return 0;
+        if (r->state == BD_WATCH_REPAIR_RUNNING)
+                end_repair(w, bd_error_new(BD_ERR_INTERNAL, "%s mid-repair", why));
+        r->state = BD_WATCH_REPAIR_IDLE;
+        return 1;
 }

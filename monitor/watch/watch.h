@@ -2,7 +2,16 @@
  * and the classifier, and the recovery around them. A watcher never gives
  * up: a NIC that stops answering is reconnected, a kernel that vanished
  * (reboot) is looked for again, and the classifier is told what happened
- * through the samples it is fed. */
+ * through the samples it is fed.
+ *
+ * With a repair policy (--repair, repair/policy.h) an alarm may start a
+ * repair script. It runs in the watch's own thread, a step at a time
+ * (bd_watcher_repair_step()): loading the script, each plan, each apply
+ * and each verify is one step (milliseconds; a walk of every task at
+ * most), and the pauses between verifies are the watch loop's to spend,
+ * so every target, this one included, goes on being probed while a repair
+ * waits for its effect. A target runs one repair at a time; an alarm that
+ * comes while one runs starts none. */
 #ifndef BD_WATCH_H
 #define BD_WATCH_H
 
@@ -13,6 +22,8 @@
 #include "../source/phys.h"
 #include "probe.h"
 #include "../kernel/program.h"
+#include "../repair/policy.h"
+#include "../repair/run.h"
 #include "../source/target.h"
 
 /* Probe round-trip histogram buckets, seconds (Prometheus "le"). */
@@ -25,6 +36,32 @@ struct bd_watch_options {
         uint64_t interval_ns;
         uint64_t hung_every_ns; /* slow scan period, 0: never */
         struct bd_classify_config cls;
+        /* --repair, or NULL; its mode=apply rules write when
+         * open.write_enabled. */
+        const struct bd_policy *policy;
+};
+
+/* The states a policy may name (those a kernel can be read in), for
+ * bd_policy_parse(): out receives BD_WATCH_POLICY_STATES entries. */
+#define BD_WATCH_POLICY_STATES 7
+void bd_watch_policy_states(struct bd_policy_state out[BD_WATCH_POLICY_STATES]);
+
+enum bd_watch_repair_state { BD_WATCH_REPAIR_IDLE, BD_WATCH_REPAIR_RUNNING, BD_WATCH_REPAIR_ENDED };
+
+/* The repair a watcher runs or ran last. */
+struct bd_watch_repair {
+        enum bd_watch_repair_state state;
+        const struct bd_policy_rule *rule;            /* NULL: none yet */
+        struct bd_event event;                        /* the alarm it answers */
+        char incident[1200];                          /* where its record goes, "" for none */
+        int apply;                                    /* mode=apply and --write */
+        char args[BD_REPAIR_MAX_ARGS][BD_POLICY_ARG]; /* expanded */
+        char *argv[BD_REPAIR_MAX_ARGS];
+        char path[1200]; /* the script found */
+        struct bd_repair_script *script;
+        struct bd_repair_run run; /* its plan, rounds and verdict */
+        struct bd_error *err;     /* what ended it early, or NULL */
+        char verdict[16];         /* once ended: planned, error, or the run's verdict */
 };
 
 struct bd_watcher {
@@ -45,6 +82,14 @@ struct bd_watcher {
         int new_kernel;          /* the kernel was found again after a reboot, no verdict yet */
         struct bd_vmcoreinfo replaced; /* the kernel a reboot replaced */
         char note[256];                /* why the watcher has no kernel right now, "" if it has */
+        /* The first healthy sample of this boot's limits (${baseline.*}):
+         * what a repair may restore after a fault changed them. */
+        struct {
+                int have;
+                int64_t max_threads, pid_max, max_files;
+        } baseline;
+        uint64_t rule_ran[BD_POLICY_MAX_RULES]; /* monitor time a rule last ran here, 0: never */
+        struct bd_watch_repair repair;
 };
 
 void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,
@@ -57,5 +102,20 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now);
 uint64_t bd_watcher_due(const struct bd_watcher *w);
 /* The current verdict: w->event.state once a first sample was judged. */
 enum bd_state bd_watcher_state(const struct bd_watcher *w);
+
+/* The numbers a rule's arguments may name, as w knows them for ev. */
+void bd_watcher_vars(const struct bd_watcher *w, const struct bd_event *ev,
+                     struct bd_policy_vars *v);
+/* Start the repair the policy calls for on ev, an alarm just told whose
+ * incident (NULL: none) is to hold its record: the first rule matching ev,
+ * if its rate limit allows it at now and no repair runs. 1 if one
+ * started; bd_watcher_repair_step() then runs it. */
+int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, const char *incident,
+                            uint64_t now);
+/* Do the repair's next step if due at now; 1 when it has ended
+ * (w->repair says how). */
+int bd_watcher_repair_step(struct bd_watcher *w, uint64_t now);
+/* End a running repair before its time, saying why; 1 if one ran. */
+int bd_watcher_repair_stop(struct bd_watcher *w, const char *why);
 
 #endif

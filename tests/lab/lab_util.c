@@ -127,3 +127,33 @@ int lab_boot(void)
         result_free(&r);
         return rc ? -1 : 0;
 }
+
+int events_now(const char *events)
+{
+        struct result r = vm("mon", "grep -c . %s || true", events);
+        int n = atoi(r.out);
+        result_free(&r);
+        return n;
+}
+
+int wait_match(const char *events, int after, const char *text, int seconds, char *buf, size_t cap)
+{
+        struct result r = vm("mon",
+                             "for i in $(seq %d); do l=$(tail -n +%d %s"
+                             " | grep -n -m1 -F '%s') && [ -n \"$l\" ] && "
+                             "{ echo \"$l\"; exit 0; }; sleep 0.2; done; exit 1",
+                             seconds * 5, after + 1, events, text);
+        int line = 0;
+        if (!r.rc) {
+                line = after + atoi(r.out);
+                const char *colon = strchr(r.out, ':');
+                snprintf(buf, cap, "%s", colon ? colon + 1 : r.out);
+        } else {
+                struct result all = vm("mon", "tail -n +%d %s", after + 1, events);
+                fprintf(stderr, "no event with '%s' within %d s; events since:\n%s\n", text,
+                        seconds, all.out);
+                result_free(&all);
+        }
+        result_free(&r);
+        return line;
+}

@@ -32,6 +32,13 @@ void expect_refusal(struct result *r, int code, const char *phrase);
 int json_field(const char *json, const char *key, char *buf, size_t cap);
 void chomp(char *s);
 
+/* Lines in a file of watch events (JSON lines) on mon. */
+int events_now(const char *events);
+/* The first event after line `after` of events that holds `text` (a fixed
+ * string), waited for at most `seconds`: its line number, its JSON in buf;
+ * 0 (having printed the events since) if none came. */
+int wait_match(const char *events, int after, const char *text, int seconds, char *buf, size_t cap);
+
 #define BDMON "bdmon -q -c /bd/lab/run/targets"
 #define KEY   "/bd/lab/run/psk"
 

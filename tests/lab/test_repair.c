@@ -30,7 +30,9 @@ static int group_setup(void **state)
                 return -1;
         struct result r =
             vm("host2-nic",
-               "set -e; bdnicd -d -k " KEY " -l 0.0.0.0:7474 --allow-write -w host2=pci:1af4:1110"
+               "set -e; dd if=/dev/urandom of=/tmp/direct.bin bs=1024 count=1024 2>/dev/null;"
+               "bdnicd -d -k " KEY " -l 0.0.0.0:7474 --allow-write -w host2=pci:1af4:1110"
+               " -w direct=file:/tmp/direct.bin@0x1000000000"
                " -a " NIC_LOG " --log /tmp/nic-w.log --pidfile /tmp/nic-w.pid;"
                "bdnicd -d -k " KEY " -l 0.0.0.0:7475 -w host2=pci:1af4:1110"
                " -a /tmp/nic-ro.audit --log /tmp/nic-ro.log --pidfile /tmp/nic-ro.pid");
@@ -40,10 +42,10 @@ static int group_setup(void **state)
         result_free(&r);
         if (rc)
                 return -1;
-        /* The canary: counts in a file, forever. */
-        r = vm("host2", "(i=0; while :; do i=$((i+1)); if [ $((i %% 500)) = 0 ]; then"
-                        " echo $i > /tmp/canary.t; mv /tmp/canary.t /tmp/canary.n; fi; done)"
-                        " >/dev/null 2>&1 & echo $! > /tmp/canary.pid");
+        /* The canary: counts in a file, for ever, needing no fork (a fork
+         * bomb would end a shell loop that forks). */
+        r = vm("host2", "/bd/lab/faults/bdhog canary /tmp/canary.n >/dev/null 2>&1 &"
+                        " echo $! > /tmp/canary.pid");
         rc = r.rc;
         result_free(&r);
         return rc ? -1 : 0;
@@ -223,7 +225,7 @@ static void test_rtspin(void **state)
         int done = strstr(r.out, "effect: done") != NULL;
         result_free(&r);
         int gone = pid > 0 && !alive(pid);
-        r = vm("host2", "pkill bdhog; true");
+        r = vm("host2", "kill $(pidof bdhog) 2>/dev/null; true");
         result_free(&r);
         assert_true(pid > 1);
         assert_int_equal(rc, 0);
@@ -248,13 +250,20 @@ static void test_unlock(void **state)
         chomp(addr);
         result_free(&r);
         long spinners = vm_number("host2", "ps | grep -c '[b]dfault-lock' || true");
+        /* The raw address and the module's own symbol name the same lock:
+         * refused without --force, released with it by name. */
         struct result plain = vm("mon", NIC_W " --raw repair --apply unlock %s", addr);
-        struct result forced = vm("mon", NIC_W " --raw --force repair --apply unlock %s", addr);
+        struct result named = vm("mon", NIC_W " sym bdfault_leak");
+        struct result forced = vm("mon", NIC_W " --force repair --apply unlock bdfault_leak");
         sleep(1);
         struct result after = vm("host2", "ps | grep -c '[b]dfault-lock' || true");
         r = host("'%s/lab/bdlab' inject host2 lockfree", lab_root);
         result_free(&r);
         expect_refusal(&plain, 2, "--force");
+        expect_ok(&named, "the module's symbol");
+        assert_non_null(strstr(named.out, addr + 2));
+        assert_non_null(strstr(named.out, "bdfault"));
+        result_free(&named);
         expect_ok(&forced, "unlocking");
         assert_non_null(strstr(forced.out, "effect: done"));
         assert_non_null(strstr(forced.out, "kept"));
@@ -311,6 +320,172 @@ static void test_guard_changed(void **state)
         result_free(&r);
 }
 
+/* A peer with the key and a direct window's rkey posts one-sided writes
+ * itself, bypassing bdmon, inside the window and past its end: the NIC's
+ * registration refuses both (remote read only), and not a byte changes. */
+static void text_of(const char *name, const char *cmd, char *buf, size_t cap)
+{
+        struct result r = vm(name, "%s", cmd);
+        snprintf(buf, cap, "%s", r.out);
+        chomp(buf);
+        result_free(&r);
+}
+
+static void test_rogue_write(void **state)
+{
+        (void)state;
+        char before[64], after[64];
+        text_of("host2-nic", "md5sum < /tmp/direct.bin", before, sizeof(before));
+        struct result r = vm("mon", "rogue_write -k " KEY " rdma:10.99.0.3:7474 direct");
+        text_of("host2-nic", "md5sum < /tmp/direct.bin", after, sizeof(after));
+        if (r.rc)
+                print_error("rogue_write: exit %d\n%s%s", r.rc, r.out, r.err);
+        assert_int_equal(r.rc, 0);
+        assert_non_null(strstr(r.out, "write inside"));
+        assert_non_null(strstr(r.out, "IBV_WC_REM_ACCESS_ERR"));
+        result_free(&r);
+        assert_string_equal(before, after);
+}
+
+/* ------------------------------------------------ persistent faults
+ * Each is injected to last (BDLAB_HOG_S=0: the hog never lets go, its
+ * lowered limit stays, one of its processes sleeps in pause()), seen by a
+ * watch, repaired, and must leave host2 healthy in the same boot: the
+ * exec agent starts processes, the canary counts at its old rate. */
+
+#define EVENTS "/tmp/repair-watch.jsonl"
+
+struct persistent {
+        const char *kind;   /* bdlab inject KIND */
+        const char *what;   /* the resource watch names */
+        const char *sysctl; /* the limit the fault lowers, put back afterwards */
+        const char *script; /* the repair and its arguments; %s: the limit before */
+        int by_watch;       /* healed by watch --repair, not by hand */
+};
+
+static double canary_rate(void)
+{
+        long a = canary_count();
+        sleep(3);
+        return (double)(canary_count() - a) / 3;
+}
+
+static long long event_ns(const char *ev)
+{
+        char v[32];
+        return json_field(ev, "unix_ns", v, sizeof(v)) ? 0 : atoll(v);
+}
+
+static void heal(const struct persistent *f)
+{
+        char boot0[64], boot1[64], limit[32] = "", script[160], ev[4096], what[32] = "";
+        text_of("host2", "cat /proc/sys/kernel/random/boot_id", boot0, sizeof(boot0));
+        if (f->sysctl)
+                text_of("host2", f->sysctl, limit, sizeof(limit));
+        snprintf(script, sizeof(script), f->script, limit);
+        double rate0 = canary_rate();
+        long canary = vm_number("host2", "cat /tmp/canary.pid");
+        struct result r =
+            vm("mon",
+               "rm -rf " EVENTS " /tmp/rinc; mkdir /tmp/rinc;"
+               " echo 'exhausted:%s %s mode=apply' > /tmp/policy;"
+               " (" PLAN " --audit /tmp/mon.audit --json --incidents /tmp/rinc %s watch > " EVENTS
+               " 2>/tmp/rw.err &"
+               " echo $! > /tmp/rw.pid)",
+               f->what, script, f->by_watch ? "--write --repair /tmp/policy" : "");
+        expect_ok(&r, "starting a watch");
+        result_free(&r);
+        int healthy = wait_match(EVENTS, 0, "\"state\":\"healthy\"", 120, ev, sizeof(ev));
+        r = host("BDLAB_HOG_S=0 '%s/lab/bdlab' inject host2 %s", lab_root, f->kind);
+        int injected = r.rc == 0;
+        result_free(&r);
+        int alarm = healthy && injected
+                        ? wait_match(EVENTS, healthy, "\"state\":\"exhausted\"", 90, ev, sizeof(ev))
+                        : 0;
+        long long t_alarm = event_ns(ev);
+        json_field(ev, "what", what, sizeof(what));
+        struct result fix = {0};
+        if (alarm && !f->by_watch)
+                fix = vm("mon", NIC_W " repair --apply %s", script);
+        int healed =
+            alarm ? wait_match(EVENTS, alarm, "\"previous\":\"exhausted\"", 60, ev, sizeof(ev)) : 0;
+        long long t_healed = event_ns(ev);
+        text_of("host2", "cat /proc/sys/kernel/random/boot_id", boot1, sizeof(boot1));
+        struct result forks = vm("host2", "for i in 1 2 3 4 5 6 7 8; do sh -c true || exit 1;"
+                                          " done; exec echo started");
+        long left = vm_number("host2", "pgrep bdhog | wc -l");
+        double rate1 = canary_rate();
+        struct result repaired = vm("mon", "cat /tmp/rinc/*/repair.json 2>/dev/null; true");
+        /* Whatever happened: the hog ends, the limit comes back, the watch
+         * stops. */
+        r = vm("host2", "kill -9 $(pidof bdhog) 2>/dev/null; sleep 1; %s%s%s true",
+               limit[0] ? "echo " : "", limit,
+               !limit[0]                 ? ""
+               : strstr(f->kind, "pid")  ? " > /proc/sys/kernel/pid_max;"
+               : strstr(f->kind, "file") ? " > /proc/sys/fs/file-max;"
+                                         : " > /proc/sys/kernel/threads-max;");
+        result_free(&r);
+        r = vm("mon", "kill $(cat /tmp/rw.pid); sleep 1; cat /tmp/rw.err");
+        result_free(&r);
+
+        const char *effect = fix.out ? strstr(fix.out, "effect:") : NULL;
+        print_message("%s: %.*s\n", script, effect ? (int)strcspn(effect, "\n") : 4,
+                      effect ? effect : "none");
+        print_message("%-8s alarm -> healthy in %.2f s; %ld hog process(es) left asleep;"
+                      " canary %.0f/s before, %.0f/s after\n",
+                      f->kind, alarm && healed ? (double)(t_healed - t_alarm) / 1e9 : -1.0, left,
+                      rate0, rate1);
+        assert_true(injected);
+        assert_true(alarm > 0);
+        assert_string_equal(what, f->what);
+        if (!f->by_watch) {
+                if (fix.rc)
+                        print_error("%s: exit %d\n%s%s", script, fix.rc, fix.out, fix.err);
+                assert_int_equal(fix.rc, 0);
+                /* The hog's sleeper is marked, not woken. */
+                assert_non_null(strstr(fix.out, "pending until woken"));
+        } else {
+                assert_non_null(strstr(repaired.out, "\"verdict\""));
+        }
+        result_free(&fix);
+        result_free(&repaired);
+        assert_true(healed > 0);
+        assert_string_equal(boot0, boot1);
+        expect_ok(&forks, "host2 starts processes");
+        assert_non_null(strstr(forks.out, "started"));
+        result_free(&forks);
+        assert_true(left >= 1 && left <= 2);
+        assert_int_equal(vm_number("host2", "cat /tmp/canary.pid"), canary);
+        assert_true(rate1 >= rate0 / 3);
+        expect_canary_alive();
+}
+
+static void test_forkbomb(void **state)
+{
+        (void)state;
+        heal(&(struct persistent){"forkbomb", "threads", "cat /proc/sys/kernel/threads-max",
+                                  "forkbomb restore=%s", 0});
+}
+
+static void test_pids(void **state)
+{
+        (void)state;
+        heal(&(struct persistent){"pids", "pids", "cat /proc/sys/kernel/pid_max", "pids", 0});
+}
+
+static void test_files(void **state)
+{
+        (void)state;
+        heal(&(struct persistent){"files", "files", "cat /proc/sys/fs/file-max", "files", 0});
+}
+
+/* Healed by the watch itself, from a policy. */
+static void test_memhog_by_watch(void **state)
+{
+        (void)state;
+        heal(&(struct persistent){"memory", "memory", NULL, "memhog", 1});
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -321,6 +496,14 @@ int main(void)
             cmocka_unit_test(test_rtspin),
             cmocka_unit_test(test_unlock),
             cmocka_unit_test(test_guard_changed),
+            cmocka_unit_test(test_rogue_write),
+            cmocka_unit_test(test_forkbomb),
+            cmocka_unit_test(test_pids),
+            cmocka_unit_test(test_files),
+            cmocka_unit_test(test_memhog_by_watch),
         };
+        /* BD_TEST_FILTER=test_forkbomb (a cmocka pattern, * and ?) runs some. */
+        if (getenv("BD_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("BD_TEST_FILTER"));
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -78,50 +78,17 @@ static int group_teardown(void **state)
         return rc ? -1 : 0;
 }
 
-static int events_now(void)
-{
-        struct result r = vm("mon", "grep -c . " EVENTS " || true");
-        int n = atoi(r.out);
-        result_free(&r);
-        return n;
-}
-
-/* The first event after line `after` that holds `text` (a fixed
- * string), waited for at most `seconds`: its line number, its JSON in
- * buf; 0 if none came. */
-static int wait_match(int after, const char *text, int seconds, char *buf, size_t cap)
-{
-        struct result r = vm("mon",
-                             "for i in $(seq %d); do l=$(tail -n +%d " EVENTS
-                             " | grep -n -m1 -F '%s') && [ -n \"$l\" ] && "
-                             "{ echo \"$l\"; exit 0; }; sleep 0.2; done; exit 1",
-                             seconds * 5, after + 1, text);
-        int line = 0;
-        if (!r.rc) {
-                line = after + atoi(r.out);
-                const char *colon = strchr(r.out, ':');
-                snprintf(buf, cap, "%s", colon ? colon + 1 : r.out);
-        } else {
-                struct result all = vm("mon", "tail -n +%d " EVENTS, after + 1);
-                print_error("no event with '%s' within %d s; events since:\n%s\n", text, seconds,
-                            all.out);
-                result_free(&all);
-        }
-        result_free(&r);
-        return line;
-}
-
 static int wait_event(int after, const char *state, int seconds, char *buf, size_t cap)
 {
         char text[64];
         snprintf(text, sizeof(text), "\"state\":\"%s\"", state);
-        return wait_match(after, text, seconds, buf, cap);
+        return wait_match(EVENTS, after, text, seconds, buf, cap);
 }
 
 /* Inject KIND and expect STATE: the alarm's line number, its JSON in ev. */
 static int fault(const char *kind, const char *state, int seconds, char *ev, size_t cap)
 {
-        int before = events_now();
+        int before = events_now(EVENTS);
         struct result r = host("'%s/lab/bdlab' inject host2 %s", lab_root, kind);
         expect_ok(&r, kind);
         result_free(&r);
@@ -139,7 +106,7 @@ static void recovers(int line, const char *state, int seconds)
 {
         char text[64], ev[2048];
         snprintf(text, sizeof(text), "\"previous\":\"%s\"", state);
-        assert_true(wait_match(line, text, seconds, ev, sizeof(ev)) > 0);
+        assert_true(wait_match(EVENTS, line, text, seconds, ev, sizeof(ev)) > 0);
 }
 
 static void test_starts_healthy(void **state)
@@ -173,7 +140,7 @@ static void test_metrics(void **state)
 static void test_no_false_alarm_under_load(void **state)
 {
         (void)state;
-        int before = events_now();
+        int before = events_now(EVENTS);
         struct result r = vm("host2", "stress-ng --version");
         expect_ok(&r, "stress-ng in host2");
         result_free(&r);
@@ -189,7 +156,7 @@ static void test_no_false_alarm_under_load(void **state)
         result_free(&r);
         sleep((unsigned)soak_seconds);
         r = vm("host2", "for i in $(seq 120); do [ -s /tmp/stress.rc ] && exec cat /tmp/stress.rc;"
-                        " sleep 1; done; pkill stress-ng; echo stuck; exit 1");
+                        " sleep 1; done; kill $(pidof stress-ng); echo stuck; exit 1");
         print_message("stress-ng for %d s on host2: exit %s", soak_seconds, r.out);
         expect_ok(&r, "stress-ng ends");
         result_free(&r);
@@ -255,7 +222,7 @@ static void test_hard_lockup(void **state)
 {
         (void)state;
         char ev[2048];
-        int before = events_now();
+        int before = events_now(EVENTS);
         int line = fault("hardlockup", "hard-lockup", 10, ev, sizeof(ev));
         assert_non_null(strstr(ev, "\"what\":\"bdfault-hard\""));
         /* Interrupts off shows as no timer interrupt, not as a soft lockup
@@ -329,7 +296,7 @@ static void test_panic_then_reboot(void **state)
         expect_ok(&r, "panic incident");
         assert_non_null(strstr(r.out, "Kernel panic - not syncing: sysrq triggered crash"));
         result_free(&r);
-        int before = events_now();
+        int before = events_now(EVENTS);
         r = host("'%s/lab/bdlab' restore host2", lab_root);
         expect_ok(&r, "restore (reset)");
         result_free(&r);
@@ -347,7 +314,7 @@ static void test_nic_unreachable(void **state)
 {
         (void)state;
         char ev[2048];
-        int before = events_now();
+        int before = events_now(EVENTS);
         struct result r = vm("host2-nic", "kill $(cat /tmp/nic.pid)");
         expect_ok(&r, "stop bdnicd");
         result_free(&r);

@@ -97,7 +97,10 @@ static void sim_init_at(struct sim *m, uint64_t jiffies0, uint64_t clock0)
         s->pid_max = 32768;
         s->nr_files = 2000;
         s->max_files = 100000;
-        s->free_pages = 100000;
+        /* host2's 455 MiB, three quarters of it available */
+        s->total_pages = 116537;
+        s->free_pages = 70000;
+        s->file_pages = 20000;
         s->min_free_pages = 1000;
         s->ncpus = 2;
         for (int i = 0; i < 2; i++) {
@@ -280,6 +283,8 @@ static void test_names(void **state)
         assert_int_equal(cfg.soft_lockup_ns, 250 * MS);
         assert_int_equal(cfg.hung_task_ns, 1000 * MS);
         assert_int_equal(cfg.exhausted_pct, 95);
+        assert_int_equal(cfg.mem_low_pct, 8);
+        assert_int_equal(cfg.mem_ok_pct, 12);
         assert_int_equal(cfg.nic_errors, 3);
 }
 
@@ -716,6 +721,68 @@ static void test_exhausted(void **state)
         assert_int_equal(m.last.state, BD_STATE_HEALTHY);
 }
 
+/* A hog holding memory just short of the OOM killer (no swap): few free
+ * pages, the file LRU squeezed, no OOM kill. Exhausted under 8% of RAM
+ * available in two probes running, out at 12% only. */
+static void test_memory_starved(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        m.s.total_pages = 100000;
+        /* Few free pages beside a large cache is a busy, healthy machine. */
+        m.s.free_pages = 1500;
+        m.s.file_pages = 40000;
+        assert_int_equal(run(&m, 300), 0);
+        m.s.free_pages = 2000;
+        m.s.file_pages = 20000;
+        exhaust(&m, &m.s.file_pages, 5999, 9000, 10000, "memory");
+        m.s.file_pages = 6000; /* 8.0%: not under */
+        assert_int_equal(run(&m, 300), 0);
+
+        m.s.free_pages = 1200;
+        m.s.file_pages = 1800;
+        assert_int_equal(probe(&m), 0);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_EXHAUSTED);
+        assert_string_equal(m.last.what, "memory");
+        assert_non_null(strstr(m.last.evidence, "available memory 3.0% of RAM"));
+        assert_non_null(strstr(m.last.evidence, "free 1200 + file LRU 1800 of 100000 pages"));
+        assert_non_null(strstr(m.last.evidence, "no OOM kill seen"));
+        /* A reading beyond RAM is torn: it neither ends nor starts anything. */
+        m.s.file_pages = 200000;
+        assert_int_equal(run(&m, 200), 0);
+        /* The OOM killer acting at last: the same verdict. */
+        m.s.file_pages = 1800;
+        m.s.oom_kills++;
+        assert_int_equal(run(&m, 200), 0);
+        m.s.free_pages = 70000;
+        m.s.file_pages = 20000;
+        assert_true(until_event(&m, 1100) >= 700 * MS);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* What the probe could not read raises nothing: free pages alone
+         * are not what is available. */
+        m.s.free_pages = 500;
+        m.s.file_pages = -1;
+        assert_int_equal(run(&m, 300), 0);
+        m.s.file_pages = 1000;
+        m.s.total_pages = 0;
+        assert_int_equal(run(&m, 300), 0);
+        m.s.free_pages = -1;
+        m.s.total_pages = 100000;
+        assert_int_equal(run(&m, 300), 0);
+        /* Nor does it hold an OOM verdict past its second. */
+        m.s.oom_kills++;
+        until_event(&m, 30);
+        assert_non_null(strstr(m.last.evidence, "OOM kill"));
+        until_event(&m, 1100);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        /* Absurd counts must not overflow into a verdict. */
+        m.s.free_pages = m.s.file_pages = m.s.total_pages = INT64_MAX;
+        assert_int_equal(run(&m, 100), 0);
+}
+
 static void test_rebooted(void **state)
 {
         (void)state;
@@ -992,6 +1059,7 @@ int main(void)
             cmocka_unit_test(test_soft_lockup),
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhausted),
+            cmocka_unit_test(test_memory_starved),
             cmocka_unit_test(test_rebooted),
             cmocka_unit_test(test_nic_unreachable),
             cmocka_unit_test(test_wrap),

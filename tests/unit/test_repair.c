@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -446,6 +447,111 @@ static void test_budgets(void **state)
         bd_repair_plan_free(&plan);
 }
 
+/* A global scalar is an object too: read whole with kernel.value(), and
+ * changed with the empty path. */
+static void test_whole_object(void **state)
+{
+        (void)state;
+        struct bd_repair_plan plan;
+        assert_bd_ok(plan_of(NEEDS "function plan()\n"
+                                   "  local max = kernel.object('int', 0xffffffff80001000)\n"
+                                   "  assert(kernel.value(max) == 100)\n"
+                                   "  cas(max, '', 100, 40, 'lower it')\n"
+                                   "end\n",
+                             &plan));
+        assert_int_equal(plan.n, 1);
+        assert_int_equal(plan.steps[0].size, 4);
+        assert_int_equal(plan.steps[0].read, 100);
+        assert_true(plan.steps[0].vaddr == K(COUNTERS));
+        assert_non_null(strstr(plan.steps[0].path, "int"));
+        bd_repair_plan_free(&plan);
+}
+
+/* A plan's reads come from one moment: a page read once is not read again
+ * until the memo stops; a read across pages goes to memory. */
+static void test_memo(void **state)
+{
+        (void)state;
+        uint64_t v;
+        bd_kernel_memo_start(&k);
+        assert_bd_ok(bd_kernel_read_u64(&k, K(COUNTERS), &v));
+        assert_int_equal(v, 100 | 7ull << 32);
+        put32(COUNTERS, 55);
+        put32(0x1ffc, 1);
+        put32(0x2000, 2);
+        assert_bd_ok(bd_kernel_read_u64(&k, K(COUNTERS), &v));
+        assert_int_equal(v, 100 | 7ull << 32);
+        assert_bd_ok(bd_kernel_read_u64(&k, K(0x1ffc), &v));
+        assert_int_equal(v, 1 | 2ull << 32);
+        bd_kernel_memo_stop(&k);
+        assert_bd_ok(bd_kernel_read_u64(&k, K(COUNTERS), &v));
+        assert_int_equal(v, 55 | 7ull << 32);
+        put32(COUNTERS, 100);
+        put32(0x1ffc, 0);
+        put32(0x2000, 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* use(NAME): lib/NAME.lua beside the script, run once; nothing else. */
+static void test_use(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/bdrepair.XXXXXX", path[128];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/lib", dir);
+        assert_int_equal(mkdir(path, 0700), 0);
+        snprintf(path, sizeof(path), "%s/lib/one.lua", dir);
+        write_file(path, "runs = (runs or 0) + 1\nreturn { answer = 42 }\n");
+        snprintf(path, sizeof(path), "%s/lib/bin.lua", dir);
+        write_file(path, "\x1bLua\x54\x00");
+        snprintf(path, sizeof(path), "%s/fix.lua", dir);
+        struct bd_repair_script *s;
+        assert_bd_ok(bd_repair_script_load(&prog, path,
+                                           NEEDS "local a, b = use('one'), use('one')\n"
+                                                 "assert(a.answer == 42 and a == b and runs == 1)\n"
+                                                 "function plan() end\n",
+                                           &raw, &s));
+        bd_repair_script_close(s);
+        static const char *const bad[] = {"use('../one')", "use('one.lua')", "use('/etc/passwd')",
+                                          "use('')",       "use('missing')", "use('bin')"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), NEEDS "%s\nfunction plan() end\n", bad[i]);
+                struct bd_error *err = bd_repair_script_load(&prog, path, text, &raw, &s);
+                if (!err)
+                        fail_msg("'%s' loaded", bad[i]);
+                bd_error_destroy(err);
+        }
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* Every script in repair/ parses, finds its libraries, and declares what it
+ * needs (which the synthetic kernel lacks: that is where loading stops). */
+static void test_shipped_scripts(void **state)
+{
+        (void)state;
+        static const char *const names[] = {"kill",   "rtspin", "unlock", "forkbomb",
+                                            "memhog", "pids",   "files"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "repair/%s.lua", names[i]);
+                struct bd_repair_script *s = NULL;
+                struct bd_error *err = bd_repair_script_load(&prog, path, NULL, &raw, &s);
+                if (!err || err->code != BD_ERR_NOT_FOUND || !strstr(err->message, "needs"))
+                        fail_msg("%s: %s", path, err ? err->message : "loaded");
+                bd_error_destroy(err);
+        }
+}
+
 static void test_verify(void **state)
 {
         (void)state;
@@ -533,6 +639,10 @@ int main(void)
             cmocka_unit_test(test_raw_addresses_need_raw),
             cmocka_unit_test(test_options),
             cmocka_unit_test(test_budgets),
+            cmocka_unit_test(test_whole_object),
+            cmocka_unit_test(test_memo),
+            cmocka_unit_test(test_use),
+            cmocka_unit_test(test_shipped_scripts),
             cmocka_unit_test(test_verify),
             cmocka_unit_test(test_saved_plan),
         };

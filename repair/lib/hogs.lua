@@ -1,0 +1,171 @@
+-- hogs.lua: what the resource repairs share (use("hogs")): their
+-- arguments, user space's processes as one batch of rows, the families
+-- they form, and killing a whole process.
+local M = {}
+
+M.PF_KTHREAD = 0x00200000
+M.SIGNAL_UNKILLABLE = 0x40
+-- kill() needs these; a script adds its own.
+M.needs = {
+  "task_struct.pid", "task_struct.tgid", "task_struct.start_time",
+  "task_struct.flags", "task_struct.pending", "task_struct.thread_info",
+  "task_struct.signal", "task_struct.__state", "task_struct.exit_state",
+  "signal_struct.flags", "sigpending.signal", "thread_info.flags",
+}
+
+function M.needing(more)
+  local all = {}
+  for _, n in ipairs(M.needs) do all[#all + 1] = n end
+  for _, n in ipairs(more or {}) do all[#all + 1] = n end
+  return all
+end
+
+-- NAME=N arguments (a bare number is pid=N) as integers, only the names
+-- in keys.
+function M.args(args, usage, keys)
+  local o = {}
+  for _, a in ipairs(args) do
+    local k, v = a:match("^(%a[%w_]*)=(%d+)$")
+    if not k then
+      v = a:match("^(%d+)$")
+      k = v and "pid"
+    end
+    if not k or not keys[k] then error("usage: " .. usage) end
+    o[k] = math.tointeger(tonumber(v)) or error("usage: " .. usage)
+  end
+  return o
+end
+
+-- SIGKILL already pending in the thread's own set: killed, not yet dead.
+function M.killed(row)
+  return (row.task.pending.signal.sig[0] >> 8) & 1 == 1
+end
+
+-- User space's live processes by tgid: { tgid, ppid, comm, rss, start
+-- (ns after boot), threads }.
+-- Init and kernel threads are never among them.
+function M.processes()
+  local by = {}
+  for _, r in ipairs(kernel.ps()) do
+    if r.flags & M.PF_KTHREAD == 0 and r.tgid > 1 and r.exit_state == 0 then
+      local p = by[r.tgid]
+      if not p then
+        p = { tgid = r.tgid, threads = {} }
+        by[r.tgid] = p
+      end
+      p.threads[#p.threads + 1] = r
+      if r.pid == r.tgid or not p.comm then
+        p.ppid, p.comm, p.rss, p.start = r.ppid, r.comm, r.rss, r.start_time
+      end
+    end
+  end
+  return by
+end
+
+-- Each process's children, by tgid.
+function M.children(procs)
+  local c = {}
+  for tgid, p in pairs(procs) do
+    c[p.ppid] = c[p.ppid] or {}
+    table.insert(c[p.ppid], tgid)
+  end
+  return c
+end
+
+-- root and the processes below it, a set of tgids. Breadth first with a
+-- visited set, since parent links read from memory may form a loop.
+function M.family(procs, root, children)
+  children = children or M.children(procs)
+  local set, queue, head = { [root] = true }, { root }, 1
+  while queue[head] do
+    for _, c in ipairs(children[queue[head]] or {}) do
+      if not set[c] then
+        set[c] = true
+        queue[#queue + 1] = c
+      end
+    end
+    head = head + 1
+  end
+  return set
+end
+
+-- The largest family of processes sharing a command name (a bomb, a hog
+-- that forked): its root is the one whose parent runs something else.
+-- The set holds only the members that share the name.
+function M.largest_family(procs)
+  local children = M.children(procs)
+  local best, best_n, best_comm = nil, 0, nil
+  for tgid, p in pairs(procs) do
+    local parent = procs[p.ppid]
+    if not parent or parent.comm ~= p.comm then
+      local set, n = {}, 0
+      for m in pairs(M.family(procs, tgid, children)) do
+        if procs[m] and procs[m].comm == p.comm then
+          set[m] = true
+          n = n + 1
+        end
+      end
+      if n > best_n then best, best_n, best_comm = set, n, p.comm end
+    end
+  end
+  return best, best_n, best_comm
+end
+
+-- The members of a hog that forked: root (o.root) and everything below
+-- it, or the largest family sharing a name if it has at least min; what
+-- names the hog in the error. The set of tgids, and the root's name.
+function M.find_family(o, procs, min, what)
+  if o.root then
+    if not procs[o.root] then error("no process " .. o.root) end
+    return M.family(procs, o.root), procs[o.root].comm
+  end
+  local set, n, comm = M.largest_family(procs)
+  if n < min then
+    error("no " .. what .. ": the largest family sharing a name has " .. n ..
+          " process(es)" .. (comm and (" (" .. comm .. ")") or ""))
+  end
+  return set, comm
+end
+
+-- Kill every thread of process p not already killed; how many threads
+-- were left to act (asleep ones die only when woken).
+function M.kill_process(p, why)
+  local n = 0
+  for _, r in ipairs(p.threads) do
+    if not M.killed(r) then
+      kill(r.task, why)
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- The processes of set still alive: how many run on, and how many are
+-- asleep with SIGKILL pending (dying when something wakes them).
+function M.survivors(set)
+  local running, asleep = 0, 0
+  for tgid, p in pairs(M.processes()) do
+    if set[tgid] then
+      local r = p.threads[1]
+      if M.killed(r) and r.state ~= 0 then
+        asleep = asleep + 1
+      else
+        running = running + 1
+      end
+    end
+  end
+  return running, asleep
+end
+
+-- verify()'s answer for a set of victims.
+function M.verdict(set, what)
+  local running, asleep = M.survivors(set)
+  if running > 0 then return false, running .. " " .. what .. " process(es) still run" end
+  if asleep > 0 then
+    return "pending", asleep .. " " .. what ..
+           " process(es) asleep, SIGKILL pending until woken"
+  end
+  return true, "every " .. what .. " process has exited"
+end
+
+return M
