@@ -418,7 +418,10 @@ static void heal(const struct persistent *f)
         text_of("host2", "cat /proc/sys/kernel/random/boot_id", boot1, sizeof(boot1));
         struct result forks = vm("host2", "for i in 1 2 3 4 5 6 7 8; do sh -c true || exit 1;"
                                           " done; exec echo started");
-        long left = vm_number("host2", "pidof bdhog | wc -w");
+        /* Live ones: a killed hog whose parent lives on stays a zombie,
+         * holding nothing but its pid until the parent reaps it. */
+        long left = vm_number("host2", "n=0; for p in $(pidof bdhog); do grep -q '^State:.*Z'"
+                                       " /proc/$p/status || n=$((n+1)); done; echo $n");
         double rate1 = canary_rate();
         struct result repaired = vm("mon", "cat /tmp/rinc/*/repair.json 2>/dev/null; true");
         /* Whatever happened: the hog ends, the limit comes back, the watch
