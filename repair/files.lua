@@ -40,12 +40,12 @@ local function open_files(p)
   return n
 end
 
-local function find(args)
+local function find(args, procs)
   local o = hogs.args(args, USAGE, { min = true })
   local min = o.min or 100
   holders = {}
   local found = 0
-  for tgid, p in pairs(hogs.processes()) do
+  for tgid, p in pairs(procs) do
     local n = open_files(p)
     if n >= min then
       holders[tgid] = n
@@ -56,13 +56,15 @@ local function find(args)
 end
 
 function plan(args)
-  if not holders then find(args) end
-  for tgid, p in pairs(hogs.processes()) do
+  local procs = hogs.processes()
+  if not holders then find(args, procs) end
+  for tgid, p in pairs(procs) do
     if holders[tgid] then hogs.kill_process(p, "holds " .. holders[tgid] .. " open files") end
   end
 end
 
 function verify(args)
-  if not holders then find(args) end
-  return hogs.verdict(holders, "file-holding")
+  local procs = hogs.processes()
+  if not holders then find(args, procs) end
+  return hogs.verdict(holders, "file-holding", procs)
 end

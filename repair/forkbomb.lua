@@ -104,8 +104,8 @@ function plan(args)
 end
 
 function verify(args)
-  local o = now(args)
-  local ok, why = hogs.verdict(bomb, "fork bomb")
+  local o, procs = now(args)
+  local ok, why = hogs.verdict(bomb, "fork bomb", procs)
   if ok == false then return ok, why end
   local restore = o.restore or first_max
   if restore and select(2, max_threads()) ~= restore then

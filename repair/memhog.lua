@@ -20,9 +20,8 @@ needs = hogs.needing()
 local USAGE = "memhog.lua [PID] [min=PERCENT]"
 local victims, victim_comm
 
-local function find(args)
+local function find(args, procs)
   local o = hogs.args(args, USAGE, { pid = true, min = true })
-  local procs = hogs.processes()
   local top
   if o.pid then
     top = procs[o.pid] or error("no process " .. o.pid)
@@ -45,8 +44,8 @@ local function find(args)
 end
 
 function plan(args)
-  if not victims then find(args) end
   local procs = hogs.processes()
+  if not victims then find(args, procs) end
   for tgid, p in pairs(victims) do
     local now = procs[tgid]
     if now then
@@ -57,6 +56,7 @@ function plan(args)
 end
 
 function verify(args)
-  if not victims then find(args) end
-  return hogs.verdict(victims, "memory hog")
+  local procs = hogs.processes()
+  if not victims then find(args, procs) end
+  return hogs.verdict(victims, "memory hog", procs)
 end

@@ -19,15 +19,16 @@ local MIN_HOLDERS = 16
 local USAGE = "pids.lua [root=PID]"
 local holders, holder_comm
 
-local function find(args)
+local function find(args, procs)
   local o = hogs.args(args, USAGE, { root = true })
-  holders, holder_comm = hogs.find_family(o, hogs.processes(), MIN_HOLDERS, "pid hog")
+  holders, holder_comm = hogs.find_family(o, procs, MIN_HOLDERS, "pid hog")
 end
 
 function plan(args)
-  if not holders then find(args) end
+  local procs = hogs.processes()
+  if not holders then find(args, procs) end
   local n = 0
-  for tgid, p in pairs(hogs.processes()) do
+  for tgid, p in pairs(procs) do
     if holders[tgid] then
       hogs.kill_process(p, "holds pids")
       n = n + 1
@@ -37,6 +38,7 @@ function plan(args)
 end
 
 function verify(args)
-  if not holders then find(args) end
-  return hogs.verdict(holders, "pid-holding")
+  local procs = hogs.processes()
+  if not holders then find(args, procs) end
+  return hogs.verdict(holders, "pid-holding", procs)
 end

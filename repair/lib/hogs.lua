@@ -140,11 +140,12 @@ function M.kill_process(p, why)
   return n
 end
 
--- The processes of set still alive: how many run on, and how many are
--- asleep with SIGKILL pending (dying when something wakes them).
-function M.survivors(set)
+-- The processes of set still alive in procs (from M.processes()): how
+-- many run on, and how many are asleep with SIGKILL pending (dying when
+-- something wakes them).
+function M.survivors(set, procs)
   local running, asleep = 0, 0
-  for tgid, p in pairs(M.processes()) do
+  for tgid, p in pairs(procs) do
     if set[tgid] then
       local r = p.threads[1]
       if M.killed(r) and r.state ~= 0 then
@@ -157,9 +158,9 @@ function M.survivors(set)
   return running, asleep
 end
 
--- verify()'s answer for a set of victims.
-function M.verdict(set, what)
-  local running, asleep = M.survivors(set)
+-- verify()'s answer for a set of victims, as procs shows them.
+function M.verdict(set, what, procs)
+  local running, asleep = M.survivors(set, procs)
   if running > 0 then return false, running .. " " .. what .. " process(es) still run" end
   if asleep > 0 then
     return "pending", asleep .. " " .. what ..
