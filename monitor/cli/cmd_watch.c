@@ -262,6 +262,8 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                                 rc = on_event(cli, &view, &w[i]);
                         if (!rc && bd_watcher_repair_step(&w[i], bd_now_ns()))
                                 rc = on_repair(cli, &view, &w[i]);
+                        else
+                                bd_watcher_repair_again(&w[i], bd_now_ns());
                 }
                 reap();
                 now = bd_now_ns();

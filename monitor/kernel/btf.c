@@ -55,8 +55,31 @@ struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, 
         return NULL;
 }
 
+/* What libbpf 1.1 does not check: a header whose length is no multiple
+ * of 4 puts every type at an address its code reads as aligned. The
+ * kernel's own BTF is in its byte order, so only that is taken. */
+static const char *bad_header(const void *data, size_t len)
+{
+        struct btf_header h;
+        if (len < sizeof(h))
+                return "shorter than a header";
+        memcpy(&h, data, sizeof(h));
+        if (h.magic != BTF_MAGIC)
+                return "no BTF magic in this byte order";
+        if (h.hdr_len % 4)
+                return "header length not a multiple of 4";
+        return NULL;
+}
+
 struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why)
 {
+        const char *bad = bad_header(data, len);
+        if (bad) {
+                if (why)
+                        *why = bd_error_new(BD_ERR_NOT_FOUND, "%zu bytes do not parse as BTF: %s",
+                                            len, bad);
+                return NULL;
+        }
         libbpf_print_fn_t old = libbpf_set_print(quiet);
         struct btf *btf = len <= BD_BTF_MAX ? btf__new(data, (uint32_t)len) : NULL;
         int e = len <= BD_BTF_MAX ? errno : E2BIG;

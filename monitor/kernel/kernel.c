@@ -39,14 +39,15 @@ struct bd_error *bd_kernel_open(struct bd_phys *p, const struct bd_vmcoreinfo *v
         return NULL;
 }
 
-#define MEMO_PAGES 1024
-#define MEMO_SLOTS 2048 /* a power of two, twice the pages: short probes */
+#define MEMO_PAGES 4096
+#define MEMO_SLOTS 8192 /* a power of two, twice the pages: short probes */
 #define PAGE       4096u
 
 struct bd_kernel_memo {
         size_t n;
         uint64_t key[MEMO_SLOTS]; /* page address + 1; 0: a free slot */
         uint32_t at[MEMO_SLOTS];
+        uint8_t ok[MEMO_PAGES]; /* 0: the page's read failed; read it again */
         uint8_t page[MEMO_PAGES][PAGE];
 };
 
@@ -190,8 +191,7 @@ static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint
         return NULL;
 }
 
-struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
-                                      size_t n)
+static struct bd_error *read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t n)
 {
         struct run_batch b;
         b.n = 0;
@@ -203,40 +203,118 @@ struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kerne
         return b.n ? bd_phys_read_batch(k->phys, b.iov, b.n) : NULL;
 }
 
+/* The memo's page index for the page at va, a slot reserved for it (not yet
+ * read) when it has none; -1 when the memo is full. */
+static long memo_index(struct bd_kernel_memo *m, uint64_t va, int *fresh)
+{
+        size_t slot = (size_t)(((va / PAGE) * 0x9e3779b97f4a7c15ull) >> 51) & (MEMO_SLOTS - 1);
+        while (m->key[slot] && m->key[slot] != va + 1)
+                slot = (slot + 1) & (MEMO_SLOTS - 1);
+        *fresh = !m->key[slot];
+        if (!*fresh)
+                return m->at[slot];
+        if (m->n == MEMO_PAGES)
+                return -1;
+        m->key[slot] = va + 1;
+        m->at[slot] = (uint32_t)m->n;
+        return (long)m->n++;
+}
+
 /* The memo's copy of the page at va, read now if it has none; NULL when it
  * cannot hold or read it (the caller reads the source and meets the
  * precise error there). */
 static const uint8_t *memo_page(struct bd_kernel *k, uint64_t va)
 {
         struct bd_kernel_memo *m = k->memo;
-        size_t slot = (size_t)(((va / PAGE) * 0x9e3779b97f4a7c15ull) >> 53) & (MEMO_SLOTS - 1);
-        while (m->key[slot] && m->key[slot] != va + 1)
-                slot = (slot + 1) & (MEMO_SLOTS - 1);
-        if (m->key[slot])
-                return m->page[m->at[slot]];
-        if (m->n == MEMO_PAGES)
+        int fresh;
+        long i = memo_index(m, va, &fresh);
+        if (i < 0)
                 return NULL;
-        struct bd_kernel_iov iov = {va, m->page[m->n], PAGE};
-        struct bd_error *err = bd_kernel_read_batch(k, &iov, 1);
-        if (err) {
-                bd_error_destroy(err);
-                return NULL;
+        if (!m->ok[i]) {
+                struct bd_kernel_iov iov = {va, m->page[i], PAGE};
+                struct bd_error *err = read_batch(k, &iov, 1);
+                if (err) {
+                        bd_error_destroy(err);
+                        return NULL;
+                }
+                m->ok[i] = 1;
         }
-        m->key[slot] = va + 1;
-        m->at[slot] = (uint32_t)m->n;
-        return m->page[m->n++];
+        return m->page[i];
+}
+
+static uint64_t page_of(uint64_t va)
+{
+        return va & ~(uint64_t)(PAGE - 1);
+}
+
+/* A batch under a memo: the pages its ranges lie in that the memo lacks
+ * are read whole, all in one batch (a task's fields for a plan come to a
+ * few pages, and reading each page alone would cost a round trip), then
+ * every range within one page is served from the copies. What the memo
+ * cannot serve (a range across pages, a page past its room or whose read
+ * failed) is read as without one, where a failure meets its precise
+ * error. */
+static struct bd_error *memo_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t n)
+{
+        struct bd_kernel_memo *m = k->memo;
+        struct bd_kernel_iov *want = malloc(n * sizeof(*want));
+        long *at = malloc(n * sizeof(*at));
+        if (!want || !at) {
+                free(want);
+                free(at);
+                return read_batch(k, iov, n);
+        }
+        size_t nwant = 0;
+        for (size_t i = 0; i < n; i++) {
+                at[i] = -1;
+                uint64_t va = iov[i].vaddr;
+                if (!iov[i].len || iov[i].len > PAGE || page_of(va) != page_of(va + iov[i].len - 1))
+                        continue;
+                int fresh;
+                at[i] = memo_index(m, page_of(va), &fresh);
+                if (at[i] >= 0 && fresh)
+                        want[nwant++] = (struct bd_kernel_iov){page_of(va), m->page[at[i]], PAGE};
+        }
+        /* One page that does not translate fails the batch: those are then
+         * read one by one, so that the others still serve. */
+        struct bd_error *err = nwant ? read_batch(k, want, nwant) : NULL;
+        for (size_t i = 0; i < nwant; i++) {
+                int fresh;
+                long j = memo_index(m, want[i].vaddr, &fresh);
+                if (!err) {
+                        m->ok[j] = 1;
+                } else {
+                        struct bd_error *one = read_batch(k, &want[i], 1);
+                        m->ok[j] = !one;
+                        bd_error_destroy(one);
+                }
+        }
+        bd_error_destroy(err);
+        err = NULL;
+        size_t nrest = 0;
+        for (size_t i = 0; i < n; i++) {
+                const uint8_t *copy = at[i] >= 0 ? memo_page(k, page_of(iov[i].vaddr)) : NULL;
+                if (copy)
+                        memcpy(iov[i].buf, copy + (iov[i].vaddr - page_of(iov[i].vaddr)),
+                               iov[i].len);
+                else
+                        want[nrest++] = iov[i];
+        }
+        if (nrest)
+                err = read_batch(k, want, nrest);
+        free(want);
+        free(at);
+        return err;
+}
+
+struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
+                                      size_t n)
+{
+        return k->memo ? memo_batch(k, iov, n) : read_batch(k, iov, n);
 }
 
 struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
 {
-        uint64_t page = vaddr & ~(uint64_t)(PAGE - 1);
-        if (k->memo && len && len <= PAGE && ((vaddr + len - 1) & ~(uint64_t)(PAGE - 1)) == page) {
-                const uint8_t *copy = memo_page(k, page);
-                if (copy) {
-                        memcpy(buf, copy + (vaddr - page), len);
-                        return NULL;
-                }
-        }
         struct bd_kernel_iov iov = {vaddr, buf, len};
         return bd_kernel_read_batch(k, &iov, 1);
 }

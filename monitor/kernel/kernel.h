@@ -66,11 +66,12 @@ struct bd_kernel_iov {
 struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov,
                                       size_t n);
 
-/* One moment's view for work that reads many fields of a few objects (a
- * repair's plan): until bd_kernel_memo_stop(), a bd_kernel_read() within
+/* One moment's view for work that reads many fields of many objects (a
+ * repair's plan and its check): until bd_kernel_memo_stop(), a read within
  * one 4 KiB page is served from a copy of the whole page taken at its first
- * read there (up to 1024 pages; then reads go to the source again). Never
- * for anything that must see memory move (a probe, a guard's re-read). */
+ * read there; a batch takes the pages it lacks all at once (up to 4096
+ * pages; then reads go to the source again). Never for anything that must
+ * see memory move (a probe, a guard's re-read). */
 void bd_kernel_memo_start(struct bd_kernel *k);
 void bd_kernel_memo_stop(struct bd_kernel *k);
 

@@ -166,141 +166,185 @@ void bd_repair_plan_note(struct bd_repair_plan *plan, const char *text)
         strcat(plan->notes, "\n");
 }
 
-/* The guards the update at idx answers to: the run of guards just before
- * the run of updates it belongs to ([*start, *end)). Earlier guards belong
- * to another victim, one the updates before may have ended: its memory is
- * free for reuse and no longer says anything. */
-static void guards_of(const struct bd_repair_plan *plan, size_t idx, size_t *start, size_t *end)
+/* A victim: the run of guards [g0, u0) and the run of updates [u0, u1)
+ * after it. Updates before every guard (g0 == u0 == 0: a limit, say) form
+ * one too. */
+struct victim {
+        size_t g0, u0, u1;
+        size_t next; /* the update to make next */
+        uint64_t word, word_pa;
+        uint8_t *bufs; /* its guards' values as read, then the word */
+};
+
+static size_t victims_of(const struct bd_repair_plan *plan, struct victim *v)
 {
-        size_t j = idx;
-        while (j > 0 && plan->steps[j - 1].kind != BD_STEP_GUARD)
-                j--;
-        *end = j;
-        while (j > 0 && plan->steps[j - 1].kind == BD_STEP_GUARD)
-                j--;
-        *start = j;
+        size_t n = 0;
+        for (size_t i = 0; i < plan->n;) {
+                size_t g0 = i;
+                while (i < plan->n && plan->steps[i].kind == BD_STEP_GUARD)
+                        i++;
+                size_t u0 = i;
+                while (i < plan->n && plan->steps[i].kind != BD_STEP_GUARD)
+                        i++;
+                /* Guards with no update after them guard nothing. */
+                if (i > u0)
+                        v[n++] = (struct victim){.g0 = g0, .u0 = u0, .u1 = i, .next = u0};
+        }
+        return n;
 }
 
-/* Read the update's guards again, and the word it changes, in one pipelined
- * batch: do the guards still hold, and where is the word? */
-static struct bd_error *check_guards(struct bd_repair_plan *plan, struct bd_program *prog,
-                                     size_t idx, uint64_t word_va, uint64_t *word,
-                                     uint64_t *word_pa)
+static struct bd_error *stop(struct bd_repair_plan *plan, size_t idx, enum bd_step_outcome outcome,
+                             struct bd_error *err)
 {
-        size_t g0, g1;
-        guards_of(plan, idx, &g0, &g1);
-        size_t n = g1 - g0 + 1;
-        struct bd_kernel_iov *iov = calloc(n, sizeof(*iov));
-        uint8_t *bufs = calloc(n, 8);
-        struct bd_error *err = iov && bufs ? NULL : &bd_error_nomem;
-        for (size_t i = 0; i < n && !err; i++) {
-                struct bd_repair_step *g = i + 1 < n ? &plan->steps[g0 + i] : NULL;
-                uint64_t va = g ? g->vaddr : word_va, pa;
-                iov[i] = (struct bd_kernel_iov){va, bufs + 8 * i, g ? g->size : 8};
-                if ((err = bd_kernel_translate(prog->k, va, &pa, NULL)))
-                        break;
-                if (!g) {
-                        *word_pa = pa;
-                } else if (pa != g->paddr) {
-                        g->outcome = BD_OUTCOME_MOVED;
-                        plan->stopped_at = (int)(g0 + i);
-                        err = bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
-                                             "guard %s: now at physical 0x%" PRIx64
-                                             ", not 0x%" PRIx64,
-                                             g->path, pa, g->paddr);
-                }
-        }
-        if (!err)
-                err = bd_kernel_read_batch(prog->k, iov, n);
-        for (size_t i = 0; i + 1 < n && !err; i++) {
-                struct bd_repair_step *g = &plan->steps[g0 + i];
-                g->found = le_value(bufs + 8 * i, g->size);
-                g->outcome = BD_OUTCOME_HELD;
-                if (g->found != g->expect) {
-                        g->outcome = BD_OUTCOME_CHANGED;
-                        plan->stopped_at = (int)(g0 + i);
-                        err = bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
-                                             "guard %s: 0x%" PRIx64 " now, 0x%" PRIx64
-                                             " when planned",
-                                             g->path, g->found, g->expect);
-                }
-        }
-        if (!err)
-                *word = le_value(bufs + 8 * (n - 1), 8);
-        free(iov);
-        free(bufs);
+        plan->steps[idx].outcome = outcome;
+        if (plan->stopped_at < 0 || (size_t)plan->stopped_at > idx)
+                plan->stopped_at = (int)idx;
         return err;
 }
 
-/* One update: its guards and the field's aligned word are read, the field
- * replaced, and the word swapped in if nothing changed meanwhile; a miss
- * caused only by the neighbours is tried again, guards and all. */
-static struct bd_error *update(struct bd_repair_plan *plan, struct bd_program *prog, size_t idx)
+/* Where the victim's guards and the word of its next update are now, into
+ * iov: its guards must not have moved. */
+static struct bd_error *locate_victim(struct bd_repair_plan *plan, struct bd_program *prog,
+                                      struct victim *v, struct bd_kernel_iov *iov)
 {
-        struct bd_repair_step *st = &plan->steps[idx];
-        uint64_t word_va = st->vaddr & ~7ull, word_pa = 0;
+        const struct bd_repair_step *st = &plan->steps[v->next];
+        size_t n = v->u0 - v->g0;
+        for (size_t i = 0; i <= n; i++) {
+                struct bd_repair_step *g = i < n ? &plan->steps[v->g0 + i] : NULL;
+                uint64_t va = g ? g->vaddr : st->vaddr & ~7ull, pa;
+                struct bd_error *err = bd_kernel_translate(prog->k, va, &pa, NULL);
+                if (err)
+                        return stop(plan, v->next, BD_OUTCOME_ERROR, err);
+                iov[i] = (struct bd_kernel_iov){va, v->bufs + 8 * i, g ? g->size : 8};
+                if (g && pa != g->paddr)
+                        return stop(plan, v->g0 + i, BD_OUTCOME_MOVED,
+                                    bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
+                                                   "guard %s: now at physical 0x%" PRIx64
+                                                   ", not 0x%" PRIx64,
+                                                   g->path, pa, g->paddr));
+                if (!g)
+                        v->word_pa = pa;
+        }
+        return NULL;
+}
+
+/* What the victim's next update is to write, judged from what was just
+ * read: 1 and *desired to swap in; 0 when nothing is to be written (it
+ * already holds); an error when a guard or the field changed. */
+static struct bd_error *judge(struct bd_repair_plan *plan, struct victim *v, int *write,
+                              uint64_t *desired)
+{
+        *write = 0;
+        size_t n = v->u0 - v->g0;
+        for (size_t i = 0; i < n; i++) {
+                struct bd_repair_step *g = &plan->steps[v->g0 + i];
+                g->found = le_value(v->bufs + 8 * i, g->size);
+                g->outcome = BD_OUTCOME_HELD;
+                if (g->found != g->expect)
+                        return stop(plan, v->g0 + i, BD_OUTCOME_CHANGED,
+                                    bd_error_fault(BD_ERR_CAS_FAILED, g->vaddr,
+                                                   "guard %s: 0x%" PRIx64 " now, 0x%" PRIx64
+                                                   " when planned",
+                                                   g->path, g->found, g->expect));
+        }
+        struct bd_repair_step *st = &plan->steps[v->next];
+        v->word = le_value(v->bufs + 8 * n, 8);
+        uint64_t field_pa = v->word_pa + (st->vaddr & 7);
+        if (field_pa != st->paddr)
+                return stop(plan, v->next, BD_OUTCOME_MOVED,
+                            bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
+                                           "%s: now at physical 0x%" PRIx64 ", not 0x%" PRIx64,
+                                           st->path, field_pa, st->paddr));
         unsigned shift = 8 * (unsigned)(st->vaddr & 7);
         uint64_t mask = field_mask(st->size) << shift;
-        struct bd_error *err = NULL;
-        for (st->attempts = 1; st->attempts <= UPDATE_TRIES; st->attempts++) {
-                uint64_t word = 0, field_pa;
-                if ((err = check_guards(plan, prog, idx, word_va, &word, &word_pa))) {
-                        if (plan->stopped_at >= 0)
-                                return err;
-                        break;
-                }
-                field_pa = word_pa + (st->vaddr & 7);
-                if (field_pa != st->paddr) {
-                        st->outcome = BD_OUTCOME_MOVED;
-                        plan->stopped_at = (int)idx;
-                        return bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
-                                              "%s: now at physical 0x%" PRIx64 ", not 0x%" PRIx64,
-                                              st->path, field_pa, st->paddr);
-                }
-                st->found = (word & mask) >> shift;
-                uint64_t field;
-                if (st->kind == BD_STEP_CAS) {
-                        if (st->found == st->value) {
-                                st->outcome = BD_OUTCOME_ALREADY;
-                                return NULL;
-                        }
-                        if (st->found != st->expect) {
-                                st->outcome = BD_OUTCOME_MISMATCH;
-                                plan->stopped_at = (int)idx;
-                                return bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
-                                                      "%s: 0x%" PRIx64 " now, 0x%" PRIx64
-                                                      " when planned; not written",
-                                                      st->path, st->found, st->expect);
-                        }
-                        field = st->value;
-                } else {
-                        field = st->found | 1ull << st->value;
-                        if (field == st->found) {
-                                st->outcome = BD_OUTCOME_ALREADY;
-                                return NULL;
-                        }
-                }
-                uint64_t desired = (word & ~mask) | (field << shift), old;
-                plan->writes++;
-                err = bd_phys_cas(prog->phys, word_pa, word, desired, &old);
-                if (!err) {
-                        st->outcome = BD_OUTCOME_DONE;
-                        snprintf(st->detail, sizeof(st->detail), "word 0x%" PRIx64 " -> 0x%" PRIx64,
-                                 word, desired);
+        st->found = (v->word & mask) >> shift;
+        uint64_t field;
+        if (st->kind == BD_STEP_CAS) {
+                if (st->found == st->value) {
+                        st->outcome = BD_OUTCOME_ALREADY;
                         return NULL;
                 }
-                if (err->code != BD_ERR_CAS_FAILED)
-                        break;
-                /* Somebody wrote the word between our read and our swap. */
-                bd_error_destroy(err);
-                err = NULL;
+                if (st->found != st->expect)
+                        return stop(plan, v->next, BD_OUTCOME_MISMATCH,
+                                    bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
+                                                   "%s: 0x%" PRIx64 " now, 0x%" PRIx64
+                                                   " when planned; not written",
+                                                   st->path, st->found, st->expect));
+                field = st->value;
+        } else {
+                field = st->found | 1ull << st->value;
+                if (field == st->found) {
+                        st->outcome = BD_OUTCOME_ALREADY;
+                        return NULL;
+                }
         }
-        if (!err)
-                err =
-                    bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
-                                   "%s: the word kept changing; %d tries", st->path, UPDATE_TRIES);
-        st->outcome = BD_OUTCOME_ERROR;
-        plan->stopped_at = (int)idx;
+        *desired = (v->word & ~mask) | (field << shift);
+        *write = 1;
+        return NULL;
+}
+
+/* One wave over the victims [0, n) with an update left: every one's guards
+ * and word read in one batch; if all still hold, every write swapped in
+ * one pipelined batch. A victim whose word changed between the read and
+ * the swap (its neighbours, the target's own stores) keeps its update for
+ * the next wave. */
+static struct bd_error *wave(struct bd_repair_plan *plan, struct bd_program *prog, struct victim *v,
+                             size_t n, struct bd_kernel_iov *iov, struct bd_phys_cas_op *ops,
+                             size_t *who)
+{
+        size_t niov = 0;
+        struct bd_error *err = NULL;
+        for (size_t i = 0; i < n && !err; i++) {
+                if (v[i].next == v[i].u1)
+                        continue;
+                err = locate_victim(plan, prog, &v[i], iov + niov);
+                niov += v[i].u0 - v[i].g0 + 1;
+        }
+        if (!err && (err = bd_kernel_read_batch(prog->k, iov, niov)))
+                return err;
+        size_t nops = 0;
+        for (size_t i = 0; i < n && !err; i++) {
+                if (v[i].next == v[i].u1)
+                        continue;
+                int write;
+                uint64_t desired = 0;
+                if ((err = judge(plan, &v[i], &write, &desired)))
+                        break;
+                if (!write) {
+                        v[i].next++;
+                        continue;
+                }
+                struct bd_repair_step *st = &plan->steps[v[i].next];
+                if (++st->attempts > UPDATE_TRIES) {
+                        st->attempts = UPDATE_TRIES;
+                        err = stop(plan, v[i].next, BD_OUTCOME_ERROR,
+                                   bd_error_fault(BD_ERR_CAS_FAILED, st->vaddr,
+                                                  "%s: the word kept changing; %d tries", st->path,
+                                                  UPDATE_TRIES));
+                        break;
+                }
+                ops[nops] = (struct bd_phys_cas_op){
+                    .addr = v[i].word_pa, .expect = v[i].word, .desired = desired};
+                who[nops++] = i;
+        }
+        /* A guard that no longer holds stops the repair before this wave
+         * writes anything. */
+        if (err)
+                return err;
+        plan->writes += (unsigned)nops;
+        err = bd_phys_cas_batch(prog->phys, ops, nops);
+        for (size_t k = 0; k < nops; k++) {
+                struct victim *vi = &v[who[k]];
+                struct bd_repair_step *st = &plan->steps[vi->next];
+                if (ops[k].status == BD_OK) {
+                        st->outcome = BD_OUTCOME_DONE;
+                        snprintf(st->detail, sizeof(st->detail), "word 0x%" PRIx64 " -> 0x%" PRIx64,
+                                 ops[k].expect, ops[k].desired);
+                        vi->next++;
+                } else if (ops[k].status != BD_ERR_CAS_FAILED) {
+                        stop(plan, vi->next, BD_OUTCOME_ERROR, NULL);
+                }
+        }
         return err;
 }
 
@@ -314,16 +358,40 @@ struct bd_error *bd_repair_apply(struct bd_repair_plan *plan, struct bd_program 
                 st->attempts = 0;
                 st->detail[0] = '\0';
         }
-        for (size_t i = 0; i < plan->n; i++) {
-                struct bd_repair_step *st = &plan->steps[i];
-                if (st->kind == BD_STEP_GUARD)
-                        continue;
-                struct bd_error *err = update(plan, prog, i);
-                if (err) {
-                        if (plan->stopped_at < 0)
-                                plan->stopped_at = (int)i;
-                        return bd_error_wrap(err, "step %d of %zu", plan->stopped_at + 1, plan->n);
-                }
+        /* At most a victim per update, and a read per step. */
+        struct victim *v = calloc(plan->n + 1, sizeof(*v));
+        struct bd_kernel_iov *iov = calloc(plan->n + 1, sizeof(*iov));
+        struct bd_phys_cas_op *ops = calloc(plan->n + 1, sizeof(*ops));
+        size_t *who = calloc(plan->n + 1, sizeof(*who));
+        uint8_t *bufs = calloc(plan->n + 1, 16);
+        struct bd_error *err = v && iov && ops && who && bufs ? NULL : &bd_error_nomem;
+        size_t n = err ? 0 : victims_of(plan, v);
+        for (size_t i = 0, at = 0; i < n; i++) {
+                v[i].bufs = bufs + 8 * at;
+                at += v[i].u0 - v[i].g0 + 1;
+        }
+        /* The updates before every guard (a limit lowered so that no victim
+         * is replaced) are all made before any victim's. */
+        size_t first = n && v[0].g0 == v[0].u0 ? 1 : 0;
+        while (first && !err && v[0].next < v[0].u1)
+                err = wave(plan, prog, v, 1, iov, ops, who);
+        for (;;) {
+                size_t left = 0;
+                for (size_t i = first; i < n; i++)
+                        left += v[i].next < v[i].u1;
+                if (err || !left)
+                        break;
+                err = wave(plan, prog, v + first, n - first, iov, ops, who);
+        }
+        free(v);
+        free(iov);
+        free(ops);
+        free(who);
+        free(bufs);
+        if (err) {
+                if (plan->stopped_at < 0)
+                        plan->stopped_at = 0;
+                return bd_error_wrap(err, "step %d of %zu", plan->stopped_at + 1, plan->n);
         }
         /* No guard is read after the last update: once made, the updates may
          * end the victim, whose memory is then free for reuse. */

@@ -4,16 +4,16 @@
  *
  * Steps are of two kinds. A guard is a field whose value must not have
  * changed (a victim's pid, tgid and start time): the run of guards just
- * before a run of updates is read again with each of those updates, in one
- * batch with the word it changes, so a freed and reused object is never
- * written. A guard is not read for the updates of a later run (another
- * victim's): the updates before may have ended its victim, whose memory is
- * then free for reuse. An update is a compare-and-swap against the
- * value read (cas) or the setting of one bit (set_bit) in a word the target
- * keeps changing (re-read and retried while the guards hold). Fields
- * narrower than 8 bytes are changed by a CAS on their aligned 8-byte word
- * that leaves the neighbours as read. Every write goes through bd_phys_cas,
- * which enforces --write and audits it. */
+ * before a run of updates (a victim) is read again with each of those
+ * updates, in one batch with the word it changes, so a freed and reused
+ * object is never written. A guard is not read for the updates of a later
+ * run (another victim's): the updates before may have ended its victim,
+ * whose memory is then free for reuse. An update is a compare-and-swap
+ * against the value read (cas) or the setting of one bit (set_bit) in a
+ * word the target keeps changing (re-read and retried while the guards
+ * hold). Fields narrower than 8 bytes are changed by a CAS on their
+ * aligned 8-byte word that leaves the neighbours as read. Every write goes
+ * through bd_phys_cas_batch, which enforces --write and audits it. */
 #ifndef BD_REPAIR_PLAN_H
 #define BD_REPAIR_PLAN_H
 
@@ -95,12 +95,20 @@ struct bd_error *bd_repair_plan_add(struct bd_repair_plan *plan, struct bd_progr
                                     const char *why);
 void bd_repair_plan_note(struct bd_repair_plan *plan, const char *text);
 
-/* Apply plan to prog's target, in order: the guards before each update are
- * read again, then the update is made. Stops at the first step that fails
- * (plan->stopped_at) and says exactly what was and was not done in each
- * step's outcome. Returns NULL when every step held or was made; otherwise
- * an error naming the step (BD_ERR_CAS_FAILED for a changed guard or
- * field, the read's or the CAS's own error otherwise). */
+/* Apply plan to prog's target: the guards before each update are read
+ * again, then the update is made. A victim's updates are made in order;
+ * the updates before every guard (a limit, say) first of all, then the
+ * victims side by side, in waves: the first update of every victim, each
+ * read in one batch with its guards, then swapped in one pipelined batch
+ * of CAS, then every victim's second, and so on. A hundred victims cost a
+ * few round trips per wave, not a few each. A word that changed between
+ * the read and the swap is tried again in the next wave, while its guards
+ * hold. A guard or field that changed stops the repair before its wave
+ * writes anything (plan->stopped_at: the first such step), and each step's
+ * outcome says exactly what was and was not done. Returns NULL when every
+ * step held or was made; otherwise an error naming the step
+ * (BD_ERR_CAS_FAILED for a changed guard or field, the read's or the CAS's
+ * own error otherwise). */
 struct bd_error *bd_repair_apply(struct bd_repair_plan *plan, struct bd_program *prog);
 
 /* One line per step, for a terminal; strings from the target are escaped. */

@@ -27,7 +27,8 @@
  *            written) or apply (written as `bdmon repair --apply` would,
  *            when watch runs with --write; a plan otherwise).
  *   every=   the rule runs at most once per SECONDS per target (default
- *            60, at most 604800).
+ *            60, at most 604800), and again each SECONDS while the alarm
+ *            it answers holds, whatever the last run said.
  *   force    the script may take a risk memory cannot rule out (options.force).
  * Options follow the arguments, each at most once (an argument cannot be
  * spelled as one: mode=..., every=..., force). The first rule that

@@ -65,8 +65,25 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
         return bd_phys_read_batch(p, &iov, 1);
 }
 
-struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
-                             uint64_t *old)
+/* Pieces per call of the source's cas: a bounded array, still pipelined. */
+#define CAS_BATCH 256
+
+static void audit_cas(struct bd_phys *p, const struct bd_phys_cas_op *op, const char *result)
+{
+        char found_text[24] = "unknown"; /* a source that failed found nothing */
+        if (op->status == BD_OK || op->status == BD_ERR_CAS_FAILED)
+                snprintf(found_text, sizeof(found_text), "0x%llx", (unsigned long long)op->found);
+        /* Written once the source has answered, to record the value found,
+         * so it cannot hold the write back: a NIC audits before it writes,
+         * and refuses to write when it cannot. */
+        (void)bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx found=%s "
+                       "result=%s",
+                       p->name, p->describe, (unsigned long long)op->addr,
+                       (unsigned long long)op->expect, (unsigned long long)op->desired, found_text,
+                       result);
+}
+
+static struct bd_error *cas_check(struct bd_phys *p, uint64_t addr, int *window)
 {
         if (!p->write_enabled)
                 return bd_error_new(BD_ERR_READONLY,
@@ -81,31 +98,69 @@ struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, 
                 return bd_error_new(BD_ERR_RANGE,
                                     "the 8 bytes at physical 0x%llx are not inside one window",
                                     (unsigned long long)addr);
-        uint64_t found = 0;
-        struct bd_error *err =
-            p->ops->cas(p, (unsigned)w, addr - p->windows[w].base, expect, desired, &found);
-        char found_text[24] = "unknown"; /* a source that failed found nothing */
-        if (!err)
-                snprintf(found_text, sizeof(found_text), "0x%llx", (unsigned long long)found);
-        /* Written once the source has answered, to record the value found,
-         * so it cannot hold the write back: a NIC audits before it writes,
-         * and refuses to write when it cannot. */
-        (void)bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx found=%s "
-                       "result=%s",
-                       p->name, p->describe, (unsigned long long)addr, (unsigned long long)expect,
-                       (unsigned long long)desired, found_text,
-                       err               ? bd_err_name(err->code)
-                       : found == expect ? "swapped"
-                                         : "mismatch");
+        *window = w;
+        return NULL;
+}
+
+static struct bd_error *cas_group(struct bd_phys *p, struct bd_phys_cas_op *ops, size_t n)
+{
+        struct bd_phys_cas_piece pieces[CAS_BATCH];
+        for (size_t i = 0; i < n; i++) {
+                int w = 0;
+                struct bd_error *err = cas_check(p, ops[i].addr, &w);
+                if (err)
+                        return err;
+                pieces[i] = (struct bd_phys_cas_piece){
+                    .window = (unsigned)w,
+                    .offset = ops[i].addr - p->windows[w].base,
+                    .expect = ops[i].expect,
+                    .desired = ops[i].desired,
+                };
+        }
+        struct bd_error *err = p->ops->cas(p, pieces, n);
+        for (size_t i = 0; i < n; i++) {
+                struct bd_phys_cas_op *op = &ops[i];
+                if (pieces[i].state != BD_CAS_ANSWERED) {
+                        op->status = err ? err->code : BD_ERR_INTERNAL;
+                        /* What was never sent was never tried. */
+                        if (pieces[i].state != BD_CAS_UNTRIED)
+                                audit_cas(p, op, bd_err_name(op->status));
+                        continue;
+                }
+                op->found = pieces[i].found;
+                op->status = op->found == op->expect ? BD_OK : BD_ERR_CAS_FAILED;
+                audit_cas(p, op, op->status == BD_OK ? "swapped" : "mismatch");
+        }
+        return err;
+}
+
+struct bd_error *bd_phys_cas_batch(struct bd_phys *p, struct bd_phys_cas_op *ops, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                ops[i].status = BD_ERR_INTERNAL;
+        for (size_t at = 0; at < n; at += CAS_BATCH) {
+                struct bd_error *err =
+                    cas_group(p, ops + at, n - at < CAS_BATCH ? n - at : CAS_BATCH);
+                if (err)
+                        return err;
+        }
+        return NULL;
+}
+
+struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
+                             uint64_t *old)
+{
+        struct bd_phys_cas_op op = {.addr = addr, .expect = expect, .desired = desired};
+        struct bd_error *err = bd_phys_cas_batch(p, &op, 1);
         if (err)
                 return err;
         if (old)
-                *old = found;
-        if (found != expect)
+                *old = op.found;
+        if (op.status == BD_ERR_CAS_FAILED)
                 return bd_error_new(BD_ERR_CAS_FAILED,
                                     "0x%llx held 0x%llx, not the expected 0x%llx; "
                                     "nothing written",
-                                    (unsigned long long)addr, (unsigned long long)found,
+                                    (unsigned long long)addr, (unsigned long long)op.found,
                                     (unsigned long long)expect);
         return NULL;
 }

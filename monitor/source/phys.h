@@ -22,15 +22,31 @@ struct bd_phys_piece {
         size_t len;
 };
 
+/* A compare-and-swap of an 8-byte word within one window. */
+enum bd_cas_state {
+        BD_CAS_UNTRIED = 0,
+        BD_CAS_SENT,     /* no answer came: it may or may not be made */
+        BD_CAS_ANSWERED, /* found holds the word's value; swapped if it was expect */
+        BD_CAS_REFUSED,  /* the source said no: nothing written */
+};
+struct bd_phys_cas_piece {
+        unsigned window;
+        uint64_t offset; /* 8-aligned, within the window */
+        uint64_t expect, desired;
+        uint64_t found;
+        enum bd_cas_state state;
+};
+
 struct bd_phys;
 
 struct bd_phys_ops {
         /* Read every piece; sources pipeline them as far as they can. */
         struct bd_error *(*read)(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
-        /* 8-byte compare-and-swap at an 8-aligned window offset; *old gets
-         * the value found. */
-        struct bd_error *(*cas)(struct bd_phys *p, unsigned window, uint64_t offset,
-                                uint64_t expect, uint64_t desired, uint64_t *old);
+        /* Compare-and-swap every piece in order, pipelined as far as the
+         * source can, each piece's state saying how far it got. After a
+         * failure nothing more is sent; the answers to what was are
+         * still taken. Returns the first failure. */
+        struct bd_error *(*cas)(struct bd_phys *p, struct bd_phys_cas_piece *pieces, size_t n);
         void (*close)(struct bd_phys *p);
 };
 
@@ -71,6 +87,22 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
  * found. */
 struct bd_error *bd_phys_cas(struct bd_phys *p, uint64_t addr, uint64_t expect, uint64_t desired,
                              uint64_t *old);
+
+/* One compare-and-swap of bd_phys_cas_batch(). */
+struct bd_phys_cas_op {
+        uint64_t addr, expect, desired;
+        uint64_t found;     /* the value the word held, once answered */
+        enum bd_err status; /* BD_OK: swapped; BD_ERR_CAS_FAILED: the word held
+                             * found, nothing written; else not made (see the
+                             * batch's error) */
+};
+/* Several compare-and-swaps, independent of each other, pipelined (a NIC
+ * keeps up to BD_QUEUE_DEPTH in flight, so n cost about one round trip, not
+ * n), each checked and audited as bd_phys_cas. A word that did not hold its
+ * expected value is no error of the batch: its status says so. Returns
+ * the failure that stopped the batch (nothing is tried when one op is
+ * refused before sending: --write, alignment, windows), or NULL. */
+struct bd_error *bd_phys_cas_batch(struct bd_phys *p, struct bd_phys_cas_op *ops, size_t n);
 /* How a compare-and-swap on a window is done: the source's way ("nic-cpu",
  * "local") on a read-write window, "refused" on a read-only one; *why says
  * why. What the window offers, whatever the monitor's own --write. */

@@ -26,16 +26,21 @@ static struct bd_error *file_read(struct bd_phys *p, const struct bd_phys_piece 
         return NULL;
 }
 
-static struct bd_error *file_cas(struct bd_phys *p, unsigned window, uint64_t offset,
-                                 uint64_t expect, uint64_t desired, uint64_t *old)
+static struct bd_error *file_cas(struct bd_phys *p, struct bd_phys_cas_piece *pieces, size_t n)
 {
         struct file_phys *f = (struct file_phys *)p;
-        uint64_t at = f->file_offset[window] + offset;
-        if (at % 8)
-                return bd_error_new(BD_ERR_USAGE, "word not 8-byte aligned in the file");
-        __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &expect, desired, 0,
-                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        *old = expect;
+        for (size_t i = 0; i < n; i++) {
+                struct bd_phys_cas_piece *pc = &pieces[i];
+                uint64_t at = f->file_offset[pc->window] + pc->offset, v = pc->expect;
+                if (at % 8) {
+                        pc->state = BD_CAS_REFUSED;
+                        return bd_error_new(BD_ERR_USAGE, "word not 8-byte aligned in the file");
+                }
+                __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &v, pc->desired,
+                                            0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                pc->found = v;
+                pc->state = BD_CAS_ANSWERED;
+        }
         return NULL;
 }
 

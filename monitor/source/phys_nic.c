@@ -143,8 +143,7 @@ static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what
 }
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
-static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t offset,
-                                uint64_t expect, uint64_t desired, uint64_t *old);
+static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n);
 static void nic_close(struct bd_phys *p);
 static const struct bd_phys_ops nic_ops = {nic_read, nic_cas, nic_close};
 
@@ -503,49 +502,69 @@ static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *
         return NULL;
 }
 
-/* Send one request and wait for its reply. */
-static struct bd_error *request(struct nic_phys *n, struct bd_request *rq, struct bd_reply *out)
+/* A CAS reply's status as an error; NULL when it was made or mismatched. */
+static struct bd_error *cas_status(const struct bd_phys *p, unsigned window, uint32_t status)
 {
-        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = n->next_id++};
-        msg.u.request = *rq;
-        struct bd_error *err = bd_conn_send(&n->c, &msg, NULL);
-        if (err)
-                return err;
-        struct bd_msg reply;
-        if ((err = recv_msg(n, &reply)))
-                return err;
-        if (reply.type != BD_MSG_REPLY || reply.id != msg.id)
-                return bd_error_new(BD_ERR_PROTOCOL, "unexpected reply");
-        *out = reply.u.reply;
-        out->data = NULL;
-        return NULL;
-}
-
-static struct bd_error *nic_cas(struct bd_phys *p, unsigned window, uint64_t offset,
-                                uint64_t expect, uint64_t desired, uint64_t *old)
-{
-        struct nic_phys *n = (struct nic_phys *)p;
-        struct bd_request rq = {
-            .op = BD_OP_CAS,
-            .window = (uint8_t)window,
-            .length = 8,
-            .offset = offset,
-            .compare = expect,
-            .swap = desired,
-        };
-        struct bd_reply rp = {0};
-        struct bd_error *err = request(n, &rq, &rp);
-        if (err)
-                return err;
         /* A read-write window refused: the NIC could not audit the write,
          * so it did not make it (fail closed). */
-        if (rp.status == BD_ERR_READONLY && p->windows[window].access == BD_ACCESS_RW)
+        if (status == BD_ERR_READONLY && p->windows[window].access == BD_ACCESS_RW)
                 return bd_error_new(BD_ERR_READONLY,
                                     "NIC refused the compare-and-swap: it could not write its "
                                     "audit line, and writes nothing unaudited");
-        if (rp.status)
-                return reply_error(rp.status, "the compare-and-swap");
-        p->round_trips++;
-        *old = rp.old;
-        return NULL;
+        return status ? reply_error(status, "the compare-and-swap") : NULL;
+}
+
+/* Requests go out while a send slot is free and fewer than STAGE_SLOTS
+ * wait for their answers (the NIC posts as many receives); answers are
+ * matched by id. The NIC's CPU makes each CAS in the order sent. */
+static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n)
+{
+        struct nic_phys *nic = (struct nic_phys *)p;
+        uint64_t first = nic->next_id;
+        size_t sent = 0, waiting = 0;
+        struct bd_error *err = NULL;
+        while (waiting || (sent < n && !err)) {
+                while (!err && sent < n && waiting < STAGE_SLOTS &&
+                       bd_conn_next_send_slot(&nic->c) != BD_QUEUE_DEPTH) {
+                        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = nic->next_id++};
+                        msg.u.request = (struct bd_request){
+                            .op = BD_OP_CAS,
+                            .window = (uint8_t)pc[sent].window,
+                            .length = 8,
+                            .offset = pc[sent].offset,
+                            .compare = pc[sent].expect,
+                            .swap = pc[sent].desired,
+                        };
+                        pc[sent].state = BD_CAS_SENT;
+                        if ((err = bd_conn_send(&nic->c, &msg, NULL)))
+                                return err;
+                        sent++;
+                        waiting++;
+                }
+                struct bd_msg reply;
+                struct bd_error *rerr = recv_msg(nic, &reply);
+                if (rerr) {
+                        bd_error_destroy(err);
+                        return rerr;
+                }
+                uint64_t k = reply.id - first;
+                if (reply.type != BD_MSG_REPLY || k >= sent || pc[k].state != BD_CAS_SENT) {
+                        bd_error_destroy(err);
+                        return bd_error_new(BD_ERR_PROTOCOL, "reply to no compare-and-swap");
+                }
+                waiting--;
+                p->round_trips++;
+                struct bd_error *bad = cas_status(p, pc[k].window, reply.u.reply.status);
+                if (bad) {
+                        pc[k].state = BD_CAS_REFUSED;
+                        if (err)
+                                bd_error_destroy(bad);
+                        else
+                                err = bad;
+                        continue;
+                }
+                pc[k].found = reply.u.reply.old;
+                pc[k].state = BD_CAS_ANSWERED;
+        }
+        return err;
 }

@@ -181,6 +181,8 @@ void bd_event_write_repair_text(FILE *f, const struct bd_watcher *w, const char 
         fprintf(f, " repair %s", r->rule->script);
         for (unsigned i = 0; i < r->rule->nargs; i++)
                 fprintf(f, " %s", r->args[i]);
+        if (r->attempt > 1)
+                fprintf(f, " (attempt %u)", r->attempt);
         fprintf(f, ": %s", r->verdict);
         /* A script's reasons and errors may quote the target's names. */
         repair_why(r, why, sizeof(why));
@@ -213,8 +215,8 @@ void bd_event_write_repair_json(FILE *f, const struct bd_watcher *w, int with_pl
                 bd_json_string(f, r->args[i]);
         }
         repair_why(r, why, sizeof(why));
-        fprintf(f, "],\"mode\":\"%s\",\"verdict\":\"%s\",\"why\":", r->apply ? "apply" : "plan",
-                r->verdict);
+        fprintf(f, "],\"attempt\":%u,\"mode\":\"%s\",\"verdict\":\"%s\",\"why\":", r->attempt,
+                r->apply ? "apply" : "plan", r->verdict);
         bd_json_string(f, why);
         fprintf(f, ",\"rounds\":%u,\"steps\":%zu,\"writes\":%u", r->run.rounds, plan->n,
                 plan->writes);

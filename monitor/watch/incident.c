@@ -162,7 +162,11 @@ struct bd_error *bd_incident_add_repair(const char *incident, const struct bd_wa
         size_t len = 0;
         if (cap)
                 path[0] = '\0';
-        snprintf(file, sizeof(file), "%s/repair.json", incident);
+        /* A repair run again while its alarm holds keeps the earlier records. */
+        if (w->repair.attempt > 1)
+                snprintf(file, sizeof(file), "%s/repair-%u.json", incident, w->repair.attempt);
+        else
+                snprintf(file, sizeof(file), "%s/repair.json", incident);
         FILE *f = open_memstream(&json, &len);
         if (!f)
                 return &bd_error_nomem;

@@ -301,22 +301,23 @@ void bd_watcher_vars(const struct bd_watcher *w, const struct bd_event *ev,
             w->baseline.have && w->baseline.max_files > 0);
 }
 
-int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, const char *incident,
-                            uint64_t now)
+/* Start the rule for ev, the current alarm, if one matches and may run. */
+static int start(struct bd_watcher *w, const struct bd_event *ev, uint64_t now)
 {
         const struct bd_policy *p = w->opt.policy;
         struct bd_watch_repair *r = &w->repair;
-        if (!p || r->state != BD_WATCH_REPAIR_IDLE || !bd_event_alarms(w, ev))
+        if (!p || r->state != BD_WATCH_REPAIR_IDLE)
                 return 0;
         const struct bd_policy_rule *rule = bd_policy_match(p, bd_state_name(ev->state), ev->what);
         if (!rule || !bd_policy_allows(rule, w->rule_ran[rule - p->rules], now))
                 return 0;
         w->rule_ran[rule - p->rules] = now;
         clear_repair(r);
+        r->attempt = 1;
         r->state = BD_WATCH_REPAIR_RUNNING;
         r->rule = rule;
         r->event = *ev;
-        snprintf(r->incident, sizeof(r->incident), "%s", incident ? incident : "");
+        memcpy(r->incident, w->alarm_incident, sizeof(r->incident));
         r->apply = rule->apply && w->opt.open.write_enabled;
         for (unsigned i = 0; i < rule->nargs; i++)
                 r->argv[i] = r->args[i];
@@ -326,6 +327,31 @@ int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, con
         struct bd_error *err = bd_policy_expand(rule, &v, r->args);
         if (err)
                 end_repair(w, err);
+        return 1;
+}
+
+int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, const char *incident,
+                            uint64_t now)
+{
+        /* Kept for the runs again while this alarm holds. */
+        w->alarming = bd_event_alarms(w, ev);
+        snprintf(w->alarm_incident, sizeof(w->alarm_incident), "%s",
+                 w->alarming && incident ? incident : "");
+        return w->alarming && start(w, ev, now);
+}
+
+int bd_watcher_repair_again(struct bd_watcher *w, uint64_t now)
+{
+        struct bd_watch_repair *r = &w->repair;
+        const struct bd_event *ev = &w->event;
+        if (r->state != BD_WATCH_REPAIR_IDLE || !w->alarming)
+                return 0;
+        int same = r->rule && r->event.state == ev->state && r->event.since_ns == ev->since_ns &&
+                   !strcmp(r->event.what, ev->what);
+        unsigned attempt = same ? r->attempt + 1 : 1;
+        if (!start(w, ev, now))
+                return 0;
+        r->attempt = attempt;
         return 1;
 }
 

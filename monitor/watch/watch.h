@@ -62,6 +62,7 @@ struct bd_watch_repair {
         struct bd_repair_run run; /* its plan, rounds and verdict */
         struct bd_error *err;     /* what ended it early, or NULL */
         char verdict[16];         /* once ended: planned, error, or the run's verdict */
+        unsigned attempt;         /* 1 for the alarm's first run, then 2, 3... */
 };
 
 struct bd_watcher {
@@ -90,6 +91,10 @@ struct bd_watcher {
         } baseline;
         uint64_t rule_ran[BD_POLICY_MAX_RULES]; /* monitor time a rule last ran here, 0: never */
         struct bd_watch_repair repair;
+        /* The alarm now told: whether there is one, and its incident ("":
+         * none), for the repairs run again while it holds. */
+        int alarming;
+        char alarm_incident[sizeof(((struct bd_watch_repair *)0)->incident)];
 };
 
 void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,
@@ -112,6 +117,13 @@ void bd_watcher_vars(const struct bd_watcher *w, const struct bd_event *ev,
  * started; bd_watcher_repair_step() then runs it. */
 int bd_watcher_repair_start(struct bd_watcher *w, const struct bd_event *ev, const char *incident,
                             uint64_t now);
+/* While the alarm last told holds (the verdict has not changed since,
+ * whatever a repair said), its rule runs again once the rule's rate limit
+ * allows at now: attempt 2, 3... of a repair that could not finish (a fork
+ * bomb whose members outran it), or the first when the limit refused it at
+ * the alarm. The next alarm never comes while the state holds. 1 if one
+ * started. */
+int bd_watcher_repair_again(struct bd_watcher *w, uint64_t now);
 /* Do the repair's next step if due at now; 1 when it has ended
  * (w->repair says how). */
 int bd_watcher_repair_step(struct bd_watcher *w, uint64_t now);

@@ -24,17 +24,21 @@ static struct bd_error *mem_read(struct bd_phys *p, const struct bd_phys_piece *
         return NULL;
 }
 
-static struct bd_error *mem_cas(struct bd_phys *p, unsigned window, uint64_t offset,
-                                uint64_t expect, uint64_t desired, uint64_t *old)
+static struct bd_error *mem_cas(struct bd_phys *p, struct bd_phys_cas_piece *pieces, size_t n)
 {
         struct mem_phys *m = (struct mem_phys *)p;
-        (void)window;
-        if (!m->writable)
+        if (!m->writable) {
+                pieces[0].state = BD_CAS_REFUSED;
                 return bd_error_new(BD_ERR_READONLY, "read-only");
-        uint64_t *word = (uint64_t *)(void *)(m->writable + offset);
-        __atomic_compare_exchange_n(word, &expect, desired, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST);
-        *old = expect;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint64_t *word = (uint64_t *)(void *)(m->writable + pieces[i].offset);
+                uint64_t v = pieces[i].expect;
+                __atomic_compare_exchange_n(word, &v, pieces[i].desired, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST);
+                pieces[i].found = v;
+                pieces[i].state = BD_CAS_ANSWERED;
+        }
         return NULL;
 }
 

@@ -193,6 +193,46 @@ static void test_cycles_and_bad_names(void **state)
         btf__free(bad);
 }
 
+static void expect_refused(const void *data, size_t len, const char *why)
+{
+        struct bd_error *err = NULL;
+        assert_null(bd_btf_parse(data, len, &err));
+        assert_non_null(err);
+        assert_non_null(strstr(err->message, why));
+        bd_error_destroy(err);
+}
+
+/* Headers libbpf would take and then read types at misaligned addresses
+ * (found by fuzz_btf: a 25-byte header), or in the other byte order. */
+static void test_bad_headers(void **state)
+{
+        (void)state;
+        struct btf *w = btf__new_empty();
+        assert_true(btf__add_int(w, "int", 4, BTF_INT_SIGNED) > 0);
+        uint32_t size;
+        const uint8_t *raw = btf__raw_data(w, &size);
+        struct bd_error *err = NULL;
+        struct btf *good = bd_btf_parse(raw, size, &err);
+        assert_non_null(good);
+        btf__free(good);
+        /* The same blob with one byte more in its header. */
+        uint8_t *odd = calloc(1, size + 1);
+        struct btf_header h;
+        memcpy(&h, raw, sizeof(h));
+        memcpy(odd + h.hdr_len + 1, raw + h.hdr_len, size - h.hdr_len);
+        h.hdr_len++;
+        memcpy(odd, &h, sizeof(h));
+        expect_refused(odd, size + 1, "header length not a multiple of 4");
+        /* The other byte order. */
+        memcpy(odd, raw, size);
+        uint16_t swapped = (uint16_t)(BTF_MAGIC >> 8 | (BTF_MAGIC & 0xff) << 8);
+        memcpy(odd, &swapped, 2);
+        expect_refused(odd, size, "no BTF magic in this byte order");
+        expect_refused(raw, 10, "shorter than a header");
+        free(odd);
+        btf__free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -202,6 +242,7 @@ int main(void)
             cmocka_unit_test(test_not_found),
             cmocka_unit_test(test_self_nesting),
             cmocka_unit_test(test_cycles_and_bad_names),
+            cmocka_unit_test(test_bad_headers),
         };
         return cmocka_run_group_tests_name("btf", tests, setup, teardown);
 }

@@ -222,17 +222,25 @@ static void make_vi(int l5)
                                   (long long)pb);
 }
 
+/* A 4-level kernel whose two 4 KiB pages at va are the frames at pa1 and
+ * pa2. */
+static void two_pages(uint64_t va, uint64_t pa1, uint64_t pa2)
+{
+        make_vi(0);
+        uint64_t pte = chain(va, 4, 1);
+        set_entry(pte, idx(va, 1), pa1 | FLAGS | NX);
+        set_entry(pte, idx(va, 1) + 1, pa2 | FLAGS | NX);
+}
+
 static void test_kernel_read(void **state)
 {
         (void)state;
-        make_vi(0);
-        /* A 3-page virtual range over two 4 KiB frames and the start of a
-         * 2 MiB page, so the read crosses mappings of different sizes. */
+        /* A 3-page virtual range over two 4 KiB frames (contiguous: one
+         * run) and the start of a 2 MiB page, so the read crosses mappings
+         * of different sizes. */
         uint64_t va = 0xffffc90000001000ull;
-        uint64_t pte = chain(va, 4, 1);
-        set_entry(pte, idx(va, 1), 0x20000 | FLAGS | NX);
-        set_entry(pte, idx(va, 1) + 1, 0x21000 | FLAGS | NX); /* contiguous: one run */
-        uint64_t va2 = 0xffffc90000200000ull;                 /* next PMD entry */
+        two_pages(va, 0x20000, 0x21000);
+        uint64_t va2 = 0xffffc90000200000ull; /* next PMD entry */
         set_entry(0x3000, idx(va2, 2), 0x200000 | BD_PTE_HUGE | FLAGS);
         for (unsigned i = 0; i < 0x2000; i++)
                 img[0x20000 + i] = (uint8_t)(i * 7);
@@ -272,6 +280,50 @@ static void test_kernel_read(void **state)
         /* An unmapped page in the middle fails the whole read. */
         assert_bd_error(bd_kernel_read(k, va + 0x1000, buf, 0x2000), BD_ERR_NOT_FOUND);
         assert_bd_error(bd_kernel_read(k, ~0ull - 4, buf, 16), BD_ERR_RANGE);
+        bd_kernel_close(k);
+        bd_phys_close(p);
+}
+
+/* Under a memo, a batch's fields take their pages whole, all in one
+ * batch, and later reads within those pages cost nothing; a range the
+ * memo cannot serve (across pages, unmapped) meets its own error. */
+static void test_memo_batch(void **state)
+{
+        (void)state;
+        uint64_t va = 0xffffc90000001000ull;
+        two_pages(va, 0x20000, 0x30000); /* not contiguous */
+        for (unsigned i = 0; i < 0x1000; i++) {
+                img[0x20000 + i] = (uint8_t)i;
+                img[0x30000 + i] = (uint8_t)(i ^ 0x55);
+        }
+        struct bd_phys *p = open_img();
+        struct bd_kernel *k;
+        assert_bd_ok(bd_kernel_open(p, &vi, &k));
+        uint8_t a[4], b[8], c[8];
+        struct bd_kernel_iov iov[] = {
+            {va + 0x10, a, sizeof(a)}, {va + 0x1008, b, sizeof(b)}, {va + 0xffc, c, sizeof(c)}};
+        /* The page tables cached first: only data is counted. */
+        assert_bd_ok(bd_kernel_read(k, va + 0xffc, c, sizeof(c)));
+        bd_kernel_memo_start(k);
+        uint64_t batches = p->batches, bytes = p->bytes_read;
+        assert_bd_ok(bd_kernel_read_batch(k, iov, 3));
+        assert_int_equal(a[0], 0x10);
+        assert_int_equal(b[0], 0x08 ^ 0x55);
+        assert_int_equal(c[0], 0xfc);
+        assert_int_equal(c[4], 0x00 ^ 0x55);
+        /* Both pages whole in one batch, then the field across them. */
+        assert_int_equal(p->batches - batches, 2);
+        assert_int_equal(p->bytes_read - bytes, 2 * 4096 + sizeof(c));
+        /* Served from the copies: nothing read. */
+        batches = p->batches;
+        uint8_t d = 0;
+        assert_bd_ok(bd_kernel_read(k, va + 0x40, &d, 1));
+        assert_int_equal(d, 0x40);
+        assert_int_equal(p->batches, batches);
+        /* An unmapped page in a batch fails that range with its error. */
+        struct bd_kernel_iov bad[] = {{va + 0x20, a, 1}, {va + 0x5000, b, 8}};
+        assert_bd_error(bd_kernel_read_batch(k, bad, 2), BD_ERR_NOT_FOUND);
+        bd_kernel_memo_stop(k);
         bd_kernel_close(k);
         bd_phys_close(p);
 }
@@ -358,12 +410,19 @@ static void test_cache(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            T(test_4level_4k),        T(test_4level_2m),
-            T(test_4level_1g),        T(test_5level_4k),
-            T(test_5level_2m_and_1g), T(test_modes_differ),
-            T(test_not_present),      T(test_table_outside_windows),
-            T(test_non_canonical),    T(test_cache),
-            T(test_kernel_read),      T(test_kernel_open_needs_vmcoreinfo),
+            T(test_4level_4k),
+            T(test_4level_2m),
+            T(test_4level_1g),
+            T(test_5level_4k),
+            T(test_5level_2m_and_1g),
+            T(test_modes_differ),
+            T(test_not_present),
+            T(test_table_outside_windows),
+            T(test_non_canonical),
+            T(test_cache),
+            T(test_kernel_read),
+            T(test_memo_batch),
+            T(test_kernel_open_needs_vmcoreinfo),
         };
         return cmocka_run_group_tests_name("pgtable", tests, NULL, NULL);
 }

@@ -518,6 +518,18 @@ static char *repair_text(const struct bd_watcher *w, const char *record,
         return s;
 }
 
+/* A watcher of host2 under policy p, with --write, its kernel open. */
+static void watcher_for(struct bd_watcher *w, const struct bd_policy *p)
+{
+        struct bd_watch_options opt = {
+            .interval_ns = 10000000, .cls = bd_classify_config_default(), .policy = p};
+        opt.open.write_enabled = 1;
+        struct bd_target t = {.name = "host2"};
+        bd_watcher_init(w, &t, &opt);
+        w->prog = program();
+        w->probes = 1;
+}
+
 /* A watcher's repair from alarm to record: rate limited per rule and
  * target, one at a time, numbers only from what watch saw. */
 static void test_watcher_repair(void **state)
@@ -534,14 +546,8 @@ static void test_watcher_repair(void **state)
                  script, script, script);
         struct bd_policy p;
         assert_bd_ok(parse(policy_text, &p));
-        struct bd_watch_options opt = {
-            .interval_ns = 10000000, .cls = bd_classify_config_default(), .policy = &p};
-        opt.open.write_enabled = 1;
-        struct bd_target t = {.name = "host2"};
         struct bd_watcher w;
-        bd_watcher_init(&w, &t, &opt);
-        w.prog = program();
-        w.probes = 1;
+        watcher_for(&w, &p);
         w.baseline.have = 1;
         w.baseline.max_threads = 3600;
         w.last.pid_last = 777;
@@ -582,8 +588,9 @@ static void test_watcher_repair(void **state)
         assert_string_equal(record, want);
         const char *json = read_all(record);
         assert_non_null(strstr(json, "\"state\":\"exhausted\",\"rule_line\":1,\"repair\":"));
-        assert_non_null(strstr(json, "\"args\":[\"restore=3600\",\"last=777\"],\"mode\":\"apply\","
-                                     "\"verdict\":\"done\",\"why\":\"call 2\",\"rounds\":2"));
+        assert_non_null(strstr(
+            json, "\"args\":[\"restore=3600\",\"last=777\"],\"attempt\":1,\"mode\":\"apply\","
+                  "\"verdict\":\"done\",\"why\":\"call 2\",\"rounds\":2"));
         assert_non_null(strstr(json, ",\"plan\":{\"script\":"));
         assert_non_null(strstr(json, "\"verdict\":\"done\",\"verdict_why\":\"call 2\"}"));
         char *line = repair_text(&w, record, &clk, 0);
@@ -642,6 +649,77 @@ static void test_watcher_repair(void **state)
         bd_policy_free(&p);
 }
 
+static void step_to_end(struct bd_watcher *w, uint64_t now)
+{
+        int ended = 0;
+        for (int i = 0; i < 50 && !ended; i++)
+                ended = bd_watcher_repair_step(w, now);
+        assert_true(ended);
+}
+
+/* A repair the fault outran runs again while its alarm holds, each every=
+ * seconds, its records beside the first; an alarm that ended, or a new
+ * one, starts the count again. */
+static void test_watcher_repair_again(void **state)
+{
+        (void)state;
+        char script[128], text[300], incident[128], file[200];
+        snprintf(script, sizeof(script), "%s/outrun.lua", tmpdir);
+        write_file(script, LOOP_SCRIPT("'again'")); /* outrun at every round */
+        snprintf(text, sizeof(text), "exhausted:threads %s mode=apply every=5\n", script);
+        struct bd_policy p;
+        assert_bd_ok(parse(text, &p));
+        struct bd_watcher w;
+        watcher_for(&w, &p);
+        snprintf(incident, sizeof(incident), "%s/again-incident", tmpdir);
+        assert_int_equal(mkdir(incident, 0755), 0);
+        const struct bd_wallclock clk = {.mono_ns = 100 * SEC, .wall_ns = 1700000000123456789ull};
+
+        w.event = event(BD_STATE_EXHAUSTED, -1, 0, "threads");
+        w.event.since_ns = 9 * SEC;
+        assert_int_equal(bd_watcher_repair_start(&w, &w.event, incident, 10 * SEC), 1);
+        assert_int_equal(bd_watcher_repair_again(&w, 10 * SEC), 0); /* one at a time */
+        step_to_end(&w, 10 * SEC);
+        assert_string_equal(w.repair.verdict, "again");
+        assert_int_equal(w.repair.attempt, 1);
+        /* Not before every= has passed since the last start. */
+        assert_int_equal(bd_watcher_repair_again(&w, 14 * SEC), 0);
+        assert_int_equal(bd_watcher_repair_again(&w, 15 * SEC), 1);
+        assert_int_equal(w.repair.attempt, 2);
+        assert_string_equal(w.repair.incident, incident);
+        step_to_end(&w, 15 * SEC);
+        char record[1400];
+        assert_bd_ok(bd_incident_add_repair(incident, &w, &clk, record, sizeof(record)));
+        snprintf(file, sizeof(file), "%s/repair-2.json", incident);
+        assert_string_equal(record, file);
+        assert_non_null(strstr(read_all(record), "\"attempt\":2,\"mode\":\"apply\""));
+        char *line = repair_text(&w, NULL, &clk, 0);
+        assert_non_null(strstr(line, script));
+        assert_non_null(strstr(line, " (attempt 2): again: call 6"));
+        free(line);
+        assert_int_equal(bd_watcher_repair_again(&w, 20 * SEC), 1);
+        assert_int_equal(w.repair.attempt, 3);
+        step_to_end(&w, 20 * SEC);
+
+        /* Healthy: nothing more. */
+        struct bd_event healthy = event(BD_STATE_HEALTHY, -1, 0, "");
+        w.event = healthy;
+        assert_int_equal(bd_watcher_repair_start(&w, &w.event, NULL, 21 * SEC), 0);
+        assert_int_equal(bd_watcher_repair_again(&w, 60 * SEC), 0);
+        /* A new alarm within every= of the last run: refused then, run
+         * once the limit allows, as its own first attempt. */
+        w.event = event(BD_STATE_EXHAUSTED, -1, 0, "threads");
+        w.event.since_ns = 22 * SEC;
+        assert_int_equal(bd_watcher_repair_start(&w, &w.event, NULL, 22 * SEC), 0);
+        assert_int_equal(bd_watcher_repair_again(&w, 24 * SEC), 0);
+        assert_int_equal(bd_watcher_repair_again(&w, 25 * SEC), 1);
+        assert_int_equal(w.repair.attempt, 1);
+        assert_string_equal(w.repair.incident, "");
+        step_to_end(&w, 25 * SEC);
+        bd_watcher_close(&w);
+        bd_policy_free(&p);
+}
+
 /* unlock under another name is still refused when the rule runs. */
 static void test_watcher_refuses_unlock_link(void **state)
 {
@@ -654,13 +732,8 @@ static void test_watcher_refuses_unlock_link(void **state)
         snprintf(text, sizeof(text), "hung-task %s mode=apply force\n", link);
         struct bd_policy p;
         assert_bd_ok(parse(text, &p));
-        struct bd_watch_options opt = {
-            .interval_ns = 10000000, .cls = bd_classify_config_default(), .policy = &p};
-        struct bd_target t = {.name = "host2"};
         struct bd_watcher w;
-        bd_watcher_init(&w, &t, &opt);
-        w.prog = program();
-        w.probes = 1;
+        watcher_for(&w, &p);
         struct bd_event ev = event(BD_STATE_HUNG_TASK, -1, 7, "d");
         assert_int_equal(bd_watcher_repair_start(&w, &ev, NULL, SEC), 1);
         assert_int_equal(bd_watcher_repair_step(&w, SEC), 1);
@@ -726,6 +799,7 @@ int main(void)
             cmocka_unit_test(test_run),
             cmocka_unit_test(test_run_does_not_wait),
             cmocka_unit_test(test_watcher_repair),
+            cmocka_unit_test(test_watcher_repair_again),
             cmocka_unit_test(test_watcher_refuses_unlock_link),
             cmocka_unit_test(test_read),
         };

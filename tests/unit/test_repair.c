@@ -29,6 +29,7 @@
 #define TASK     0x2000u /* struct task_struct, pid 4242 */
 #define SIGNAL   0x3000u /* its signal_struct */
 #define INIT     0x4000u /* pid 1 */
+#define TASK2    0x5000u /* another task_struct, pid 4243 */
 
 /* task_struct's layout below, in bytes. */
 enum {
@@ -307,6 +308,66 @@ static void test_kill_steps(void **state)
         bd_repair_plan_free(&plan);
         put64(TASK + T_PENDING, 0);
         put64(TASK + T_TI_FLAGS, 0);
+}
+
+/* counters.max lowered, then two victims killed. */
+static const char two_kills[] =
+    "needs = { 'counters.max', 'task_struct.pid', 'task_struct.tgid',\n"
+    "  'task_struct.start_time', 'task_struct.pending', 'task_struct.thread_info',\n"
+    "  'signal_struct.flags' }\n"
+    "function plan()\n"
+    "  cas(kernel.object('counters', 0xffffffff80001000), 'max', 100, 42)\n"
+    "  kill(kernel.object('task_struct', 0xffffffff80002000))\n"
+    "  kill(kernel.object('task_struct', 0xffffffff80005000))\n"
+    "end\n";
+
+/* Victims side by side: the limit first, then a wave per update of a
+ * victim, each one batch of reads and one of swaps; a guard that changed
+ * stops the repair before its wave writes anything. */
+static void test_waves(void **state)
+{
+        (void)state;
+        make_task(TASK2, 4243, 0, 0, "bomb");
+        struct bd_repair_plan plan;
+        bd_repair_plan_init(&plan);
+        struct bd_repair_script *s;
+        assert_bd_ok(load(two_kills, &raw, &s));
+        assert_bd_ok(bd_repair_script_plan(s, NULL, 0, &plan));
+        assert_int_equal(plan.n, 11);
+        uint64_t batches = m.base.batches;
+        assert_bd_ok(bd_repair_apply(&plan, &prog));
+        assert_int_equal(m.base.batches - batches, 3);
+        assert_int_equal(plan.writes, 5);
+        assert_int_equal(plan.stopped_at, -1);
+        assert_int_equal(get64(COUNTERS) & 0xffffffff, 42);
+        assert_int_equal(get64(TASK + T_PENDING), 1ull << 8);
+        assert_int_equal(get64(TASK2 + T_TI_FLAGS), 1ull << 2);
+        for (size_t i = 0; i < plan.n; i++)
+                assert_int_equal(plan.steps[i].outcome, plan.steps[i].kind == BD_STEP_GUARD
+                                                            ? BD_OUTCOME_HELD
+                                                            : BD_OUTCOME_DONE);
+        bd_repair_plan_free(&plan);
+        put32(COUNTERS, 100);
+        put64(TASK + T_PENDING, 0);
+        put64(TASK + T_TI_FLAGS, 0);
+        put64(TASK2 + T_PENDING, 0);
+        put64(TASK2 + T_TI_FLAGS, 0);
+
+        /* The second victim's slot reused: the limit is made, no kill. */
+        assert_bd_ok(bd_repair_script_plan(s, NULL, 0, &plan));
+        put32(TASK2 + T_PID, 9999);
+        assert_bd_error(bd_repair_apply(&plan, &prog), BD_ERR_CAS_FAILED);
+        assert_int_equal(plan.stopped_at, 6);
+        assert_int_equal(plan.steps[6].outcome, BD_OUTCOME_CHANGED);
+        assert_int_equal(plan.steps[0].outcome, BD_OUTCOME_DONE);
+        assert_int_equal(plan.steps[4].outcome, BD_OUTCOME_PLANNED);
+        assert_int_equal(plan.writes, 1);
+        assert_int_equal(get64(TASK + T_PENDING), 0);
+        assert_int_equal(get64(TASK2 + T_PENDING), 0);
+        bd_repair_plan_free(&plan);
+        bd_repair_script_close(s);
+        put32(COUNTERS, 100);
+        memset(mem + TASK2, 0, T_SIZE);
 }
 
 /* A task_struct freed and reused between plan and apply: nothing written. */
@@ -632,6 +693,7 @@ int main(void)
             cmocka_unit_test(test_field_changed_before_apply),
             cmocka_unit_test(test_plan_refuses_wrong_expectation),
             cmocka_unit_test(test_kill_steps),
+            cmocka_unit_test(test_waves),
             cmocka_unit_test(test_kill_reused_task),
             cmocka_unit_test(test_kill_refusals),
             cmocka_unit_test(test_needs),
