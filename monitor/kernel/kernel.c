@@ -39,15 +39,29 @@ struct bd_error *bd_kernel_open(struct bd_phys *p, const struct bd_vmcoreinfo *v
         return NULL;
 }
 
-#define MEMO_PAGES 4096
-#define MEMO_SLOTS 8192 /* a power of two, twice the pages: short probes */
-#define PAGE       4096u
+#define MEMO_PAGES       1024
+#define MEMO_SLOTS       16384 /* a power of two: pages, and the pages ranges lie in */
+#define MEMO_RANGES      65536
+#define MEMO_RANGE_BYTES (8u << 20)
+#define PAGE             4096u
+
+/* A range a batch read, found through the pages it lies in. */
+struct memo_range {
+        uint64_t va;
+        uint32_t len, off; /* off: in bytes[] */
+};
+struct memo_link {
+        uint32_t range, next; /* next: link + 1 on the same page, 0: none */
+};
 
 struct bd_kernel_memo {
-        size_t n;
-        uint64_t key[MEMO_SLOTS]; /* page address + 1; 0: a free slot */
-        uint32_t at[MEMO_SLOTS];
-        uint8_t ok[MEMO_PAGES]; /* 0: the page's read failed; read it again */
+        uint64_t key[MEMO_SLOTS];     /* page address + 1; 0: a free slot */
+        uint32_t page_at[MEMO_SLOTS]; /* its copy in page[] + 1; 0: none */
+        uint32_t links[MEMO_SLOTS];   /* its first link + 1; 0: none */
+        size_t npages, nslots, nranges, nlinks, used;
+        struct memo_range range[MEMO_RANGES];
+        struct memo_link link[2 * MEMO_RANGES];
+        uint8_t bytes[MEMO_RANGE_BYTES];
         uint8_t page[MEMO_PAGES][PAGE];
 };
 
@@ -203,107 +217,94 @@ static struct bd_error *read_batch(struct bd_kernel *k, const struct bd_kernel_i
         return b.n ? bd_phys_read_batch(k->phys, b.iov, b.n) : NULL;
 }
 
-/* The memo's page index for the page at va, a slot reserved for it (not yet
- * read) when it has none; -1 when the memo is full. */
-static long memo_index(struct bd_kernel_memo *m, uint64_t va, int *fresh)
-{
-        size_t slot = (size_t)(((va / PAGE) * 0x9e3779b97f4a7c15ull) >> 51) & (MEMO_SLOTS - 1);
-        while (m->key[slot] && m->key[slot] != va + 1)
-                slot = (slot + 1) & (MEMO_SLOTS - 1);
-        *fresh = !m->key[slot];
-        if (!*fresh)
-                return m->at[slot];
-        if (m->n == MEMO_PAGES)
-                return -1;
-        m->key[slot] = va + 1;
-        m->at[slot] = (uint32_t)m->n;
-        return (long)m->n++;
-}
-
-/* The memo's copy of the page at va, read now if it has none; NULL when it
- * cannot hold or read it (the caller reads the source and meets the
- * precise error there). */
-static const uint8_t *memo_page(struct bd_kernel *k, uint64_t va)
-{
-        struct bd_kernel_memo *m = k->memo;
-        int fresh;
-        long i = memo_index(m, va, &fresh);
-        if (i < 0)
-                return NULL;
-        if (!m->ok[i]) {
-                struct bd_kernel_iov iov = {va, m->page[i], PAGE};
-                struct bd_error *err = read_batch(k, &iov, 1);
-                if (err) {
-                        bd_error_destroy(err);
-                        return NULL;
-                }
-                m->ok[i] = 1;
-        }
-        return m->page[i];
-}
-
 static uint64_t page_of(uint64_t va)
 {
         return va & ~(uint64_t)(PAGE - 1);
 }
 
-/* A batch under a memo: the pages its ranges lie in that the memo lacks
- * are read whole, all in one batch (a task's fields for a plan come to a
- * few pages, and reading each page alone would cost a round trip), then
- * every range within one page is served from the copies. What the memo
- * cannot serve (a range across pages, a page past its room or whose read
- * failed) is read as without one, where a failure meets its precise
- * error. */
+/* The memo's slot for the page at va, taken if add and there is room;
+ * -1 if none. */
+static long memo_slot(struct bd_kernel_memo *m, uint64_t va, int add)
+{
+        size_t slot = (size_t)(((va / PAGE) * 0x9e3779b97f4a7c15ull) >> 50) & (MEMO_SLOTS - 1);
+        while (m->key[slot] && m->key[slot] != va + 1)
+                slot = (slot + 1) & (MEMO_SLOTS - 1);
+        if (m->key[slot])
+                return (long)slot;
+        /* Half full at most: probes stay short. */
+        if (!add || m->nslots >= MEMO_SLOTS / 2)
+                return -1;
+        m->key[slot] = va + 1;
+        m->nslots++;
+        return (long)slot;
+}
+
+/* Copy [va, va + len), within one page, from what the memo holds: its
+ * copy of the page, or a range a batch read. 1 if it could. */
+static int memo_copy(struct bd_kernel_memo *m, uint64_t va, void *buf, size_t len)
+{
+        long slot = memo_slot(m, page_of(va), 0);
+        if (slot < 0)
+                return 0;
+        if (m->page_at[slot]) {
+                memcpy(buf, m->page[m->page_at[slot] - 1] + (va - page_of(va)), len);
+                return 1;
+        }
+        for (uint32_t l = m->links[slot]; l; l = m->link[l - 1].next) {
+                const struct memo_range *r = &m->range[m->link[l - 1].range];
+                if (r->va <= va && va + len <= r->va + r->len) {
+                        memcpy(buf, m->bytes + r->off + (va - r->va), len);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Keep a range a batch has read, if there is room, under each page it
+ * lies in. */
+static void memo_keep(struct bd_kernel_memo *m, const struct bd_kernel_iov *iov)
+{
+        uint64_t first = page_of(iov->vaddr), last = page_of(iov->vaddr + iov->len - 1);
+        if (!iov->len || last - first > PAGE || m->nranges == MEMO_RANGES ||
+            m->nlinks + 2 > 2 * MEMO_RANGES || iov->len > MEMO_RANGE_BYTES - m->used)
+                return;
+        long slots[2] = {memo_slot(m, first, 1), last != first ? memo_slot(m, last, 1) : -1};
+        if (slots[0] < 0 || (last != first && slots[1] < 0))
+                return;
+        m->range[m->nranges] =
+            (struct memo_range){iov->vaddr, (uint32_t)iov->len, (uint32_t)m->used};
+        memcpy(m->bytes + m->used, iov->buf, iov->len);
+        m->used += iov->len;
+        for (int i = 0; i < 2 && slots[i] >= 0; i++) {
+                m->link[m->nlinks] = (struct memo_link){(uint32_t)m->nranges, m->links[slots[i]]};
+                m->links[slots[i]] = (uint32_t)++m->nlinks;
+        }
+        m->nranges++;
+}
+
+static int one_page(const struct bd_kernel_iov *iov)
+{
+        return iov->len && iov->len <= PAGE &&
+               page_of(iov->vaddr) == page_of(iov->vaddr + iov->len - 1);
+}
+
+/* A batch under a memo: what the memo holds is copied, the rest read in
+ * one batch and kept (a plan's kill then finds the fields ps read of its
+ * victim without a round trip). */
 static struct bd_error *memo_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t n)
 {
         struct bd_kernel_memo *m = k->memo;
-        struct bd_kernel_iov *want = malloc(n * sizeof(*want));
-        long *at = malloc(n * sizeof(*at));
-        if (!want || !at) {
-                free(want);
-                free(at);
+        struct bd_kernel_iov *rest = malloc(n * sizeof(*rest));
+        if (!rest)
                 return read_batch(k, iov, n);
-        }
-        size_t nwant = 0;
-        for (size_t i = 0; i < n; i++) {
-                at[i] = -1;
-                uint64_t va = iov[i].vaddr;
-                if (!iov[i].len || iov[i].len > PAGE || page_of(va) != page_of(va + iov[i].len - 1))
-                        continue;
-                int fresh;
-                at[i] = memo_index(m, page_of(va), &fresh);
-                if (at[i] >= 0 && fresh)
-                        want[nwant++] = (struct bd_kernel_iov){page_of(va), m->page[at[i]], PAGE};
-        }
-        /* One page that does not translate fails the batch: those are then
-         * read one by one, so that the others still serve. */
-        struct bd_error *err = nwant ? read_batch(k, want, nwant) : NULL;
-        for (size_t i = 0; i < nwant; i++) {
-                int fresh;
-                long j = memo_index(m, want[i].vaddr, &fresh);
-                if (!err) {
-                        m->ok[j] = 1;
-                } else {
-                        struct bd_error *one = read_batch(k, &want[i], 1);
-                        m->ok[j] = !one;
-                        bd_error_destroy(one);
-                }
-        }
-        bd_error_destroy(err);
-        err = NULL;
         size_t nrest = 0;
-        for (size_t i = 0; i < n; i++) {
-                const uint8_t *copy = at[i] >= 0 ? memo_page(k, page_of(iov[i].vaddr)) : NULL;
-                if (copy)
-                        memcpy(iov[i].buf, copy + (iov[i].vaddr - page_of(iov[i].vaddr)),
-                               iov[i].len);
-                else
-                        want[nrest++] = iov[i];
-        }
-        if (nrest)
-                err = read_batch(k, want, nrest);
-        free(want);
-        free(at);
+        for (size_t i = 0; i < n; i++)
+                if (!one_page(&iov[i]) || !memo_copy(m, iov[i].vaddr, iov[i].buf, iov[i].len))
+                        rest[nrest++] = iov[i];
+        struct bd_error *err = nrest ? read_batch(k, rest, nrest) : NULL;
+        for (size_t i = 0; i < nrest && !err; i++)
+                memo_keep(m, &rest[i]);
+        free(rest);
         return err;
 }
 
@@ -313,10 +314,30 @@ struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kerne
         return k->memo ? memo_batch(k, iov, n) : read_batch(k, iov, n);
 }
 
+/* A read under a memo that it cannot serve takes the whole page: a plan
+ * reads many fields of a few objects. */
 struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, size_t len)
 {
         struct bd_kernel_iov iov = {vaddr, buf, len};
-        return bd_kernel_read_batch(k, &iov, 1);
+        struct bd_kernel_memo *m = k->memo;
+        if (!m || !one_page(&iov))
+                return bd_kernel_read_batch(k, &iov, 1);
+        if (memo_copy(m, vaddr, buf, len))
+                return NULL;
+        long slot = memo_slot(m, page_of(vaddr), 1);
+        if (slot < 0 || m->npages == MEMO_PAGES)
+                return read_batch(k, &iov, 1);
+        struct bd_kernel_iov whole = {page_of(vaddr), m->page[m->npages], PAGE};
+        /* A page that does not read whole (its end unmapped, say) leaves
+         * the field to be read alone, where its own error is met. */
+        struct bd_error *err = read_batch(k, &whole, 1);
+        if (err) {
+                bd_error_destroy(err);
+                return read_batch(k, &iov, 1);
+        }
+        m->page_at[slot] = (uint32_t)++m->npages;
+        memcpy(buf, m->page[m->npages - 1] + (vaddr - page_of(vaddr)), len);
+        return NULL;
 }
 
 struct bd_error *bd_kernel_read_u64(struct bd_kernel *k, uint64_t vaddr, uint64_t *out)

@@ -67,11 +67,13 @@ struct bd_error *bd_kernel_read_batch(struct bd_kernel *k, const struct bd_kerne
                                       size_t n);
 
 /* One moment's view for work that reads many fields of many objects (a
- * repair's plan and its check): until bd_kernel_memo_stop(), a read within
- * one 4 KiB page is served from a copy of the whole page taken at its first
- * read there; a batch takes the pages it lacks all at once (up to 4096
- * pages; then reads go to the source again). Never for anything that must
- * see memory move (a probe, a guard's re-read). */
+ * repair's plan and its check): until bd_kernel_memo_stop(), what a batch
+ * read is kept and served again (the fields ps read of every task, for a
+ * plan that then kills some), and a bd_kernel_read() that finds nothing
+ * kept takes its whole 4 KiB page, which then serves every read within it
+ * (up to 1024 pages and 8 MiB of batches; then reads go to the source
+ * again). Never for anything that must see memory move (a probe, a guard's
+ * re-read). */
 void bd_kernel_memo_start(struct bd_kernel *k);
 void bd_kernel_memo_stop(struct bd_kernel *k);
 

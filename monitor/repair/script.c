@@ -496,7 +496,7 @@ static int l_ps(lua_State *L)
         lua_createtable(L, t->n > INT32_MAX ? 0 : (int)t->n, 0);
         for (size_t i = 0; i < t->n; i++) {
                 const struct bd_task *k = &t->t[i];
-                lua_createtable(L, 0, 13);
+                lua_createtable(L, 0, 16);
                 row_int(L, "pid", k->pid);
                 row_int(L, "tgid", k->tgid);
                 row_int(L, "ppid", k->ppid);
@@ -509,6 +509,13 @@ static int l_ps(lua_State *L)
                 row_int(L, "start_time", (lua_Integer)k->start_time);
                 if (k->rss_pages >= 0)
                         row_int(L, "rss", k->rss_pages);
+                /* Kill's own reads are then kept by the memo, and a verify
+                 * sees SIGKILL pending without a read per task. */
+                if (k->signal_flags >= 0) {
+                        row_int(L, "sigpending", (lua_Integer)k->sigpending);
+                        row_int(L, "ti_flags", (lua_Integer)k->ti_flags);
+                        row_int(L, "signal_flags", k->signal_flags);
+                }
                 lua_pushstring(L, k->comm);
                 lua_setfield(L, -2, "comm");
                 push_task(L, type_id, k->addr, k->pid, k->comm);

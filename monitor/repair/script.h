@@ -26,7 +26,10 @@
  *   kernel.ps()                 every thread as a row read in a few batches:
  *                               pid tgid ppid comm state exit_state flags
  *                               policy on_cpu cpu start_time rss (pages, nil
- *                               without an mm) and task (the object)
+ *                               without an mm), sigpending (the thread's
+ *                               own set's first word), ti_flags and
+ *                               signal_flags (nil when the layout lacks
+ *                               them) and task (the object)
  *   kernel.enum(NAME)           an enumerator's value
  *   kernel.addr(OBJ)            an object's address (to print or compare)
  *   kernel.value(OBJ)           what OBJ holds, as a member would read

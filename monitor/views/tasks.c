@@ -102,28 +102,36 @@ enum {
         F_NVCSW,
         F_NIVCSW,
         F_START_TIME,
-        F_COUNT
+        F_COUNT,
+        /* What a repair reads of its victims: kept with the rest when the
+         * kernel's layout has them (a stored layout may predate them). */
+        F_PENDING = F_COUNT,
+        F_TI_FLAGS,
+        F_SIGNAL,
+        F_ALL
 };
 
-static const enum bd_layout_id field_ids[F_COUNT] = {
+static const enum bd_layout_id field_ids[F_ALL] = {
     BDL_TASK_STATE,      BDL_TASK_EXIT_STATE,    BDL_TASK_FLAGS,       BDL_TASK_CPU,
     BDL_TASK_ON_CPU,     BDL_TASK_PRIO,          BDL_TASK_RT_PRIORITY, BDL_TASK_POLICY,
     BDL_TASK_PID,        BDL_TASK_TGID,          BDL_TASK_REAL_PARENT, BDL_TASK_COMM,
     BDL_TASK_MM,         BDL_TASK_SE_EXEC_START, BDL_TASK_NVCSW,       BDL_TASK_NIVCSW,
-    BDL_TASK_START_TIME,
+    BDL_TASK_START_TIME, BDL_TASK_PENDING,       BDL_TASK_TI_FLAGS,    BDL_TASK_SIGNAL,
 };
 
-static const uint8_t field_size[F_COUNT] = {
-    [F_STATE] = 4,       [F_EXIT_STATE] = 4,  [F_FLAGS] = 4,  [F_CPU] = 4,        [F_ON_CPU] = 4,
-    [F_PRIO] = 4,        [F_RT_PRIORITY] = 4, [F_POLICY] = 4, [F_PID] = 4,        [F_TGID] = 4,
-    [F_REAL_PARENT] = 8, [F_COMM] = 16,       [F_MM] = 8,     [F_EXEC_START] = 8, [F_NVCSW] = 8,
-    [F_NIVCSW] = 8,      [F_START_TIME] = 8,
+static const uint8_t field_size[F_ALL] = {
+    [F_STATE] = 4,       [F_EXIT_STATE] = 4,  [F_FLAGS] = 4,   [F_CPU] = 4,        [F_ON_CPU] = 4,
+    [F_PRIO] = 4,        [F_RT_PRIORITY] = 4, [F_POLICY] = 4,  [F_PID] = 4,        [F_TGID] = 4,
+    [F_REAL_PARENT] = 8, [F_COMM] = 16,       [F_MM] = 8,      [F_EXEC_START] = 8, [F_NVCSW] = 8,
+    [F_NIVCSW] = 8,      [F_START_TIME] = 8,  [F_PENDING] = 8, [F_TI_FLAGS] = 8,   [F_SIGNAL] = 8,
 };
 
 struct plan {
         const struct bd_layout *l;
-        int64_t off[F_COUNT];
+        int64_t off[F_ALL];
+        size_t nfields; /* F_ALL, or F_COUNT without the signal fields */
         int64_t pid_tasks, pid_links, pidtype, rss, mm_counters[3], tgid, clock_task;
+        int64_t signal_flags; /* -1: not known */
         struct bd_gather g;
 };
 
@@ -154,10 +162,16 @@ static struct bd_error *make_plan(struct bd_program *prog, struct plan *pl)
                 return bd_error_new(BD_ERR_PROTOCOL, "PIDTYPE_PID is %lld", (long long)pl->pidtype);
         pl->tgid = pl->off[F_TGID];
         pl->clock_task = v[7];
-        int64_t sizes[F_COUNT];
-        for (int i = 0; i < F_COUNT; i++)
+        pl->nfields = F_ALL;
+        for (int i = F_COUNT; i < F_ALL; i++)
+                if (!bd_layout_has(pl->l, field_ids[i], &pl->off[i]))
+                        pl->nfields = F_COUNT;
+        if (pl->nfields != F_ALL || !bd_layout_has(pl->l, BDL_SIGNAL_FLAGS, &pl->signal_flags))
+                pl->signal_flags = -1;
+        int64_t sizes[F_ALL];
+        for (int i = 0; i < F_ALL; i++)
                 sizes[i] = field_size[i];
-        return bd_gather_plan(&pl->g, pl->off, sizes, F_COUNT, FIELD_GAP);
+        return bd_gather_plan(&pl->g, pl->off, sizes, pl->nfields, FIELD_GAP);
 }
 
 /* The initial pid namespace's IDR: where, and its xarray layout. */
@@ -274,9 +288,16 @@ static void decode(const struct plan *pl, const uint8_t *c, uint64_t addr, struc
         t->rss_pages = -1;
         t->since_run_ns = -1;
         t->ppid = -1;
+        t->signal_flags = -1;
+        if (pl->nfields == F_ALL) {
+                t->sigpending = bd_gather_value(g, c, o[F_PENDING], 8);
+                t->ti_flags = bd_gather_value(g, c, o[F_TI_FLAGS], 8);
+                t->signal = bd_gather_value(g, c, o[F_SIGNAL], 8);
+        }
 }
 
-/* Parent tgids, mm counters and the runqueue clocks, in one batch. */
+/* Parent tgids, mm counters, signal_struct flags and the runqueue clocks,
+ * in one batch. */
 static struct bd_error *read_pointed(struct bd_program *prog, const struct plan *pl,
                                      struct bd_task *t, const uint64_t *parent,
                                      const uint64_t *exec_start, size_t n)
@@ -290,12 +311,14 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
         if (err) /* time since last run is the only casualty */
                 bd_error_destroy(err), ncpus = 0;
         int32_t *ptgid = calloc(n + 1, sizeof(*ptgid));
+        uint32_t *sflags = calloc(n + 1, sizeof(*sflags));
         int64_t(*rss)[16] = calloc(n + 1, sizeof(*rss));
         uint64_t *clock = calloc(ncpus + 1, sizeof(*clock));
-        struct bd_kernel_iov *iov = calloc(2 * n + ncpus + 1, sizeof(*iov));
-        uint8_t *ok = calloc(2 * n + ncpus + 1, 1);
-        size_t *who = calloc(2 * n + ncpus + 1, sizeof(*who));
-        if (!ptgid || !rss || !clock || !iov || !ok || !who) {
+        /* who: [0, n) parents, [n, 2n) mms, [2n, 3n) signals, then cpus. */
+        struct bd_kernel_iov *iov = calloc(3 * n + ncpus + 1, sizeof(*iov));
+        uint8_t *ok = calloc(3 * n + ncpus + 1, 1);
+        size_t *who = calloc(3 * n + ncpus + 1, sizeof(*who));
+        if (!ptgid || !sflags || !rss || !clock || !iov || !ok || !who) {
                 err = &bd_error_nomem;
                 goto out;
         }
@@ -315,6 +338,11 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                         iov[m++] = (struct bd_kernel_iov){t[i].mm + (uint64_t)pl->rss, rss[i],
                                                           8 * (size_t)nctr};
                 }
+                if (pl->signal_flags >= 0 && bd_walk_kptr_ok(k, t[i].signal, 8)) {
+                        who[m] = 2 * n + i;
+                        iov[m++] = (struct bd_kernel_iov){t[i].signal + (uint64_t)pl->signal_flags,
+                                                          &sflags[i], 4};
+                }
         }
         for (unsigned c = 0; c < ncpus; c++) {
                 uint64_t a;
@@ -323,7 +351,7 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                         bd_error_destroy(e);
                         continue;
                 }
-                who[m] = 2 * n + c;
+                who[m] = 3 * n + c;
                 iov[m++] = (struct bd_kernel_iov){a + (uint64_t)pl->clock_task, &clock[c], 8};
         }
         if ((err = read_objects(k, iov, m, 1, ok)))
@@ -340,18 +368,20 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                         for (int c = 0; c < 3; c++)
                                 sum += rss[i][pl->mm_counters[c]];
                         t[i].rss_pages = sum < 0 ? 0 : sum;
+                } else if (w < 3 * n) {
+                        t[w - 2 * n].signal_flags = sflags[w - 2 * n];
                 }
         }
         for (size_t j = 0; j < m; j++) {
-                if (!ok[j] || who[j] < 2 * n)
+                if (!ok[j] || who[j] < 3 * n)
                         continue;
-                unsigned c = (unsigned)(who[j] - 2 * n);
+                unsigned c = (unsigned)(who[j] - 3 * n);
                 for (size_t i = 0; i < n; i++)
                         if (t[i].cpu == c && exec_start[i] && exec_start[i] <= clock[c])
                                 t[i].since_run_ns = (int64_t)(clock[c] - exec_start[i]);
         }
 out:
-        free(ptgid), free(rss), free(clock), free(iov), free(ok), free(who);
+        free(ptgid), free(sflags), free(rss), free(clock), free(iov), free(ok), free(who);
         return err;
 }
 

@@ -26,6 +26,11 @@ struct bd_task {
         int64_t since_run_ns; /* since its last run was accounted; -1 unknown */
         uint64_t nvcsw, nivcsw;
         uint64_t start_time; /* ns after boot */
+        /* What a repair acts on, 0 and -1 when the layout lacks them. */
+        uint64_t sigpending;  /* pending.signal.sig[0]: the thread's own set */
+        uint64_t ti_flags;    /* thread_info.flags */
+        uint64_t signal;      /* its signal_struct */
+        int64_t signal_flags; /* signal_struct.flags */
 };
 
 struct bd_tasks_stats {

@@ -37,8 +37,10 @@ function M.args(args, usage, keys)
 end
 
 -- SIGKILL already pending in the thread's own set: killed, not yet dead.
+-- From the row when ps read it (one read per task otherwise).
 function M.killed(row)
-  return (row.task.pending.signal.sig[0] >> 8) & 1 == 1
+  local set = row.sigpending or row.task.pending.signal.sig[0]
+  return (set >> 8) & 1 == 1
 end
 
 -- User space's live processes by tgid: { tgid, ppid, comm, rss, start
