@@ -8,6 +8,7 @@
 
 #include "../../common/audit.h"
 #include "../repair/plan.h"
+#include "../watch/incident.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -129,6 +130,15 @@ static const char usage[] =
     "      --incidents DIR watch: where incidents go (default $BDMON_INCIDENTS,\n"
     "                      else the cache directory's incidents/).\n"
     "      --no-capture    watch: keep no incidents.\n"
+    "      --incident-rate N\n"
+    "                      watch: at most N incidents a minute per target (default\n"
+    "                      10, at most 1000); the next ones are not saved, with a\n"
+    "                      line saying why.\n"
+    "      --incident-quota SIZE\n"
+    "                      watch: the most the incident directory may hold (K, M,\n"
+    "                      G suffixes; default 1G). An incident that would pass\n"
+    "                      it is not saved, with a line saying why: the incidents\n"
+    "                      there are never removed, so the first evidence stays.\n"
     "      --metrics H:P   watch: serve Prometheus metrics on H:P (per-target\n"
     "                      state, probes, probe round-trip histogram).\n"
     "      --record FILE   watch: append every probe's readings to FILE, a line\n"
@@ -154,6 +164,13 @@ static const char usage[] =
     "                      ('-': standard output).\n"
     "      --layout FILE   take structure offsets from a stored layout file, not\n"
     "                      the kernel's BTF.\n"
+    "      --max-read SIZE the most a view reads and holds for what the target's\n"
+    "                      own numbers ask (K, M, G suffixes; at least 64K): of a\n"
+    "                      larger printk ring, dmesg reads only the newest SIZE's\n"
+    "                      worth and says so (default 16M); ps and maps refuse\n"
+    "                      more tasks or VMAs than fit (default 128M and 64M).\n"
+    "                      watch applies it to an incident's log, its hung-task\n"
+    "                      scan and its repairs' ps.\n"
     "      --no-cache      neither use nor fill the per-build cache of symbols\n"
     "                      and BTF ($BDMON_CACHE, else ~/.cache/backdoors).\n"
     "      --rescan        ignore the remembered VMCOREINFO location.\n"
@@ -173,7 +190,8 @@ static const char usage[] =
     "  0 success            1 internal error       2 usage\n"
     "  3 unknown target, bad config, key or layout file\n"
     "  4 NIC unreachable or not running            5 authentication refused\n"
-    "  6 address outside every window, or a walk past its bound\n"
+    "  6 address outside every window, a walk past its bound, or a view past\n"
+    "    its --max-read budget\n"
     "  7 write refused (read-only NIC or monitor)\n"
     "  8 protocol error, or kernel memory that does not check out (a cycle, a\n"
     "    wild pointer)\n"
@@ -219,6 +237,8 @@ int main(int argc, char **argv)
             .pid = -1,
             .cpu = -1,
             .interval_ms = 500,
+            .incident_rate = BD_INCIDENT_PER_MINUTE,
+            .incident_quota = BD_INCIDENT_QUOTA,
         };
         enum {
                 OPT_RAW = 256,
@@ -244,6 +264,9 @@ int main(int argc, char **argv)
                 OPT_PLAN,
                 OPT_FORCE,
                 OPT_REPAIR,
+                OPT_MAX_READ,
+                OPT_INCIDENT_RATE,
+                OPT_INCIDENT_QUOTA,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -278,11 +301,14 @@ int main(int argc, char **argv)
             {"plan", required_argument, NULL, OPT_PLAN},
             {"force", no_argument, NULL, OPT_FORCE},
             {"repair", required_argument, NULL, OPT_REPAIR},
+            {"max-read", required_argument, NULL, OPT_MAX_READ},
+            {"incident-rate", required_argument, NULL, OPT_INCIDENT_RATE},
+            {"incident-quota", required_argument, NULL, OPT_INCIDENT_QUOTA},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
-        int c, poll_set = 0;
+        int c, poll_set = 0, incident_set = 0;
         uint64_t num;
         while ((c = getopt_long(argc, argv, "c:s:k:jTfo:wt:qh", opts, NULL)) != -1) {
                 switch (c) {
@@ -379,6 +405,27 @@ int main(int argc, char **argv)
                 case OPT_REPAIR:
                         cli.repair = optarg;
                         break;
+                case OPT_MAX_READ:
+                        if (cli_parse_number(optarg, &num, 1) || num < (64u << 10))
+                                return cli_usage_error("bad --max-read '%s' (bytes, at least 64K)",
+                                                       optarg);
+                        cli.max_read = num;
+                        break;
+                case OPT_INCIDENT_RATE:
+                        if (cli_parse_number(optarg, &num, 0) || !num ||
+                            num > BD_INCIDENT_PER_MINUTE_MAX)
+                                return cli_usage_error("bad --incident-rate '%s' (1 to 1000 a "
+                                                       "minute)",
+                                                       optarg);
+                        cli.incident_rate = (unsigned)num;
+                        incident_set = 1;
+                        break;
+                case OPT_INCIDENT_QUOTA:
+                        if (cli_parse_number(optarg, &num, 1) || !num)
+                                return cli_usage_error("bad --incident-quota '%s' (bytes)", optarg);
+                        cli.incident_quota = num;
+                        incident_set = 1;
+                        break;
                 case 't':
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 600000)
                                 return cli_usage_error("bad timeout '%s' (milliseconds)", optarg);
@@ -424,6 +471,8 @@ int main(int argc, char **argv)
                 return cli_usage_error("unknown command '%s'", name);
         cli.open.write_enabled = cli.write;
         if (!strcmp(name, "watch")) {
+                bd_incident_set_limits(&(struct bd_incident_limits){.per_minute = cli.incident_rate,
+                                                                    .quota = cli.incident_quota});
                 if (cli.write && !cli.repair)
                         return cli_usage_error("%s", "watch writes only to repair: --write needs "
                                                      "--repair POLICY");
@@ -445,6 +494,10 @@ int main(int argc, char **argv)
         }
         if (cli.repair)
                 return cli_usage_error("--repair is for watch, not '%s'", name);
+        if (incident_set)
+                return cli_usage_error("--incident-rate and --incident-quota are for watch, not "
+                                       "'%s'",
+                                       name);
         if (cmd->nargs == -1) {
                 if (optind != argc)
                         return cli_usage_error("'targets' takes no arguments, not '%s'",

@@ -83,6 +83,7 @@ struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_
             .rescan = cli->rescan,
             .no_cache = cli->no_cache,
             .layout = cli->layout,
+            .max_read = cli->max_read,
             .progress = scan_progress,
         };
         return bd_program_open(p, &opt, out);

@@ -33,6 +33,9 @@ struct cli {
         const char *repair; /* --repair POLICY */
         int no_capture;
         uint64_t duration_ms, hung_ms;
+        unsigned incident_rate;  /* --incident-rate: incidents a minute per target */
+        uint64_t incident_quota; /* --incident-quota: bytes of the incident directory */
+        uint64_t max_read;       /* --max-read, 0: each view's default budget */
         struct bd_open_options open;
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../views/budget.h"
 #include "../views/output.h"
 #include "../views/printk.h"
 #include "cli.h"
@@ -71,14 +72,21 @@ int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         struct bd_error *err = cli_open_program(cli, p, &prog);
         if (err)
                 return cli_report(bd_error_wrap(err, "dmesg"));
+        uint64_t budget = bd_budget(prog, BD_PRINTK_BUDGET);
         if (!(err = bd_printk_layout_get(&prog->vi, &lay)))
-                err = bd_printk_read(prog->k, &lay, &log);
+                err = bd_printk_read_within(prog->k, &lay, budget, &log);
         if (err) {
                 bd_program_close(prog);
                 return cli_report(bd_error_wrap(err, "dmesg"));
         }
         uint64_t next = 0;
         int have_next = 0;
+        char note[512];
+        /* Before the records: a reader of the first lines learns they are
+         * not the log's first. */
+        bd_printk_budget_note(log, note, sizeof(note));
+        if (!cli->quiet && note[0])
+                fprintf(stderr, "bdmon: %s\n", note);
         print_new(cli, log, &next, &have_next);
         if (!cli->quiet && (log->skipped_state || log->skipped_corrupt))
                 fprintf(stderr,
@@ -98,7 +106,7 @@ int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                 break;
                         /* Each poll re-reads the ring: a live kernel reuses
                          * descriptors, so nothing read earlier is kept. */
-                        if ((err = bd_printk_read(prog->k, &lay, &log))) {
+                        if ((err = bd_printk_read_within(prog->k, &lay, budget, &log))) {
                                 rc = cli_report(bd_error_wrap(err, "dmesg --follow"));
                                 break;
                         }

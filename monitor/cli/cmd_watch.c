@@ -168,7 +168,10 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
                 return cli_report(&bd_error_nomem);
         struct bd_watch_options opt = {
             .open = cli->open,
-            .prog = {.rescan = cli->rescan, .no_cache = cli->no_cache, .layout = cli->layout},
+            .prog = {.rescan = cli->rescan,
+                     .no_cache = cli->no_cache,
+                     .layout = cli->layout,
+                     .max_read = cli->max_read},
             .interval_ns = (cli->interval_set ? cli->interval_ms : 10) * 1000000ull,
             .hung_every_ns = 500000000ull,
             .cls = bd_classify_config_default(),

@@ -28,6 +28,9 @@ struct bd_program_options {
         int rescan;         /* ignore the remembered VMCOREINFO location */
         int no_cache;       /* neither read nor write the per-build cache */
         const char *layout; /* a layout file instead of the kernel's BTF */
+        /* The bytes a view may read and hold for what the target's own
+         * numbers ask (--max-read); 0: each view's default (views/budget.h). */
+        uint64_t max_read;
         /* Not this kernel: the one a reboot replaced (implies rescan). */
         const struct bd_vmcoreinfo *replaced;
         void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */

@@ -11,12 +11,17 @@
 /* Objects larger than this are not printed whole. */
 #define PRINT_MAX_BYTES (1u << 20)
 #define ARRAY_SHOWN     64
+/* Values printed at most: members may overlap (a union's, or any in a
+ * corrupt BTF), so a type may expand to far more values than its bytes,
+ * 65535 members of 65535 members and so on; the rest is cut ("..."). */
+#define PRINT_MAX_VALUES (1u << 20)
 
 struct printer {
         struct bd_program *prog;
         const struct btf *btf;
         FILE *f;
         int json, max_depth;
+        size_t left; /* values that may still be printed */
 };
 
 static void indent(struct printer *pr, int depth)
@@ -93,6 +98,13 @@ static void composite(struct printer *pr, const struct btf_type *t, const uint8_
                 unsigned bits = btf_member_bitfield_size(t, i);
                 if (bit / 8 >= len)
                         continue;
+                if (!pr->left) {
+                        if (!pr->json) {
+                                indent(pr, depth + 1);
+                                fputs("...\n", pr->f);
+                        }
+                        break;
+                }
                 const char *name = bd_btf_name(pr->btf, m->name_off);
                 if (pr->json) {
                         fprintf(pr->f, "%s", first ? "" : ",");
@@ -116,6 +128,7 @@ static void composite(struct printer *pr, const struct btf_type *t, const uint8_
 static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t len, unsigned bit_off,
                   unsigned bits, int depth)
 {
+        pr->left--; /* its callers look first: one is left */
         const struct btf_type *t = bd_btf_strip(pr->btf, &id);
         int64_t size = t ? btf__resolve_size(pr->btf, id) : -1;
         if (!t || size < 0 || (size_t)size > len) {
@@ -152,15 +165,15 @@ static void value(struct printer *pr, uint32_t id, const uint8_t *buf, size_t le
                         return;
                 }
                 fputs(pr->json ? "[" : "{ ", pr->f);
-                unsigned shown = a->nelems < ARRAY_SHOWN ? a->nelems : ARRAY_SHOWN;
-                for (unsigned i = 0; i < shown; i++) {
-                        if (i)
+                unsigned shown = 0;
+                for (; shown < a->nelems && shown < ARRAY_SHOWN && pr->left; shown++) {
+                        if (shown)
                                 fputs(", ", pr->f);
-                        value(pr, a->type, buf + i * (size_t)esize, len - i * (size_t)esize, 0, 0,
-                              depth);
+                        value(pr, a->type, buf + shown * (size_t)esize, len - shown * (size_t)esize,
+                              0, 0, depth);
                 }
                 if (shown < a->nelems && !pr->json)
-                        fprintf(pr->f, ", ... (%u in all)", a->nelems);
+                        fprintf(pr->f, "%s... (%u in all)", shown ? ", " : "", a->nelems);
                 fputs(pr->json ? "]" : " }", pr->f);
         } else if (btf_is_composite(t)) {
                 composite(pr, t, buf, len, depth);
@@ -189,7 +202,7 @@ struct bd_error *bd_object_print(struct bd_program *prog, const struct bd_object
                 free(buf);
                 return err;
         }
-        struct printer pr = {prog, btf, f, json, max_depth};
+        struct printer pr = {prog, btf, f, json, max_depth, PRINT_MAX_VALUES};
         value(&pr, o->type_id, buf, (size_t)size, o->bit_offset, o->bit_size, 0);
         free(buf);
         return NULL;

@@ -5,6 +5,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/grow.h"
+#include "budget.h"
 #include "../walk/gather.h"
 #include "../walk/walk.h"
 #include "../walk/walk_xarray.h"
@@ -13,6 +14,9 @@
 #define PIDS_MAX (4u << 20)
 /* Reading a gap of this many bytes costs less than another operation. */
 #define FIELD_GAP 512
+/* Held per task besides its fields and the task kept: the pointers, flags
+ * and counters on the way (pid, parent, mm counters and their reads). */
+#define TASK_EXTRA 256
 
 /* Linux's TASK_REPORT bits and the two states folded into them
  * (include/linux/sched.h, fs/proc/array.c). */
@@ -45,6 +49,7 @@ const char *bd_task_policy_name(uint32_t policy)
 struct pids {
         uint64_t *pid; /* struct pid addresses */
         size_t n, cap;
+        uint64_t each, budget; /* what a task costs, and the view may spend */
 };
 
 static struct bd_error *collect_pid(void *arg, uint64_t index, uint64_t entry)
@@ -55,6 +60,9 @@ static struct bd_error *collect_pid(void *arg, uint64_t index, uint64_t entry)
                 return NULL;
         if (p->n >= PIDS_MAX)
                 return bd_error_new(BD_ERR_RANGE, "more than %u pids", PIDS_MAX);
+        struct bd_error *err = bd_budget_check(p->n + 1, p->each, p->budget, "tasks");
+        if (err)
+                return err;
         if (bd_grow((void **)&p->pid, &p->cap, p->n + 1, sizeof(*p->pid), 1024))
                 return &bd_error_nomem;
         p->pid[p->n++] = entry;
@@ -314,11 +322,12 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
         uint32_t *sflags = calloc(n + 1, sizeof(*sflags));
         int64_t(*rss)[16] = calloc(n + 1, sizeof(*rss));
         uint64_t *clock = calloc(ncpus + 1, sizeof(*clock));
+        uint8_t *have_clock = calloc(ncpus + 1, 1);
         /* who: [0, n) parents, [n, 2n) mms, [2n, 3n) signals, then cpus. */
         struct bd_kernel_iov *iov = calloc(3 * n + ncpus + 1, sizeof(*iov));
         uint8_t *ok = calloc(3 * n + ncpus + 1, 1);
         size_t *who = calloc(3 * n + ncpus + 1, sizeof(*who));
-        if (!ptgid || !sflags || !rss || !clock || !iov || !ok || !who) {
+        if (!ptgid || !sflags || !rss || !clock || !have_clock || !iov || !ok || !who) {
                 err = &bd_error_nomem;
                 goto out;
         }
@@ -370,18 +379,19 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                         t[i].rss_pages = sum < 0 ? 0 : sum;
                 } else if (w < 3 * n) {
                         t[w - 2 * n].signal_flags = sflags[w - 2 * n];
+                } else {
+                        have_clock[w - 3 * n] = 1;
                 }
         }
-        for (size_t j = 0; j < m; j++) {
-                if (!ok[j] || who[j] < 3 * n)
-                        continue;
-                unsigned c = (unsigned)(who[j] - 3 * n);
-                for (size_t i = 0; i < n; i++)
-                        if (t[i].cpu == c && exec_start[i] && exec_start[i] <= clock[c])
-                                t[i].since_run_ns = (int64_t)(clock[c] - exec_start[i]);
+        /* By each task's cpu: a pass per cpu would cost cpus times tasks. */
+        for (size_t i = 0; i < n; i++) {
+                unsigned c = t[i].cpu;
+                if (c < ncpus && have_clock[c] && exec_start[i] && exec_start[i] <= clock[c])
+                        t[i].since_run_ns = (int64_t)(clock[c] - exec_start[i]);
         }
 out:
-        free(ptgid), free(sflags), free(rss), free(clock), free(iov), free(ok), free(who);
+        free(ptgid), free(sflags), free(rss), free(clock), free(have_clock), free(iov), free(ok),
+            free(who);
         return err;
 }
 
@@ -401,7 +411,11 @@ struct bd_error *bd_tasks_read(struct bd_program *prog, int threads, struct bd_t
         struct bd_phys *p = prog->phys;
         uint64_t t0 = bd_now_ns(), rt0 = p->round_trips, b0 = p->bytes_read, w0 = p->batches;
         struct bd_tasks *ts = calloc(1, sizeof(*ts));
-        struct pids pids = {0};
+        struct pids pids = {
+            .each = pl.g.copy_size + pl.g.n * sizeof(struct bd_kernel_iov) +
+                    sizeof(struct bd_task) + TASK_EXTRA,
+            .budget = bd_budget(prog, BD_TASKS_BUDGET),
+        };
         uint64_t *addr = NULL, *parent = NULL, *exec_start = NULL;
         uint8_t *copies = NULL, *ok = NULL;
         size_t n = 0;

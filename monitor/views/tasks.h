@@ -48,7 +48,14 @@ struct bd_tasks {
         struct bd_tasks_stats st;
 };
 
-/* threads: every thread, else thread-group leaders only (as ps). */
+/* ps's default budget (budget.h): at about 1.3 KiB read and held a task
+ * (6.1's fields of a task_struct, the task kept, the reads' entries), some
+ * 100,000 tasks. */
+#define BD_TASKS_BUDGET (128u << 20)
+
+/* threads: every thread, else thread-group leaders only (as ps). Fails
+ * with BD_ERR_RANGE when the IDR holds more tasks than the budget allows
+ * (tasks of both kinds count: which are threads is known once read). */
 struct bd_error *bd_tasks_read(struct bd_program *prog, int threads, struct bd_tasks **out);
 void bd_tasks_free(struct bd_tasks *t);
 

@@ -5,6 +5,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/grow.h"
+#include "budget.h"
 #include "tasks.h"
 #include "../walk/walk.h"
 #include "../walk/walk_maple.h"
@@ -14,10 +15,17 @@
 /* Path components followed up d_parent: deeper is corrupt or irrelevant. */
 #define PATH_DEPTH    32
 #define NAME_MAX_READ 64
+/* What maps reads and holds per VMA: the VMA kept, its five fields' reads
+ * in flight, and its path's walk (two reads a level, the dentry, its
+ * parent, the name's pointer and the name). */
+#define VMA_COST                                                                                   \
+        (sizeof(struct bd_vma) + 7 * sizeof(struct bd_kernel_iov) + 3 * sizeof(uint64_t) +         \
+         NAME_MAX_READ + 1)
 
 struct collect {
         struct bd_vmas *out;
         size_t cap;
+        uint64_t budget;
 };
 
 static struct bd_error *add_vma(void *arg, uint64_t first, uint64_t last, uint64_t entry)
@@ -26,6 +34,9 @@ static struct bd_error *add_vma(void *arg, uint64_t first, uint64_t last, uint64
         struct collect *c = arg;
         if (c->out->n >= VMAS_MAX)
                 return bd_error_new(BD_ERR_RANGE, "more than %u VMAs", VMAS_MAX);
+        struct bd_error *err = bd_budget_check(c->out->n + 1, VMA_COST, c->budget, "VMAs");
+        if (err)
+                return err;
         if (bd_grow((void **)&c->out->v, &c->cap, c->out->n + 1, sizeof(*c->out->v), 64))
                 return &bd_error_nomem;
         struct bd_vma *v = &c->out->v[c->out->n++];
@@ -155,7 +166,7 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         struct bd_vmas *vs = calloc(1, sizeof(*vs));
         if (!vs)
                 return &bd_error_nomem;
-        struct collect c = {vs, 0};
+        struct collect c = {vs, 0, bd_budget(prog, BD_VMAS_BUDGET)};
         struct bd_walk_opts o = {.max = VMAS_MAX / 8};
         err = bd_maple_walk(prog->k, mm + (uint64_t)mt, &ml, &o, add_vma, &c);
         struct bd_kernel_iov *iov = NULL;

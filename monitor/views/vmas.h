@@ -27,6 +27,13 @@ struct bd_vmas {
 #define BD_VM_EXEC   0x4u
 #define BD_VM_SHARED 0x8u
 
+/* maps' default budget (budget.h): at about 600 bytes read and held a
+ * VMA (the VMA kept, its fields, its path's dentry walk), some 120,000
+ * VMAs, above vm.max_map_count's default (65530). */
+#define BD_VMAS_BUDGET (64u << 20)
+
+/* Fails with BD_ERR_RANGE when the process has more VMAs than the budget
+ * allows. */
 struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vmas **out);
 void bd_vmas_free(struct bd_vmas *v);
 

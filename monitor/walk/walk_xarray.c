@@ -103,7 +103,7 @@ static struct bd_error *add_head(void *arg, uint64_t head)
 struct bd_error *bd_xa_walk(struct bd_kernel *k, uint64_t xa_addr, const struct bd_xa_layout *l,
                             const struct bd_walk_opts *o, bd_xa_cb cb, void *arg)
 {
-        if (l->size > 1u << 16 || l->shift >= l->size ||
+        if (l->size > BD_XA_NODE_MAX || l->shift >= l->size ||
             l->slots > l->size - 8 * BD_XA_CHUNK_SIZE || l->size < 8 * BD_XA_CHUNK_SIZE)
                 return bd_error_new(BD_ERR_INTERNAL,
                                     "xarray layout (shift %u, slots %u, size %u) does not fit",

@@ -31,6 +31,10 @@ struct bd_xa_layout {
         uint32_t size;  /* sizeof(struct xa_node) */
 };
 
+/* struct xa_node with its 64 slots is 576 bytes on every 64-bit kernel: a
+ * layout claiming much more is corrupt, and would size every level's read. */
+#define BD_XA_NODE_MAX 1024
+
 /* Linux 6.1 x86-64 without lockdep: head 8, shift 0, slots 40, size 576. */
 struct bd_xa_layout bd_xa_layout_default(void);
 

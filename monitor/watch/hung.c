@@ -18,13 +18,22 @@ struct bd_hung_track {
         uint64_t first_ns; /* monitor time it was first seen so */
 };
 
+/* Tracks are kept in this order, so that each task of a scan is found in
+ * the last one's by a search: the target decides how many tasks are in D,
+ * and a pass per task would cost their square. */
+static int by_task(const void *a, const void *b)
+{
+        const struct bd_hung_track *x = a, *y = b;
+        if (x->pid != y->pid)
+                return x->pid < y->pid ? -1 : 1;
+        return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 static struct bd_hung_track *find_track(struct bd_hung_track *t, size_t n, uint64_t addr,
                                         int32_t pid)
 {
-        for (size_t i = 0; i < n; i++)
-                if (t[i].addr == addr && t[i].pid == pid)
-                        return &t[i];
-        return NULL;
+        const struct bd_hung_track key = {.addr = addr, .pid = pid};
+        return n ? bsearch(&key, t, n, sizeof(*t), by_task) : NULL;
 }
 
 struct bd_error *bd_hung_scan(struct bd_program *prog, struct bd_hung *h, struct bd_probe_sample *s)
@@ -68,6 +77,8 @@ struct bd_error *bd_hung_scan(struct bd_program *prog, struct bd_hung *h, struct
                 }
                 k++;
         }
+        if (k)
+                qsort(next, k, sizeof(*next), by_task);
         free(h->seen);
         h->seen = next;
         h->nseen = k;

@@ -1,6 +1,7 @@
 /* Incidents and metrics of bdmon watch: where a failure report starts in a
  * kernel log, the incident directory written whole or not at all and named
- * after its event, and the Prometheus text. */
+ * after its event, the limits on incidents (a rate per target, a quota on
+ * the directory, the kernel log's budget), and the Prometheus text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,14 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/source/phys_file.h"
 #include "../../monitor/watch/event.h"
 #include "../../monitor/watch/incident.h"
 #include "../../monitor/watch/metrics.h"
 #include "../../monitor/views/printk.h"
+#include "helpers.h"
+#include "printk_ring.h"
 
 #define SEC 1000000000ull
 
@@ -124,6 +130,131 @@ static void test_capture(void **state)
         bd_watcher_close(&w);
 }
 
+static const struct bd_incident_limits default_limits = {BD_INCIDENT_PER_MINUTE, BD_INCIDENT_QUOTA};
+
+/* How many entries dir holds, dot files included. */
+static int entries(const char *dir)
+{
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd), "exit $(ls -A '%s' | wc -l)", dir);
+        int st = system(cmd);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void remove_dir(const char *dir)
+{
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* At most 3 a minute per target: the fourth within the minute is not
+ * saved, with a message naming the target and the option; a minute after
+ * the first, one is let through again; another target has its own count. */
+static void test_rate_limit(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/bdincident.XXXXXX", path[1200];
+        assert_non_null(mkdtemp(dir));
+        bd_incident_set_limits(&(struct bd_incident_limits){3, BD_INCIDENT_QUOTA});
+        struct bd_watch_options opt = {.interval_ns = 10000000,
+                                       .cls = bd_classify_config_default()};
+        struct bd_watcher w, other;
+        struct bd_target t = {.name = "flappy"};
+        bd_watcher_init(&w, &t, &opt);
+        snprintf(t.name, sizeof(t.name), "steady");
+        bd_watcher_init(&other, &t, &opt);
+        const struct bd_wallclock clk = {.mono_ns = 100 * SEC, .wall_ns = 1700000000000000000ull};
+        struct bd_event ev = {.state = BD_STATE_FROZEN, .previous = BD_STATE_HEALTHY};
+        for (int i = 1; i <= 3; i++) {
+                ev.t_ns = (uint64_t)i * SEC;
+                assert_null(bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path)));
+        }
+        ev.t_ns = 60 * SEC;
+        struct bd_error *err = bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path));
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_RANGE);
+        assert_non_null(strstr(err->message, "flappy"));
+        assert_non_null(strstr(err->message, "--incident-rate"));
+        bd_error_destroy(err);
+        assert_string_equal(path, "");
+        assert_int_equal(entries(dir), 3);
+        assert_null(bd_incident_capture(dir, &other, &ev, &clk, path, sizeof(path)));
+        ev.t_ns = 61 * SEC;
+        assert_null(bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path)));
+        ev.t_ns = 61 * SEC + SEC / 2; /* 2 s and 3 s are still within the minute */
+        err = bd_incident_capture(dir, &w, &ev, &clk, path, sizeof(path));
+        assert_non_null(err);
+        bd_error_destroy(err);
+        assert_int_equal(entries(dir), 5);
+        bd_incident_set_limits(&default_limits);
+        bd_watcher_close(&w);
+        bd_watcher_close(&other);
+        remove_dir(dir);
+}
+
+/* A quota of 100 bytes: a 60-byte incident fits, a second one does not and
+ * leaves nothing behind; what is there stays. */
+static void test_quota(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/bdincident.XXXXXX", out[1300];
+        assert_non_null(mkdtemp(dir));
+        bd_incident_set_limits(&(struct bd_incident_limits){BD_INCIDENT_PER_MINUTE, 100});
+        char json[61];
+        memset(json, 'x', 59);
+        json[59] = '\n';
+        json[60] = '\0';
+        assert_null(bd_incident_write(dir, "first", NULL, json, out, sizeof(out)));
+        struct bd_error *err = bd_incident_write(dir, "second", NULL, json, out, sizeof(out));
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_RANGE);
+        assert_non_null(strstr(err->message, "second"));
+        assert_non_null(strstr(err->message, "60 bytes"));
+        assert_non_null(strstr(err->message, "100 bytes quota"));
+        assert_non_null(strstr(err->message, "--incident-quota"));
+        bd_error_destroy(err);
+        assert_int_equal(entries(dir), 1);
+        bd_incident_set_limits(&(struct bd_incident_limits){BD_INCIDENT_PER_MINUTE, 120});
+        assert_null(bd_incident_write(dir, "second", NULL, json, out, sizeof(out)));
+        assert_int_equal(entries(dir), 2);
+        bd_incident_set_limits(&default_limits);
+        remove_dir(dir);
+}
+
+/* An incident reads the kernel log within its program's budget: of a ring
+ * larger than it, the newest records, under a line saying so. */
+static void test_log_within_budget(void **state)
+{
+        (void)state;
+        static struct ring_img ring;
+        ring_init(&ring, 1000, 0);
+        ring_add(&ring, 2, "Linux version 6.1.0", 1000, 0);
+        ring_add(&ring, 2, "an older line", 2000, 0);
+        ring_add(&ring, 2, "the newest line", 3000, 0);
+        char dir[] = "/tmp/bdincident.XXXXXX", file[1400], out[1300];
+        assert_non_null(mkdtemp(dir));
+        temp_file(file, ring.mem, sizeof(ring.mem));
+        struct bd_program prog = {.opt = {.max_read = 400}};
+        prog.vi.len = strlen(ring_vmcoreinfo);
+        memcpy(prog.vi.text, ring_vmcoreinfo, prog.vi.len + 1);
+        assert_bd_ok(bd_phys_open_file(file, 0, &prog.phys));
+        unlink(file);
+        assert_bd_ok(bd_kernel_open(prog.phys, &prog.vi, &prog.k));
+        assert_bd_ok(bd_incident_write(dir, "cut", &prog, "{}\n", out, sizeof(out)));
+        snprintf(file, sizeof(file), "%s/dmesg.txt", out);
+        char *text = slurp(file, NULL);
+        static const char first[] = "the printk ring (8 descriptors, 256 bytes of text)";
+        assert_memory_equal(text, first, strlen(first));
+        assert_non_null(strstr(text, "400 bytes budget"));
+        assert_non_null(strstr(text, "the newest line\n"));
+        assert_null(strstr(text, "Linux version"));
+        free(text);
+        bd_kernel_close(prog.k);
+        bd_phys_close(prog.phys);
+        remove_dir(dir);
+}
+
 static void test_metrics_text(void **state)
 {
         (void)state;
@@ -184,9 +315,10 @@ static void test_metrics_listen(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_report_start),   cmocka_unit_test(test_write_without_kernel),
-            cmocka_unit_test(test_capture),        cmocka_unit_test(test_metrics_text),
-            cmocka_unit_test(test_metrics_listen),
+            cmocka_unit_test(test_report_start), cmocka_unit_test(test_write_without_kernel),
+            cmocka_unit_test(test_capture),      cmocka_unit_test(test_rate_limit),
+            cmocka_unit_test(test_quota),        cmocka_unit_test(test_log_within_budget),
+            cmocka_unit_test(test_metrics_text), cmocka_unit_test(test_metrics_listen),
         };
         return cmocka_run_group_tests_name("incident", tests, NULL, NULL);
 }

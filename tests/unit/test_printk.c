@@ -1,6 +1,7 @@
 /* The printk ring decoder on synthetic rings in small RAM files: records in
- * order (one wrapping the data ring), uncommitted ones skipped, and corrupt
- * ids, lpos, lengths and counts rejected without a crash or a leak. */
+ * order (one wrapping the data ring), uncommitted ones skipped, corrupt
+ * ids, lpos, lengths and counts rejected without a crash or a leak, and a
+ * ring larger than its budget read only in its newest part. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,11 +41,14 @@ static void build(void)
         set_vi(ring_vmcoreinfo);
 }
 
-/* Decode the current ring image; the caller frees *log. */
-static struct bd_error *decode(struct bd_printk_log **log)
+/* Decode the current ring image, followed by zeros up to size bytes (a
+ * sparse file), within budget (0: bd_printk_read()'s); the caller frees
+ * *log. */
+static struct bd_error *decode_image(uint64_t size, uint64_t budget, struct bd_printk_log **log)
 {
         char path[64];
         temp_file(path, ring.mem, sizeof(ring.mem));
+        assert_int_equal(truncate(path, (off_t)size), 0);
         struct bd_phys *p;
         assert_bd_ok(bd_phys_open_file(path, 0, &p));
         unlink(path);
@@ -55,10 +59,16 @@ static struct bd_error *decode(struct bd_printk_log **log)
         if (!err)
                 err = bd_kernel_open(p, &vi, &k);
         if (!err)
-                err = bd_printk_read(k, &lay, log);
+                err = budget ? bd_printk_read_within(k, &lay, budget, log)
+                             : bd_printk_read(k, &lay, log);
         bd_kernel_close(k);
         bd_phys_close(p);
         return err;
+}
+
+static struct bd_error *decode(struct bd_printk_log **log)
+{
+        return decode_image(sizeof(ring.mem), 0, log);
 }
 
 static void expect_text(const struct bd_printk_record *r, const char *text)
@@ -195,7 +205,7 @@ static void test_huge_counts_rejected(void **state)
         /* Plausible but larger than the memory behind the pointers: the
          * reads fail, nothing is trusted. */
         build();
-        uint32_t big = BD_PRINTK_MAX_COUNT_BITS;
+        uint32_t big = 22;
         memcpy(ring.mem + RING_RB, &big, 4);
         struct bd_printk_log *log;
         assert_bd_error(decode(&log), BD_ERR_RANGE);
@@ -227,6 +237,103 @@ static void test_span_bounded(void **state)
         assert_bd_ok(decode(&log));
         assert_int_equal(log->n, 0);
         assert_int_equal(log->skipped_corrupt, 5);
+        bd_printk_log_free(log);
+}
+
+/* log's budget note names the budget, what was read, and the option that
+ * raises the budget. */
+static void expect_note(const struct bd_printk_log *log, const char *budget, const char *read)
+{
+        char note[512];
+        bd_printk_budget_note(log, note, sizeof(note));
+        assert_non_null(strstr(note, budget));
+        assert_non_null(strstr(note, read));
+        assert_non_null(strstr(note, "(--max-read raises the budget)"));
+}
+
+/* A ring of 8 descriptors and 256 bytes of text costs 1408 bytes: within
+ * 700, the newest 3 descriptors and 127 bytes of text are read, and the
+ * note says so, naming the budget and the option that raises it. */
+static void test_budget_newest(void **state)
+{
+        (void)state;
+        build();
+        struct bd_printk_log *log;
+        assert_bd_ok(decode_image(sizeof(ring.mem), 700, &log));
+        assert_int_equal(log->ring_cost, 1408);
+        assert_int_equal(log->read_descriptors, 3);
+        assert_int_equal(log->read_text, 127);
+        assert_true(log->bytes_read <= 700);
+        assert_int_equal(log->n, 2);
+        assert_int_equal(log->skipped_state, 1); /* the newest, still reserved */
+        assert_int_equal(log->skipped_corrupt, 0);
+        expect_text(&log->records[0], "");
+        expect_text(&log->records[1], "last finalized");
+        expect_note(log, "over the 700 bytes budget", "newest 3 descriptors and 127 bytes of text");
+        bd_printk_log_free(log);
+        /* Within its cost, all of it, and no note. */
+        assert_bd_ok(decode_image(sizeof(ring.mem), 1408, &log));
+        assert_int_equal(log->n, 5);
+        char note[512];
+        bd_printk_budget_note(log, note, sizeof(note));
+        assert_string_equal(note, "");
+        bd_printk_log_free(log);
+}
+
+/* Records longer than the 32 bytes of text a descriptor stands for: the
+ * newest descriptors are read, but the text of the older ones lies before
+ * the text read. They are left out, not counted as corrupt. */
+static void test_budget_text_before_window(void **state)
+{
+        (void)state;
+        ring_init(&ring, 2000, 0);
+        static const char line[] = "a line of forty-eight bytes, as long as it says.";
+        for (int i = 0; i < 4; i++)
+                ring_add(&ring, 2, line, (uint64_t)i, 0);
+        set_vi(ring_vmcoreinfo);
+        struct bd_printk_log *log;
+        assert_bd_ok(decode_image(sizeof(ring.mem), 704, &log));
+        assert_int_equal(log->read_descriptors, 4);
+        assert_int_equal(log->read_text, 128);
+        assert_int_equal(log->n, 2);
+        assert_int_equal(log->skipped_corrupt, 0);
+        assert_int_equal(log->records[0].seq, 2);
+        assert_int_equal(log->records[1].seq, 3);
+        expect_text(&log->records[1], line);
+        bd_printk_log_free(log);
+}
+
+/* A header claiming 2^22 descriptors and 256 MiB of text (832 MiB to read
+ * whole; the newest ids and lpos placed where the small ring has them):
+ * within the default 16 MiB, the newest part is read and the records are
+ * there. */
+static void test_budget_huge_ring(void **state)
+{
+        (void)state;
+        ring_init(&ring, 5ull << 22, 9ull << 28);
+        ring_add(&ring, 2, "Linux version 6.1.0", 1000, 0);
+        ring_add(&ring, 2, "second", 2000, 0);
+        ring_add(&ring, 2, "last finalized", 3000, 0);
+        uint32_t count_bits = 22, size_bits = 28;
+        memcpy(ring.mem + RING_RB, &count_bits, 4);
+        memcpy(ring.mem + RING_RB + 48, &size_bits, 4);
+        set_vi(ring_vmcoreinfo);
+        struct bd_printk_log *log;
+        assert_bd_ok(decode_image(RING_INFOS + (88ull << 22), 0, &log));
+        assert_int_equal(log->descriptors, 1u << 22);
+        assert_int_equal(log->data_size, 1u << 28);
+        assert_true(log->ring_cost > 800u << 20);
+        assert_true(log->read_descriptors < log->descriptors);
+        assert_true(log->read_text < log->data_size);
+        assert_true(log->bytes_read <= BD_PRINTK_BUDGET);
+        assert_true(log->read_descriptors * (24 + 88 + sizeof(struct bd_printk_record)) +
+                        log->read_text <=
+                    BD_PRINTK_BUDGET);
+        assert_int_equal(log->n, 3);
+        expect_text(&log->records[0], "Linux version 6.1.0");
+        expect_text(&log->records[2], "last finalized");
+        expect_note(log, "over the 16 MiB budget",
+                    "(4194304 descriptors, 256 MiB of text) takes 832 MiB");
         bd_printk_log_free(log);
 }
 
@@ -287,6 +394,9 @@ int main(void)
             cmocka_unit_test(test_sorted_by_seq),
             cmocka_unit_test(test_huge_counts_rejected),
             cmocka_unit_test(test_span_bounded),
+            cmocka_unit_test(test_budget_newest),
+            cmocka_unit_test(test_budget_text_before_window),
+            cmocka_unit_test(test_budget_huge_ring),
             cmocka_unit_test(test_missing_or_bad_layout),
             cmocka_unit_test(test_unmapped_prb),
         };

@@ -657,6 +657,11 @@ static void test_xarray_corrupt(void **state)
         put8(top + xl.shift, 66);
         expect_error(bd_xa_walk(&k, xa, &xl, NULL, xa_cb, &s), BD_ERR_PROTOCOL);
         assert_int_equal(s.n, 1);
+
+        /* A layout's node far larger than the kernel's 576 bytes: refused
+         * before it sizes a level's read. */
+        xl.size = BD_XA_NODE_MAX + 8;
+        expect_error(bd_xa_walk(&k, xa, &xl, NULL, xa_cb, &s), BD_ERR_INTERNAL);
 }
 
 /* ---- maple tree ---- */
