@@ -17,7 +17,7 @@ needs = hogs.needing({ "task_struct.files", "files_struct.fdt", "fdtable.max_fds
 
 local USAGE = "files.lua [min=N]"
 local MAX_WORDS = 16384 -- sysctl_nr_open's ceiling, 1 << 20 descriptors
-local holders
+local holders, held -- pinned, and how many files each held
 
 local function bits(w)
   local n = 0
@@ -43,12 +43,12 @@ end
 local function find(args, procs)
   local o = hogs.args(args, USAGE, { min = true })
   local min = o.min or 100
-  holders = {}
+  holders, held = {}, {}
   local found = 0
   for tgid, p in pairs(procs) do
     local n = open_files(p)
     if n >= min then
-      holders[tgid] = n
+      holders[tgid], held[tgid] = p.start, n
       found = found + 1
     end
   end
@@ -59,7 +59,7 @@ function plan(args)
   local procs = hogs.processes()
   if not holders then find(args, procs) end
   for tgid, p in pairs(procs) do
-    if holders[tgid] then hogs.kill_process(p, "holds " .. holders[tgid] .. " open files") end
+    if hogs.is(holders, p) then hogs.kill_process(p, "holds " .. held[tgid] .. " open files") end
   end
 end
 

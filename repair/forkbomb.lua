@@ -17,7 +17,8 @@
 -- fails with EAGAIN, which every caller of fork must handle. Root ignores
 -- RLIMIT_NPROC, so max_threads is the one limit that holds every bomb.
 -- The bomb is root=PID and every process below it, or else the largest
--- family of processes sharing a command name, if it has at least 16.
+-- family of processes sharing a command name, if it has at least 16. With
+-- restore=N and no bomb left, only max_threads is put back.
 local hogs = use("hogs")
 needs = hogs.needing()
 
@@ -26,21 +27,23 @@ local MARGIN = 32 -- threads outside the bomb may still start this many
 local USAGE = "forkbomb.lua [root=PID] [restore=N]"
 
 local first_max -- max_threads when this run began
-local bomb, bomb_comm -- the members found, a set of tgids, and their name
+local bomb, bomb_comm -- the members found (tgid -> start time), and their name
 local bomb_start -- when the first of them started
 
 -- Children a member forked since the bomb was found belong to it too, and
 -- so do the orphans a dead member left: the kernel hands them to init (or
 -- a subreaper), under the bomb's name, started after the bomb was.
 local function grow(o, procs)
+  if not o.root and not bomb_comm then return end
   local changed = true
   while changed do
     changed = false
     for tgid, p in pairs(procs) do
       local orphan = not procs[p.ppid] or p.ppid == 1 or procs[p.ppid].comm ~= bomb_comm
-      if not bomb[tgid] and (o.root or p.comm == bomb_comm) and
-          (bomb[p.ppid] or (orphan and p.comm == bomb_comm and p.start >= bomb_start)) then
-        bomb[tgid] = true
+      if not hogs.is(bomb, p) and (o.root or p.comm == bomb_comm) and
+          (hogs.is(bomb, procs[p.ppid]) or
+           (orphan and p.comm == bomb_comm and p.start >= bomb_start)) then
+        bomb[tgid] = p.start
         changed = true
       end
     end
@@ -57,9 +60,18 @@ local function now(args)
   local o = hogs.args(args, USAGE, { root = true, restore = true })
   local procs = hogs.processes()
   if not bomb then
-    bomb, bomb_comm = hogs.find_family(o, procs, MIN_MEMBERS, "fork bomb")
-    for tgid in pairs(bomb) do
-      bomb_start = math.min(bomb_start or procs[tgid].start, procs[tgid].start)
+    local found, set, comm = pcall(hogs.find_family, o, procs, MIN_MEMBERS, "fork bomb")
+    if found then
+      bomb, bomb_comm = set, comm
+    elseif o.restore then
+      -- No bomb left (an earlier run killed it and stopped short):
+      -- max_threads may still be low, and only putting it back is left.
+      bomb = {}
+    else
+      error(set, 0)
+    end
+    for _, start in pairs(bomb) do
+      bomb_start = math.min(bomb_start or start, start)
     end
   end
   grow(o, procs)
@@ -73,7 +85,7 @@ function plan(args)
   local bomb_threads, live = 0, {}
   for tgid in pairs(bomb) do
     local p = procs[tgid]
-    if p then
+    if hogs.is(bomb, p) then
       bomb_threads = bomb_threads + #p.threads
       live[#live + 1] = p
     end

@@ -28,23 +28,34 @@ local function pid_arg(args)
   return pid
 end
 
+-- The victim's start time, from the first plan: a run plans again while
+-- the victim lives, and its pid may be a new process's once it is gone.
+local victim_start
+
 function plan(args)
   local pid = pid_arg(args)
-  local n = 0
+  local rows, leader = {}, nil
   for _, r in ipairs(kernel.ps()) do
     if r.tgid == pid then
-      kill(r.task, "process " .. pid)
-      n = n + 1
+      rows[#rows + 1] = r
+      if r.pid == pid then leader = r end
     end
   end
-  if n == 0 then error("no process " .. pid) end
-  note(n .. " thread(s) of process " .. pid)
+  if not victim_start then
+    if not leader then error("no process " .. pid) end
+    victim_start = leader.start_time
+  elseif not leader or leader.start_time ~= victim_start then
+    note("process " .. pid .. " has exited")
+    return
+  end
+  for _, r in ipairs(rows) do kill(r.task, "process " .. pid) end
+  note(#rows .. " thread(s) of process " .. pid)
 end
 
 function verify(args)
   local pid = pid_arg(args)
   local t = kernel.task(pid)
-  if not t or t.exit_state ~= 0 then
+  if not t or t.exit_state ~= 0 or (victim_start and t.start_time ~= victim_start) then
     return true, "process " .. pid .. " has exited"
   end
   local sigkill = (t.pending.signal.sig[0] >> 8) & 1

@@ -37,19 +37,20 @@ local function find(args, procs)
                       top.rss * 4 // 1024 .. " MiB") or ""))
     end
   end
-  victims, victim_comm = {}, top.comm
+  local set = {}
   for tgid in pairs(hogs.family(procs, top.tgid)) do
-    if tgid == top.tgid or procs[tgid].comm == top.comm then victims[tgid] = procs[tgid] end
+    if tgid == top.tgid or procs[tgid].comm == top.comm then set[tgid] = true end
   end
+  victims, victim_comm = hogs.pin(set, procs), top.comm
 end
 
 function plan(args)
   local procs = hogs.processes()
   if not victims then find(args, procs) end
-  for tgid, p in pairs(victims) do
-    local now = procs[tgid]
-    if now then
-      hogs.kill_process(now, "holds " .. (p.rss or 0) * 4 // 1024 .. " MiB resident")
+  for tgid in pairs(victims) do
+    local p = procs[tgid]
+    if hogs.is(victims, p) then
+      hogs.kill_process(p, "holds " .. (p.rss or 0) * 4 // 1024 .. " MiB resident")
     end
   end
   note("memory hog: " .. victim_comm)

@@ -28,8 +28,8 @@ function plan(args)
   local procs = hogs.processes()
   if not holders then find(args, procs) end
   local n = 0
-  for tgid, p in pairs(procs) do
-    if holders[tgid] then
+  for _, p in pairs(procs) do
+    if hogs.is(holders, p) then
       hogs.kill_process(p, "holds pids")
       n = n + 1
     end

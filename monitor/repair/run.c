@@ -107,6 +107,17 @@ static int plan(struct bd_repair_run *r)
         return 0;
 }
 
+/* Whether the plan stopped because memory moved under it: a guard or a
+ * field no longer as planned (a victim that died and whose task_struct was
+ * reused, say), not a failure to read or write. */
+static int stale(const struct bd_repair_plan *plan)
+{
+        if (plan->stopped_at < 0)
+                return 0;
+        enum bd_step_outcome o = plan->steps[plan->stopped_at].outcome;
+        return o == BD_OUTCOME_CHANGED || o == BD_OUTCOME_MOVED || o == BD_OUTCOME_MISMATCH;
+}
+
 static int apply(struct bd_repair_run *r)
 {
         r->rounds++;
@@ -114,6 +125,15 @@ static int apply(struct bd_repair_run *r)
         struct bd_error *err = bd_repair_apply(&r->plan, r->prog);
         if (err) {
                 audit_plan(&r->plan, "outcome");
+                /* Nothing more of a stale plan is written; the script plans
+                 * again from memory as it is now, as when a verify sees no
+                 * effect. A saved plan is never made again. */
+                if (stale(&r->plan) && !r->saved && ++r->misses < BD_RUN_TRIES &&
+                    r->rounds < BD_RUN_ROUNDS) {
+                        bd_error_destroy(err);
+                        r->phase = PLAN;
+                        return 0;
+                }
                 return end(r, err);
         }
         r->phase = VERIFY;

@@ -3,7 +3,9 @@
 -- they form, and killing a whole process.
 local M = {}
 
+M.PF_EXITING = 0x00000004
 M.PF_KTHREAD = 0x00200000
+M.TIF_SIGPENDING = 2
 M.SIGNAL_UNKILLABLE = 0x40
 -- kill() needs these; a script adds its own.
 M.needs = {
@@ -36,11 +38,16 @@ function M.args(args, usage, keys)
   return o
 end
 
--- SIGKILL already pending in the thread's own set: killed, not yet dead.
--- From the row when ps read it (one read per task otherwise).
+-- Killed, not yet dead: exiting already, or SIGKILL pending in the
+-- thread's own set and TIF_SIGPENDING set, so that it dies at its next
+-- return to user mode. SIGKILL pending without the flag is half a kill (a
+-- repair stopped between the two writes): it needs the flag still. From
+-- the row when ps read it (a read per task otherwise).
 function M.killed(row)
+  if row.flags & M.PF_EXITING ~= 0 then return true end
   local set = row.sigpending or row.task.pending.signal.sig[0]
-  return (set >> 8) & 1 == 1
+  local ti = row.ti_flags or row.task.thread_info.flags
+  return (set >> 8) & 1 == 1 and (ti >> M.TIF_SIGPENDING) & 1 == 1
 end
 
 -- User space's live processes by tgid: { tgid, ppid, comm, rss, start
@@ -91,9 +98,24 @@ function M.family(procs, root, children)
   return set
 end
 
+-- Victims are kept as tgid -> start time: a repair plans again and again,
+-- and a pid freed by a victim that died may be a new process's by then.
+function M.pin(set, procs)
+  local pinned = {}
+  for tgid in pairs(set) do
+    if procs[tgid] then pinned[tgid] = procs[tgid].start end
+  end
+  return pinned
+end
+
+-- Whether process p (a row of M.processes()) is the one pinned in set.
+function M.is(set, p)
+  return p ~= nil and set[p.tgid] ~= nil and set[p.tgid] == p.start
+end
+
 -- The largest family of processes sharing a command name (a bomb, a hog
 -- that forked): its root is the one whose parent runs something else.
--- The set holds only the members that share the name.
+-- The set holds only the members that share the name, pinned.
 function M.largest_family(procs)
   local children = M.children(procs)
   local best, best_n, best_comm = nil, 0, nil
@@ -110,16 +132,16 @@ function M.largest_family(procs)
       if n > best_n then best, best_n, best_comm = set, n, p.comm end
     end
   end
-  return best, best_n, best_comm
+  return best and M.pin(best, procs), best_n, best_comm
 end
 
 -- The members of a hog that forked: root (o.root) and everything below
 -- it, or the largest family sharing a name if it has at least min; what
--- names the hog in the error. The set of tgids, and the root's name.
+-- names the hog in the error. The set, pinned, and the root's name.
 function M.find_family(o, procs, min, what)
   if o.root then
     if not procs[o.root] then error("no process " .. o.root) end
-    return M.family(procs, o.root), procs[o.root].comm
+    return M.pin(M.family(procs, o.root), procs), procs[o.root].comm
   end
   local set, n, comm = M.largest_family(procs)
   if n < min then
@@ -142,13 +164,13 @@ function M.kill_process(p, why)
   return n
 end
 
--- The processes of set still alive in procs (from M.processes()): how
+-- The processes of set (pinned) still alive in procs (from M.processes()): how
 -- many run on, and how many are asleep with SIGKILL pending (dying when
 -- something wakes them).
 function M.survivors(set, procs)
   local running, asleep = 0, 0
-  for tgid, p in pairs(procs) do
-    if set[tgid] then
+  for _, p in pairs(procs) do
+    if M.is(set, p) then
       local r = p.threads[1]
       if M.killed(r) and r.state ~= 0 then
         asleep = asleep + 1
