@@ -42,6 +42,15 @@ static const char usage[] =
     "                            0xADDR[.MEMBER...] with --type. Per-CPU variables\n"
     "                            print every CPU's copy (--cpu N: one).\n"
     "  maps TARGET PID           a process's memory map, from its VMA maple tree.\n"
+    "  files TARGET PID          a process's open files, as ls -l /proc/PID/fd and\n"
+    "                            /proc/PID/fdinfo show them: fd, mode, position,\n"
+    "                            inode, kind, O_* flags and the path, across mounts\n"
+    "                            (pipe:[N], socket:[N], anon_inode:[eventpoll]...).\n"
+    "  net TARGET                TCP and UDP sockets of every network namespace, as\n"
+    "                            ss -tuanp: state, queues, addresses, namespace and\n"
+    "                            owners (pid, fd), listeners included; --json adds\n"
+    "                            TCP sequence numbers and inodes. Read from the\n"
+    "                            kernel's socket hash tables; --tcp or --udp: one.\n"
     "  layouts check TARGET      which fields Backdoors reads (layouts/manifest.def)\n"
     "                            the target's BTF lacks; exit 9 if any.\n"
     "  layouts export TARGET     write the target's layout (offsets of every\n"
@@ -120,6 +129,7 @@ static const char usage[] =
     "  -j, --json          machine-readable output (one JSON document, or one\n"
     "                      object per line for dmesg).\n"
     "  -T, --threads       ps: every thread, not only processes.\n"
+    "      --tcp, --udp    net: only TCP sockets, or only UDP ones.\n"
     "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
     "      --interval MS   dmesg -f: poll period (default 500); watch: probe\n"
     "                      period (default 10).\n"
@@ -167,8 +177,9 @@ static const char usage[] =
     "      --max-read SIZE the most a view reads and holds for what the target's\n"
     "                      own numbers ask (K, M, G suffixes; at least 64K): of a\n"
     "                      larger printk ring, dmesg reads only the newest SIZE's\n"
-    "                      worth and says so (default 16M); ps and maps refuse\n"
-    "                      more tasks or VMAs than fit (default 128M and 64M).\n"
+    "                      worth and says so (default 16M); ps, maps, net and\n"
+    "                      files refuse more tasks, VMAs, sockets or open files\n"
+    "                      than fit (default 128M, 64M, 128M and 128M).\n"
     "                      watch applies it to an incident's log, its hung-task\n"
     "                      scan and its repairs' ps.\n"
     "      --no-cache      neither use nor fill the per-build cache of symbols\n"
@@ -208,6 +219,8 @@ static const struct cli_command commands[] = {
     {"type", 1, 0, cmd_type},
     {"print", 1, 0, cmd_print},
     {"maps", 1, 0, cmd_maps},
+    {"files", 1, 0, cmd_files},
+    {"net", 0, 0, cmd_net},
     {"layouts check", 0, 0, cmd_layouts_check},
     {"layouts export", 0, 0, cmd_layouts_export},
     {"dump", 0, 0, cmd_dump},
@@ -267,6 +280,8 @@ int main(int argc, char **argv)
                 OPT_MAX_READ,
                 OPT_INCIDENT_RATE,
                 OPT_INCIDENT_QUOTA,
+                OPT_TCP,
+                OPT_UDP,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -304,6 +319,8 @@ int main(int argc, char **argv)
             {"max-read", required_argument, NULL, OPT_MAX_READ},
             {"incident-rate", required_argument, NULL, OPT_INCIDENT_RATE},
             {"incident-quota", required_argument, NULL, OPT_INCIDENT_QUOTA},
+            {"tcp", no_argument, NULL, OPT_TCP},
+            {"udp", no_argument, NULL, OPT_UDP},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -434,6 +451,12 @@ int main(int argc, char **argv)
                 case OPT_RESCAN:
                         cli.rescan = 1;
                         break;
+                case OPT_TCP:
+                        cli.tcp = 1;
+                        break;
+                case OPT_UDP:
+                        cli.udp = 1;
+                        break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
                         poll_set = 1;
@@ -514,6 +537,8 @@ int main(int argc, char **argv)
         }
         if (cli.follow && strcmp(name, "dmesg"))
                 return cli_usage_error("--follow is for dmesg, not '%s'", name);
+        if ((cli.tcp || cli.udp) && strcmp(name, "net"))
+                return cli_usage_error("--tcp and --udp are for net, not '%s'", name);
         const char *target = cli.source ? cli.source : argv[optind++];
         char **args = argv + optind;
         cli.open.write_enabled = cli.write;

@@ -88,3 +88,15 @@ struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_
         };
         return bd_program_open(p, &opt, out);
 }
+
+int cli_open_process(struct cli *cli, struct bd_phys *p, const char *arg, int32_t *pid,
+                     struct bd_program **prog)
+{
+        uint64_t v;
+        /* Above any pid_max (PID_MAX_LIMIT is 4M), within FUTEX_TID_MASK. */
+        if (cli_parse_number(arg, &v, 0) || v > 0x3fffffff)
+                return cli_usage_error("bad pid '%s'", arg);
+        *pid = (int32_t)v;
+        struct bd_error *err = cli_open_program(cli, p, prog);
+        return err ? cli_report(err) : 0;
+}

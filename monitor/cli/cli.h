@@ -24,6 +24,7 @@ struct cli {
         int apply;          /* repair --apply */
         int force;          /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
+        int tcp, udp;         /* net: only these protocols (neither: both) */
         long pid;             /* read --pid, maps: -1 when not given */
         long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */
         uint64_t interval_ms; /* dmesg --follow polling, watch probing */
@@ -60,6 +61,10 @@ int cli_flush(void);
 /* The target's kernel: VMCOREINFO from the remembered location or a scan
  * (with progress on a terminal), as the command line asks. */
 struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out);
+/* A command about one process: its PID argument (arg), then the target's
+ * kernel. 0, or the exit status of what failed, said on stderr. */
+int cli_open_process(struct cli *cli, struct bd_phys *p, const char *arg, int32_t *pid,
+                     struct bd_program **prog);
 
 int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs);
@@ -68,6 +73,8 @@ int cmd_type(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_print(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_ps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_files(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_net(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs);

@@ -10,20 +10,19 @@
 int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 {
         (void)nargs;
-        uint64_t pid;
-        if (cli_parse_number(args[0], &pid, 0) || pid > 0x3fffffff)
-                return cli_usage_error("bad pid '%s'", args[0]);
+        int32_t pid;
         struct bd_program *prog;
+        int rc = cli_open_process(cli, p, args[0], &pid, &prog);
+        if (rc)
+                return rc;
         struct bd_vmas *vs = NULL;
-        struct bd_error *err = cli_open_program(cli, p, &prog);
-        if (!err)
-                err = bd_vmas_read(prog, (int32_t)pid, &vs);
+        struct bd_error *err = bd_vmas_read(prog, pid, &vs);
         if (err) {
                 bd_program_close(prog);
                 return cli_report(err);
         }
         if (cli->json) {
-                printf("{\"pid\":%" PRIu64 ",\"vmas\":[", pid);
+                printf("{\"pid\":%" PRId32 ",\"vmas\":[", pid);
         }
         for (size_t i = 0; i < vs->n; i++) {
                 const struct bd_vma *v = &vs->v[i];

@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "../../common/clock.h"
+
 uint64_t bd_budget(const struct bd_program *prog, uint64_t dflt)
 {
         return prog->opt.max_read ? prog->opt.max_read : dflt;
@@ -18,6 +20,17 @@ struct bd_error *bd_budget_check(uint64_t n, uint64_t each, uint64_t budget, con
                             "more than %" PRIu64 " %s at %" PRIu64
                             " bytes each would pass the %s budget (" BD_BUDGET_OPTION " raises it)",
                             budget / each, what, each, size);
+}
+
+void bd_reads_start(struct bd_reads *r, const struct bd_phys *p)
+{
+        *r = (struct bd_reads){p->batches, p->round_trips, p->bytes_read, bd_now_ns()};
+}
+
+void bd_reads_stop(struct bd_reads *r, const struct bd_phys *p)
+{
+        *r = (struct bd_reads){p->batches - r->batches, p->round_trips - r->round_trips,
+                               p->bytes_read - r->bytes_read, bd_now_ns() - r->elapsed_ns};
 }
 
 void bd_size_text(uint64_t bytes, char *buf, size_t cap)

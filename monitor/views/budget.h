@@ -27,4 +27,15 @@ struct bd_error *bd_budget_check(uint64_t n, uint64_t each, uint64_t budget, con
 /* bytes as people read it: "16 MiB", "1.5 GiB", "300 KiB", "17 bytes". */
 void bd_size_text(uint64_t bytes, char *buf, size_t cap);
 
+/* What a view's reads cost, from bd_reads_start() to bd_reads_stop(). */
+struct bd_reads {
+        uint64_t batches;     /* waits for a pipelined batch: the dependent steps */
+        uint64_t round_trips; /* operations on the source */
+        uint64_t bytes_read;
+        uint64_t elapsed_ns;
+};
+
+void bd_reads_start(struct bd_reads *r, const struct bd_phys *p);
+void bd_reads_stop(struct bd_reads *r, const struct bd_phys *p);
+
 #endif

@@ -69,29 +69,6 @@ static struct bd_error *collect_pid(void *arg, uint64_t index, uint64_t entry)
         return NULL;
 }
 
-/* Read objects' ranges (per ranges each) in one batch; if that fails, object
- * by object, so one wild pointer costs that object only. */
-static struct bd_error *read_objects(struct bd_kernel *k, const struct bd_kernel_iov *iov,
-                                     size_t nobj, size_t per, uint8_t *ok)
-{
-        struct bd_error *err = bd_kernel_read_batch(k, iov, nobj * per);
-        if (!err) {
-                memset(ok, 1, nobj);
-                return NULL;
-        }
-        if (err == &bd_error_nomem || bd_err_transport(err->code))
-                return err;
-        bd_error_destroy(err);
-        for (size_t i = 0; i < nobj; i++) {
-                err = bd_kernel_read_batch(k, iov + i * per, per);
-                ok[i] = !err;
-                if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
-                        return err;
-                bd_error_destroy(err);
-        }
-        return NULL;
-}
-
 enum {
         F_STATE,
         F_EXIT_STATE,
@@ -234,7 +211,7 @@ static struct bd_error *task_addrs(struct bd_program *prog, const struct plan *p
                 n++;
         }
         st->unreadable += pids->n - n;
-        err = read_objects(k, iov, n, 1, ok);
+        err = bd_gather_read(k, iov, n, 1, ok);
         size_t m = 0;
         /* first points at task->pid_links[PIDTYPE_PID], an hlist_node. */
         uint64_t back = (uint64_t)pl->pid_links + 16 * (uint64_t)pl->pidtype;
@@ -264,7 +241,7 @@ static struct bd_error *read_fields(struct bd_program *prog, const struct plan *
                 return &bd_error_nomem;
         for (size_t i = 0; i < n; i++)
                 bd_gather_iov(&pl->g, addr[i], copies + i * pl->g.copy_size, iov + i * pl->g.n);
-        struct bd_error *err = read_objects(prog->k, iov, n, pl->g.n, ok);
+        struct bd_error *err = bd_gather_read(prog->k, iov, n, pl->g.n, ok);
         free(iov);
         return err;
 }
@@ -363,7 +340,7 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                 who[m] = 3 * n + c;
                 iov[m++] = (struct bd_kernel_iov){a + (uint64_t)pl->clock_task, &clock[c], 8};
         }
-        if ((err = read_objects(k, iov, m, 1, ok)))
+        if ((err = bd_gather_read(k, iov, m, 1, ok)))
                 goto out;
         for (size_t j = 0; j < m; j++) {
                 if (!ok[j])
@@ -504,6 +481,20 @@ struct bd_error *bd_task_by_pid(struct bd_program *prog, int32_t pid, uint64_t *
                 return bd_error_new(BD_ERR_NOT_FOUND, "no task with pid %d", pid);
         *task = first - (uint64_t)pl.pid_links - 16 * (uint64_t)pl.pidtype;
         return NULL;
+}
+
+struct bd_error *bd_task_pointer(struct bd_program *prog, int32_t pid, enum bd_layout_id member,
+                                 uint64_t *out)
+{
+        const struct bd_layout *l;
+        int64_t off;
+        uint64_t task;
+        struct bd_error *err = bd_program_layout(prog, &l);
+        if (!err)
+                err = bd_layout_get(l, member, &off);
+        if (!err)
+                err = bd_task_by_pid(prog, pid, &task);
+        return err ? err : bd_kernel_read_u64(prog->k, task + (uint64_t)off, out);
 }
 
 void bd_tasks_free(struct bd_tasks *ts)

@@ -61,6 +61,10 @@ void bd_tasks_free(struct bd_tasks *t);
 
 /* The task_struct of pid (in the initial pid namespace). */
 struct bd_error *bd_task_by_pid(struct bd_program *prog, int32_t pid, uint64_t *task);
+/* What the pointer member of pid's task_struct holds (BDL_TASK_MM,
+ * BDL_TASK_FILES), as read: maybe NULL, maybe wild. */
+struct bd_error *bd_task_pointer(struct bd_program *prog, int32_t pid, enum bd_layout_id member,
+                                 uint64_t *out);
 
 /* The letter ps shows, from __state and exit_state: R S D T t X Z P I. */
 char bd_task_state_char(uint32_t state, int32_t exit_state);

@@ -9,17 +9,13 @@
 struct bd_error *bd_user_mm_of_pid(struct bd_program *prog, int32_t pid, struct bd_user_mm *out)
 {
         const struct bd_layout *l;
-        uint64_t task, mm, pgd, pgd_phys;
-        int64_t off_mm, off_pgd;
+        uint64_t mm, pgd, pgd_phys;
+        int64_t off_pgd;
         struct bd_error *err = bd_program_layout(prog, &l);
-        if (!err)
-                err = bd_layout_get(l, BDL_TASK_MM, &off_mm);
         if (!err)
                 err = bd_layout_get(l, BDL_MM_PGD, &off_pgd);
         if (!err)
-                err = bd_task_by_pid(prog, pid, &task);
-        if (!err)
-                err = bd_kernel_read_u64(prog->k, task + (uint64_t)off_mm, &mm);
+                err = bd_task_pointer(prog, pid, BDL_TASK_MM, &mm);
         if (err)
                 return err;
         if (!mm)

@@ -143,8 +143,8 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         uint64_t t0 = bd_now_ns(), rt0 = prog->phys->round_trips;
         const struct bd_layout *l;
         struct bd_maple_layout ml;
-        int64_t mt = 0, off_mm = 0, f[5];
-        uint64_t task, mm;
+        int64_t mt = 0, f[5];
+        uint64_t mm;
         static const enum bd_layout_id vma_ids[] = {BDL_VMA_START, BDL_VMA_END, BDL_VMA_FLAGS,
                                                     BDL_VMA_PGOFF, BDL_VMA_FILE};
         struct bd_error *err = bd_program_layout(prog, &l);
@@ -153,11 +153,7 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         if (!err)
                 err = bd_layout_need(l, vma_ids, 5, f);
         if (!err)
-                err = bd_layout_get(l, BDL_TASK_MM, &off_mm);
-        if (!err)
-                err = bd_task_by_pid(prog, pid, &task);
-        if (!err)
-                err = bd_kernel_read_u64(prog->k, task + (uint64_t)off_mm, &mm);
+                err = bd_task_pointer(prog, pid, BDL_TASK_MM, &mm);
         if (err)
                 return bd_error_wrap(err, "maps");
         if (!mm || !bd_walk_kptr_ok(prog->k, mm, 8))

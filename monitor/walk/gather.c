@@ -75,3 +75,42 @@ uint64_t bd_gather_value(const struct bd_gather *g, const void *copy, int64_t of
                 memcpy(&v, p, size);
         return v;
 }
+
+/* Objects of per ranges each, or of counts[i] when counts is given. */
+static struct bd_error *read_each(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t nobj,
+                                  size_t per, const uint8_t *counts, uint8_t *ok)
+{
+        size_t total = 0;
+        for (size_t i = 0; i < nobj; i++)
+                total += counts ? counts[i] : per;
+        struct bd_error *err = bd_kernel_read_batch(k, iov, total);
+        if (!err) {
+                memset(ok, 1, nobj);
+                return NULL;
+        }
+        if (err == &bd_error_nomem || bd_err_transport(err->code))
+                return err;
+        bd_error_destroy(err);
+        for (size_t i = 0, at = 0; i < nobj; i++) {
+                size_t n = counts ? counts[i] : per;
+                err = bd_kernel_read_batch(k, iov + at, n);
+                at += n;
+                ok[i] = !err;
+                if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
+                        return err;
+                bd_error_destroy(err);
+        }
+        return NULL;
+}
+
+struct bd_error *bd_gather_read(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t nobj,
+                                size_t per, uint8_t *ok)
+{
+        return read_each(k, iov, nobj, per, NULL, ok);
+}
+
+struct bd_error *bd_gather_read_counts(struct bd_kernel *k, const struct bd_kernel_iov *iov,
+                                       size_t nobj, const uint8_t *counts, uint8_t *ok)
+{
+        return read_each(k, iov, nobj, 0, counts, ok);
+}

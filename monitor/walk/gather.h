@@ -39,4 +39,14 @@ const void *bd_gather_field(const struct bd_gather *g, const void *copy, int64_t
 /* The field's value (size <= 8 bytes, little-endian), 0 if not planned. */
 uint64_t bd_gather_value(const struct bd_gather *g, const void *copy, int64_t off, size_t size);
 
+/* Read nobj objects' ranges (per consecutive ranges each) in one batch; if
+ * that fails, object by object, so that one wild pointer costs its object
+ * only. ok[i] says whether object i read. Fails only when the way to the
+ * target is lost or memory runs out. */
+struct bd_error *bd_gather_read(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t nobj,
+                                size_t per, uint8_t *ok);
+/* The same for objects of different kinds: object i has counts[i] ranges. */
+struct bd_error *bd_gather_read_counts(struct bd_kernel *k, const struct bd_kernel_iov *iov,
+                                       size_t nobj, const uint8_t *counts, uint8_t *ok);
+
 #endif

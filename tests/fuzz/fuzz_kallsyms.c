@@ -41,11 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         const struct bd_vmcoreinfo *v = &vi[data[0] & 1];
         data++, size--;
-        uint8_t *mem = malloc(size ? size : 1);
-        CHECK(mem);
-        memcpy(mem, data, size);
         struct mem_phys m;
-        mem_phys_init(&m, mem, size);
+        uint8_t *mem = mem_phys_copy(&m, data, size);
+        CHECK(mem);
         struct bd_kernel *k;
         CHECK(!bd_kernel_open(&m.base, v, &k));
         struct bd_kallsyms *ks;

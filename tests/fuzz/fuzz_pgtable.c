@@ -30,11 +30,9 @@ static struct bd_vmcoreinfo vi;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        uint8_t *mem = malloc(size ? size : 1);
-        CHECK(mem);
-        memcpy(mem, data, size);
         struct mem_phys m;
-        mem_phys_init(&m, mem, size);
+        uint8_t *mem = mem_phys_copy(&m, data, size);
+        CHECK(mem);
         int levels = size && (data[0] & 1) ? 5 : 4;
         uint64_t pgd = size ? (uint64_t)(data[0] >> 1) << 12 : 0;
         uint64_t vaddrs[] = {

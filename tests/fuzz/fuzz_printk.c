@@ -28,12 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 vi.len = strlen(ring_vmcoreinfo);
                 memcpy(vi.text, ring_vmcoreinfo, vi.len + 1);
         }
-        /* An exactly-sized copy: ASan sees any read past the "memory". */
-        uint8_t *mem = malloc(size ? size : 1);
-        CHECK(mem);
-        memcpy(mem, data, size);
         struct mem_phys m;
-        mem_phys_init(&m, mem, size);
+        uint8_t *mem = mem_phys_copy(&m, data, size);
+        CHECK(mem);
         struct bd_printk_layout lay;
         struct bd_kernel *k;
         CHECK(!bd_printk_layout_get(&vi, &lay));

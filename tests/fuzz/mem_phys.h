@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../monitor/kernel/program.h"
+#include "../../monitor/kernel/kernel.h"
 #include "../../monitor/source/phys.h"
 
 struct mem_phys {
@@ -60,6 +62,54 @@ static void mem_phys_init(struct mem_phys *m, const uint8_t *data, size_t size)
                 m->base.windows[0] = (struct bd_window_desc){
                     .name = "ram", .base = 0, .length = size, .access = BD_ACCESS_RO};
         }
+}
+
+/* A program reading size bytes of zeroed memory (*mem) through m, without
+ * the per-build cache: where a test of a kernel view starts. NULL when
+ * memory runs out. */
+static inline struct bd_program *mem_program(struct mem_phys *m, size_t size, uint8_t **mem)
+{
+        struct bd_program *prog = calloc(1, sizeof(*prog));
+        *mem = calloc(1, size);
+        if (!prog || !*mem) {
+                free(prog);
+                free(*mem);
+                return NULL;
+        }
+        mem_phys_init(m, *mem, size);
+        prog->phys = &m->base;
+        prog->opt.no_cache = 1;
+        return prog;
+}
+
+/* What mem_program() made. */
+static inline void mem_program_free(struct bd_program *prog, uint8_t *mem)
+{
+        bd_program_close(prog);
+        free(mem);
+}
+
+/* The input as memory: an exactly-sized copy, so that ASan sees any read
+ * past the "memory", with m over it. NULL when memory runs out; free() it
+ * after the run. */
+static inline uint8_t *mem_phys_copy(struct mem_phys *m, const uint8_t *data, size_t size)
+{
+        uint8_t *mem = malloc(size ? size : 1);
+        if (mem) {
+                memcpy(mem, data, size);
+                mem_phys_init(m, mem, size);
+        }
+        return mem;
+}
+
+/* A kernel over m with no VMCOREINFO: 4-level paging and phys_base 0, so
+ * the image mapping is m from physical 0 up, and every other address goes
+ * through page tables at physical 0. */
+static inline void mem_phys_kernel(struct mem_phys *m, struct bd_kernel *k)
+{
+        memset(k, 0, sizeof(*k));
+        k->phys = &m->base;
+        k->levels = 4;
 }
 
 #endif

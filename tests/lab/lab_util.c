@@ -117,6 +117,12 @@ void lab_init(void)
         snprintf(lab_root, sizeof(lab_root), "%s", r ? r : ".");
 }
 
+void lab_filter(void)
+{
+        if (getenv("BD_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("BD_TEST_FILTER"));
+}
+
 int lab_boot(void)
 {
         struct result r = host("'%s/lab/bdlab' down; '%s/lab/bdlab' up", lab_root, lab_root);

@@ -15,6 +15,9 @@ struct result {
         char *err;
 };
 
+/* BD_TEST_FILTER=test_forkbomb (a cmocka pattern, * and ?) runs only the
+ * tests it matches; call before running a group. */
+void lab_filter(void);
 void lab_init(void);
 /* bdlab down, then up: 0, or -1 having said why the lab cannot run. */
 int lab_boot(void);

@@ -630,6 +630,96 @@ static void test_maps_and_user_memory(void **state)
         result_free(&m);
 }
 
+/* fd and target of every open file of pid, as readlink shows them in
+ * /proc/PID/fd, and as bdmon files shows them (its last column). */
+#define HOST2_FDS "cd /proc/%ld/fd && for f in *; do echo \"$f $(readlink $f)\"; done | sort -n"
+#define BDMON_FDS BDMON " files host2 %ld | awk 'NR > 1 { print $1, $NF }' | sort -n"
+
+static void fds_compare(long pid, const char *what)
+{
+        struct result h = vm("host2", HOST2_FDS, pid);
+        expect_ok(&h, "/proc/PID/fd on host2");
+        struct result m = vm("mon", BDMON_FDS, pid);
+        expect_ok(&m, "bdmon files");
+        if (strcmp(h.out, m.out))
+                print_error("%s (pid %ld): host2 says\n%sbdmon says\n%s", what, pid, h.out, m.out);
+        assert_string_equal(m.out, h.out);
+        result_free(&h);
+        result_free(&m);
+}
+
+static long host2_pid(const char *cmd)
+{
+        struct result r = vm("host2", "%s", cmd);
+        expect_ok(&r, cmd);
+        long pid = strtol(r.out, NULL, 10);
+        result_free(&r);
+        assert_true(pid > 1);
+        return pid;
+}
+
+/* A process's open files (a regular file read and one appended to, /dev/null
+ * read-write, a listening socket, a connected one, a pipe) are
+ * /proc/PID/fd's, fd for fd; and the TCP sockets they make are
+ * /proc/net/tcp6's (busybox nc listens on ::): inode, state and ports,
+ * with the listener's owner. A listener on 7712 keeps listening; one on
+ * 7713 takes a connection (busybox nc then drops its listening socket),
+ * both ends reading a pipe, since nc ends a connection at the end of its
+ * input. Everything started here is stopped here. */
+static void test_files_and_net_match_host2(void **state)
+{
+        (void)state;
+        long sleeper = host2_pid("(exec 3</etc/hostname 4>>/tmp/bdfiles.out 6<>/dev/null;"
+                                 " exec sleep 1000) </dev/null >/dev/null 2>&1 & echo $!");
+        long listener = host2_pid("nc -l -p 7712 </dev/null >/dev/null 2>&1 & echo $!");
+        long server = host2_pid("(sleep 1000 | exec nc -l -p 7713 >/dev/null 2>&1) & sleep 0.5;"
+                                " for p in $(pidof nc); do grep -q 7713 /proc/$p/cmdline &&"
+                                " echo $p; done | head -1");
+        sleep(1);
+        long client = host2_pid("(sleep 1000 | exec nc 127.0.0.1 7713 >/dev/null 2>&1) & sleep 1;"
+                                " for p in $(pidof nc); do grep -q 7713 /proc/$p/cmdline &&"
+                                " ! grep -q -- -l /proc/$p/cmdline && echo $p; done | head -1");
+        fds_compare(sleeper, "files of a sleeper");
+        fds_compare(listener, "files of a listener");
+        fds_compare(server, "files of a server");
+        fds_compare(client, "files of a client reading a pipe");
+        struct result h = vm("host2", "cat /proc/net/tcp /proc/net/tcp6 | grep -v local_address |"
+                                      " while read sl l r st q t rt uid to ino x;"
+                                      " do lp=$(printf %%d 0x${l#*:}); rp=$(printf %%d 0x${r#*:});"
+                                      " case \" $lp $rp \" in *\" 7712\"*|*\" 7713\"*)"
+                                      " echo \"$ino $st $lp $rp\";; esac; done | sort");
+        expect_ok(&h, "/proc/net/tcp on host2");
+        struct result m = vm(
+            "mon", BDMON " --json net host2 | grep -o '\"state\":\"[A-Z-]*\"[^}]*\"inode\":[0-9]*'"
+                         " | sed 's/\"state\":\"\\([A-Z-]*\\)\".*\"local_port\":\\([0-9]*\\).*"
+                         "\"peer_port\":\\([0-9]*\\),\"inode\":\\([0-9]*\\)/\\4 \\1 \\2 \\3/'"
+                         " | awk '$3 == 7712 || $4 == 7712 || $3 == 7713 || $4 == 7713'"
+                         " | sed 's/ ESTAB / 01 /; s/ SYN-SENT / 02 /; s/ SYN-RECV / 03 /;"
+                         " s/ FIN-WAIT-1 / 04 /; s/ FIN-WAIT-2 / 05 /; s/ TIME-WAIT / 06 /;"
+                         " s/ UNCONN / 07 /; s/ CLOSE-WAIT / 08 /; s/ LAST-ACK / 09 /;"
+                         " s/ LISTEN / 0A /; s/ CLOSING / 0B /' | sort");
+        expect_ok(&m, "bdmon net");
+        if (strcmp(h.out, m.out))
+                print_error("sockets on ports 7712-7713: host2 says\n%sbdmon says\n%s", h.out,
+                            m.out);
+        assert_non_null(strstr(h.out, " 0A 7712 0"));
+        assert_non_null(strstr(h.out, " 01 7713 "));
+        assert_string_equal(m.out, h.out);
+        result_free(&h);
+        result_free(&m);
+        m = vm("mon", BDMON " net host2 | grep LISTEN | grep ':7712 '");
+        expect_ok(&m, "bdmon net (text)");
+        char owner[32];
+        snprintf(owner, sizeof(owner), "pid=%ld,", listener);
+        if (!strstr(m.out, owner))
+                print_error("the listener's line names no %s: %s", owner, m.out);
+        assert_non_null(strstr(m.out, owner));
+        result_free(&m);
+        struct result r = vm("host2", "kill %ld %ld %ld %ld $(pidof sleep) 2>/dev/null; true",
+                             sleeper, listener, server, client);
+        result_free(&r);
+}
+
 /* Typed access through BTF: a string in a global struct, every CPU's copy
  * of a per-CPU counter, and a member path through a pointer. */
 static void test_print_variables(void **state)
@@ -849,6 +939,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_info_machine_matches_host2),
             cmocka_unit_test(test_ps_matches_host2),
             cmocka_unit_test(test_maps_and_user_memory),
+            cmocka_unit_test(test_files_and_net_match_host2),
             cmocka_unit_test(test_print_variables),
             cmocka_unit_test(test_layouts_check_and_export),
             cmocka_unit_test(test_dmesg_follow),
@@ -864,6 +955,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_maps_and_user_memory),
             cmocka_unit_test(test_print_variables),
         };
+        lab_filter();
         if (argc == 2 && !strcmp(argv[1], "--4-level")) {
                 paging_levels = 4;
                 setenv("BDLAB_HOST2_CMDLINE_EXTRA", "no5lvl", 1);

@@ -516,8 +516,6 @@ int main(void)
             cmocka_unit_test(test_files),
             cmocka_unit_test(test_memhog_by_watch),
         };
-        /* BD_TEST_FILTER=test_forkbomb (a cmocka pattern, * and ?) runs some. */
-        if (getenv("BD_TEST_FILTER"))
-                cmocka_set_test_filter(getenv("BD_TEST_FILTER"));
+        lab_filter();
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

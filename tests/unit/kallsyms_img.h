@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../monitor/kernel/vmcoreinfo.h"
+
 #define KS_IMG_SIZE 0x2000
 #define KS_OFFSETS  0x0000 /* s32[] or, absolute, u64[] at KS_ADDRS */
 #define KS_BASE     0x0100
@@ -134,6 +136,15 @@ static inline void ks_build(struct ks_img *img, const struct ks_sym *syms, unsig
         snprintf(img->vmcoreinfo + at, sizeof(img->vmcoreinfo) - (size_t)at,
                  "NUMBER(phys_base)=-16777216\nSYMBOL(init_top_pgt)=ffffffff81001800\n"
                  "NUMBER(pgtable_l5_enabled)=0\nKERNELOFFSET=0\n");
+}
+
+/* The image at the start of mem and its VMCOREINFO in vi: a kernel for
+ * bd_kernel_open(). */
+static inline void ks_install(const struct ks_img *img, uint8_t *mem, struct bd_vmcoreinfo *vi)
+{
+        memcpy(mem, img->mem, sizeof(img->mem));
+        vi->len = strlen(img->vmcoreinfo);
+        memcpy(vi->text, img->vmcoreinfo, vi->len + 1);
 }
 
 #endif

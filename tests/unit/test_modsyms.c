@@ -62,22 +62,15 @@ static void kernel_with(const struct ks_sym *syms, unsigned n)
 {
         static struct ks_img ks;
         ks_build(&ks, syms, n, KS_RELATIVE);
-        memcpy(mem, ks.mem, sizeof(ks.mem));
-        prog->vi.len = strlen(ks.vmcoreinfo);
-        memcpy(prog->vi.text, ks.vmcoreinfo, prog->vi.len + 1);
+        ks_install(&ks, mem, &prog->vi);
         assert_bd_ok(bd_kernel_open(&m.base, &prog->vi, &prog->k));
 }
 
 static int setup(void **state)
 {
         (void)state;
-        mem = calloc(1, MEM_SIZE);
-        prog = calloc(1, sizeof(*prog));
-        if (!mem || !prog)
+        if (!(prog = mem_program(&m, MEM_SIZE, &mem)))
                 return -1;
-        mem_phys_init(&m, mem, MEM_SIZE);
-        prog->phys = &m.base;
-        prog->opt.no_cache = 1;
         static const struct ks_sym syms[] = {
             {'T', "_stext", KS_K(0)},
             {'D', "jiffies_64", KS_K(0x1f00)},
@@ -95,8 +88,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        bd_program_close(prog);
-        free(mem);
+        mem_program_free(prog, mem);
         return 0;
 }
 
