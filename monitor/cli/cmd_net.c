@@ -82,7 +82,8 @@ static void print_json(const struct bd_net *n, const char *target)
         }
         printf(",\"batches\":%" PRIu64 ",\"round_trips\":%" PRIu64 ",\"bytes_read\":%" PRIu64
                ",\"elapsed_ms\":%.3f}\n",
-               st->batches, st->round_trips, st->bytes_read, (double)st->elapsed_ns / 1e6);
+               st->reads.batches, st->reads.round_trips, st->reads.bytes_read,
+               (double)st->reads.elapsed_ns / 1e6);
 }
 
 /* ss's process column: users:(("comm",pid=N,fd=N),...). */
@@ -141,8 +142,8 @@ static void print_notes(const struct bd_net *n)
         fprintf(stderr,
                 "bdmon: %zu sockets in %.1f ms: %" PRIu64 " buckets, %u chain levels, %" PRIu64
                 " dependent batches, %" PRIu64 " reads, %" PRIu64 " KiB\n",
-                n->n, (double)st->elapsed_ns / 1e6, st->buckets, st->levels, st->batches,
-                st->round_trips, st->bytes_read >> 10);
+                n->n, (double)st->reads.elapsed_ns / 1e6, st->buckets, st->levels,
+                st->reads.batches, st->reads.round_trips, st->reads.bytes_read >> 10);
         if (n->broken_why)
                 fprintf(stderr,
                         "bdmon: %" PRIu64 " hash chains ended early (sockets moving as they are "

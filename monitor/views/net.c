@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/clock.h"
 #include "../../common/grow.h"
 #include "budget.h"
 #include "files.h"
@@ -866,10 +865,10 @@ struct bd_error *bd_net_read(struct bd_program *prog, unsigned protos, struct bd
         if (err)
                 return bd_error_wrap(err, "net");
         struct bd_phys *p = prog->phys;
-        uint64_t t0 = bd_now_ns(), rt0 = p->round_trips, b0 = p->bytes_read, w0 = p->batches;
         struct bd_net *n = calloc(1, sizeof(*n));
         if (!n)
                 return &bd_error_nomem;
+        bd_reads_start(&n->st.reads, p);
         if (!(err = read_sockets(prog, &pl, protos, n)) && any_socket(n)) {
                 struct bd_tasks *ts = NULL;
                 struct bd_error *e = bd_tasks_read(prog, 0, &ts);
@@ -886,10 +885,7 @@ struct bd_error *bd_net_read(struct bd_program *prog, unsigned protos, struct bd
                 bd_net_free(n);
                 return bd_error_wrap(err, "net");
         }
-        n->st.round_trips = p->round_trips - rt0;
-        n->st.batches = p->batches - w0;
-        n->st.bytes_read = p->bytes_read - b0;
-        n->st.elapsed_ns = bd_now_ns() - t0;
+        bd_reads_stop(&n->st.reads, p);
         *out = n;
         return NULL;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../kernel/program.h"
+#include "budget.h"
 #include "tasks.h"
 
 /* Protocols, for bd_net_read's protos and a socket's proto. */
@@ -72,7 +73,7 @@ struct bd_net_stats {
         uint64_t fd_tables;     /* fd tables read for owners */
         uint64_t fd_unreadable; /* processes whose fd table did not read */
         uint64_t held;          /* bytes of the budget the sockets took */
-        uint64_t batches, round_trips, bytes_read, elapsed_ns;
+        struct bd_reads reads;
 };
 
 struct bd_net {

@@ -181,7 +181,7 @@ static void test_sockets(void **state)
         assert_int_equal(n->st.unreadable, 0);
         /* The variables, the bucket arrays, three levels, the fields, the
          * inodes; the owners need a task layout this kernel lacks. */
-        assert_int_equal(n->st.batches, 7);
+        assert_int_equal(n->st.reads.batches, 7);
         assert_null(n->broken_why);
         assert_non_null(n->owners_why);
         assert_int_equal(n->owners_why->code, BD_ERR_NOT_FOUND);
