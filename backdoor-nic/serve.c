@@ -301,6 +301,22 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 }
                 goto reply;
         }
+        int writable = cfg->allow_write && win->desc.access == BD_ACCESS_RW;
+        if (rq->op == BD_OP_CASV) {
+                unsigned nops = rq->length / BD_CASV_OP_LEN;
+                if (!writable) {
+                        rp->status = BD_ERR_READONLY;
+                        bd_audit("write-refused peer=%s window=%s op=casv ops=%u reason=read-only",
+                                 nc->peer, win->desc.name, nops);
+                        goto reply;
+                }
+                rp->status = (uint32_t)bd_window_casv(win, nc->peer, rq->data, nops, nc->readv);
+                if (!rp->status) {
+                        rp->length = nops * BD_CASV_ANSWER_LEN;
+                        rp->data = nc->readv;
+                }
+                goto reply;
+        }
         uint64_t len = bd_window_span(&win->desc, rq);
         if (!len) {
                 rp->status = BD_ERR_RANGE;
@@ -338,7 +354,7 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
 
         /* WRITE or CAS, to a direct window as to a mediated one: made by
          * this CPU, audited before the memory changes, or not at all. */
-        if (!cfg->allow_write || win->desc.access != BD_ACCESS_RW) {
+        if (!writable) {
                 rp->status = BD_ERR_READONLY;
                 bd_audit("write-refused peer=%s window=%s op=%s offset=0x%llx len=%llu "
                          "reason=read-only",

@@ -207,6 +207,30 @@ static int cas_audited(const struct bd_nic_window *w, const char *peer, uint64_t
         return 0;
 }
 
+int bd_window_casv(const struct bd_nic_window *w, const char *peer, const uint8_t *ops,
+                   unsigned nops, uint8_t *answers)
+{
+        /* Every operation is checked before any is made: a refused request
+         * writes nothing. */
+        for (unsigned i = 0; i < nops; i++) {
+                uint64_t off, expect, desired;
+                bd_wire_casv_get(ops, i, &off, &expect, &desired);
+                if (off % 8 || !bd_window_contains(&w->desc, off, 8))
+                        return BD_ERR_RANGE;
+        }
+        int status = 0;
+        for (unsigned i = 0; i < nops; i++) {
+                uint64_t off, expect, desired, found = 0;
+                bd_wire_casv_get(ops, i, &off, &expect, &desired);
+                /* Once an audit line could not be written, nothing more is
+                 * tried: each later operation is refused as that one was. */
+                if (!status)
+                        status = cas_audited(w, peer, off, expect, desired, &found);
+                bd_wire_casv_answer_put(answers, i, found, (uint32_t)status);
+        }
+        return 0;
+}
+
 int bd_window_write(const struct bd_nic_window *w, const char *peer, const struct bd_request *rq,
                     uint64_t *found)
 {

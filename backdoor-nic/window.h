@@ -52,6 +52,16 @@ uint64_t bd_window_span(const struct bd_window_desc *w, const struct bd_request 
 int bd_window_write(const struct bd_nic_window *w, const char *peer, const struct bd_request *rq,
                     uint64_t *found);
 
+/* Make a CASV request's nops compare-and-swaps (wire encoded in ops), in
+ * order, each as bd_window_write() makes a CAS, and put one answer per
+ * operation in answers (nops * BD_CASV_ANSWER_LEN bytes). Returns
+ * BD_ERR_RANGE, and makes none, when any names a word that is unaligned or
+ * outside the window; else 0, each answer saying how its operation went
+ * (BD_ERR_READONLY from the first whose audit line could not be written
+ * on: those are not made). */
+int bd_window_casv(const struct bd_nic_window *w, const char *peer, const uint8_t *ops,
+                   unsigned nops, uint8_t *answers);
+
 /* Source-specific openers, called by bd_window_open(). */
 struct bd_error *bd_window_open_file(const char *path, int writable, struct bd_nic_window *w);
 struct bd_error *bd_window_open_pci(const char *selector, int bar, int writable,

@@ -44,7 +44,14 @@ static uint64_t get64(const uint8_t *p)
 /* The operations a request may carry; 4 and 5 are retired. */
 static int known_op(uint8_t op)
 {
-        return op == BD_OP_READ || op == BD_OP_WRITE || op == BD_OP_CAS || op == BD_OP_READV;
+        return op == BD_OP_READ || op == BD_OP_WRITE || op == BD_OP_CAS || op == BD_OP_READV ||
+               op == BD_OP_CASV;
+}
+
+/* Operations whose request carries length bytes of data. */
+static int carries_data(uint8_t op)
+{
+        return op == BD_OP_WRITE || op == BD_OP_READV || op == BD_OP_CASV;
 }
 
 /* Payload length of each fixed-size message; requests and replies add data. */
@@ -119,7 +126,7 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
         } else if (msg->type == BD_MSG_REQUEST) {
                 if (!known_op(msg->u.request.op))
                         return 0;
-                if (msg->u.request.op == BD_OP_WRITE || msg->u.request.op == BD_OP_READV) {
+                if (carries_data(msg->u.request.op)) {
                         if (msg->u.request.length > BD_INLINE_MAX)
                                 return 0;
                         len += msg->u.request.length;
@@ -168,7 +175,7 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 put32(p + 24, r->sink_rkey);
                 put64(p + 32, r->compare);
                 put64(p + 40, r->swap);
-                if ((r->op == BD_OP_WRITE || r->op == BD_OP_READV) && r->length)
+                if (carries_data(r->op) && r->length)
                         memcpy(p + BD_REQUEST_FIXED_LEN, r->data, r->length);
                 break;
         }
@@ -268,6 +275,15 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                         r->data = p + fixed;
                         extra = 0;
                 }
+                if (r->op == BD_OP_CASV) {
+                        if (extra != r->length || !r->length || r->length % BD_CASV_OP_LEN ||
+                            r->length / BD_CASV_OP_LEN > BD_CASV_MAX_OPS) {
+                                *why = "casv operation list malformed";
+                                return -1;
+                        }
+                        r->data = p + fixed;
+                        extra = 0;
+                }
                 if (r->op == BD_OP_WRITE) {
                         if (r->length > BD_INLINE_MAX || extra != r->length) {
                                 *why = "write data size disagrees with its length";
@@ -310,6 +326,8 @@ const char *bd_op_name(uint8_t op)
                 return "cas";
         case BD_OP_READV:
                 return "readv";
+        case BD_OP_CASV:
+                return "casv";
         }
         return "unknown";
 }
@@ -334,4 +352,33 @@ void bd_wire_readv_put(uint8_t *segs, unsigned i, uint64_t offset, uint32_t leng
 {
         put64(segs + (size_t)i * BD_READV_SEG_LEN, offset);
         put32(segs + (size_t)i * BD_READV_SEG_LEN + 8, length);
+}
+
+void bd_wire_casv_get(const uint8_t *ops, unsigned i, uint64_t *offset, uint64_t *compare,
+                      uint64_t *swap)
+{
+        const uint8_t *at = ops + (size_t)i * BD_CASV_OP_LEN;
+        *offset = get64(at);
+        *compare = get64(at + 8);
+        *swap = get64(at + 16);
+}
+
+void bd_wire_casv_put(uint8_t *ops, unsigned i, uint64_t offset, uint64_t compare, uint64_t swap)
+{
+        uint8_t *at = ops + (size_t)i * BD_CASV_OP_LEN;
+        put64(at, offset);
+        put64(at + 8, compare);
+        put64(at + 16, swap);
+}
+
+void bd_wire_casv_answer_get(const uint8_t *answers, unsigned i, uint64_t *found, uint32_t *status)
+{
+        *found = get64(answers + (size_t)i * BD_CASV_ANSWER_LEN);
+        *status = get32(answers + (size_t)i * BD_CASV_ANSWER_LEN + 8);
+}
+
+void bd_wire_casv_answer_put(uint8_t *answers, unsigned i, uint64_t found, uint32_t status)
+{
+        put64(answers + (size_t)i * BD_CASV_ANSWER_LEN, found);
+        put32(answers + (size_t)i * BD_CASV_ANSWER_LEN + 8, status);
 }

@@ -73,6 +73,10 @@ enum bd_op {
         /* Several small reads of one window in one request, answered in one
          * inline reply: what a mediated NIC pays for is the request. */
         BD_OP_READV = 6,
+        /* Several compare-and-swaps on one window in one request, made and
+         * audited one by one, in order, by the NIC's CPU: a repair's wave of
+         * a thousand victims costs a few messages, not a thousand. */
+        BD_OP_CASV = 7,
 };
 
 /* A READV request's data is a list of segments, BD_READV_SEG_LEN bytes
@@ -80,6 +84,15 @@ enum bd_op {
  * BD_INLINE_MAX at most in all. */
 #define BD_READV_SEG_LEN  12
 #define BD_READV_MAX_SEGS 64
+
+/* A CASV request's data is a list of operations, BD_CASV_OP_LEN bytes each
+ * (offset u64, compare u64, swap u64); the reply's data is one answer per
+ * operation, in order, BD_CASV_ANSWER_LEN bytes each (found u64, status
+ * u32: an enum bd_err, 0 when the swap was made or mismatched). */
+#define BD_CASV_OP_LEN     24
+#define BD_CASV_ANSWER_LEN 12
+#define BD_CASV_MAX_OPS    128
+_Static_assert(BD_CASV_MAX_OPS *BD_CASV_OP_LEN <= BD_INLINE_MAX, "a CASV request fits a message");
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];
@@ -120,8 +133,9 @@ struct bd_request {
         uint32_t sink_rkey;
         uint64_t compare;    /* CAS */
         uint64_t swap;       /* CAS */
-        const uint8_t *data; /* WRITE: the bytes; READV: the segment list (length
-                                bytes); points into the decoded buffer */
+        const uint8_t *data; /* WRITE: the bytes; READV: the segment list; CASV:
+                                the operations (length bytes); points into
+                                the decoded buffer */
 };
 
 struct bd_reply {
@@ -150,6 +164,12 @@ struct bd_msg {
 /* The i-th segment of a READV segment list, and writing one. */
 void bd_wire_readv_get(const uint8_t *segs, unsigned i, uint64_t *offset, uint32_t *length);
 void bd_wire_readv_put(uint8_t *segs, unsigned i, uint64_t offset, uint32_t length);
+/* The i-th operation of a CASV request, and of its reply's answers. */
+void bd_wire_casv_get(const uint8_t *ops, unsigned i, uint64_t *offset, uint64_t *compare,
+                      uint64_t *swap);
+void bd_wire_casv_put(uint8_t *ops, unsigned i, uint64_t offset, uint64_t compare, uint64_t swap);
+void bd_wire_casv_answer_get(const uint8_t *answers, unsigned i, uint64_t *found, uint32_t *status);
+void bd_wire_casv_answer_put(uint8_t *answers, unsigned i, uint64_t found, uint32_t status);
 
 /* Encode into buf; returns the encoded length, or 0 if it does not fit or the
  * message is invalid (a sender bug, not a peer's). */

@@ -65,8 +65,8 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
         return bd_phys_read_batch(p, &iov, 1);
 }
 
-/* Pieces per call of the source's cas: a bounded array, still pipelined. */
-#define CAS_BATCH 256
+/* Pieces per call of the source's cas, which pipelines them. */
+#define CAS_BATCH 2048
 
 static void audit_cas(struct bd_phys *p, const struct bd_phys_cas_op *op, const char *result)
 {
@@ -104,12 +104,16 @@ static struct bd_error *cas_check(struct bd_phys *p, uint64_t addr, int *window)
 
 static struct bd_error *cas_group(struct bd_phys *p, struct bd_phys_cas_op *ops, size_t n)
 {
-        struct bd_phys_cas_piece pieces[CAS_BATCH];
+        struct bd_phys_cas_piece *pieces = calloc(n, sizeof(*pieces));
+        if (!pieces)
+                return &bd_error_nomem;
         for (size_t i = 0; i < n; i++) {
                 int w = 0;
                 struct bd_error *err = cas_check(p, ops[i].addr, &w);
-                if (err)
+                if (err) {
+                        free(pieces);
                         return err;
+                }
                 pieces[i] = (struct bd_phys_cas_piece){
                     .window = (unsigned)w,
                     .offset = ops[i].addr - p->windows[w].base,
@@ -131,6 +135,7 @@ static struct bd_error *cas_group(struct bd_phys *p, struct bd_phys_cas_op *ops,
                 op->status = op->found == op->expect ? BD_OK : BD_ERR_CAS_FAILED;
                 audit_cas(p, op, op->status == BD_OK ? "swapped" : "mismatch");
         }
+        free(pieces);
         return err;
 }
 

@@ -514,31 +514,79 @@ static struct bd_error *cas_status(const struct bd_phys *p, unsigned window, uin
         return status ? reply_error(status, "the compare-and-swap") : NULL;
 }
 
-/* Requests go out while a send slot is free and fewer than STAGE_SLOTS
- * wait for their answers (the NIC posts as many receives); answers are
- * matched by id. The NIC's CPU makes each CAS in the order sent. */
+/* A CAS request in flight: the pieces [first, first + count) it carries,
+ * one (BD_OP_CAS) or several (BD_OP_CASV). */
+struct cas_msg {
+        uint32_t id;
+        size_t first, count;
+};
+
+/* How many pieces from pc[0] go in one request: of one window, at most
+ * BD_CASV_MAX_OPS. */
+static size_t cas_run(const struct bd_phys_cas_piece *pc, size_t n)
+{
+        size_t k = 1;
+        while (k < n && k < BD_CASV_MAX_OPS && pc[k].window == pc[0].window)
+                k++;
+        return k;
+}
+
+static struct bd_error *send_cas(struct nic_phys *nic, struct bd_phys_cas_piece *pc, size_t k,
+                                 uint32_t id)
+{
+        uint8_t ops[BD_CASV_MAX_OPS * BD_CASV_OP_LEN];
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = id};
+        msg.u.request = (struct bd_request){
+            .op = k > 1 ? BD_OP_CASV : BD_OP_CAS,
+            .window = (uint8_t)pc[0].window,
+            .length = k > 1 ? (uint32_t)(k * BD_CASV_OP_LEN) : 8,
+            .offset = pc[0].offset,
+            .compare = pc[0].expect,
+            .swap = pc[0].desired,
+            .data = ops,
+        };
+        for (size_t i = 0; i < k; i++) {
+                bd_wire_casv_put(ops, (unsigned)i, pc[i].offset, pc[i].expect, pc[i].desired);
+                pc[i].state = BD_CAS_SENT;
+        }
+        return bd_conn_send(&nic->c, &msg, NULL);
+}
+
+/* One piece's answer; the first refusal is kept in *err. */
+static void cas_answer(struct bd_phys *p, struct bd_phys_cas_piece *pc, uint32_t status,
+                       uint64_t found, struct bd_error **err)
+{
+        struct bd_error *bad = cas_status(p, pc->window, status);
+        if (!bad) {
+                pc->found = found;
+                pc->state = BD_CAS_ANSWERED;
+                return;
+        }
+        pc->state = BD_CAS_REFUSED;
+        if (*err)
+                bd_error_destroy(bad);
+        else
+                *err = bad;
+}
+
+/* Requests, each of up to BD_CASV_MAX_OPS pieces of one window, go out
+ * while a send slot is free and fewer than STAGE_SLOTS wait for their
+ * answers (the NIC posts as many receives); answers are matched by id. The
+ * NIC's CPU makes each CAS in the order sent. */
 static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n)
 {
         struct nic_phys *nic = (struct nic_phys *)p;
-        uint64_t first = nic->next_id;
+        struct cas_msg inflight[STAGE_SLOTS];
         size_t sent = 0, waiting = 0;
         struct bd_error *err = NULL;
         while (waiting || (sent < n && !err)) {
                 while (!err && sent < n && waiting < STAGE_SLOTS &&
                        bd_conn_next_send_slot(&nic->c) != BD_QUEUE_DEPTH) {
-                        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = nic->next_id++};
-                        msg.u.request = (struct bd_request){
-                            .op = BD_OP_CAS,
-                            .window = (uint8_t)pc[sent].window,
-                            .length = 8,
-                            .offset = pc[sent].offset,
-                            .compare = pc[sent].expect,
-                            .swap = pc[sent].desired,
-                        };
-                        pc[sent].state = BD_CAS_SENT;
-                        if ((err = bd_conn_send(&nic->c, &msg, NULL)))
+                        size_t k = cas_run(pc + sent, n - sent);
+                        inflight[waiting] = (struct cas_msg){nic->next_id++, sent, k};
+                        if ((err = send_cas(nic, pc + sent, k, inflight[waiting].id)))
                                 return err;
-                        sent++;
+                        sent += k;
                         waiting++;
                 }
                 struct bd_msg reply;
@@ -547,24 +595,37 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                         bd_error_destroy(err);
                         return rerr;
                 }
-                uint64_t k = reply.id - first;
-                if (reply.type != BD_MSG_REPLY || k >= sent || pc[k].state != BD_CAS_SENT) {
+                size_t m = 0;
+                while (m < waiting && inflight[m].id != reply.id)
+                        m++;
+                const struct bd_reply *r = &reply.u.reply;
+                if (reply.type != BD_MSG_REPLY || m == waiting) {
                         bd_error_destroy(err);
                         return bd_error_new(BD_ERR_PROTOCOL, "reply to no compare-and-swap");
                 }
-                waiting--;
+                struct cas_msg cm = inflight[m];
+                inflight[m] = inflight[--waiting];
                 p->round_trips++;
-                struct bd_error *bad = cas_status(p, pc[k].window, reply.u.reply.status);
-                if (bad) {
-                        pc[k].state = BD_CAS_REFUSED;
-                        if (err)
-                                bd_error_destroy(bad);
-                        else
-                                err = bad;
+                struct bd_phys_cas_piece *at = pc + cm.first;
+                if (cm.count == 1 || r->status) {
+                        /* A CASV refused whole (a word outside the window, a
+                         * read-only one) made none of its operations. */
+                        for (size_t i = 0; i < cm.count; i++)
+                                cas_answer(p, &at[i], r->status, r->old, &err);
                         continue;
                 }
-                pc[k].found = reply.u.reply.old;
-                pc[k].state = BD_CAS_ANSWERED;
+                if (r->length != cm.count * BD_CASV_ANSWER_LEN) {
+                        bd_error_destroy(err);
+                        return bd_error_new(BD_ERR_PROTOCOL,
+                                            "%u bytes of answers for %zu compare-and-swaps",
+                                            r->length, cm.count);
+                }
+                for (size_t i = 0; i < cm.count; i++) {
+                        uint64_t found;
+                        uint32_t status;
+                        bd_wire_casv_answer_get(r->data, (unsigned)i, &found, &status);
+                        cas_answer(p, &at[i], status, found, &err);
+                }
         }
         return err;
 }

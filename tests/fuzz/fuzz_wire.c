@@ -11,7 +11,10 @@
  *  - a WRITE or CAS served on a small read-write window (by this CPU, as
  *    bdnicd does, audited to /dev/null) is refused as out of range exactly
  *    when bd_window_span says so, and otherwise changes exactly the bytes
- *    it names: a CAS reports the word it found and swaps only on a match.
+ *    it names: a CAS reports the word it found and swaps only on a match;
+ *  - a CASV on the same window is refused whole when any of its words is
+ *    unaligned or outside, and otherwise makes its operations in order,
+ *    exactly as one CAS after another would.
  * When decoding fails, a reason is given. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,7 +84,8 @@ static void same_fields(const struct bd_msg *a, const struct bd_msg *b)
                 CHECK(x->sink_rkey == y->sink_rkey);
                 CHECK(x->compare == y->compare && x->swap == y->swap);
                 CHECK(!x->data == !y->data);
-                if ((x->op == BD_OP_WRITE || x->op == BD_OP_READV) && x->length)
+                if ((x->op == BD_OP_WRITE || x->op == BD_OP_READV || x->op == BD_OP_CASV) &&
+                    x->length)
                         CHECK(!memcmp(x->data, y->data, x->length));
                 break;
         }
@@ -98,11 +102,12 @@ static void same_fields(const struct bd_msg *a, const struct bd_msg *b)
         }
 }
 
-/* Serve a decoded WRITE or CAS on a 4 KiB read-write window whose bytes
- * are their offsets' low byte, and check what changed. */
-static void serve_write(const struct bd_request *rq)
+static uint64_t words[512]; /* 8-aligned, as a mapping is */
+
+/* A 4 KiB read-write window whose bytes are their offsets' low byte,
+ * audited to /dev/null. */
+static struct bd_nic_window fresh_window(void)
 {
-        static uint64_t words[512]; /* 8-aligned, as a mapping is */
         static int audit_ready;
         uint8_t *mem = (uint8_t *)words;
         if (!audit_ready) {
@@ -111,10 +116,46 @@ static void serve_write(const struct bd_request *rq)
         }
         for (size_t i = 0; i < sizeof(words); i++)
                 mem[i] = (uint8_t)i;
-        struct bd_nic_window w = {
+        return (struct bd_nic_window){
             .desc = {.name = "fuzz", .length = sizeof(words), .access = BD_ACCESS_RW},
             .map = mem,
             .map_len = sizeof(words)};
+}
+
+/* Serve a decoded CASV on the window, and check it against one CAS after
+ * another on a copy. */
+static void serve_casv(const struct bd_request *rq)
+{
+        struct bd_nic_window w = fresh_window();
+        uint64_t model[512];
+        memcpy(model, words, sizeof(model));
+        unsigned nops = rq->length / BD_CASV_OP_LEN;
+        int bad = 0;
+        for (unsigned i = 0; i < nops; i++) {
+                uint64_t off, compare, swap;
+                bd_wire_casv_get(rq->data, i, &off, &compare, &swap);
+                bad |= off % 8 || off >= sizeof(words);
+        }
+        static uint8_t answers[BD_CASV_MAX_OPS * BD_CASV_ANSWER_LEN];
+        int status = bd_window_casv(&w, "fuzz-peer", rq->data, nops, answers);
+        CHECK(status == (bad ? BD_ERR_RANGE : 0));
+        for (unsigned i = 0; !bad && i < nops; i++) {
+                uint64_t off, compare, swap, found;
+                uint32_t st;
+                bd_wire_casv_get(rq->data, i, &off, &compare, &swap);
+                bd_wire_casv_answer_get(answers, i, &found, &st);
+                CHECK(st == 0 && found == model[off / 8]);
+                if (model[off / 8] == compare)
+                        model[off / 8] = swap;
+        }
+        CHECK(!memcmp(model, words, sizeof(model)));
+}
+
+/* Serve a decoded WRITE or CAS on the window, and check what changed. */
+static void serve_write(const struct bd_request *rq)
+{
+        uint8_t *mem = (uint8_t *)words;
+        struct bd_nic_window w = fresh_window();
         uint64_t span = bd_window_span(&w.desc, rq), found = 0;
         int status = bd_window_write(&w, "fuzz-peer", rq, &found);
         if (!span) {
@@ -164,7 +205,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (m.type == BD_MSG_REQUEST)
                 CHECK(m.u.request.op == BD_OP_READ || m.u.request.op == BD_OP_WRITE ||
-                      m.u.request.op == BD_OP_CAS || m.u.request.op == BD_OP_READV);
+                      m.u.request.op == BD_OP_CAS || m.u.request.op == BD_OP_READV ||
+                      m.u.request.op == BD_OP_CASV);
+        if (m.type == BD_MSG_REQUEST && m.u.request.op == BD_OP_CASV)
+                serve_casv(&m.u.request);
         if (m.type == BD_MSG_REQUEST &&
             (m.u.request.op == BD_OP_WRITE || m.u.request.op == BD_OP_CAS))
                 serve_write(&m.u.request);

@@ -434,6 +434,73 @@ static void test_nic_write_audited(void **state)
         unlink(log);
 }
 
+/* A CASV: every operation checked before any is made, then made in order,
+ * each audited as a CAS alone would be. */
+static void test_nic_casv(void **state)
+{
+        (void)state;
+        char log[32];
+        temp_file(log, "", 0);
+        assert_bd_ok(bd_audit_open(log));
+        struct bd_nic_window w = nic_rw_window();
+        uint8_t ops[4 * BD_CASV_OP_LEN], answers[4 * BD_CASV_ANSWER_LEN];
+        /* One word outside or unaligned refuses the whole request. */
+        bd_wire_casv_put(ops, 0, 8, 0x1001, 1);
+        bd_wire_casv_put(ops, 1, sizeof(nic_words), 0, 1);
+        assert_int_equal(bd_window_casv(&w, "p", ops, 2, answers), BD_ERR_RANGE);
+        bd_wire_casv_put(ops, 1, 20, 0, 1);
+        assert_int_equal(bd_window_casv(&w, "p", ops, 2, answers), BD_ERR_RANGE);
+        assert_int_equal(nic_words[1], 0x1001);
+        struct stat st;
+        assert_int_equal(stat(log, &st), 0);
+        assert_int_equal(st.st_size, 0);
+
+        /* In order: the second operation on word 3 meets the first's value;
+         * a stale one writes nothing and reports what it found. */
+        bd_wire_casv_put(ops, 0, 24, 0x1003, 0xa);
+        bd_wire_casv_put(ops, 1, 24, 0xa, 0xb);
+        bd_wire_casv_put(ops, 2, 32, 0x9999, 0xc);
+        bd_wire_casv_put(ops, 3, 8, 0x1001, 0xd);
+        assert_int_equal(bd_window_casv(&w, "p", ops, 4, answers), 0);
+        static const uint64_t want_found[] = {0x1003, 0xa, 0x1004, 0x1001};
+        for (unsigned i = 0; i < 4; i++) {
+                uint64_t found;
+                uint32_t status;
+                bd_wire_casv_answer_get(answers, i, &found, &status);
+                assert_int_equal(status, 0);
+                assert_int_equal(found, want_found[i]);
+        }
+        assert_int_equal(nic_words[3], 0xb);
+        assert_int_equal(nic_words[4], 0x1004);
+        assert_int_equal(nic_words[1], 0xd);
+        bd_audit_close();
+        char *text = slurp(log, NULL);
+        assert_non_null(strstr(text, "op=cas phys=0x100018 expect=0x1003 new=0xa found=0x1003 "
+                                     "result=swapped\n"));
+        assert_non_null(strstr(text, "op=cas phys=0x100018 expect=0xa new=0xb found=0xa "
+                                     "result=swapped\n"));
+        assert_non_null(strstr(text, "op=cas phys=0x100020 expect=0x9999 new=0xc found=0x1004 "
+                                     "result=mismatch\n"));
+        free(text);
+        unlink(log);
+
+        /* No audit line, no write: every operation is refused. */
+        assert_int_equal(access("/dev/full", W_OK), 0);
+        assert_bd_ok(bd_audit_open("/dev/full"));
+        bd_wire_casv_put(ops, 0, 40, 0x1005, 1);
+        bd_wire_casv_put(ops, 1, 48, 0x1006, 1);
+        assert_int_equal(bd_window_casv(&w, "p", ops, 2, answers), 0);
+        for (unsigned i = 0; i < 2; i++) {
+                uint64_t found;
+                uint32_t status;
+                bd_wire_casv_answer_get(answers, i, &found, &status);
+                assert_int_equal(status, BD_ERR_READONLY);
+        }
+        assert_int_equal(nic_words[5], 0x1005);
+        assert_int_equal(nic_words[6], 0x1006);
+        bd_audit_close();
+}
+
 /* An audit line that cannot be written means no write: fail closed. */
 static void test_nic_write_fails_closed(void **state)
 {
@@ -1118,6 +1185,7 @@ int main(void)
             cmocka_unit_test(test_contains_overflow),
             cmocka_unit_test(test_readv),
             cmocka_unit_test(test_nic_write_audited),
+            cmocka_unit_test(test_nic_casv),
             cmocka_unit_test(test_nic_write_fails_closed),
             cmocka_unit_test(test_window_open_file),
             cmocka_unit_test(test_window_open_file_writable),

@@ -266,7 +266,7 @@ static void check_request(const struct bd_msg *in)
         struct bd_msg out;
         size_t n = roundtrip(in, &out);
         const struct bd_request *a = &in->u.request, *b = &out.u.request;
-        int has_data = a->op == BD_OP_WRITE || a->op == BD_OP_READV;
+        int has_data = a->op == BD_OP_WRITE || a->op == BD_OP_READV || a->op == BD_OP_CASV;
         size_t data = has_data ? a->length : 0;
         assert_int_equal(n, BD_HDR_LEN + BD_REQUEST_FIXED_LEN + data);
         assert_int_equal(b->op, a->op);
@@ -632,7 +632,7 @@ static void test_reject_window_mode_access(void **state)
 static void test_reject_request_unknown_op(void **state)
 {
         (void)state;
-        static const uint8_t bad[] = {0, 4, 5, BD_OP_READV + 1, 0x7f, 0xff};
+        static const uint8_t bad[] = {0, 4, 5, BD_OP_CASV + 1, 0x7f, 0xff};
         size_t n = sample(6, buf);
         for (size_t i = 0; i < sizeof(bad); i++) {
                 buf[BD_HDR_LEN] = bad[i];
@@ -659,6 +659,51 @@ static void test_roundtrip_readv(void **state)
         assert_int_equal(off, 0x100000000ull * 63 + 8 * 63);
         assert_int_equal(len, 64 + 63);
         assert_string_equal(bd_op_name(BD_OP_READV), "readv");
+}
+
+static void test_roundtrip_casv(void **state)
+{
+        (void)state;
+        uint8_t ops[BD_CASV_MAX_OPS * BD_CASV_OP_LEN];
+        for (unsigned i = 0; i < BD_CASV_MAX_OPS; i++)
+                bd_wire_casv_put(ops, i, 8ull * i, 0x1000 + i, ~0ull - i);
+        static const unsigned counts[] = {1, 2, BD_CASV_MAX_OPS};
+        for (size_t c = 0; c < 3; c++) {
+                struct bd_msg m = request_msg(BD_OP_CASV);
+                m.u.request.length = counts[c] * BD_CASV_OP_LEN;
+                m.u.request.data = ops;
+                check_request(&m);
+        }
+        uint64_t off, compare, swap;
+        bd_wire_casv_get(ops, BD_CASV_MAX_OPS - 1, &off, &compare, &swap);
+        assert_int_equal(off, 8ull * (BD_CASV_MAX_OPS - 1));
+        assert_int_equal(compare, 0x1000 + BD_CASV_MAX_OPS - 1);
+        assert_int_equal(swap, ~0ull - (BD_CASV_MAX_OPS - 1));
+        uint8_t answers[2 * BD_CASV_ANSWER_LEN];
+        bd_wire_casv_answer_put(answers, 1, 0xfedcba9876543210ull, BD_ERR_READONLY);
+        uint64_t found;
+        uint32_t status;
+        bd_wire_casv_answer_get(answers, 1, &found, &status);
+        assert_int_equal(found, 0xfedcba9876543210ull);
+        assert_int_equal(status, BD_ERR_READONLY);
+        assert_string_equal(bd_op_name(BD_OP_CASV), "casv");
+}
+
+/* A CASV's operation list: whole operations, at least one, at most the
+ * most. */
+static void test_reject_casv_ops(void **state)
+{
+        (void)state;
+        uint8_t ops[(BD_CASV_MAX_OPS + 1) * BD_CASV_OP_LEN] = {0};
+        static const uint32_t bad[] = {0, 1, BD_CASV_OP_LEN - 1, BD_CASV_OP_LEN + 8,
+                                       (BD_CASV_MAX_OPS + 1) * BD_CASV_OP_LEN};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct bd_msg m = request_msg(BD_OP_CASV);
+                m.u.request.length = bad[i];
+                m.u.request.data = ops;
+                size_t n = encode(&m, buf);
+                expect_reject_why(buf, n, "casv");
+        }
 }
 
 /* A READV's segment list: whole segments, at least one, at most the most. */
@@ -790,7 +835,7 @@ static void test_encode_refuses_invalid(void **state)
         m.u.welcome.nwindows = 0xffffffffu;
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         /* Unknown or retired operations. */
-        static const uint8_t ops[] = {0, 4, 5, BD_OP_READV + 1, 0xff};
+        static const uint8_t ops[] = {0, 4, 5, BD_OP_CASV + 1, 0xff};
         for (size_t i = 0; i < sizeof(ops); i++) {
                 m = request_msg(ops[i]);
                 assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
@@ -846,6 +891,8 @@ int main(void)
             cmocka_unit_test(test_roundtrip_request_write_sizes),
             cmocka_unit_test(test_roundtrip_readv),
             cmocka_unit_test(test_reject_readv_segments),
+            cmocka_unit_test(test_roundtrip_casv),
+            cmocka_unit_test(test_reject_casv_ops),
             cmocka_unit_test(test_roundtrip_reply),
             cmocka_unit_test(test_reject_every_truncation),
             cmocka_unit_test(test_reject_consistent_but_short),
