@@ -24,7 +24,7 @@
 #include "../../common/error.h"
 #include "../kernel/program.h"
 
-#define BD_REPAIR_MAX_STEPS 4096
+#define BD_REPAIR_MAX_STEPS 65536
 #define BD_REPAIR_MAX_ARGS  16
 #define BD_REPAIR_TEXT      160
 

@@ -350,10 +350,19 @@ static lua_Integer task_int(lua_State *L, int arg, const char *a, const char *b)
  * nothing pending. The thread acts on it at its next return to user mode
  * and takes its group down. Writing wakes nobody: a sleeping thread dies
  * only when something wakes it. */
+/* The steps a kill adds: three guards, two updates. */
+#define KILL_STEPS 5
+
 static int l_kill(lua_State *L)
 {
-        planning(L, "kill");
+        struct bd_repair_plan *plan = planning(L, "kill");
         struct lobj *lo = check_object(L, 1);
+        /* A bomb of more threads than one plan holds is killed over
+         * several rounds: the caller stops here, and plans again. */
+        if (plan->n + KILL_STEPS > BD_REPAIR_MAX_STEPS) {
+                lua_pushboolean(L, 0);
+                return 1;
+        }
         const char *why = luaL_optstring(L, 2, "");
         lua_Integer pid = task_int(L, 1, "pid", NULL), tgid = task_int(L, 1, "tgid", NULL);
         lua_Integer flags = task_int(L, 1, "flags", NULL);
@@ -402,7 +411,8 @@ static int l_kill(lua_State *L)
                          lo->label, (unsigned long long)state);
                 bd_repair_plan_note(self(L)->plan, n);
         }
-        return 0;
+        lua_pushboolean(L, 1);
+        return 1;
 }
 
 /* task_struct's BTF id, looked up once per call that makes task objects. */

@@ -44,7 +44,9 @@
  *                               (PATH "" is OBJ itself)
  *   cas(OBJ, PATH, OLD, NEW, WHY)
  *   set_bit(OBJ, PATH, BIT, WHY)
- *   kill(TASK, WHY)             SIGKILL without the target CPU's help
+ *   kill(TASK, WHY)             SIGKILL without the target CPU's help; true,
+ *                               or false (nothing planned) when the plan
+ *                               has no room left for its steps
  *   note(TEXT), print(...)      lines for the plan's report
  *   use(NAME)                   the value of lib/NAME.lua beside the script
  *                               (Lua text, run once, same sandbox)

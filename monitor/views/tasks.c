@@ -13,7 +13,7 @@
 /* pid_max can be raised to 4M (PID_MAX_LIMIT on 64-bit): no more pids. */
 #define PIDS_MAX (4u << 20)
 /* Reading a gap of this many bytes costs less than another operation. */
-#define FIELD_GAP 512
+#define FIELD_GAP 64
 /* Held per task besides its fields and the task kept: the pointers, flags
  * and counters on the way (pid, parent, mm counters and their reads). */
 #define TASK_EXTRA 256

@@ -152,12 +152,18 @@ function M.find_family(o, procs, min, what)
 end
 
 -- Kill every thread of process p not already killed; how many threads
--- were left to act (asleep ones die only when woken).
+-- were left to act (asleep ones die only when woken). A plan that is full
+-- leaves the rest for the next round: M.full says so, and M.verdict asks
+-- for that round at once.
 function M.kill_process(p, why)
   local n = 0
   for _, r in ipairs(p.threads) do
     if not M.killed(r) then
-      kill(r.task, why)
+      if not kill(r.task, why) then
+        if not M.full then note("the plan is full: the rest are killed in the next round") end
+        M.full = true
+        return n
+      end
       n = n + 1
     end
   end
@@ -185,6 +191,10 @@ end
 -- verify()'s answer for a set of victims, as procs shows them.
 function M.verdict(set, what, procs)
   local running, asleep = M.survivors(set, procs)
+  if running > 0 and M.full then
+    M.full = false
+    return "again", running .. " " .. what .. " process(es) left for the next round"
+  end
   if running > 0 then return false, running .. " " .. what .. " process(es) still run" end
   if asleep > 0 then
     return "pending", asleep .. " " .. what ..

@@ -370,6 +370,42 @@ static void test_waves(void **state)
         memset(mem + TASK2, 0, T_SIZE);
 }
 
+static const char kill_when_full[] =
+    "needs = { 'task_struct.pid', 'task_struct.tgid', 'task_struct.start_time',\n"
+    "          'task_struct.pending', 'task_struct.thread_info', 'signal_struct.flags' }\n"
+    "function plan(args)\n"
+    "  local t = kernel.object('task_struct', tonumber(args[1]))\n"
+    "  for i = 1, tonumber(args[2]) do guard(t, 'pid', 'filler') end\n"
+    "  note(tostring(kill(t, 'a test')))\n"
+    "end\n";
+
+/* A kill that no longer fits the plan plans nothing and says so: the
+ * script leaves the rest for another round. */
+static void test_kill_when_full(void **state)
+{
+        (void)state;
+        static const unsigned fillers[] = {BD_REPAIR_MAX_STEPS - 5, BD_REPAIR_MAX_STEPS - 4};
+        for (int i = 0; i < 2; i++) {
+                struct bd_repair_script *s;
+                struct bd_repair_plan plan;
+                bd_repair_plan_init(&plan);
+                assert_bd_ok(load(kill_when_full, &raw, &s));
+                char a0[32], a1[32];
+                snprintf(a0, sizeof(a0), "0x%llx", (unsigned long long)K(TASK));
+                snprintf(a1, sizeof(a1), "%u", fillers[i]);
+                char *args[] = {a0, a1};
+                assert_bd_ok(bd_repair_script_plan(s, args, 2, &plan));
+                assert_int_equal(plan.n, i ? BD_REPAIR_MAX_STEPS - 4 : BD_REPAIR_MAX_STEPS);
+                /* The last note says what kill() returned. */
+                const char *said = i ? "false\n" : "true\n";
+                size_t len = strlen(plan.notes);
+                assert_true(len >= strlen(said));
+                assert_string_equal(plan.notes + len - strlen(said), said);
+                bd_repair_plan_free(&plan);
+                bd_repair_script_close(s);
+        }
+}
+
 /* A task_struct freed and reused between plan and apply: nothing written. */
 static void test_kill_reused_task(void **state)
 {
@@ -701,6 +737,7 @@ int main(void)
             cmocka_unit_test(test_raw_addresses_need_raw),
             cmocka_unit_test(test_options),
             cmocka_unit_test(test_budgets),
+            cmocka_unit_test(test_kill_when_full),
             cmocka_unit_test(test_whole_object),
             cmocka_unit_test(test_memo),
             cmocka_unit_test(test_use),
