@@ -49,7 +49,13 @@ static const char usage[] =
     "                         latency; uses a whole CPU, as NIC firmware would).\n"
     "      --spin-us N        after activity, keep polling N microseconds before\n"
     "                         sleeping (default 0: sleep at once).\n"
-    "      --max-connections N  (default 16, at most 64)\n"
+    "      --max-connections N  (default 16, at most 64). When every one is taken,\n"
+    "                         the oldest that is not serving (authenticating,\n"
+    "                         refused, closing) is ended to make room;\n"
+    "                         authenticated ones never are.\n"
+    "      --max-unauth-per-source N  connections from one address that may be\n"
+    "                         authenticating (or refused, or closing) at once\n"
+    "                         (default 4); more from it are refused.\n"
     "      --auth-timeout MS  drop peers that do not authenticate in time (5000).\n"
     "  -d, --daemon           detach once listening; with --log and --pidfile.\n"
     "      --log FILE         standard output and error of the daemon.\n"
@@ -152,6 +158,7 @@ int main(int argc, char **argv)
             .port = BD_DEFAULT_PORT,
             .auth_timeout_ms = 5000,
             .max_connections = 16,
+            .max_unauth_per_source = 4,
             .spin_us = 0,
         };
         enum {
@@ -160,6 +167,7 @@ int main(int argc, char **argv)
                 OPT_BUSY,
                 OPT_SPIN,
                 OPT_MAXCONN,
+                OPT_MAXUNAUTH,
                 OPT_AUTHTO,
                 OPT_LOG,
                 OPT_PIDFILE
@@ -174,6 +182,7 @@ int main(int argc, char **argv)
             {"busy-poll", no_argument, NULL, OPT_BUSY},
             {"spin-us", required_argument, NULL, OPT_SPIN},
             {"max-connections", required_argument, NULL, OPT_MAXCONN},
+            {"max-unauth-per-source", required_argument, NULL, OPT_MAXUNAUTH},
             {"auth-timeout", required_argument, NULL, OPT_AUTHTO},
             {"daemon", no_argument, NULL, 'd'},
             {"log", required_argument, NULL, OPT_LOG},
@@ -232,6 +241,13 @@ int main(int argc, char **argv)
                         cfg.max_connections = (unsigned)atoi(optarg);
                         if (cfg.max_connections < 1 || cfg.max_connections > 64) {
                                 fprintf(stderr, "bdnicd: --max-connections takes 1 to 64\n");
+                                return BD_ERR_USAGE;
+                        }
+                        break;
+                case OPT_MAXUNAUTH:
+                        cfg.max_unauth_per_source = (unsigned)atoi(optarg);
+                        if (cfg.max_unauth_per_source < 1 || cfg.max_unauth_per_source > 64) {
+                                fprintf(stderr, "bdnicd: --max-unauth-per-source takes 1 to 64\n");
                                 return BD_ERR_USAGE;
                         }
                         break;

@@ -25,15 +25,26 @@ struct nic_conn {
         enum conn_state state;
         uint8_t nonce[BD_NONCE_LEN];
         struct ibv_mr *window_mr[BD_MAX_WINDOWS];
-        uint8_t *bounce; /* one BD_READ_MAX slot per send slot */
+        /* One BD_READ_MAX slot per send slot: pinned memory, so only an
+         * authenticated peer gets it. */
+        uint8_t *bounce;
         struct ibv_mr *bounce_mr;
-        uint64_t auth_deadline;
+        uint64_t accepted_ns;
+        /* Every state but serving ends by a deadline: authentication, or a
+         * disconnect the peer never completes. 0: none. */
+        uint64_t deadline;
+        int disconnecting; /* rdma_disconnect() called */
+        /* Since when received messages wait for a send slot to answer them
+         * in (the peer does not take our sends); 0: they do not wait. */
+        uint64_t stalled_since;
+        char host[64]; /* the peer's address, without the port */
         char peer[64];
         char close_reason[96]; /* audited once, when the connection ends */
-        /* Receives polled while waiting for a send slot, handled next. */
+        /* Receives in arrival order, handled while a send slot is free to
+         * answer each: a peer that takes no sends stalls only itself. */
         struct ibv_wc deferred[BD_QUEUE_DEPTH];
         unsigned ndeferred;
-        uint8_t readv[BD_INLINE_MAX]; /* a READV reply's bytes, until encoded */
+        uint8_t readv[BD_INLINE_MAX]; /* a READV or CASV reply's bytes, until encoded */
         struct nic_conn *next;
 };
 
@@ -45,7 +56,18 @@ struct bd_nic {
         unsigned nconns;
 };
 
-static void peer_name(struct rdma_cm_id *id, char *buf, size_t cap)
+/* How long a connection may wait for its peer: to complete a disconnect,
+ * to take a REFUSED before it is disconnected, and to take a send (answers
+ * to its requests wait meanwhile). */
+#define CLOSE_WAIT_NS    2000000000ull
+#define REFUSE_LINGER_NS 200000000ull
+#define SEND_STALL_NS    2000000000ull
+#define LISTEN_BACKLOG   256
+/* Connection-manager events handled per turn of the loop, so that a storm of
+ * connect requests does not keep authenticated peers waiting. */
+#define CM_EVENTS_PER_TURN 32
+
+static void peer_name(struct rdma_cm_id *id, char *host_out, size_t host_cap, char *buf, size_t cap)
 {
         struct sockaddr *sa = rdma_get_peer_addr(id);
         char host[INET6_ADDRSTRLEN] = "?";
@@ -60,6 +82,7 @@ static void peer_name(struct rdma_cm_id *id, char *buf, size_t cap)
                 port = ntohs(in6->sin6_port);
         }
         snprintf(buf, cap, "%s:%d", host, port);
+        snprintf(host_out, host_cap, "%s", host);
 }
 
 struct bd_error *bd_nic_listen(const struct bd_nic_config *cfg, struct bd_nic **out)
@@ -101,7 +124,11 @@ struct bd_error *bd_nic_listen(const struct bd_nic_config *cfg, struct bd_nic **
                                    cfg->listen_addr, cfg->port, strerror(errno));
                 goto fail;
         }
-        if (rdma_listen(nic->listen_id, 8)) {
+        /* Connect requests beyond the backlog are dropped by the kernel
+         * before this process sees them: in a flood from peers without the
+         * key, a short backlog would drop a monitor's request as readily as
+         * theirs, and refusing costs this loop little. */
+        if (rdma_listen(nic->listen_id, LISTEN_BACKLOG)) {
                 err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_listen: %s", strerror(errno));
                 goto fail;
         }
@@ -127,13 +154,22 @@ static void conn_free(struct nic_conn *nc)
         free(nc);
 }
 
+static void disconnect(struct nic_conn *nc)
+{
+        if (nc->disconnecting)
+                return;
+        nc->disconnecting = 1;
+        nc->deadline = bd_now_ns() + CLOSE_WAIT_NS;
+        rdma_disconnect(nc->c.id);
+}
+
 static void conn_close(struct nic_conn *nc, const char *why)
 {
         if (nc->state == CONN_CLOSING)
                 return;
         snprintf(nc->close_reason, sizeof(nc->close_reason), "%s", why);
         nc->state = CONN_CLOSING;
-        rdma_disconnect(nc->c.id);
+        disconnect(nc);
 }
 
 static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
@@ -149,13 +185,48 @@ static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
         conn_free(nc);
 }
 
+static int unauthenticated(const struct nic_conn *nc)
+{
+        return nc->state == CONN_ACCEPTED || nc->state == CONN_CHALLENGED;
+}
+
+/* Make room by ending the oldest connection that is not serving (still
+ * authenticating, refused, or closing): a flood of connections without the
+ * key, from many addresses, then only ever displaces itself, never a
+ * monitor that has authenticated. 0 if there is none. */
+static int evict_oldest(struct bd_nic *nic)
+{
+        struct nic_conn *oldest = NULL;
+        for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
+                if (nc->state != CONN_SERVING && (!oldest || nc->accepted_ns < oldest->accepted_ns))
+                        oldest = nc;
+        if (!oldest)
+                return 0;
+        if (oldest->state != CONN_CLOSING)
+                snprintf(oldest->close_reason, sizeof(oldest->close_reason),
+                         "evicted unauthenticated (too many connections)");
+        rdma_disconnect(oldest->c.id);
+        conn_unlink(nic, oldest);
+        return 1;
+}
+
 static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
 {
         struct rdma_cm_id *id = ev->id;
-        char peer[64];
-        peer_name(id, peer, sizeof(peer));
-        if (nic->nconns >= nic->cfg->max_connections) {
-                bd_audit("reject peer=%s reason=\"too many connections\"", peer);
+        char peer[64], host[64];
+        peer_name(id, host, sizeof(host), peer, sizeof(peer));
+        /* Refusing costs no queue pair: a flooding address is turned away
+         * cheaply, and only it. */
+        unsigned from_host = 0;
+        for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
+                from_host += nc->state != CONN_SERVING && !strcmp(nc->host, host);
+        const char *refused = NULL;
+        if (from_host >= nic->cfg->max_unauth_per_source)
+                refused = "too many unauthenticated from its address";
+        else if (nic->nconns >= nic->cfg->max_connections && !evict_oldest(nic))
+                refused = "too many connections";
+        if (refused) {
+                bd_audit("reject peer=%s reason=\"%s\"", peer, refused);
                 rdma_reject(id, NULL, 0);
                 rdma_destroy_id(id);
                 return;
@@ -168,16 +239,9 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
         }
         nc->nic = nic;
         snprintf(nc->peer, sizeof(nc->peer), "%s", peer);
+        snprintf(nc->host, sizeof(nc->host), "%s", host);
         id->context = nc;
         struct bd_error *err = bd_conn_create(&nc->c, id, BD_QUEUE_DEPTH);
-        if (!err) {
-                size_t bytes = (size_t)BD_QUEUE_DEPTH * BD_READ_MAX;
-                nc->bounce = aligned_alloc(4096, bytes);
-                nc->bounce_mr = nc->bounce ? ibv_reg_mr(nc->c.pd, nc->bounce, bytes, 0) : NULL;
-                if (!nc->bounce_mr)
-                        err = bd_error_new(BD_ERR_INTERNAL, "cannot register bounce buffer: %s",
-                                           strerror(errno));
-        }
         if (err) {
                 bd_audit("reject peer=%s reason=\"%s\"", peer, err->message);
                 bd_error_destroy(err);
@@ -204,7 +268,8 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
                 return;
         }
         nc->state = CONN_ACCEPTED;
-        nc->auth_deadline = bd_now_ns() + (uint64_t)nic->cfg->auth_timeout_ms * 1000000u;
+        nc->accepted_ns = bd_now_ns();
+        nc->deadline = nc->accepted_ns + (uint64_t)nic->cfg->auth_timeout_ms * 1000000u;
         nc->next = nic->conns;
         nic->conns = nc;
         nic->nconns++;
@@ -230,19 +295,38 @@ static void on_established(struct nic_conn *nc)
         send_or_close(nc, &msg, NULL);
 }
 
+/* Say REFUSED, then disconnect once it has gone out (its send completes)
+ * or REFUSE_LINGER_NS has passed, whichever comes first: a peer that takes
+ * no sends does not keep the connection. */
+static void refuse(struct nic_conn *nc, enum bd_err reason, const char *why)
+{
+        struct bd_msg msg = {.type = BD_MSG_REFUSED};
+        msg.u.refused.reason = reason;
+        bd_audit("auth-refused peer=%s reason=\"%s\"", nc->peer, why);
+        send_or_close(nc, &msg, NULL);
+        if (nc->state == CONN_CLOSING)
+                return;
+        snprintf(nc->close_reason, sizeof(nc->close_reason), "authentication refused");
+        nc->state = CONN_CLOSING;
+        nc->deadline = bd_now_ns() + REFUSE_LINGER_NS;
+}
+
 static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
 {
         const struct bd_nic_config *cfg = nc->nic->cfg;
         uint8_t expect[BD_MAC_LEN];
         bd_auth_monitor_mac(&cfg->key, nc->nonce, auth->nonce, expect);
         if (!bd_auth_mac_equal(expect, auth->mac)) {
-                struct bd_msg msg = {.type = BD_MSG_REFUSED};
-                msg.u.refused.reason = BD_ERR_AUTH;
-                bd_audit("auth-refused peer=%s reason=\"wrong key\"", nc->peer);
-                send_or_close(nc, &msg, NULL);
-                /* Disconnect once the REFUSED has gone out (send completion). */
-                snprintf(nc->close_reason, sizeof(nc->close_reason), "authentication refused");
-                nc->state = CONN_CLOSING;
+                refuse(nc, BD_ERR_AUTH, "wrong key");
+                return;
+        }
+        size_t bytes = (size_t)BD_QUEUE_DEPTH * BD_READ_MAX;
+        nc->bounce = aligned_alloc(4096, bytes);
+        nc->bounce_mr = nc->bounce ? ibv_reg_mr(nc->c.pd, nc->bounce, bytes, 0) : NULL;
+        if (!nc->bounce_mr) {
+                char why[96];
+                snprintf(why, sizeof(why), "cannot register a bounce buffer: %s", strerror(errno));
+                refuse(nc, BD_ERR_INTERNAL, why);
                 return;
         }
 
@@ -274,6 +358,7 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 w->windows[i].rkey = nc->window_mr[i]->rkey;
         }
         nc->state = CONN_SERVING;
+        nc->deadline = 0;
         bd_audit("auth-ok peer=%s windows=%u", nc->peer, cfg->nwindows);
         send_or_close(nc, &msg, NULL);
 }
@@ -367,35 +452,6 @@ reply:
         send_or_close(nc, &msg, first);
 }
 
-/* How long a reply may wait for a send slot before the peer is given up. */
-#define SEND_SLOT_WAIT_NS 2000000000ull
-
-/* Every send slot may still be waiting for its completion when the next
- * request arrives: the peer sends it as soon as our reply lands, which can
- * be before the acknowledgement that completes our send is polled here.
- * Reap send completions until a slot is free, keeping receives for later. */
-static int wait_send_slot(struct nic_conn *nc)
-{
-        uint64_t deadline = bd_now_ns() + SEND_SLOT_WAIT_NS;
-        while (bd_conn_next_send_slot(&nc->c) == BD_QUEUE_DEPTH) {
-                struct ibv_wc wc;
-                int n = ibv_poll_cq(nc->c.cq, 1, &wc);
-                if (n < 0 || (n == 0 && bd_now_ns() > deadline))
-                        return -1;
-                if (n == 0)
-                        continue;
-                if (wc.status != IBV_WC_SUCCESS)
-                        return -1;
-                if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND)
-                        bd_conn_send_done(&nc->c, bd_wr_slot_of(wc.wr_id));
-                else if (nc->ndeferred < BD_QUEUE_DEPTH)
-                        nc->deferred[nc->ndeferred++] = wc;
-                else
-                        return -1;
-        }
-        return 0;
-}
-
 static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
 {
         struct bd_msg msg;
@@ -408,8 +464,6 @@ static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
         }
         if (nc->state == CONN_CHALLENGED && msg.type == BD_MSG_AUTH)
                 on_auth(nc, &msg.u.auth);
-        else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST && wait_send_slot(nc))
-                conn_close(nc, "no send slot freed within 2 s");
         else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST)
                 on_request(nc, msg.id, &msg.u.request);
         else if (nc->state != CONN_CLOSING)
@@ -423,53 +477,67 @@ static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
         }
 }
 
-/* Drain one connection's completions; returns how many were handled. */
+/* Drain one connection's completions, then answer the receives waiting
+ * while a send slot is free; returns how many completions were handled. */
 static int poll_conn(struct nic_conn *nc)
 {
-        struct ibv_wc wc[16];
-        int n = 0;
-        /* Receives deferred by wait_send_slot() come first, in order. */
-        while (nc->ndeferred && n < 16) {
-                wc[n++] = nc->deferred[0];
-                memmove(nc->deferred, nc->deferred + 1, --nc->ndeferred * sizeof(wc[0]));
+        struct ibv_wc wc[BD_QUEUE_DEPTH];
+        int n = ibv_poll_cq(nc->c.cq, BD_QUEUE_DEPTH, wc);
+        if (n < 0) {
+                conn_close(nc, "polling its completion queue failed");
+                return 0;
         }
-        if (!n)
-                n = ibv_poll_cq(nc->c.cq, 16, wc);
         for (int i = 0; i < n; i++) {
-                enum bd_wr_kind kind = bd_wr_kind_of(wc[i].wr_id);
-                uint32_t slot = bd_wr_slot_of(wc[i].wr_id);
                 if (wc[i].status != IBV_WC_SUCCESS) {
-                        if (nc->state != CONN_CLOSING) {
-                                char reason[96];
-                                snprintf(reason, sizeof(reason), "completion error: %s",
-                                         ibv_wc_status_str(wc[i].status));
-                                conn_close(nc, reason);
-                        }
+                        char reason[96];
+                        snprintf(reason, sizeof(reason), "completion error: %s",
+                                 ibv_wc_status_str(wc[i].status));
+                        conn_close(nc, reason);
+                        /* A REFUSED that failed to go out ends the wait for it. */
+                        disconnect(nc);
                         continue;
                 }
-                if (kind == BD_WR_SEND) {
-                        bd_conn_send_done(&nc->c, slot);
+                if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
+                        bd_conn_send_done(&nc->c, bd_wr_slot_of(wc[i].wr_id));
                         if (nc->state == CONN_CLOSING && !nc->c.send_busy)
-                                rdma_disconnect(nc->c.id);
-                } else if (kind == BD_WR_RECV) {
-                        on_recv(nc, slot, wc[i].byte_len);
+                                disconnect(nc);
+                } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_RECV) {
+                        /* At most one per posted receive: the queue holds them. */
+                        if (nc->ndeferred == BD_QUEUE_DEPTH)
+                                conn_close(nc, "more receives than were posted");
+                        else
+                                nc->deferred[nc->ndeferred++] = wc[i];
                 }
         }
-        return n < 0 ? 0 : n;
+        while (nc->ndeferred && nc->state != CONN_CLOSING) {
+                if (bd_conn_next_send_slot(&nc->c) == BD_QUEUE_DEPTH) {
+                        if (!nc->stalled_since)
+                                nc->stalled_since = bd_now_ns();
+                        break;
+                }
+                nc->stalled_since = 0;
+                struct ibv_wc next = nc->deferred[0];
+                memmove(nc->deferred, nc->deferred + 1, --nc->ndeferred * sizeof(next));
+                on_recv(nc, bd_wr_slot_of(next.wr_id), next.byte_len);
+        }
+        return n;
 }
 
-static void on_cm_event(struct bd_nic *nic)
+/* Returns how many events were handled. */
+static int on_cm_event(struct bd_nic *nic)
 {
         struct rdma_cm_event *ev;
-        while (rdma_get_cm_event(nic->ch, &ev) == 0) {
+        int turn = 0;
+        for (; turn < CM_EVENTS_PER_TURN && rdma_get_cm_event(nic->ch, &ev) == 0; turn++) {
+                /* Acked before it is handled: an id is destroyed only once
+                 * its events are acked (a refused request's, at once). */
                 struct rdma_cm_event copy = *ev;
                 struct nic_conn *nc = ev->id->context == nic ? NULL : ev->id->context;
+                rdma_ack_cm_event(ev);
                 if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
                         on_connect_request(nic, &copy);
-                        rdma_ack_cm_event(ev);
                         continue;
                 }
-                rdma_ack_cm_event(ev);
                 if (!nc)
                         continue;
                 switch (copy.event) {
@@ -491,15 +559,38 @@ static void on_cm_event(struct bd_nic *nic)
                         break;
                 }
         }
+        return turn;
 }
 
-static void check_deadlines(struct bd_nic *nic)
+/* Ends what has waited too long; returns the nanoseconds until the next
+ * deadline (at most max_ns). */
+static uint64_t check_deadlines(struct bd_nic *nic, uint64_t max_ns)
 {
-        uint64_t now = bd_now_ns();
-        for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
-                if ((nc->state == CONN_ACCEPTED || nc->state == CONN_CHALLENGED) &&
-                    now > nc->auth_deadline)
-                        conn_close(nc, "no authentication in time");
+        uint64_t now = bd_now_ns(), next = now + max_ns;
+        for (struct nic_conn *nc = nic->conns, *after; nc; nc = after) {
+                after = nc->next;
+                if (nc->state == CONN_SERVING && nc->stalled_since &&
+                    now - nc->stalled_since > SEND_STALL_NS)
+                        conn_close(nc, "the peer takes no sends (its receive queue is empty)");
+                if (nc->deadline && now >= nc->deadline) {
+                        if (unauthenticated(nc))
+                                conn_close(nc, "no authentication in time");
+                        else if (nc->state == CONN_CLOSING && !nc->disconnecting)
+                                disconnect(nc); /* the REFUSED did not go out */
+                        else if (nc->state == CONN_CLOSING) {
+                                /* The peer never completed the disconnect. */
+                                conn_unlink(nic, nc);
+                                continue;
+                        }
+                }
+                if (nc->deadline && nc->deadline < next)
+                        next = nc->deadline;
+                if (nc->state == CONN_SERVING && nc->stalled_since &&
+                    nc->stalled_since + SEND_STALL_NS < next)
+                        next = nc->stalled_since + SEND_STALL_NS;
+        }
+        now = bd_now_ns();
+        return next > now ? next - now : 0;
 }
 
 struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
@@ -510,8 +601,8 @@ struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
                 int handled = 0;
                 for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
                         handled += poll_conn(nc);
-                on_cm_event(nic);
-                check_deadlines(nic);
+                handled += on_cm_event(nic);
+                uint64_t until = check_deadlines(nic, 500000000ull);
                 /* A monitor's requests come in bursts: sleeping between two of
                  * them costs a wake-up each (an interrupt and a reschedule),
                  * so stay awake briefly after activity, and sleep when idle. */
@@ -531,7 +622,7 @@ struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
                 }
                 if (handled)
                         continue;
-                int rc = poll(pfd, n, 500);
+                int rc = poll(pfd, n, (int)(until / 1000000u) + 1);
                 if (rc < 0 && errno != EINTR)
                         return bd_error_new(BD_ERR_INTERNAL, "poll: %s", strerror(errno));
                 unsigned i = 1;

@@ -1,6 +1,15 @@
 /* The NIC's service loop: accepts rdma_cm connections, authenticates each
  * peer, then serves its windows. Single-threaded; a connection's state lives
- * in its own protection domain and is torn down on disconnect. */
+ * in its own protection domain and is torn down on disconnect.
+ *
+ * Peers are not trusted to cooperate: a connection that does not
+ * authenticate in time, does not take a REFUSED, or does not complete a
+ * disconnect is ended by a deadline; connections that are not serving are
+ * capped per address (more are refused before any resource is spent on
+ * them) and, when the table is full, the oldest of them makes room (an
+ * authenticated one is never ended for another); a peer that takes
+ * no sends stalls only its own answers, and is disconnected after 2 s; its
+ * pinned bounce buffer is allocated only once it has authenticated. */
 #ifndef BD_SERVE_H
 #define BD_SERVE_H
 
@@ -18,6 +27,9 @@ struct bd_nic_config {
         unsigned spin_us; /* keep polling this long after activity before sleeping */
         int auth_timeout_ms;
         unsigned max_connections;
+        /* Connections from one address that may be not serving (still
+         * authenticating, refused, closing); more are refused. */
+        unsigned max_unauth_per_source;
 };
 
 struct bd_nic;

@@ -68,6 +68,19 @@ struct result vm(const char *name, const char *fmt, ...)
         return host("'%s/lab/bdlab' run %s --timeout 180 -- \"$BD_VM_CMD\"", lab_root, name);
 }
 
+long vm_number(const char *name, const char *fmt, ...)
+{
+        char cmd[6000];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        struct result r = vm(name, "%s", cmd);
+        long n = strtol(r.out, NULL, 10);
+        result_free(&r);
+        return n;
+}
+
 void expect_ok(struct result *r, const char *what)
 {
         if (r->rc != 0)

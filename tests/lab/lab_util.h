@@ -27,6 +27,8 @@ struct result host(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A shell command in lab VM name (the command travels in the environment,
  * so no quoting layer can mangle it). */
 struct result vm(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The number a command in VM name prints first (0 if none). */
+long vm_number(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void expect_ok(struct result *r, const char *what);
 /* A refusal is one clear line on stderr and a distinct exit code. */

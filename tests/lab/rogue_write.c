@@ -11,14 +11,11 @@
  * the responder; 1: one completed; 2: usage or connection errors, or a key
  * that does not even read inside (then a refusal proves nothing). */
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/auth.h"
-#include "../../common/rdma_conn.h"
-#include "../../monitor/source/target.h"
+#include "lab_peer.h"
 
 enum verdict { REFUSED = 0, WRITTEN = 1, UNDECIDED = 2 };
 
@@ -31,34 +28,10 @@ enum verdict { REFUSED = 0, WRITTEN = 1, UNDECIDED = 2 };
  * only) and a refused one-sided operation leaves the QP in the error
  * state. */
 struct session {
-        struct rdma_event_channel *ch;
-        struct bd_conn c;
+        struct lab_session lab;
         uint64_t *word; /* what one-sided READs land in and WRITEs send */
         struct ibv_mr *word_mr;
-        struct bd_welcome welcome;
 };
-
-static const char *status_name(enum ibv_wc_status st)
-{
-#define NAME(s) [IBV_WC_##s] = "IBV_WC_" #s
-        static const char *const names[] = {
-            NAME(SUCCESS),           NAME(LOC_LEN_ERR),
-            NAME(LOC_QP_OP_ERR),     NAME(LOC_EEC_OP_ERR),
-            NAME(LOC_PROT_ERR),      NAME(WR_FLUSH_ERR),
-            NAME(MW_BIND_ERR),       NAME(BAD_RESP_ERR),
-            NAME(LOC_ACCESS_ERR),    NAME(REM_INV_REQ_ERR),
-            NAME(REM_ACCESS_ERR),    NAME(REM_OP_ERR),
-            NAME(RETRY_EXC_ERR),     NAME(RNR_RETRY_EXC_ERR),
-            NAME(LOC_RDD_VIOL_ERR),  NAME(REM_INV_RD_REQ_ERR),
-            NAME(REM_ABORT_ERR),     NAME(INV_EECN_ERR),
-            NAME(INV_EEC_STATE_ERR), NAME(FATAL_ERR),
-            NAME(RESP_TIMEOUT_ERR),  NAME(GENERAL_ERR),
-        };
-#undef NAME
-        if ((unsigned)st < sizeof(names) / sizeof(names[0]) && names[st])
-                return names[st];
-        return ibv_wc_status_str(st);
-}
 
 /* The responder said no (a NAK), as opposed to the path failing on the way
  * (retries exhausted, work flushed, a local error): only then was the
@@ -69,122 +42,31 @@ static int responder_refused(enum ibv_wc_status st)
                st == IBV_WC_REM_OP_ERR;
 }
 
-static struct bd_error *cm_expect(struct session *s, int want, int timeout_ms, const char *what)
-{
-        int ev = bd_cm_wait(s->ch, timeout_ms, NULL, NULL);
-        if (ev == want)
-                return NULL;
-        return bd_error_new(BD_ERR_UNREACHABLE, "%s: %s", what,
-                            ev < 0 ? "no answer in time" : rdma_event_str(ev));
-}
-
-/* The next message from the NIC; it points into its receive slot, which
- * is not posted again (a session reads two messages). */
-static struct bd_error *next_msg(struct session *s, int timeout_ms, struct bd_msg *msg)
-{
-        for (;;) {
-                struct ibv_wc wc;
-                if (bd_conn_wait(&s->c, &wc, 1, timeout_ms, 0) <= 0)
-                        return bd_error_new(BD_ERR_UNREACHABLE, "no message from the NIC in %d ms",
-                                            timeout_ms);
-                if (wc.status != IBV_WC_SUCCESS)
-                        return bd_error_new(BD_ERR_IO, "connection failed: %s",
-                                            status_name(wc.status));
-                if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND) {
-                        bd_conn_send_done(&s->c, bd_wr_slot_of(wc.wr_id));
-                        continue;
-                }
-                const char *why;
-                if (bd_wire_decode(bd_conn_recv_buf(&s->c, bd_wr_slot_of(wc.wr_id)), wc.byte_len,
-                                   msg, &why))
-                        return bd_error_new(BD_ERR_PROTOCOL, "malformed message: %s", why);
-                return NULL;
-        }
-}
-
-/* HELLO, AUTH, WELCOME; the NIC's proof is checked too, so that what the
- * test concludes is about the real NIC. */
-static struct bd_error *authenticate(struct session *s, const struct bd_key *key, int timeout_ms)
-{
-        struct bd_msg hello, reply, auth = {.type = BD_MSG_AUTH};
-        struct bd_error *err = next_msg(s, timeout_ms, &hello);
-        if (err)
-                return err;
-        if (hello.type != BD_MSG_HELLO || hello.u.hello.version != BD_WIRE_VERSION)
-                return bd_error_new(BD_ERR_PROTOCOL, "not a Backdoors NIC of protocol version %d",
-                                    BD_WIRE_VERSION);
-        bd_auth_nonce(auth.u.auth.nonce);
-        bd_auth_monitor_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, auth.u.auth.mac);
-        if ((err = bd_conn_send(&s->c, &auth, NULL)) || (err = next_msg(s, timeout_ms, &reply)))
-                return err;
-        if (reply.type != BD_MSG_WELCOME)
-                return bd_error_new(BD_ERR_AUTH, "refused by the NIC (message %u): wrong key?",
-                                    reply.type);
-        uint8_t expect[BD_MAC_LEN];
-        bd_auth_nic_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, expect);
-        if (!bd_auth_mac_equal(expect, reply.u.welcome.mac))
-                return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key");
-        s->welcome = reply.u.welcome;
-        return NULL;
-}
-
 static void session_close(struct session *s)
 {
-        if (s->c.id && s->c.id->qp)
-                rdma_disconnect(s->c.id);
         if (s->word_mr)
                 ibv_dereg_mr(s->word_mr);
         free(s->word);
-        struct rdma_cm_id *id = s->c.id;
-        bd_conn_destroy(&s->c);
-        if (id)
-                rdma_destroy_id(id);
-        if (s->ch)
-                rdma_destroy_event_channel(s->ch);
-        memset(s, 0, sizeof(*s));
+        s->word = NULL;
+        s->word_mr = NULL;
+        lab_session_close(&s->lab);
 }
 
+/* One READ in flight, and a word to read into and write from. */
 static struct bd_error *session_open(struct session *s, const struct bd_target *t,
                                      const struct bd_key *key, int timeout_ms)
 {
         memset(s, 0, sizeof(*s));
-        char port[16];
-        snprintf(port, sizeof(port), "%d", t->port);
-        struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai;
-        int gai = getaddrinfo(t->host, port, &hints, &ai);
-        if (gai)
-                return bd_error_new(BD_ERR_UNREACHABLE, "%s: %s", t->host, gai_strerror(gai));
-        struct bd_error *err = NULL;
-        if (!(s->ch = rdma_create_event_channel()) ||
-            rdma_create_id(s->ch, &s->c.id, NULL, RDMA_PS_TCP))
-                err = bd_error_new(BD_ERR_UNREACHABLE, "no RDMA on this machine");
-        else if (rdma_resolve_addr(s->c.id, NULL, ai->ai_addr, timeout_ms))
-                err = bd_error_new(BD_ERR_UNREACHABLE, "no RDMA device reaches %s", t->host);
-        else
-                err = cm_expect(s, RDMA_CM_EVENT_ADDR_RESOLVED, timeout_ms, "address");
-        freeaddrinfo(ai);
-        if (!err && rdma_resolve_route(s->c.id, timeout_ms))
-                err = bd_error_new(BD_ERR_UNREACHABLE, "no route to %s", t->host);
-        if (!err)
-                err = cm_expect(s, RDMA_CM_EVENT_ROUTE_RESOLVED, timeout_ms, "route");
-        if (!err)
-                err = bd_conn_create(&s->c, s->c.id, 1);
-        if (!err && (!(s->word = malloc(sizeof(*s->word))) ||
-                     !(s->word_mr =
-                           ibv_reg_mr(s->c.pd, s->word, sizeof(*s->word), IBV_ACCESS_LOCAL_WRITE))))
-                err = bd_error_new(BD_ERR_INTERNAL, "cannot register 8 bytes");
-        /* One READ in flight: the NIC grants as many as we ask. */
-        struct rdma_conn_param param = {
-            .initiator_depth = 1, .retry_count = 7, .rnr_retry_count = 7};
-        if (!err && rdma_connect(s->c.id, &param))
-                err = bd_error_new(BD_ERR_UNREACHABLE, "rdma_connect to %s failed", t->host);
-        if (!err)
-                err = cm_expect(s, RDMA_CM_EVENT_ESTABLISHED, timeout_ms, "connection");
-        if (!err)
-                err = authenticate(s, key, timeout_ms);
+        struct bd_error *err = lab_session_open(&s->lab, t, key, timeout_ms, 1, 1);
         if (err)
+                return err;
+        if (!(s->word = malloc(sizeof(*s->word))) ||
+            !(s->word_mr =
+                  ibv_reg_mr(s->lab.c.pd, s->word, sizeof(*s->word), IBV_ACCESS_LOCAL_WRITE))) {
                 session_close(s);
-        return err;
+                return bd_error_new(BD_ERR_INTERNAL, "cannot register 8 bytes");
+        }
+        return NULL;
 }
 
 /* Open a session and find window in its welcome: where its last 8 bytes
@@ -194,8 +76,8 @@ static struct bd_error *open_at(struct session *s, const struct bd_target *t,
                                 int outside, uint64_t *offset, uint64_t *addr, uint32_t *rkey)
 {
         struct bd_error *err = session_open(s, t, key, timeout_ms);
-        for (unsigned i = 0; !err && i < s->welcome.nwindows; i++) {
-                const struct bd_window_desc *w = &s->welcome.windows[i];
+        for (unsigned i = 0; !err && i < s->lab.welcome.nwindows; i++) {
+                const struct bd_window_desc *w = &s->lab.welcome.windows[i];
                 if (strcmp(w->name, window))
                         continue;
                 if (w->mode != BD_MODE_DIRECT || !w->rkey) {
@@ -230,12 +112,12 @@ static struct bd_error *one_sided(struct session *s, enum ibv_wr_opcode op, uint
                                    .wr.rdma = {addr, rkey},
                                },
                            *bad;
-        int rc = ibv_post_send(s->c.id->qp, &wr, &bad);
+        int rc = ibv_post_send(s->lab.c.id->qp, &wr, &bad);
         if (rc)
                 return bd_error_new(BD_ERR_IO, "ibv_post_send: %s", strerror(rc));
         for (;;) {
                 struct ibv_wc wc;
-                if (bd_conn_wait(&s->c, &wc, 1, timeout_ms, 0) <= 0)
+                if (bd_conn_wait(&s->lab.c, &wc, 1, timeout_ms, 0) <= 0)
                         return bd_error_new(BD_ERR_IO, "no completion in %d ms", timeout_ms);
                 /* Sends and flushed receives are not the answer. */
                 if (bd_wr_kind_of(wc.wr_id) == BD_WR_RDMA) {
@@ -261,7 +143,7 @@ static enum verdict attempt(const struct bd_target *t, const struct bd_key *key,
                 err = one_sided(&s, IBV_WR_RDMA_READ, addr, rkey, timeout_ms, &read_st);
         if (!err) {
                 printf("%s: read %s (offset %#llx): %s\n", window, where,
-                       (unsigned long long)offset, status_name(read_st));
+                       (unsigned long long)offset, lab_wc_status_name(read_st));
                 if (read_st == IBV_WC_SUCCESS) {
                         value = *s.word;
                 } else {
@@ -281,7 +163,7 @@ static enum verdict attempt(const struct bd_target *t, const struct bd_key *key,
                 return UNDECIDED;
         }
         printf("%s: write %s (offset %#llx): %s\n", window, where, (unsigned long long)offset,
-               status_name(write_st));
+               lab_wc_status_name(write_st));
         if (write_st == IBV_WC_SUCCESS)
                 return WRITTEN;
         if (!responder_refused(write_st))
@@ -332,8 +214,8 @@ int main(int argc, char **argv)
         }
         char names[BD_MAX_WINDOWS][BD_WINDOW_NAME_MAX];
         unsigned n = 0, found = 0;
-        for (unsigned i = 0; i < s.welcome.nwindows; i++) {
-                const struct bd_window_desc *w = &s.welcome.windows[i];
+        for (unsigned i = 0; i < s.lab.welcome.nwindows; i++) {
+                const struct bd_window_desc *w = &s.lab.welcome.windows[i];
                 const char *skip = w->mode != BD_MODE_DIRECT || !w->rkey
                                        ? ": no rkey, the NIC's CPU makes every access; not tried"
                                    : w->length < 8 ? ": shorter than a write; not tried"

@@ -839,6 +839,129 @@ static void test_views_from_ram_file(void **state)
         result_free(&r);
 }
 
+/* A flood of peers without the key from two addresses (host2's own and a
+ * second one it takes for this), 100 connections held open, each opened
+ * again as soon as the NIC ends it; half send a wrong AUTH, half nothing,
+ * and none takes a send, so neither HELLO nor REFUSED is ever delivered. A
+ * watch that had authenticated reads on with no failed probe, and a
+ * monitor that connects meanwhile (from mon) gets in within 2 s, every
+ * time. Then a peer with the key that takes no answers: it is ended, and
+ * the watch's probes stay under a second. */
+#define EVIL_NIC   "rdma:10.99.0.3:7476"
+#define EVIL_WATCH "/tmp/evil-watch.jsonl"
+
+static long metric(const char *name)
+{
+        return vm_number("mon",
+                         "wget -q -O - http://127.0.0.1:9476/metrics |"
+                         " awk '$1 ~ /^%s/ { s += $2 } END { print s + 0 }'",
+                         name);
+}
+
+/* Probes that took longer than a second (the histogram's last bucket). */
+static long slow_probes(void)
+{
+        return vm_number("mon", "wget -q -O - http://127.0.0.1:9476/metrics |"
+                                " awk '/^bdmon_probe_rtt_seconds_bucket/ && /le=\"1\"/ { a = $2 }"
+                                " /^bdmon_probe_rtt_seconds_bucket/ && /le=\"[+]Inf\"/ { b = $2 }"
+                                " END { print b - a }'");
+}
+
+static void test_evil_peers(void **state)
+{
+        (void)state;
+        struct result r = vm("host2-nic", "bdnicd -d -k " KEY " -l 0.0.0.0:7476"
+                                          " -w host2=pci:1af4:1110 -a /tmp/nic-evil.audit"
+                                          " --log /tmp/nic-evil.log --pidfile /tmp/nic-evil.pid");
+        expect_ok(&r, "starting bdnicd");
+        result_free(&r);
+        r = vm("mon", "(bdmon -q -k " KEY " --json --no-capture --metrics 127.0.0.1:9476"
+                      " --interval 100 watch " EVIL_NIC " > " EVIL_WATCH " 2>/tmp/evil-watch.err &"
+                      " echo $! > /tmp/evil-watch.pid)");
+        expect_ok(&r, "starting a watch");
+        result_free(&r);
+        char ev[2048];
+        assert_true(wait_match(EVIL_WATCH, 0, "\"state\":\"healthy\"", 120, ev, sizeof(ev)) > 0);
+        long probes0 = metric("bdmon_probes_total"), errors0 = metric("bdmon_probe_errors_total");
+
+        r = vm("host2", "fullip addr add 10.99.0.12/24 dev eth0");
+        expect_ok(&r, "a second address for host2");
+        result_free(&r);
+        sleep(1); /* rxe takes the new address as a GID */
+        static const char *const from[] = {"10.99.0.2", "10.99.0.12"};
+        for (int i = 0; i < 2; i++) {
+                r = vm("host2",
+                       "(evil_peer -n 50 -s 25 -b %s %s " EVIL_NIC " > /tmp/evil%d.out 2>&1 &"
+                       " echo $! > /tmp/evil%d.pid)",
+                       from[i], i ? "--silent" : "", i, i);
+                expect_ok(&r, "starting evil_peer");
+                result_free(&r);
+        }
+        sleep(5);
+        /* Monitors connecting in the flood: each gets in, within 2 s. */
+        r = vm("mon",
+               "for i in 1 2 3 4 5; do read s _ < /proc/uptime;"
+               " bdmon -q -s " EVIL_NIC " -k " KEY " windows > /dev/null || exit 1;"
+               " read e _ < /proc/uptime; awk -v s=$s -v e=$e 'BEGIN { print (e - s) * 1000 }';"
+               " sleep 1; done");
+        expect_ok(&r, "connecting during the flood");
+        print_message("connect and authenticate during the flood, ms: %s", r.out);
+        for (char *line = r.out; *line; line = strchr(line, '\n') + 1) {
+                assert_true(atol(line) < 2000);
+                if (!strchr(line, '\n'))
+                        break;
+        }
+        result_free(&r);
+        for (int i = 0; i < 2; i++) {
+                r = vm("host2",
+                       "p=$(cat /tmp/evil%d.pid); while kill -0 $p 2>/dev/null;"
+                       " do sleep 0.5; done; cat /tmp/evil%d.out",
+                       i, i);
+                expect_ok(&r, "evil_peer");
+                print_message("evil_peer on %s: %s", from[i], r.out);
+                char established[32];
+                const char *at = strstr(r.out, "established=");
+                assert_non_null(at);
+                snprintf(established, sizeof(established), "%s", at + 12);
+                assert_true(atol(established) > 0); /* the flood did connect */
+                result_free(&r);
+        }
+        long probes1 = metric("bdmon_probes_total"), errors1 = metric("bdmon_probe_errors_total");
+        print_message("watch through the flood: %ld probes, %ld failed\n", probes1 - probes0,
+                      errors1 - errors0);
+
+        /* A peer with the key that takes none of its answers stalls itself
+         * only: the NIC ends it, and the watch's probes stay fast. */
+        long slow0 = slow_probes();
+        r = vm("host2", "evil_peer -k " KEY " -s 12 " EVIL_NIC);
+        expect_ok(&r, "a stalling peer");
+        print_message("evil_peer with the key: %s", r.out);
+        const char *ended = strstr(r.out, "ended=");
+        assert_non_null(ended);
+        assert_true(atol(ended + 6) > 0);
+        result_free(&r);
+        long slow1 = slow_probes(), errors2 = metric("bdmon_probe_errors_total");
+        print_message("watch beside the stalling peer: %ld probe(s) over 1 s, %ld failed\n",
+                      slow1 - slow0, errors2 - errors1);
+        r = vm("mon", "kill $(cat /tmp/evil-watch.pid); grep -v '\"state\":\"healthy\"' " EVIL_WATCH
+                      "; true");
+        expect_ok(&r, "stopping the watch");
+        assert_string_equal(r.out, ""); /* healthy throughout */
+        result_free(&r);
+        r = vm("host2", "fullip addr del 10.99.0.12/24 dev eth0");
+        expect_ok(&r, "host2's second address removed");
+        result_free(&r);
+        r = vm("host2-nic", "kill $(cat /tmp/nic-evil.pid);"
+                            " grep -c 'too many unauthenticated from its address'"
+                            " /tmp/nic-evil.audit");
+        expect_ok(&r, "NIC refusals audited");
+        result_free(&r);
+        assert_true(probes1 - probes0 > 50);
+        assert_int_equal(errors1 - errors0, 0);
+        assert_int_equal(slow1 - slow0, 0);
+        assert_int_equal(errors2 - errors1, 0);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -944,6 +1067,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_layouts_check_and_export),
             cmocka_unit_test(test_dmesg_follow),
             cmocka_unit_test(test_views_from_ram_file),
+            cmocka_unit_test(test_evil_peers),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */

@@ -84,14 +84,6 @@ static int alive(long pid)
 }
 
 /* The number a command in a VM prints. */
-static long vm_number(const char *name, const char *cmd)
-{
-        struct result r = vm(name, "%s", cmd);
-        long n = strtol(r.out, NULL, 10);
-        result_free(&r);
-        return n;
-}
-
 static long nic_cas_lines(void)
 {
         return vm_number("host2-nic", "grep -c 'op=cas' " NIC_LOG " || true");
