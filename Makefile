@@ -10,7 +10,8 @@
 #                   repair time per persistent fault against a reboot (bench/repair)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
-# make soak         bdmon watch under load with no fault, 30 min: no alarm
+# make soak         bdmon watch under load with no fault, 30 min: no alarm;
+#                   then 20 panics and resets in a row, each healthy again
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
 # make deps         install the Debian packages the project needs
@@ -153,9 +154,11 @@ test: deps
 	$(MAKE) all $(UNIT_BINS) $(FUZZ_BINS)
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) tests/run
 
-# The watch's no-false-alarm soak, 30 minutes of load (make test: 5).
+# The watch's no-false-alarm soak, 30 minutes of load (make test: 5), and
+# 20 panics and resets in a row (make test: 2).
 soak: deps all
-	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(BUILD)/bin/test_watch
+	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} BD_PANIC_ROUNDS=$${PANIC_ROUNDS:-20} \
+		$(BUILD)/bin/test_watch
 
 lab: deps all
 	lab/bdlab image
