@@ -168,66 +168,83 @@ static int write_audited(const struct bd_nic_window *w, const char *peer, uint64
         return 0;
 }
 
-/* The compare-and-swap is a locked instruction (lock cmpxchg) executed by
+/* Compare-and-swaps, each a locked instruction (lock cmpxchg) executed by
  * this CPU on its own mapping of the target's memory. In the lab, host2 and
  * host2-nic are QEMU processes mapping the same RAM file, and QEMU does a
- * guest's atomics with host atomics, so this CAS is atomic against host2's
- * own CPUs. A one-sided RDMA atomic is not: rxe reports IBV_ATOMIC_HCA,
- * atomic only among the device's own operations, which is why direct
- * windows are registered for remote read only and every CAS comes here.
+ * guest's atomics with host atomics, so each is atomic against host2's own
+ * CPUs. A one-sided RDMA atomic is not: rxe reports IBV_ATOMIC_HCA, atomic
+ * only among the device's own operations, which is why direct windows are
+ * registered for remote read only and every CAS comes here.
  *
- * The audit line is written before the word can change, and names the
- * value found: the word is loaded, the line written with that value and the
- * outcome it implies, and only then is the swap tried, expecting the very
- * value audited. Should the target's CPU change the word between the two,
- * the swap fails and writes nothing; a second line says so (result=mismatch
- * raced=1, found= the value the swap met), and the peer is told mismatch. */
-static int cas_audited(const struct bd_nic_window *w, const char *peer, uint64_t offset,
-                       uint64_t expect, uint64_t desired, uint64_t *found)
+ * Every operation's audit line is written before its word can change, and
+ * names the value found: each word is loaded (for a word an earlier
+ * operation of the same request changes, the value that one leaves), the
+ * lines are written with those values and the outcomes they imply, all in
+ * one write, and only then is each swap tried, in order, expecting the very
+ * value audited. Should the target's CPU change a word meanwhile, its swap
+ * fails and writes nothing; a second line says so (result=mismatch
+ * raced=1, found= the value the swap met), and the peer is told mismatch.
+ * When the lines cannot be written, nothing is (BD_ERR_READONLY each). */
+struct cas_op {
+        uint64_t offset, expect, desired;
+        uint64_t found;  /* out */
+        uint32_t status; /* out */
+};
+
+static void cas_run(const struct bd_nic_window *w, const char *peer, struct cas_op *op, unsigned n)
 {
-        uint64_t *word = (uint64_t *)(void *)(w->map + offset);
-        unsigned long long phys = w->desc.base + offset;
-        uint64_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
-        if (bd_audit("mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx new=0x%llx "
-                     "found=0x%llx result=%s",
-                     peer, w->desc.name, phys, (unsigned long long)expect,
-                     (unsigned long long)desired, (unsigned long long)seen,
-                     seen == expect ? "swapped" : "mismatch"))
-                return BD_ERR_READONLY;
-        *found = seen;
-        if (seen != expect || __atomic_compare_exchange_n(word, found, desired, 0, __ATOMIC_SEQ_CST,
-                                                          __ATOMIC_SEQ_CST))
-                return 0;
-        /* The failed swap put the value it met in *found and wrote nothing,
-         * so losing this line loses no write. */
-        (void)bd_audit("mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx new=0x%llx "
-                       "found=0x%llx result=mismatch raced=1",
-                       peer, w->desc.name, phys, (unsigned long long)expect,
-                       (unsigned long long)desired, (unsigned long long)*found);
-        return 0;
+        struct bd_audit_batch lines = {0};
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t *word = (uint64_t *)(void *)(w->map + op[i].offset);
+                unsigned k = i;
+                while (k-- > 0 && op[k].offset != op[i].offset)
+                        ;
+                op[i].found = k < i ? (op[k].found == op[k].expect ? op[k].desired : op[k].found)
+                                    : __atomic_load_n(word, __ATOMIC_SEQ_CST);
+                bd_audit_add(&lines,
+                             "mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx "
+                             "new=0x%llx found=0x%llx result=%s",
+                             peer, w->desc.name, (unsigned long long)(w->desc.base + op[i].offset),
+                             (unsigned long long)op[i].expect, (unsigned long long)op[i].desired,
+                             (unsigned long long)op[i].found,
+                             op[i].found == op[i].expect ? "swapped" : "mismatch");
+        }
+        uint32_t status = bd_audit_flush(&lines) ? BD_ERR_READONLY : 0;
+        for (unsigned i = 0; i < n; i++) {
+                op[i].status = status;
+                uint64_t *word = (uint64_t *)(void *)(w->map + op[i].offset), met = op[i].found;
+                if (status || op[i].found != op[i].expect ||
+                    __atomic_compare_exchange_n(word, &met, op[i].desired, 0, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST))
+                        continue;
+                /* The failed swap put the value it met in met and wrote
+                 * nothing, so losing this line loses no write. */
+                (void)bd_audit("mediated peer=%s window=%s op=cas phys=0x%llx expect=0x%llx "
+                               "new=0x%llx found=0x%llx result=mismatch raced=1",
+                               peer, w->desc.name,
+                               (unsigned long long)(w->desc.base + op[i].offset),
+                               (unsigned long long)op[i].expect, (unsigned long long)op[i].desired,
+                               (unsigned long long)met);
+                op[i].found = met;
+        }
 }
 
 int bd_window_casv(const struct bd_nic_window *w, const char *peer, const uint8_t *ops,
                    unsigned nops, uint8_t *answers)
 {
+        struct cas_op op[BD_CASV_MAX_OPS];
+        if (nops > BD_CASV_MAX_OPS)
+                return BD_ERR_RANGE;
         /* Every operation is checked before any is made: a refused request
          * writes nothing. */
         for (unsigned i = 0; i < nops; i++) {
-                uint64_t off, expect, desired;
-                bd_wire_casv_get(ops, i, &off, &expect, &desired);
-                if (off % 8 || !bd_window_contains(&w->desc, off, 8))
+                bd_wire_casv_get(ops, i, &op[i].offset, &op[i].expect, &op[i].desired);
+                if (op[i].offset % 8 || !bd_window_contains(&w->desc, op[i].offset, 8))
                         return BD_ERR_RANGE;
         }
-        int status = 0;
-        for (unsigned i = 0; i < nops; i++) {
-                uint64_t off, expect, desired, found = 0;
-                bd_wire_casv_get(ops, i, &off, &expect, &desired);
-                /* Once an audit line could not be written, nothing more is
-                 * tried: each later operation is refused as that one was. */
-                if (!status)
-                        status = cas_audited(w, peer, off, expect, desired, &found);
-                bd_wire_casv_answer_put(answers, i, found, (uint32_t)status);
-        }
+        cas_run(w, peer, op, nops);
+        for (unsigned i = 0; i < nops; i++)
+                bd_wire_casv_answer_put(answers, i, op[i].found, op[i].status);
         return 0;
 }
 
@@ -239,7 +256,11 @@ int bd_window_write(const struct bd_nic_window *w, const char *peer, const struc
         uint64_t len = bd_window_span(&w->desc, rq);
         if (!len)
                 return BD_ERR_RANGE;
-        if (rq->op == BD_OP_CAS)
-                return cas_audited(w, peer, rq->offset, rq->compare, rq->swap, found);
+        if (rq->op == BD_OP_CAS) {
+                struct cas_op op = {rq->offset, rq->compare, rq->swap, 0, 0};
+                cas_run(w, peer, &op, 1);
+                *found = op.found;
+                return (int)op.status;
+        }
         return write_audited(w, peer, rq->offset, rq->data, (uint32_t)len);
 }

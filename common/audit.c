@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "grow.h"
 
 static int audit_fd = STDERR_FILENO;
 
@@ -32,34 +35,72 @@ void bd_audit_close(void)
         audit_fd = STDERR_FILENO;
 }
 
-int bd_audit(const char *fmt, ...)
+/* One line, timestamped and ending in a newline, into line[1024]; its
+ * length, or 0 on an encoding error (the line would say nothing). */
+static size_t format_line(char line[1024], const char *fmt, va_list ap)
 {
-        char line[1024];
         struct timespec ts;
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-        n += (size_t)snprintf(line + n, sizeof(line) - n, ".%06ldZ audit ", ts.tv_nsec / 1000);
-        va_list ap;
-        va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-        va_end(ap);
+        size_t n = strftime(line, 1024, "%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, 1024 - n, ".%06ldZ audit ", ts.tv_nsec / 1000);
+        int m = vsnprintf(line + n, 1024 - n - 1, fmt, ap);
         if (m < 0)
-                return -1; /* an encoding error: the line would say nothing */
+                return 0;
         n += (size_t)m;
-        if (n > sizeof(line) - 2)
-                n = sizeof(line) - 2;
+        if (n > 1024 - 2)
+                n = 1024 - 2;
         line[n++] = '\n';
+        return n;
+}
+
+static int write_whole(const char *buf, size_t n)
+{
         ssize_t rc;
         do
-                rc = write(audit_fd, line, n);
+                rc = write(audit_fd, buf, n);
         while (rc < 0 && errno == EINTR);
         if (rc < 0)
                 return -1;
         if ((size_t)rc != n) {
-                errno = ENOSPC; /* a line cut short (a full disk) does not count */
+                errno = ENOSPC; /* lines cut short (a full disk) do not count */
                 return -1;
         }
         return 0;
+}
+
+int bd_audit(const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        size_t n = format_line(line, fmt, ap);
+        va_end(ap);
+        return n ? write_whole(line, n) : -1;
+}
+
+void bd_audit_add(struct bd_audit_batch *b, const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        size_t n = format_line(line, fmt, ap);
+        va_end(ap);
+        if (!n || bd_grow((void **)&b->buf, &b->cap, b->len + n, 1, 4096)) {
+                b->failed = 1;
+                return;
+        }
+        memcpy(b->buf + b->len, line, n);
+        b->len += n;
+}
+
+int bd_audit_flush(struct bd_audit_batch *b)
+{
+        int rc = b->failed ? -1 : 0;
+        if (b->len && write_whole(b->buf, b->len))
+                rc = -1;
+        free(b->buf);
+        *b = (struct bd_audit_batch){0};
+        return rc;
 }

@@ -136,14 +136,14 @@ struct bd_error *bd_kernel_translate(struct bd_kernel *k, uint64_t vaddr, uint64
         return err;
 }
 
-/* Runs are sent in groups so a long scattered read needs no big array; each
- * group travels as one pipelined batch, so groups are large enough to keep
- * the pipeline full across a thousand tasks' fields. */
-#define RUN_BATCH 1024
+/* Runs are sent in groups so a long scattered read needs a bounded array;
+ * each group travels as one pipelined batch that drains before the next
+ * starts, so a group holds every field of a few thousand tasks. */
+#define RUN_BATCH 16384
 
 struct run_batch {
-        struct bd_phys_iov iov[RUN_BATCH];
-        size_t n;
+        struct bd_phys_iov *iov;
+        size_t n, cap;
 };
 
 /* Whether every byte of [pa, pa + len) lies in a window; if not, *bad is
@@ -191,7 +191,7 @@ static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint
                     (uint8_t *)last->buf + last->len == out) {
                         last->len += chunk;
                 } else {
-                        if (b->n == RUN_BATCH) {
+                        if (b->n == b->cap) {
                                 if ((err = bd_phys_read_batch(k->phys, b->iov, b->n)))
                                         return err;
                                 b->n = 0;
@@ -207,14 +207,27 @@ static struct bd_error *add_range(struct bd_kernel *k, struct run_batch *b, uint
 
 static struct bd_error *read_batch(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t n)
 {
-        struct run_batch b;
-        b.n = 0;
-        for (size_t i = 0; i < n; i++) {
-                struct bd_error *err = add_range(k, &b, iov[i].vaddr, iov[i].buf, iov[i].len);
-                if (err)
-                        return err;
-        }
-        return b.n ? bd_phys_read_batch(k->phys, b.iov, b.n) : NULL;
+        /* At most a run per page each range touches. */
+        size_t runs = 0;
+        for (size_t i = 0; i < n && runs < RUN_BATCH; i++)
+                runs += iov[i].len
+                            ? (iov[i].vaddr + iov[i].len - 1) / PAGE - iov[i].vaddr / PAGE + 1
+                            : 0;
+        struct bd_phys_iov few[8];
+        struct run_batch b = {.cap = runs < RUN_BATCH ? runs : RUN_BATCH};
+        b.iov = b.cap <= 8 ? few : malloc(b.cap * sizeof(*b.iov));
+        if (b.cap <= 8)
+                b.cap = 8;
+        if (!b.iov)
+                return &bd_error_nomem;
+        struct bd_error *err = NULL;
+        for (size_t i = 0; i < n && !err; i++)
+                err = add_range(k, &b, iov[i].vaddr, iov[i].buf, iov[i].len);
+        if (!err && b.n)
+                err = bd_phys_read_batch(k->phys, b.iov, b.n);
+        if (b.iov != few)
+                free(b.iov);
+        return err;
 }
 
 static uint64_t page_of(uint64_t va)

@@ -41,21 +41,26 @@ const char *bd_repair_find_script(const char *name, char *buf, size_t cap)
 
 static void audit_plan(const struct bd_repair_plan *plan, const char *what)
 {
-        bd_audit("repair-%s target=%s script=\"%s\" build=%s steps=%zu writes=%u stopped_at=%d "
-                 "verdict=%s",
-                 what, plan->target, plan->script, plan->build_id, plan->n, plan->writes,
-                 plan->stopped_at < 0 ? -1 : plan->stopped_at + 1,
-                 plan->verdict[0] ? plan->verdict : "-");
+        struct bd_audit_batch b = {0};
+        bd_audit_add(&b,
+                     "repair-%s target=%s script=\"%s\" build=%s steps=%zu writes=%u stopped_at=%d "
+                     "verdict=%s",
+                     what, plan->target, plan->script, plan->build_id, plan->n, plan->writes,
+                     plan->stopped_at < 0 ? -1 : plan->stopped_at + 1,
+                     plan->verdict[0] ? plan->verdict : "-");
         for (size_t i = 0; i < plan->n; i++) {
                 const struct bd_repair_step *st = &plan->steps[i];
-                bd_audit("repair-step target=%s n=%zu kind=%s vaddr=0x%llx paddr=0x%llx size=%u "
-                         "read=0x%llx expect=0x%llx value=0x%llx outcome=%s found=0x%llx",
-                         plan->target, i + 1, bd_step_kind_name(st->kind),
-                         (unsigned long long)st->vaddr, (unsigned long long)st->paddr, st->size,
-                         (unsigned long long)st->read, (unsigned long long)st->expect,
-                         (unsigned long long)st->value, bd_step_outcome_name(st->outcome),
-                         (unsigned long long)st->found);
+                bd_audit_add(&b,
+                             "repair-step target=%s n=%zu kind=%s vaddr=0x%llx paddr=0x%llx "
+                             "size=%u read=0x%llx expect=0x%llx value=0x%llx outcome=%s "
+                             "found=0x%llx",
+                             plan->target, i + 1, bd_step_kind_name(st->kind),
+                             (unsigned long long)st->vaddr, (unsigned long long)st->paddr, st->size,
+                             (unsigned long long)st->read, (unsigned long long)st->expect,
+                             (unsigned long long)st->value, bd_step_outcome_name(st->outcome),
+                             (unsigned long long)st->found);
         }
+        (void)bd_audit_flush(&b);
 }
 
 void bd_repair_run_start(struct bd_repair_run *r, struct bd_repair_script *script,
@@ -118,7 +123,7 @@ static int stale(const struct bd_repair_plan *plan)
         return o == BD_OUTCOME_CHANGED || o == BD_OUTCOME_MOVED || o == BD_OUTCOME_MISMATCH;
 }
 
-static int apply(struct bd_repair_run *r)
+static int apply(struct bd_repair_run *r, uint64_t now)
 {
         r->rounds++;
         audit_plan(&r->plan, "plan");
@@ -136,8 +141,12 @@ static int apply(struct bd_repair_run *r)
                 }
                 return end(r, err);
         }
+        /* A victim acts on what was written at its next return to user
+         * mode: looking at once would find nothing done yet, and a watch
+         * probes meanwhile (it sees healthy as soon as that is so). */
         r->phase = VERIFY;
         r->tries = 0;
+        r->due_ns = now + BD_RUN_VERIFY_PAUSE_MS * 1000000ull;
         return 0;
 }
 
@@ -178,7 +187,7 @@ int bd_repair_run_step(struct bd_repair_run *r, uint64_t now)
         case PLAN:
                 return plan(r);
         case APPLY:
-                return apply(r);
+                return apply(r, now);
         default:
                 return verify(r, now);
         }

@@ -5,7 +5,8 @@
  *
  * The target changes some words with plain stores under its own locks and
  * can lose a remote write: after each apply the effect is looked for
- * BD_RUN_VERIFY_TRIES times, BD_RUN_VERIFY_PAUSE_MS apart, and a phase
+ * BD_RUN_VERIFY_TRIES times, BD_RUN_VERIFY_PAUSE_MS apart (the first one
+ * pause after the apply), and a phase
  * whose effect is not seen is planned and applied again, BD_RUN_TRIES times
  * in all. A verify that answers "again" (BD_VERDICT_AGAIN) ends its phase:
  * the next is planned at once. At most BD_RUN_ROUNDS plans are applied. A

@@ -13,13 +13,31 @@ int bd_phys_window_of(const struct bd_phys *p, uint64_t addr)
         return -1;
 }
 
-/* Pieces are batched in fixed groups so that a huge request needs no huge
- * allocation; each group still travels pipelined. */
-#define PIECE_BATCH 1024
+/* Pieces are handed to the source in groups so that a huge request needs
+ * no huge allocation; a group travels pipelined and drains before the
+ * next, so groups are large. */
+#define PIECE_BATCH 16384
+
+static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n,
+                                    struct bd_phys_piece *pieces, size_t cap);
 
 struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
 {
-        struct bd_phys_piece pieces[PIECE_BATCH];
+        /* A piece per iov, unless one spans windows. */
+        struct bd_phys_piece few[8];
+        size_t cap = n < PIECE_BATCH / 2 ? n + 8 : PIECE_BATCH;
+        struct bd_phys_piece *pieces = cap <= 8 ? few : malloc(cap * sizeof(*pieces));
+        if (!pieces)
+                return &bd_error_nomem;
+        struct bd_error *err = read_pieces(p, iov, n, pieces, cap <= 8 ? 8 : cap);
+        if (pieces != few)
+                free(pieces);
+        return err;
+}
+
+static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n,
+                                    struct bd_phys_piece *pieces, size_t cap)
+{
         size_t np = 0;
         for (size_t i = 0; i < n; i++) {
                 uint64_t addr = iov[i].addr;
@@ -40,7 +58,7 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
                         size_t chunk =
                             win->length - off < left ? (size_t)(win->length - off) : left;
                         pieces[np++] = (struct bd_phys_piece){(unsigned)w, off, buf, chunk};
-                        if (np == PIECE_BATCH) {
+                        if (np == cap) {
                                 p->batches++;
                                 struct bd_error *err = p->ops->read(p, pieces, np);
                                 if (err)
@@ -68,7 +86,8 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
 /* Pieces per call of the source's cas, which pipelines them. */
 #define CAS_BATCH 2048
 
-static void audit_cas(struct bd_phys *p, const struct bd_phys_cas_op *op, const char *result)
+static void audit_cas(struct bd_audit_batch *b, struct bd_phys *p, const struct bd_phys_cas_op *op,
+                      const char *result)
 {
         char found_text[24] = "unknown"; /* a source that failed found nothing */
         if (op->status == BD_OK || op->status == BD_ERR_CAS_FAILED)
@@ -76,11 +95,12 @@ static void audit_cas(struct bd_phys *p, const struct bd_phys_cas_op *op, const 
         /* Written once the source has answered, to record the value found,
          * so it cannot hold the write back: a NIC audits before it writes,
          * and refuses to write when it cannot. */
-        (void)bd_audit("cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx found=%s "
-                       "result=%s",
-                       p->name, p->describe, (unsigned long long)op->addr,
-                       (unsigned long long)op->expect, (unsigned long long)op->desired, found_text,
-                       result);
+        bd_audit_add(b,
+                     "cas target=%s source=\"%s\" phys=0x%llx expect=0x%llx new=0x%llx found=%s "
+                     "result=%s",
+                     p->name, p->describe, (unsigned long long)op->addr,
+                     (unsigned long long)op->expect, (unsigned long long)op->desired, found_text,
+                     result);
 }
 
 static struct bd_error *cas_check(struct bd_phys *p, uint64_t addr, int *window)
@@ -122,19 +142,21 @@ static struct bd_error *cas_group(struct bd_phys *p, struct bd_phys_cas_op *ops,
                 };
         }
         struct bd_error *err = p->ops->cas(p, pieces, n);
+        struct bd_audit_batch audit = {0};
         for (size_t i = 0; i < n; i++) {
                 struct bd_phys_cas_op *op = &ops[i];
                 if (pieces[i].state != BD_CAS_ANSWERED) {
                         op->status = err ? err->code : BD_ERR_INTERNAL;
                         /* What was never sent was never tried. */
                         if (pieces[i].state != BD_CAS_UNTRIED)
-                                audit_cas(p, op, bd_err_name(op->status));
+                                audit_cas(&audit, p, op, bd_err_name(op->status));
                         continue;
                 }
                 op->found = pieces[i].found;
                 op->status = op->found == op->expect ? BD_OK : BD_ERR_CAS_FAILED;
-                audit_cas(p, op, op->status == BD_OK ? "swapped" : "mismatch");
+                audit_cas(&audit, p, op, op->status == BD_OK ? "swapped" : "mismatch");
         }
+        (void)bd_audit_flush(&audit);
         free(pieces);
         return err;
 }

@@ -464,6 +464,10 @@ static void test_run_does_not_wait(void **state)
         uint64_t now = 1000;
         assert_int_equal(bd_repair_run_step(&r, now), 0); /* plan */
         assert_int_equal(bd_repair_run_step(&r, now), 0); /* apply */
+        /* The first look waits a pause: the victims act meanwhile. */
+        assert_true(r.due_ns == now + BD_RUN_VERIFY_PAUSE_MS * 1000000ull);
+        assert_int_equal(bd_repair_run_step(&r, now), 0); /* not due: nothing */
+        now = r.due_ns;
         assert_int_equal(bd_repair_run_step(&r, now), 0); /* verify: not yet */
         assert_true(r.due_ns == now + BD_RUN_VERIFY_PAUSE_MS * 1000000ull);
         assert_int_equal(bd_repair_run_step(&r, r.due_ns - 1), 0); /* not due: nothing */
@@ -572,8 +576,12 @@ static void test_watcher_repair(void **state)
         assert_true(bd_watcher_due(&w) <= 10 * SEC);
         uint64_t now = 10 * SEC;
         int ended = 0;
-        for (int i = 0; i < 20 && !ended; i++)
+        for (int i = 0; i < 20 && !ended; i++) {
                 ended = bd_watcher_repair_step(&w, now);
+                /* A verify waits a pause after its apply. */
+                if (w.repair.run.due_ns > now)
+                        now = w.repair.run.due_ns;
+        }
         assert_true(ended);
         assert_int_equal(w.repair.state, BD_WATCH_REPAIR_IDLE);
         assert_string_equal(w.repair.verdict, "done");
@@ -652,8 +660,11 @@ static void test_watcher_repair(void **state)
 static void step_to_end(struct bd_watcher *w, uint64_t now)
 {
         int ended = 0;
-        for (int i = 0; i < 50 && !ended; i++)
+        for (int i = 0; i < 50 && !ended; i++) {
                 ended = bd_watcher_repair_step(w, now);
+                if (w->repair.run.due_ns > now)
+                        now = w->repair.run.due_ns;
+        }
         assert_true(ended);
 }
 
