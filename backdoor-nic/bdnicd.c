@@ -151,6 +151,20 @@ static void report_ready(int *ready_fd, char status)
         *ready_fd = -1;
 }
 
+/* A number of connections, 1 to 64 (the service loop polls at most 64),
+ * for option name; -1, having said why, if arg is not one. */
+static int connections_arg(const char *name, const char *arg, unsigned *out)
+{
+        char *end;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (*end || !isdigit((unsigned char)arg[0]) || v < 1 || v > 64) {
+                fprintf(stderr, "bdnicd: --%s takes 1 to 64\n", name);
+                return -1;
+        }
+        *out = (unsigned)v;
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         static struct bd_nic_config cfg = {
@@ -238,18 +252,13 @@ int main(int argc, char **argv)
                         break;
                 }
                 case OPT_MAXCONN:
-                        cfg.max_connections = (unsigned)atoi(optarg);
-                        if (cfg.max_connections < 1 || cfg.max_connections > 64) {
-                                fprintf(stderr, "bdnicd: --max-connections takes 1 to 64\n");
+                        if (connections_arg("max-connections", optarg, &cfg.max_connections))
                                 return BD_ERR_USAGE;
-                        }
                         break;
                 case OPT_MAXUNAUTH:
-                        cfg.max_unauth_per_source = (unsigned)atoi(optarg);
-                        if (cfg.max_unauth_per_source < 1 || cfg.max_unauth_per_source > 64) {
-                                fprintf(stderr, "bdnicd: --max-unauth-per-source takes 1 to 64\n");
+                        if (connections_arg("max-unauth-per-source", optarg,
+                                            &cfg.max_unauth_per_source))
                                 return BD_ERR_USAGE;
-                        }
                         break;
                 case OPT_AUTHTO:
                         cfg.auth_timeout_ms = atoi(optarg);

@@ -266,19 +266,16 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                         *why = "unknown operation";
                         return -1;
                 }
-                if (r->op == BD_OP_READV) {
-                        if (extra != r->length || !r->length || r->length % BD_READV_SEG_LEN ||
-                            r->length / BD_READV_SEG_LEN > BD_READV_MAX_SEGS) {
-                                *why = "readv segment list malformed";
-                                return -1;
-                        }
-                        r->data = p + fixed;
-                        extra = 0;
-                }
-                if (r->op == BD_OP_CASV) {
-                        if (extra != r->length || !r->length || r->length % BD_CASV_OP_LEN ||
-                            r->length / BD_CASV_OP_LEN > BD_CASV_MAX_OPS) {
-                                *why = "casv operation list malformed";
+                if (r->op == BD_OP_READV || r->op == BD_OP_CASV) {
+                        /* Whole items, at least one, at most the most, and
+                         * nothing after them. */
+                        int v = r->op == BD_OP_READV;
+                        uint32_t item = v ? BD_READV_SEG_LEN : BD_CASV_OP_LEN;
+                        uint32_t most = v ? BD_READV_MAX_SEGS : BD_CASV_MAX_OPS;
+                        if (extra != r->length || !r->length || r->length % item ||
+                            r->length / item > most) {
+                                *why = v ? "readv segment list malformed"
+                                         : "casv operation list malformed";
                                 return -1;
                         }
                         r->data = p + fixed;

@@ -92,7 +92,8 @@ enum bd_op {
 #define BD_CASV_OP_LEN     24
 #define BD_CASV_ANSWER_LEN 12
 #define BD_CASV_MAX_OPS    128
-_Static_assert(BD_CASV_MAX_OPS *BD_CASV_OP_LEN <= BD_INLINE_MAX, "a CASV request fits a message");
+_Static_assert((BD_CASV_MAX_OPS * BD_CASV_OP_LEN) <= BD_INLINE_MAX,
+               "a CASV request fits a message");
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];

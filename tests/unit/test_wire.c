@@ -689,37 +689,31 @@ static void test_roundtrip_casv(void **state)
         assert_string_equal(bd_op_name(BD_OP_CASV), "casv");
 }
 
-/* A CASV's operation list: whole operations, at least one, at most the
- * most. */
-static void test_reject_casv_ops(void **state)
+/* A READV's segment list, or a CASV's operation list: whole items, at
+ * least one, at most the most. */
+static void reject_lists(uint8_t op, uint32_t item, uint32_t most, const char *why)
 {
-        (void)state;
-        uint8_t ops[(BD_CASV_MAX_OPS + 1) * BD_CASV_OP_LEN] = {0};
-        static const uint32_t bad[] = {0, 1, BD_CASV_OP_LEN - 1, BD_CASV_OP_LEN + 8,
-                                       (BD_CASV_MAX_OPS + 1) * BD_CASV_OP_LEN};
+        uint8_t list[4096] = {0};
+        const uint32_t bad[] = {0, 1, item - 1, item + item / 2, (most + 1) * item};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct bd_msg m = request_msg(BD_OP_CASV);
+                struct bd_msg m = request_msg(op);
                 m.u.request.length = bad[i];
-                m.u.request.data = ops;
+                m.u.request.data = list;
                 size_t n = encode(&m, buf);
-                expect_reject_why(buf, n, "casv");
+                expect_reject_why(buf, n, why);
         }
 }
 
-/* A READV's segment list: whole segments, at least one, at most the most. */
 static void test_reject_readv_segments(void **state)
 {
         (void)state;
-        uint8_t segs[(BD_READV_MAX_SEGS + 1) * BD_READV_SEG_LEN] = {0};
-        static const uint32_t bad[] = {0, 1, BD_READV_SEG_LEN - 1, BD_READV_SEG_LEN + 1,
-                                       (BD_READV_MAX_SEGS + 1) * BD_READV_SEG_LEN};
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct bd_msg m = request_msg(BD_OP_READV);
-                m.u.request.length = bad[i];
-                m.u.request.data = segs;
-                size_t n = encode(&m, buf);
-                expect_reject_why(buf, n, "readv");
-        }
+        reject_lists(BD_OP_READV, BD_READV_SEG_LEN, BD_READV_MAX_SEGS, "readv");
+}
+
+static void test_reject_casv_ops(void **state)
+{
+        (void)state;
+        reject_lists(BD_OP_CASV, BD_CASV_OP_LEN, BD_CASV_MAX_OPS, "casv");
 }
 
 /* WRITE data must be exactly as long as the request says. */
