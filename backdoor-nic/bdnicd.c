@@ -33,7 +33,8 @@ static const char usage[] =
     "  BASE is the target-physical address of the window's first byte (default 0).\n"
     "\n"
     "Options:\n"
-    "  -k, --key FILE         pre-shared key: 64 hex digits. Required.\n"
+    "  -k, --key FILE         pre-shared key: 64 hex digits, in a file no one but\n"
+    "                         its owner may read (mode 0600). Required.\n"
     "  -w, --window NAME=SRC  export a window (up to 16).\n"
     "  -l, --listen ADDR[:PORT]  address to listen on (default 0.0.0.0:7471).\n"
     "      --allow-write      allow writes and compare-and-swap (default: refused,\n"
@@ -44,7 +45,8 @@ static const char usage[] =
     "                         written, the write is refused. Memory keys never\n"
     "                         allow one-sided RDMA writes or atomics.\n"
     "      --mediated         serve every window by copying, even files.\n"
-    "  -a, --audit FILE       append audit lines here (default: standard error).\n"
+    "  -a, --audit FILE       append audit lines here (default: standard error;\n"
+    "                         required with --daemon).\n"
     "      --busy-poll        spin on completions instead of sleeping (lowest\n"
     "                         latency; uses a whole CPU, as NIC firmware would).\n"
     "      --spin-us N        after activity, keep polling N microseconds before\n"
@@ -292,6 +294,11 @@ int main(int argc, char **argv)
         if (!keyfile || !nspecs) {
                 fprintf(stderr, "bdnicd: --key and at least one --window are required\n"
                                 "Try 'bdnicd --help'.\n");
+                return BD_ERR_USAGE;
+        }
+        if (daemon_mode && !audit) {
+                fprintf(stderr, "bdnicd: --daemon needs --audit FILE: a daemon's audit lines "
+                                "must not go to standard error, which it leaves behind\n");
                 return BD_ERR_USAGE;
         }
         if ((err = bd_key_load(keyfile, &cfg.key)))

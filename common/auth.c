@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int sodium_ready(void)
@@ -40,6 +41,16 @@ struct bd_error *bd_key_load(const char *path, struct bd_key *key)
         if (fd < 0)
                 return bd_error_new(BD_ERR_TARGET, "cannot open key file %s: %s", path,
                                     strerror(errno));
+        /* Whoever can read the key can pass for a monitor (and read, or
+         * with --allow-write change, the target's memory) or for the NIC. */
+        struct stat st;
+        if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+                close(fd);
+                return bd_error_new(BD_ERR_TARGET,
+                                    "key file %s can be read or changed by others (mode %04o): "
+                                    "chmod 600 %s",
+                                    path, (unsigned)(st.st_mode & 07777), path);
+        }
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
         int saved = errno;
         close(fd);

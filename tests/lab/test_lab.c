@@ -154,7 +154,7 @@ static void test_mediated_read_matches_ram(void **state)
 static void test_wrong_key_refused(void **state)
 {
         (void)state;
-        struct result r = vm("mon", "echo 00000000000000000000000000000000"
+        struct result r = vm("mon", "umask 077; echo 00000000000000000000000000000000"
                                     "00000000000000000000000000000000 > /tmp/wrong.key;"
                                     "bdmon -q -s rdma:10.99.0.3 -k /tmp/wrong.key info");
         expect_refusal(&r, 5, "authentication refused");

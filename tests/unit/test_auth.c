@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -141,6 +142,28 @@ static void test_load_bad_content(void **state)
                 assert_int_equal(err->code, BD_ERR_TARGET);
                 assert_non_null(strstr(err->message, path));
                 bd_error_destroy(err);
+                unlink(path);
+        }
+}
+
+/* A key others can read is no secret: refused, saying how to fix it. */
+static void test_load_refuses_shared_key(void **state)
+{
+        (void)state;
+        static const mode_t modes[] = {0640, 0604, 0620, 0602, 0660, 0644};
+        for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+                char path[32];
+                temp_text(path, HEX64 "\n");
+                assert_int_equal(chmod(path, modes[i]), 0);
+                struct bd_key k;
+                struct bd_error *err = bd_key_load(path, &k);
+                assert_non_null(err);
+                assert_int_equal(err->code, BD_ERR_TARGET);
+                assert_non_null(strstr(err->message, "chmod 600"));
+                assert_non_null(strstr(err->message, path));
+                bd_error_destroy(err);
+                assert_int_equal(chmod(path, 0400), 0); /* the owner's alone: fine */
+                assert_bd_ok(bd_key_load(path, &k));
                 unlink(path);
         }
 }
@@ -366,6 +389,7 @@ int main(void)
             cmocka_unit_test(test_parse_trailing_garbage),
             cmocka_unit_test(test_load_ok),
             cmocka_unit_test(test_load_bad_content),
+            cmocka_unit_test(test_load_refuses_shared_key),
             cmocka_unit_test(test_load_missing),
             cmocka_unit_test(test_load_garbage_after_long_whitespace),
             cmocka_unit_test(test_monitor_mac_verifies),
