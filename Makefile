@@ -62,7 +62,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libibverbs-dev librdmacm-dev libpci-dev pci.ids libsodium-dev libcmocka-dev \
         libbpf-dev libelf-dev liblua5.4-dev libjson-c-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
-        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng
+        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:
@@ -72,8 +72,15 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 
 # The lab's fault tools: static, since host2 runs them from the share.
 FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
+# The lab's services (lab/apps): unoptimised and with debug information,
+# since the tests read their variables back by name with gdb.
+LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c))
 
-all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS)
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS)
+
+$(LAB_APPS): $(BUILD)/bin/%: lab/apps/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O0 -g $(WARN) -pthread -o $@.tmp $< && mv -f $@.tmp $@
 
 $(BUILD)/lab/faults/bdhog: lab/faults/bdhog.c
 	@mkdir -p $(dir $@)

@@ -74,6 +74,16 @@ static const char usage[] =
     "  dump TARGET -o FILE       all of the target's memory as an ELF vmcore (one\n"
     "                            PT_LOAD per window, VMCOREINFO as a note), for\n"
     "                            bdmon -s file:, crash or drgn.\n"
+    "  core TARGET PID -o FILE   PID's process as an ELF core file that gdb opens\n"
+    "                            (gdb PROGRAM FILE), live or after the target died:\n"
+    "                            every thread's registers as its last kernel entry\n"
+    "                            saved them, its FPU state (NT_FPREGSET and\n"
+    "                            NT_X86_XSTATE), auxv, mapped files, and the memory\n"
+    "                            the kernel's own core dump would hold (written-to\n"
+    "                            and anonymous mappings, ELF headers, the vDSO).\n"
+    "                            Written under FILE.tmp.PID, mode 0600, then renamed.\n"
+    "                            A thread that was on a CPU is named on stderr: its\n"
+    "                            registers may be stale. Swapped-out pages read as 0.\n"
     "  read TARGET ADDR LEN      LEN bytes at physical ADDR (--kernel: kernel\n"
     "                            virtual; --pid PID: PID's user virtual); hexdump,\n"
     "                            or the bytes themselves with --raw.\n"
@@ -224,6 +234,7 @@ static const struct cli_command commands[] = {
     {"layouts check", 0, 0, cmd_layouts_check},
     {"layouts export", 0, 0, cmd_layouts_export},
     {"dump", 0, 0, cmd_dump},
+    {"core", 1, 0, cmd_core},
     {"read", 2, 0, cmd_read},
     {"windows", 0, 0, cmd_windows},
     {"cas", 3, 0, cmd_cas},

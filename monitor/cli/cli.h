@@ -78,6 +78,7 @@ int cmd_net(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_core(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs);

@@ -361,7 +361,13 @@ struct bd_error *bd_kernel_read_u64(struct bd_kernel *k, uint64_t vaddr, uint64_
 void bd_kernel_set_direct_map(struct bd_kernel *k, uint64_t page_offset_base)
 {
         /* 64 TiB of direct map with 4-level paging, 32 PiB with 5-level
-         * (Documentation/arch/x86/x86_64/mm.rst). */
+         * (Documentation/arch/x86/x86_64/mm.rst), but only as much of it as
+         * there is physical memory: with KASLR the vmalloc area (kernel
+         * stacks) follows the direct map closely, inside that span. */
+        uint64_t size = k->levels == 5 ? 1ull << 55 : 1ull << 46, end = 0;
+        for (unsigned w = 0; w < k->phys->nwindows; w++)
+                if (k->phys->windows[w].base + k->phys->windows[w].length > end)
+                        end = k->phys->windows[w].base + k->phys->windows[w].length;
         k->direct_base = page_offset_base;
-        k->direct_size = k->levels == 5 ? 1ull << 55 : 1ull << 46;
+        k->direct_size = end && end < size ? end : size;
 }

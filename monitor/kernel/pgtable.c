@@ -61,6 +61,27 @@ struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtabl
                                              uint64_t pgd_phys, int levels, uint64_t vaddr,
                                              uint64_t *paddr, uint64_t *page_size)
 {
+        struct bd_pgtable_leaf leaf;
+        struct bd_error *err = bd_pgtable_lookup(p, cache, pgd_phys, levels, vaddr, &leaf);
+        if (err)
+                return err;
+        if (!leaf.present)
+                return bd_error_fault(BD_ERR_NOT_FOUND, vaddr,
+                                      "virtual address 0x%" PRIx64
+                                      " is not mapped: level-%d %s entry %" PRIu64 " at 0x%" PRIx64
+                                      " is not present (0x%" PRIx64 ")",
+                                      vaddr, leaf.level, table_name(leaf.level, levels),
+                                      (leaf.entry_phys & 4095) / 8, leaf.entry_phys, leaf.entry);
+        *paddr = leaf.paddr;
+        if (page_size)
+                *page_size = leaf.size;
+        return NULL;
+}
+
+struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *cache,
+                                   uint64_t pgd_phys, int levels, uint64_t vaddr,
+                                   struct bd_pgtable_leaf *out)
+{
         if (levels != 4 && levels != 5)
                 return bd_error_new(BD_ERR_USAGE, "%d-level paging is not x86-64's", levels);
         if (!canonical(vaddr, levels))
@@ -84,23 +105,19 @@ struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtabl
                         }
                         return err;
                 }
+                uint64_t size = 1ull << shift;
+                *out = (struct bd_pgtable_leaf){
+                    .entry = entry, .entry_phys = table + index * 8, .level = level, .size = size};
                 if (!(entry & BD_PTE_PRESENT))
-                        return bd_error_fault(BD_ERR_NOT_FOUND, vaddr,
-                                              "virtual address 0x%" PRIx64
-                                              " is not mapped: level-%d %s entry %" PRIu64
-                                              " at 0x%" PRIx64 " is not present (0x%" PRIx64 ")",
-                                              vaddr, level, table_name(level, levels), index,
-                                              table + index * 8, entry);
+                        return NULL;
                 /* PS only means a leaf in a PUD (1 GiB) or PMD (2 MiB); in a
                  * PGD/P4D it is reserved and in a PTE it is the PAT bit. */
                 if (level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE))) {
-                        uint64_t size = 1ull << shift;
                         /* For huge leaves bit 12 is PAT, not address: the
                          * alignment mask drops it with the offset bits. */
                         uint64_t frame = entry & BD_PTE_ADDR_MASK & ~(size - 1);
-                        *paddr = frame | (vaddr & (size - 1));
-                        if (page_size)
-                                *page_size = size;
+                        out->present = 1;
+                        out->paddr = frame | (vaddr & (size - 1));
                         return NULL;
                 }
                 table = entry & BD_PTE_ADDR_MASK;

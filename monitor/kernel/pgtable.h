@@ -47,4 +47,23 @@ struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtabl
                                              uint64_t pgd_phys, int levels, uint64_t vaddr,
                                              uint64_t *paddr, uint64_t *page_size);
 
+/* What the walk to vaddr found: the mapping (present) or the entry that
+ * ended it. A walk that ends on a non-present entry is no error here: level
+ * and size say how much address space that entry covers (a whole 1 GiB of
+ * nothing costs one lookup), and a non-zero entry at level 1 is a swap or
+ * migration entry, not an untouched page. Errors: a non-canonical address
+ * (BD_ERR_NOT_FOUND), a table outside every window (BD_ERR_RANGE). */
+struct bd_pgtable_leaf {
+        int present;
+        int level;           /* 1 (PTE) .. 5 */
+        uint64_t entry;      /* as read */
+        uint64_t entry_phys; /* where it was read */
+        uint64_t size;       /* bytes the entry maps or would map */
+        uint64_t paddr;      /* present: vaddr's physical address */
+};
+
+struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *cache,
+                                   uint64_t pgd_phys, int levels, uint64_t vaddr,
+                                   struct bd_pgtable_leaf *out);
+
 #endif

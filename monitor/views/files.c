@@ -811,6 +811,36 @@ static uint64_t file_cost(const struct plan *pl)
                spans * (sizeof(struct bd_kernel_iov) + 1);
 }
 
+/* The files of table t (read from a files_struct, or given), described;
+ * the cost counts from st, started before t was read. Frees t. */
+static struct bd_error *describe(struct bd_kernel *k, const struct plan *pl,
+                                 const struct bd_files_syms *syms, uint64_t budget,
+                                 const struct bd_reads *st, struct table *t, struct bd_files **out)
+{
+        struct bd_files *fs = calloc(1, sizeof(*fs));
+        struct walker w = {.k = k, .pl = pl, .syms = syms, .budget = budget, .out = fs};
+        w.held = t->n * file_cost(pl);
+        if (fs) {
+                fs->st = *st;
+                fs->max_fds = t->max_fds;
+                fs->f = calloc(t->n + 1, sizeof(*fs->f));
+        }
+        w.c = calloc(t->n + 1, sizeof(*w.c));
+        struct bd_error *err = fs && fs->f && w.c ? NULL : &bd_error_nomem;
+        if (!err && !(err = read_files(&w, t)) && !(err = walk_paths(&w)))
+                err = assemble(&w);
+        free(w.c), free(w.names), free(w.comp);
+        table_free(t);
+        if (fs)
+                bd_reads_stop(&fs->st, k->phys);
+        if (err) {
+                bd_files_free(fs);
+                return err;
+        }
+        *out = fs;
+        return NULL;
+}
+
 struct bd_error *bd_files_from_table(struct bd_kernel *k, const struct bd_layout *l,
                                      const struct bd_files_syms *syms, uint64_t files,
                                      uint64_t budget, struct bd_files **out)
@@ -820,32 +850,13 @@ struct bd_error *bd_files_from_table(struct bd_kernel *k, const struct bd_layout
         if (err)
                 return err;
         struct table t = {0};
-        struct walker w = {.k = k, .pl = &pl, .syms = syms, .budget = budget};
-        if (!(w.out = calloc(1, sizeof(*w.out))))
-                return &bd_error_nomem;
-        bd_reads_start(&w.out->st, k->phys);
-        if ((err = read_table(k, &pl, files, budget, file_cost(&pl), &t)))
-                goto out;
-        w.out->max_fds = t.max_fds;
-        w.held = t.n * file_cost(&pl);
-        w.out->f = calloc(t.n + 1, sizeof(*w.out->f));
-        w.c = calloc(t.n + 1, sizeof(*w.c));
-        if (!w.out->f || !w.c) {
-                err = &bd_error_nomem;
-                goto out;
-        }
-        if (!(err = read_files(&w, &t)) && !(err = walk_paths(&w)))
-                err = assemble(&w);
-        bd_reads_stop(&w.out->st, k->phys);
-out:
-        table_free(&t);
-        free(w.c), free(w.names), free(w.comp);
-        if (err) {
-                bd_files_free(w.out);
+        struct bd_reads st;
+        bd_reads_start(&st, k->phys);
+        if ((err = read_table(k, &pl, files, budget, file_cost(&pl), &t))) {
+                table_free(&t);
                 return err;
         }
-        *out = w.out;
-        return NULL;
+        return describe(k, &pl, syms, budget, &st, &t, out);
 }
 
 /* A symbol's address, 0 for one the kernel lacks: its files then go
@@ -891,6 +902,38 @@ struct bd_error *bd_files_read(struct bd_program *prog, int32_t pid, struct bd_f
         find_syms(prog, &s);
         err = bd_files_from_table(prog->k, l, &s, files, bd_budget(prog, BD_FILES_BUDGET), out);
         return err ? bd_error_wrap(err, "files: pid %d", pid) : NULL;
+}
+
+struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size_t n,
+                             struct bd_files **out)
+{
+        const struct bd_layout *l;
+        struct plan pl;
+        struct bd_error *err = bd_program_layout(prog, &l);
+        if (!err)
+                err = make_plan(l, &pl);
+        if (err)
+                return err;
+        uint64_t budget = bd_budget(prog, BD_FILES_BUDGET);
+        if ((err = bd_budget_check(n, file_cost(&pl), budget, "open files")))
+                return err;
+        struct bd_files_syms s;
+        find_syms(prog, &s);
+        struct bd_reads st;
+        bd_reads_start(&st, prog->phys);
+        struct table t = {.n = n,
+                          .fd = calloc(n + 1, sizeof(*t.fd)),
+                          .file = calloc(n + 1, sizeof(*t.file)),
+                          .cloexec = calloc(n + 1, 1)};
+        if (!t.fd || !t.file || !t.cloexec) {
+                table_free(&t);
+                return &bd_error_nomem;
+        }
+        for (size_t i = 0; i < n; i++) {
+                t.fd[i] = (int32_t)i;
+                t.file[i] = file[i];
+        }
+        return describe(prog->k, &pl, &s, budget, &st, &t, out);
 }
 
 void bd_files_free(struct bd_files *f)

@@ -96,6 +96,11 @@ struct bd_error *bd_files_read(struct bd_program *prog, int32_t pid, struct bd_f
 struct bd_error *bd_files_from_table(struct bd_kernel *k, const struct bd_layout *l,
                                      const struct bd_files_syms *syms, uint64_t files,
                                      uint64_t budget, struct bd_files **out);
+/* The files at file[0..n) (struct file pointers from anywhere: a
+ * process's mappings), described as an fd table's would be, fd i being
+ * file[i]; a NULL pointer is left out. */
+struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size_t n,
+                             struct bd_files **out);
 void bd_files_free(struct bd_files *f);
 
 /* f_flags as "O_RDWR|O_APPEND|O_CLOEXEC", bits without a name in octal. */

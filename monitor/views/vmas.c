@@ -6,21 +6,17 @@
 #include "../../common/clock.h"
 #include "../../common/grow.h"
 #include "budget.h"
+#include "files.h"
 #include "tasks.h"
 #include "../walk/walk.h"
 #include "../walk/walk_maple.h"
 
 /* More VMAs than vm.max_map_count allows by default (65530), with room. */
 #define VMAS_MAX (1u << 20)
-/* Path components followed up d_parent: deeper is corrupt or irrelevant. */
-#define PATH_DEPTH    32
-#define NAME_MAX_READ 64
-/* What maps reads and holds per VMA: the VMA kept, its five fields' reads
- * in flight, and its path's walk (two reads a level, the dentry, its
- * parent, the name's pointer and the name). */
-#define VMA_COST                                                                                   \
-        (sizeof(struct bd_vma) + 7 * sizeof(struct bd_kernel_iov) + 3 * sizeof(uint64_t) +         \
-         NAME_MAX_READ + 1)
+/* What maps reads and holds per VMA: the VMA kept, its six fields' reads
+ * in flight, its file pointer in the list of mapped files (whose paths
+ * files.h reads, on its own budget). */
+#define VMA_COST (sizeof(struct bd_vma) + 6 * sizeof(struct bd_kernel_iov) + sizeof(uint64_t))
 
 struct collect {
         struct bd_vmas *out;
@@ -73,69 +69,44 @@ static struct bd_error *maple_layout(const struct bd_layout *l, struct bd_maple_
         return NULL;
 }
 
-/* Prepend "/name" for each dentry up to the root, a level per batch. */
-static void resolve_names(struct bd_program *prog, const struct bd_layout *l, struct bd_vmas *vs)
+static int cmp_u64(const void *a, const void *b)
 {
-        int64_t f_dentry, d_name, d_parent;
-        if (!bd_layout_has(l, BDL_FILE_DENTRY, &f_dentry) ||
-            !bd_layout_has(l, BDL_DENTRY_NAME, &d_name) ||
-            !bd_layout_has(l, BDL_DENTRY_PARENT, &d_parent))
-                return;
-        size_t n = vs->n;
-        uint64_t *dentry = calloc(n + 1, sizeof(*dentry));
-        uint64_t *next = calloc(n + 1, sizeof(*next));
-        uint64_t *name_ptr = calloc(n + 1, sizeof(*name_ptr));
-        char(*name)[NAME_MAX_READ + 1] = calloc(n + 1, sizeof(*name));
-        struct bd_kernel_iov *iov = calloc(2 * n + 1, sizeof(*iov));
-        if (!dentry || !next || !name_ptr || !name || !iov)
-                goto out;
-        size_t m = 0;
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Each mapped file's path as d_path() gives it, across mounts; the VMAs of
+ * one file share its struct file, which is described once. A path memory
+ * does not give is left empty. */
+static struct bd_error *resolve_names(struct bd_program *prog, struct bd_vmas *vs)
+{
+        uint64_t *file = calloc(vs->n + 1, sizeof(*file));
+        if (!file)
+                return &bd_error_nomem;
+        size_t n = 0;
+        for (size_t i = 0; i < vs->n; i++)
+                if (vs->v[i].file)
+                        file[n++] = vs->v[i].file;
+        qsort(file, n, sizeof(*file), cmp_u64);
+        size_t u = 0;
         for (size_t i = 0; i < n; i++)
-                if (vs->v[i].file && bd_walk_kptr_ok(prog->k, vs->v[i].file, 8))
-                        iov[m++] = (struct bd_kernel_iov){vs->v[i].file + (uint64_t)f_dentry,
-                                                          &dentry[i], 8};
-        if (bd_kernel_read_batch(prog->k, iov, m))
-                goto out;
-        for (int depth = 0; depth < PATH_DEPTH; depth++) {
-                m = 0;
-                for (size_t i = 0; i < n; i++)
-                        if (dentry[i] && bd_walk_kptr_ok(prog->k, dentry[i], 8)) {
-                                iov[m++] = (struct bd_kernel_iov){dentry[i] + (uint64_t)d_name,
-                                                                  &name_ptr[i], 8};
-                                iov[m++] = (struct bd_kernel_iov){dentry[i] + (uint64_t)d_parent,
-                                                                  &next[i], 8};
-                        }
-                if (!m || bd_kernel_read_batch(prog->k, iov, m))
-                        break;
-                m = 0;
-                for (size_t i = 0; i < n; i++)
-                        if (dentry[i] && bd_walk_kptr_ok(prog->k, name_ptr[i], 1)) {
-                                memset(name[i], 0, sizeof(name[i]));
-                                iov[m++] =
-                                    (struct bd_kernel_iov){name_ptr[i], name[i], NAME_MAX_READ};
-                        }
-                /* Names may sit at the end of a page before an unmapped
-                 * one: a failed batch ends the paths where they are. */
-                if (bd_kernel_read_batch(prog->k, iov, m))
-                        break;
-                for (size_t i = 0; i < n; i++) {
-                        if (!dentry[i])
-                                continue;
-                        /* The root dentry is its own parent. */
-                        if (next[i] == dentry[i]) {
-                                if (!vs->v[i].name[0])
-                                        strcpy(vs->v[i].name, "/");
-                                dentry[i] = 0;
-                                continue;
-                        }
-                        char tmp[sizeof(vs->v[i].name)];
-                        snprintf(tmp, sizeof(tmp), "/%s%s", name[i], vs->v[i].name);
-                        memcpy(vs->v[i].name, tmp, sizeof(tmp));
-                        dentry[i] = next[i];
-                }
+                if (!u || file[u - 1] != file[i])
+                        file[u++] = file[i];
+        struct bd_files *fs = NULL;
+        struct bd_error *err = u ? bd_files_of(prog, file, u, &fs) : NULL;
+        for (size_t i = 0; !err && u && i < vs->n; i++) {
+                const uint64_t *at =
+                    vs->v[i].file ? bsearch(&vs->v[i].file, file, u, sizeof(*file), cmp_u64) : NULL;
+                if (!at)
+                        continue;
+                /* The description's fd j is file[j] (none is NULL). */
+                size_t j = (size_t)(at - file);
+                if (j < fs->n && fs->f[j].fd == (int32_t)j && fs->f[j].path)
+                        snprintf(vs->v[i].name, sizeof(vs->v[i].name), "%s", fs->f[j].path);
         }
-out:
-        free(dentry), free(next), free(name_ptr), free(name), free(iov);
+        bd_files_free(fs);
+        free(file);
+        return err;
 }
 
 struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vmas **out)
@@ -143,7 +114,7 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         uint64_t t0 = bd_now_ns(), rt0 = prog->phys->round_trips;
         const struct bd_layout *l;
         struct bd_maple_layout ml;
-        int64_t mt = 0, f[5];
+        int64_t mt = 0, f[6];
         uint64_t mm;
         static const enum bd_layout_id vma_ids[] = {BDL_VMA_START, BDL_VMA_END, BDL_VMA_FLAGS,
                                                     BDL_VMA_PGOFF, BDL_VMA_FILE};
@@ -152,6 +123,8 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
                 err = maple_layout(l, &ml, &mt);
         if (!err)
                 err = bd_layout_need(l, vma_ids, 5, f);
+        /* Optional: only core files ask whether a mapping was written to. */
+        size_t nf = bd_layout_has(l, BDL_VMA_ANON_VMA, &f[5]) ? 6 : 5;
         if (!err)
                 err = bd_task_pointer(prog, pid, BDL_TASK_MM, &mm);
         if (err)
@@ -166,7 +139,7 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         struct bd_walk_opts o = {.max = VMAS_MAX / 8};
         err = bd_maple_walk(prog->k, mm + (uint64_t)mt, &ml, &o, add_vma, &c);
         struct bd_kernel_iov *iov = NULL;
-        if (!err && !(iov = calloc(5 * vs->n + 1, sizeof(*iov))))
+        if (!err && !(iov = calloc(nf * vs->n + 1, sizeof(*iov))))
                 err = &bd_error_nomem;
         for (size_t i = 0; !err && i < vs->n; i++) {
                 struct bd_vma *v = &vs->v[i];
@@ -175,19 +148,23 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
                                            (unsigned long long)v->addr);
                         break;
                 }
-                uint64_t *dst[5] = {&v->start, &v->end, &v->flags, &v->pgoff, &v->file};
-                for (int j = 0; j < 5; j++)
-                        iov[5 * i + (size_t)j] =
+                uint64_t *dst[6] = {&v->start, &v->end,  &v->flags,
+                                    &v->pgoff, &v->file, &v->anon_vma};
+                for (size_t j = 0; j < nf; j++)
+                        iov[nf * i + j] =
                             (struct bd_kernel_iov){v->addr + (uint64_t)f[j], dst[j], 8};
         }
         if (!err)
-                err = bd_kernel_read_batch(prog->k, iov, 5 * vs->n);
+                err = bd_kernel_read_batch(prog->k, iov, nf * vs->n);
         free(iov);
         if (err) {
                 bd_vmas_free(vs);
                 return bd_error_wrap(err, "maps: pid %d", pid);
         }
-        resolve_names(prog, l, vs);
+        if ((err = resolve_names(prog, vs))) {
+                bd_vmas_free(vs);
+                return bd_error_wrap(err, "maps: pid %d: mapped files", pid);
+        }
         vs->round_trips = prog->phys->round_trips - rt0;
         vs->elapsed_ns = bd_now_ns() - t0;
         *out = vs;

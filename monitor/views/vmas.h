@@ -11,8 +11,9 @@
 struct bd_vma {
         uint64_t addr; /* struct vm_area_struct * */
         uint64_t start, end, flags, pgoff;
-        uint64_t file;  /* struct file *, 0 for anonymous memory */
-        char name[256]; /* the file's path as far as the dentries give it */
+        uint64_t file;     /* struct file *, 0 for anonymous memory */
+        uint64_t anon_vma; /* non-zero once written to (0 if the layout lacks it) */
+        char name[256];    /* the file's path as far as the dentries give it */
 };
 
 struct bd_vmas {

@@ -962,6 +962,113 @@ static void test_evil_peers(void **state)
         assert_int_equal(errors2 - errors1, 0);
 }
 
+/* bdmon core against gdb's own gcore: counterd on host2 (a listening
+ * thread asleep in poll, two more in pthread_cond_wait) holds state that
+ * requests from mon changed; gcore, run on host2 with the lab host's gdb
+ * from the share, and bdmon core, run on mon through the NIC, must tell gdb
+ * the same threads, backtraces, variables and registers. The difference
+ * that is explained: gdb's core names the command line up to its first NUL
+ * only (the kernel's own, like ours, turns NULs into spaces), and the
+ * service's path (/bd/bin on host2) does not exist on the lab host, where
+ * gdb is told the binary. counterd keeps running for the panic test, which
+ * compares a core of the dead process with the same gcore. */
+#define CORES "/bd/lab/run/cores"
+static long core_pid;
+
+static const char gdb_cmds[] =
+    "set debuginfod enabled off\nset pagination off\ninfo threads\n"
+    "thread apply all bt\nprint counter\nprint requests_applied\nprint table[3]\n"
+    "print table[5]\nthread 2\nframe 5\nprint worker_mark\nthread 1\n"
+    "info registers rip rsp rbp rbx r12 fs_base\nprint $xmm0\nprint $mxcsr\n"
+    "info auxv\n";
+
+/* What gdb on the lab host says about a core in build/lab/run/cores. */
+static char *gdb_on_core(const char *core)
+{
+        struct result r = host("cd '%s' && printf '%s' > build/lab/run/cores/gdb.cmds && "
+                               "gdb -nx -batch -x build/lab/run/cores/gdb.cmds build/bin/counterd "
+                               "build/lab/run/cores/%s 2>&1 | grep -v '^warning:\\|^Core was "
+                               "generated\\|^$'",
+                               lab_root, gdb_cmds, core);
+        expect_ok(&r, "gdb on the lab host");
+        char *out = r.out;
+        r.out = NULL;
+        result_free(&r);
+        return out;
+}
+
+static void expect_same_gdb(const char *what, const char *core)
+{
+        char *want = gdb_on_core("gcore"), *got = gdb_on_core(core);
+        if (strcmp(want, got))
+                print_error("%s: gdb on gcore's core says\n%s\ngdb on bdmon's says\n%s\n", what,
+                            want, got);
+        assert_string_equal(got, want);
+        /* The comparison means something: threads, state, FPU. */
+        assert_non_null(strstr(got, "idle_worker (arg=0x1)"));
+        assert_non_null(strstr(got, "in main (argc="));
+        assert_non_null(strstr(got, "$1 = 150"));
+        assert_non_null(strstr(got, "{id = 5, counter = 150}"));
+        assert_non_null(strstr(got, "= 32379980")); /* a worker's mark, 0xc0ffee0N */
+        assert_non_null(strstr(got, "AT_PHDR"));
+        free(want), free(got);
+}
+
+static void test_core_matches_gcore(void **state)
+{
+        (void)state;
+        struct result r = host("'%s/tests/lab/stage-gdb' '%s/build/lab/gdb'", lab_root, lab_root);
+        expect_ok(&r, "staging gdb for host2");
+        result_free(&r);
+        core_pid = host2_pid("mkdir -p " CORES "; counterd -p 7000 -t 2 </dev/null >/dev/null "
+                             "2>&1 & echo $!");
+        r = vm("mon", "(for i in 1 2 3 4 5; do echo \"$i ADD $((i * 10))\"; sleep 0.1; done;"
+                      " sleep 1) | nc 10.99.0.2 7000");
+        expect_ok(&r, "requests to counterd");
+        assert_non_null(strstr(r.out, "5 150\n"));
+        result_free(&r);
+        r = vm("host2",
+               "/bd/lab/gdb/gdb -nx -batch -p %ld -ex 'gcore " CORES "/gcore' 2>&1 |"
+               " grep 'Saved corefile'",
+               core_pid);
+        expect_ok(&r, "gcore on host2");
+        result_free(&r);
+        r = vm("mon", BDMON " --json core host2 %ld -o " CORES "/live", core_pid);
+        expect_ok(&r, "bdmon core (live)");
+        assert_non_null(strstr(r.out, "\"comm\":\"counterd\""));
+        assert_non_null(strstr(r.out, "\"pages_unreadable\":0"));
+        result_free(&r);
+        expect_same_gdb("live", "live");
+        /* The mapped files' paths cross the share's mount, as d_path()'s. */
+        struct result h =
+            vm("host2", "awk '$6 ~ /^\\// { print $1, $2, $6 }' /proc/%ld/maps", core_pid);
+        expect_ok(&h, "/proc/PID/maps of counterd");
+        assert_non_null(strstr(h.out, " /bd/bin/counterd\n"));
+        r = vm("mon", BDMON " maps host2 %ld | awk '$4 ~ /^\\// { print $1, $2, $4 }'", core_pid);
+        expect_ok(&r, "bdmon maps of counterd");
+        assert_string_equal(r.out, h.out);
+        result_free(&h);
+        result_free(&r);
+        r = host("stat -c %%a '%s/build/lab/run/cores/live'", lab_root);
+        expect_ok(&r, "the core's mode");
+        assert_string_equal(r.out, "600\n");
+        result_free(&r);
+        /* No such pid, a kernel thread: one line each, exit 9. */
+        r = vm("mon", BDMON " core host2 999999 -o " CORES "/none");
+        expect_refusal(&r, 9, "no task with pid 999999");
+        result_free(&r);
+        r = vm("mon", BDMON " core host2 2 -o " CORES "/none");
+        expect_refusal(&r, 9, "kernel thread");
+        result_free(&r);
+        r = vm("mon", BDMON " core host2 1");
+        assert_int_equal(r.rc, 2);
+        assert_non_null(strstr(r.err, "bdmon: core needs -o FILE\n"));
+        result_free(&r);
+        r = host("ls '%s/build/lab/run/cores' | grep -c none", lab_root);
+        assert_string_equal(r.out, "0\n");
+        result_free(&r);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -1033,6 +1140,13 @@ static void test_after_panic_nic_still_serves(void **state)
         result_free(&r);
         result_free(&ps1);
         result_free(&ps2);
+        /* The dead kernel's process, as gdb sees it: what gcore saw. */
+        if (core_pid) {
+                r = vm("mon", BDMON " core host2 %ld -o " CORES "/dead", core_pid);
+                expect_ok(&r, "bdmon core after the panic");
+                result_free(&r);
+                expect_same_gdb("after the panic", "dead");
+        }
         r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info after the panic");
         assert_non_null(strstr(r.out, "\"uptime_s\":"));
@@ -1068,6 +1182,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_dmesg_follow),
             cmocka_unit_test(test_views_from_ram_file),
             cmocka_unit_test(test_evil_peers),
+            cmocka_unit_test(test_core_matches_gcore),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */

@@ -173,6 +173,42 @@ static void test_not_present(void **state)
         bd_phys_close(p);
 }
 
+/* A lookup that ends on a non-present entry says where and how much it
+ * covers, so a range walk skips it whole; a non-zero PTE without the
+ * present bit (a swap entry) is told from an empty one. */
+static void test_lookup_not_present(void **state)
+{
+        (void)state;
+        uint64_t va = 0x00007f0000200000ull;
+        uint64_t pmd = chain(va, 4, 2);
+        set_entry(pmd, idx(va, 2) + 1, 0x5000ull | FLAGS);
+        set_entry(0x5000, 3, 0x3e00ull); /* a swap entry: offset bits, no present bit */
+        set_entry(0x5000, 4, 0x0000000abcdef000ull | FLAGS);
+        struct bd_phys *p = open_img();
+        struct bd_pgtable_leaf leaf;
+        assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va + 0x1234, &leaf));
+        assert_false(leaf.present);
+        assert_int_equal(leaf.level, 2);
+        assert_int_equal(leaf.size, 2u << 20);
+        assert_int_equal(leaf.entry, 0);
+        assert_int_equal(leaf.entry_phys, pmd + idx(va, 2) * 8);
+        uint64_t va2 = va + (2u << 20);
+        assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va2 + 3 * 4096, &leaf));
+        assert_false(leaf.present);
+        assert_int_equal(leaf.level, 1);
+        assert_int_equal(leaf.entry, 0x3e00ull);
+        assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va2 + 4 * 4096 + 5, &leaf));
+        assert_true(leaf.present);
+        assert_int_equal(leaf.paddr, 0xabcdef005ull);
+        assert_int_equal(leaf.size, 4096);
+        /* An empty top-level entry covers 512 GiB. */
+        assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, 0x100000000000ull, &leaf));
+        assert_false(leaf.present);
+        assert_int_equal(leaf.level, 4);
+        assert_int_equal(leaf.size, 1ull << 39);
+        bd_phys_close(p);
+}
+
 static void test_table_outside_windows(void **state)
 {
         (void)state;
@@ -425,6 +461,7 @@ int main(void)
             T(test_5level_2m_and_1g),
             T(test_modes_differ),
             T(test_not_present),
+            T(test_lookup_not_present),
             T(test_table_outside_windows),
             T(test_non_canonical),
             T(test_cache),

@@ -1,0 +1,167 @@
+/* counterd: the lab's stateful TCP service, the process the resurrection
+ * and core tests read out of host2. It keeps its state only in memory: a
+ * running counter and a table of the last requests, which requests change.
+ *
+ * Protocol, one line each way: "ID ADD N\n" adds N to the counter and
+ * answers "ID COUNTER\n". IDs increase per client; a request whose ID the
+ * service has applied already (a client's retry) is answered again from
+ * the table, never applied twice; one too old for the table is answered
+ * "ID STALE\n". "ID GET\n" answers the counter without changing it.
+ *
+ * With -t N, N more threads wait on a condition variable, each with a
+ * value of its own on its stack: a multi-threaded process whose threads
+ * are all asleep, as a frozen or dead kernel leaves them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 16
+#define TABLE_SIZE  64
+#define LINE_MAX_   128
+
+/* The state a test reads back (gdb prints these by name). */
+uint64_t counter;
+uint64_t requests_applied;
+struct applied {
+        uint64_t id, counter;
+} table[TABLE_SIZE];
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+
+struct client {
+        int fd;
+        size_t len;
+        char line[LINE_MAX_];
+};
+
+static void *idle_worker(void *arg)
+{
+        volatile uint64_t worker_mark = 0xc0ffee00u + (uint64_t)(uintptr_t)arg;
+        pthread_mutex_lock(&idle_lock);
+        for (;;)
+                pthread_cond_wait(&idle_cond, &idle_lock);
+        return (void *)(uintptr_t)worker_mark;
+}
+
+/* The answer to one request line, into out. */
+static void answer(const char *line, char *out, size_t cap)
+{
+        uint64_t id, n;
+        char op[8];
+        int k = sscanf(line, "%" SCNu64 " %7s %" SCNu64, &id, op, &n);
+        if (k >= 2 && !strcmp(op, "GET")) {
+                snprintf(out, cap, "%" PRIu64 " %" PRIu64 "\n", id, counter);
+                return;
+        }
+        if (k != 3 || strcmp(op, "ADD")) {
+                snprintf(out, cap, "0 ERROR\n");
+                return;
+        }
+        struct applied *slot = &table[id % TABLE_SIZE];
+        if (slot->id == id && id) {
+                snprintf(out, cap, "%" PRIu64 " %" PRIu64 "\n", id, slot->counter);
+                return;
+        }
+        if (id && slot->id > id) {
+                snprintf(out, cap, "%" PRIu64 " STALE\n", id);
+                return;
+        }
+        counter += n;
+        requests_applied++;
+        *slot = (struct applied){id, counter};
+        snprintf(out, cap, "%" PRIu64 " %" PRIu64 "\n", id, counter);
+}
+
+/* Read what the client sent; answer each complete line. 0 on EOF or error. */
+static int serve(struct client *c)
+{
+        ssize_t r = read(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len);
+        if (r <= 0)
+                return r < 0 && errno == EINTR;
+        c->len += (size_t)r;
+        c->line[c->len] = 0;
+        char *nl;
+        while ((nl = memchr(c->line, '\n', c->len))) {
+                *nl = 0;
+                char out[LINE_MAX_];
+                answer(c->line, out, sizeof(out));
+                size_t left = strlen(out);
+                for (char *p = out; left;) {
+                        ssize_t w = write(c->fd, p, left);
+                        if (w <= 0)
+                                return 0;
+                        p += w, left -= (size_t)w;
+                }
+                size_t used = (size_t)(nl + 1 - c->line);
+                memmove(c->line, nl + 1, c->len - used);
+                c->len -= used;
+        }
+        return c->len < sizeof(c->line) - 1;
+}
+
+int main(int argc, char **argv)
+{
+        int port = 7000, threads = 0, opt;
+        while ((opt = getopt(argc, argv, "p:t:h")) != -1) {
+                if (opt == 'p')
+                        port = atoi(optarg);
+                else if (opt == 't')
+                        threads = atoi(optarg);
+                else {
+                        fprintf(stderr, "usage: counterd [-p PORT] [-t IDLE_THREADS]\n");
+                        return opt == 'h' ? 0 : 2;
+                }
+        }
+        if (port <= 0 || port > 65535 || threads < 0 || threads > 64) {
+                fprintf(stderr, "counterd: bad port or thread count\n");
+                return 2;
+        }
+        for (int i = 0; i < threads; i++) {
+                pthread_t t;
+                if (pthread_create(&t, NULL, idle_worker, (void *)(uintptr_t)i)) {
+                        fprintf(stderr, "counterd: cannot start thread %d\n", i);
+                        return 1;
+                }
+        }
+        int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 8)) {
+                fprintf(stderr, "counterd: port %d: %s\n", port, strerror(errno));
+                return 1;
+        }
+        struct client cl[MAX_CLIENTS];
+        struct pollfd pfd[MAX_CLIENTS + 1];
+        size_t n = 0;
+        for (;;) {
+                pfd[0] = (struct pollfd){.fd = ls, .events = POLLIN};
+                for (size_t i = 0; i < n; i++)
+                        pfd[i + 1] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
+                if (poll(pfd, n + 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 1;
+                }
+                for (size_t i = n; i-- > 0;)
+                        if (pfd[i + 1].revents && !serve(&cl[i])) {
+                                close(cl[i].fd);
+                                cl[i] = cl[--n];
+                        }
+                if (pfd[0].revents & POLLIN) {
+                        int fd = accept(ls, NULL, NULL);
+                        if (fd >= 0 && n < MAX_CLIENTS)
+                                cl[n++] = (struct client){.fd = fd};
+                        else if (fd >= 0)
+                                close(fd);
+                }
+        }
+}

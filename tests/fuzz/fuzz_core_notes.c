@@ -1,0 +1,93 @@
+/* libFuzzer target: a core file's FPU notes from hostile memory. The
+ * kernel's xsave geometry (xstate_offsets, xstate_sizes, xstate_flags,
+ * fpu_user_cfg) and each thread's saved xsave buffer are read from the
+ * target, so all of them are the fuzzer's; so are the names NT_FILE
+ * carries.
+ *
+ * Invariants: a geometry is used only if it checks out; a conversion fails
+ * only with BD_ERR_PROTOCOL and otherwise yields a standard-format buffer
+ * (XCOMP_BV 0) whose XSTATE_BV names only components user space may see;
+ * nothing is read or written outside the buffers (ASan). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../monitor/views/core_notes.h"
+#include "fuzz_check.h"
+
+static size_t take(const uint8_t **d, size_t *n, void *out, size_t len)
+{
+        size_t k = *n < len ? *n : len;
+        memset(out, 0, len);
+        memcpy(out, *d, k);
+        *d += k, *n -= k;
+        return k;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct bd_xstate_geometry g;
+        memset(&g, 0, sizeof(g));
+        uint8_t nf;
+        uint16_t max_size;
+        take(&data, &size, &nf, 1);
+        take(&data, &size, &g.user_max_features, 8);
+        take(&data, &size, &max_size, 2);
+        g.nfeatures = nf % (BD_XFEATURES_MAX + 4);
+        g.user_max_size = max_size;
+        for (unsigned i = 0; i < BD_XFEATURES_MAX && i < g.nfeatures; i++) {
+                uint16_t off, len;
+                uint8_t fl;
+                take(&data, &size, &off, 2);
+                take(&data, &size, &len, 2);
+                take(&data, &size, &fl, 1);
+                g.offset[i] = off, g.size[i] = len, g.flags[i] = fl;
+        }
+        uint32_t pkru;
+        uint64_t user;
+        take(&data, &size, &pkru, 4);
+        take(&data, &size, &user, 8);
+        /* The rest is the thread's buffer: a copy of its own size, so that
+         * ASan sees any read past it. */
+        uint8_t *buf = malloc(size + 1);
+        CHECK(buf);
+        memcpy(buf, data, size);
+        struct bd_error *err = bd_xstate_check(&g);
+        if (err) {
+                CHECK(err->code == BD_ERR_PROTOCOL);
+                bd_error_destroy(err);
+        } else {
+                uint8_t *out = malloc(g.user_max_size), fx[BD_FXSAVE_SIZE];
+                CHECK(out);
+                err = bd_xstate_to_user(&g, buf, size, user, pkru, out, fx);
+                if (err) {
+                        CHECK(err->code == BD_ERR_PROTOCOL);
+                        bd_error_destroy(err);
+                } else {
+                        uint64_t bv, comp;
+                        memcpy(&bv, out + 512, 8);
+                        memcpy(&comp, out + 520, 8);
+                        CHECK(comp == 0);
+                        CHECK((bv & ~(user & g.user_max_features)) == 0);
+                }
+                free(out);
+        }
+        /* The buffer's bytes as mapped files' names. */
+        struct bd_core_file_map m[4];
+        char names[4][32];
+        for (int i = 0; i < 4; i++) {
+                memset(names[i], 0, sizeof(names[i]));
+                size_t at = size ? (size_t)i * 7 % size : 0, left = size - at;
+                memcpy(names[i], buf + at, left < 31 ? left : 31);
+                m[i] = (struct bd_core_file_map){(uint64_t)i << 12, (uint64_t)(i + 1) << 12,
+                                                 (uint64_t)i, names[i]};
+        }
+        struct bd_core_notes notes = {0};
+        err = bd_core_nt_file(m, 4, &notes);
+        CHECK(!err);
+        CHECK(notes.len % 4 == 0);
+        bd_core_notes_free(&notes);
+        free(buf);
+        return 0;
+}
