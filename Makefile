@@ -28,7 +28,10 @@ DEPFLAGS = -MMD -MP
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 TFLAGS  := -O1 -g -fno-omit-frame-pointer $(SAN) -Wno-unknown-warning-option
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
-LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c
+# Generated code (CRIU's image formats) is included as <criu/NAME.pb-c.h>.
+GEN     := $(BUILD)/gen
+INCS    := $(LUA_CFLAGS) -I$(GEN)
+LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 
@@ -37,6 +40,7 @@ NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
 MON_SRC     := $(filter-out monitor/cli/%,$(wildcard monitor/*/*.c))
 CLI_SRC     := $(wildcard monitor/cli/*.c)
 LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
+RES_SRC     := $(wildcard monitor/resurrect/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
@@ -62,7 +66,8 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libibverbs-dev librdmacm-dev libpci-dev pci.ids libsodium-dev libcmocka-dev \
         libbpf-dev libelf-dev liblua5.4-dev libjson-c-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
-        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb
+        ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
+        criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:
@@ -95,17 +100,29 @@ help:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(LUA_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(INCS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/test/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+	$(CLANG) $(CSTD) $(WARN) $(INCS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
-$(LIB): $(call OBJ,$(LIB_SRC))
+# CRIU's image formats, as C, from the criu installed here (its Python
+# package carries their descriptors); one object holds them all.
+CRIU_GEN := $(GEN)/criu/images.c
+$(CRIU_GEN): monitor/resurrect/criu-gen
+	/usr/bin/python3 $< $(GEN)
+$(BUILD)/obj/criu-images.o: $(CRIU_GEN)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -I$(GEN)/criu -c $< -o $@
+$(BUILD)/test/criu-images.o: $(CRIU_GEN)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer-no-link -I$(GEN)/criu -c $< -o $@
+$(call OBJ,$(RES_SRC)) $(call TEST_OBJ,$(RES_SRC)): | $(CRIU_GEN)
+
+$(LIB): $(call OBJ,$(LIB_SRC)) $(BUILD)/obj/criu-images.o
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(TEST_LIB): $(call TEST_OBJ,$(LIB_SRC))
+$(TEST_LIB): $(call TEST_OBJ,$(LIB_SRC)) $(BUILD)/test/criu-images.o
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -134,11 +151,11 @@ $(LAB_TOOLS): $(BUILD)/bin/%: $(BUILD)/obj/tests/lab/%.o $(BUILD)/obj/tests/lab/
 # Unit tests are not fuzzers: their own file needs no coverage hooks.
 $(BUILD)/test/unit/%: tests/unit/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS) -lcmocka
+	$(CLANG) $(CSTD) $(WARN) $(INCS) $(TFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS) -lcmocka
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(TEST_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(LUA_CFLAGS) $(TFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS)
+	$(CLANG) $(CSTD) $(WARN) $(INCS) $(TFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -MT $@ $< $(TEST_LIB) -o $@ $(LIBS)
 
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \

@@ -10,7 +10,8 @@
  *
  * With -t N, N more threads wait on a condition variable, each with a
  * value of its own on its stack: a multi-threaded process whose threads
- * are all asleep, as a frozen or dead kernel leaves them. */
+ * are all asleep, as a frozen or dead kernel leaves them. With no client
+ * connected the main thread waits in accept(), with clients in poll(). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -143,6 +144,16 @@ int main(int argc, char **argv)
         struct pollfd pfd[MAX_CLIENTS + 1];
         size_t n = 0;
         for (;;) {
+                /* With no client, wait in accept(): a call the kernel
+                 * restarts as it was when a checkpoint interrupts it. */
+                if (!n) {
+                        int fd = accept(ls, NULL, NULL);
+                        if (fd >= 0)
+                                cl[n++] = (struct client){.fd = fd};
+                        else if (errno != EINTR)
+                                return 1;
+                        continue;
+                }
                 pfd[0] = (struct pollfd){.fd = ls, .events = POLLIN};
                 for (size_t i = 0; i < n; i++)
                         pfd[i + 1] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};

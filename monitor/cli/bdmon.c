@@ -84,6 +84,19 @@ static const char usage[] =
     "                            Written under FILE.tmp.PID, mode 0600, then renamed.\n"
     "                            A thread that was on a CPU is named on stderr: its\n"
     "                            registers may be stale. Swapped-out pages read as 0.\n"
+    "  resurrect TARGET PID --images DIR\n"
+    "                            PID's process as a CRIU image directory for\n"
+    "                            criu restore, in the installed criu's formats, read\n"
+    "                            from a live, frozen or dead kernel. DIR must not\n"
+    "                            exist; it appears whole or not at all. Threads in a\n"
+    "                            system call are left as criu's dump leaves them:\n"
+    "                            blocking reads, accept and futex waits rewound to\n"
+    "                            run again, other waits returning -EINTR (listed).\n"
+    "                            Refuses a thread that was on a CPU (--force takes\n"
+    "                            the risk), 32-bit processes and swapped-out pages.\n"
+    "                            Written so far: inventory, pstree, core, ids, mm,\n"
+    "                            pagemap, pages; not yet files, fs, sockets: criu\n"
+    "                            cannot restore from these alone.\n"
     "  read TARGET ADDR LEN      LEN bytes at physical ADDR (--kernel: kernel\n"
     "                            virtual; --pid PID: PID's user virtual); hexdump,\n"
     "                            or the bytes themselves with --raw.\n"
@@ -179,8 +192,10 @@ static const char usage[] =
     "                      apply the plan saved in FILE instead of a new one.\n"
     "      --force         repair: take a risk memory cannot rule out (unlock:\n"
     "                      a lock's owner is not recorded, so a leak is not\n"
-    "                      proven).\n"
-    "  -o, --output FILE   dump: the vmcore; layouts export: the layout file\n"
+    "                      proven); resurrect: take threads that were on a CPU.\n"
+    "      --images DIR    resurrect: the image directory to create.\n"
+    "  -o, --output FILE   dump: the vmcore; core: the core file; layouts export:\n"
+    "                      the layout file\n"
     "                      ('-': standard output).\n"
     "      --layout FILE   take structure offsets from a stored layout file, not\n"
     "                      the kernel's BTF.\n"
@@ -235,6 +250,7 @@ static const struct cli_command commands[] = {
     {"layouts export", 0, 0, cmd_layouts_export},
     {"dump", 0, 0, cmd_dump},
     {"core", 1, 0, cmd_core},
+    {"resurrect", 1, 0, cmd_resurrect},
     {"read", 2, 0, cmd_read},
     {"windows", 0, 0, cmd_windows},
     {"cas", 3, 0, cmd_cas},
@@ -293,6 +309,7 @@ int main(int argc, char **argv)
                 OPT_INCIDENT_QUOTA,
                 OPT_TCP,
                 OPT_UDP,
+                OPT_IMAGES,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -332,6 +349,7 @@ int main(int argc, char **argv)
             {"incident-quota", required_argument, NULL, OPT_INCIDENT_QUOTA},
             {"tcp", no_argument, NULL, OPT_TCP},
             {"udp", no_argument, NULL, OPT_UDP},
+            {"images", required_argument, NULL, OPT_IMAGES},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -468,6 +486,9 @@ int main(int argc, char **argv)
                 case OPT_UDP:
                         cli.udp = 1;
                         break;
+                case OPT_IMAGES:
+                        cli.images = optarg;
+                        break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
                         poll_set = 1;
@@ -553,9 +574,12 @@ int main(int argc, char **argv)
         const char *target = cli.source ? cli.source : argv[optind++];
         char **args = argv + optind;
         cli.open.write_enabled = cli.write;
-        if ((cli.apply || cli.plan || cli.force) && strcmp(name, "repair"))
-                return cli_usage_error("--apply, --plan and --force are for repair, not '%s'",
-                                       name);
+        if ((cli.apply || cli.plan) && strcmp(name, "repair"))
+                return cli_usage_error("--apply and --plan are for repair, not '%s'", name);
+        if (cli.force && strcmp(name, "repair") && strcmp(name, "resurrect"))
+                return cli_usage_error("--force is for repair and resurrect, not '%s'", name);
+        if (cli.images && strcmp(name, "resurrect"))
+                return cli_usage_error("--images is for resurrect, not '%s'", name);
         if (!strcmp(name, "repair") && cli.apply && !cli.write)
                 return cli_report(bd_error_new(BD_ERR_READONLY,
                                                "the monitor is read-only; 'repair --apply' "

@@ -19,6 +19,7 @@ struct cli {
         const char *audit;
         const char *layout; /* --layout FILE */
         const char *output; /* -o FILE */
+        const char *images; /* resurrect --images DIR */
         const char *type;   /* print --type STRUCT */
         const char *plan;   /* repair --plan FILE */
         int apply;          /* repair --apply */
@@ -79,6 +80,7 @@ int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs
 int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_core(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_read(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_windows(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs);

@@ -309,3 +309,13 @@ struct bd_error *bd_layout_need(const struct bd_layout *l, const enum bd_layout_
         }
         return NULL;
 }
+
+struct bd_error *bd_layout_get_sized(const struct bd_layout *l, enum bd_layout_id id, int64_t size,
+                                     int64_t *off)
+{
+        struct bd_error *err = bd_layout_get(l, id, off);
+        if (!err && l->e[id].size != size)
+                err = bd_error_new(BD_ERR_PROTOCOL, "%s is %lld bytes, not %lld",
+                                   bd_layout_path(id), (long long)l->e[id].size, (long long)size);
+        return err;
+}

@@ -66,6 +66,10 @@ struct bd_error *bd_layout_find_stored(struct bd_layout *l, const char *build_id
 /* A member's offset, a size, or an enumerator. BD_ERR_NOT_FOUND naming the
  * entry and the layout's source when the kernel lacks it. */
 struct bd_error *bd_layout_get(const struct bd_layout *l, enum bd_layout_id id, int64_t *value);
+/* A member's offset, when the member is size bytes as the caller reads it;
+ * BD_ERR_PROTOCOL naming it when the kernel's is another size. */
+struct bd_error *bd_layout_get_sized(const struct bd_layout *l, enum bd_layout_id id, int64_t size,
+                                     int64_t *off);
 /* An optional entry: 1 and *value if the kernel has it, else 0 (nothing
  * to free: for views that do without). */
 int bd_layout_has(const struct bd_layout *l, enum bd_layout_id id, int64_t *value);

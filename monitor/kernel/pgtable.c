@@ -108,15 +108,22 @@ struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *c
                 uint64_t size = 1ull << shift;
                 *out = (struct bd_pgtable_leaf){
                     .entry = entry, .entry_phys = table + index * 8, .level = level, .size = size};
-                if (!(entry & BD_PTE_PRESENT))
-                        return NULL;
                 /* PS only means a leaf in a PUD (1 GiB) or PMD (2 MiB); in a
                  * PGD/P4D it is reserved and in a PTE it is the PAT bit. */
-                if (level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE))) {
+                int leaf = level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE));
+                /* A page of a PROT_NONE mapping (mprotect, NUMA hinting)
+                 * is in memory with its present bit clear; Linux stores
+                 * the frame of such entries inverted (the L1TF defence). */
+                int protnone = leaf && !(entry & BD_PTE_PRESENT) && (entry & BD_PTE_PROTNONE);
+                if (!(entry & BD_PTE_PRESENT) && !protnone)
+                        return NULL;
+                if (leaf) {
                         /* For huge leaves bit 12 is PAT, not address: the
                          * alignment mask drops it with the offset bits. */
-                        uint64_t frame = entry & BD_PTE_ADDR_MASK & ~(size - 1);
+                        uint64_t frame =
+                            (protnone ? ~entry : entry) & BD_PTE_ADDR_MASK & ~(size - 1);
                         out->present = 1;
+                        out->protnone = protnone;
                         out->paddr = frame | (vaddr & (size - 1));
                         return NULL;
                 }

@@ -14,6 +14,9 @@
 #define BD_PTE_ADDR_MASK 0x000ffffffffff000ull
 #define BD_PTE_PRESENT   0x1ull
 #define BD_PTE_HUGE      0x80ull /* PS: a 1 GiB or 2 MiB leaf */
+/* Without the present bit, in a leaf: a page of a PROT_NONE mapping (the
+ * global bit's place, which only present entries use). */
+#define BD_PTE_PROTNONE 0x100ull
 
 /* Translate vaddr through the table rooted at pgd_phys (CR3's frame; the
  * PML5 with levels 5, the PML4 with levels 4). On success *paddr is the
@@ -51,10 +54,12 @@ struct bd_error *bd_pgtable_translate_cached(struct bd_phys *p, struct bd_pgtabl
  * ended it. A walk that ends on a non-present entry is no error here: level
  * and size say how much address space that entry covers (a whole 1 GiB of
  * nothing costs one lookup), and a non-zero entry at level 1 is a swap or
- * migration entry, not an untouched page. Errors: a non-canonical address
+ * migration entry, not an untouched page. A page of a PROT_NONE mapping is
+ * present, as the kernel's pte_present() says. Errors: a non-canonical address
  * (BD_ERR_NOT_FOUND), a table outside every window (BD_ERR_RANGE). */
 struct bd_pgtable_leaf {
         int present;
+        int protnone;        /* present, in a PROT_NONE mapping */
         int level;           /* 1 (PTE) .. 5 */
         uint64_t entry;      /* as read */
         uint64_t entry_phys; /* where it was read */

@@ -153,6 +153,14 @@ struct bd_error *bd_xstate_to_user(const struct bd_xstate_geometry *g, const uin
         return NULL;
 }
 
+size_t bd_core_auxv_words(const uint64_t *auxv, size_t max)
+{
+        size_t n = 0;
+        while (n + 2 <= max && auxv[n] != 0)
+                n += 2;
+        return n + 2 <= max ? n + 2 : max;
+}
+
 static size_t align4(size_t n)
 {
         return (n + 3) & ~(size_t)3;

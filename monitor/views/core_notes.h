@@ -87,6 +87,10 @@ struct bd_error *bd_xstate_to_user(const struct bd_xstate_geometry *g, const uin
                                    size_t len, uint64_t user_xfeatures, uint32_t pkru,
                                    uint8_t *xstate, uint8_t fx[BD_FXSAVE_SIZE]);
 
+/* Words of an auxiliary vector of max words (pairs) up to its AT_NULL
+ * entry, which counts; max if it has none. */
+size_t bd_core_auxv_words(const uint64_t *auxv, size_t max);
+
 /* Notes, each "name\0" and a descriptor padded to 4 bytes. */
 struct bd_core_notes {
         uint8_t *buf;

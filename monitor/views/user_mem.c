@@ -1,8 +1,10 @@
 #include "user_mem.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "../kernel/pgtable.h"
+#include <stdlib.h>
 #include "tasks.h"
 #include "../walk/walk.h"
 
@@ -59,4 +61,163 @@ struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *
                 len -= n;
         }
         return NULL;
+}
+
+void bd_zero_pages_find(struct bd_program *prog, struct bd_zero_pages *z)
+{
+        memset(z, 0, sizeof(*z));
+        uint64_t addr, pfn;
+        struct bd_error *err = bd_program_symbol(prog, "empty_zero_page", &addr);
+        if (!err)
+                err = bd_kernel_translate(prog->k, addr, &z->small, NULL);
+        bd_error_destroy(err);
+        /* ~0 until the first huge zero page is allocated. */
+        err = bd_program_read_symbol(prog, "huge_zero_pfn", &pfn, sizeof(pfn));
+        if (!err && pfn < (1ull << 40))
+                z->huge = pfn << 12;
+        bd_error_destroy(err);
+}
+
+int bd_zero_page(const struct bd_zero_pages *z, uint64_t pa, uint64_t size)
+{
+        if (size == 4096)
+                return z->small && (pa & ~4095ull) == z->small;
+        if (size == (2u << 20))
+                return z->huge && (pa & ~((2ull << 20) - 1)) == z->huge;
+        return 0;
+}
+
+/* Pages read per batch. */
+#define BATCH_BYTES (1u << 20)
+#define BATCH_RUNS  256
+
+struct pages {
+        struct bd_program *prog;
+        const struct bd_user_mm *mm;
+        struct bd_zero_pages zero;
+        struct bd_pgtable_cache cache;
+        bd_user_pages_cb cb;
+        void *arg;
+        /* The batch: runs in address order, those of data read at once. */
+        struct run {
+                uint64_t va, pa, len;
+                enum bd_page_kind kind;
+        } run[BATCH_RUNS];
+        struct bd_phys_iov iov[BATCH_RUNS];
+        size_t n, bytes;
+        uint8_t *buf;
+};
+
+static struct bd_error *flush_pages(struct pages *w)
+{
+        struct bd_phys *p = w->prog->phys;
+        size_t niov = 0, at = 0;
+        for (size_t i = 0; i < w->n; i++)
+                if (w->run[i].kind == BD_PAGE_DATA) {
+                        w->iov[niov++] =
+                            (struct bd_phys_iov){w->run[i].pa, w->buf + at, (size_t)w->run[i].len};
+                        at += w->run[i].len;
+                }
+        struct bd_error *err = niov ? bd_phys_read_batch(p, w->iov, niov) : NULL;
+        if (err && bd_err_transport(err->code))
+                return err;
+        /* A batch that failed for one piece outside the windows: read each
+         * piece alone, and call what does not read unreadable. */
+        for (size_t i = 0, k = 0; err && i < w->n; i++) {
+                if (w->run[i].kind != BD_PAGE_DATA)
+                        continue;
+                struct bd_error *one =
+                    bd_phys_read(p, w->iov[k].addr, w->iov[k].buf, w->iov[k].len);
+                k++;
+                if (one && bd_err_transport(one->code)) {
+                        bd_error_destroy(err);
+                        return one;
+                }
+                if (one)
+                        w->run[i].kind = BD_PAGE_UNREADABLE;
+                bd_error_destroy(one);
+        }
+        bd_error_destroy(err);
+        err = NULL;
+        for (size_t i = 0, k = 0; !err && i < w->n; i++) {
+                const struct run *r = &w->run[i];
+                const void *data = NULL;
+                if (r->kind == BD_PAGE_DATA || r->kind == BD_PAGE_UNREADABLE)
+                        data = w->iov[k++].buf;
+                err = w->cb(w->arg, r->va, r->kind == BD_PAGE_DATA ? data : NULL, r->len, r->kind);
+        }
+        w->n = 0;
+        w->bytes = 0;
+        return err;
+}
+
+static struct bd_error *add_run(struct pages *w, uint64_t va, uint64_t pa, uint64_t len,
+                                enum bd_page_kind kind)
+{
+        while (len) {
+                struct run *last = w->n ? &w->run[w->n - 1] : NULL;
+                if (kind != BD_PAGE_DATA) {
+                        if (last && last->kind == kind && last->va + last->len == va) {
+                                last->len += len;
+                                return NULL;
+                        }
+                        if (w->n == BATCH_RUNS) {
+                                struct bd_error *err = flush_pages(w);
+                                if (err)
+                                        return err;
+                        }
+                        w->run[w->n++] = (struct run){va, 0, len, kind};
+                        return NULL;
+                }
+                if (w->bytes == BATCH_BYTES || (w->n == BATCH_RUNS)) {
+                        struct bd_error *err = flush_pages(w);
+                        if (err)
+                                return err;
+                        last = NULL;
+                }
+                uint64_t room = BATCH_BYTES - w->bytes, take = len < room ? len : room;
+                /* Next to the last run in memory and in the process: one read. */
+                if (last && last->kind == kind && last->va + last->len == va &&
+                    last->pa + last->len == pa)
+                        last->len += take;
+                else
+                        w->run[w->n++] = (struct run){va, pa, take, kind};
+                w->bytes += take;
+                va += take, pa += take, len -= take;
+        }
+        return NULL;
+}
+
+struct bd_error *bd_user_pages(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t start,
+                               uint64_t end, bd_user_pages_cb cb, void *arg)
+{
+        struct pages *w = calloc(1, sizeof(*w));
+        if (!w || !(w->buf = malloc(BATCH_BYTES))) {
+                free(w);
+                return &bd_error_nomem;
+        }
+        w->prog = prog, w->mm = mm, w->cb = cb, w->arg = arg;
+        bd_zero_pages_find(prog, &w->zero);
+        struct bd_error *err = NULL;
+        for (uint64_t va = start; !err && va < end;) {
+                struct bd_pgtable_leaf leaf;
+                if ((err = bd_pgtable_lookup(prog->phys, &w->cache, mm->pgd_phys, prog->k->levels,
+                                             va, &leaf)))
+                        break;
+                uint64_t next = (va & ~(leaf.size - 1)) + leaf.size;
+                if (next > end || next <= va)
+                        next = end;
+                enum bd_page_kind kind = BD_PAGE_DATA;
+                if (!leaf.present)
+                        kind = leaf.level == 1 && leaf.entry ? BD_PAGE_SWAPPED : BD_PAGE_ZERO;
+                else if (bd_zero_page(&w->zero, leaf.paddr, leaf.size))
+                        kind = BD_PAGE_ZERO;
+                err = add_run(w, va, leaf.paddr, next - va, kind);
+                va = next;
+        }
+        if (!err)
+                err = flush_pages(w);
+        free(w->buf);
+        free(w);
+        return err;
 }

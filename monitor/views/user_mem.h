@@ -21,4 +21,36 @@ struct bd_error *bd_user_mm_of_pid(struct bd_program *prog, int32_t pid, struct 
 struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t vaddr,
                               void *buf, size_t len);
 
+/* What bd_user_pages() found at a range of a process's memory. */
+enum bd_page_kind {
+        BD_PAGE_DATA,       /* present: its bytes */
+        BD_PAGE_ZERO,       /* never touched, or mapped to a zero page: zeros */
+        BD_PAGE_SWAPPED,    /* swapped out or migrating: not in memory */
+        BD_PAGE_UNREADABLE, /* present, but outside every window of the source */
+};
+/* data holds len bytes for BD_PAGE_DATA, NULL otherwise. Return NULL to
+ * go on, or an error, which ends the walk. */
+typedef struct bd_error *(*bd_user_pages_cb)(void *arg, uint64_t va, const void *data, uint64_t len,
+                                             enum bd_page_kind kind);
+
+/* Every page of [start, end) (page-aligned), in address order, in ranges
+ * of one kind: the present ones read in pipelined batches of up to 1 MiB,
+ * physically contiguous pages in one read, the zero pages not read at all,
+ * a whole empty page-table level in one step. Fails only when the way to
+ * the target is lost (or a callback fails). */
+struct bd_error *bd_user_pages(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t start,
+                               uint64_t end, bd_user_pages_cb cb, void *arg);
+
+/* The kernel's shared zero pages, which every never-written read-only
+ * mapping of anonymous memory points to: a page mapped to one reads as
+ * zeros without reading it (a thread's 8 MiB stack is mostly that). 0
+ * where the kernel has none or does not say. */
+struct bd_zero_pages {
+        uint64_t small; /* empty_zero_page's physical address */
+        uint64_t huge;  /* the huge zero page's (huge_zero_pfn), 2 MiB */
+};
+void bd_zero_pages_find(struct bd_program *prog, struct bd_zero_pages *z);
+/* Whether a present mapping of size bytes at physical pa is a zero page. */
+int bd_zero_page(const struct bd_zero_pages *z, uint64_t pa, uint64_t size);
+
 #endif

@@ -1,4 +1,5 @@
-/* libFuzzer target: a core file's FPU notes from hostile memory. The
+/* libFuzzer target: a core file's FPU notes, and the system-call decision
+ * on saved registers, from hostile memory. The
  * kernel's xsave geometry (xstate_offsets, xstate_sizes, xstate_flags,
  * fpu_user_cfg) and each thread's saved xsave buffer are read from the
  * target, so all of them are the fuzzer's; so are the names NT_FILE
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/bytes.h"
+#include "../../monitor/resurrect/syscall_restart.h"
 #include "../../monitor/views/core_notes.h"
 #include "fuzz_check.h"
 
@@ -72,6 +75,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK((bv & ~(user & g.user_max_features)) == 0);
                 }
                 free(out);
+        }
+        /* The buffer's first bytes as a thread's saved registers: a call
+         * rewound restarts with its own number, a call failed says EINTR. */
+        if (size >= BD_PT_REGS_SIZE) {
+                uint8_t regs[BD_PT_REGS_SIZE];
+                memcpy(regs, buf, sizeof(regs));
+                enum bd_syscall_fix f = bd_syscall_fix(regs, buf[0] & 1);
+                if (f == BD_SYSCALL_REWOUND)
+                        CHECK(bd_le64(regs + BD_REG_AX) == bd_le64(regs + BD_REG_ORIG_AX) &&
+                              bd_le64(regs + BD_REG_IP) == bd_le64(buf + BD_REG_IP) - 2);
+                else if (f == BD_SYSCALL_EINTR)
+                        CHECK((int64_t)bd_le64(regs + BD_REG_AX) == -4);
+                else
+                        CHECK(!memcmp(regs, buf, sizeof(regs)));
         }
         /* The buffer's bytes as mapped files' names. */
         struct bd_core_file_map m[4];

@@ -1014,19 +1014,29 @@ static void expect_same_gdb(const char *what, const char *core)
         free(want), free(got);
 }
 
-static void test_core_matches_gcore(void **state)
+/* counterd on host2 with two idle threads and a state five requests from
+ * mon made, once for the tests that read it back. */
+static void start_counterd(void)
 {
-        (void)state;
-        struct result r = host("'%s/tests/lab/stage-gdb' '%s/build/lab/gdb'", lab_root, lab_root);
-        expect_ok(&r, "staging gdb for host2");
-        result_free(&r);
+        if (core_pid)
+                return;
         core_pid = host2_pid("mkdir -p " CORES "; counterd -p 7000 -t 2 </dev/null >/dev/null "
                              "2>&1 & echo $!");
-        r = vm("mon", "(for i in 1 2 3 4 5; do echo \"$i ADD $((i * 10))\"; sleep 0.1; done;"
-                      " sleep 1) | nc 10.99.0.2 7000");
+        struct result r = vm("mon", "(for i in 1 2 3 4 5; do echo \"$i ADD $((i * 10))\";"
+                                    " sleep 0.1; done; sleep 1) | nc 10.99.0.2 7000");
         expect_ok(&r, "requests to counterd");
         assert_non_null(strstr(r.out, "5 150\n"));
         result_free(&r);
+}
+
+static void test_core_matches_gcore(void **state)
+{
+        (void)state;
+        struct result r =
+            host("'%s/tests/lab/stage-tool' gdb '%s/build/lab/gdb'", lab_root, lab_root);
+        expect_ok(&r, "staging gdb for host2");
+        result_free(&r);
+        start_counterd();
         r = vm("host2",
                "/bd/lab/gdb/gdb -nx -batch -p %ld -ex 'gcore " CORES "/gcore' 2>&1 |"
                " grep 'Saved corefile'",
@@ -1066,6 +1076,65 @@ static void test_core_matches_gcore(void **state)
         result_free(&r);
         r = host("ls '%s/build/lab/run/cores' | grep -c none", lab_root);
         assert_string_equal(r.out, "0\n");
+        result_free(&r);
+}
+
+/* bdmon resurrect's images against criu's own dump of the same quiet
+ * process (criu run on host2 with the lab host's criu from the share, and
+ * left running): tests/lab/compare-images reads both with the installed
+ * criu's reader and compares them field by field, every page criu saved
+ * included. The panic test compares images of the dead process with the
+ * same dump. */
+#define IMAGES "/bd/lab/run/images"
+
+static void compare_images(const char *what, const char *ours)
+{
+        struct result r = host("'%s/tests/lab/compare-images' '%s/build/lab/run/images/criu' "
+                               "'%s/build/lab/run/images/%s'",
+                               lab_root, lab_root, lab_root, ours);
+        if (r.rc)
+                print_error("%s: images differ:\n%s%s", what, r.out, r.err);
+        assert_int_equal(r.rc, 0);
+        assert_non_null(strstr(r.out, "0 unexplained difference(s)"));
+        result_free(&r);
+}
+
+static void test_images_match_criu_dump(void **state)
+{
+        (void)state;
+        struct result r =
+            host("'%s/tests/lab/stage-tool' criu '%s/build/lab/criu'", lab_root, lab_root);
+        expect_ok(&r, "staging criu for host2");
+        result_free(&r);
+        start_counterd();
+        r = vm("host2",
+               "rm -rf " IMAGES "; mkdir -p " IMAGES "/criu && /bd/lab/criu/criu dump"
+               " --leave-running --shell-job -t %ld -D " IMAGES "/criu -o dump.log ||"
+               " { tail -20 " IMAGES "/criu/dump.log; exit 1; }",
+               core_pid);
+        expect_ok(&r, "criu dump on host2");
+        result_free(&r);
+        r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/live", core_pid);
+        expect_ok(&r, "bdmon resurrect (live)");
+        /* The main thread waits in accept, the others in futex waits: both
+         * run again when restored, as from criu's dump. */
+        assert_non_null(strstr(r.out, "\"syscall\":43,\"registers\":\"rewound\""));
+        assert_non_null(strstr(r.out, "\"syscall\":202,\"registers\":\"rewound\""));
+        result_free(&r);
+        compare_images("live", "live");
+        /* Never into a directory that exists; a kernel thread; no DIR. */
+        r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/live", core_pid);
+        expect_refusal(&r, 2, "exists");
+        result_free(&r);
+        r = vm("mon", BDMON " resurrect host2 2 --images " IMAGES "/none");
+        expect_refusal(&r, 9, "kernel thread");
+        result_free(&r);
+        r = vm("mon", BDMON " resurrect host2 %ld", core_pid);
+        assert_int_equal(r.rc, 2);
+        assert_non_null(strstr(r.err, "resurrect needs --images DIR"));
+        result_free(&r);
+        r = host("ls '%s/build/lab/run/images'", lab_root);
+        assert_string_equal(r.out, "criu\nlive\n");
         result_free(&r);
 }
 
@@ -1146,6 +1215,10 @@ static void test_after_panic_nic_still_serves(void **state)
                 expect_ok(&r, "bdmon core after the panic");
                 result_free(&r);
                 expect_same_gdb("after the panic", "dead");
+                r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/dead", core_pid);
+                expect_ok(&r, "bdmon resurrect after the panic");
+                result_free(&r);
+                compare_images("after the panic", "dead");
         }
         r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info after the panic");
@@ -1183,6 +1256,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_views_from_ram_file),
             cmocka_unit_test(test_evil_peers),
             cmocka_unit_test(test_core_matches_gcore),
+            cmocka_unit_test(test_images_match_criu_dump),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */

@@ -154,8 +154,10 @@ static void test_not_present(void **state)
         (void)state;
         uint64_t va = 0xffff888000200000ull;
         uint64_t pmd = chain(va, 4, 2);
-        /* Everything but the present bit. */
-        set_entry(pmd, idx(va, 2), 0x400000ull | (FLAGS & ~1ull) | BD_PTE_HUGE | NX);
+        /* Everything but the present bit (and the bit that, without it,
+         * means a PROT_NONE page). */
+        set_entry(pmd, idx(va, 2),
+                  0x400000ull | (FLAGS & ~1ull & ~BD_PTE_PROTNONE) | BD_PTE_HUGE | NX);
         struct bd_phys *p = open_img();
         uint64_t pa;
         struct bd_error *err = bd_pgtable_translate(p, 0x1000, 4, va, &pa, NULL);
@@ -184,6 +186,9 @@ static void test_lookup_not_present(void **state)
         set_entry(pmd, idx(va, 2) + 1, 0x5000ull | FLAGS);
         set_entry(0x5000, 3, 0x3e00ull); /* a swap entry: offset bits, no present bit */
         set_entry(0x5000, 4, 0x0000000abcdef000ull | FLAGS);
+        /* A page of a PROT_NONE mapping: no present bit, its frame stored
+         * inverted; present as pte_present() says. */
+        set_entry(0x5000, 5, (~0x0000000abcdef000ull & BD_PTE_ADDR_MASK) | BD_PTE_PROTNONE | 0x60);
         struct bd_phys *p = open_img();
         struct bd_pgtable_leaf leaf;
         assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va + 0x1234, &leaf));
@@ -201,6 +206,10 @@ static void test_lookup_not_present(void **state)
         assert_true(leaf.present);
         assert_int_equal(leaf.paddr, 0xabcdef005ull);
         assert_int_equal(leaf.size, 4096);
+        assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va2 + 5 * 4096 + 8, &leaf));
+        assert_true(leaf.present);
+        assert_true(leaf.protnone);
+        assert_int_equal(leaf.paddr, 0xabcdef008ull);
         /* An empty top-level entry covers 512 GiB. */
         assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, 0x100000000000ull, &leaf));
         assert_false(leaf.present);

@@ -1,0 +1,58 @@
+/* bdmon resurrect: one process of the target as CRIU images. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "../resurrect/resurrect.h"
+#include "../views/output.h"
+#include "cli.h"
+
+int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
+{
+        (void)nargs;
+        if (!cli->images)
+                return cli_usage_error("%s", "resurrect needs --images DIR");
+        int32_t pid;
+        struct bd_program *prog;
+        int rc = cli_open_process(cli, p, args[0], &pid, &prog);
+        if (rc)
+                return rc;
+        struct bd_resurrect_options opt = {.force = cli->force};
+        struct bd_resurrect_stats st;
+        struct bd_error *err = bd_resurrect_images(prog, pid, cli->images, &opt, &st);
+        bd_program_close(prog);
+        if (err) {
+                bd_resurrect_stats_free(&st);
+                return cli_report(err);
+        }
+        if (cli->json) {
+                printf("{\"images\":");
+                bd_json_string(stdout, cli->images);
+                printf(",\"pid\":%" PRId32 ",\"threads\":[", pid);
+                for (size_t i = 0; i < st.nthreads; i++)
+                        printf("%s{\"tid\":%" PRId32 ",\"on_cpu\":%s,\"syscall\":%" PRId64
+                               ",\"registers\":\"%s\"}",
+                               i ? "," : "", st.threads[i].tid,
+                               st.threads[i].on_cpu ? "true" : "false", st.threads[i].syscall,
+                               bd_syscall_fix_name(st.threads[i].fix));
+                printf("],\"vmas\":%zu,\"pages\":%" PRIu64 ",\"pages_zero\":%" PRIu64
+                       ",\"round_trips\":%" PRIu64 ",\"batches\":%" PRIu64
+                       ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f}\n",
+                       st.vmas, st.pages, st.pages_zero, st.reads.round_trips, st.reads.batches,
+                       st.reads.bytes_read, (double)st.reads.elapsed_ns / 1e6);
+        } else {
+                printf("%s: pid %" PRId32 ", %zu thread%s, %zu mappings, %" PRIu64
+                       " pages in %" PRIu64 " round trips, %.0f ms\n",
+                       cli->images, pid, st.nthreads, st.nthreads == 1 ? "" : "s", st.vmas,
+                       st.pages, st.reads.round_trips, (double)st.reads.elapsed_ns / 1e6);
+                /* Which system calls were rewound, and which will fail. */
+                for (size_t i = 0; i < st.nthreads; i++)
+                        if (st.threads[i].fix != BD_SYSCALL_NONE)
+                                printf("  thread %" PRId32 ": in system call %" PRId64 ", %s\n",
+                                       st.threads[i].tid, st.threads[i].syscall,
+                                       st.threads[i].fix == BD_SYSCALL_REWOUND
+                                           ? "rewound: it runs again"
+                                           : "returns -EINTR");
+        }
+        bd_resurrect_stats_free(&st);
+        return cli_flush();
+}

@@ -1,0 +1,53 @@
+/* A process of the target as a CRIU image directory, read from its
+ * kernel's memory (live, frozen or dead) with no help from the target: the
+ * images criu restore reads, in the installed criu's formats. Written so
+ * far: inventory, pstree, core-TID per thread (registers with system calls
+ * rewound as criu's dump rewinds them, FPU and xsave state, TLS, signal
+ * mask and actions, credentials, limits, robust futex list, rseq,
+ * alternate signal stack), ids, mm (its fields, VMAs, auxv) and the
+ * process's memory (pagemap and pages: every present page of its private
+ * mappings but zero pages). Files, sockets, fs and the time namespace are
+ * not written yet: criu cannot restore from these images alone. */
+#ifndef BD_RESURRECT_H
+#define BD_RESURRECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/program.h"
+#include "../views/budget.h"
+#include "syscall_restart.h"
+
+struct bd_resurrect_thread {
+        int32_t tid;
+        int on_cpu;
+        enum bd_syscall_fix fix; /* what was done to its registers */
+        int64_t syscall;         /* the call it was in, -1 for none */
+};
+
+struct bd_resurrect_stats {
+        struct bd_resurrect_thread *threads;
+        size_t nthreads;
+        size_t vmas;
+        uint64_t pages;      /* in pages-1.img */
+        uint64_t pages_zero; /* never touched, or the zero page: not written */
+        struct bd_reads reads;
+};
+
+struct bd_resurrect_options {
+        /* Take threads that were on a CPU anyway: their registers are
+         * those of their last kernel entry, their FPU state maybe older. */
+        int force;
+};
+
+/* Write pid's process into the image directory dir, which must not exist
+ * (built as dir.tmp.PID, renamed whole). Refuses, naming the cause, a
+ * thread that was on a CPU (without force; BD_ERR_RANGE), a 32-bit process
+ * (BD_ERR_RANGE), swapped-out pages (BD_ERR_RANGE); BD_ERR_NOT_FOUND for no
+ * such pid and a kernel thread. */
+struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const char *dir,
+                                     const struct bd_resurrect_options *opt,
+                                     struct bd_resurrect_stats *st);
+void bd_resurrect_stats_free(struct bd_resurrect_stats *st);
+
+#endif
