@@ -31,6 +31,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 # Generated code (CRIU's image formats) is included as <criu/NAME.pb-c.h>.
 GEN     := $(BUILD)/gen
 INCS    := $(LUA_CFLAGS) -I$(GEN)
+CRIU_GEN := $(GEN)/criu/images.c
 LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
@@ -40,7 +41,6 @@ NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
 MON_SRC     := $(filter-out monitor/cli/%,$(wildcard monitor/*/*.c))
 CLI_SRC     := $(wildcard monitor/cli/*.c)
 LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
-RES_SRC     := $(wildcard monitor/resurrect/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
@@ -98,25 +98,26 @@ $(BUILD)/repair/%.lua: repair/%.lua
 help:
 	@sed -n '2,18s/^# \{0,1\}//p' Makefile
 
-$(BUILD)/obj/%.o: %.c
+# Every object may include a generated header (order only: no rebuild when
+# the generated files are newer).
+$(BUILD)/obj/%.o: %.c | $(CRIU_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(INCS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/test/%.o: %.c
+$(BUILD)/test/%.o: %.c | $(CRIU_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(WARN) $(INCS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
 # CRIU's image formats, as C, from the criu installed here (its Python
 # package carries their descriptors); one object holds them all.
-CRIU_GEN := $(GEN)/criu/images.c
 $(CRIU_GEN): monitor/resurrect/criu-gen
 	/usr/bin/python3 $< $(GEN)
 $(BUILD)/obj/criu-images.o: $(CRIU_GEN)
+	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -I$(GEN)/criu -c $< -o $@
 $(BUILD)/test/criu-images.o: $(CRIU_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer-no-link -I$(GEN)/criu -c $< -o $@
-$(call OBJ,$(RES_SRC)) $(call TEST_OBJ,$(RES_SRC)): | $(CRIU_GEN)
 
 $(LIB): $(call OBJ,$(LIB_SRC)) $(BUILD)/obj/criu-images.o
 	@rm -f $@
