@@ -64,13 +64,28 @@ int cli_flush(void)
         return fflush(stdout) ? BD_ERR_IO : 0;
 }
 
-static int quiet_progress;
+/* The one progress line on stderr: what is under way, and how often. */
+static struct {
+        int quiet;
+        const char *what;
+        uint64_t step, last;
+} progress_line;
 
-static void scan_progress(uint64_t done, uint64_t total)
+void cli_progress_begin(const struct cli *cli, const char *what, uint64_t step)
 {
-        if (quiet_progress || !isatty(STDERR_FILENO))
+        progress_line.quiet = cli->quiet;
+        progress_line.what = what;
+        progress_line.step = step;
+        progress_line.last = 0;
+}
+
+void cli_progress(uint64_t done, uint64_t total)
+{
+        if (progress_line.quiet || !isatty(STDERR_FILENO) ||
+            (done - progress_line.last < progress_line.step && done < total))
                 return;
-        fprintf(stderr, "\rscanning for VMCOREINFO: %" PRIu64 " / %" PRIu64 " MiB", done >> 20,
+        progress_line.last = done;
+        fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " MiB", progress_line.what, done >> 20,
                 total >> 20);
         if (done >= total)
                 fputc('\n', stderr);
@@ -78,13 +93,13 @@ static void scan_progress(uint64_t done, uint64_t total)
 
 struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out)
 {
-        quiet_progress = cli->quiet;
+        cli_progress_begin(cli, "scanning for VMCOREINFO", 0);
         struct bd_program_options opt = {
             .rescan = cli->rescan,
             .no_cache = cli->no_cache,
             .layout = cli->layout,
             .max_read = cli->max_read,
-            .progress = scan_progress,
+            .progress = cli_progress,
         };
         return bd_program_open(p, &opt, out);
 }

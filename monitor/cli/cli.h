@@ -59,6 +59,12 @@ int cli_parse_number(const char *s, uint64_t *out, int allow_suffix);
  * must not look like success). */
 int cli_flush(void);
 
+/* A progress line on stderr for long work ("WHAT: DONE / TOTAL MiB"),
+ * redrawn every step bytes and at the end; nothing with -q or when stderr
+ * is no terminal. cli_progress is the callback the library takes. */
+void cli_progress_begin(const struct cli *cli, const char *what, uint64_t step);
+void cli_progress(uint64_t done, uint64_t total);
+
 /* The target's kernel: VMCOREINFO from the remembered location or a scan
  * (with progress on a terminal), as the command line asks. */
 struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out);

@@ -2,39 +2,24 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../views/core.h"
 #include "../views/output.h"
 #include "cli.h"
-
-static int quiet;
-
-static void progress(uint64_t done, uint64_t total)
-{
-        static uint64_t last;
-        if (quiet || !isatty(STDERR_FILENO) || (done - last < (16u << 20) && done < total))
-                return;
-        last = done;
-        fprintf(stderr, "\rcore: %" PRIu64 " / %" PRIu64 " MiB of mappings", done >> 20,
-                total >> 20);
-        if (done >= total)
-                fputc('\n', stderr);
-}
 
 int cmd_core(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 {
         (void)nargs;
         if (!cli->output)
                 return cli_usage_error("%s", "core needs -o FILE");
-        quiet = cli->quiet;
         int32_t pid;
         struct bd_program *prog;
         int rc = cli_open_process(cli, p, args[0], &pid, &prog);
         if (rc)
                 return rc;
         struct bd_core_stats st;
-        struct bd_error *err = bd_core_write(prog, pid, cli->output, progress, &st);
+        cli_progress_begin(cli, "core", 16u << 20);
+        struct bd_error *err = bd_core_write(prog, pid, cli->output, cli_progress, &st);
         bd_program_close(prog);
         if (err)
                 return cli_report(err);

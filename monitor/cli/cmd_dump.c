@@ -1,31 +1,16 @@
 /* bdmon dump: the target's physical memory as an ELF vmcore. */
 #include <inttypes.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "../views/elf_dump.h"
 #include "../views/output.h"
 #include "cli.h"
-
-static int quiet;
-
-static void progress(uint64_t done, uint64_t total)
-{
-        static uint64_t last;
-        if (quiet || !isatty(STDERR_FILENO) || (done - last < (64u << 20) && done < total))
-                return;
-        last = done;
-        fprintf(stderr, "\rdump: %" PRIu64 " / %" PRIu64 " MiB", done >> 20, total >> 20);
-        if (done >= total)
-                fputc('\n', stderr);
-}
 
 int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 {
         (void)args, (void)nargs;
         if (!cli->output)
                 return cli_usage_error("%s", "dump needs -o FILE");
-        quiet = cli->quiet;
         /* The note is what makes the file a vmcore to crash and drgn; a
          * memory with no kernel in it still dumps, without one. */
         struct bd_program *prog = NULL;
@@ -34,7 +19,8 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 fprintf(stderr, "bdmon: dump: no VMCOREINFO note: %s\n", err->message);
         bd_error_destroy(err);
         uint64_t rt0 = p->round_trips;
-        err = bd_elf_dump(p, prog ? &prog->vi : NULL, cli->output, progress);
+        cli_progress_begin(cli, "dump", 64u << 20);
+        err = bd_elf_dump(p, prog ? &prog->vi : NULL, cli->output, cli_progress);
         uint64_t total = 0;
         for (unsigned w = 0; w < p->nwindows; w++)
                 total += p->windows[w].length;
