@@ -100,12 +100,6 @@ struct res {
         struct bd_criu_dir dir;
 };
 
-static struct bd_error *need(const struct bd_layout *l, enum bd_layout_id id, int64_t size,
-                             int64_t *off)
-{
-        return bd_layout_get_sized(l, id, size, off);
-}
-
 /* The mm's fields, the limits, the signal actions, pgrp and session, and
  * each thread's credentials: two batches. */
 static struct bd_error *read_process(struct res *r)
@@ -129,25 +123,25 @@ static struct bd_error *read_process(struct res *r)
             cap_off[4], pgid, sid, numbers, loginuid = -1;
         struct bd_error *err = NULL;
         for (int i = 0; !err && i < MM_NFIELDS; i++)
-                err = need(l, mm_ids[i], 8, &mm_off[i]);
+                err = bd_layout_get_sized(l, mm_ids[i], 8, &mm_off[i]);
         for (int i = 0; !err && i < 9; i++)
-                err = need(l, cred_ids[i], 4, &cred_off[i]);
+                err = bd_layout_get_sized(l, cred_ids[i], 4, &cred_off[i]);
         for (int i = 0; !err && i < 4; i++)
-                err = need(l, cap_ids[i], 8, &cap_off[i]);
+                err = bd_layout_get_sized(l, cap_ids[i], 8, &cap_off[i]);
         if (!err)
-                err = need(l, BDL_MM_FLAGS, 8, &flags);
+                err = bd_layout_get_sized(l, BDL_MM_FLAGS, 8, &flags);
         if (!err)
                 err = bd_layout_get(l, BDL_MM_SAVED_AUXV, &auxv);
         if (!err)
-                err = need(l, BDL_MM_EXE_FILE, 8, &exe);
+                err = bd_layout_get_sized(l, BDL_MM_EXE_FILE, 8, &exe);
         if (!err)
-                err = need(l, BDL_SIGNAL_RLIM, sizeof(p->rlim), &rlim);
+                err = bd_layout_get_sized(l, BDL_SIGNAL_RLIM, sizeof(p->rlim), &rlim);
         if (!err)
-                err = need(l, BDL_SIGNAL_OOM_SCORE_ADJ, 2, &oom);
+                err = bd_layout_get_sized(l, BDL_SIGNAL_OOM_SCORE_ADJ, 2, &oom);
         if (!err)
                 err = bd_layout_get(l, BDL_SIGNAL_PIDS, &pids);
         if (!err)
-                err = need(l, BDL_SIGHAND_ACTION, sizeof(p->action), &action);
+                err = bd_layout_get_sized(l, BDL_SIGHAND_ACTION, sizeof(p->action), &action);
         if (!err)
                 err = bd_layout_get(l, BDL_PIDTYPE_PGID, &pgid);
         if (!err)
@@ -353,14 +347,11 @@ static struct bd_error *write_core(struct res *r, size_t i)
         const struct bd_xstate_geometry *g = &r->ts->geometry;
         uint8_t regs[BD_PT_REGS_SIZE], insn[2] = {0};
         memcpy(regs, t->regs, sizeof(regs));
-        uint64_t cs = bd_le64(regs + 136), ip = bd_le64(regs + BD_REG_IP);
-        if (cs == BD_USER32_CS)
-                return bd_error_new(BD_ERR_RANGE, "pid %d is a 32-bit process: not supported",
-                                    r->pid);
-        if (cs != BD_USER_CS)
-                return bd_error_new(BD_ERR_PROTOCOL, "thread %d: no user frame (cs 0x%" PRIx64 ")",
-                                    t->pid, cs);
-        struct bd_error *err = ip >= 2 ? bd_user_read(r->prog, &r->um, ip - 2, insn, 2) : NULL;
+        uint64_t ip = bd_le64(regs + BD_REG_IP);
+        struct bd_error *err = bd_thread_user_frame(t, r->pid);
+        if (err)
+                return err;
+        err = ip >= 2 ? bd_user_read(r->prog, &r->um, ip - 2, insn, 2) : NULL;
         if (err && bd_err_transport(err->code))
                 return err;
         bd_error_destroy(err);
@@ -462,15 +453,66 @@ static struct bd_error *write_core(struct res *r, size_t i)
         return err;
 }
 
-/* A mapped file's id: the same struct file, the same id, numbered from 1
- * in the order the mappings show them (as criu numbers them). */
-static uint32_t file_id(uint64_t *ids, size_t *n, uint64_t file)
+/* Mapped files' ids, as criu numbers them: the same struct file, the same
+ * id, from 1 in the order files first appear (the executable, then the
+ * mappings). Sorted, so that a process with tens of thousands of mappings
+ * costs n log n, not n squared. */
+struct file_id {
+        uint64_t file;
+        size_t first;
+        uint32_t id;
+};
+
+static int by_file_only(const void *a, const void *b)
 {
-        for (size_t i = 0; i < *n; i++)
-                if (ids[i] == file)
-                        return (uint32_t)i + 1;
-        ids[*n] = file;
-        return (uint32_t)++ * n;
+        const struct file_id *x = a, *y = b;
+        return (x->file > y->file) - (x->file < y->file);
+}
+
+/* Files in order, and each file's first appearance first (qsort is not
+ * stable). */
+static int by_file(const void *a, const void *b)
+{
+        const struct file_id *x = a, *y = b;
+        int c = by_file_only(a, b);
+        return c ? c : (x->first > y->first) - (x->first < y->first);
+}
+
+static int by_first(const void *a, const void *b)
+{
+        const struct file_id *x = a, *y = b;
+        return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The ids of files[0..n) (0 entries: none), sorted by file into *out. */
+static struct bd_error *number_files(const uint64_t *files, size_t n, struct file_id **out,
+                                     size_t *nout)
+{
+        struct file_id *f = calloc(n + 1, sizeof(*f));
+        if (!f)
+                return &bd_error_nomem;
+        size_t m = 0, u = 0;
+        for (size_t i = 0; i < n; i++)
+                if (files[i])
+                        f[m++] = (struct file_id){files[i], i, 0};
+        qsort(f, m, sizeof(*f), by_file);
+        for (size_t i = 0; i < m; i++)
+                if (!u || f[u - 1].file != f[i].file)
+                        f[u++] = f[i];
+        qsort(f, u, sizeof(*f), by_first);
+        for (size_t i = 0; i < u; i++)
+                f[i].id = (uint32_t)i + 1;
+        qsort(f, u, sizeof(*f), by_file_only);
+        *out = f;
+        *nout = u;
+        return NULL;
+}
+
+static uint32_t file_id(const struct file_id *f, size_t n, uint64_t file)
+{
+        struct file_id key = {.file = file};
+        const struct file_id *hit = file ? bsearch(&key, f, n, sizeof(*f), by_file_only) : NULL;
+        return hit ? hit->id : 0;
 }
 
 /* What criu's images carry of a VMA's vm_flags as madvise() advice. */
@@ -538,7 +580,7 @@ static struct bd_error *write_memory(struct res *r)
         const struct bd_vmas *vs = r->vs;
         uint64_t vdso = 0;
         int64_t vdso_off;
-        struct bd_error *err = need(r->l, BDL_MM_VDSO, 8, &vdso_off);
+        struct bd_error *err = bd_layout_get_sized(r->l, BDL_MM_VDSO, 8, &vdso_off);
         if (!err)
                 err = bd_kernel_read_u64(r->prog->k, r->ts->t[0].mm + (uint64_t)vdso_off, &vdso);
         if (err)
@@ -546,13 +588,20 @@ static struct bd_error *write_memory(struct res *r)
         VmaEntry *ve = calloc(vs->n + 1, sizeof(*ve));
         VmaEntry **vp = calloc(vs->n + 1, sizeof(*vp));
         uint64_t *files = calloc(vs->n + 2, sizeof(*files));
+        struct file_id *ids = NULL;
+        size_t nids = 0;
         struct pagemap pm = {.r = r, .fd = -1};
+        struct bd_user_pages *pages = NULL;
         if (!ve || !vp || !files)
                 err = &bd_error_nomem;
-        size_t nfiles = 0;
-        uint32_t exe_id = 0;
-        if (!err && p->exe_file)
-                exe_id = file_id(files, &nfiles, p->exe_file);
+        if (!err) {
+                files[0] = p->exe_file;
+                for (size_t i = 0; i < vs->n; i++)
+                        files[i + 1] = vs->v[i].file;
+                err = number_files(files, vs->n + 1, &ids, &nids);
+        }
+        if (!err)
+                err = bd_user_pages_new(r->prog, &r->um, &pages);
         if (!err)
                 err = bd_criu_raw_open(&r->dir, "pages-1.img", &pm.fd);
         for (size_t i = 0; !err && i < vs->n; i++) {
@@ -565,7 +614,7 @@ static struct bd_error *write_memory(struct res *r)
                 int is_vvar = !file && vdso && v->end == vdso && (v->flags & BD_VM_IO);
                 /* An anonymous VMA's vm_pgoff is its address: criu says 0. */
                 e->start = v->start, e->end = v->end, e->pgoff = file ? v->pgoff * 4096 : 0;
-                e->shmid = file ? file_id(files, &nfiles, v->file) : 0;
+                e->shmid = file_id(ids, nids, v->file);
                 e->prot = (uint32_t)(v->flags & (BD_VM_READ | BD_VM_WRITE | BD_VM_EXEC));
                 e->flags = (shared ? MAP_SHARED_ : MAP_PRIVATE_) | (file ? 0 : MAP_ANON_) |
                            (v->flags & VM_GROWSDOWN ? MAP_GROWSDOWN_ : 0);
@@ -592,8 +641,9 @@ static struct bd_error *write_memory(struct res *r)
                         continue;
                 pm.flags =
                     file || is_vdso ? BD_CRIU_PE_PRESENT : BD_CRIU_PE_LAZY | BD_CRIU_PE_PRESENT;
-                err = bd_user_pages(r->prog, &r->um, v->start, v->end, add_pages, &pm);
+                err = bd_user_pages_read(pages, v->start, v->end, add_pages, &pm);
         }
+        bd_user_pages_free(pages);
         if (pm.fd >= 0 && close(pm.fd) && !err)
                 err = bd_error_new(BD_ERR_IO, "images: pages-1.img: write failed");
         r->st->vmas = vs->n;
@@ -606,7 +656,7 @@ static struct bd_error *write_memory(struct res *r)
                                            &mm.mm_env_start,  &mm.mm_env_end};
                 for (int k = 0; k < MM_NFIELDS; k++)
                         *f[k] = p->mm_field[k];
-                mm.exe_file_id = exe_id;
+                mm.exe_file_id = file_id(ids, nids, p->exe_file);
                 mm.n_mm_saved_auxv = p->auxv_words, mm.mm_saved_auxv = (uint64_t *)p->auxv;
                 mm.n_vmas = vs->n, mm.vmas = vp;
                 mm.has_dumpable = 1, mm.dumpable = (int32_t)(p->mm_flags & MMF_DUMPABLE_MASK);
@@ -631,7 +681,7 @@ static struct bd_error *write_memory(struct res *r)
                         free(msgs);
                 }
         }
-        free(pm.e), free(ve), free(vp), free(files);
+        free(pm.e), free(ve), free(vp), free(files), free(ids);
         return err;
 }
 

@@ -29,11 +29,4 @@ enum bd_syscall_fix bd_syscall_fix(uint8_t *regs, int at_syscall);
 /* "none", "rewound", "eintr". */
 const char *bd_syscall_fix_name(enum bd_syscall_fix f);
 
-/* pt_regs offsets of what the decision reads and writes. */
-#define BD_REG_R10     56
-#define BD_REG_AX      80
-#define BD_REG_SI      104
-#define BD_REG_ORIG_AX 120
-#define BD_REG_IP      128
-
 #endif

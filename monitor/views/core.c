@@ -101,23 +101,14 @@ static struct bd_error *thread_notes(struct core *c, size_t i, struct bd_core_no
                                      struct bd_core_notes *fpu)
 {
         const struct bd_thread *t = &c->ts->t[i];
-        uint64_t cs, ss;
-        memcpy(&cs, t->regs + 136, 8);
-        memcpy(&ss, t->regs + 160, 8);
-        if (cs == BD_USER32_CS)
-                return bd_error_new(BD_ERR_RANGE,
-                                    "pid %d is a 32-bit process: only 64-bit cores are written",
-                                    c->pid);
-        if (cs != BD_USER_CS)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "thread %d: the saved frame has cs 0x%" PRIx64 ", ss 0x%" PRIx64
-                                    ": no user frame",
-                                    t->pid, cs, ss);
+        struct bd_error *err = bd_thread_user_frame(t, c->pid);
+        if (err)
+                return err;
         uint8_t *xstate = malloc(c->ts->geometry.user_max_size);
         if (!xstate)
                 return &bd_error_nomem;
         uint8_t fx[BD_FXSAVE_SIZE];
-        struct bd_error *err = bd_thread_xstate(c->ts, i, xstate, fx);
+        err = bd_thread_xstate(c->ts, i, xstate, fx);
         if (err) {
                 free(xstate);
                 return err;
@@ -323,15 +314,19 @@ static struct bd_error *write_file(struct core *c, const struct bd_user_mm *um,
                    !(err = write_all(w.fd, ph, nph * sizeof(*ph), sizeof(eh))) &&
                    !(err = write_all(w.fd, notes->buf, notes->len, notes_off))) {
                 uint64_t done = 0;
+                struct bd_user_pages *pages = NULL;
+                err = bd_user_pages_new(c->prog, um, &pages);
                 for (size_t i = 0; !err && i < nseg; i++) {
                         w.sg = &seg[i];
                         if (seg[i].filesz)
-                                err = bd_user_pages(c->prog, um, seg[i].start,
-                                                    seg[i].start + seg[i].filesz, put_pages, &w);
+                                err =
+                                    bd_user_pages_read(pages, seg[i].start,
+                                                       seg[i].start + seg[i].filesz, put_pages, &w);
                         done += seg[i].filesz;
                         if (progress)
                                 progress(done, total);
                 }
+                bd_user_pages_free(pages);
                 if (!err && fsync(w.fd))
                         err = bd_error_new(BD_ERR_IO, "core: %s: %s", tmp, strerror(errno));
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/bytes.h"
 #include "../../common/grow.h"
 #include "tasks.h"
 #include "../walk/walk.h"
@@ -313,6 +314,21 @@ void bd_threads_free(struct bd_threads *ts)
                 free(ts->t[i].xsave);
         free(ts->t);
         free(ts);
+}
+
+struct bd_error *bd_thread_user_frame(const struct bd_thread *t, int32_t pid)
+{
+        uint64_t cs = bd_le64(t->regs + BD_REG_CS), ss = bd_le64(t->regs + BD_REG_SS);
+        if (cs == BD_USER32_CS)
+                return bd_error_new(BD_ERR_RANGE,
+                                    "pid %d is a 32-bit process: only 64-bit ones are supported",
+                                    pid);
+        if (cs != BD_USER_CS)
+                return bd_error_new(BD_ERR_PROTOCOL,
+                                    "thread %d: the saved frame has cs 0x%" PRIx64 ", ss 0x%" PRIx64
+                                    ": no user frame",
+                                    t->pid, cs, ss);
+        return NULL;
 }
 
 int bd_thread_fpu_saved(const struct bd_thread *t)

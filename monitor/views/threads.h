@@ -56,6 +56,10 @@ struct bd_error *bd_threads_read(struct bd_program *prog, int32_t pid, uint64_t 
                                  struct bd_threads **out);
 void bd_threads_free(struct bd_threads *ts);
 
+/* NULL when the thread's saved frame is a 64-bit user one (the cs of
+ * pt_regs); BD_ERR_RANGE for a 32-bit process (pid), BD_ERR_PROTOCOL for
+ * anything else. */
+struct bd_error *bd_thread_user_frame(const struct bd_thread *t, int32_t pid);
 /* Whether the thread's FPU state in memory is its own: it was off CPU, or
  * the kernel marked the CPU's registers stale (TIF_NEED_FPU_LOAD). */
 int bd_thread_fpu_saved(const struct bd_thread *t);

@@ -1,10 +1,10 @@
 #include "user_mem.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../kernel/pgtable.h"
-#include <stdlib.h>
 #include "tasks.h"
 #include "../walk/walk.h"
 
@@ -63,7 +63,14 @@ struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *
         return NULL;
 }
 
-void bd_zero_pages_find(struct bd_program *prog, struct bd_zero_pages *z)
+/* The kernel's shared zero pages: 0 where the kernel has none or does
+ * not say. */
+struct zero_pages {
+        uint64_t small; /* empty_zero_page's physical address */
+        uint64_t huge;  /* the huge zero page's (huge_zero_pfn), 2 MiB */
+};
+
+static void find_zero_pages(struct bd_program *prog, struct zero_pages *z)
 {
         memset(z, 0, sizeof(*z));
         uint64_t addr, pfn;
@@ -78,7 +85,8 @@ void bd_zero_pages_find(struct bd_program *prog, struct bd_zero_pages *z)
         bd_error_destroy(err);
 }
 
-int bd_zero_page(const struct bd_zero_pages *z, uint64_t pa, uint64_t size)
+/* Whether a present mapping of size bytes at physical pa is a zero page. */
+static int zero_page(const struct zero_pages *z, uint64_t pa, uint64_t size)
 {
         if (size == 4096)
                 return z->small && (pa & ~4095ull) == z->small;
@@ -91,10 +99,10 @@ int bd_zero_page(const struct bd_zero_pages *z, uint64_t pa, uint64_t size)
 #define BATCH_BYTES (1u << 20)
 #define BATCH_RUNS  256
 
-struct pages {
+struct bd_user_pages {
         struct bd_program *prog;
         const struct bd_user_mm *mm;
-        struct bd_zero_pages zero;
+        struct zero_pages zero;
         struct bd_pgtable_cache cache;
         bd_user_pages_cb cb;
         void *arg;
@@ -108,7 +116,7 @@ struct pages {
         uint8_t *buf;
 };
 
-static struct bd_error *flush_pages(struct pages *w)
+static struct bd_error *flush_pages(struct bd_user_pages *w)
 {
         struct bd_phys *p = w->prog->phys;
         size_t niov = 0, at = 0;
@@ -151,7 +159,7 @@ static struct bd_error *flush_pages(struct pages *w)
         return err;
 }
 
-static struct bd_error *add_run(struct pages *w, uint64_t va, uint64_t pa, uint64_t len,
+static struct bd_error *add_run(struct bd_user_pages *w, uint64_t va, uint64_t pa, uint64_t len,
                                 enum bd_page_kind kind)
 {
         while (len) {
@@ -188,21 +196,38 @@ static struct bd_error *add_run(struct pages *w, uint64_t va, uint64_t pa, uint6
         return NULL;
 }
 
-struct bd_error *bd_user_pages(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t start,
-                               uint64_t end, bd_user_pages_cb cb, void *arg)
+struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user_mm *mm,
+                                   struct bd_user_pages **out)
 {
-        struct pages *w = calloc(1, sizeof(*w));
+        struct bd_user_pages *w = calloc(1, sizeof(*w));
         if (!w || !(w->buf = malloc(BATCH_BYTES))) {
                 free(w);
                 return &bd_error_nomem;
         }
-        w->prog = prog, w->mm = mm, w->cb = cb, w->arg = arg;
-        bd_zero_pages_find(prog, &w->zero);
+        w->prog = prog, w->mm = mm;
+        find_zero_pages(prog, &w->zero);
+        *out = w;
+        return NULL;
+}
+
+void bd_user_pages_free(struct bd_user_pages *w)
+{
+        if (w) {
+                free(w->buf);
+                free(w);
+        }
+}
+
+struct bd_error *bd_user_pages_read(struct bd_user_pages *w, uint64_t start, uint64_t end,
+                                    bd_user_pages_cb cb, void *arg)
+{
+        struct bd_program *prog = w->prog;
+        w->cb = cb, w->arg = arg;
         struct bd_error *err = NULL;
         for (uint64_t va = start; !err && va < end;) {
                 struct bd_pgtable_leaf leaf;
-                if ((err = bd_pgtable_lookup(prog->phys, &w->cache, mm->pgd_phys, prog->k->levels,
-                                             va, &leaf)))
+                if ((err = bd_pgtable_lookup(prog->phys, &w->cache, w->mm->pgd_phys,
+                                             prog->k->levels, va, &leaf)))
                         break;
                 uint64_t next = (va & ~(leaf.size - 1)) + leaf.size;
                 if (next > end || next <= va)
@@ -210,14 +235,15 @@ struct bd_error *bd_user_pages(struct bd_program *prog, const struct bd_user_mm 
                 enum bd_page_kind kind = BD_PAGE_DATA;
                 if (!leaf.present)
                         kind = leaf.level == 1 && leaf.entry ? BD_PAGE_SWAPPED : BD_PAGE_ZERO;
-                else if (bd_zero_page(&w->zero, leaf.paddr, leaf.size))
+                else if (zero_page(&w->zero, leaf.paddr, leaf.size))
                         kind = BD_PAGE_ZERO;
                 err = add_run(w, va, leaf.paddr, next - va, kind);
                 va = next;
         }
         if (!err)
                 err = flush_pages(w);
-        free(w->buf);
-        free(w);
+        /* A failed range leaves nothing queued for the next one. */
+        w->n = 0;
+        w->bytes = 0;
         return err;
 }

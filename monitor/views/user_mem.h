@@ -33,24 +33,22 @@ enum bd_page_kind {
 typedef struct bd_error *(*bd_user_pages_cb)(void *arg, uint64_t va, const void *data, uint64_t len,
                                              enum bd_page_kind kind);
 
+/* A reader of one process's pages over many ranges (its VMAs): the
+ * kernel's zero pages are found once, and the page tables one range read
+ * serve the next. */
+struct bd_user_pages;
+struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user_mm *mm,
+                                   struct bd_user_pages **out);
+void bd_user_pages_free(struct bd_user_pages *w);
+
 /* Every page of [start, end) (page-aligned), in address order, in ranges
  * of one kind: the present ones read in pipelined batches of up to 1 MiB,
- * physically contiguous pages in one read, the zero pages not read at all,
- * a whole empty page-table level in one step. Fails only when the way to
- * the target is lost (or a callback fails). */
-struct bd_error *bd_user_pages(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t start,
-                               uint64_t end, bd_user_pages_cb cb, void *arg);
-
-/* The kernel's shared zero pages, which every never-written read-only
- * mapping of anonymous memory points to: a page mapped to one reads as
- * zeros without reading it (a thread's 8 MiB stack is mostly that). 0
- * where the kernel has none or does not say. */
-struct bd_zero_pages {
-        uint64_t small; /* empty_zero_page's physical address */
-        uint64_t huge;  /* the huge zero page's (huge_zero_pfn), 2 MiB */
-};
-void bd_zero_pages_find(struct bd_program *prog, struct bd_zero_pages *z);
-/* Whether a present mapping of size bytes at physical pa is a zero page. */
-int bd_zero_page(const struct bd_zero_pages *z, uint64_t pa, uint64_t size);
+ * physically contiguous pages in one read, pages mapped to the kernel's
+ * shared zero pages (what a never-written anonymous page reads through;
+ * a thread's 8 MiB stack is mostly that) not read at all, a whole empty
+ * page-table level in one step. Fails only when the way to the target is
+ * lost (or a callback fails). */
+struct bd_error *bd_user_pages_read(struct bd_user_pages *w, uint64_t start, uint64_t end,
+                                    bd_user_pages_cb cb, void *arg);
 
 #endif
