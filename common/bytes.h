@@ -16,6 +16,15 @@ static inline uint64_t bd_le64(const uint8_t *p)
         return (uint64_t)bd_le32(p) | (uint64_t)bd_le32(p + 4) << 32;
 }
 
+/* n (up to 8) little-endian bytes at p. */
+static inline uint64_t bd_le(const uint8_t *p, unsigned n)
+{
+        uint64_t v = 0;
+        for (unsigned i = n; i-- > 0;)
+                v = v << 8 | p[i];
+        return v;
+}
+
 /* The low n bytes of v at p. */
 static inline void bd_put_le(uint8_t *p, uint64_t v, unsigned n)
 {

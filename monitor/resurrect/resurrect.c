@@ -11,6 +11,7 @@
 #include <criu/mm.pb-c.h>
 #include <criu/pagemap.pb-c.h>
 #include <criu/pstree.pb-c.h>
+#include <criu/seccomp.pb-c.h>
 
 #include "../../common/bytes.h"
 #include "../../common/grow.h"
@@ -20,6 +21,7 @@
 #include "../views/vmas.h"
 #include "../walk/walk.h"
 #include "criu_image.h"
+#include "files_image.h"
 
 /* Signals, and the two whose actions cannot change (criu leaves them out). */
 #define NSIG     64
@@ -31,6 +33,9 @@
 /* The namespaces' ids as criu numbers them, the root task's and ours the
  * same, so that criu restores into its own namespaces and creates none. */
 enum { NS_PID = 1, NS_NET, NS_IPC, NS_UTS, NS_TIME, NS_MNT, NS_USER, NS_CGROUP };
+/* The process's own objects' ids (mm, files, fs, sighand): the root
+ * task's are 1. */
+#define OWN_IDS 2
 /* criu's TASK_ALIVE, the pages image's id, and the flags of anonymous
  * memory's pages (restorable lazily). */
 #define TASK_ALIVE 1
@@ -71,6 +76,7 @@ struct proc {
         uint8_t action[NSIG * SIGACTION];
         struct creds *creds; /* per thread */
         uint32_t *loginuid;  /* per thread */
+        int32_t *seccomp;    /* per thread: its seccomp mode */
 };
 
 enum {
@@ -88,6 +94,16 @@ enum {
         MM_NFIELDS
 };
 
+/* Mapped files' ids, as criu numbers them: the same struct file, the same
+ * id, from 1 in the order files first appear (the executable, then the
+ * mappings). Sorted, so that a process with tens of thousands of mappings
+ * costs n log n, not n squared. */
+struct file_id {
+        uint64_t file;
+        size_t first;
+        uint32_t id;
+};
+
 struct res {
         struct bd_program *prog;
         const struct bd_layout *l;
@@ -95,6 +111,8 @@ struct res {
         struct bd_user_mm um;
         struct bd_vmas *vs;
         struct proc p;
+        struct file_id *fid; /* the mapped files' ids, by struct file */
+        size_t nfid;
         int32_t pid;
         struct bd_resurrect_stats *st;
         struct bd_criu_dir dir;
@@ -120,7 +138,7 @@ static struct bd_error *read_process(struct res *r)
         struct proc *p = &r->p;
         size_t n = r->ts->n;
         int64_t mm_off[MM_NFIELDS], flags, auxv, exe, rlim, oom, pids, action, cred_off[9],
-            cap_off[4], pgid, sid, numbers, loginuid = -1;
+            cap_off[4], pgid, sid, numbers, seccomp, loginuid = -1;
         struct bd_error *err = NULL;
         for (int i = 0; !err && i < MM_NFIELDS; i++)
                 err = bd_layout_get_sized(l, mm_ids[i], 8, &mm_off[i]);
@@ -148,6 +166,8 @@ static struct bd_error *read_process(struct res *r)
                 err = bd_layout_get(l, BDL_PIDTYPE_SID, &sid);
         if (!err)
                 err = bd_layout_get(l, BDL_PID_NUMBERS, &numbers);
+        if (!err)
+                err = bd_layout_get_sized(l, BDL_TASK_SECCOMP_MODE, 4, &seccomp);
         if (err)
                 return err;
         int64_t auxv_size = l->e[BDL_MM_SAVED_AUXV].size;
@@ -163,8 +183,9 @@ static struct bd_error *read_process(struct res *r)
                                     t0->sighand);
         p->creds = calloc(n, sizeof(*p->creds));
         p->loginuid = calloc(n, sizeof(*p->loginuid));
-        struct bd_kernel_iov *iov = calloc(MM_NFIELDS + 16 + 14 * n, sizeof(*iov));
-        if (!p->creds || !p->loginuid || !iov) {
+        p->seccomp = calloc(n, sizeof(*p->seccomp));
+        struct bd_kernel_iov *iov = calloc(MM_NFIELDS + 16 + 15 * n, sizeof(*iov));
+        if (!p->creds || !p->loginuid || !p->seccomp || !iov) {
                 free(iov);
                 return &bd_error_nomem;
         }
@@ -203,8 +224,17 @@ static struct bd_error *read_process(struct res *r)
                                                           &p->loginuid[i], 4};
                 else
                         p->loginuid[i] = UINT32_MAX;
+                iov[m++] = (struct bd_kernel_iov){t->task + (uint64_t)seccomp, &p->seccomp[i], 4};
         }
         err = bd_walk_read(k, iov, m, "process state");
+        /* Filters are not written yet: a process restored without them
+         * would run unconfined. */
+        for (size_t i = 0; !err && i < n; i++)
+                if (p->seccomp[i])
+                        err = bd_error_new(BD_ERR_RANGE,
+                                           "thread %d runs under seccomp (mode %d): not "
+                                           "supported yet",
+                                           r->ts->t[i].pid, p->seccomp[i]);
         p->auxv_words = bd_core_auxv_words(p->auxv, (size_t)auxv_size / 8);
         /* The process group's and session's numbers, in the initial
          * namespace: the first upid of each struct pid. */
@@ -453,16 +483,6 @@ static struct bd_error *write_core(struct res *r, size_t i)
         return err;
 }
 
-/* Mapped files' ids, as criu numbers them: the same struct file, the same
- * id, from 1 in the order files first appear (the executable, then the
- * mappings). Sorted, so that a process with tens of thousands of mappings
- * costs n log n, not n squared. */
-struct file_id {
-        uint64_t file;
-        size_t first;
-        uint32_t id;
-};
-
 static int by_file_only(const void *a, const void *b)
 {
         const struct file_id *x = a, *y = b;
@@ -587,19 +607,12 @@ static struct bd_error *write_memory(struct res *r)
                 return err;
         VmaEntry *ve = calloc(vs->n + 1, sizeof(*ve));
         VmaEntry **vp = calloc(vs->n + 1, sizeof(*vp));
-        uint64_t *files = calloc(vs->n + 2, sizeof(*files));
-        struct file_id *ids = NULL;
-        size_t nids = 0;
+        const struct file_id *ids = r->fid;
+        size_t nids = r->nfid;
         struct pagemap pm = {.r = r, .fd = -1};
         struct bd_user_pages *pages = NULL;
-        if (!ve || !vp || !files)
+        if (!ve || !vp)
                 err = &bd_error_nomem;
-        if (!err) {
-                files[0] = p->exe_file;
-                for (size_t i = 0; i < vs->n; i++)
-                        files[i + 1] = vs->v[i].file;
-                err = number_files(files, vs->n + 1, &ids, &nids);
-        }
         if (!err)
                 err = bd_user_pages_new(r->prog, &r->um, &pages);
         if (!err)
@@ -681,7 +694,45 @@ static struct bd_error *write_memory(struct res *r)
                         free(msgs);
                 }
         }
-        free(pm.e), free(ve), free(vp), free(files), free(ids);
+        free(pm.e), free(ve), free(vp);
+        return err;
+}
+
+/* The ids of the executable and the mapped files, as criu numbers them. */
+static struct bd_error *map_file_ids(struct res *r)
+{
+        uint64_t *files = calloc(r->vs->n + 2, sizeof(*files));
+        if (!files)
+                return &bd_error_nomem;
+        files[0] = r->p.exe_file;
+        for (size_t i = 0; i < r->vs->n; i++)
+                files[i + 1] = r->vs->v[i].file;
+        struct bd_error *err = number_files(files, r->vs->n + 1, &r->fid, &r->nfid);
+        free(files);
+        return err;
+}
+
+/* files.img, fdinfo-N.img and fs-PID.img, the mapped files first. */
+static struct bd_error *write_files(struct res *r)
+{
+        uint64_t *mapped = calloc(r->nfid + 1, sizeof(*mapped));
+        uint8_t *rw = calloc(r->nfid + 1, 1);
+        struct bd_error *err = mapped && rw ? NULL : &bd_error_nomem;
+        for (size_t i = 0; !err && i < r->nfid; i++)
+                mapped[r->fid[i].id - 1] = r->fid[i].file;
+        for (size_t i = 0; !err && i < r->vs->n; i++) {
+                const struct bd_vma *v = &r->vs->v[i];
+                if (v->file && (v->flags & BD_VM_SHARED) && (v->flags & BD_VM_WRITE))
+                        rw[file_id(r->fid, r->nfid, v->file) - 1] = 1;
+        }
+        struct bd_files_image in = {.mapped = mapped,
+                                    .mapped_rw = rw,
+                                    .nmapped = r->nfid,
+                                    .table_id = OWN_IDS,
+                                    .pid = r->pid};
+        if (!err)
+                err = bd_files_image_write(r->prog, &r->dir, &in, &r->st->files);
+        free(mapped), free(rw);
         return err;
 }
 
@@ -703,7 +754,7 @@ static struct bd_error *write_tree(struct res *r)
 {
         TaskKobjIdsEntry root = TASK_KOBJ_IDS_ENTRY__INIT, ids = TASK_KOBJ_IDS_ENTRY__INIT;
         ns_ids(&root, 1);
-        ns_ids(&ids, 2);
+        ns_ids(&ids, OWN_IDS);
         InventoryEntry inv = INVENTORY_ENTRY__INIT;
         inv.img_version = 2;
         inv.has_fdinfo_per_id = 1, inv.fdinfo_per_id = 1;
@@ -729,6 +780,11 @@ static struct bd_error *write_tree(struct res *r)
                 err = bd_criu_img_write(&r->dir, "pstree.img", BD_CRIU_MAGIC_PSTREE, &msg, 1);
         }
         free(tids);
+        if (!err) {
+                SeccompEntry none = SECCOMP_ENTRY__INIT;
+                msg = &none.base;
+                err = bd_criu_img_write(&r->dir, "seccomp.img", BD_CRIU_MAGIC_SECCOMP, &msg, 1);
+        }
         if (!err) {
                 char name[64];
                 snprintf(name, sizeof(name), "ids-%d.img", r->pid);
@@ -771,7 +827,11 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         for (size_t i = 0; !err && i < r.ts->n; i++)
                 err = write_core(&r, i);
         if (!err)
+                err = map_file_ids(&r);
+        if (!err)
                 err = write_memory(&r);
+        if (!err)
+                err = write_files(&r);
         if (!err)
                 err = write_tree(&r);
         if (!err)
@@ -779,8 +839,10 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (err)
                 bd_criu_dir_discard(&r.dir);
         st->nthreads = r.ts ? r.ts->n : 0;
+        free(r.fid);
         free(r.p.creds);
         free(r.p.loginuid);
+        free(r.p.seccomp);
         bd_vmas_free(r.vs);
         bd_threads_free(r.ts);
         bd_reads_stop(&st->reads, prog->phys);

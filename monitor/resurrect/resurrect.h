@@ -1,13 +1,18 @@
 /* A process of the target as a CRIU image directory, read from its
  * kernel's memory (live, frozen or dead) with no help from the target: the
- * images criu restore reads, in the installed criu's formats. Written so
- * far: inventory, pstree, core-TID per thread (registers with system calls
+ * images criu restore reads, in the installed criu's formats. Written:
+ * inventory, pstree, core-TID per thread (registers with system calls
  * rewound as criu's dump rewinds them, FPU and xsave state, TLS, signal
  * mask and actions, credentials, limits, robust futex list, rseq,
- * alternate signal stack), ids, mm (its fields, VMAs, auxv) and the
+ * alternate signal stack), ids, mm (its fields, VMAs, auxv), the
  * process's memory (pagemap and pages: every present page of its private
- * mappings but zero pages). Files, sockets, fs and the time namespace are
- * not written yet: criu cannot restore from these images alone. */
+ * mappings but zero pages), its files (files_image.h: regular files,
+ * stateless devices, listening TCP sockets, cwd, root, umask) and an
+ * empty seccomp image. criu restore brings such a process back. Refused,
+ * naming the cause: TCP connections, pipes and other fd kinds not written
+ * yet, seccomp filters. Not written yet and not refused: pending signals,
+ * interval and POSIX timers, the time namespace (the restored process
+ * runs on the restoring machine's clocks). */
 #ifndef BD_RESURRECT_H
 #define BD_RESURRECT_H
 
@@ -16,6 +21,7 @@
 
 #include "../kernel/program.h"
 #include "../views/budget.h"
+#include "files_image.h"
 #include "syscall_restart.h"
 
 struct bd_resurrect_thread {
@@ -31,6 +37,7 @@ struct bd_resurrect_stats {
         size_t vmas;
         uint64_t pages;      /* in pages-1.img */
         uint64_t pages_zero; /* never touched, or the zero page: not written */
+        struct bd_files_image_stats files;
         struct bd_reads reads;
 };
 

@@ -39,9 +39,9 @@
 #define NOT_PSEUDO BD_PSEUDO_COUNT
 
 enum { T_MAX_FDS, T_FD, T_OPEN_FDS, T_CLOSE_ON_EXEC, T_COUNT };
-enum { F_MNT, F_DENTRY, F_INODE, F_OP, F_FLAGS, F_MODE, F_POS, F_COUNT };
-enum { I_MODE, I_INO, I_COUNT };
-enum { D_PPREV, D_PARENT, D_LEN, D_NAME, D_INAME, D_OP, D_COUNT };
+enum { F_MNT, F_DENTRY, F_INODE, F_OP, F_FLAGS, F_MODE, F_POS, F_OWNER, F_PRIVATE, F_COUNT };
+enum { I_MODE, I_INO, I_SIZE, I_COUNT };
+enum { D_PPREV, D_PARENT, D_LEN, D_NAME, D_INAME, D_OP, D_INODE, D_COUNT };
 enum { M_PARENT, M_MOUNTPOINT, M_ROOT, M_ID, M_COUNT };
 
 struct plan {
@@ -65,19 +65,21 @@ static struct bd_error *make_plan(const struct bd_layout *l, struct plan *pl)
             BDL_FDTABLE_MAX_FDS, BDL_FDTABLE_FD, BDL_FDTABLE_OPEN_FDS, BDL_FDTABLE_CLOSE_ON_EXEC};
         static const int64_t fdt_sizes[T_COUNT] = {4, 8, 8, 8};
         static const enum bd_layout_id file_ids[F_COUNT] = {
-            BDL_FILE_MNT,   BDL_FILE_DENTRY, BDL_FILE_INODE, BDL_FILE_OP,
-            BDL_FILE_FLAGS, BDL_FILE_MODE,   BDL_FILE_POS};
-        static const int64_t file_sizes[F_COUNT] = {8, 8, 8, 8, 4, 4, 8};
-        static const enum bd_layout_id inode_ids[I_COUNT] = {BDL_INODE_MODE, BDL_INODE_INO};
-        static const int64_t inode_sizes[I_COUNT] = {2, 8};
+            BDL_FILE_MNT, BDL_FILE_DENTRY,    BDL_FILE_INODE,
+            BDL_FILE_OP,  BDL_FILE_FLAGS,     BDL_FILE_MODE,
+            BDL_FILE_POS, BDL_FILE_OWNER_PID, BDL_FILE_PRIVATE_DATA};
+        static const int64_t file_sizes[F_COUNT] = {8, 8, 8, 8, 4, 4, 8, 8, 8};
+        static const enum bd_layout_id inode_ids[I_COUNT] = {BDL_INODE_MODE, BDL_INODE_INO,
+                                                             BDL_INODE_SIZE};
+        static const int64_t inode_sizes[I_COUNT] = {2, 8, 8};
         static const enum bd_layout_id dentry_ids[D_COUNT] = {
-            BDL_DENTRY_HASH_PPREV, BDL_DENTRY_PARENT, BDL_DENTRY_NAME_LEN,
-            BDL_DENTRY_NAME,       BDL_DENTRY_INAME,  BDL_DENTRY_OP};
+            BDL_DENTRY_HASH_PPREV, BDL_DENTRY_PARENT, BDL_DENTRY_NAME_LEN, BDL_DENTRY_NAME,
+            BDL_DENTRY_INAME,      BDL_DENTRY_OP,     BDL_DENTRY_INODE};
         static const enum bd_layout_id mount_ids[M_COUNT] = {BDL_MOUNT_PARENT, BDL_MOUNT_MOUNTPOINT,
                                                              BDL_MOUNT_ROOT, BDL_MOUNT_ID};
         static const int64_t mount_sizes[M_COUNT] = {8, 8, 8, 4};
         int64_t iname = l->e[BDL_DENTRY_INAME].size;
-        const int64_t dentry_sizes[D_COUNT] = {8, 8, 4, 8, iname, 8};
+        const int64_t dentry_sizes[D_COUNT] = {8, 8, 4, 8, iname, 8, 8};
         struct bd_error *err = bd_layout_get(l, BDL_FILES_FDT, &pl->files_fdt);
         if (!err)
                 err = bd_layout_get(l, BDL_MOUNT_MNT, &pl->mnt);
@@ -105,6 +107,7 @@ struct table {
         int32_t *fd;
         uint64_t *file;
         uint8_t *cloexec;
+        const struct bd_path_ref *path; /* instead of files: paths, file[] unused */
 };
 
 static void table_free(struct table *t)
@@ -235,6 +238,7 @@ struct cursor {
         uint32_t path_len; /* bytes of the names so far, a '/' each */
         int64_t last;      /* the component nearest the root, -1 before any */
         uint8_t state, leaf, need_mount, deleted, pseudo;
+        uint8_t inode_of_leaf; /* a path's: its inode is the first dentry's */
         char error[128];
 };
 
@@ -520,6 +524,16 @@ static struct bd_error *step(struct walker *w, size_t i, const uint8_t *d)
         uint64_t here = c->dentry;
         uint64_t parent = bd_gather_value(&pl->g_dentry, d, pl->dentry[D_PARENT], 8);
         int own_parent = parent == here, at_root = here == c->mroot, first = c->leaf;
+        if (first && c->inode_of_leaf) {
+                uint64_t inode = bd_gather_value(&pl->g_dentry, d, pl->dentry[D_INODE], 8);
+                if (bd_walk_kptr_ok(w->k, inode, 8))
+                        c->inode = inode;
+                else
+                        note(c,
+                             "dentry 0x%" PRIx64 ": inode pointer 0x%" PRIx64
+                             " is not a kernel address",
+                             here, inode);
+        }
         if (first && leaf(w, i, d, own_parent, at_root)) {
                 c->dentry = 0;
                 /* Named by their file operations, else by the dentry. */
@@ -596,6 +610,7 @@ static struct bd_error *advance(struct walker *w, size_t i, const struct level *
                         f->i_mode =
                             (uint32_t)bd_gather_value(&pl->g_inode, b, pl->inode[I_MODE], 2);
                         f->ino = bd_gather_value(&pl->g_inode, b, pl->inode[I_INO], 8);
+                        f->size = (int64_t)bd_gather_value(&pl->g_inode, b, pl->inode[I_SIZE], 8);
                         f->kind = kind_of(f->i_mode);
                         f->have_inode = 1;
                 } else {
@@ -719,9 +734,47 @@ static struct bd_error *assemble(struct walker *w)
         return NULL;
 }
 
+/* A walk up from dentry on the mount at mount. */
+static void start(struct cursor *c, uint64_t mount, uint64_t dentry)
+{
+        c->dentry = c->saved_dentry = dentry;
+        c->mount = c->saved_mount = mount;
+        c->power = 1;
+        c->leaf = c->need_mount = 1;
+        c->state = WALKING;
+}
+
+/* Paths given as (vfsmount, dentry): each walk set up, nothing to read. */
+static void start_paths(struct walker *w, const struct table *t)
+{
+        const struct plan *pl = w->pl;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct bd_path_ref *p = &t->path[i];
+                struct bd_file *f = &w->out->f[i];
+                struct cursor *c = &w->c[i];
+                *f = (struct bd_file){.fd = t->fd[i], .mnt_id = -1};
+                c->pseudo = NOT_PSEUDO;
+                c->last = -1;
+                c->inode_of_leaf = 1;
+                if (!bd_walk_kptr_ok(w->k, p->mnt, 8) || !bd_walk_kptr_ok(w->k, p->dentry, 8) ||
+                    !bd_walk_kptr_ok(w->k, p->mnt - (uint64_t)pl->mnt, 8))
+                        fail(c,
+                             "path: mount 0x%" PRIx64 " or dentry 0x%" PRIx64
+                             " is not a kernel address",
+                             p->mnt, p->dentry);
+                else
+                        start(c, p->mnt - (uint64_t)pl->mnt, p->dentry);
+        }
+        w->out->n = t->n;
+}
+
 /* Every open file's fields in one batch; each file's walk set up. */
 static struct bd_error *read_files(struct walker *w, const struct table *t)
 {
+        if (t->path) {
+                start_paths(w, t);
+                return NULL;
+        }
         const struct plan *pl = w->pl;
         const struct bd_gather *g = &pl->g_file;
         struct bd_files *fs = w->out;
@@ -771,6 +824,8 @@ static struct bd_error *read_files(struct walker *w, const struct table *t)
                 f->flags |= (uint32_t)bd_gather_value(g, b, pl->file[F_FLAGS], 4);
                 f->mode = (uint32_t)bd_gather_value(g, b, pl->file[F_MODE], 4);
                 f->pos = (int64_t)bd_gather_value(g, b, pl->file[F_POS], 8);
+                f->owner_pid = bd_gather_value(g, b, pl->file[F_OWNER], 8);
+                f->private_data = bd_gather_value(g, b, pl->file[F_PRIVATE], 8);
                 f->anon = anon_of(w->syms, bd_gather_value(g, b, pl->file[F_OP], 8));
                 uint64_t mnt = bd_gather_value(g, b, pl->file[F_MNT], 8);
                 uint64_t dentry = bd_gather_value(g, b, pl->file[F_DENTRY], 8);
@@ -787,11 +842,7 @@ static struct bd_error *read_files(struct walker *w, const struct table *t)
                              f->file, mnt, dentry);
                         continue;
                 }
-                c->dentry = c->saved_dentry = dentry;
-                c->mount = c->saved_mount = mnt - (uint64_t)pl->mnt;
-                c->power = 1;
-                c->leaf = c->need_mount = 1;
-                c->state = WALKING;
+                start(c, mnt - (uint64_t)pl->mnt, dentry);
         }
 out:
         free(copies), free(iov), free(ok), free(who);
@@ -904,8 +955,9 @@ struct bd_error *bd_files_read(struct bd_program *prog, int32_t pid, struct bd_f
         return err ? bd_error_wrap(err, "files: pid %d", pid) : NULL;
 }
 
-struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size_t n,
-                             struct bd_files **out)
+/* Files or paths given, not found in a table: entry i as fd i. */
+static struct bd_error *given(struct bd_program *prog, const uint64_t *file,
+                              const struct bd_path_ref *path, size_t n, struct bd_files **out)
 {
         const struct bd_layout *l;
         struct plan pl;
@@ -924,16 +976,29 @@ struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size
         struct table t = {.n = n,
                           .fd = calloc(n + 1, sizeof(*t.fd)),
                           .file = calloc(n + 1, sizeof(*t.file)),
-                          .cloexec = calloc(n + 1, 1)};
+                          .cloexec = calloc(n + 1, 1),
+                          .path = path};
         if (!t.fd || !t.file || !t.cloexec) {
                 table_free(&t);
                 return &bd_error_nomem;
         }
         for (size_t i = 0; i < n; i++) {
                 t.fd[i] = (int32_t)i;
-                t.file[i] = file[i];
+                t.file[i] = file ? file[i] : 0;
         }
         return describe(prog->k, &pl, &s, budget, &st, &t, out);
+}
+
+struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size_t n,
+                             struct bd_files **out)
+{
+        return given(prog, file, NULL, n, out);
+}
+
+struct bd_error *bd_paths_of(struct bd_program *prog, const struct bd_path_ref *path, size_t n,
+                             struct bd_files **out)
+{
+        return given(prog, NULL, path, n, out);
 }
 
 void bd_files_free(struct bd_files *f)

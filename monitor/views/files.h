@@ -53,15 +53,18 @@ struct bd_files_syms {
 
 struct bd_file {
         int32_t fd;
-        uint64_t file;   /* struct file * */
-        int have_file;   /* flags, mode, pos and mnt_id were read */
-        int have_inode;  /* ino, i_mode and kind were read */
-        uint32_t flags;  /* f_flags, with O_CLOEXEC when close_on_exec has the fd (fdinfo) */
-        uint32_t mode;   /* f_mode: FMODE_READ 1, FMODE_WRITE 2 */
-        int64_t pos;     /* f_pos */
-        int32_t mnt_id;  /* the mount's id (fdinfo), -1 unknown */
-        uint64_t ino;    /* i_ino */
-        uint32_t i_mode; /* type and permissions */
+        uint64_t file;         /* struct file * */
+        int have_file;         /* flags, mode, pos and mnt_id were read */
+        int have_inode;        /* ino, i_mode and kind were read */
+        uint32_t flags;        /* f_flags, with O_CLOEXEC when close_on_exec has the fd (fdinfo) */
+        uint32_t mode;         /* f_mode: FMODE_READ 1, FMODE_WRITE 2 */
+        int64_t pos;           /* f_pos */
+        uint64_t owner_pid;    /* f_owner.pid: a struct pid when F_SETOWN set one, else 0 */
+        uint64_t private_data; /* a socket file's struct socket */
+        int32_t mnt_id;        /* the mount's id (fdinfo), -1 unknown */
+        uint64_t ino;          /* i_ino */
+        int64_t size;          /* i_size */
+        uint32_t i_mode;       /* type and permissions */
         enum bd_file_kind kind;
         enum bd_anon anon; /* for BD_FILE_ANON */
         /* What readlink of /proc/PID/fd/N gives ("/dev/null", "socket:[N]",
@@ -100,6 +103,16 @@ struct bd_error *bd_files_from_table(struct bd_kernel *k, const struct bd_layout
  * process's mappings), described as an fd table's would be, fd i being
  * file[i]; a NULL pointer is left out. */
 struct bd_error *bd_files_of(struct bd_program *prog, const uint64_t *file, size_t n,
+                             struct bd_files **out);
+/* A place in the file tree, as a struct path holds it. */
+struct bd_path_ref {
+        uint64_t mnt, dentry; /* struct vfsmount *, struct dentry * */
+};
+
+/* The paths at path[0..n) (a process's cwd and root) as files would be
+ * described, fd i being path[i]: its path, and its inode's fields from the
+ * dentry's inode; have_file stays 0. */
+struct bd_error *bd_paths_of(struct bd_program *prog, const struct bd_path_ref *path, size_t n,
                              struct bd_files **out);
 void bd_files_free(struct bd_files *f);
 

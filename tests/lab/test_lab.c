@@ -1103,13 +1103,20 @@ static void compare_images(const char *what, const char *ours)
         result_free(&r);
 }
 
-static void test_images_match_criu_dump(void **state)
+/* The lab host's criu, runnable on host2 as /bd/lab/criu/criu. */
+static void stage_criu(void)
 {
-        (void)state;
         struct result r =
             host("'%s/tests/lab/stage-tool' criu '%s/build/lab/criu'", lab_root, lab_root);
         expect_ok(&r, "staging criu for host2");
         result_free(&r);
+}
+
+static void test_images_match_criu_dump(void **state)
+{
+        (void)state;
+        stage_criu();
+        struct result r;
         start_counterd();
         r = vm("host2",
                "rm -rf " IMAGES "; mkdir -p " IMAGES "/criu && /bd/lab/criu/criu dump"
@@ -1139,6 +1146,60 @@ static void test_images_match_criu_dump(void **state)
         result_free(&r);
         r = host("ls '%s/build/lab/run/images'", lab_root);
         assert_string_equal(r.out, "criu\nlive\n");
+        result_free(&r);
+}
+
+/* The images restore with the real criu: a second counterd (three threads,
+ * a listening socket, /dev/null fds, state in memory) written out by
+ * bdmon resurrect, killed, and restored on host2 by criu restore from
+ * bdmon's images alone: the same listener answers with the state from
+ * before. A process with an fd kind the images cannot carry is refused,
+ * naming it. */
+static void test_images_restore_with_criu(void **state)
+{
+        (void)state;
+        stage_criu();
+        struct result r;
+        long pid = host2_pid("rm -rf " IMAGES "/restore; counterd -p 7001 -t 2 </dev/null"
+                             " >/dev/null 2>&1 & echo $!");
+        r = vm("mon", "(for i in 1 2 3; do echo \"$i ADD $((i * 7))\"; sleep 0.1; done; sleep 1)"
+                      " | nc 10.99.0.2 7001");
+        expect_ok(&r, "requests to the second counterd");
+        assert_non_null(strstr(r.out, "3 42\n"));
+        result_free(&r);
+        r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/restore", pid);
+        expect_ok(&r, "bdmon resurrect of the second counterd");
+        assert_non_null(strstr(r.out, "\"sockets\":1,"));
+        result_free(&r);
+        r = vm("host2",
+               "kill -9 %ld; while [ -d /proc/%ld ]; do sleep 0.05; done; cd /tmp &&"
+               " /bd/lab/criu/criu restore -d --shell-job -D " IMAGES "/restore -o restore.log ||"
+               " { tail -20 " IMAGES "/restore/restore.log; exit 1; }",
+               pid, pid);
+        expect_ok(&r, "criu restore from bdmon's images");
+        result_free(&r);
+        r = vm("mon", "(echo '4 GET'; sleep 0.2; echo '5 ADD 8'; sleep 1) | nc 10.99.0.2 7001");
+        if (r.rc == 0 && !strstr(r.out, "4 42\n5 50\n"))
+                print_error("the restored counterd answered: %s", r.out);
+        expect_ok(&r, "requests to the restored counterd");
+        assert_non_null(strstr(r.out, "4 42\n5 50\n"));
+        result_free(&r);
+        r = vm("host2", "kill -9 %ld", pid);
+        expect_ok(&r, "stopping the restored counterd");
+        result_free(&r);
+        /* A FIFO on fd 0: no image for it yet, so no images at all. */
+        pid = host2_pid("rm -f /tmp/fifo; mkfifo /tmp/fifo; counterd -p 7002 0<>/tmp/fifo"
+                        " >/dev/null 2>&1 & echo $!");
+        r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/fifo", pid);
+        expect_refusal(&r, 6,
+                       "fd 0 (/tmp/fifo, fifo) cannot be restored: of a kind not "
+                       "supported yet");
+        result_free(&r);
+        r = vm("host2", "kill -9 %ld; rm -f /tmp/fifo", pid);
+        expect_ok(&r, "stopping the counterd on a FIFO");
+        result_free(&r);
+        r = host("ls '%s/build/lab/run/images' | grep -c fifo", lab_root);
+        assert_string_equal(r.out, "0\n");
         result_free(&r);
 }
 
@@ -1261,6 +1322,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_evil_peers),
             cmocka_unit_test(test_core_matches_gcore),
             cmocka_unit_test(test_images_match_criu_dump),
+            cmocka_unit_test(test_images_restore_with_criu),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */

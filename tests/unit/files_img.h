@@ -28,14 +28,18 @@
 #define FI_FILE_FLAGS    64
 #define FI_FILE_MODE     68
 #define FI_FILE_POS      104
-#define FI_FILE_SIZE     112
+#define FI_FILE_OWNER    112 /* struct fown_struct: lock, then pid */
+#define FI_FILE_PRIVATE  200
+#define FI_FILE_SIZE     232
 #define FI_INODE_MODE    0
 #define FI_INODE_INO     64
-#define FI_INODE_SIZE    72
+#define FI_INODE_I_SIZE  80
+#define FI_INODE_SIZE    88
 #define FI_DENTRY_PPREV  16
 #define FI_DENTRY_PARENT 24
 #define FI_DENTRY_LEN    36
 #define FI_DENTRY_NAME   40
+#define FI_DENTRY_INODE  48
 #define FI_DENTRY_INAME  56
 #define FI_INAME_LEN     32
 #define FI_DENTRY_OP     96
@@ -66,6 +70,7 @@ static inline struct btf *fi_btf(void)
         btf__add_struct(w, "inode", FI_INODE_SIZE);
         btf__add_field(w, "i_mode", umode, FI_INODE_MODE * 8, 0);
         btf__add_field(w, "i_ino", u64, FI_INODE_INO * 8, 0);
+        btf__add_field(w, "i_size", loff, FI_INODE_I_SIZE * 8, 0);
         int bl = btf__add_struct(w, "hlist_bl_node", 16);
         btf__add_field(w, "next", ptr, 0, 0);
         btf__add_field(w, "pprev", ptr, 64, 0);
@@ -84,6 +89,7 @@ static inline struct btf *fi_btf(void)
         btf__add_field(w, "d_hash", bl, (FI_DENTRY_PPREV - 8) * 8, 0);
         btf__add_field(w, "d_parent", ptr, FI_DENTRY_PARENT * 8, 0);
         btf__add_field(w, "d_name", qstr, (FI_DENTRY_LEN - 4) * 8, 0);
+        btf__add_field(w, "d_inode", ptr, FI_DENTRY_INODE * 8, 0);
         btf__add_field(w, "d_iname", iname, FI_DENTRY_INAME * 8, 0);
         btf__add_field(w, "d_op", ptr, FI_DENTRY_OP * 8, 0);
         int vfs = btf__add_struct(w, "vfsmount", 32);
@@ -91,6 +97,9 @@ static inline struct btf *fi_btf(void)
         int path = btf__add_struct(w, "path", 16);
         btf__add_field(w, "mnt", ptr, 0, 0);
         btf__add_field(w, "dentry", ptr, 64, 0);
+        int fown = btf__add_struct(w, "fown_struct", 32);
+        btf__add_field(w, "lock", u64, 0, 0);
+        btf__add_field(w, "pid", ptr, 64, 0);
         btf__add_struct(w, "file", FI_FILE_SIZE);
         btf__add_field(w, "f_path", path, FI_FILE_MNT * 8, 0);
         btf__add_field(w, "f_inode", ptr, FI_FILE_INODE * 8, 0);
@@ -98,6 +107,8 @@ static inline struct btf *fi_btf(void)
         btf__add_field(w, "f_flags", u32, FI_FILE_FLAGS * 8, 0);
         btf__add_field(w, "f_mode", fmode, FI_FILE_MODE * 8, 0);
         btf__add_field(w, "f_pos", loff, FI_FILE_POS * 8, 0);
+        btf__add_field(w, "f_owner", fown, FI_FILE_OWNER * 8, 0);
+        btf__add_field(w, "private_data", ptr, FI_FILE_PRIVATE * 8, 0);
         btf__add_struct(w, "mount", FI_MOUNT_SIZE);
         btf__add_field(w, "mnt_parent", ptr, FI_MOUNT_PARENT * 8, 0);
         btf__add_field(w, "mnt_mountpoint", ptr, FI_MOUNT_POINT * 8, 0);

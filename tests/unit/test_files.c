@@ -296,6 +296,40 @@ static void test_layout_from_btf(void **state)
         assert_int_equal(l->e[BDL_INODE_MODE].size, 2);
 }
 
+/* Paths given as struct path holds them (a process's cwd and root): the
+ * name from the dentry chain, the type and size from the dentry's inode;
+ * the root of the tree itself is "/"; a wild dentry is that path's error,
+ * not the others'. */
+static void test_paths_of(void **state)
+{
+        (void)state;
+        uint64_t dir = fi_inode(&im, 040755, 77);
+        ms_put64(&im, dir + FI_INODE_I_SIZE, 4096);
+        ms_put64(&im, tmp_dentry + FI_DENTRY_INODE, dir);
+        ms_put64(&im, root_dentry + FI_DENTRY_INODE, dir);
+        struct bd_path_ref ref[3] = {{root_mount + FI_MOUNT_MNT, tmp_dentry},
+                                     {root_mount + FI_MOUNT_MNT, root_dentry},
+                                     {root_mount + FI_MOUNT_MNT, WILD}};
+        struct bd_files *fs = NULL;
+        assert_bd_ok(bd_paths_of(prog, ref, 3, &fs));
+        assert_int_equal(fs->n, 3);
+        assert_string_equal(fs->f[0].path, "/tmp");
+        assert_string_equal(fs->f[1].path, "/");
+        for (int i = 0; i < 2; i++) {
+                assert_null(fs->f[i].error);
+                assert_true(fs->f[i].have_inode);
+                assert_int_equal(fs->f[i].kind, BD_FILE_DIR);
+                assert_int_equal(fs->f[i].ino, 77);
+                assert_int_equal(fs->f[i].size, 4096);
+                assert_false(fs->f[i].have_file);
+        }
+        assert_null(fs->f[2].path);
+        assert_non_null(strstr(fs->f[2].error, "is not a kernel address"));
+        bd_files_free(fs);
+        ms_put64(&im, tmp_dentry + FI_DENTRY_INODE, 0);
+        ms_put64(&im, root_dentry + FI_DENTRY_INODE, 0);
+}
+
 static void test_process_files(void **state)
 {
         (void)state;
@@ -583,11 +617,17 @@ static void test_budget(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_layout_from_btf),   cmocka_unit_test(test_process_files),
-            cmocka_unit_test(test_zombie_and_no_pid), cmocka_unit_test(test_text),
-            cmocka_unit_test(test_dentry_cycle),      cmocka_unit_test(test_mount_cycle),
-            cmocka_unit_test(test_path_too_long),     cmocka_unit_test(test_wild_pointers),
-            cmocka_unit_test(test_bad_tables),        cmocka_unit_test(test_budget),
+            cmocka_unit_test(test_layout_from_btf),
+            cmocka_unit_test(test_process_files),
+            cmocka_unit_test(test_paths_of),
+            cmocka_unit_test(test_zombie_and_no_pid),
+            cmocka_unit_test(test_text),
+            cmocka_unit_test(test_dentry_cycle),
+            cmocka_unit_test(test_mount_cycle),
+            cmocka_unit_test(test_path_too_long),
+            cmocka_unit_test(test_wild_pointers),
+            cmocka_unit_test(test_bad_tables),
+            cmocka_unit_test(test_budget),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,463 @@
+#include "files_image.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criu/fdinfo.pb-c.h>
+#include <criu/fs.pb-c.h>
+#include <criu/regfile.pb-c.h>
+#include <criu/sk-inet.pb-c.h>
+
+#include "../../common/bytes.h"
+#include "../views/files.h"
+#include "../views/output.h"
+#include "../views/tasks.h"
+#include "../walk/walk.h"
+
+/* The target's constants (include/linux/socket.h, net.h, in.h, fcntl.h). */
+#define AF_INET_     2
+#define AF_INET6_    10
+#define SOCK_STREAM_ 1
+#define IPPROTO_TCP_ 6
+#define TCP_LISTEN_  10
+#define FD_CLOEXEC_  1
+#define MAX_TIMEOUT  INT64_MAX /* MAX_SCHEDULE_TIMEOUT: no timeout set */
+#define NET_NS_ID    2         /* the ids image's net_ns_id (resurrect.c) */
+#define CWD_AND_ROOT 2
+
+/* A socket's fields: sock_common's, sock's, tcp_sock's keepalive. */
+enum {
+        S_FAMILY,
+        S_STATE,
+        S_NUM,
+        S_DPORT,
+        S_RCV_SADDR,
+        S_DADDR,
+        S_TYPE,
+        S_PROTOCOL,
+        S_SNDBUF,
+        S_RCVBUF,
+        S_SNDTIMEO,
+        S_RCVTIMEO,
+        S_PRIORITY,
+        S_RCVLOWAT,
+        S_MARK,
+        S_FLAGS,
+        S_BACKLOG,
+        S_KA_TIME,
+        S_KA_INTVL,
+        S_KA_PROBES,
+        S_V6_RCV_SADDR, /* optional: no IPv6 */
+        S_V6_DADDR,
+        S_ALL
+};
+
+static const enum bd_layout_id sock_ids[S_ALL] = {
+    BDL_SKC_FAMILY,
+    BDL_SKC_STATE,
+    BDL_SKC_NUM,
+    BDL_SKC_DPORT,
+    BDL_SKC_RCV_SADDR,
+    BDL_SKC_DADDR,
+    BDL_SK_TYPE,
+    BDL_SK_PROTOCOL,
+    BDL_SK_SNDBUF,
+    BDL_SK_RCVBUF,
+    BDL_SK_SNDTIMEO,
+    BDL_SK_RCVTIMEO,
+    BDL_SK_PRIORITY,
+    BDL_SK_RCVLOWAT,
+    BDL_SK_MARK,
+    BDL_SK_FLAGS,
+    BDL_SK_MAX_ACK_BACKLOG,
+    BDL_TCP_KEEPALIVE_TIME,
+    BDL_TCP_KEEPALIVE_INTVL,
+    BDL_TCP_KEEPALIVE_PROBES,
+    BDL_SKC_V6_RCV_SADDR,
+    BDL_SKC_V6_DADDR,
+};
+static const uint8_t sock_size[S_ALL] = {2, 1, 2, 2, 4, 4, 2, 2, 4, 4,  8,
+                                         8, 4, 4, 4, 8, 4, 4, 4, 1, 16, 16};
+#define S_NEEDED S_V6_RCV_SADDR
+
+struct sock {
+        uint64_t sk;
+        uint8_t f[S_ALL][16];
+};
+
+/* sk_flags' bits for SO_KEEPALIVE, SO_BROADCAST and SO_OOBINLINE. */
+struct sock_bits {
+        int64_t keepopen, broadcast, urginline;
+};
+
+static uint64_t val(const struct sock *s, int i)
+{
+        return bd_le(s->f[i], sock_size[i]);
+}
+
+int bd_files_image_stateless_dev(const char *path)
+{
+        static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                           "/dev/urandom"};
+        for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+                if (!strcmp(path, devs[i]))
+                        return 1;
+        return 0;
+}
+
+/* Every entry of files.img, the fds', the mapped files' and the paths'. */
+struct image {
+        FileEntry *fe;
+        RegFileEntry *reg;
+        InetSkEntry *isk;
+        SkOptsEntry *opts;
+        IpOptsEntry *ipo;
+        FownEntry fown; /* every file's: no owner (F_SETOWN is refused) */
+        uint32_t *addr; /* 8 words per socket: source, then destination */
+        size_t n;
+};
+
+/* A struct file's id: the mapped files' first, each new file the next. */
+struct ids {
+        uint64_t *file;
+        size_t n;
+};
+
+static uint32_t id_of(struct ids *ids, uint64_t file, int *fresh)
+{
+        for (size_t i = 0; i < ids->n; i++)
+                if (ids->file[i] == file) {
+                        *fresh = 0;
+                        return (uint32_t)i + 1;
+                }
+        ids->file[ids->n++] = file;
+        *fresh = 1;
+        return (uint32_t)ids->n;
+}
+
+static void reg_entry(struct image *im, uint32_t id, const struct bd_file *f, uint32_t flags,
+                      int64_t pos)
+{
+        FileEntry *fe = &im->fe[im->n];
+        RegFileEntry *r = &im->reg[im->n++];
+        *r = (RegFileEntry)REG_FILE_ENTRY__INIT;
+        r->id = id, r->flags = flags, r->pos = (uint64_t)pos, r->fown = &im->fown;
+        r->name = (char *)f->path;
+        /* criu checks both against the file it reopens: a file that
+         * changed on the restoring machine fails there, by name. */
+        r->has_mode = 1, r->mode = f->i_mode;
+        if (f->kind == BD_FILE_REGULAR)
+                r->has_size = 1, r->size = (uint64_t)f->size;
+        *fe = (FileEntry)FILE_ENTRY__INIT;
+        fe->type = FD_TYPES__REG, fe->id = id, fe->reg = r;
+}
+
+/* Why a file cannot be in the images as a regular file, or NULL. */
+static const char *not_reopenable(const struct bd_file *f)
+{
+        if (f->error || !f->path || !f->have_inode)
+                return f->error ? f->error : "its memory did not read";
+        size_t len = strlen(f->path);
+        if (len >= 10 && !strcmp(f->path + len - 10, " (deleted)"))
+                return "a deleted file (not supported yet)";
+        if (f->path[0] != '/')
+                return "not a file in the file tree";
+        if (f->kind == BD_FILE_CHAR && !bd_files_image_stateless_dev(f->path))
+                return "a device with state of its own (not supported)";
+        if (f->kind != BD_FILE_REGULAR && f->kind != BD_FILE_DIR && f->kind != BD_FILE_CHAR)
+                return "of a kind not supported yet";
+        return NULL;
+}
+
+/* Each socket fd's struct sock, then their fields: two batches. */
+static struct bd_error *read_socks(struct bd_program *prog, const struct bd_files *fs,
+                                   struct sock *sk, size_t n, struct sock_bits *bits)
+{
+        const struct bd_layout *l;
+        struct bd_error *err = bd_program_layout(prog, &l);
+        int64_t socket_sk, off[S_ALL];
+        if (!err)
+                err = bd_layout_get_sized(l, BDL_SOCKET_SK, 8, &socket_sk);
+        if (!err)
+                err = bd_layout_get(l, BDL_SOCK_KEEPOPEN, &bits->keepopen);
+        if (!err)
+                err = bd_layout_get(l, BDL_SOCK_BROADCAST, &bits->broadcast);
+        if (!err)
+                err = bd_layout_get(l, BDL_SOCK_URGINLINE, &bits->urginline);
+        if (!err && (bits->keepopen | bits->broadcast | bits->urginline) >> 6)
+                err = bd_error_new(BD_ERR_PROTOCOL, "sock_flags enumerators past bit 63");
+        if (!err)
+                err = bd_layout_need(l, sock_ids, S_NEEDED, off);
+        if (err)
+                return err;
+        for (int i = S_NEEDED; i < S_ALL; i++)
+                if (!bd_layout_has(l, sock_ids[i], &off[i]))
+                        off[i] = -1;
+        struct bd_kernel_iov *iov = calloc(n * S_ALL + 1, sizeof(*iov));
+        if (!iov)
+                return &bd_error_nomem;
+        size_t m = 0;
+        for (size_t i = 0, j = 0; i < fs->n; i++) {
+                const struct bd_file *f = &fs->f[i];
+                if (f->kind != BD_FILE_SOCKET)
+                        continue;
+                if (!bd_walk_kptr_ok(prog->k, f->private_data, 8)) {
+                        free(iov);
+                        return bd_error_new(BD_ERR_PROTOCOL,
+                                            "fd %d: struct socket pointer 0x%" PRIx64, f->fd,
+                                            f->private_data);
+                }
+                iov[m++] =
+                    (struct bd_kernel_iov){f->private_data + (uint64_t)socket_sk, &sk[j++].sk, 8};
+        }
+        err = bd_walk_read(prog->k, iov, m, "struct socket");
+        m = 0;
+        for (size_t j = 0; !err && j < n; j++) {
+                if (!bd_walk_kptr_ok(prog->k, sk[j].sk, 8))
+                        err = bd_error_new(BD_ERR_PROTOCOL, "struct sock pointer 0x%" PRIx64,
+                                           sk[j].sk);
+                for (int i = 0; !err && i < S_ALL; i++)
+                        if (off[i] >= 0)
+                                iov[m++] = (struct bd_kernel_iov){sk[j].sk + (uint64_t)off[i],
+                                                                  sk[j].f[i], sock_size[i]};
+        }
+        if (!err)
+                err = bd_walk_read(prog->k, iov, m, "struct sock");
+        free(iov);
+        return err;
+}
+
+/* A listening TCP socket as criu's InetSkEntry; NULL, or why not. */
+static const char *sock_entry(struct image *im, uint32_t id, const struct bd_file *f,
+                              const struct sock *s, const struct sock_bits *bits)
+{
+        uint64_t family = val(s, S_FAMILY);
+        if ((family != AF_INET_ && family != AF_INET6_) || val(s, S_TYPE) != SOCK_STREAM_ ||
+            val(s, S_PROTOCOL) != IPPROTO_TCP_)
+                return "a socket other than TCP (not supported yet)";
+        if (val(s, S_STATE) != TCP_LISTEN_)
+                return "a TCP socket not listening (connections are not supported yet)";
+        if (val(s, S_KA_TIME) || val(s, S_KA_INTVL) || val(s, S_KA_PROBES))
+                return "a socket with keepalive settings of its own (not supported yet)";
+        if ((int64_t)val(s, S_SNDTIMEO) != MAX_TIMEOUT ||
+            (int64_t)val(s, S_RCVTIMEO) != MAX_TIMEOUT)
+                return "a socket with SO_SNDTIMEO or SO_RCVTIMEO (not supported yet)";
+        uint64_t flags = val(s, S_FLAGS);
+        FileEntry *fe = &im->fe[im->n];
+        InetSkEntry *k = &im->isk[im->n];
+        SkOptsEntry *o = &im->opts[im->n];
+        IpOptsEntry *ip = &im->ipo[im->n];
+        uint32_t *addr = im->addr + 8 * im->n;
+        im->n++;
+        *k = (InetSkEntry)INET_SK_ENTRY__INIT;
+        *o = (SkOptsEntry)SK_OPTS_ENTRY__INIT;
+        *ip = (IpOptsEntry)IP_OPTS_ENTRY__INIT;
+        k->id = id, k->ino = (uint32_t)f->ino;
+        k->family = (uint32_t)family, k->type = SOCK_STREAM_, k->proto = IPPROTO_TCP_;
+        k->state = TCP_LISTEN_;
+        k->src_port = (uint32_t)val(s, S_NUM);
+        k->dst_port = (uint32_t)(uint16_t)((val(s, S_DPORT) >> 8) | (val(s, S_DPORT) << 8));
+        k->flags = f->flags & ~BD_O_CLOEXEC;
+        k->backlog = (uint32_t)val(s, S_BACKLOG);
+        if (family == AF_INET_) {
+                memcpy(addr, s->f[S_RCV_SADDR], 4);
+                memcpy(addr + 4, s->f[S_DADDR], 4);
+                k->n_src_addr = k->n_dst_addr = 1;
+        } else {
+                memcpy(addr, s->f[S_V6_RCV_SADDR], 16);
+                memcpy(addr + 4, s->f[S_V6_DADDR], 16);
+                k->n_src_addr = k->n_dst_addr = 4;
+        }
+        k->src_addr = addr, k->dst_addr = addr + 4;
+        k->fown = &im->fown, k->opts = o, k->ip_opts = ip;
+        k->has_ns_id = 1, k->ns_id = NET_NS_ID;
+        o->so_sndbuf = (uint32_t)val(s, S_SNDBUF), o->so_rcvbuf = (uint32_t)val(s, S_RCVBUF);
+        o->has_so_priority = 1, o->so_priority = (uint32_t)val(s, S_PRIORITY);
+        o->has_so_rcvlowat = 1, o->so_rcvlowat = (uint32_t)val(s, S_RCVLOWAT);
+        o->has_so_mark = 1, o->so_mark = (uint32_t)val(s, S_MARK);
+        o->has_so_keepalive = 1, o->so_keepalive = (flags >> bits->keepopen) & 1;
+        o->has_so_broadcast = 1, o->so_broadcast = (flags >> bits->broadcast) & 1;
+        o->has_so_oobinline = 1, o->so_oobinline = (flags >> bits->urginline) & 1;
+        *fe = (FileEntry)FILE_ENTRY__INIT;
+        fe->type = FD_TYPES__INETSK, fe->id = id, fe->isk = k;
+        return NULL;
+}
+
+/* files.img's entries of the fds, fdinfo-ID.img's, the sockets'. */
+struct fds {
+        FdinfoEntry *fi;
+        size_t n;
+};
+
+static struct bd_error *refuse(int32_t pid, const struct bd_file *f, const char *why)
+{
+        char path[160];
+        bd_text_escape(path, sizeof(path), f->path ? f->path : "?");
+        return bd_error_new(BD_ERR_RANGE, "pid %d: fd %d (%s, %s) cannot be restored: %s", pid,
+                            f->fd, path, bd_file_kind_name(f->kind), why);
+}
+
+static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_files_image *in,
+                                   const struct bd_files *fs, struct ids *ids, struct image *im,
+                                   struct fds *out)
+{
+        size_t nsock = 0;
+        for (size_t i = 0; i < fs->n; i++) {
+                const struct bd_file *f = &fs->f[i];
+                if (f->owner_pid)
+                        return refuse(in->pid, f,
+                                      "an owner for SIGIO set by F_SETOWN "
+                                      "(not supported yet)");
+                if (f->kind == BD_FILE_SOCKET && f->have_file)
+                        nsock++;
+                else if (not_reopenable(f))
+                        return refuse(in->pid, f, not_reopenable(f));
+        }
+        struct sock *sk = calloc(nsock + 1, sizeof(*sk));
+        struct sock_bits bits;
+        struct bd_error *err = sk ? NULL : &bd_error_nomem;
+        if (!err && nsock)
+                err = read_socks(prog, fs, sk, nsock, &bits);
+        for (size_t i = 0, j = 0; !err && i < fs->n; i++) {
+                const struct bd_file *f = &fs->f[i];
+                int fresh;
+                uint32_t id = id_of(ids, f->file, &fresh);
+                FdinfoEntry *e = &out->fi[out->n++];
+                *e = (FdinfoEntry)FDINFO_ENTRY__INIT;
+                e->id = id, e->fd = (uint32_t)f->fd;
+                e->flags = f->flags & BD_O_CLOEXEC ? FD_CLOEXEC_ : 0;
+                e->type = f->kind == BD_FILE_SOCKET ? FD_TYPES__INETSK : FD_TYPES__REG;
+                if (f->kind == BD_FILE_SOCKET) {
+                        const struct sock *s = &sk[j++];
+                        const char *why = fresh ? sock_entry(im, id, f, s, &bits) : NULL;
+                        if (why)
+                                err = refuse(in->pid, f, why);
+                } else if (fresh) {
+                        reg_entry(im, id, f, f->flags & ~BD_O_CLOEXEC, f->pos);
+                }
+        }
+        free(sk);
+        return err;
+}
+
+struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_dir *dir,
+                                      const struct bd_files_image *in,
+                                      struct bd_files_image_stats *st)
+{
+        memset(st, 0, sizeof(*st));
+        struct bd_files *fs = NULL, *mapped = NULL, *paths = NULL;
+        uint64_t task_fs = 0;
+        int64_t off[5];
+        static const enum bd_layout_id fs_ids[5] = {
+            BDL_FS_UMASK, BDL_FS_ROOT_MNT, BDL_FS_ROOT_DENTRY, BDL_FS_PWD_MNT, BDL_FS_PWD_DENTRY};
+        uint32_t umask = 0;
+        struct bd_path_ref ref[CWD_AND_ROOT]; /* cwd, root */
+        const struct bd_layout *l;
+        struct bd_error *err = bd_program_layout(prog, &l);
+        if (!err)
+                err = bd_layout_need(l, fs_ids, 5, off);
+        if (!err)
+                err = bd_files_read(prog, in->pid, &fs);
+        if (!err)
+                err = bd_files_of(prog, in->mapped, in->nmapped, &mapped);
+        if (!err)
+                err = bd_task_pointer(prog, in->pid, BDL_TASK_FS, &task_fs);
+        if (!err && !bd_walk_kptr_ok(prog->k, task_fs, 8))
+                err = bd_error_new(BD_ERR_PROTOCOL, "pid %d: fs_struct pointer 0x%" PRIx64, in->pid,
+                                   task_fs);
+        if (!err) {
+                struct bd_kernel_iov iov[5] = {
+                    {task_fs + (uint64_t)off[0], &umask, 4},
+                    {task_fs + (uint64_t)off[1], &ref[1].mnt, 8},
+                    {task_fs + (uint64_t)off[2], &ref[1].dentry, 8},
+                    {task_fs + (uint64_t)off[3], &ref[0].mnt, 8},
+                    {task_fs + (uint64_t)off[4], &ref[0].dentry, 8},
+                };
+                err = bd_walk_read(prog->k, iov, 5, "fs_struct");
+        }
+        if (!err)
+                err = bd_paths_of(prog, ref, CWD_AND_ROOT, &paths);
+        size_t cap = in->nmapped + (fs ? fs->n : 0) + CWD_AND_ROOT + 1;
+        struct image im = {.fe = calloc(cap, sizeof(*im.fe)),
+                           .reg = calloc(cap, sizeof(*im.reg)),
+                           .isk = calloc(cap, sizeof(*im.isk)),
+                           .opts = calloc(cap, sizeof(*im.opts)),
+                           .ipo = calloc(cap, sizeof(*im.ipo)),
+                           .addr = calloc(8 * cap, sizeof(*im.addr)),
+                           .fown = FOWN_ENTRY__INIT};
+        struct ids ids = {.file = calloc(cap, sizeof(*ids.file))};
+        struct fds fds = {.fi = calloc(cap, sizeof(*fds.fi))};
+        if (!err && (!im.fe || !im.reg || !im.isk || !im.opts || !im.ipo || !im.addr || !ids.file ||
+                     !fds.fi))
+                err = &bd_error_nomem;
+        /* The mapped files are opened read-only, or read-write for a
+         * shared writable mapping, at offset 0 (criu's dump as well). */
+        for (size_t i = 0; !err && i < in->nmapped; i++) {
+                const struct bd_file *f = &mapped->f[i];
+                const char *why = not_reopenable(f);
+                int fresh;
+                if (why) {
+                        char path[160];
+                        bd_text_escape(path, sizeof(path), f->path ? f->path : "?");
+                        err = bd_error_new(BD_ERR_RANGE,
+                                           "pid %d: mapped file %s cannot be restored: %s", in->pid,
+                                           path, why);
+                } else {
+                        reg_entry(&im, id_of(&ids, in->mapped[i], &fresh), f,
+                                  in->mapped_rw[i] ? 2 /* O_RDWR */ : 0, 0);
+                }
+        }
+        if (!err)
+                err = fd_entries(prog, in, fs, &ids, &im, &fds);
+        uint32_t path_id[CWD_AND_ROOT];
+        for (int i = 0; !err && i < CWD_AND_ROOT; i++) {
+                const struct bd_file *f = &paths->f[i];
+                const char *why = not_reopenable(f);
+                if (why || f->kind != BD_FILE_DIR) {
+                        err = bd_error_new(BD_ERR_RANGE, "pid %d: its %s cannot be restored: %s",
+                                           in->pid, i ? "root" : "working directory",
+                                           why ? why : "not a directory");
+                        break;
+                }
+                /* Never an fd's: criu gives cwd and root ids of their own. */
+                ids.file[ids.n++] = 0;
+                path_id[i] = (uint32_t)ids.n;
+                reg_entry(&im, path_id[i], f, 0, 0);
+        }
+        const ProtobufCMessage **msgs = calloc(cap, sizeof(*msgs));
+        if (!err && !msgs)
+                err = &bd_error_nomem;
+        char name[64];
+        if (!err) {
+                for (size_t i = 0; i < im.n; i++)
+                        msgs[i] = &im.fe[i].base;
+                err = bd_criu_img_write(dir, "files.img", BD_CRIU_MAGIC_FILES, msgs, im.n);
+        }
+        if (!err) {
+                for (size_t i = 0; i < fds.n; i++)
+                        msgs[i] = &fds.fi[i].base;
+                snprintf(name, sizeof(name), "fdinfo-%u.img", in->table_id);
+                err = bd_criu_img_write(dir, name, BD_CRIU_MAGIC_FDINFO, msgs, fds.n);
+        }
+        if (!err) {
+                FsEntry fe = FS_ENTRY__INIT;
+                fe.cwd_id = path_id[0], fe.root_id = path_id[1];
+                fe.has_umask = 1, fe.umask = umask;
+                msgs[0] = &fe.base;
+                snprintf(name, sizeof(name), "fs-%d.img", in->pid);
+                err = bd_criu_img_write(dir, name, BD_CRIU_MAGIC_FS, msgs, 1);
+        }
+        if (!err) {
+                st->fds = fds.n, st->files = im.n;
+                for (size_t i = 0; i < im.n; i++)
+                        st->sockets += im.fe[i].type == FD_TYPES__INETSK;
+        }
+        free(msgs);
+        free(im.fe), free(im.reg), free(im.isk), free(im.opts), free(im.ipo), free(im.addr);
+        free(ids.file), free(fds.fi);
+        bd_files_free(fs), bd_files_free(mapped), bd_files_free(paths);
+        return err;
+}

@@ -1,0 +1,43 @@
+/* A process's files as criu's images hold them: files.img (one entry per
+ * distinct struct file: the mapped files, the open fds, cwd and root),
+ * fdinfo-ID.img (the fd table) and fs-PID.img (cwd, root, umask), read
+ * from the target's memory. Kinds criu restores from these alone are
+ * written: regular files and directories, the kernel's memory-less
+ * character devices (/dev/null, /dev/zero, /dev/full, /dev/random,
+ * /dev/urandom) and listening TCP sockets. Anything else is refused,
+ * naming the fd and what it is, so that a restore never half-works:
+ * other devices and sockets, pipes, anonymous inodes, deleted files, an
+ * owner set by F_SETOWN, per-socket timeouts and keepalive settings. */
+#ifndef BD_FILES_IMAGE_H
+#define BD_FILES_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/program.h"
+#include "criu_image.h"
+
+struct bd_files_image {
+        /* The mapped files' struct file pointers in id order (criu's ids
+         * 1..n, the executable first), shared writable ones marked. */
+        const uint64_t *mapped;
+        const uint8_t *mapped_rw;
+        size_t nmapped;
+        uint32_t table_id; /* fdinfo-ID.img's id: the ids image's files_id */
+        int32_t pid;
+};
+
+struct bd_files_image_stats {
+        size_t fds, files; /* fd table entries, files.img entries */
+        size_t sockets;
+};
+
+struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_dir *dir,
+                                      const struct bd_files_image *in,
+                                      struct bd_files_image_stats *st);
+
+/* The character devices restorable by path: those whose files hold no
+ * state (drivers/char/mem.c's). 1 for a path criu may reopen. */
+int bd_files_image_stateless_dev(const char *path);
+
+#endif
