@@ -19,13 +19,16 @@ static const struct manifest_entry manifest[BDL_COUNT] = {
 #define BD_MEMBER(id, path, why) {#id, path, why, BD_LAYOUT_MEMBER},
 #define BD_SIZE(id, path, why)   {#id, path, why, BD_LAYOUT_SIZE},
 #define BD_ENUM(id, path, why)   {#id, path, why, BD_LAYOUT_ENUM},
+#define BD_BITS(id, path, why)   {#id, path, why, BD_LAYOUT_BITS},
 #include "../../layouts/manifest.def"
 #undef BD_MEMBER
 #undef BD_SIZE
 #undef BD_ENUM
+#undef BD_BITS
 };
 
-static const char *const kind_word[] = {"member", "size", "enum"};
+static const char *const kind_word[] = {"member", "size", "enum", "bits"};
+#define NKINDS (sizeof(kind_word) / sizeof(kind_word[0]))
 
 const char *bd_layout_name(enum bd_layout_id id)
 {
@@ -62,6 +65,17 @@ static int resolve_one(const struct btf *btf, enum bd_layout_kind kind, const ch
                 if (!err) {
                         *value = (int64_t)(m.bit_offset / 8);
                         *size = m.size;
+                }
+        } else if (kind == BD_LAYOUT_BITS) {
+                struct bd_btf_member m;
+                err = bd_btf_member(btf, path, &m);
+                if (!err) {
+                        *value = (int64_t)m.bit_offset;
+                        *size = m.bitfield_bits ? m.bitfield_bits : 8 * m.size;
+                        if (*size <= 0 || *size > 64) {
+                                bd_error_destroy(err);
+                                return -1;
+                        }
                 }
         } else if (kind == BD_LAYOUT_SIZE) {
                 uint32_t id;
@@ -135,7 +149,7 @@ static struct bd_error *parse_line(struct bd_layout *l, char *line, unsigned lin
                                     "line %u: expected 'KIND ID PATH VALUE SIZE', got %d fields",
                                     lineno, n);
         int kind = -1;
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < (int)NKINDS; k++)
                 if (!strcmp(tok[0], kind_word[k]))
                         kind = k;
         if (kind < 0)
@@ -148,7 +162,9 @@ static struct bd_error *parse_line(struct bd_layout *l, char *line, unsigned lin
                 return bd_error_new(BD_ERR_PROTOCOL, "line %u: bad value '%.32s'", lineno, tok[3]);
         long long size = strtoll(tok[4], &end, 0);
         if (*end || errno || size < 0 || size > (1 << 24) ||
-            (kind != BD_LAYOUT_ENUM && (value < 0 || value > (1 << 24))))
+            (kind != BD_LAYOUT_ENUM && (value < 0 || value > (1 << 27))) ||
+            (kind == BD_LAYOUT_BITS && (size < 1 || size > 64)) ||
+            (kind != BD_LAYOUT_BITS && kind != BD_LAYOUT_ENUM && value > (1 << 24)))
                 return bd_error_new(BD_ERR_PROTOCOL, "line %u: value or size out of range", lineno);
         for (int id = 0; id < BDL_COUNT; id++) {
                 if (strcmp(manifest[id].name, tok[1]))
@@ -318,4 +334,19 @@ struct bd_error *bd_layout_get_sized(const struct bd_layout *l, enum bd_layout_i
                 err = bd_error_new(BD_ERR_PROTOCOL, "%s is %lld bytes, not %lld",
                                    bd_layout_path(id), (long long)l->e[id].size, (long long)size);
         return err;
+}
+
+struct bd_error *bd_layout_bits(const struct bd_layout *l, enum bd_layout_id id, struct bd_bits *b)
+{
+        int64_t first = 0;
+        struct bd_error *err = bd_layout_get(l, id, &first);
+        if (err)
+                return err;
+        int64_t width = l->e[id].size;
+        if (manifest[id].kind != BD_LAYOUT_BITS || first < 0 || width < 1 || first % 8 + width > 64)
+                return bd_error_new(BD_ERR_PROTOCOL, "%s: bits %lld..%lld do not fit 8 bytes",
+                                    bd_layout_path(id), (long long)first,
+                                    (long long)(first + width - 1));
+        *b = (struct bd_bits){first / 8, (unsigned)(first % 8), (unsigned)width};
+        return NULL;
 }

@@ -14,23 +14,28 @@
 
 #include "../../common/error.h"
 
-enum bd_layout_kind { BD_LAYOUT_MEMBER, BD_LAYOUT_SIZE, BD_LAYOUT_ENUM };
+/* BITS: a bitfield (or any member of up to 8 bytes) as its first bit from
+ * the struct's start and its width in bits, for flags the kernel packs. */
+enum bd_layout_kind { BD_LAYOUT_MEMBER, BD_LAYOUT_SIZE, BD_LAYOUT_ENUM, BD_LAYOUT_BITS };
 
 enum bd_layout_id {
 #define BD_MEMBER(id, path, why) BDL_##id,
 #define BD_SIZE(id, path, why)   BDL_##id,
 #define BD_ENUM(id, path, why)   BDL_##id,
+#define BD_BITS(id, path, why)   BDL_##id,
 #include "../../layouts/manifest.def"
 #undef BD_MEMBER
 #undef BD_SIZE
 #undef BD_ENUM
+#undef BD_BITS
         BDL_COUNT
 };
 
 struct bd_layout_entry {
         int present;
-        int64_t value; /* byte offset, sizeof, or enumerator value */
-        int64_t size;  /* a member's size in bytes; for sizes, the same as value */
+        int64_t value; /* byte offset, sizeof, enumerator value, or first bit */
+        int64_t size;  /* a member's size in bytes; for sizes, the same as value;
+                        * for bits, the width */
         char path[96]; /* the alternative that matched */
 };
 
@@ -73,6 +78,19 @@ struct bd_error *bd_layout_get_sized(const struct bd_layout *l, enum bd_layout_i
 /* An optional entry: 1 and *value if the kernel has it, else 0 (nothing
  * to free: for views that do without). */
 int bd_layout_has(const struct bd_layout *l, enum bd_layout_id id, int64_t *value);
+/* A BITS entry as what reads it: the 8 bytes at byte hold the field at
+ * shift, width bits wide (bd_bits_value takes them apart). BD_ERR_NOT_FOUND
+ * as bd_layout_get; BD_ERR_PROTOCOL for a field those 8 bytes cannot hold. */
+struct bd_bits {
+        int64_t byte;
+        unsigned shift, width;
+};
+struct bd_error *bd_layout_bits(const struct bd_layout *l, enum bd_layout_id id, struct bd_bits *b);
+static inline uint64_t bd_bits_value(const struct bd_bits *b, uint64_t word)
+{
+        word >>= b->shift;
+        return b->width >= 64 ? word : word & ((1ull << b->width) - 1);
+}
 /* Several at once: ids[i] into out[i]; the first missing one fails. */
 struct bd_error *bd_layout_need(const struct bd_layout *l, const enum bd_layout_id *ids, size_t n,
                                 int64_t *out);

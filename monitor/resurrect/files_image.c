@@ -83,15 +83,81 @@ static const uint8_t sock_size[S_ALL] = {2, 1, 2, 2, 4, 4, 2, 2, 4, 4,  8,
                                          8, 4, 4, 4, 8, 4, 4, 4, 1, 16, 16};
 #define S_NEEDED S_V6_RCV_SADDR
 
+/* Options the kernel keeps in bitfields, read as the 8 bytes holding each. */
+enum { B_REUSE, B_REUSEPORT, B_USERLOCKS, B_NO_CHECK_TX, B_ALL };
+
+static const enum bd_layout_id bit_ids[B_ALL] = {BDL_SKC_REUSE, BDL_SKC_REUSEPORT, BDL_SK_USERLOCKS,
+                                                 BDL_SK_NO_CHECK_TX};
+
+/* Flag bits of sk_flags (SO_KEEPALIVE, SO_BROADCAST, SO_OOBINLINE,
+ * SO_DONTROUTE), enumerators the kernel's BTF has. */
+enum { E_KEEPOPEN, E_BROADCAST, E_URGINLINE, E_LOCALROUTE, E_ALL };
+
+static const enum bd_layout_id enum_ids[E_ALL] = {BDL_SOCK_KEEPOPEN, BDL_SOCK_BROADCAST,
+                                                  BDL_SOCK_URGINLINE, BDL_SOCK_LOCALROUTE};
+
+/* The struct socket's flags for SO_PASSCRED and SO_PASSSEC: #defines in
+ * include/linux/net.h, so no BTF names them; the same since Linux 2.6. */
+#define SOCKET_PASSCRED 3
+#define SOCKET_PASSSEC  4
+
 struct sock {
-        uint64_t sk;
+        uint64_t sk, socket_flags;
         uint8_t f[S_ALL][16];
+        uint64_t word[B_ALL];
 };
 
-/* sk_flags' bits for SO_KEEPALIVE, SO_BROADCAST and SO_OOBINLINE. */
-struct sock_bits {
-        int64_t keepopen, broadcast, urginline;
+/* Where a socket's options are, and the kernel's tick rate. */
+struct sock_plan {
+        int64_t socket_sk, socket_flags, off[S_ALL];
+        struct bd_bits bits[B_ALL];
+        int64_t bit[E_ALL];
+        unsigned hz;
 };
+
+/* SO_SNDTIMEO and SO_RCVTIMEO as getsockopt() gives them (sock_get_timeout). */
+static void timeout(uint64_t jiffies, unsigned hz, uint64_t *sec, uint64_t *usec)
+{
+        if ((int64_t)jiffies == MAX_TIMEOUT) {
+                *sec = *usec = 0;
+                return;
+        }
+        *sec = jiffies / hz;
+        *usec = jiffies % hz * (1000000 / hz);
+}
+
+/* CONFIG_HZ, which socket timeouts and keepalive times count in: from
+ * tick_nsec (NSEC_PER_SEC / HZ, rounded; adjtimex may nudge it), one of
+ * the rates x86 kernels are built with. */
+static struct bd_error *kernel_hz(struct bd_program *prog, unsigned *hz)
+{
+        static const unsigned rates[] = {100, 250, 300, 1000};
+        uint64_t addr, tick = 0;
+        struct bd_error *err = bd_program_symbol(prog, "tick_nsec", &addr);
+        if (!err)
+                err = bd_kernel_read_u64(prog->k, addr, &tick);
+        if (err)
+                return err;
+        for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+                uint64_t want = 1000000000u / rates[i];
+                if (tick > want - want / 100 && tick < want + want / 100) {
+                        *hz = rates[i];
+                        return NULL;
+                }
+        }
+        return bd_error_new(BD_ERR_PROTOCOL, "tick_nsec %" PRIu64 " is no HZ x86 kernels use",
+                            tick);
+}
+
+static int flag(uint64_t flags, const struct sock_plan *pl, int e)
+{
+        return (flags >> pl->bit[e]) & 1;
+}
+
+static uint32_t bits(const struct sock *s, const struct sock_plan *pl, int b)
+{
+        return (uint32_t)bd_bits_value(&pl->bits[b], s->word[b]);
+}
 
 static uint64_t val(const struct sock *s, int i)
 {
@@ -173,30 +239,38 @@ static const char *not_reopenable(const struct bd_file *f)
 }
 
 /* Each socket fd's struct sock, then their fields: two batches. */
-static struct bd_error *read_socks(struct bd_program *prog, const struct bd_files *fs,
-                                   struct sock *sk, size_t n, struct sock_bits *bits)
+static struct bd_error *plan_socks(struct bd_program *prog, struct sock_plan *pl)
 {
         const struct bd_layout *l;
         struct bd_error *err = bd_program_layout(prog, &l);
-        int64_t socket_sk, off[S_ALL];
         if (!err)
-                err = bd_layout_get_sized(l, BDL_SOCKET_SK, 8, &socket_sk);
+                err = bd_layout_get_sized(l, BDL_SOCKET_SK, 8, &pl->socket_sk);
         if (!err)
-                err = bd_layout_get(l, BDL_SOCK_KEEPOPEN, &bits->keepopen);
+                err = bd_layout_get_sized(l, BDL_SOCKET_FLAGS, 8, &pl->socket_flags);
         if (!err)
-                err = bd_layout_get(l, BDL_SOCK_BROADCAST, &bits->broadcast);
+                err = bd_layout_need(l, enum_ids, E_ALL, pl->bit);
+        for (int e = 0; !err && e < E_ALL; e++)
+                if (pl->bit[e] < 0 || pl->bit[e] > 63)
+                        err = bd_error_new(BD_ERR_PROTOCOL, "%s is %lld: not a bit of a long",
+                                           bd_layout_path(enum_ids[e]), (long long)pl->bit[e]);
+        for (int b = 0; !err && b < B_ALL; b++)
+                err = bd_layout_bits(l, bit_ids[b], &pl->bits[b]);
         if (!err)
-                err = bd_layout_get(l, BDL_SOCK_URGINLINE, &bits->urginline);
-        if (!err && (bits->keepopen | bits->broadcast | bits->urginline) >> 6)
-                err = bd_error_new(BD_ERR_PROTOCOL, "sock_flags enumerators past bit 63");
-        if (!err)
-                err = bd_layout_need(l, sock_ids, S_NEEDED, off);
+                err = bd_layout_need(l, sock_ids, S_NEEDED, pl->off);
+        for (int i = S_NEEDED; !err && i < S_ALL; i++)
+                if (!bd_layout_has(l, sock_ids[i], &pl->off[i]))
+                        pl->off[i] = -1;
+        return err ? err : kernel_hz(prog, &pl->hz);
+}
+
+static struct bd_error *read_socks(struct bd_program *prog, const struct bd_files *fs,
+                                   struct sock *sk, size_t n, struct sock_plan *pl)
+{
+        struct bd_error *err = plan_socks(prog, pl);
         if (err)
                 return err;
-        for (int i = S_NEEDED; i < S_ALL; i++)
-                if (!bd_layout_has(l, sock_ids[i], &off[i]))
-                        off[i] = -1;
-        struct bd_kernel_iov *iov = calloc(n * S_ALL + 1, sizeof(*iov));
+        const int64_t *off = pl->off;
+        struct bd_kernel_iov *iov = calloc(n * (S_ALL + B_ALL + 2) + 1, sizeof(*iov));
         if (!iov)
                 return &bd_error_nomem;
         size_t m = 0;
@@ -211,7 +285,10 @@ static struct bd_error *read_socks(struct bd_program *prog, const struct bd_file
                                             f->private_data);
                 }
                 iov[m++] =
-                    (struct bd_kernel_iov){f->private_data + (uint64_t)socket_sk, &sk[j++].sk, 8};
+                    (struct bd_kernel_iov){f->private_data + (uint64_t)pl->socket_sk, &sk[j].sk, 8};
+                iov[m++] = (struct bd_kernel_iov){f->private_data + (uint64_t)pl->socket_flags,
+                                                  &sk[j].socket_flags, 8};
+                j++;
         }
         err = bd_walk_read(prog->k, iov, m, "struct socket");
         m = 0;
@@ -223,6 +300,9 @@ static struct bd_error *read_socks(struct bd_program *prog, const struct bd_file
                         if (off[i] >= 0)
                                 iov[m++] = (struct bd_kernel_iov){sk[j].sk + (uint64_t)off[i],
                                                                   sk[j].f[i], sock_size[i]};
+                for (int b = 0; !err && b < B_ALL; b++)
+                        iov[m++] = (struct bd_kernel_iov){sk[j].sk + (uint64_t)pl->bits[b].byte,
+                                                          &sk[j].word[b], 8};
         }
         if (!err)
                 err = bd_walk_read(prog->k, iov, m, "struct sock");
@@ -232,7 +312,7 @@ static struct bd_error *read_socks(struct bd_program *prog, const struct bd_file
 
 /* A listening TCP socket as criu's InetSkEntry; NULL, or why not. */
 static const char *sock_entry(struct image *im, uint32_t id, const struct bd_file *f,
-                              const struct sock *s, const struct sock_bits *bits)
+                              const struct sock *s, const struct sock_plan *pl)
 {
         uint64_t family = val(s, S_FAMILY);
         if ((family != AF_INET_ && family != AF_INET6_) || val(s, S_TYPE) != SOCK_STREAM_ ||
@@ -240,11 +320,6 @@ static const char *sock_entry(struct image *im, uint32_t id, const struct bd_fil
                 return "a socket other than TCP (not supported yet)";
         if (val(s, S_STATE) != TCP_LISTEN_)
                 return "a TCP socket not listening (connections are not supported yet)";
-        if (val(s, S_KA_TIME) || val(s, S_KA_INTVL) || val(s, S_KA_PROBES))
-                return "a socket with keepalive settings of its own (not supported yet)";
-        if ((int64_t)val(s, S_SNDTIMEO) != MAX_TIMEOUT ||
-            (int64_t)val(s, S_RCVTIMEO) != MAX_TIMEOUT)
-                return "a socket with SO_SNDTIMEO or SO_RCVTIMEO (not supported yet)";
         uint64_t flags = val(s, S_FLAGS);
         FileEntry *fe = &im->fe[im->n];
         InetSkEntry *k = &im->isk[im->n];
@@ -278,9 +353,28 @@ static const char *sock_entry(struct image *im, uint32_t id, const struct bd_fil
         o->has_so_priority = 1, o->so_priority = (uint32_t)val(s, S_PRIORITY);
         o->has_so_rcvlowat = 1, o->so_rcvlowat = (uint32_t)val(s, S_RCVLOWAT);
         o->has_so_mark = 1, o->so_mark = (uint32_t)val(s, S_MARK);
-        o->has_so_keepalive = 1, o->so_keepalive = (flags >> bits->keepopen) & 1;
-        o->has_so_broadcast = 1, o->so_broadcast = (flags >> bits->broadcast) & 1;
-        o->has_so_oobinline = 1, o->so_oobinline = (flags >> bits->urginline) & 1;
+        timeout(val(s, S_SNDTIMEO), pl->hz, &o->so_snd_tmo_sec, &o->so_snd_tmo_usec);
+        timeout(val(s, S_RCVTIMEO), pl->hz, &o->so_rcv_tmo_sec, &o->so_rcv_tmo_usec);
+        /* 0: the socket follows the sysctls, as one opened on the
+         * restoring machine does; criu sets only what is in the image. */
+        if (val(s, S_KA_TIME))
+                o->has_tcp_keepidle = 1, o->tcp_keepidle = (uint32_t)(val(s, S_KA_TIME) / pl->hz);
+        if (val(s, S_KA_INTVL))
+                o->has_tcp_keepintvl = 1,
+                o->tcp_keepintvl = (uint32_t)(val(s, S_KA_INTVL) / pl->hz);
+        if (val(s, S_KA_PROBES))
+                o->has_tcp_keepcnt = 1, o->tcp_keepcnt = (uint32_t)val(s, S_KA_PROBES);
+        o->has_so_keepalive = 1, o->so_keepalive = flag(flags, pl, E_KEEPOPEN);
+        o->has_so_broadcast = 1, o->so_broadcast = flag(flags, pl, E_BROADCAST);
+        o->has_so_oobinline = 1, o->so_oobinline = flag(flags, pl, E_URGINLINE);
+        o->has_so_dontroute = 1, o->so_dontroute = flag(flags, pl, E_LOCALROUTE);
+        o->has_so_passcred = 1, o->so_passcred = (s->socket_flags >> SOCKET_PASSCRED) & 1;
+        o->has_so_passsec = 1, o->so_passsec = (s->socket_flags >> SOCKET_PASSSEC) & 1;
+        o->has_reuseaddr = 1, o->reuseaddr = bits(s, pl, B_REUSE) != 0;
+        o->has_so_reuseport = 1, o->so_reuseport = bits(s, pl, B_REUSEPORT) != 0;
+        o->has_so_no_check = 1, o->so_no_check = bits(s, pl, B_NO_CHECK_TX) != 0;
+        /* SO_BUF_LOCK: SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK of sk_userlocks. */
+        o->has_so_buf_lock = 1, o->so_buf_lock = bits(s, pl, B_USERLOCKS) & 3;
         *fe = (FileEntry)FILE_ENTRY__INIT;
         fe->type = FD_TYPES__INETSK, fe->id = id, fe->isk = k;
         return NULL;
@@ -317,10 +411,10 @@ static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_file
                         return refuse(in->pid, f, not_reopenable(f));
         }
         struct sock *sk = calloc(nsock + 1, sizeof(*sk));
-        struct sock_bits bits;
+        struct sock_plan plan;
         struct bd_error *err = sk ? NULL : &bd_error_nomem;
         if (!err && nsock)
-                err = read_socks(prog, fs, sk, nsock, &bits);
+                err = read_socks(prog, fs, sk, nsock, &plan);
         for (size_t i = 0, j = 0; !err && i < fs->n; i++) {
                 const struct bd_file *f = &fs->f[i];
                 int fresh;
@@ -332,7 +426,7 @@ static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_file
                 e->type = f->kind == BD_FILE_SOCKET ? FD_TYPES__INETSK : FD_TYPES__REG;
                 if (f->kind == BD_FILE_SOCKET) {
                         const struct sock *s = &sk[j++];
-                        const char *why = fresh ? sock_entry(im, id, f, s, &bits) : NULL;
+                        const char *why = fresh ? sock_entry(im, id, f, s, &plan) : NULL;
                         if (why)
                                 err = refuse(in->pid, f, why);
                 } else if (fresh) {

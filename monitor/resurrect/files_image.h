@@ -7,7 +7,10 @@
  * /dev/urandom) and listening TCP sockets. Anything else is refused,
  * naming the fd and what it is, so that a restore never half-works:
  * other devices and sockets, pipes, anonymous inodes, deleted files, an
- * owner set by F_SETOWN, per-socket timeouts and keepalive settings. */
+ * owner set by F_SETOWN. A socket's options are the ones criu's dump
+ * reads with getsockopt(): its timeouts and keepalive times converted from
+ * jiffies at the kernel's HZ, and keepalive times the socket did not set
+ * left out, so that the restoring machine's sysctls apply. */
 #ifndef BD_FILES_IMAGE_H
 #define BD_FILES_IMAGE_H
 

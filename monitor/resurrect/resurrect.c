@@ -12,10 +12,12 @@
 #include <criu/pagemap.pb-c.h>
 #include <criu/pstree.pb-c.h>
 #include <criu/seccomp.pb-c.h>
+#include <criu/timens.pb-c.h>
 
 #include "../../common/bytes.h"
 #include "../../common/grow.h"
 #include "../views/tasks.h"
+#include "../views/sysinfo.h"
 #include "../views/threads.h"
 #include "../views/user_mem.h"
 #include "../views/vmas.h"
@@ -736,6 +738,27 @@ static struct bd_error *write_files(struct res *r)
         return err;
 }
 
+/* timens-0.img: the dead (or frozen) kernel's clocks at its last tick.
+ * criu restore puts the process into a new time namespace offset by the
+ * difference, so that its CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from
+ * where they were, not from the restoring machine's uptime. */
+static struct bd_error *write_timens(struct res *r)
+{
+        struct bd_sysinfo si;
+        struct bd_error *err = bd_sysinfo_read(r->prog, &si);
+        if (!err && !si.have_uptime)
+                err = bd_error_new(BD_ERR_NOT_FOUND, "the kernel's clocks (tk_core) did not read");
+        if (err)
+                return bd_error_wrap(err, "time namespace");
+        Timespec mono = TIMESPEC__INIT, boot = TIMESPEC__INIT;
+        mono.tv_sec = si.mono_ns / 1000000000u, mono.tv_nsec = si.mono_ns % 1000000000u;
+        boot.tv_sec = si.uptime_ns / 1000000000u, boot.tv_nsec = si.uptime_ns % 1000000000u;
+        TimensEntry te = TIMENS_ENTRY__INIT;
+        te.monotonic = &mono, te.boottime = &boot;
+        const ProtobufCMessage *msg = &te.base;
+        return bd_criu_img_write(&r->dir, "timens-0.img", BD_CRIU_MAGIC_TIMENS, &msg, 1);
+}
+
 static void ns_ids(TaskKobjIdsEntry *e, uint32_t own)
 {
         e->vm_id = e->files_id = e->fs_id = e->sighand_id = own;
@@ -780,6 +803,8 @@ static struct bd_error *write_tree(struct res *r)
                 err = bd_criu_img_write(&r->dir, "pstree.img", BD_CRIU_MAGIC_PSTREE, &msg, 1);
         }
         free(tids);
+        if (!err)
+                err = write_timens(r);
         if (!err) {
                 SeccompEntry none = SECCOMP_ENTRY__INIT;
                 msg = &none.base;

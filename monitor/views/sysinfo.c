@@ -94,6 +94,7 @@ struct bd_error *bd_sysinfo_read(struct bd_program *prog, struct bd_sysinfo *si)
                 memcpy(&sec, (uint8_t *)tk + tk_off + xtime, 8);
                 si->have_uptime = base >= 0 && boot >= 0;
                 si->uptime_ns = (uint64_t)base + (uint64_t)boot;
+                si->mono_ns = (uint64_t)base;
                 si->wall_sec = sec;
         }
         si->have_cpus = have_online && have_possible;

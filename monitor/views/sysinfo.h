@@ -12,6 +12,7 @@
 struct bd_sysinfo {
         int have_uptime, have_cpus, have_mem, have_load, have_boot_id, have_taint, have_jiffies;
         uint64_t uptime_ns; /* CLOCK_BOOTTIME at the last tick, as /proc/uptime */
+        uint64_t mono_ns;   /* CLOCK_MONOTONIC at the last tick (have_uptime) */
         uint64_t wall_sec;  /* CLOCK_REALTIME seconds at the last tick */
         unsigned cpus_online, cpus_possible;
         uint64_t mem_total, mem_free; /* bytes */

@@ -1149,6 +1149,28 @@ static void test_images_match_criu_dump(void **state)
         result_free(&r);
 }
 
+/* criu restore on vmname of the images IMAGES/dir of counterd pid (free
+ * there), then two requests to it at addr ("IP PORT"), whose answers must
+ * be want; the restored counterd is left running. */
+static void restore_and_ask(const char *vmname, long pid, const char *dir, const char *addr,
+                            const char *req1, const char *req2, const char *want)
+{
+        struct result r =
+            vm(vmname,
+               "[ ! -d /proc/%ld ] || { echo pid %ld is in use; exit 1; }; cd /tmp &&"
+               " /bd/lab/criu/criu restore -d --shell-job -D " IMAGES
+               "/%s -o restore.log || { tail -20 " IMAGES "/%s/restore.log; exit 1; }",
+               pid, pid, dir, dir);
+        expect_ok(&r, "criu restore from bdmon's images");
+        result_free(&r);
+        r = vm("mon", "(echo '%s'; sleep 0.2; echo '%s'; sleep 1) | nc %s", req1, req2, addr);
+        if (r.rc == 0 && !strstr(r.out, want))
+                print_error("the restored counterd on %s answered: %s", vmname, r.out);
+        expect_ok(&r, "requests to the restored counterd");
+        assert_non_null(strstr(r.out, want));
+        result_free(&r);
+}
+
 /* The images restore with the real criu: a second counterd (three threads,
  * a listening socket, /dev/null fds, state in memory) written out by
  * bdmon resurrect, killed, and restored on host2 by criu restore from
@@ -1171,19 +1193,11 @@ static void test_images_restore_with_criu(void **state)
         expect_ok(&r, "bdmon resurrect of the second counterd");
         assert_non_null(strstr(r.out, "\"sockets\":1,"));
         result_free(&r);
-        r = vm("host2",
-               "kill -9 %ld; while [ -d /proc/%ld ]; do sleep 0.05; done; cd /tmp &&"
-               " /bd/lab/criu/criu restore -d --shell-job -D " IMAGES "/restore -o restore.log ||"
-               " { tail -20 " IMAGES "/restore/restore.log; exit 1; }",
-               pid, pid);
-        expect_ok(&r, "criu restore from bdmon's images");
+        r = vm("host2", "kill -9 %ld; while [ -d /proc/%ld ]; do sleep 0.05; done", pid, pid);
+        expect_ok(&r, "killing the second counterd");
         result_free(&r);
-        r = vm("mon", "(echo '4 GET'; sleep 0.2; echo '5 ADD 8'; sleep 1) | nc 10.99.0.2 7001");
-        if (r.rc == 0 && !strstr(r.out, "4 42\n5 50\n"))
-                print_error("the restored counterd answered: %s", r.out);
-        expect_ok(&r, "requests to the restored counterd");
-        assert_non_null(strstr(r.out, "4 42\n5 50\n"));
-        result_free(&r);
+        restore_and_ask("host2", pid, "restore", "10.99.0.2 7001", "4 GET", "5 ADD 8",
+                        "4 42\n5 50\n");
         r = vm("host2", "kill -9 %ld", pid);
         expect_ok(&r, "stopping the restored counterd");
         result_free(&r);
@@ -1200,6 +1214,30 @@ static void test_images_restore_with_criu(void **state)
         result_free(&r);
         r = host("ls '%s/build/lab/run/images' | grep -c fifo", lab_root);
         assert_string_equal(r.out, "0\n");
+        result_free(&r);
+}
+
+/* The dead kernel's process brought back on the standby: host3 booted for
+ * it, criu restore there from the images bdmon wrote of host2's memory
+ * after the panic, and the service answers on host3 with the state it
+ * had when host2 died (five requests: 150). host3 is stopped after. */
+static void restore_on_standby(long pid)
+{
+        struct result r = host("'%s/lab/bdlab' start host3", lab_root);
+        expect_ok(&r, "booting host3");
+        result_free(&r);
+        restore_and_ask("host3", pid, "dead", "10.99.0.5 7000", "6 GET", "7 ADD 1",
+                        "6 150\n7 151\n");
+        /* In a time namespace whose clocks go on from the dead kernel's:
+         * host2 had run for minutes, host3 for seconds. */
+        r = vm("host3",
+               "cat /proc/%ld/timens_offsets; awk '/^monotonic/ { exit !($2 > 0) }'"
+               " /proc/%ld/timens_offsets; kill -9 %ld",
+               pid, pid, pid);
+        expect_ok(&r, "the restored process's clocks are host2's");
+        result_free(&r);
+        r = host("'%s/lab/bdlab' stop host3", lab_root);
+        expect_ok(&r, "stopping host3");
         result_free(&r);
 }
 
@@ -1284,6 +1322,7 @@ static void test_after_panic_nic_still_serves(void **state)
                 expect_ok(&r, "bdmon resurrect after the panic");
                 result_free(&r);
                 compare_images("after the panic", "dead");
+                restore_on_standby(core_pid);
         }
         r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info after the panic");

@@ -146,6 +146,9 @@ static void test_parse_rejects(void **state)
             {"member TASK_PID task_struct.pid 4 99999999999\n", "out of range"},
             {"size TASK_PID task_struct.pid 4 4\n", "is a member"},
             {"a b c d e f g\n", "too many"},
+            {"bits SKC_REUSE sock_common.skc_reuse 144 0\n", "out of range"},
+            {"bits SKC_REUSE sock_common.skc_reuse 144 65\n", "out of range"},
+            {"member SKC_REUSE sock_common.skc_reuse 18 1\n", "is a bits"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_error_says(bd_layout_parse(l, bad[i].text, strlen(bad[i].text), "t"),
@@ -161,6 +164,28 @@ static void test_parse_rejects(void **state)
         const char ok[] = "# c\nmember NOT_AN_ENTRY a.b 1 1\nenum PIDTYPE_PID PIDTYPE_PID -0 0\n";
         assert_bd_ok(bd_layout_parse(l, ok, sizeof(ok) - 1, "t"));
         assert_true(l->e[BDL_PIDTYPE_PID].present);
+        free(l);
+}
+
+/* A bitfield: its first bit and width, and the 8 bytes that hold it; one
+ * those 8 bytes cannot hold is refused where it is read. */
+static void test_bits(void **state)
+{
+        (void)state;
+        struct bd_layout *l = calloc(1, sizeof(*l));
+        assert_non_null(l);
+        const char text[] = "bits SKC_REUSE sock_common.skc_reuse 147 4\n"
+                            "bits SKC_REUSEPORT sock_common.skc_reuseport 60 64\n";
+        assert_bd_ok(bd_layout_parse(l, text, sizeof(text) - 1, "t"));
+        struct bd_bits b;
+        assert_bd_ok(bd_layout_bits(l, BDL_SKC_REUSE, &b));
+        assert_int_equal(b.byte, 18);
+        assert_int_equal(b.shift, 3);
+        assert_int_equal(b.width, 4);
+        assert_int_equal(bd_bits_value(&b, 0xffull << 1), 0xf);
+        assert_int_equal(bd_bits_value(&b, 0x5ull << 3 | 0x87), 0x5);
+        assert_error_says(bd_layout_bits(l, BDL_SKC_REUSEPORT, &b), BD_ERR_PROTOCOL, "fit");
+        assert_error_says(bd_layout_bits(l, BDL_SK_USERLOCKS, &b), BD_ERR_NOT_FOUND, "no bits");
         free(l);
 }
 
@@ -267,7 +292,7 @@ int main(void)
             cmocka_unit_test(test_from_btf),       cmocka_unit_test(test_write_parse_round_trip),
             cmocka_unit_test(test_parse_rejects),  cmocka_unit_test(test_find_stored),
             cmocka_unit_test(test_gather_plan),    cmocka_unit_test(test_state_letters),
-            cmocka_unit_test(test_taint_and_load),
+            cmocka_unit_test(test_taint_and_load), cmocka_unit_test(test_bits),
         };
         return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
 }
