@@ -67,7 +67,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libbpf-dev libelf-dev liblua5.4-dev libjson-c-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
-        criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf
+        criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:
@@ -81,7 +81,14 @@ FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
 # since the tests read their variables back by name with gdb.
 LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c))
 
-all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS)
+# What runs on a standby machine (a script: built means copied beside bdmon).
+STANDBY := $(BUILD)/bin/bd-standby-restore
+
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(STANDBY)
+
+$(STANDBY): $(BUILD)/bin/%: standby/%
+	@mkdir -p $(dir $@)
+	cp $< $@.tmp && chmod 755 $@.tmp && mv -f $@.tmp $@
 
 $(LAB_APPS): $(BUILD)/bin/%: lab/apps/%.c
 	@mkdir -p $(dir $@)

@@ -35,18 +35,20 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                st.threads[i].on_cpu ? "true" : "false", st.threads[i].syscall,
                                bd_syscall_fix_name(st.threads[i].fix));
                 printf("],\"vmas\":%zu,\"pages\":%" PRIu64 ",\"pages_zero\":%" PRIu64
-                       ",\"fds\":%zu,\"files\":%zu,\"sockets\":%zu"
-                       ",\"round_trips\":%" PRIu64 ",\"batches\":%" PRIu64
-                       ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f}\n",
+                       ",\"fds\":%zu,\"files\":%zu,\"sockets\":%zu,\"connections\":%zu"
+                       ",\"queued_bytes\":%" PRIu64 ",\"round_trips\":%" PRIu64
+                       ",\"batches\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f}\n",
                        st.vmas, st.pages, st.pages_zero, st.files.fds, st.files.files,
-                       st.files.sockets, st.reads.round_trips, st.reads.batches,
-                       st.reads.bytes_read, (double)st.reads.elapsed_ns / 1e6);
+                       st.files.sockets, st.files.connections, st.files.queued,
+                       st.reads.round_trips, st.reads.batches, st.reads.bytes_read,
+                       (double)st.reads.elapsed_ns / 1e6);
         } else {
                 printf("%s: pid %" PRId32 ", %zu thread%s, %zu mappings, %" PRIu64
-                       " pages, %zu fds (%zu sockets) in %" PRIu64 " round trips, %.0f ms\n",
+                       " pages, %zu fds (%zu sockets, %zu connections) in %" PRIu64
+                       " round trips, %.0f ms\n",
                        cli->images, pid, st.nthreads, st.nthreads == 1 ? "" : "s", st.vmas,
-                       st.pages, st.files.fds, st.files.sockets, st.reads.round_trips,
-                       (double)st.reads.elapsed_ns / 1e6);
+                       st.pages, st.files.fds, st.files.sockets, st.files.connections,
+                       st.reads.round_trips, (double)st.reads.elapsed_ns / 1e6);
                 /* Which system calls were rewound, and which will fail. */
                 for (size_t i = 0; i < st.nthreads; i++)
                         if (st.threads[i].fix != BD_SYSCALL_NONE)

@@ -61,6 +61,13 @@ struct bd_error *bd_criu_raw_write(int fd, const void *buf, size_t len)
 struct bd_error *bd_criu_img_write(struct bd_criu_dir *d, const char *name, uint32_t magic,
                                    const ProtobufCMessage *const *msgs, size_t n)
 {
+        return bd_criu_img_write_raw(d, name, magic, msgs, n, NULL, 0);
+}
+
+struct bd_error *bd_criu_img_write_raw(struct bd_criu_dir *d, const char *name, uint32_t magic,
+                                       const ProtobufCMessage *const *msgs, size_t n,
+                                       const struct bd_criu_raw *raw, size_t nraw)
+{
         size_t size = 8;
         for (size_t i = 0; i < n; i++) {
                 size_t len = protobuf_c_message_get_packed_size(msgs[i]);
@@ -88,6 +95,8 @@ struct bd_error *bd_criu_img_write(struct bd_criu_dir *d, const char *name, uint
         struct bd_error *err = bd_criu_raw_open(d, name, &fd);
         if (!err) {
                 err = bd_criu_raw_write(fd, buf, at);
+                for (size_t i = 0; !err && i < nraw; i++)
+                        err = bd_criu_raw_write(fd, raw[i].buf, raw[i].len);
                 if (close(fd) && !err)
                         err = bd_error_new(BD_ERR_IO, "images: %s: %s", name, strerror(errno));
         }

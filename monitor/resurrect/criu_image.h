@@ -27,6 +27,14 @@ struct bd_error *bd_criu_dir_create(const char *path, struct bd_criu_dir *d);
 /* name ("core-42.img") holding msgs[0..n) under magic (BD_CRIU_MAGIC_*). */
 struct bd_error *bd_criu_img_write(struct bd_criu_dir *d, const char *name, uint32_t magic,
                                    const ProtobufCMessage *const *msgs, size_t n);
+/* The same, the records followed by raw bytes (tcp-stream's queues). */
+struct bd_criu_raw {
+        const void *buf;
+        size_t len;
+};
+struct bd_error *bd_criu_img_write_raw(struct bd_criu_dir *d, const char *name, uint32_t magic,
+                                       const ProtobufCMessage *const *msgs, size_t n,
+                                       const struct bd_criu_raw *raw, size_t nraw);
 /* A raw file to append to (pages-N.img): an fd the caller closes. */
 struct bd_error *bd_criu_raw_open(struct bd_criu_dir *d, const char *name, int *fd);
 struct bd_error *bd_criu_raw_write(int fd, const void *buf, size_t len);

@@ -1,5 +1,6 @@
 #include "files_image.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,23 +11,27 @@
 #include <criu/fs.pb-c.h>
 #include <criu/regfile.pb-c.h>
 #include <criu/sk-inet.pb-c.h>
+#include <criu/tcp-stream.pb-c.h>
 
 #include "../../common/bytes.h"
 #include "../views/files.h"
 #include "../views/output.h"
+#include "../views/sysinfo.h"
+#include "../views/tcp_conn.h"
 #include "../views/tasks.h"
 #include "../walk/walk.h"
 
 /* The target's constants (include/linux/socket.h, net.h, in.h, fcntl.h). */
-#define AF_INET_     2
-#define AF_INET6_    10
-#define SOCK_STREAM_ 1
-#define IPPROTO_TCP_ 6
-#define TCP_LISTEN_  10
-#define FD_CLOEXEC_  1
-#define MAX_TIMEOUT  INT64_MAX /* MAX_SCHEDULE_TIMEOUT: no timeout set */
-#define NET_NS_ID    2         /* the ids image's net_ns_id (resurrect.c) */
-#define CWD_AND_ROOT 2
+#define AF_INET_         2
+#define AF_INET6_        10
+#define SOCK_STREAM_     1
+#define IPPROTO_TCP_     6
+#define TCP_LISTEN_      10
+#define TCP_ESTABLISHED_ 1
+#define FD_CLOEXEC_      1
+#define MAX_TIMEOUT      INT64_MAX /* MAX_SCHEDULE_TIMEOUT: no timeout set */
+#define NET_NS_ID        2         /* the ids image's net_ns_id (resurrect.c) */
+#define CWD_AND_ROOT     2
 
 /* A socket's fields: sock_common's, sock's, tcp_sock's keepalive. */
 enum {
@@ -310,16 +315,24 @@ static struct bd_error *read_socks(struct bd_program *prog, const struct bd_file
         return err;
 }
 
-/* A listening TCP socket as criu's InetSkEntry; NULL, or why not. */
-static const char *sock_entry(struct image *im, uint32_t id, const struct bd_file *f,
-                              const struct sock *s, const struct sock_plan *pl)
+/* Why a socket cannot be in the images, or NULL: TCP, listening or
+ * connected, are. */
+static const char *sock_refusal(const struct sock *s)
 {
-        uint64_t family = val(s, S_FAMILY);
+        uint64_t family = val(s, S_FAMILY), state = val(s, S_STATE);
         if ((family != AF_INET_ && family != AF_INET6_) || val(s, S_TYPE) != SOCK_STREAM_ ||
             val(s, S_PROTOCOL) != IPPROTO_TCP_)
                 return "a socket other than TCP (not supported yet)";
-        if (val(s, S_STATE) != TCP_LISTEN_)
-                return "a TCP socket not listening (connections are not supported yet)";
+        if (state != TCP_LISTEN_ && state != TCP_ESTABLISHED_)
+                return "a TCP socket neither listening nor established (not supported yet)";
+        return NULL;
+}
+
+/* A TCP socket as criu's InetSkEntry; conn is an established one's. */
+static void sock_entry(struct image *im, uint32_t id, const struct bd_file *f, const struct sock *s,
+                       const struct sock_plan *pl, const struct bd_tcp_conn *conn)
+{
+        uint64_t family = val(s, S_FAMILY);
         uint64_t flags = val(s, S_FLAGS);
         FileEntry *fe = &im->fe[im->n];
         InetSkEntry *k = &im->isk[im->n];
@@ -332,11 +345,13 @@ static const char *sock_entry(struct image *im, uint32_t id, const struct bd_fil
         *ip = (IpOptsEntry)IP_OPTS_ENTRY__INIT;
         k->id = id, k->ino = (uint32_t)f->ino;
         k->family = (uint32_t)family, k->type = SOCK_STREAM_, k->proto = IPPROTO_TCP_;
-        k->state = TCP_LISTEN_;
+        k->state = (uint32_t)val(s, S_STATE);
         k->src_port = (uint32_t)val(s, S_NUM);
         k->dst_port = (uint32_t)(uint16_t)((val(s, S_DPORT) >> 8) | (val(s, S_DPORT) << 8));
         k->flags = f->flags & ~BD_O_CLOEXEC;
-        k->backlog = (uint32_t)val(s, S_BACKLOG);
+        /* What inet_diag calls the write queue, which criu's dump takes:
+         * a listener's backlog, a connection's bytes not acknowledged. */
+        k->backlog = conn ? conn->write_seq - conn->snd_una : (uint32_t)val(s, S_BACKLOG);
         if (family == AF_INET_) {
                 memcpy(addr, s->f[S_RCV_SADDR], 4);
                 memcpy(addr + 4, s->f[S_DADDR], 4);
@@ -377,6 +392,71 @@ static const char *sock_entry(struct image *im, uint32_t id, const struct bd_fil
         o->has_so_buf_lock = 1, o->so_buf_lock = bits(s, pl, B_USERLOCKS) & 3;
         *fe = (FileEntry)FILE_ENTRY__INIT;
         fe->type = FD_TYPES__INETSK, fe->id = id, fe->isk = k;
+}
+
+/* tcp-stream-INO.img: the connection's state as TCP_REPAIR restores it,
+ * then the receive queue's bytes, then the send queue's. now_ms: the
+ * kernel's millisecond clock (TCP_TIMESTAMP is it plus tsoffset). */
+static struct bd_error *tcp_stream(struct bd_criu_dir *dir, uint64_t ino,
+                                   const struct bd_tcp_conn *c, uint64_t now_ms)
+{
+        TcpStreamEntry e = TCP_STREAM_ENTRY__INIT;
+        e.inq_len = c->inq_len, e.inq_seq = c->rcv_nxt;
+        e.outq_len = c->outq_len, e.outq_seq = c->write_seq;
+        e.opt_mask = c->options, e.snd_wscale = c->snd_wscale, e.mss_clamp = c->mss_clamp;
+        e.has_rcv_wscale = 1, e.rcv_wscale = c->rcv_wscale;
+        e.has_timestamp = 1, e.timestamp = (uint32_t)(now_ms + c->tsoffset);
+        e.has_cork = e.cork = c->cork != 0;
+        e.has_nodelay = e.nodelay = c->nodelay != 0;
+        e.has_unsq_len = 1, e.unsq_len = c->unsent;
+        e.has_snd_wl1 = 1, e.snd_wl1 = c->snd_wl1;
+        e.has_snd_wnd = 1, e.snd_wnd = c->snd_wnd;
+        e.has_max_window = 1, e.max_window = c->max_window;
+        e.has_rcv_wnd = 1, e.rcv_wnd = c->rcv_wnd;
+        e.has_rcv_wup = 1, e.rcv_wup = c->rcv_wup;
+        char name[64];
+        snprintf(name, sizeof(name), "tcp-stream-%" PRIx64 ".img", ino);
+        const ProtobufCMessage *msg = &e.base;
+        struct bd_criu_raw raw[2] = {{c->inq, c->inq_len}, {c->outq, c->outq_len}};
+        return bd_criu_img_write_raw(dir, name, BD_CRIU_MAGIC_TCP_STREAM, &msg, 1, raw, 2);
+}
+
+/* An address as text: numbers only, nothing from the target's strings. */
+static void addr_text(const InetSkEntry *k, const uint32_t *a, char *buf, size_t cap)
+{
+        if (!inet_ntop(k->family == AF_INET_ ? AF_INET : AF_INET6, a, buf, (socklen_t)cap))
+                snprintf(buf, cap, "?");
+}
+
+static int unspecified(const InetSkEntry *k, const uint32_t *a)
+{
+        return k->family == AF_INET_ ? !a[0] : !(a[0] | a[1] | a[2] | a[3]);
+}
+
+/* What the standby takes over (standby/bd-standby-restore): each address
+ * a socket is bound to, and each connection, to hold its peer's packets
+ * off while the address moves and criu restores it. */
+static struct bd_error *takeover_lines(const struct image *im, struct bd_files_image_stats *st)
+{
+        size_t cap = 256 * (im->n + 1); /* two lines of two IPv6 addresses at most */
+        char *out = malloc(cap), local[64], peer[64];
+        if (!out)
+                return &bd_error_nomem;
+        size_t len = 0;
+        for (size_t i = 0; i < im->n; i++) {
+                const InetSkEntry *k = im->fe[i].isk;
+                if (im->fe[i].type != FD_TYPES__INETSK || unspecified(k, k->src_addr))
+                        continue;
+                addr_text(k, k->src_addr, local, sizeof(local));
+                len += (size_t)snprintf(out + len, cap - len, "address %s\n", local);
+                if (k->state != TCP_ESTABLISHED_)
+                        continue;
+                addr_text(k, k->dst_addr, peer, sizeof(peer));
+                len += (size_t)snprintf(out + len, cap - len, "tcp %s %u %s %u\n", local,
+                                        k->src_port, peer, k->dst_port);
+        }
+        st->takeover = out;
+        st->takeover_len = len;
         return NULL;
 }
 
@@ -394,10 +474,12 @@ static struct bd_error *refuse(int32_t pid, const struct bd_file *f, const char 
                             f->fd, path, bd_file_kind_name(f->kind), why);
 }
 
-static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_files_image *in,
-                                   const struct bd_files *fs, struct ids *ids, struct image *im,
-                                   struct fds *out)
+static struct bd_error *fd_entries(struct bd_program *prog, struct bd_criu_dir *dir,
+                                   const struct bd_files_image *in, const struct bd_files *fs,
+                                   struct ids *ids, struct image *im, struct fds *out,
+                                   struct bd_files_image_stats *st)
 {
+        struct bd_sysinfo si;
         size_t nsock = 0;
         for (size_t i = 0; i < fs->n; i++) {
                 const struct bd_file *f = &fs->f[i];
@@ -415,6 +497,8 @@ static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_file
         struct bd_error *err = sk ? NULL : &bd_error_nomem;
         if (!err && nsock)
                 err = read_socks(prog, fs, sk, nsock, &plan);
+        if (!err && nsock && !(err = bd_sysinfo_read(prog, &si)) && !si.have_uptime)
+                err = bd_error_new(BD_ERR_NOT_FOUND, "the kernel's clock (tk_core) did not read");
         for (size_t i = 0, j = 0; !err && i < fs->n; i++) {
                 const struct bd_file *f = &fs->f[i];
                 int fresh;
@@ -426,9 +510,20 @@ static struct bd_error *fd_entries(struct bd_program *prog, const struct bd_file
                 e->type = f->kind == BD_FILE_SOCKET ? FD_TYPES__INETSK : FD_TYPES__REG;
                 if (f->kind == BD_FILE_SOCKET) {
                         const struct sock *s = &sk[j++];
-                        const char *why = fresh ? sock_entry(im, id, f, s, &plan) : NULL;
+                        const char *why = fresh ? sock_refusal(s) : NULL;
+                        struct bd_tcp_conn c = {0};
+                        int conn = fresh && !why && val(s, S_STATE) == TCP_ESTABLISHED_;
                         if (why)
                                 err = refuse(in->pid, f, why);
+                        if (!err && conn)
+                                err = bd_tcp_conn_read(prog, s->sk, &c);
+                        if (!err && fresh)
+                                sock_entry(im, id, f, s, &plan, conn ? &c : NULL);
+                        if (!err && conn)
+                                err = tcp_stream(dir, f->ino, &c, si.mono_ns / 1000000u);
+                        if (!err && conn)
+                                st->connections++, st->queued += c.inq_len + c.outq_len;
+                        bd_tcp_conn_free(&c);
                 } else if (fresh) {
                         reg_entry(im, id, f, f->flags & ~BD_O_CLOEXEC, f->pos);
                 }
@@ -505,7 +600,7 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
                 }
         }
         if (!err)
-                err = fd_entries(prog, in, fs, &ids, &im, &fds);
+                err = fd_entries(prog, dir, in, fs, &ids, &im, &fds, st);
         uint32_t path_id[CWD_AND_ROOT];
         for (int i = 0; !err && i < CWD_AND_ROOT; i++) {
                 const struct bd_file *f = &paths->f[i];
@@ -548,6 +643,7 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
                 st->fds = fds.n, st->files = im.n;
                 for (size_t i = 0; i < im.n; i++)
                         st->sockets += im.fe[i].type == FD_TYPES__INETSK;
+                err = takeover_lines(&im, st);
         }
         free(msgs);
         free(im.fe), free(im.reg), free(im.isk), free(im.opts), free(im.ipo), free(im.addr);

@@ -4,7 +4,9 @@
  * from the target's memory. Kinds criu restores from these alone are
  * written: regular files and directories, the kernel's memory-less
  * character devices (/dev/null, /dev/zero, /dev/full, /dev/random,
- * /dev/urandom) and listening TCP sockets. Anything else is refused,
+ * /dev/urandom), listening TCP sockets and established TCP connections
+ * (tcp_conn.h: state, options and both queues, in tcp-stream-INO.img).
+ * Anything else is refused,
  * naming the fd and what it is, so that a restore never half-works:
  * other devices and sockets, pipes, anonymous inodes, deleted files, an
  * owner set by F_SETOWN. A socket's options are the ones criu's dump
@@ -33,6 +35,12 @@ struct bd_files_image {
 struct bd_files_image_stats {
         size_t fds, files; /* fd table entries, files.img entries */
         size_t sockets;
+        size_t connections; /* established TCP: tcp-stream images */
+        uint64_t queued;    /* bytes of their queues */
+        /* Lines for the standby ("address A", "tcp LOCAL LPORT PEER PPORT"):
+         * malloc'd, the caller frees. */
+        char *takeover;
+        size_t takeover_len;
 };
 
 struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_dir *dir,

@@ -40,8 +40,14 @@ enum { NS_PID = 1, NS_NET, NS_IPC, NS_UTS, NS_TIME, NS_MNT, NS_USER, NS_CGROUP }
 #define OWN_IDS 2
 /* criu's TASK_ALIVE, the pages image's id, and the flags of anonymous
  * memory's pages (restorable lazily). */
-#define TASK_ALIVE 1
-#define PAGES_ID   1
+#define TASK_ALIVE   1
+#define TASK_STOPPED 3
+/* The kernel's __TASK_STOPPED: a task stopped by a signal (SIGSTOP...). */
+#define KERNEL_TASK_STOPPED 0x4u
+/* criu's network lock methods: nftables is what Debian's criu has with no
+ * more packages (it links libnftables); iptables needs its binaries. */
+#define NETWORK_LOCK_NFTABLES 1
+#define PAGES_ID              1
 /* mm->flags: the dumpable bits, and MMF_DISABLE_THP. */
 #define MMF_DUMPABLE_MASK 3u
 #define MMF_DISABLE_THP   24
@@ -78,7 +84,6 @@ struct proc {
         uint8_t action[NSIG * SIGACTION];
         struct creds *creds; /* per thread */
         uint32_t *loginuid;  /* per thread */
-        int32_t *seccomp;    /* per thread: its seccomp mode */
 };
 
 enum {
@@ -140,7 +145,7 @@ static struct bd_error *read_process(struct res *r)
         struct proc *p = &r->p;
         size_t n = r->ts->n;
         int64_t mm_off[MM_NFIELDS], flags, auxv, exe, rlim, oom, pids, action, cred_off[9],
-            cap_off[4], pgid, sid, numbers, seccomp, loginuid = -1;
+            cap_off[4], pgid, sid, numbers, loginuid = -1;
         struct bd_error *err = NULL;
         for (int i = 0; !err && i < MM_NFIELDS; i++)
                 err = bd_layout_get_sized(l, mm_ids[i], 8, &mm_off[i]);
@@ -168,8 +173,6 @@ static struct bd_error *read_process(struct res *r)
                 err = bd_layout_get(l, BDL_PIDTYPE_SID, &sid);
         if (!err)
                 err = bd_layout_get(l, BDL_PID_NUMBERS, &numbers);
-        if (!err)
-                err = bd_layout_get_sized(l, BDL_TASK_SECCOMP_MODE, 4, &seccomp);
         if (err)
                 return err;
         int64_t auxv_size = l->e[BDL_MM_SAVED_AUXV].size;
@@ -185,9 +188,8 @@ static struct bd_error *read_process(struct res *r)
                                     t0->sighand);
         p->creds = calloc(n, sizeof(*p->creds));
         p->loginuid = calloc(n, sizeof(*p->loginuid));
-        p->seccomp = calloc(n, sizeof(*p->seccomp));
-        struct bd_kernel_iov *iov = calloc(MM_NFIELDS + 16 + 15 * n, sizeof(*iov));
-        if (!p->creds || !p->loginuid || !p->seccomp || !iov) {
+        struct bd_kernel_iov *iov = calloc(MM_NFIELDS + 16 + 14 * n, sizeof(*iov));
+        if (!p->creds || !p->loginuid || !iov) {
                 free(iov);
                 return &bd_error_nomem;
         }
@@ -226,17 +228,8 @@ static struct bd_error *read_process(struct res *r)
                                                           &p->loginuid[i], 4};
                 else
                         p->loginuid[i] = UINT32_MAX;
-                iov[m++] = (struct bd_kernel_iov){t->task + (uint64_t)seccomp, &p->seccomp[i], 4};
         }
         err = bd_walk_read(k, iov, m, "process state");
-        /* Filters are not written yet: a process restored without them
-         * would run unconfined. */
-        for (size_t i = 0; !err && i < n; i++)
-                if (p->seccomp[i])
-                        err = bd_error_new(BD_ERR_RANGE,
-                                           "thread %d runs under seccomp (mode %d): not "
-                                           "supported yet",
-                                           r->ts->t[i].pid, p->seccomp[i]);
         p->auxv_words = bd_core_auxv_words(p->auxv, (size_t)auxv_size / 8);
         /* The process group's and session's numbers, in the initial
          * namespace: the first upid of each struct pid. */
@@ -248,6 +241,84 @@ static struct bd_error *read_process(struct res *r)
         if (!err && m)
                 err = bd_walk_read(k, iov, m, "struct pid");
         free(iov);
+        return err;
+}
+
+/* State the images do not carry yet, which a restored process would lose
+ * without a word: refused, naming it. Per thread its seccomp mode and
+ * pending signals; per process the shared pending signals, POSIX timers,
+ * the real interval timer and the CPU-time ones. One batch. */
+static struct bd_error *refuse_unwritten(struct res *r)
+{
+        enum { SECCOMP, PENDING, SHARED, TIMERS, REAL, IT, N };
+        static const enum bd_layout_id ids[N] = {
+            BDL_TASK_SECCOMP_MODE,   BDL_TASK_PENDING_SIGNAL,     BDL_SIGNAL_SHARED_PENDING,
+            BDL_SIGNAL_POSIX_TIMERS, BDL_SIGNAL_REAL_TIMER_STATE, BDL_SIGNAL_IT};
+        static const int64_t sizes[N] = {4, 8, 8, 16, 1, 32};
+        int64_t off[N];
+        struct bd_error *err = NULL;
+        for (int i = 0; !err && i < N; i++)
+                err = bd_layout_get_sized(r->l, ids[i], sizes[i], &off[i]);
+        if (err)
+                return err;
+        size_t n = r->ts->n;
+        const struct bd_thread *t0 = &r->ts->t[0];
+        struct {
+                int32_t seccomp;
+                uint64_t pending;
+        } *per = calloc(n, sizeof(*per));
+        uint64_t shared = 0, timers[2] = {0}, it[4] = {0};
+        uint8_t real = 0;
+        struct bd_kernel_iov *iov = calloc(2 * n + 4, sizeof(*iov));
+        if (!per || !iov) {
+                free(per), free(iov);
+                return &bd_error_nomem;
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct bd_thread *t = &r->ts->t[i];
+                iov[m++] =
+                    (struct bd_kernel_iov){t->task + (uint64_t)off[SECCOMP], &per[i].seccomp, 4};
+                iov[m++] =
+                    (struct bd_kernel_iov){t->task + (uint64_t)off[PENDING], &per[i].pending, 8};
+        }
+        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[SHARED], &shared, 8};
+        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[TIMERS], timers, 16};
+        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[REAL], &real, 1};
+        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[IT], it, 32};
+        err = bd_walk_read(r->prog->k, iov, m, "signal state");
+        for (size_t i = 0; !err && i < n; i++) {
+                if (per[i].seccomp)
+                        err = bd_error_new(BD_ERR_RANGE,
+                                           "thread %d runs under seccomp (mode %d): filters are "
+                                           "not written yet",
+                                           r->ts->t[i].pid, per[i].seccomp);
+                else if (per[i].pending)
+                        err = bd_error_new(BD_ERR_RANGE,
+                                           "thread %d has signals pending (mask 0x%" PRIx64
+                                           "): not written yet",
+                                           r->ts->t[i].pid, per[i].pending);
+        }
+        /* An empty list_head points at itself. */
+        uint64_t timers_head = t0->signal + (uint64_t)off[TIMERS];
+        if (!err && shared)
+                err =
+                    bd_error_new(BD_ERR_RANGE,
+                                 "pid %d has signals pending (mask 0x%" PRIx64 "): not written yet",
+                                 r->pid, shared);
+        else if (!err && timers[0] != timers_head)
+                err =
+                    bd_error_new(BD_ERR_RANGE, "pid %d has POSIX timers: not written yet", r->pid);
+        else if (!err && (real & 1))
+                err = bd_error_new(BD_ERR_RANGE,
+                                   "pid %d has its real interval timer armed (setitimer, "
+                                   "alarm): not written yet",
+                                   r->pid);
+        else if (!err && (it[0] | it[2]))
+                err = bd_error_new(BD_ERR_RANGE,
+                                   "pid %d has a CPU-time interval timer armed: not written yet",
+                                   r->pid);
+        free(per), free(iov);
         return err;
 }
 
@@ -360,7 +431,9 @@ static void task_core(const struct res *r, const struct bd_thread *t, struct tas
         memcpy(x->comm, t->comm, 16);
         x->comm[16] = 0;
         TaskCoreEntry *tc = &x->tc;
-        tc->task_state = TASK_ALIVE, tc->exit_code = 0;
+        /* Stopped it stays, as criu's restore of a stopped task leaves it. */
+        tc->task_state = t->state & KERNEL_TASK_STOPPED ? TASK_STOPPED : TASK_ALIVE;
+        tc->exit_code = 0;
         tc->personality = t->personality, tc->flags = t->flags;
         tc->blk_sigset = t->blocked, tc->comm = x->comm;
         tc->timers = &x->timers, tc->rlimits = &x->rl;
@@ -759,6 +832,29 @@ static struct bd_error *write_timens(struct res *r)
         return bd_criu_img_write(&r->dir, "timens-0.img", BD_CRIU_MAGIC_TIMENS, &msg, 1);
 }
 
+/* takeover: what standby/bd-standby-restore needs besides criu: the pids
+ * that must be free there, the addresses to move and the connections to
+ * hold off meanwhile. Numbers only. */
+static struct bd_error *write_takeover(struct res *r)
+{
+        int fd;
+        struct bd_error *err = bd_criu_raw_open(&r->dir, "takeover", &fd);
+        if (err)
+                return err;
+        char line[64];
+        int n = snprintf(line, sizeof(line), "# bdmon resurrect: for bd-standby-restore\n");
+        err = bd_criu_raw_write(fd, line, (size_t)n);
+        for (size_t i = 0; !err && i < r->ts->n; i++) {
+                n = snprintf(line, sizeof(line), "pid %d\n", r->ts->t[i].pid);
+                err = bd_criu_raw_write(fd, line, (size_t)n);
+        }
+        if (!err)
+                err = bd_criu_raw_write(fd, r->st->files.takeover, r->st->files.takeover_len);
+        if (close(fd) && !err)
+                err = bd_error_new(BD_ERR_IO, "images: takeover: write failed");
+        return err;
+}
+
 static void ns_ids(TaskKobjIdsEntry *e, uint32_t own)
 {
         e->vm_id = e->files_id = e->fs_id = e->sighand_id = own;
@@ -785,7 +881,7 @@ static struct bd_error *write_tree(struct res *r)
         inv.has_ns_per_id = 1, inv.ns_per_id = 1;
         inv.has_root_cg_set = 1, inv.root_cg_set = 1;
         inv.has_lsmtype = 1, inv.lsmtype = LSMTYPE__NO_LSM;
-        inv.has_network_lock_method = 1;
+        inv.has_network_lock_method = 1, inv.network_lock_method = NETWORK_LOCK_NFTABLES;
         const ProtobufCMessage *msg = &inv.base;
         struct bd_error *err =
             bd_criu_img_write(&r->dir, "inventory.img", BD_CRIU_MAGIC_INVENTORY, &msg, 1);
@@ -844,6 +940,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (!err)
                 err = read_process(&r);
         if (!err)
+                err = refuse_unwritten(&r);
+        if (!err)
                 err = bd_vmas_read(prog, pid, &r.vs);
         if (!err && !(st->threads = calloc(r.ts->n, sizeof(*st->threads))))
                 err = &bd_error_nomem;
@@ -860,6 +958,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (!err)
                 err = write_tree(&r);
         if (!err)
+                err = write_takeover(&r);
+        if (!err)
                 err = bd_criu_dir_commit(&r.dir);
         if (err)
                 bd_criu_dir_discard(&r.dir);
@@ -867,7 +967,6 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         free(r.fid);
         free(r.p.creds);
         free(r.p.loginuid);
-        free(r.p.seccomp);
         bd_vmas_free(r.vs);
         bd_threads_free(r.ts);
         bd_reads_stop(&st->reads, prog->phys);
@@ -877,5 +976,7 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
 void bd_resurrect_stats_free(struct bd_resurrect_stats *st)
 {
         free(st->threads);
+        free(st->files.takeover);
         st->threads = NULL;
+        st->files.takeover = NULL;
 }

@@ -7,13 +7,14 @@
  * alternate signal stack), ids, mm (its fields, VMAs, auxv), the
  * process's memory (pagemap and pages: every present page of its private
  * mappings but zero pages), its files (files_image.h: regular files,
- * stateless devices, listening TCP sockets, cwd, root, umask), an empty
- * seccomp image and the time namespace (the kernel's clocks at its last
- * tick, so that the restored process's clocks go on from them). criu
- * restore brings such a process back. Refused, naming the cause: TCP
- * connections, pipes and other fd kinds not written yet, seccomp filters.
- * Not written yet and not refused: pending signals, interval and POSIX
- * timers. */
+ * stateless devices, listening TCP sockets and established connections
+ * with their queues, cwd, root, umask), an empty seccomp image, the time
+ * namespace (the kernel's clocks at its last tick, so that the restored
+ * process's clocks go on from them), and DIR/takeover, what a standby
+ * needs besides criu (standby/bd-standby-restore). criu restore brings
+ * such a process back. Refused, naming the cause, whatever the images
+ * would silently lose: fd kinds not written yet, seccomp filters, pending
+ * signals, POSIX and interval timers. */
 #ifndef BD_RESURRECT_H
 #define BD_RESURRECT_H
 

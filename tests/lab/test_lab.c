@@ -1020,12 +1020,26 @@ static void expect_same_gdb(const char *what, const char *core)
 
 /* counterd on host2 with two idle threads and a state five requests from
  * mon made, once for the tests that read it back. */
+/* A counterd host2 started, once it listens on port (a client that comes
+ * first is refused). */
+static long counterd_on(long pid, int port)
+{
+        struct result r = vm("host2",
+                             "for i in $(seq 200); do grep -q ':%04X 00000000:0000 0A'"
+                             " /proc/net/tcp && exit 0; sleep 0.05; done; exit 1",
+                             port);
+        expect_ok(&r, "counterd listening");
+        result_free(&r);
+        return pid;
+}
+
 static void start_counterd(void)
 {
         if (core_pid)
                 return;
-        core_pid = host2_pid("mkdir -p " CORES "; counterd -p 7000 -t 2 </dev/null >/dev/null "
-                             "2>&1 & echo $!");
+        core_pid = counterd_on(host2_pid("mkdir -p " CORES "; counterd -p 7000 -t 2 </dev/null"
+                                         " >/dev/null 2>&1 & echo $!"),
+                               7000);
         struct result r = vm("mon", "(for i in 1 2 3 4 5; do echo \"$i ADD $((i * 10))\";"
                                     " sleep 0.1; done; sleep 1) | nc 10.99.0.2 7000");
         expect_ok(&r, "requests to counterd");
@@ -1120,7 +1134,8 @@ static void test_images_match_criu_dump(void **state)
         start_counterd();
         r = vm("host2",
                "rm -rf " IMAGES "; mkdir -p " IMAGES "/criu && /bd/lab/criu/criu dump"
-               " --leave-running --shell-job -t %ld -D " IMAGES "/criu -o dump.log ||"
+               " --leave-running --shell-job --network-lock nftables -t %ld -D " IMAGES
+               "/criu -o dump.log ||"
                " { tail -20 " IMAGES "/criu/dump.log; exit 1; }",
                core_pid);
         expect_ok(&r, "criu dump on host2");
@@ -1175,15 +1190,16 @@ static void restore_and_ask(const char *vmname, long pid, const char *dir, const
  * a listening socket, /dev/null fds, state in memory) written out by
  * bdmon resurrect, killed, and restored on host2 by criu restore from
  * bdmon's images alone: the same listener answers with the state from
- * before. A process with an fd kind the images cannot carry is refused,
- * naming it. */
+ * before. A process with an fd kind the images cannot carry, or with
+ * signals pending, is refused, naming it. */
 static void test_images_restore_with_criu(void **state)
 {
         (void)state;
         stage_criu();
         struct result r;
-        long pid = host2_pid("rm -rf " IMAGES "/restore; counterd -p 7001 -t 2 </dev/null"
-                             " >/dev/null 2>&1 & echo $!");
+        long pid = counterd_on(host2_pid("rm -rf " IMAGES "/restore; counterd -p 7001 -t 2"
+                                         " </dev/null >/dev/null 2>&1 & echo $!"),
+                               7001);
         r = vm("mon", "(for i in 1 2 3; do echo \"$i ADD $((i * 7))\"; sleep 0.1; done; sleep 1)"
                       " | nc 10.99.0.2 7001");
         expect_ok(&r, "requests to the second counterd");
@@ -1212,20 +1228,72 @@ static void test_images_restore_with_criu(void **state)
         r = vm("host2", "kill -9 %ld; rm -f /tmp/fifo", pid);
         expect_ok(&r, "stopping the counterd on a FIFO");
         result_free(&r);
+        /* Signals pending on a stopped shell that handles them: not
+         * written yet, so refused rather than lost. */
+        pid = host2_pid("sh -c 'trap \"echo x\" USR1; while :; do sleep 1; done' </dev/null"
+                        " >/dev/null 2>&1 & echo $!");
+        r = vm("host2", "kill -STOP %ld; sleep 0.5; kill -USR1 %ld; sleep 0.5", pid, pid);
+        expect_ok(&r, "a signal pending on a stopped shell");
+        result_free(&r);
+        r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/fifo", pid);
+        expect_refusal(&r, 6, "has signals pending");
+        result_free(&r);
+        r = vm("host2", "kill -9 %ld", pid);
+        expect_ok(&r, "stopping the shell");
+        result_free(&r);
         r = host("ls '%s/build/lab/run/images' | grep -c fifo", lab_root);
         assert_string_equal(r.out, "0\n");
+        result_free(&r);
+}
+
+/* The client's connection taken over: bd-standby-restore on host3 holds
+ * the client's packets off, takes host2's address, announces it and runs
+ * criu restore --tcp-established of the connected counterd read out of
+ * the dead host2; the client, which went on retransmitting, gets its next
+ * answers on the same connection, each in step: no request that had been
+ * answered is lost or applied twice. */
+static void take_over_connection(long pid, long client_pid)
+{
+        struct result r =
+            host("'%s/tests/lab/stage-tool' nft '%s/build/lab/nft'", lab_root, lab_root);
+        expect_ok(&r, "staging nft for host3");
+        result_free(&r);
+        r = vm("host3", "bd-standby-restore --criu /bd/lab/criu/criu --nft /bd/lab/nft/nft"
+                        " --ip fullip " IMAGES "/conn");
+        expect_ok(&r, "bd-standby-restore on host3");
+        assert_non_null(strstr(r.out, "took over 10.99.0.2"));
+        result_free(&r);
+        /* An answer after the gap, then ten more at the client's pace. */
+        r = vm("mon",
+               "for i in $(seq 900); do"
+               " awk 'NF == 3 && $3 > 1000 { g = NR } END { exit !(g && NR >= g + 10) }'"
+               " /tmp/cc.log && break; sleep 0.1; done;"
+               " kill -TERM %ld; while [ -d /proc/%ld ]; do sleep 0.05; done;"
+               " awk 'NF == 3 && $3 > 1000' /tmp/cc.log; tail -1 /tmp/cc.log",
+               client_pid, client_pid);
+        expect_ok(&r, "the client's answers after the takeover");
+        printf("takeover: the client's gap and its summary: %s", r.out);
+        assert_non_null(strstr(r.out, "requests "));
+        result_free(&r);
+        r = vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log");
+        expect_ok(&r, "every answer in step, the connection never lost");
+        result_free(&r);
+        r = vm("host3", "kill -9 %ld", pid);
+        expect_ok(&r, "stopping the connected counterd on host3");
         result_free(&r);
 }
 
 /* The dead kernel's process brought back on the standby: host3 booted for
  * it, criu restore there from the images bdmon wrote of host2's memory
  * after the panic, and the service answers on host3 with the state it
- * had when host2 died (five requests: 150). host3 is stopped after. */
-static void restore_on_standby(long pid)
+ * had when host2 died (five requests: 150); and a connected one with its
+ * client's connection (take_over_connection). host3 is stopped after. */
+static void restore_on_standby(long pid, long conn_pid, long client_pid)
 {
         struct result r = host("'%s/lab/bdlab' start host3", lab_root);
         expect_ok(&r, "booting host3");
         result_free(&r);
+        take_over_connection(conn_pid, client_pid);
         restore_and_ask("host3", pid, "dead", "10.99.0.5 7000", "6 GET", "7 ADD 1",
                         "6 150\n7 151\n");
         /* In a time namespace whose clocks go on from the dead kernel's:
@@ -1257,6 +1325,16 @@ static void test_after_panic_nic_still_serves(void **state)
         expect_ok(&before, "read before the panic");
         struct result sym_before = vm("mon", BDMON " sym host2 jiffies_64");
         expect_ok(&sym_before, "sym before the panic");
+        /* A third counterd, its client on mon mid-stream on one
+         * connection: what moves to host3 after the panic. */
+        long conn_pid =
+            counterd_on(host2_pid("counterd -p 7003 </dev/null >/dev/null 2>&1 & echo $!"), 7003);
+        long client_pid = vm_number("mon", "counter-client -i 50 10.99.0.2 7003 > /tmp/cc.log 2>&1"
+                                           " & echo $!");
+        r = vm("mon", "for i in $(seq 100); do [ $(wc -l < /tmp/cc.log) -ge 20 ] && exit 0;"
+                      " sleep 0.1; done; cat /tmp/cc.log; exit 1");
+        expect_ok(&r, "the client's first 20 answers");
+        result_free(&r);
         struct result ps1 = vm("host2", HOST2_PS);
         expect_ok(&ps1, "ps on host2 before the panic");
         struct result ps2 = vm("host2", HOST2_PS);
@@ -1322,7 +1400,12 @@ static void test_after_panic_nic_still_serves(void **state)
                 expect_ok(&r, "bdmon resurrect after the panic");
                 result_free(&r);
                 compare_images("after the panic", "dead");
-                restore_on_standby(core_pid);
+                r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/conn",
+                       conn_pid);
+                expect_ok(&r, "bdmon resurrect of the connected counterd after the panic");
+                assert_non_null(strstr(r.out, "\"connections\":1,"));
+                result_free(&r);
+                restore_on_standby(core_pid, conn_pid, client_pid);
         }
         r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info after the panic");

@@ -53,6 +53,17 @@ static inline void write_core_headers(uint8_t *img, const struct test_seg *s, un
         } while (0)
 
 /* Assert success; on failure show the error's message. */
+/* An error with this code whose message names what went wrong. */
+#define assert_error_says(err, want, phrase)                                                       \
+        do {                                                                                       \
+                struct bd_error *s_ = (err);                                                       \
+                assert_non_null(s_);                                                               \
+                if (!strstr(s_->message, (phrase)))                                                \
+                        print_error("'%s' does not say '%s'\n", s_->message, (phrase));            \
+                assert_non_null(strstr(s_->message, (phrase)));                                    \
+                assert_bd_error(s_, (want));                                                       \
+        } while (0)
+
 #define assert_bd_ok(err)                                                                          \
         do {                                                                                       \
                 struct bd_error *e_ = (err);                                                       \

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/kernel/program.h"
 #include "../../monitor/kernel/vmcoreinfo.h"
 
 #define KS_IMG_SIZE 0x2000
@@ -145,6 +147,21 @@ static inline void ks_install(const struct ks_img *img, uint8_t *mem, struct bd_
         memcpy(mem, img->mem, sizeof(img->mem));
         vi->len = strlen(img->vmcoreinfo);
         memcpy(vi->text, img->vmcoreinfo, vi->len + 1);
+}
+
+/* What a test of a synthetic kernel starts from: kallsyms of syms
+ * (relative offsets) at physical 0 of mem, prog's VMCOREINFO pointing at
+ * them, and prog's kernel opened over phys. 0, or -1. */
+static inline int ks_kernel(struct bd_program *prog, struct bd_phys *phys, uint8_t *mem,
+                            const struct ks_sym *syms, unsigned n)
+{
+        static struct ks_img ks;
+        ks_build(&ks, syms, n, KS_RELATIVE);
+        ks_install(&ks, mem, &prog->vi);
+        struct bd_error *err = bd_kernel_open(phys, &prog->vi, &prog->k);
+        int bad = err != NULL;
+        bd_error_destroy(err);
+        return bad ? -1 : 0;
 }
 
 #endif

@@ -231,10 +231,7 @@ static int setup(void **state)
             {'r', "sockfs_dentry_operations", KS_K(DOPS + 0x40)},
             {'r', "anon_inodefs_dentry_operations", KS_K(DOPS + 0x80)},
         };
-        static struct ks_img ks;
-        ks_build(&ks, ks_syms, sizeof(ks_syms) / sizeof(ks_syms[0]), KS_RELATIVE);
-        ks_install(&ks, mem, &prog->vi);
-        if (bd_kernel_open(&m.base, &prog->vi, &prog->k))
+        if (ks_kernel(prog, &m.base, mem, ks_syms, sizeof(ks_syms) / sizeof(ks_syms[0])))
                 return -1;
         prog->layout = make_layout();
         for (int i = BD_ANON_OTHER + 1; i < BD_ANON_COUNT; i++)

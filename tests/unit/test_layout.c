@@ -17,17 +17,6 @@
 #include "../../monitor/views/tasks.h"
 #include "helpers.h"
 
-/* An error with this code whose message names what went wrong. */
-#define assert_error_says(err, want, phrase)                                                       \
-        do {                                                                                       \
-                struct bd_error *s_ = (err);                                                       \
-                assert_non_null(s_);                                                               \
-                if (!strstr(s_->message, (phrase)))                                                \
-                        print_error("'%s' does not say '%s'\n", s_->message, (phrase));            \
-                assert_non_null(strstr(s_->message, (phrase)));                                    \
-                assert_bd_error(s_, (want));                                                       \
-        } while (0)
-
 /* struct task_struct { unsigned int state; int pid; struct sched_entity se;
  *                      char comm[16]; };   -- "__state" absent: the
  * alternative "state" must be taken; struct sched_entity { u64 exec_start; };

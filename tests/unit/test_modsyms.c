@@ -60,10 +60,7 @@ static const struct ms_sym other_syms[] = {
 
 static void kernel_with(const struct ks_sym *syms, unsigned n)
 {
-        static struct ks_img ks;
-        ks_build(&ks, syms, n, KS_RELATIVE);
-        ks_install(&ks, mem, &prog->vi);
-        assert_bd_ok(bd_kernel_open(&m.base, &prog->vi, &prog->k));
+        assert_int_equal(ks_kernel(prog, &m.base, mem, syms, n), 0);
 }
 
 static int setup(void **state)

@@ -1,0 +1,56 @@
+/* libFuzzer target: a TCP connection's state and queues with the input as
+ * kernel memory (the image mapping, physical 0 upwards, doubling as the
+ * direct map; page tables at physical 0 for every other address): a
+ * tcp_sock at K(0x40) laid out as tests/unit/tcp_conn_img.h says, its
+ * receive list, retransmit tree, write list, skbs, shared infos and
+ * fragments wherever the input puts them; struct pages of 64 bytes from
+ * K(0x8000) (vmemmap_base) describe frame 0 up.
+ *
+ * Invariants: no crash, hang, leak or out-of-bounds read; on success the
+ * queues are exactly their sequence ranges, within the bounds; on failure
+ * a one-line error with a code hostile memory can cause, and no queue. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../monitor/kernel/kernel.h"
+#include "../../monitor/views/tcp_conn.h"
+#include "../unit/tcp_conn_img.h"
+#include "fuzz_check.h"
+#include "mem_phys.h"
+
+#define K(off)  (BD_KERNEL_IMAGE_START + (uint64_t)(off))
+#define SK      K(0x40)
+#define VMEMMAP K(0x8000)
+
+static struct bd_layout tc;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (!tc.source[0]) {
+                tc_layout(&tc);
+                snprintf(tc.source, sizeof(tc.source), "fuzz");
+        }
+        struct mem_phys m;
+        uint8_t *mem = mem_phys_copy(&m, data, size);
+        CHECK(mem);
+        struct bd_kernel k;
+        mem_phys_kernel(&m, &k);
+        bd_kernel_set_direct_map(&k, K(0));
+        struct bd_tcp_conn c;
+        struct bd_error *err = bd_tcp_conn_from(&k, &tc, VMEMMAP, SK, &c);
+        if (err) {
+                CHECK(!c.inq && !c.outq);
+                check_memory_error(err);
+                bd_error_destroy(err);
+        } else {
+                CHECK(c.inq_len == c.rcv_nxt - c.copied_seq && c.inq_len <= BD_TCP_QUEUE_MAX);
+                CHECK(c.outq_len == c.write_seq - c.snd_una && c.outq_len <= BD_TCP_QUEUE_MAX);
+                CHECK(c.unsent <= c.outq_len && c.skbs <= BD_TCP_SKBS_MAX);
+                CHECK((c.options & ~63u) == 0 && c.snd_wscale < 16 && c.rcv_wscale < 16);
+                bd_tcp_conn_free(&c);
+        }
+        free(mem);
+        return 0;
+}
