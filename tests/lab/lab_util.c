@@ -88,17 +88,22 @@ void expect_ok(struct result *r, const char *what)
         assert_int_equal(r->rc, 0);
 }
 
-void expect_refusal(struct result *r, int code, const char *phrase)
+void expect_exit(struct result *r, int code, const char *phrase)
 {
         if (r->rc != code || !strstr(r->err, phrase))
                 print_error("expected exit %d and '%s'; got exit %d\nstderr: %s\n", code, phrase,
                             r->rc, r->err);
         assert_int_equal(r->rc, code);
         assert_non_null(strstr(r->err, phrase));
-        assert_non_null(strstr(r->err, "bdmon: "));
         char *nl = strchr(r->err, '\n');
         assert_non_null(nl);
         assert_int_equal(nl[1], '\0');
+}
+
+void expect_refusal(struct result *r, int code, const char *phrase)
+{
+        expect_exit(r, code, phrase);
+        assert_non_null(strstr(r->err, "bdmon: "));
 }
 
 int json_field(const char *json, const char *key, char *buf, size_t cap)

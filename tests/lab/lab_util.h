@@ -33,6 +33,8 @@ long vm_number(const char *name, const char *fmt, ...) __attribute__((format(pri
 void expect_ok(struct result *r, const char *what);
 /* A refusal is one clear line on stderr and a distinct exit code. */
 void expect_refusal(struct result *r, int code, const char *phrase);
+/* The same for any command: exit code, phrase, one line on stderr. */
+void expect_exit(struct result *r, int code, const char *phrase);
 /* Value of "key":"..." or "key":123 in a one-line JSON object. */
 int json_field(const char *json, const char *key, char *buf, size_t cap);
 void chomp(char *s);

@@ -1258,6 +1258,16 @@ static void take_over_connection(long pid, long client_pid)
             host("'%s/tests/lab/stage-tool' nft '%s/build/lab/nft'", lab_root, lab_root);
         expect_ok(&r, "staging nft for host3");
         result_free(&r);
+        /* A standby without criu; a pid of the images in use there (init's,
+         * in a copy whose takeover file says so): refused, nothing done. */
+        r = vm("host3", "bd-standby-restore --criu /nonexistent " IMAGES "/conn");
+        expect_exit(&r, 4, "/nonexistent: not found");
+        result_free(&r);
+        r = vm("host3",
+               "rm -rf /tmp/busy && mkdir /tmp/busy && echo 'pid 1' > /tmp/busy/takeover &&"
+               " bd-standby-restore --criu /bd/lab/criu/criu /tmp/busy");
+        expect_exit(&r, 5, "pid 1 is in use on this machine");
+        result_free(&r);
         r = vm("host3", "bd-standby-restore --criu /bd/lab/criu/criu --nft /bd/lab/nft/nft"
                         " --ip fullip " IMAGES "/conn");
         expect_ok(&r, "bd-standby-restore on host3");
@@ -1309,6 +1319,43 @@ static void restore_on_standby(long pid, long conn_pid, long client_pid)
         result_free(&r);
 }
 
+/* A frozen host2 (QEMU stopped: nothing moves, no panic): a service idle
+ * in its waits has no thread on a CPU, and its images are written; a
+ * process that was spinning on a CPU is refused (its registers and FPU
+ * state were in the CPU), naming the thread and the CPU. host2 is
+ * continued after: a test's licence, since nothing is restored from
+ * these images (bdmon's rule is never to continue a machine a process was
+ * resurrected from). */
+static void test_resurrect_frozen_host2(void **state)
+{
+        (void)state;
+        start_counterd();
+        long spin = host2_pid("sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!");
+        struct result r = vm("host2", "sleep 1; rm -rf " IMAGES "/frozen " IMAGES "/spinning");
+        expect_ok(&r, "the spinner spinning");
+        result_free(&r);
+        r = host("'%s/lab/bdlab' inject host2 freeze", lab_root);
+        expect_ok(&r, "bdlab inject host2 freeze");
+        result_free(&r);
+        r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/frozen", core_pid);
+        expect_ok(&r, "bdmon resurrect from the frozen host2");
+        assert_non_null(strstr(r.out, "\"on_cpu\":false"));
+        assert_null(strstr(r.out, "\"on_cpu\":true"));
+        result_free(&r);
+        r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/spinning", spin);
+        expect_refusal(&r, 6, "was on cpu");
+        result_free(&r);
+        r = host("'%s/lab/bdlab' restore host2", lab_root);
+        expect_ok(&r, "continuing host2");
+        result_free(&r);
+        r = vm("host2", "kill -9 %ld", spin);
+        expect_ok(&r, "stopping the spinner");
+        result_free(&r);
+        r = host("ls '%s/build/lab/run/images' | grep -c spinning", lab_root);
+        assert_string_equal(r.out, "0\n");
+        result_free(&r);
+}
+
 /* The point of a Backdoors NIC: after host2's kernel panics, the monitor
  * still finds the kernel and reads the same bytes. Runs last: host2 stays
  * dead. */
@@ -1327,8 +1374,8 @@ static void test_after_panic_nic_still_serves(void **state)
         expect_ok(&sym_before, "sym before the panic");
         /* A third counterd, its client on mon mid-stream on one
          * connection: what moves to host3 after the panic. */
-        long conn_pid =
-            counterd_on(host2_pid("counterd -p 7003 </dev/null >/dev/null 2>&1 & echo $!"), 7003);
+        long conn_pid = counterd_on(
+            host2_pid("counterd -p 7003 -t 2 </dev/null >/dev/null 2>&1 & echo $!"), 7003);
         long client_pid = vm_number("mon", "counter-client -i 50 10.99.0.2 7003 > /tmp/cc.log 2>&1"
                                            " & echo $!");
         r = vm("mon", "for i in $(seq 100); do [ $(wc -l < /tmp/cc.log) -ge 20 ] && exit 0;"
@@ -1445,6 +1492,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_core_matches_gcore),
             cmocka_unit_test(test_images_match_criu_dump),
             cmocka_unit_test(test_images_restore_with_criu),
+            cmocka_unit_test(test_resurrect_frozen_host2),
             cmocka_unit_test(test_after_panic_nic_still_serves),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */
