@@ -88,6 +88,12 @@ void expect_ok(struct result *r, const char *what)
         assert_int_equal(r->rc, 0);
 }
 
+void ok(struct result r, const char *what)
+{
+        expect_ok(&r, what);
+        result_free(&r);
+}
+
 void expect_exit(struct result *r, int code, const char *phrase)
 {
         if (r->rc != code || !strstr(r->err, phrase))

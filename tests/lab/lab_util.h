@@ -31,6 +31,8 @@ struct result vm(const char *name, const char *fmt, ...) __attribute__((format(p
 long vm_number(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void expect_ok(struct result *r, const char *what);
+/* expect_ok, then free r: for a command whose output is not read. */
+void ok(struct result r, const char *what);
 /* A refusal is one clear line on stderr and a distinct exit code. */
 void expect_refusal(struct result *r, int code, const char *phrase);
 /* The same for any command: exit code, phrase, one line on stderr. */

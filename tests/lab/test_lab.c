@@ -1214,9 +1214,7 @@ static void test_images_restore_with_criu(void **state)
         result_free(&r);
         restore_and_ask("host2", pid, "restore", "10.99.0.2 7001", "4 GET", "5 ADD 8",
                         "4 42\n5 50\n");
-        r = vm("host2", "kill -9 %ld", pid);
-        expect_ok(&r, "stopping the restored counterd");
-        result_free(&r);
+        ok(vm("host2", "kill -9 %ld", pid), "stopping the restored counterd");
         /* A FIFO on fd 0: no image for it yet, so no images at all. */
         pid = host2_pid("rm -f /tmp/fifo; mkfifo /tmp/fifo; counterd -p 7002 0<>/tmp/fifo"
                         " >/dev/null 2>&1 & echo $!");
@@ -1238,9 +1236,7 @@ static void test_images_restore_with_criu(void **state)
         r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/fifo", pid);
         expect_refusal(&r, 6, "has signals pending");
         result_free(&r);
-        r = vm("host2", "kill -9 %ld", pid);
-        expect_ok(&r, "stopping the shell");
-        result_free(&r);
+        ok(vm("host2", "kill -9 %ld", pid), "stopping the shell");
         r = host("ls '%s/build/lab/run/images' | grep -c fifo", lab_root);
         assert_string_equal(r.out, "0\n");
         result_free(&r);
@@ -1285,12 +1281,9 @@ static void take_over_connection(long pid, long client_pid)
         printf("takeover: the client's gap and its summary: %s", r.out);
         assert_non_null(strstr(r.out, "requests "));
         result_free(&r);
-        r = vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log");
-        expect_ok(&r, "every answer in step, the connection never lost");
-        result_free(&r);
-        r = vm("host3", "kill -9 %ld", pid);
-        expect_ok(&r, "stopping the connected counterd on host3");
-        result_free(&r);
+        ok(vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log"),
+           "every answer in step, the connection never lost");
+        ok(vm("host3", "kill -9 %ld", pid), "stopping the connected counterd on host3");
 }
 
 /* The dead kernel's process brought back on the standby: host3 booted for
@@ -1300,23 +1293,18 @@ static void take_over_connection(long pid, long client_pid)
  * client's connection (take_over_connection). host3 is stopped after. */
 static void restore_on_standby(long pid, long conn_pid, long client_pid)
 {
-        struct result r = host("'%s/lab/bdlab' start host3", lab_root);
-        expect_ok(&r, "booting host3");
-        result_free(&r);
+        ok(host("'%s/lab/bdlab' start host3", lab_root), "booting host3");
         take_over_connection(conn_pid, client_pid);
         restore_and_ask("host3", pid, "dead", "10.99.0.5 7000", "6 GET", "7 ADD 1",
                         "6 150\n7 151\n");
         /* In a time namespace whose clocks go on from the dead kernel's:
          * host2 had run for minutes, host3 for seconds. */
-        r = vm("host3",
-               "cat /proc/%ld/timens_offsets; awk '/^monotonic/ { exit !($2 > 0) }'"
-               " /proc/%ld/timens_offsets; kill -9 %ld",
-               pid, pid, pid);
-        expect_ok(&r, "the restored process's clocks are host2's");
-        result_free(&r);
-        r = host("'%s/lab/bdlab' stop host3", lab_root);
-        expect_ok(&r, "stopping host3");
-        result_free(&r);
+        ok(vm("host3",
+              "cat /proc/%ld/timens_offsets; awk '/^monotonic/ { exit !($2 > 0) }'"
+              " /proc/%ld/timens_offsets; kill -9 %ld",
+              pid, pid, pid),
+           "the restored process's clocks are host2's");
+        ok(host("'%s/lab/bdlab' stop host3", lab_root), "stopping host3");
 }
 
 /* A frozen host2 (QEMU stopped: nothing moves, no panic): a service idle
@@ -1334,9 +1322,7 @@ static void test_resurrect_frozen_host2(void **state)
         struct result r = vm("host2", "sleep 1; rm -rf " IMAGES "/frozen " IMAGES "/spinning");
         expect_ok(&r, "the spinner spinning");
         result_free(&r);
-        r = host("'%s/lab/bdlab' inject host2 freeze", lab_root);
-        expect_ok(&r, "bdlab inject host2 freeze");
-        result_free(&r);
+        ok(host("'%s/lab/bdlab' inject host2 freeze", lab_root), "bdlab inject host2 freeze");
         r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/frozen", core_pid);
         expect_ok(&r, "bdmon resurrect from the frozen host2");
         assert_non_null(strstr(r.out, "\"on_cpu\":false"));
@@ -1345,12 +1331,8 @@ static void test_resurrect_frozen_host2(void **state)
         r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/spinning", spin);
         expect_refusal(&r, 6, "was on cpu");
         result_free(&r);
-        r = host("'%s/lab/bdlab' restore host2", lab_root);
-        expect_ok(&r, "continuing host2");
-        result_free(&r);
-        r = vm("host2", "kill -9 %ld", spin);
-        expect_ok(&r, "stopping the spinner");
-        result_free(&r);
+        ok(host("'%s/lab/bdlab' restore host2", lab_root), "continuing host2");
+        ok(vm("host2", "kill -9 %ld", spin), "stopping the spinner");
         r = host("ls '%s/build/lab/run/images' | grep -c spinning", lab_root);
         assert_string_equal(r.out, "0\n");
         result_free(&r);
