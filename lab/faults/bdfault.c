@@ -19,7 +19,8 @@
  * recovers without a reboot; a leaked lock stays leaked until released.
  */
 #include <linux/cpumask.h>
-#include <linux/delay.h>
+#include <linux/ktime.h>
+#include <linux/timekeeping.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
@@ -39,22 +40,34 @@ MODULE_PARM_DESC(hang_ms, "how long a hung task sleeps (ms)");
 static void waiter_fn(struct work_struct *w) {}
 static DECLARE_WORK(waiter, waiter_fn);
 
+/* Spins by the clock, not by mdelay(): a delay loop calibrated on a loaded
+ * TCG host can run many times too short, and a lockup that ends early is
+ * one the monitor rightly does not see. */
 static int spin_fn(void *irqs_off)
 {
-        unsigned int i;
         unsigned long flags = 0;
+        u64 start, end;
 
+        /* Said in the log, so that a lab test that saw no lockup can tell
+         * a fault that never ran, or ran short, from one the monitor
+         * missed. */
+        pr_info("bdfault: %s lockup on cpu %d for %u ms\n", irqs_off ? "hard" : "soft",
+                smp_processor_id(), spin_ms);
         queue_work_on(smp_processor_id(), system_wq, &waiter);
         if (irqs_off)
                 local_irq_save(flags);
         else
                 preempt_disable();
-        for (i = 0; i < spin_ms; i++)
-                mdelay(1);
+        start = ktime_get_mono_fast_ns();
+        end = start + (u64)spin_ms * NSEC_PER_MSEC;
+        while (ktime_get_mono_fast_ns() < end)
+                cpu_relax();
         if (irqs_off)
                 local_irq_restore(flags);
         else
                 preempt_enable();
+        pr_info("bdfault: lockup on cpu %d ended after %llu ms\n", smp_processor_id(),
+                (ktime_get_mono_fast_ns() - start) / NSEC_PER_MSEC);
         return 0;
 }
 

@@ -93,6 +93,15 @@ static int fault(const char *kind, const char *state, int seconds, char *ev, siz
         expect_ok(&r, kind);
         result_free(&r);
         int line = wait_event(before, state, seconds, ev, cap);
+        if (line <= 0) {
+                /* Did the fault run, and what did the probes see meanwhile? */
+                r = vm("host2", "dmesg | grep bdfault | tail -n 5");
+                print_error("host2's log of bdfault:\n%s\n", r.out);
+                result_free(&r);
+                r = vm("mon", "tail -n 3 /tmp/watch.rec; cat /tmp/watch.err");
+                print_error("the watch's last samples:\n%s\n", r.out);
+                result_free(&r);
+        }
         assert_true(line > 0);
         char evidence[256];
         assert_int_equal(json_field(ev, "evidence", evidence, sizeof(evidence)), 0);
