@@ -84,6 +84,7 @@ const char *bd_err_name(enum bd_err code)
             [BD_ERR_IO] = "io",
             [BD_ERR_CAS_FAILED] = "cas-failed",
             [BD_ERR_NOMEM] = "nomem",
+            [BD_ERR_STANDBY] = "standby",
         };
         if ((unsigned)code < sizeof(names) / sizeof(names[0]) && names[code])
                 return names[code];

@@ -21,6 +21,7 @@ enum bd_err {
         BD_ERR_IO = 10,         /* transport or file I/O failed mid-way */
         BD_ERR_CAS_FAILED = 11, /* compare-and-swap found another value */
         BD_ERR_NOMEM = 12,
+        BD_ERR_STANDBY = 13, /* the standby's restore (resurrect --to) failed */
 };
 
 struct bd_error {

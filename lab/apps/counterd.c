@@ -11,17 +11,25 @@
  * With -t N, N more threads wait on a condition variable, each with a
  * value of its own on its stack: a multi-threaded process whose threads
  * are all asleep, as a frozen or dead kernel leaves them. With no client
- * connected the main thread waits in accept(), with clients in poll(). */
+ * connected the main thread waits in accept(), with clients in poll().
+ * With -b SIG (repeatable) every thread blocks SIG: a signal sent to the
+ * process stays pending, as the resurrection tests want one. With -e an
+ * epoll fd watches the listening socket (edge-triggered, its data a
+ * marker), for the tests to find again after a restore. With -T a POSIX
+ * timer is armed (ten minutes, SIGALRM): state the images refuse. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS 16
@@ -111,17 +119,28 @@ static int serve(struct client *c)
 
 int main(int argc, char **argv)
 {
-        int port = 7000, threads = 0, opt;
-        while ((opt = getopt(argc, argv, "p:t:h")) != -1) {
+        int port = 7000, threads = 0, with_epoll = 0, with_timer = 0, opt;
+        sigset_t blocked;
+        sigemptyset(&blocked);
+        while ((opt = getopt(argc, argv, "p:t:b:eTh")) != -1) {
                 if (opt == 'p')
                         port = atoi(optarg);
                 else if (opt == 't')
                         threads = atoi(optarg);
+                else if (opt == 'b' && sigaddset(&blocked, atoi(optarg)) == 0)
+                        continue;
+                else if (opt == 'e')
+                        with_epoll = 1;
+                else if (opt == 'T')
+                        with_timer = 1;
                 else {
-                        fprintf(stderr, "usage: counterd [-p PORT] [-t IDLE_THREADS]\n");
+                        fprintf(stderr, "usage: counterd [-p PORT] [-t IDLE_THREADS] [-b "
+                                        "SIGNAL]... [-e] [-T]\n");
                         return opt == 'h' ? 0 : 2;
                 }
         }
+        /* Before the threads start, so that they inherit the mask. */
+        pthread_sigmask(SIG_BLOCK, &blocked, NULL);
         if (port <= 0 || port > 65535 || threads < 0 || threads > 64) {
                 fprintf(stderr, "counterd: bad port or thread count\n");
                 return 2;
@@ -138,6 +157,19 @@ int main(int argc, char **argv)
         setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 8)) {
                 fprintf(stderr, "counterd: port %d: %s\n", port, strerror(errno));
+                return 1;
+        }
+        timer_t timer;
+        struct itimerspec ten_minutes = {.it_value = {.tv_sec = 600}};
+        if (with_timer && (timer_create(CLOCK_MONOTONIC, NULL, &timer) ||
+                           timer_settime(timer, 0, &ten_minutes, NULL))) {
+                fprintf(stderr, "counterd: timer: %s\n", strerror(errno));
+                return 1;
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = 0xc0ffee};
+        int ep = with_epoll ? epoll_create1(EPOLL_CLOEXEC) : -1;
+        if (with_epoll && (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev))) {
+                fprintf(stderr, "counterd: epoll: %s\n", strerror(errno));
                 return 1;
         }
         struct client cl[MAX_CLIENTS];

@@ -84,7 +84,7 @@ static const char usage[] =
     "                            Written under FILE.tmp.PID, mode 0600, then renamed.\n"
     "                            A thread that was on a CPU is named on stderr: its\n"
     "                            registers may be stale. Swapped-out pages read as 0.\n"
-    "  resurrect TARGET PID --images DIR\n"
+    "  resurrect TARGET PID --images DIR [--to COMMAND [--to-images DIR]]\n"
     "                            PID's process as a CRIU image directory for\n"
     "                            criu restore, in the installed criu's formats, read\n"
     "                            from a live, frozen or dead kernel. DIR must not\n"
@@ -92,12 +92,20 @@ static const char usage[] =
     "                            system call are left as criu's dump leaves them:\n"
     "                            blocking reads, accept and futex waits rewound to\n"
     "                            run again, other waits returning -EINTR (listed).\n"
-    "                            Refuses a thread that was on a CPU (--force takes\n"
-    "                            the risk), 32-bit processes, swapped-out pages,\n"
-    "                            seccomp filters, and fds other than regular files,\n"
-    "                            directories, /dev/null and its kin, and listening\n"
-    "                            TCP sockets (naming the fd). Pending signals,\n"
-    "                            timers and the time namespace are not written yet.\n"
+    "                            Written: registers, FPU state, memory, signal\n"
+    "                            mask, actions and pending signals, credentials,\n"
+    "                            limits, the time namespace, regular files,\n"
+    "                            directories, /dev/null and its kin, listening and\n"
+    "                            established TCP sockets (with their queues), epoll\n"
+    "                            fds. Refuses, naming the cause, a thread that was\n"
+    "                            on a CPU (--force takes the risk), 32-bit processes,\n"
+    "                            swapped-out pages, seccomp filters, POSIX and\n"
+    "                            interval timers, SIGKILL pending, other fds.\n"
+    "                            With --to, then runs COMMAND (through /bin/sh, the\n"
+    "                            images' directory appended as its last argument,\n"
+    "                            BDMON_IMAGES and BDMON_PID set, its output on\n"
+    "                            stderr) and waits for it: the standby's restore,\n"
+    "                            e.g. 'ssh root@standby bd-standby-restore'.\n"
     "  read TARGET ADDR LEN      LEN bytes at physical ADDR (--kernel: kernel\n"
     "                            virtual; --pid PID: PID's user virtual); hexdump,\n"
     "                            or the bytes themselves with --raw.\n"
@@ -156,7 +164,8 @@ static const char usage[] =
     "      --tcp, --udp    net: only TCP sockets, or only UDP ones.\n"
     "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
     "      --interval MS   dmesg -f: poll period (default 500); watch: probe\n"
-    "                      period (default 10).\n"
+    "                      period (default 10; a panicked target: 100 at most\n"
+    "                      often, until it reboots).\n"
     "      --on-alarm CMD  watch: run CMD (sh -c) on every failure, with\n"
     "                      BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_CPU,\n"
     "                      BDMON_PID, BDMON_EVIDENCE, BDMON_INCIDENT and\n"
@@ -195,6 +204,11 @@ static const char usage[] =
     "                      a lock's owner is not recorded, so a leak is not\n"
     "                      proven); resurrect: take threads that were on a CPU.\n"
     "      --images DIR    resurrect: the image directory to create.\n"
+    "      --to COMMAND    resurrect: the standby's restore command, run once the\n"
+    "                      images are whole (exit 13 when it fails).\n"
+    "      --to-images DIR resurrect --to: the images' directory as the standby\n"
+    "                      sees it (shared storage mounted elsewhere); default:\n"
+    "                      DIR made absolute.\n"
     "  -o, --output FILE   dump: the vmcore; core: the core file; layouts export:\n"
     "                      the layout file\n"
     "                      ('-': standard output).\n"
@@ -235,7 +249,8 @@ static const char usage[] =
     "  9 not found: no kernel in memory, no such symbol, struct, member or pid,\n"
     "    or (layouts check) fields the target lacks\n"
     "  10 I/O failure mid-way\n"
-    "  11 compare-and-swap found another value\n";
+    "  11 compare-and-swap found another value\n"
+    "  12 out of memory    13 resurrect --to: the standby's restore failed\n";
 
 static const struct cli_command commands[] = {
     {"info", 0, 0, cmd_info},
@@ -311,6 +326,8 @@ int main(int argc, char **argv)
                 OPT_TCP,
                 OPT_UDP,
                 OPT_IMAGES,
+                OPT_TO,
+                OPT_TO_IMAGES,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -351,6 +368,8 @@ int main(int argc, char **argv)
             {"tcp", no_argument, NULL, OPT_TCP},
             {"udp", no_argument, NULL, OPT_UDP},
             {"images", required_argument, NULL, OPT_IMAGES},
+            {"to", required_argument, NULL, OPT_TO},
+            {"to-images", required_argument, NULL, OPT_TO_IMAGES},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -490,6 +509,12 @@ int main(int argc, char **argv)
                 case OPT_IMAGES:
                         cli.images = optarg;
                         break;
+                case OPT_TO:
+                        cli.to = optarg;
+                        break;
+                case OPT_TO_IMAGES:
+                        cli.to_images = optarg;
+                        break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
                         poll_set = 1;
@@ -579,8 +604,10 @@ int main(int argc, char **argv)
                 return cli_usage_error("--apply and --plan are for repair, not '%s'", name);
         if (cli.force && strcmp(name, "repair") && strcmp(name, "resurrect"))
                 return cli_usage_error("--force is for repair and resurrect, not '%s'", name);
-        if (cli.images && strcmp(name, "resurrect"))
-                return cli_usage_error("--images is for resurrect, not '%s'", name);
+        if ((cli.images || cli.to) && strcmp(name, "resurrect"))
+                return cli_usage_error("--images and --to are for resurrect, not '%s'", name);
+        if (cli.to_images && !cli.to)
+                return cli_usage_error("%s", "--to-images needs --to");
         if (!strcmp(name, "repair") && cli.apply && !cli.write)
                 return cli_report(bd_error_new(BD_ERR_READONLY,
                                                "the monitor is read-only; 'repair --apply' "

@@ -17,13 +17,15 @@ struct cli {
         const char *source;
         const char *key;
         const char *audit;
-        const char *layout; /* --layout FILE */
-        const char *output; /* -o FILE */
-        const char *images; /* resurrect --images DIR */
-        const char *type;   /* print --type STRUCT */
-        const char *plan;   /* repair --plan FILE */
-        int apply;          /* repair --apply */
-        int force;          /* repair --force */
+        const char *layout;    /* --layout FILE */
+        const char *output;    /* -o FILE */
+        const char *images;    /* resurrect --images DIR */
+        const char *to;        /* resurrect --to COMMAND: the standby's restore */
+        const char *to_images; /* resurrect --to-images DIR: images as it sees them */
+        const char *type;      /* print --type STRUCT */
+        const char *plan;      /* repair --plan FILE */
+        int apply;             /* repair --apply */
+        int force;             /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
         int tcp, udp;         /* net: only these protocols (neither: both) */
         long pid;             /* read --pid, maps: -1 when not given */

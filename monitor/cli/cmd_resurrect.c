@@ -1,8 +1,11 @@
 /* bdmon resurrect: one process of the target as CRIU images. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../resurrect/resurrect.h"
+#include "../resurrect/standby.h"
 #include "../views/output.h"
 #include "cli.h"
 
@@ -24,6 +27,13 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 bd_resurrect_stats_free(&st);
                 return cli_report(err);
         }
+        /* The standby's restore, with the images as it sees them. */
+        struct bd_standby_result sb = {0};
+        char abs[PATH_MAX];
+        const char *there = cli->to_images;
+        if (cli->to && !there)
+                there = realpath(cli->images, abs) ? abs : cli->images;
+        struct bd_error *sb_err = cli->to ? bd_standby_restore(cli->to, there, pid, &sb) : NULL;
         if (cli->json) {
                 printf("{\"images\":");
                 bd_json_string(stdout, cli->images);
@@ -35,19 +45,24 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                st.threads[i].on_cpu ? "true" : "false", st.threads[i].syscall,
                                bd_syscall_fix_name(st.threads[i].fix));
                 printf("],\"vmas\":%zu,\"pages\":%" PRIu64 ",\"pages_zero\":%" PRIu64
-                       ",\"fds\":%zu,\"files\":%zu,\"sockets\":%zu,\"connections\":%zu"
+                       ",\"signals\":%zu,\"fds\":%zu,\"files\":%zu,\"sockets\":%zu"
+                       ",\"epolls\":%zu,\"watches\":%zu,\"connections\":%zu"
                        ",\"queued_bytes\":%" PRIu64 ",\"round_trips\":%" PRIu64
-                       ",\"batches\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f}\n",
-                       st.vmas, st.pages, st.pages_zero, st.files.fds, st.files.files,
-                       st.files.sockets, st.files.connections, st.files.queued,
-                       st.reads.round_trips, st.reads.batches, st.reads.bytes_read,
+                       ",\"batches\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f",
+                       st.vmas, st.pages, st.pages_zero, st.signals, st.files.fds, st.files.files,
+                       st.files.sockets, st.files.epolls, st.files.watches, st.files.connections,
+                       st.files.queued, st.reads.round_trips, st.reads.batches, st.reads.bytes_read,
                        (double)st.reads.elapsed_ns / 1e6);
+                if (cli->to)
+                        printf(",\"standby\":{\"exit\":%d,\"elapsed_ms\":%.3f}", sb.status,
+                               (double)sb.elapsed_ns / 1e6);
+                printf("}\n");
         } else {
                 printf("%s: pid %" PRId32 ", %zu thread%s, %zu mappings, %" PRIu64
-                       " pages, %zu fds (%zu sockets, %zu connections) in %" PRIu64
-                       " round trips, %.0f ms\n",
+                       " pages, %zu signals pending, %zu fds (%zu sockets, %zu connections) in "
+                       "%" PRIu64 " round trips, %.0f ms\n",
                        cli->images, pid, st.nthreads, st.nthreads == 1 ? "" : "s", st.vmas,
-                       st.pages, st.files.fds, st.files.sockets, st.files.connections,
+                       st.pages, st.signals, st.files.fds, st.files.sockets, st.files.connections,
                        st.reads.round_trips, (double)st.reads.elapsed_ns / 1e6);
                 /* Which system calls were rewound, and which will fail. */
                 for (size_t i = 0; i < st.nthreads; i++)
@@ -58,6 +73,9 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                            ? "rewound: it runs again"
                                            : "returns -EINTR");
         }
+        if (cli->to && !sb_err && !cli->json)
+                printf("restored on the standby in %.0f ms\n", (double)sb.elapsed_ns / 1e6);
         bd_resurrect_stats_free(&st);
-        return cli_flush();
+        rc = cli_flush();
+        return sb_err ? cli_report(sb_err) : rc;
 }

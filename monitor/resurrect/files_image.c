@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <criu/eventpoll.pb-c.h>
 #include <criu/fdinfo.pb-c.h>
 #include <criu/fs.pb-c.h>
 #include <criu/regfile.pb-c.h>
@@ -14,6 +15,7 @@
 #include <criu/tcp-stream.pb-c.h>
 
 #include "../../common/bytes.h"
+#include "../views/epoll.h"
 #include "../views/files.h"
 #include "../views/output.h"
 #include "../views/sysinfo.h"
@@ -186,6 +188,10 @@ struct image {
         InetSkEntry *isk;
         SkOptsEntry *opts;
         IpOptsEntry *ipo;
+        EventpollFileEntry *epf;
+        /* An epoll's watches: entries and pointers, one block each. */
+        void **blocks;
+        size_t nblocks;
         FownEntry fown; /* every file's: no owner (F_SETOWN is refused) */
         uint32_t *addr; /* 8 words per socket: source, then destination */
         size_t n;
@@ -460,6 +466,71 @@ static struct bd_error *takeover_lines(const struct image *im, struct bd_files_i
         return NULL;
 }
 
+static int is_epoll(const struct bd_file *f)
+{
+        return f->kind == BD_FILE_ANON && f->anon == BD_ANON_EVENTPOLL && f->have_file && !f->error;
+}
+
+static struct bd_error *refuse(int32_t pid, const struct bd_file *f, const char *why);
+
+/* An epoll fd's entry: each watch by the fd number it was added under,
+ * which must still hold the file watched (criu adds the watch again by
+ * that number, once the fd is restored). */
+static struct bd_error *epoll_entry(struct bd_program *prog, int32_t pid, const struct bd_files *fs,
+                                    const struct bd_file *f, uint32_t id, struct image *im,
+                                    struct bd_files_image_stats *st)
+{
+        struct bd_epoll ep;
+        struct bd_error *err = bd_epoll_read(prog, f->private_data, &ep);
+        if (err)
+                return bd_error_wrap(err, "pid %d: epoll fd %d", pid, f->fd);
+        EventpollTfdEntry *tfd = calloc(ep.n + 1, sizeof(*tfd));
+        EventpollTfdEntry **tfdp = calloc(ep.n + 1, sizeof(*tfdp));
+        if (tfd)
+                im->blocks[im->nblocks++] = tfd;
+        if (tfdp)
+                im->blocks[im->nblocks++] = tfdp;
+        if (!tfd || !tfdp)
+                err = &bd_error_nomem;
+        for (size_t i = 0; !err && i < ep.n; i++) {
+                const struct bd_epoll_item *it = &ep.item[i];
+                const struct bd_file *t = NULL;
+                for (size_t j = 0; j < fs->n && !t; j++)
+                        if (fs->f[j].fd == it->fd)
+                                t = &fs->f[j];
+                char why[96];
+                if (!t || t->file != it->file) {
+                        snprintf(why, sizeof(why),
+                                 "it watches a file once at fd %d, since closed or replaced "
+                                 "(not supported yet)",
+                                 it->fd);
+                        err = refuse(pid, f, why);
+                } else if (is_epoll(t)) {
+                        snprintf(why, sizeof(why),
+                                 "it watches epoll fd %d (nested epoll, not supported yet)",
+                                 it->fd);
+                        err = refuse(pid, f, why);
+                } else {
+                        tfd[i] = (EventpollTfdEntry)EVENTPOLL_TFD_ENTRY__INIT;
+                        tfd[i].id = id, tfd[i].tfd = (uint32_t)it->fd;
+                        tfd[i].events = it->events, tfd[i].data = it->data;
+                        tfdp[i] = &tfd[i];
+                }
+        }
+        if (!err) {
+                EventpollFileEntry *e = &im->epf[im->n];
+                *e = (EventpollFileEntry)EVENTPOLL_FILE_ENTRY__INIT;
+                e->id = id, e->flags = f->flags & ~BD_O_CLOEXEC, e->fown = &im->fown;
+                e->n_tfd = ep.n, e->tfd = tfdp;
+                st->epolls++, st->watches += ep.n;
+                FileEntry *fe = &im->fe[im->n++];
+                *fe = (FileEntry)FILE_ENTRY__INIT;
+                fe->type = FD_TYPES__EVENTPOLL, fe->id = id, fe->epfd = e;
+        }
+        bd_epoll_free(&ep);
+        return err;
+}
+
 /* files.img's entries of the fds, fdinfo-ID.img's, the sockets'. */
 struct fds {
         FdinfoEntry *fi;
@@ -489,7 +560,7 @@ static struct bd_error *fd_entries(struct bd_program *prog, struct bd_criu_dir *
                                       "(not supported yet)");
                 if (f->kind == BD_FILE_SOCKET && f->have_file)
                         nsock++;
-                else if (not_reopenable(f))
+                else if (!is_epoll(f) && not_reopenable(f))
                         return refuse(in->pid, f, not_reopenable(f));
         }
         struct sock *sk = calloc(nsock + 1, sizeof(*sk));
@@ -507,8 +578,13 @@ static struct bd_error *fd_entries(struct bd_program *prog, struct bd_criu_dir *
                 *e = (FdinfoEntry)FDINFO_ENTRY__INIT;
                 e->id = id, e->fd = (uint32_t)f->fd;
                 e->flags = f->flags & BD_O_CLOEXEC ? FD_CLOEXEC_ : 0;
-                e->type = f->kind == BD_FILE_SOCKET ? FD_TYPES__INETSK : FD_TYPES__REG;
-                if (f->kind == BD_FILE_SOCKET) {
+                e->type = f->kind == BD_FILE_SOCKET ? FD_TYPES__INETSK
+                          : is_epoll(f)             ? FD_TYPES__EVENTPOLL
+                                                    : FD_TYPES__REG;
+                if (is_epoll(f)) {
+                        if (fresh)
+                                err = epoll_entry(prog, in->pid, fs, f, id, im, st);
+                } else if (f->kind == BD_FILE_SOCKET) {
                         const struct sock *s = &sk[j++];
                         const char *why = fresh ? sock_refusal(s) : NULL;
                         struct bd_tcp_conn c = {0};
@@ -576,11 +652,13 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
                            .opts = calloc(cap, sizeof(*im.opts)),
                            .ipo = calloc(cap, sizeof(*im.ipo)),
                            .addr = calloc(8 * cap, sizeof(*im.addr)),
+                           .epf = calloc(cap, sizeof(*im.epf)),
+                           .blocks = calloc(2 * cap, sizeof(*im.blocks)),
                            .fown = FOWN_ENTRY__INIT};
         struct ids ids = {.file = calloc(cap, sizeof(*ids.file))};
         struct fds fds = {.fi = calloc(cap, sizeof(*fds.fi))};
-        if (!err && (!im.fe || !im.reg || !im.isk || !im.opts || !im.ipo || !im.addr || !ids.file ||
-                     !fds.fi))
+        if (!err && (!im.fe || !im.reg || !im.isk || !im.opts || !im.ipo || !im.addr || !im.epf ||
+                     !im.blocks || !ids.file || !fds.fi))
                 err = &bd_error_nomem;
         /* The mapped files are opened read-only, or read-write for a
          * shared writable mapping, at offset 0 (criu's dump as well). */
@@ -646,7 +724,10 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
                 err = takeover_lines(&im, st);
         }
         free(msgs);
+        for (size_t i = 0; i < im.nblocks; i++)
+                free(im.blocks[i]);
         free(im.fe), free(im.reg), free(im.isk), free(im.opts), free(im.ipo), free(im.addr);
+        free(im.epf), free(im.blocks);
         free(ids.file), free(fds.fi);
         bd_files_free(fs), bd_files_free(mapped), bd_files_free(paths);
         return err;

@@ -5,11 +5,13 @@
  * written: regular files and directories, the kernel's memory-less
  * character devices (/dev/null, /dev/zero, /dev/full, /dev/random,
  * /dev/urandom), listening TCP sockets and established TCP connections
- * (tcp_conn.h: state, options and both queues, in tcp-stream-INO.img).
+ * (tcp_conn.h: state, options and both queues, in tcp-stream-INO.img),
+ * epoll instances with their watches (epoll.h; each watched fd must still
+ * hold the file it was added with, and not be an epoll itself).
  * Anything else is refused,
  * naming the fd and what it is, so that a restore never half-works:
- * other devices and sockets, pipes, anonymous inodes, deleted files, an
- * owner set by F_SETOWN. A socket's options are the ones criu's dump
+ * other devices and sockets, pipes, other anonymous inodes, deleted
+ * files, an owner set by F_SETOWN. A socket's options are the ones criu's dump
  * reads with getsockopt(): its timeouts and keepalive times converted from
  * jiffies at the kernel's HZ, and keepalive times the socket did not set
  * left out, so that the restoring machine's sysctls apply. */
@@ -35,8 +37,9 @@ struct bd_files_image {
 struct bd_files_image_stats {
         size_t fds, files; /* fd table entries, files.img entries */
         size_t sockets;
-        size_t connections; /* established TCP: tcp-stream images */
-        uint64_t queued;    /* bytes of their queues */
+        size_t epolls, watches; /* epoll fds' files, the fds they watch */
+        size_t connections;     /* established TCP: tcp-stream images */
+        uint64_t queued;        /* bytes of their queues */
         /* Lines for the standby ("address A", "tcp LOCAL LPORT PEER PPORT"):
          * malloc'd, the caller frees. */
         char *takeover;

@@ -17,6 +17,7 @@
 #include "../../common/bytes.h"
 #include "../../common/grow.h"
 #include "../views/tasks.h"
+#include "../views/sigqueue.h"
 #include "../views/sysinfo.h"
 #include "../views/threads.h"
 #include "../views/user_mem.h"
@@ -30,8 +31,9 @@
 #define SIGKILL_ 9
 #define SIGSTOP_ 19
 /* RLIM_NLIMITS, and a k_sigaction's size on x86-64. */
-#define NRLIMITS  16
-#define SIGACTION 32
+#define NRLIMITS           16
+#define RLIMIT_SIGPENDING_ 11
+#define SIGACTION          32
 /* The namespaces' ids as criu numbers them, the root task's and ours the
  * same, so that criu restores into its own namespaces and creates none. */
 enum { NS_PID = 1, NS_NET, NS_IPC, NS_UTS, NS_TIME, NS_MNT, NS_USER, NS_CGROUP };
@@ -123,6 +125,9 @@ struct res {
         int32_t pid;
         struct bd_resurrect_stats *st;
         struct bd_criu_dir dir;
+        /* Pending signals: each thread's own, then the process's shared. */
+        uint64_t *pending;
+        struct bd_sigqueue *sigq;
 };
 
 /* The mm's fields, the limits, the signal actions, pgrp and session, and
@@ -245,68 +250,62 @@ static struct bd_error *read_process(struct res *r)
 }
 
 /* State the images do not carry yet, which a restored process would lose
- * without a word: refused, naming it. Per thread its seccomp mode and
- * pending signals; per process the shared pending signals, POSIX timers,
- * the real interval timer and the CPU-time ones. One batch. */
+ * without a word: refused, naming it. Per thread its seccomp mode; per
+ * process POSIX timers, the real interval timer and the CPU-time ones.
+ * The same batch reads the pending sets, for read_signals(). */
 static struct bd_error *refuse_unwritten(struct res *r)
 {
-        enum { SECCOMP, PENDING, SHARED, TIMERS, REAL, IT, N };
+        enum { SECCOMP, PENDING, SHARED, TIMERS, REAL, IT, SET, N };
         static const enum bd_layout_id ids[N] = {
-            BDL_TASK_SECCOMP_MODE,   BDL_TASK_PENDING_SIGNAL,     BDL_SIGNAL_SHARED_PENDING,
-            BDL_SIGNAL_POSIX_TIMERS, BDL_SIGNAL_REAL_TIMER_STATE, BDL_SIGNAL_IT};
-        static const int64_t sizes[N] = {4, 8, 8, 16, 1, 32};
+            BDL_TASK_SECCOMP_MODE,   BDL_TASK_SIGPENDING,         BDL_SIGNAL_SHARED_PENDING,
+            BDL_SIGNAL_POSIX_TIMERS, BDL_SIGNAL_REAL_TIMER_STATE, BDL_SIGNAL_IT,
+            BDL_SIGPENDING_SIGNAL};
+        static const int64_t sizes[N] = {4, -1, -1, 16, 1, 32, 8};
         int64_t off[N];
         struct bd_error *err = NULL;
         for (int i = 0; !err && i < N; i++)
-                err = bd_layout_get_sized(r->l, ids[i], sizes[i], &off[i]);
+                err = sizes[i] < 0 ? bd_layout_get(r->l, ids[i], &off[i])
+                                   : bd_layout_get_sized(r->l, ids[i], sizes[i], &off[i]);
         if (err)
                 return err;
         size_t n = r->ts->n;
         const struct bd_thread *t0 = &r->ts->t[0];
-        struct {
-                int32_t seccomp;
-                uint64_t pending;
-        } *per = calloc(n, sizeof(*per));
-        uint64_t shared = 0, timers[2] = {0}, it[4] = {0};
+        int32_t *seccomp = calloc(n, sizeof(*seccomp));
+        uint64_t timers[2] = {0}, it[4] = {0};
         uint8_t real = 0;
         struct bd_kernel_iov *iov = calloc(2 * n + 4, sizeof(*iov));
-        if (!per || !iov) {
-                free(per), free(iov);
+        r->pending = calloc(n + 1, sizeof(*r->pending));
+        if (!seccomp || !iov || !r->pending) {
+                free(seccomp), free(iov);
                 return &bd_error_nomem;
         }
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
                 const struct bd_thread *t = &r->ts->t[i];
-                iov[m++] =
-                    (struct bd_kernel_iov){t->task + (uint64_t)off[SECCOMP], &per[i].seccomp, 4};
-                iov[m++] =
-                    (struct bd_kernel_iov){t->task + (uint64_t)off[PENDING], &per[i].pending, 8};
+                iov[m++] = (struct bd_kernel_iov){t->task + (uint64_t)off[SECCOMP], &seccomp[i], 4};
+                iov[m++] = (struct bd_kernel_iov){t->task + (uint64_t)(off[PENDING] + off[SET]),
+                                                  &r->pending[i], 8};
         }
-        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[SHARED], &shared, 8};
+        iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)(off[SHARED] + off[SET]),
+                                          &r->pending[n], 8};
         iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[TIMERS], timers, 16};
         iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[REAL], &real, 1};
         iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)off[IT], it, 32};
         err = bd_walk_read(r->prog->k, iov, m, "signal state");
-        for (size_t i = 0; !err && i < n; i++) {
-                if (per[i].seccomp)
+        for (size_t i = 0; !err && i < n; i++)
+                if (seccomp[i])
                         err = bd_error_new(BD_ERR_RANGE,
                                            "thread %d runs under seccomp (mode %d): filters are "
                                            "not written yet",
-                                           r->ts->t[i].pid, per[i].seccomp);
-                else if (per[i].pending)
+                                           r->ts->t[i].pid, seccomp[i]);
+        /* A process being killed is not brought back to die again. */
+        for (size_t i = 0; !err && i <= n; i++)
+                if (r->pending[i] >> (SIGKILL_ - 1) & 1)
                         err = bd_error_new(BD_ERR_RANGE,
-                                           "thread %d has signals pending (mask 0x%" PRIx64
-                                           "): not written yet",
-                                           r->ts->t[i].pid, per[i].pending);
-        }
+                                           "pid %d was being killed (SIGKILL pending)", r->pid);
         /* An empty list_head points at itself. */
         uint64_t timers_head = t0->signal + (uint64_t)off[TIMERS];
-        if (!err && shared)
-                err =
-                    bd_error_new(BD_ERR_RANGE,
-                                 "pid %d has signals pending (mask 0x%" PRIx64 "): not written yet",
-                                 r->pid, shared);
-        else if (!err && timers[0] != timers_head)
+        if (!err && timers[0] != timers_head)
                 err =
                     bd_error_new(BD_ERR_RANGE, "pid %d has POSIX timers: not written yet", r->pid);
         else if (!err && (real & 1))
@@ -318,8 +317,57 @@ static struct bd_error *refuse_unwritten(struct res *r)
                 err = bd_error_new(BD_ERR_RANGE,
                                    "pid %d has a CPU-time interval timer armed: not written yet",
                                    r->pid);
-        free(per), free(iov);
+        free(seccomp), free(iov);
         return err;
+}
+
+/* The queues behind each non-empty pending set, bounded as the kernel
+ * bounds them: the user's RLIMIT_SIGPENDING, plus a legacy signal each
+ * that the kernel queues past it. */
+static struct bd_error *read_signals(struct res *r)
+{
+        size_t n = r->ts->n;
+        int64_t task_off, shared_off;
+        struct bd_error *err = bd_layout_get(r->l, BDL_TASK_SIGPENDING, &task_off);
+        if (!err)
+                err = bd_layout_get(r->l, BDL_SIGNAL_SHARED_PENDING, &shared_off);
+        if (err)
+                return err;
+        if (!(r->sigq = calloc(n + 1, sizeof(*r->sigq))))
+                return &bd_error_nomem;
+        uint64_t lim = r->p.rlim[RLIMIT_SIGPENDING_].cur;
+        size_t max = (lim < BD_WALK_DEFAULT_MAX ? (size_t)lim : BD_WALK_DEFAULT_MAX) + 32;
+        for (size_t i = 0; !err && i <= n; i++) {
+                if (!r->pending[i])
+                        continue;
+                uint64_t at = i < n ? r->ts->t[i].task + (uint64_t)task_off
+                                    : r->ts->t[0].signal + (uint64_t)shared_off;
+                err = bd_sigqueue_read(r->prog, at, max, &r->sigq[i]);
+                r->st->signals += r->sigq[i].n;
+        }
+        return err;
+}
+
+/* A queue as criu's image holds it; entries point into q and e. */
+static struct bd_error *signal_queue(const struct bd_sigqueue *q, SignalQueueEntry *out,
+                                     SiginfoEntry **e, SiginfoEntry ***ep)
+{
+        *out = (SignalQueueEntry)SIGNAL_QUEUE_ENTRY__INIT;
+        *e = NULL, *ep = NULL;
+        if (!q || !q->n)
+                return NULL;
+        *e = calloc(q->n, sizeof(**e));
+        *ep = calloc(q->n, sizeof(**ep));
+        if (!*e || !*ep)
+                return &bd_error_nomem;
+        for (size_t i = 0; i < q->n; i++) {
+                (*e)[i] = (SiginfoEntry)SIGINFO_ENTRY__INIT;
+                (*e)[i].siginfo.len = BD_SIGINFO_SIZE;
+                (*e)[i].siginfo.data = (uint8_t *)q->info[i].b;
+                (*ep)[i] = &(*e)[i];
+        }
+        out->n_signals = q->n, out->signals = *ep;
+        return NULL;
 }
 
 /* A GDT descriptor as set_thread_area() describes it (the kernel's
@@ -394,12 +442,14 @@ struct task_core {
         RlimitEntry rlim[NRLIMITS];
         RlimitEntry *rlimp[NRLIMITS];
         SignalQueueEntry signals;
+        SiginfoEntry *si, **sip;
         SaEntry sa[NSIG];
         SaEntry *sap[NSIG];
         char comm[17];
 };
 
-static void task_core(const struct res *r, const struct bd_thread *t, struct task_core *x)
+static struct bd_error *task_core(const struct res *r, const struct bd_thread *t,
+                                  struct task_core *x)
 {
         const struct proc *p = &r->p;
         x->tc = (TaskCoreEntry)TASK_CORE_ENTRY__INIT;
@@ -415,7 +465,10 @@ static void task_core(const struct res *r, const struct bd_thread *t, struct tas
                 x->rlimp[i] = &x->rlim[i];
         }
         x->rl.n_rlimits = NRLIMITS, x->rl.rlimits = x->rlimp;
-        x->signals = (SignalQueueEntry)SIGNAL_QUEUE_ENTRY__INIT;
+        struct bd_error *err =
+            signal_queue(r->sigq ? &r->sigq[r->ts->n] : NULL, &x->signals, &x->si, &x->sip);
+        if (err)
+                return err;
         size_t n = 0;
         for (int sig = 1; sig <= NSIG; sig++) {
                 if (sig == SIGKILL_ || sig == SIGSTOP_)
@@ -443,6 +496,7 @@ static void task_core(const struct res *r, const struct bd_thread *t, struct tas
         tc->has_oom_score_adj = 1, tc->oom_score_adj = p->oom_score_adj;
         tc->n_sigactions = n, tc->sigactions = x->sap;
         tc->has_child_subreaper = 1;
+        return NULL;
 }
 
 /* core-TID.img of thread i. */
@@ -513,6 +567,9 @@ static struct bd_error *write_core(struct res *r, size_t i)
         sas.ss_sp = t->sas_ss_sp, sas.ss_size = t->sas_ss_size;
         sas.ss_flags = t->sas_ss_size ? t->sas_ss_flags : SS_DISABLE_;
         SignalQueueEntry sigp = SIGNAL_QUEUE_ENTRY__INIT;
+        SiginfoEntry *si = NULL, **sip = NULL;
+        if (!err)
+                err = signal_queue(r->sigq ? &r->sigq[i] : NULL, &sigp, &si, &sip);
         CredsEntry creds = CREDS_ENTRY__INIT;
         uint32_t caps[4][2];
         creds_entry(&r->p.creds[i], &creds, caps);
@@ -541,17 +598,18 @@ static struct bd_error *write_core(struct res *r, size_t i)
         CoreEntry ce = CORE_ENTRY__INIT;
         ce.mtype = CORE_ENTRY__MARCH__X86_64;
         ce.thread_info = &ti, ce.thread_core = &thc;
-        if (!err && tc) {
-                task_core(r, t, tc);
+        if (!err && tc && !(err = task_core(r, t, tc)))
                 ce.tc = &tc->tc;
-        }
         if (!err) {
                 char name[64];
                 snprintf(name, sizeof(name), "core-%d.img", t->pid);
                 const ProtobufCMessage *msg = &ce.base;
                 err = bd_criu_img_write(&r->dir, name, BD_CRIU_MAGIC_CORE, &msg, 1);
         }
+        if (tc)
+                free(tc->si), free(tc->sip);
         free(tc);
+        free(si), free(sip);
         for (int k = 0; k < 8; k++)
                 free(owned[k]);
         free(xs);
@@ -942,6 +1000,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (!err)
                 err = refuse_unwritten(&r);
         if (!err)
+                err = read_signals(&r);
+        if (!err)
                 err = bd_vmas_read(prog, pid, &r.vs);
         if (!err && !(st->threads = calloc(r.ts->n, sizeof(*st->threads))))
                 err = &bd_error_nomem;
@@ -964,6 +1024,9 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (err)
                 bd_criu_dir_discard(&r.dir);
         st->nthreads = r.ts ? r.ts->n : 0;
+        for (size_t i = 0; r.sigq && i <= r.ts->n; i++)
+                bd_sigqueue_free(&r.sigq[i]);
+        free(r.sigq), free(r.pending);
         free(r.fid);
         free(r.p.creds);
         free(r.p.loginuid);

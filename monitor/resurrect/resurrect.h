@@ -3,18 +3,15 @@
  * images criu restore reads, in the installed criu's formats. Written:
  * inventory, pstree, core-TID per thread (registers with system calls
  * rewound as criu's dump rewinds them, FPU and xsave state, TLS, signal
- * mask and actions, credentials, limits, robust futex list, rseq,
- * alternate signal stack), ids, mm (its fields, VMAs, auxv), the
- * process's memory (pagemap and pages: every present page of its private
- * mappings but zero pages), its files (files_image.h: regular files,
- * stateless devices, listening TCP sockets and established connections
- * with their queues, cwd, root, umask), an empty seccomp image, the time
- * namespace (the kernel's clocks at its last tick, so that the restored
- * process's clocks go on from them), and DIR/takeover, what a standby
- * needs besides criu (standby/bd-standby-restore). criu restore brings
- * such a process back. Refused, naming the cause, whatever the images
- * would silently lose: fd kinds not written yet, seccomp filters, pending
- * signals, POSIX and interval timers. */
+ * mask, actions and pending signals (views/sigqueue.h), credentials, limits, robust futex list,
+ * rseq, alternate signal stack), ids, mm (its fields, VMAs, auxv), the process's memory (pagemap
+ * and pages: every present page of its private mappings but zero pages), its files (files_image.h:
+ * regular files, stateless devices, listening TCP sockets and established connections with their
+ * queues, cwd, root, umask), an empty seccomp image, the time namespace (the kernel's clocks at its
+ * last tick, so that the restored process's clocks go on from them), and DIR/takeover, what a
+ * standby needs besides criu (standby/bd-standby-restore). criu restore brings such a process back.
+ * Refused, naming the cause, whatever the images would silently lose: fd kinds not written yet,
+ * seccomp filters, POSIX and interval timers; and a process being killed (SIGKILL pending). */
 #ifndef BD_RESURRECT_H
 #define BD_RESURRECT_H
 
@@ -39,6 +36,7 @@ struct bd_resurrect_stats {
         size_t vmas;
         uint64_t pages;      /* in pages-1.img */
         uint64_t pages_zero; /* never touched, or the zero page: not written */
+        size_t signals;      /* pending, the threads' and the process's */
         struct bd_files_image_stats files;
         struct bd_reads reads;
 };

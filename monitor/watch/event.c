@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../common/clock.h"
+#include "../../common/spawn.h"
 #include "../views/output.h"
 
 struct bd_wallclock bd_wallclock_now(void)
@@ -247,29 +248,27 @@ struct bd_error *bd_event_hook(const char *cmd, const struct bd_watcher *w,
                 return err;
         if (len && json[len - 1] == '\n')
                 json[len - 1] = '\0';
-        fflush(NULL);
-        pid_t child = fork();
-        if (child == 0) {
-                char num[32], text[4 * sizeof(ev->evidence)];
-                bd_text_escape(text, sizeof(text), w->target.name);
-                setenv("BDMON_TARGET", text, 1);
-                setenv("BDMON_STATE", bd_state_name(ev->state), 1);
-                setenv("BDMON_PREVIOUS", bd_state_name(ev->previous), 1);
-                bd_text_escape(text, sizeof(text), ev->evidence);
-                setenv("BDMON_EVIDENCE", text, 1);
-                setenv("BDMON_EVENT", json, 1);
-                snprintf(num, sizeof(num), "%d", ev->cpu);
-                setenv("BDMON_CPU", num, 1);
-                snprintf(num, sizeof(num), "%d", (int)ev->pid);
-                setenv("BDMON_PID", num, 1);
-                setenv("BDMON_INCIDENT", incident ? incident : "", 1);
-                execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-                _exit(127);
-        }
-        int e = errno;
+        char target[4 * sizeof(w->target.name)], evidence[4 * sizeof(ev->evidence)], cpu[16],
+            who[16];
+        bd_text_escape(target, sizeof(target), w->target.name);
+        bd_text_escape(evidence, sizeof(evidence), ev->evidence);
+        snprintf(cpu, sizeof(cpu), "%d", ev->cpu);
+        snprintf(who, sizeof(who), "%d", (int)ev->pid);
+        const struct bd_env env[] = {
+            {"BDMON_TARGET", target},
+            {"BDMON_STATE", bd_state_name(ev->state)},
+            {"BDMON_PREVIOUS", bd_state_name(ev->previous)},
+            {"BDMON_EVIDENCE", evidence},
+            {"BDMON_EVENT", json},
+            {"BDMON_CPU", cpu},
+            {"BDMON_PID", who},
+            {"BDMON_INCIDENT", incident ? incident : ""},
+        };
+        pid_t child;
+        err = bd_spawn_shell(cmd, env, sizeof(env) / sizeof(env[0]), 0, &child);
         free(json);
-        if (child < 0)
-                return bd_error_new(BD_ERR_INTERNAL, "fork: %s", strerror(e));
+        if (err)
+                return err;
         if (pid)
                 *pid = child;
         return NULL;

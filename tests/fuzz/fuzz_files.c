@@ -57,10 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 btf__free(btf);
         }
         struct mem_phys m;
-        uint8_t *mem = mem_phys_copy(&m, data, size);
-        CHECK(mem);
         struct bd_kernel k;
-        mem_phys_kernel(&m, &k);
+        uint8_t *mem = mem_kernel_copy(&m, &k, data, size);
+        CHECK(mem);
         struct bd_files_syms syms = {0};
         for (int i = BD_ANON_OTHER + 1; i < BD_ANON_COUNT; i++)
                 syms.fops[i] = K(FOPS + 8 * (i - 1));

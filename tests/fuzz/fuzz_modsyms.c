@@ -77,10 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 btf__free(btf);
         }
         struct mem_phys m;
-        uint8_t *mem = mem_phys_copy(&m, data, size);
-        CHECK(mem);
         struct bd_kernel k;
-        mem_phys_kernel(&m, &k);
+        uint8_t *mem = mem_kernel_copy(&m, &k, data, size);
+        CHECK(mem);
         struct bd_modsyms *ms = NULL;
         struct bd_error *err = bd_symbols_read_modules(&k, &lay, K(0x10), &ms);
         if (err) {

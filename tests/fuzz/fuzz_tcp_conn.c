@@ -28,18 +28,13 @@ static struct bd_layout tc;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        if (!tc.source[0]) {
-                tc_layout(&tc);
-                snprintf(tc.source, sizeof(tc.source), "fuzz");
-        }
         struct mem_phys m;
-        uint8_t *mem = mem_phys_copy(&m, data, size);
-        CHECK(mem);
         struct bd_kernel k;
-        mem_phys_kernel(&m, &k);
+        uint8_t *mem = mem_kernel_copy(&m, &k, data, size);
+        CHECK(mem);
         bd_kernel_set_direct_map(&k, K(0));
         struct bd_tcp_conn c;
-        struct bd_error *err = bd_tcp_conn_from(&k, &tc, VMEMMAP, SK, &c);
+        struct bd_error *err = bd_tcp_conn_from(&k, layout_once(&tc, tc_layout), VMEMMAP, SK, &c);
         if (err) {
                 CHECK(!c.inq && !c.outq);
                 check_memory_error(err);

@@ -80,10 +80,9 @@ static struct bd_error *mt_cb(void *arg, uint64_t first, uint64_t last, uint64_t
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct mem_phys m;
-        uint8_t *mem = mem_phys_copy(&m, data, size);
-        CHECK(mem);
         struct bd_kernel k;
-        mem_phys_kernel(&m, &k);
+        uint8_t *mem = mem_kernel_copy(&m, &k, data, size);
+        CHECK(mem);
         uint8_t flags = size ? data[0] : 0;
         if (flags & 2)
                 bd_kernel_set_direct_map(&k, 0xffff888000000000ull);

@@ -112,4 +112,15 @@ static inline void mem_phys_kernel(struct mem_phys *m, struct bd_kernel *k)
         k->levels = 4;
 }
 
+/* The input as kernel memory: mem_phys_copy() (free() it after the run)
+ * and k a kernel reading it (mem_phys_kernel()). */
+static inline uint8_t *mem_kernel_copy(struct mem_phys *m, struct bd_kernel *k, const uint8_t *data,
+                                       size_t size)
+{
+        uint8_t *mem = mem_phys_copy(m, data, size);
+        if (mem)
+                mem_phys_kernel(m, k);
+        return mem;
+}
+
 #endif

@@ -1159,6 +1159,11 @@ static void test_images_match_criu_dump(void **state)
         assert_int_equal(r.rc, 2);
         assert_non_null(strstr(r.err, "resurrect needs --images DIR"));
         result_free(&r);
+        r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/none --to-images /x",
+               core_pid);
+        assert_int_equal(r.rc, 2);
+        assert_non_null(strstr(r.err, "--to-images needs --to"));
+        result_free(&r);
         r = host("ls '%s/build/lab/run/images'", lab_root);
         assert_string_equal(r.out, "criu\nlive\n");
         result_free(&r);
@@ -1167,6 +1172,9 @@ static void test_images_match_criu_dump(void **state)
 /* criu restore on vmname of the images IMAGES/dir of counterd pid (free
  * there), then two requests to it at addr ("IP PORT"), whose answers must
  * be want; the restored counterd is left running. */
+static void ask_counterd(const char *vmname, const char *addr, const char *req1, const char *req2,
+                         const char *want);
+
 static void restore_and_ask(const char *vmname, long pid, const char *dir, const char *addr,
                             const char *req1, const char *req2, const char *want)
 {
@@ -1178,7 +1186,15 @@ static void restore_and_ask(const char *vmname, long pid, const char *dir, const
                pid, pid, dir, dir);
         expect_ok(&r, "criu restore from bdmon's images");
         result_free(&r);
-        r = vm("mon", "(echo '%s'; sleep 0.2; echo '%s'; sleep 1) | nc %s", req1, req2, addr);
+        ask_counterd(vmname, addr, req1, req2, want);
+}
+
+/* Two requests to a restored counterd at addr, from mon: want answers. */
+static void ask_counterd(const char *vmname, const char *addr, const char *req1, const char *req2,
+                         const char *want)
+{
+        struct result r =
+            vm("mon", "(echo '%s'; sleep 0.2; echo '%s'; sleep 1) | nc %s", req1, req2, addr);
         if (r.rc == 0 && !strstr(r.out, want))
                 print_error("the restored counterd on %s answered: %s", vmname, r.out);
         expect_ok(&r, "requests to the restored counterd");
@@ -1190,16 +1206,33 @@ static void restore_and_ask(const char *vmname, long pid, const char *dir, const
  * a listening socket, /dev/null fds, state in memory) written out by
  * bdmon resurrect, killed, and restored on host2 by criu restore from
  * bdmon's images alone: the same listener answers with the state from
- * before. A process with an fd kind the images cannot carry, or with
- * signals pending, is refused, naming it. */
+ * before, the signal that was pending for it (it blocks SIGUSR1) is
+ * pending again, and its epoll fd watches its listener as before. A process with an fd kind the
+ * images cannot carry, or with a POSIX timer, is refused, naming it. */
+/* An epoll fd's watches of process %ld as its fdinfo shows them, the
+ * socket's inode (new after a restore) left out. */
+#define EPOLL_WATCHES "grep -h '^tfd' /proc/%ld/fdinfo/* | awk '{ print $1, $2, $3, $4, $5, $6 }'"
+
 static void test_images_restore_with_criu(void **state)
 {
         (void)state;
         stage_criu();
         struct result r;
-        long pid = counterd_on(host2_pid("rm -rf " IMAGES "/restore; counterd -p 7001 -t 2"
+        long pid = counterd_on(host2_pid("rm -rf " IMAGES "/restore; counterd -p 7001 -t 2 -b 10 -e"
                                          " </dev/null >/dev/null 2>&1 & echo $!"),
                                7001);
+        /* SIGUSR1 (bit 9), sent to the process: pending for all of it. */
+        r = vm("host2", "kill -USR1 %ld; sleep 0.2; grep ShdPnd /proc/%ld/status", pid, pid);
+        expect_ok(&r, "a signal pending for the second counterd");
+        assert_non_null(strstr(r.out, "ShdPnd:\t0000000000000200"));
+        result_free(&r);
+        /* Its epoll fd's watch as the kernel shows it: fd, events, data. */
+        char watch[128];
+        r = vm("host2", EPOLL_WATCHES, pid);
+        expect_ok(&r, "the second counterd's epoll watch");
+        assert_non_null(strstr(r.out, "tfd: 3 events: 80000019 data: c0ffee"));
+        snprintf(watch, sizeof(watch), "%s", r.out);
+        result_free(&r);
         r = vm("mon", "(for i in 1 2 3; do echo \"$i ADD $((i * 7))\"; sleep 0.1; done; sleep 1)"
                       " | nc 10.99.0.2 7001");
         expect_ok(&r, "requests to the second counterd");
@@ -1208,12 +1241,20 @@ static void test_images_restore_with_criu(void **state)
         r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/restore", pid);
         expect_ok(&r, "bdmon resurrect of the second counterd");
         assert_non_null(strstr(r.out, "\"sockets\":1,"));
+        assert_non_null(strstr(r.out, "\"signals\":1,"));
+        assert_non_null(strstr(r.out, "\"epolls\":1,\"watches\":1,"));
         result_free(&r);
         r = vm("host2", "kill -9 %ld; while [ -d /proc/%ld ]; do sleep 0.05; done", pid, pid);
         expect_ok(&r, "killing the second counterd");
         result_free(&r);
         restore_and_ask("host2", pid, "restore", "10.99.0.2 7001", "4 GET", "5 ADD 8",
                         "4 42\n5 50\n");
+        ok(vm("host2", "grep 'ShdPnd:.0000000000000200' /proc/%ld/status", pid),
+           "SIGUSR1 pending again in the restored counterd");
+        r = vm("host2", EPOLL_WATCHES, pid);
+        expect_ok(&r, "the restored counterd's epoll watch");
+        assert_string_equal(r.out, watch);
+        result_free(&r);
         ok(vm("host2", "kill -9 %ld", pid), "stopping the restored counterd");
         /* A FIFO on fd 0: no image for it yet, so no images at all. */
         pid = host2_pid("rm -f /tmp/fifo; mkfifo /tmp/fifo; counterd -p 7002 0<>/tmp/fifo"
@@ -1226,17 +1267,19 @@ static void test_images_restore_with_criu(void **state)
         r = vm("host2", "kill -9 %ld; rm -f /tmp/fifo", pid);
         expect_ok(&r, "stopping the counterd on a FIFO");
         result_free(&r);
-        /* Signals pending on a stopped shell that handles them: not
+        /* A POSIX timer (the kernel lists it in /proc/PID/timers): not
          * written yet, so refused rather than lost. */
-        pid = host2_pid("sh -c 'trap \"echo x\" USR1; while :; do sleep 1; done' </dev/null"
-                        " >/dev/null 2>&1 & echo $!");
-        r = vm("host2", "kill -STOP %ld; sleep 0.5; kill -USR1 %ld; sleep 0.5", pid, pid);
-        expect_ok(&r, "a signal pending on a stopped shell");
+        pid = host2_pid("counterd -p 7004 -T </dev/null >/dev/null 2>&1 & echo $!");
+        r = vm("host2",
+               "for i in $(seq 50); do grep -q . /proc/%ld/timers && exit 0; sleep 0.1; done;"
+               " exit 1",
+               pid);
+        expect_ok(&r, "counterd's timer armed");
         result_free(&r);
         r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/fifo", pid);
-        expect_refusal(&r, 6, "has signals pending");
+        expect_refusal(&r, 6, "has POSIX timers");
         result_free(&r);
-        ok(vm("host2", "kill -9 %ld", pid), "stopping the shell");
+        ok(vm("host2", "kill -9 %ld", pid), "stopping the counterd with a timer");
         r = host("ls '%s/build/lab/run/images' | grep -c fifo", lab_root);
         assert_string_equal(r.out, "0\n");
         result_free(&r);
@@ -1287,16 +1330,34 @@ static void take_over_connection(long pid, long client_pid)
 }
 
 /* The dead kernel's process brought back on the standby: host3 booted for
- * it, criu restore there from the images bdmon wrote of host2's memory
- * after the panic, and the service answers on host3 with the state it
- * had when host2 died (five requests: 150); and a connected one with its
- * client's connection (take_over_connection). host3 is stopped after. */
+ * it, criu restore there (bdmon resurrect --to) from the images bdmon
+ * wrote of host2's memory after the panic, and the service answers on
+ * host3 with the state it had when host2 died (five requests: 150); and a
+ * connected one with its client's connection (take_over_connection).
+ * host3 is stopped after. */
 static void restore_on_standby(long pid, long conn_pid, long client_pid)
 {
         ok(host("'%s/lab/bdlab' start host3", lab_root), "booting host3");
         take_over_connection(conn_pid, client_pid);
-        restore_and_ask("host3", pid, "dead", "10.99.0.5 7000", "6 GET", "7 ADD 1",
-                        "6 150\n7 151\n");
+        /* bdmon resurrect --to: on the lab host, from the dead host2's RAM
+         * file, the images written where host3 sees them, and host3's
+         * criu restore run through its exec agent. A restore command that
+         * fails is exit 13, the images kept. */
+#define RESURRECT_TO                                                                               \
+        "'%s/build/bin/bdmon' -q -s file:%s --json resurrect %ld"                                  \
+        " --images '%s/build/lab/run/images/%s' --to-images " IMAGES "/%s"                         \
+        " --to \"'%s/lab/bdlab' run host3 -- %s\""
+        struct result r = host(RESURRECT_TO, lab_root, shm_ram, pid, lab_root, "to-fail", "to-fail",
+                               lab_root, "test ! -d");
+        expect_exit(&r, 13, "the standby's restore failed (exit 1");
+        assert_non_null(strstr(r.out, "\"standby\":{\"exit\":1,"));
+        result_free(&r);
+        r = host(RESURRECT_TO, lab_root, shm_ram, pid, lab_root, "dead-to", "dead-to", lab_root,
+                 "/bd/lab/criu/criu restore -d --shell-job -o restore.log -D");
+        expect_ok(&r, "bdmon resurrect --to host3");
+        assert_non_null(strstr(r.out, "\"standby\":{\"exit\":0,"));
+        result_free(&r);
+        ask_counterd("host3", "10.99.0.5 7000", "6 GET", "7 ADD 1", "6 150\n7 151\n");
         /* In a time namespace whose clocks go on from the dead kernel's:
          * host2 had run for minutes, host3 for seconds. */
         ok(vm("host3",

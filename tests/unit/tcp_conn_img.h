@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "../../monitor/kernel/layout.h"
+#include "layout_img.h"
 
 enum {
         SND_UNA = 0,
@@ -33,10 +33,7 @@ enum {
         SH_SIZE = 48 + 17 * 16,
 };
 
-static const struct {
-        enum bd_layout_id id;
-        int64_t value, size;
-} tc_layout_table[] = {
+static const struct layout_row tc_layout_table[] = {
     {BDL_TCP_SND_UNA, SND_UNA, 4},
     {BDL_TCP_SND_NXT, SND_NXT, 4},
     {BDL_TCP_WRITE_SEQ, WRITE_SEQ, 4},
@@ -79,11 +76,7 @@ static const struct {
 
 static inline void tc_layout(struct bd_layout *l)
 {
-        for (size_t i = 0; i < sizeof(tc_layout_table) / sizeof(tc_layout_table[0]); i++)
-                l->e[tc_layout_table[i].id] =
-                    (struct bd_layout_entry){.present = 1,
-                                             .value = tc_layout_table[i].value,
-                                             .size = tc_layout_table[i].size};
+        layout_rows(l, tc_layout_table, sizeof(tc_layout_table) / sizeof(tc_layout_table[0]));
 }
 
 #endif

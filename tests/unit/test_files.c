@@ -22,6 +22,7 @@
 #include "files_img.h"
 #include "helpers.h"
 #include "kallsyms_img.h"
+#include "layout_img.h"
 #include "../fuzz/mem_phys.h"
 
 #define MEM_SIZE (2u << 20)
@@ -53,10 +54,7 @@ static uint64_t root_mount, root_dentry, tmp_dentry;
 
 /* Task and pid entries as ps reads them; their places matter only for
  * the pid lookup. */
-static const struct {
-        enum bd_layout_id id;
-        int64_t value, size;
-} task_layout[] = {
+static const struct layout_row task_layout[] = {
     {BDL_TASK_STATE, 0, 4},
     {BDL_TASK_EXIT_STATE, 4, 4},
     {BDL_TASK_FLAGS, 8, 4},
@@ -98,9 +96,7 @@ static struct bd_layout *make_layout(void)
                 abort();
         bd_layout_from_btf(l, btf);
         btf__free(btf);
-        for (size_t i = 0; i < sizeof(task_layout) / sizeof(task_layout[0]); i++)
-                l->e[task_layout[i].id] = (struct bd_layout_entry){
-                    .present = 1, .value = task_layout[i].value, .size = task_layout[i].size};
+        layout_rows(l, task_layout, sizeof(task_layout) / sizeof(task_layout[0]));
         return l;
 }
 

@@ -443,15 +443,17 @@ static void test_err_names(void **state)
             {BD_ERR_IO, "io"},
             {BD_ERR_CAS_FAILED, "cas-failed"},
             {BD_ERR_NOMEM, "nomem"},
+            {BD_ERR_STANDBY, "standby"},
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 assert_string_equal(bd_err_name(names[i].code), names[i].name);
         /* Codes are exit codes: fixed numbers. */
         assert_int_equal(BD_ERR_TARGET, 3);
         assert_int_equal(BD_ERR_CAS_FAILED, 11);
+        assert_int_equal(BD_ERR_STANDBY, 13);
         /* Unknown codes, including a peer's REFUSED reason, never index out
          * of the table. */
-        assert_string_equal(bd_err_name((enum bd_err)13), "unknown");
+        assert_string_equal(bd_err_name((enum bd_err)14), "unknown");
         assert_string_equal(bd_err_name((enum bd_err) - 1), "unknown");
         assert_string_equal(bd_err_name((enum bd_err)0x7fffffff), "unknown");
 }
