@@ -17,12 +17,6 @@ const double bd_watch_rtt_bounds[BD_WATCH_RTT_BUCKETS] = {
  * a booting kernel must not be hammered, nor wait long once back. */
 #define REOPEN_NS 1000000000ull
 
-/* A panicked kernel stays panicked until it reboots: it is probed no more
- * often than this, leaving the NIC to whatever reads the dead kernel's
- * state meanwhile (an --on-alarm hook's resurrect or dump), at the cost of
- * seeing the reboot up to this much later. */
-#define PANICKED_INTERVAL_NS 100000000ull
-
 /* The resources classify.c names its exhausted events after. Lockup and
  * hung-task events name a task by its comm, which the target chooses: no
  * rule is picked by that. */
@@ -229,12 +223,9 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         bd_probe_read(w->probe, &s);
         /* Jitter-tolerant: the next probe is due one interval after this
          * one was due, but never in a burst to catch up. */
-        uint64_t every = w->opt.interval_ns;
-        if (w->event.state == BD_STATE_PANICKED && every < PANICKED_INTERVAL_NS)
-                every = PANICKED_INTERVAL_NS;
-        w->next_probe_ns += every;
+        w->next_probe_ns += w->opt.interval_ns;
         if (w->next_probe_ns < s.t_ns)
-                w->next_probe_ns = s.t_ns + every;
+                w->next_probe_ns = s.t_ns + w->opt.interval_ns;
         if (s.read_error) {
                 w->probe_errors++;
                 if (bd_err_transport(s.read_error)) {
