@@ -67,7 +67,8 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         libbpf-dev libelf-dev liblua5.4-dev libjson-c-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
-        criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables
+        criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables \
+        python3-drgn crash
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:

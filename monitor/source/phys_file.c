@@ -59,6 +59,31 @@ static const struct bd_cas_method file_cas_method = {
     .refused_why = "the monitor opened the file read-only (bdmon without --write)",
 };
 
+/* A kdump vmcore maps the kernel image a second time (its virtual
+ * address, physical addresses inside a RAM segment): a segment whose
+ * physical range lies within another's is that alias, not more memory. */
+static void drop_aliases(struct bd_window_desc *windows, uint64_t *file_offset, unsigned *n)
+{
+        unsigned kept = 0;
+        for (unsigned i = 0; i < *n; i++) {
+                const struct bd_window_desc *a = &windows[i];
+                int alias = 0;
+                for (unsigned j = 0; j < *n && !alias; j++) {
+                        const struct bd_window_desc *b = &windows[j];
+                        int inside = a->base >= b->base && a->base - b->base <= b->length &&
+                                     a->length <= b->length - (a->base - b->base);
+                        /* Of two equal segments, the first is kept. */
+                        alias = j != i && inside &&
+                                (a->length != b->length || a->base != b->base || j < i);
+                }
+                if (!alias) {
+                        windows[kept] = windows[i];
+                        file_offset[kept++] = file_offset[i];
+                }
+        }
+        *n = kept;
+}
+
 struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_window_desc *windows,
                                 uint64_t *file_offset, unsigned *nwindows)
 {
@@ -105,6 +130,7 @@ struct bd_error *bd_file_layout(const uint8_t *data, size_t size, struct bd_wind
         }
         if (!*nwindows)
                 return bd_error_new(BD_ERR_TARGET, "ELF core has no loadable segments");
+        drop_aliases(windows, file_offset, nwindows);
         return NULL;
 }
 

@@ -8,11 +8,6 @@
 
 #define CHUNK (4u << 20)
 
-static size_t align4(size_t n)
-{
-        return (n + 3) & ~(size_t)3;
-}
-
 void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph)
 {
         memset(eh, 0, sizeof(*eh));
@@ -29,60 +24,88 @@ void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph)
         eh->e_phnum = (uint16_t)nph;
 }
 
-struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcoreinfo *vi, const char *path,
+/* The notes a vmcore carries: every CPU's, then VMCOREINFO. */
+static struct bd_error *vmcore_notes(const struct bd_vmcore_desc *d, struct bd_core_notes *n)
+{
+        struct bd_error *err = bd_core_notes_append(n, &d->cpu_notes);
+        if (!err && d->vi)
+                err = bd_core_note_add(n, "VMCOREINFO", 0, d->vi->text, d->vi->len);
+        return err;
+}
+
+/* The window that holds the kernel image whole, or -1. */
+static int image_window(const struct bd_phys *p, const struct bd_vmcore_desc *d)
+{
+        for (unsigned w = 0; d && d->text_size && w < p->nwindows; w++)
+                if (d->text_paddr >= p->windows[w].base &&
+                    d->text_paddr - p->windows[w].base <= p->windows[w].length &&
+                    d->text_size <= p->windows[w].length - (d->text_paddr - p->windows[w].base))
+                        return (int)w;
+        return -1;
+}
+
+struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d, const char *path,
                              void (*progress)(uint64_t done, uint64_t total))
 {
-        unsigned nload = p->nwindows, nph = nload + (vi != NULL);
-        static const char note_name[] = "VMCOREINFO";
-        size_t note_size =
-            vi ? sizeof(Elf64_Nhdr) + align4(sizeof(note_name)) + align4(vi->len) : 0;
-        uint64_t off = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + note_size;
+        struct bd_core_notes notes = {0};
+        struct bd_error *err = d ? vmcore_notes(d, &notes) : NULL;
+        if (err)
+                return err;
+        int iw = image_window(p, d);
+        unsigned nload = p->nwindows, first = (notes.len > 0) + (iw >= 0);
+        unsigned nph = first + nload;
+        uint64_t off = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + notes.len;
         off = (off + 4095) & ~4095ull; /* page-aligned data, as kdump writes it */
 
         Elf64_Ehdr eh;
         bd_elf_core_header(&eh, nph);
 
-        Elf64_Phdr ph[BD_MAX_WINDOWS + 1];
+        Elf64_Phdr ph[BD_MAX_WINDOWS + 2];
         memset(ph, 0, sizeof(ph));
-        unsigned i = 0;
-        if (vi) {
-                ph[i].p_type = PT_NOTE;
-                ph[i].p_offset = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr);
-                ph[i].p_filesz = ph[i].p_memsz = note_size;
-                i++;
+        if (notes.len) {
+                ph[0].p_type = PT_NOTE;
+                ph[0].p_offset = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr);
+                ph[0].p_filesz = notes.len;
         }
-        uint64_t total = 0;
-        for (unsigned w = 0; w < nload; w++, i++) {
-                ph[i].p_type = PT_LOAD;
-                ph[i].p_flags = PF_R | PF_W | PF_X;
-                ph[i].p_offset = off;
-                ph[i].p_paddr = p->windows[w].base;
-                ph[i].p_filesz = ph[i].p_memsz = p->windows[w].length;
-                ph[i].p_align = 4096;
+        uint64_t total = 0, direct = d ? d->direct_base : 0;
+        for (unsigned w = 0; w < nload; w++) {
+                Elf64_Phdr *q = &ph[first + w];
+                q->p_type = PT_LOAD;
+                q->p_flags = PF_R | PF_W | PF_X;
+                q->p_offset = off;
+                q->p_paddr = p->windows[w].base;
+                q->p_vaddr = direct ? direct + p->windows[w].base : 0;
+                q->p_filesz = q->p_memsz = p->windows[w].length;
+                /* 0, as the kernel writes it: crash tells a kdump (whose
+                 * VMCOREINFO it trusts for KASLR) from a netdump by it. */
+                q->p_align = 0;
                 off += p->windows[w].length;
                 total += p->windows[w].length;
+        }
+        if (iw >= 0) { /* the RAM segment's bytes, seen at the image's address */
+                Elf64_Phdr *q = &ph[first - 1];
+                *q = ph[first + (unsigned)iw];
+                q->p_offset += d->text_paddr - q->p_paddr;
+                q->p_paddr = d->text_paddr;
+                q->p_vaddr = d->text_vaddr;
+                q->p_filesz = q->p_memsz = d->text_size;
         }
 
         char tmp[4200];
         snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
         FILE *f = fopen(tmp, "wb");
-        if (!f)
+        if (!f) {
+                bd_core_notes_free(&notes);
                 return bd_error_new(BD_ERR_IO, "dump: %s: %s", tmp, strerror(errno));
-        int bad = fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(ph, sizeof(ph[0]), nph, f) != nph;
-        if (vi && !bad) {
-                Elf64_Nhdr nh = {sizeof(note_name), (Elf64_Word)vi->len, 0};
-                char pad[4] = {0};
-                bad = fwrite(&nh, sizeof(nh), 1, f) != 1 ||
-                      fwrite(note_name, sizeof(note_name), 1, f) != 1 ||
-                      fwrite(pad, align4(sizeof(note_name)) - sizeof(note_name), 1, f) > 1 ||
-                      fwrite(vi->text, vi->len, 1, f) != 1 ||
-                      fwrite(pad, align4(vi->len) - vi->len, 1, f) > 1;
         }
+        int bad = fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(ph, sizeof(ph[0]), nph, f) != nph ||
+                  (notes.len && fwrite(notes.buf, notes.len, 1, f) != 1);
+        bd_core_notes_free(&notes);
         uint8_t *buf = malloc(CHUNK);
-        struct bd_error *err = buf ? NULL : &bd_error_nomem;
+        err = buf ? NULL : &bd_error_nomem;
         uint64_t done = 0;
         for (unsigned w = 0; w < nload && !err && !bad; w++) {
-                unsigned k = w + (vi != NULL);
+                unsigned k = first + w;
                 if (fseeko(f, (off_t)ph[k].p_offset, SEEK_SET)) {
                         bad = 1;
                         break;

@@ -10,9 +10,6 @@
 #include "../walk/walk.h"
 #include "../walk/walk_list.h"
 
-/* x86-64's kernel stacks (THREAD_SIZE) without KASAN, which Debian's
- * kernels do not enable; pt_regs ends the stack (no top padding on 64-bit). */
-#define THREAD_SIZE 16384u
 /* thread_info.flags: the CPU's FPU registers are not this task's, the
  * saved state is (arch/x86/include/asm/thread_info.h). */
 #define TIF_NEED_FPU_LOAD 14
@@ -216,7 +213,7 @@ static struct bd_error *read_thread_state(struct reader *r)
                                             " or parent 0x%" PRIx64 " is no kernel pointer",
                                             t->pid, stack, t->fpstate, t->parent);
                 }
-                iov[m++] = (struct bd_kernel_iov){stack + THREAD_SIZE - BD_PT_REGS_SIZE, t->regs,
+                iov[m++] = (struct bd_kernel_iov){stack + BD_THREAD_SIZE - BD_PT_REGS_SIZE, t->regs,
                                                   BD_PT_REGS_SIZE};
                 iov[m++] = (struct bd_kernel_iov){t->fpstate + (uint64_t)fp_size, &t->fp_size, 4};
                 iov[m++] = (struct bd_kernel_iov){t->fpstate + (uint64_t)fp_user,

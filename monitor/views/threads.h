@@ -16,6 +16,10 @@
 #include "budget.h"
 #include "core_notes.h"
 
+/* x86-64's kernel stacks (THREAD_SIZE) without KASAN, which Debian's
+ * kernels do not enable; pt_regs ends the stack (no top padding on 64-bit). */
+#define BD_THREAD_SIZE 16384u
+
 struct bd_thread {
         uint64_t task; /* struct task_struct * */
         int32_t pid, tgid, ppid;

@@ -1,5 +1,6 @@
-/* libFuzzer target: a core file's FPU notes, and the system-call decision
- * on saved registers, from hostile memory. The
+/* libFuzzer target: a core file's FPU notes, the system-call decision
+ * on saved registers, and the vmcore's search for panic()'s frame on a
+ * kernel stack, from hostile memory. The
  * kernel's xsave geometry (xstate_offsets, xstate_sizes, xstate_flags,
  * fpu_user_cfg) and each thread's saved xsave buffer are read from the
  * target, so all of them are the fuzzer's; so are the names NT_FILE
@@ -17,6 +18,7 @@
 #include "../../common/bytes.h"
 #include "../../monitor/resurrect/syscall_restart.h"
 #include "../../monitor/views/core_notes.h"
+#include "../../monitor/views/vmcore.h"
 #include "fuzz_check.h"
 
 static size_t take(const uint8_t **d, size_t *n, void *out, size_t len)
@@ -89,6 +91,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK((int64_t)bd_le64(regs + BD_REG_AX) == -4);
                 else
                         CHECK(!memcmp(regs, buf, sizeof(regs)));
+        }
+        /* The buffer as the panicking task's kernel stack: a slot found
+         * lies inside it and holds a return address into panic. */
+        if (size >= 16) {
+                uint64_t panic = bd_le64(buf), psize = bd_le64(buf + 8) & 0xffff, ret = 0;
+                uint64_t base = 0xffffa00000000000ull;
+                uint64_t slot = bd_vmcore_panic_slot(buf, base, size, panic, psize, &ret);
+                if (slot) {
+                        CHECK(slot >= base && slot - base + 8 <= size && (slot - base) % 8 == 0);
+                        CHECK(ret > panic && ret - panic < psize);
+                        CHECK(bd_le64(buf + (slot - base)) == ret);
+                }
         }
         /* The buffer's bytes as mapped files' names. */
         struct bd_core_file_map m[4];

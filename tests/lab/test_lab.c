@@ -1517,6 +1517,97 @@ static void test_after_panic_nic_still_serves(void **state)
         result_free(&r);
 }
 
+/* The dead host2 as a vmcore that Debian's drgn and crash open with no
+ * extra flags, given the lab kernel's -dbg vmlinux (bdlab vmlinux): drgn
+ * lists the processes bdmon ps lists and reads the variables bdmon print
+ * reads from the same memory, finds the panic record, and unwinds the
+ * panicking CPU through panic() from the registers bdmon put in its note;
+ * crash's sys, log and bt say the same (crash's exit status does not tell
+ * a failed command, so its output is read). */
+static void test_panic_vmcore_in_drgn_and_crash(void **state)
+{
+        (void)state;
+        struct result r = host("'%s/lab/bdlab' vmlinux", lab_root);
+        expect_ok(&r, "bdlab vmlinux");
+        chomp(r.out);
+        char vmlinux[1024], core[1024];
+        snprintf(vmlinux, sizeof(vmlinux), "%s", r.out);
+        snprintf(core, sizeof(core), "%s/build/lab/run/dead.vmcore", lab_root);
+        result_free(&r);
+        r = host("'%s/build/bin/bdmon' -q -s file:%s --json dump -o '%s'", lab_root, shm_ram, core);
+        expect_ok(&r, "bdmon dump of the dead host2");
+        print_message("bdmon dump: %s", r.out);
+        assert_non_null(strstr(r.out, "\"panic_registers\":true"));
+        assert_non_null(strstr(r.out, "\"kernel_image\":true"));
+        result_free(&r);
+
+        struct result d = host("cd '%s/build/lab/run' && /usr/bin/drgn -q -c '%s' -s '%s'"
+                               " '%s/tests/lab/vmcore_drgn.py' > drgn.out 2>&1; rc=$?;"
+                               " cat drgn.out; exit $rc",
+                               lab_root, core, vmlinux, lab_root);
+        expect_ok(&d, "drgn on bdmon's vmcore");
+        print_message("drgn:\n%.3000s\n", d.out);
+        char want[256];
+        r = host("'%s/build/bin/bdmon' -q -s file:%s --json info", lab_root, shm_ram);
+        expect_ok(&r, "bdmon info of the dead host2");
+        char rel[128];
+        assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
+        snprintf(want, sizeof(want), "release %s\n", rel);
+        assert_non_null(strstr(d.out, want));
+        result_free(&r);
+        /* Variables BTF does not type are given the type drgn finds in
+         * DWARF; a per-CPU one is cpu 0's copy (bdmon's first line). */
+        static const struct {
+                const char *expr, *type, *field, *drgn;
+        } vars[] = {
+            {"jiffies_64", "", "value", "jiffies_64"},
+            {"nr_threads", "--type int", "value", "nr_threads"},
+            {"panic_cpu", "--type atomic_t", "counter", "panic_cpu"},
+            {"runqueues.nr_switches", "", "value", "nr_switches_cpu0"},
+        };
+        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+                r = host("'%s/build/bin/bdmon' -q -s file:%s --json print %s %s", lab_root, shm_ram,
+                         vars[i].type, vars[i].expr);
+                expect_ok(&r, "bdmon print");
+                char v[64];
+                assert_int_equal(json_field(r.out, vars[i].field, v, sizeof(v)), 0);
+                snprintf(want, sizeof(want), "%s %s\n", vars[i].drgn, v);
+                if (!strstr(d.out, want))
+                        print_error("drgn does not say '%s' (bdmon: %s)\n", want, r.out);
+                assert_non_null(strstr(d.out, want));
+                result_free(&r);
+        }
+        assert_non_null(
+            strstr(d.out, "panic_record Kernel panic - not syncing: sysrq triggered crash"));
+        const char *stack = strstr(d.out, "panic_stack ");
+        assert_non_null(stack);
+        assert_non_null(strstr(stack, " panic "));
+        assert_non_null(strstr(stack, "sysrq_handle_crash"));
+        /* The same processes, pid for pid (the idle tasks have none). */
+        r = host("cd '%s/build/lab/run' && '%s/build/bin/bdmon' -q -s file:%s ps |"
+                 " awk '$1 ~ /^[0-9]+$/ && $1 != 0 { print $1 }' | sort -n > ps.bdmon &&"
+                 " sed -n 's/^processes //p' drgn.out | tr ' ' '\\n' | awk '$1 != 0' |"
+                 " sort -n > ps.drgn && diff ps.bdmon ps.drgn && wc -l < ps.bdmon;"
+                 " rc=$?; rm -f ps.bdmon ps.drgn drgn.out; exit $rc",
+                 lab_root, lab_root, shm_ram);
+        expect_ok(&r, "drgn's processes against bdmon ps");
+        print_message("drgn and bdmon ps: the same %d processes\n", atoi(r.out));
+        assert_true(atoi(r.out) > 40);
+        result_free(&r);
+        result_free(&d);
+
+        r = host("printf 'sys\\nlog\\nbt\\nquit\\n' | crash -s '%s' '%s' 2>&1", vmlinux, core);
+        print_message("crash:\n%.1500s\n", r.out);
+        assert_non_null(strstr(r.out, rel));
+        assert_non_null(
+            strstr(r.out, "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\""));
+        assert_non_null(strstr(r.out, "] Kernel panic - not syncing: sysrq triggered crash"));
+        assert_non_null(strstr(r.out, "] panic at "));
+        assert_non_null(strstr(r.out, "sysrq_handle_crash"));
+        result_free(&r);
+        unlink(core);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -1548,6 +1639,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_images_restore_with_criu),
             cmocka_unit_test(test_resurrect_frozen_host2),
             cmocka_unit_test(test_after_panic_nic_still_serves),
+            cmocka_unit_test(test_panic_vmcore_in_drgn_and_crash),
         };
         /* The kernel views again with host2 on 4-level paging (no5lvl). */
         const struct CMUnitTest four_level[] = {

@@ -1,0 +1,48 @@
+/* What turns a physical dump into a vmcore that crash and drgn open the way
+ * they open the kernel's own (/proc/vmcore, kdump): the kernel image's
+ * mapping and the direct map as virtual addresses of the PT_LOADs, and an
+ * NT_PRSTATUS note per CPU before the VMCOREINFO note.
+ *
+ * The kernel fills its per-cpu crash notes only when a crash kernel is
+ * loaded, which a machine watched by Backdoors need not have; so the notes
+ * are made from what the monitor can recover: each CPU's current task (its
+ * pid in pr_pid, 0 for the idle task), and registers for the panicking CPU
+ * only: ip at the return address of panic()'s last call, sp just above it
+ * (where the unwinder finds panic's frame), the rest zero. The other CPUs
+ * were stopped where they ran, their registers saved nowhere a reader can
+ * trust, so their notes carry no registers (crash and drgn then search or
+ * refuse their stacks). */
+#ifndef BD_VMCORE_H
+#define BD_VMCORE_H
+
+#include <stdint.h>
+
+#include "../kernel/program.h"
+#include "core_notes.h"
+
+struct bd_vmcore_desc {
+        const struct bd_vmcoreinfo *vi;
+        /* The kernel image (_text.._end): its virtual and physical start;
+         * size 0 if kallsyms could not say. */
+        uint64_t text_vaddr, text_paddr, text_size;
+        uint64_t direct_base;           /* page_offset_base; 0: physical only */
+        struct bd_core_notes cpu_notes; /* NT_PRSTATUS per CPU, may be empty */
+        unsigned ncpus;
+        int panic_cpu;  /* -1: no panic */
+        int panic_regs; /* the panicking CPU's registers were found */
+};
+
+/* Describe prog's kernel. What cannot be read is left out and said in
+ * *warning (one error for the first part missing; the caller prints it),
+ * since a dump of a half-readable kernel is still worth having. */
+void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
+                        struct bd_error **warning);
+void bd_vmcore_desc_free(struct bd_vmcore_desc *d);
+
+/* Where panic()'s frame is on a stack of len bytes at stack_addr: the
+ * lowest slot holding a return address into [panic, panic + panic_size).
+ * 0 if none. Pure, for tests. */
+uint64_t bd_vmcore_panic_slot(const uint8_t *stack, uint64_t stack_addr, size_t len, uint64_t panic,
+                              uint64_t panic_size, uint64_t *ret);
+
+#endif

@@ -1,0 +1,174 @@
+/* The kdump-style vmcore: panic()'s frame found on a made-up stack, and a
+ * dump written from a made-up memory read back as the kernel's own
+ * /proc/vmcore is read (one PT_NOTE with a PRSTATUS per CPU before
+ * VMCOREINFO, the image's alias segment, direct-map addresses), by
+ * bdmon's own file source too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "../../common/bytes.h"
+#include "../../monitor/source/phys_file.h"
+#include "../../monitor/views/vmcore.h"
+#include "helpers.h"
+
+#define PANIC      0xffffffff9a2c0000ull
+#define PANIC_SIZE 0x1f0
+
+static void test_panic_slot(void **state)
+{
+        (void)state;
+        uint8_t stack[256] = {0};
+        uint64_t ret = 0, base = 0xffffa00000010000ull;
+        /* panic's first byte is a function pointer, not a return address. */
+        bd_put_le(stack + 8, PANIC, 8);
+        bd_put_le(stack + 16, PANIC + PANIC_SIZE, 8); /* the next function */
+        assert_int_equal(bd_vmcore_panic_slot(stack, base, sizeof(stack), PANIC, PANIC_SIZE, &ret),
+                         0);
+        bd_put_le(stack + 96, PANIC + 0x120, 8);
+        bd_put_le(stack + 200, PANIC + 0x40, 8); /* a caller's, further up */
+        assert_int_equal(bd_vmcore_panic_slot(stack, base, sizeof(stack), PANIC, PANIC_SIZE, &ret),
+                         base + 96);
+        assert_int_equal(ret, PANIC + 0x120);
+        /* A stack cut short ends the search, never reads past it. */
+        assert_int_equal(bd_vmcore_panic_slot(stack, base, 100, PANIC, PANIC_SIZE, &ret), 0);
+}
+
+#define RAM     (1u << 20)
+#define TEXT_PA 0x40000ull
+#define TEXT_VA 0xffffffff9a000000ull
+#define DIRECT  0xffff9c0000000000ull
+
+static struct bd_phys *ram(char *path)
+{
+        uint8_t *m = malloc(RAM);
+        assert_non_null(m);
+        for (size_t i = 0; i < RAM; i++)
+                m[i] = (uint8_t)(i * 7 + (i >> 12));
+        temp_file(path, m, RAM);
+        free(m);
+        struct bd_phys *p;
+        assert_bd_ok(bd_phys_open_file(path, 0, &p));
+        return p;
+}
+
+static void test_dump_reads_back_as_kdump(void **state)
+{
+        (void)state;
+        char raw[32], core[64];
+        struct bd_phys *p = ram(raw);
+        struct bd_vmcoreinfo vi = {.len = 25};
+        memcpy(vi.text, "OSRELEASE=6.1\nPAGESIZE=4\n", vi.len);
+        struct bd_vmcore_desc d = {.vi = &vi,
+                                   .text_vaddr = TEXT_VA,
+                                   .text_paddr = TEXT_PA,
+                                   .text_size = 0x20000,
+                                   .direct_base = DIRECT,
+                                   .ncpus = 2,
+                                   .panic_cpu = 1};
+        for (int c = 0; c < 2; c++) {
+                struct bd_core_prstatus st = {.pid = c ? 42 : 0};
+                uint8_t desc[BD_PRSTATUS_SIZE];
+                bd_core_prstatus_encode(&st, desc);
+                assert_bd_ok(
+                    bd_core_note_add(&d.cpu_notes, "CORE", NT_PRSTATUS, desc, sizeof(desc)));
+        }
+        snprintf(core, sizeof(core), "%s.vmcore", raw);
+        assert_bd_ok(bd_elf_dump(p, &d, core, NULL));
+        bd_vmcore_desc_free(&d);
+
+        size_t len;
+        uint8_t *img = (uint8_t *)slurp(core, &len);
+        Elf64_Ehdr eh;
+        memcpy(&eh, img, sizeof(eh));
+        assert_int_equal(eh.e_phnum, 3);
+        Elf64_Phdr ph[3];
+        memcpy(ph, img + eh.e_phoff, sizeof(ph));
+        /* The notes: CORE/PRSTATUS twice (pids 0 and 42), then VMCOREINFO. */
+        assert_int_equal(ph[0].p_type, PT_NOTE);
+        const uint8_t *n = img + ph[0].p_offset, *end = n + ph[0].p_filesz;
+        int seen = 0;
+        while (n < end) {
+                uint32_t nsz = bd_le32(n), dsz = bd_le32(n + 4), type = bd_le32(n + 8);
+                const char *name = (const char *)n + 12;
+                const uint8_t *desc = n + 12 + ((nsz + 3) & ~3u);
+                if (seen < 2) {
+                        assert_string_equal(name, "CORE");
+                        assert_int_equal(type, NT_PRSTATUS);
+                        assert_int_equal(dsz, BD_PRSTATUS_SIZE);
+                        assert_int_equal(bd_le32(desc + 32), seen ? 42 : 0);
+                } else {
+                        assert_string_equal(name, "VMCOREINFO");
+                        assert_int_equal(dsz, vi.len);
+                        assert_memory_equal(desc, vi.text, vi.len);
+                }
+                seen++;
+                n = desc + ((dsz + 3) & ~3u);
+        }
+        assert_int_equal(seen, 3);
+        /* The image at its own address, over the RAM segment's bytes. */
+        assert_int_equal(ph[1].p_type, PT_LOAD);
+        assert_int_equal(ph[1].p_vaddr, TEXT_VA);
+        assert_int_equal(ph[1].p_paddr, TEXT_PA);
+        assert_int_equal(ph[1].p_filesz, 0x20000);
+        assert_int_equal(ph[2].p_vaddr, DIRECT);
+        assert_int_equal(ph[2].p_paddr, 0);
+        assert_int_equal(ph[2].p_filesz, RAM);
+        assert_int_equal(ph[1].p_offset, ph[2].p_offset + TEXT_PA);
+        assert_int_equal(ph[2].p_offset % 4096, 0);
+        assert_true(ph[2].p_offset + RAM <= len);
+        for (uint64_t a = 0; a < RAM; a += 4093)
+                assert_int_equal(img[ph[2].p_offset + a], (uint8_t)(a * 7 + (a >> 12)));
+        free(img);
+
+        /* bdmon reads it as the memory it was, the alias not counted. */
+        struct bd_phys *back;
+        assert_bd_ok(bd_phys_open_file(core, 0, &back));
+        assert_int_equal(back->nwindows, 1);
+        assert_int_equal(back->windows[0].base, 0);
+        assert_int_equal(back->windows[0].length, RAM);
+        uint8_t b[64];
+        assert_bd_ok(bd_phys_read(back, TEXT_PA + 5, b, sizeof(b)));
+        for (size_t i = 0; i < sizeof(b); i++)
+                assert_int_equal(b[i],
+                                 (uint8_t)((TEXT_PA + 5 + i) * 7 + ((TEXT_PA + 5 + i) >> 12)));
+        bd_phys_close(back);
+        bd_phys_close(p);
+        unlink(core);
+        unlink(raw);
+}
+
+/* No kernel found: the physical segments alone, no note. */
+static void test_dump_without_kernel(void **state)
+{
+        (void)state;
+        char raw[32], core[64];
+        struct bd_phys *p = ram(raw);
+        snprintf(core, sizeof(core), "%s.vmcore", raw);
+        assert_bd_ok(bd_elf_dump(p, NULL, core, NULL));
+        size_t len;
+        uint8_t *img = (uint8_t *)slurp(core, &len);
+        Elf64_Ehdr eh;
+        memcpy(&eh, img, sizeof(eh));
+        assert_int_equal(eh.e_phnum, 1);
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh.e_phoff, sizeof(ph));
+        assert_int_equal(ph.p_type, PT_LOAD);
+        assert_int_equal(ph.p_vaddr, 0);
+        free(img);
+        bd_phys_close(p);
+        unlink(core);
+        unlink(raw);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_panic_slot),
+            cmocka_unit_test(test_dump_reads_back_as_kdump),
+            cmocka_unit_test(test_dump_without_kernel),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
