@@ -32,7 +32,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 GEN     := $(BUILD)/gen
 INCS    := $(LUA_CFLAGS) -I$(GEN)
 CRIU_GEN := $(GEN)/criu/images.c
-LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c
+LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c -lz
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 
@@ -68,7 +68,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
         criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables \
-        python3-drgn crash
+        zlib1g-dev python3-drgn crash python3-libkdumpfile
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:

@@ -80,6 +80,15 @@ static const char usage[] =
     "                            direct-map address. Debian's drgn and crash open\n"
     "                            it as they open a kdump (drgn -c FILE -s VMLINUX,\n"
     "                            crash VMLINUX FILE); bdmon -s file:FILE reads it.\n"
+    "                            --format kdump: makedumpfile's compressed format\n"
+    "                            (zlib per page), which -d LEVEL filters at the\n"
+    "                            source: 1 zero pages, 2 page cache, 4 page cache\n"
+    "                            with private data, 8 user memory, 16 free pages\n"
+    "                            (sum them; 31 is kdump's usual level), decided\n"
+    "                            from each page's struct page so that what is left\n"
+    "                            out is never read. Zero pages are read to be told\n"
+    "                            and share one block, at level 1 too (crash cannot\n"
+    "                            open a dump without them).\n"
     "  core TARGET PID -o FILE   PID's process as an ELF core file that gdb opens\n"
     "                            (gdb PROGRAM FILE), live or after the target died:\n"
     "                            every thread's registers as its last kernel entry\n"
@@ -208,6 +217,8 @@ static const char usage[] =
     "      --force         repair: take a risk memory cannot rule out (unlock:\n"
     "                      a lock's owner is not recorded, so a leak is not\n"
     "                      proven); resurrect: take threads that were on a CPU.\n"
+    "      --format F      dump: elf (default) or kdump.\n"
+    "  -d, --dump-level N  dump --format kdump: the pages to leave out (0-31).\n"
     "      --images DIR    resurrect: the image directory to create.\n"
     "      --to COMMAND    resurrect: the standby's restore command, run once the\n"
     "                      images are whole (exit 13 when it fails).\n"
@@ -333,6 +344,7 @@ int main(int argc, char **argv)
                 OPT_IMAGES,
                 OPT_TO,
                 OPT_TO_IMAGES,
+                OPT_FORMAT,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -375,13 +387,15 @@ int main(int argc, char **argv)
             {"images", required_argument, NULL, OPT_IMAGES},
             {"to", required_argument, NULL, OPT_TO},
             {"to-images", required_argument, NULL, OPT_TO_IMAGES},
+            {"format", required_argument, NULL, OPT_FORMAT},
+            {"dump-level", required_argument, NULL, 'd'},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
         int c, poll_set = 0, incident_set = 0;
         uint64_t num;
-        while ((c = getopt_long(argc, argv, "c:s:k:jTfo:wt:qh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "c:s:k:jTfo:wt:qhd:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
                         cli.config = optarg;
@@ -451,6 +465,15 @@ int main(int argc, char **argv)
                         break;
                 case 'o':
                         cli.output = optarg;
+                        break;
+                case OPT_FORMAT:
+                        if (strcmp(optarg, "elf") && strcmp(optarg, "kdump"))
+                                return cli_usage_error("bad format '%s' (elf or kdump)", optarg);
+                        cli.format = optarg;
+                        break;
+                case 'd':
+                        if (parse_long(optarg, 31, &cli.dump_level))
+                                return cli_usage_error("bad dump level '%s' (0 to 31)", optarg);
                         break;
                 case OPT_LAYOUT:
                         cli.layout = optarg;

@@ -24,6 +24,8 @@ struct cli {
         const char *to_images; /* resurrect --to-images DIR: images as it sees them */
         const char *type;      /* print --type STRUCT */
         const char *plan;      /* repair --plan FILE */
+        const char *format;    /* dump --format elf|kdump */
+        long dump_level;       /* dump -d LEVEL */
         int apply;             /* repair --apply */
         int force;             /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;

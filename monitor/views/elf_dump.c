@@ -24,15 +24,6 @@ void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph)
         eh->e_phnum = (uint16_t)nph;
 }
 
-/* The notes a vmcore carries: every CPU's, then VMCOREINFO. */
-static struct bd_error *vmcore_notes(const struct bd_vmcore_desc *d, struct bd_core_notes *n)
-{
-        struct bd_error *err = bd_core_notes_append(n, &d->cpu_notes);
-        if (!err && d->vi)
-                err = bd_core_note_add(n, "VMCOREINFO", 0, d->vi->text, d->vi->len);
-        return err;
-}
-
 /* The window that holds the kernel image whole, or -1. */
 static int image_window(const struct bd_phys *p, const struct bd_vmcore_desc *d)
 {
@@ -48,7 +39,7 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d, 
                              void (*progress)(uint64_t done, uint64_t total))
 {
         struct bd_core_notes notes = {0};
-        struct bd_error *err = d ? vmcore_notes(d, &notes) : NULL;
+        struct bd_error *err = d ? bd_vmcore_notes(d, &notes) : NULL;
         if (err)
                 return err;
         int iw = image_window(p, d);
@@ -122,15 +113,20 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d, 
                 }
         }
         free(buf);
+        return bd_dump_file_finish(f, tmp, path, err, bad);
+}
+
+struct bd_error *bd_dump_file_finish(FILE *f, const char *tmp, const char *path,
+                                     struct bd_error *err, int bad)
+{
         if (fclose(f))
                 bad = 1;
         if (!err && !bad && rename(tmp, path))
                 bad = 1;
-        if (err || bad) {
-                int e = errno;
-                unlink(tmp);
-                return err ? bd_error_wrap(err, "dump")
-                           : bd_error_new(BD_ERR_IO, "dump: writing %s: %s", path, strerror(e));
-        }
-        return NULL;
+        if (!err && !bad)
+                return NULL;
+        int e = errno;
+        unlink(tmp);
+        return err ? bd_error_wrap(err, "dump")
+                   : bd_error_new(BD_ERR_IO, "dump: writing %s: %s", path, strerror(e));
 }

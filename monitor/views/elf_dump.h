@@ -10,6 +10,7 @@
 
 #include <elf.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../source/phys.h"
 #include "vmcore.h"
@@ -22,5 +23,11 @@ void bd_elf_core_header(Elf64_Ehdr *eh, unsigned nph);
  * progress, if set, gets bytes done and total. */
 struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d, const char *path,
                              void (*progress)(uint64_t done, uint64_t total));
+
+/* The end of a dump written under the temporary name tmp: closed, then
+ * renamed to path whole, or removed when err is set (returned, wrapped)
+ * or a write failed (bad: an I/O error naming path). */
+struct bd_error *bd_dump_file_finish(FILE *f, const char *tmp, const char *path,
+                                     struct bd_error *err, int bad);
 
 #endif

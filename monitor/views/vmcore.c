@@ -1,6 +1,7 @@
 #include "vmcore.h"
 
 #include <elf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,26 @@ out:
         return err;
 }
 
+static struct bd_error *utsname(struct bd_program *prog, struct bd_vmcore_desc *d)
+{
+        const struct bd_layout *l;
+        uint64_t at;
+        struct bd_error *err;
+        if ((err = bd_program_layout(prog, &l)) ||
+            (err = bd_layout_need(l, (enum bd_layout_id[]){BDL_UTS_NAME}, 1, (int64_t[1]){0})) ||
+            (err = bd_program_symbol(prog, "init_uts_ns", &at)))
+                return err;
+        char uts[6][65];
+        if ((err = bd_kernel_read(prog->k, at + (uint64_t)l->e[BDL_UTS_NAME].value, uts,
+                                  sizeof(uts))))
+                return err;
+        for (int i = 0; i < 6; i++) {
+                uts[i][64] = '\0';
+                memcpy(d->uts[i], uts[i], sizeof(uts[i]));
+        }
+        return NULL;
+}
+
 void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
                         struct bd_error **warning)
 {
@@ -213,8 +234,14 @@ void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
         *warning = NULL;
         d->vi = &prog->vi;
         d->panic_cpu = -1;
-        struct bd_error *err = image(prog, d);
+        d->phys_base = prog->k->phys_base;
+        snprintf(d->uts[0], sizeof(d->uts[0]), "Linux");
+        snprintf(d->uts[2], sizeof(d->uts[2]), "%s", prog->release);
+        snprintf(d->uts[4], sizeof(d->uts[4]), "x86_64");
+        struct bd_error *err = utsname(prog, d);
         if (err)
+                warn(warning, err, "the kernel's utsname");
+        if ((err = image(prog, d)))
                 warn(warning, err, "the kernel image's mapping");
         if ((err = direct_map(prog, d)))
                 warn(warning, err, "the direct map");
@@ -225,6 +252,14 @@ void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
                 d->panic_cpu = -1;
                 d->panic_regs = 0;
         }
+}
+
+struct bd_error *bd_vmcore_notes(const struct bd_vmcore_desc *d, struct bd_core_notes *n)
+{
+        struct bd_error *err = bd_core_notes_append(n, &d->cpu_notes);
+        if (!err && d->vi)
+                err = bd_core_note_add(n, "VMCOREINFO", 0, d->vi->text, d->vi->len);
+        return err;
 }
 
 void bd_vmcore_desc_free(struct bd_vmcore_desc *d)

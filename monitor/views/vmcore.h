@@ -30,6 +30,11 @@ struct bd_vmcore_desc {
         unsigned ncpus;
         int panic_cpu;  /* -1: no panic */
         int panic_regs; /* the panicking CPU's registers were found */
+        /* init_uts_ns.name (sysname, nodename, release, version, machine,
+         * domainname), for the kdump header; the release alone, from
+         * VMCOREINFO, when BTF could not be read. */
+        char uts[6][65];
+        int64_t phys_base;
 };
 
 /* Describe prog's kernel. What cannot be read is left out and said in
@@ -38,6 +43,9 @@ struct bd_vmcore_desc {
 void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
                         struct bd_error **warning);
 void bd_vmcore_desc_free(struct bd_vmcore_desc *d);
+
+/* What a vmcore's PT_NOTE holds: every CPU's note, then VMCOREINFO. */
+struct bd_error *bd_vmcore_notes(const struct bd_vmcore_desc *d, struct bd_core_notes *n);
 
 /* Where panic()'s frame is on a stack of len bytes at stack_addr: the
  * lowest slot holding a return address into [panic, panic + panic_size).

@@ -1,6 +1,7 @@
 /* libFuzzer target: a core file's FPU notes, the system-call decision
  * on saved registers, and the vmcore's search for panic()'s frame on a
- * kernel stack, from hostile memory. The
+ * kernel stack and a dump filter's reading of a struct page, from hostile
+ * memory. The
  * kernel's xsave geometry (xstate_offsets, xstate_sizes, xstate_flags,
  * fpu_user_cfg) and each thread's saved xsave buffer are read from the
  * target, so all of them are the fuzzer's; so are the names NT_FILE
@@ -18,6 +19,7 @@
 #include "../../common/bytes.h"
 #include "../../monitor/resurrect/syscall_restart.h"
 #include "../../monitor/views/core_notes.h"
+#include "../../monitor/views/page_filter.h"
 #include "../../monitor/views/vmcore.h"
 #include "fuzz_check.h"
 
@@ -103,6 +105,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK(ret > panic && ret - panic < psize);
                         CHECK(bd_le64(buf + (slot - base)) == ret);
                 }
+        }
+        /* The buffer as a struct page: a free block's order stays within
+         * the buddy allocator's. */
+        if (size >= 28) {
+                const struct bd_page_rules r = {1u << 4, 1u << 13, 1u << 10,
+                                                1u << 9, 1u << 16, 0xffffff7fu};
+                struct bd_page_facts f = {bd_le64(buf), bd_le64(buf + 8), bd_le64(buf + 16),
+                                          bd_le32(buf + 24)};
+                unsigned order = 99;
+                enum bd_page_class c = bd_page_classify(&r, &f, &order);
+                CHECK(c <= BD_PAGE_FREE && order <= 10 && (c == BD_PAGE_FREE || order == 0));
         }
         /* The buffer's bytes as mapped files' names. */
         struct bd_core_file_map m[4];

@@ -852,6 +852,45 @@ static void test_views_from_ram_file(void **state)
         assert_non_null(strstr(r.out, want));
         assert_non_null(strstr(r.out, "same-log"));
         result_free(&r);
+
+        /* The live host2 as kdump, filtered at the source (-d 31): drgn
+         * (with the lab kernel's -dbg vmlinux) lists every process that
+         * bdmon ps lists both before and after the dump, and the dump read
+         * about the pages it kept and the struct pages that decided. */
+        r = host("'%s/lab/bdlab' vmlinux", lab_root);
+        expect_ok(&r, "bdlab vmlinux");
+        chomp(r.out);
+        char vmlinux[1024];
+        snprintf(vmlinux, sizeof(vmlinux), "%s", r.out);
+        result_free(&r);
+        r = host("set -e; cd '%s/build/lab/run'; b='%s/build/bin/bdmon -q -s file:%s';"
+                 " $b ps | awk '$1 ~ /^[0-9]+$/ && $1 != 0 { print $1 }' | sort > ps.1;"
+                 " $b --json dump --format kdump -d 31 -o live.kdump;"
+                 " $b ps | awk '$1 ~ /^[0-9]+$/ && $1 != 0 { print $1 }' | sort > ps.2;"
+                 " /usr/bin/drgn -q -c live.kdump -s '%s' '%s/tests/lab/vmcore_drgn.py' |"
+                 " sed -n 's/^processes //p' | tr ' ' '\\n' | sort > ps.drgn;"
+                 " comm -12 ps.1 ps.2 > ps.both; echo both $(wc -l < ps.both);"
+                 " echo unseen $(comm -23 ps.both ps.drgn | xargs);"
+                 " ls -s --block-size=1M live.kdump; rm -f ps.1 ps.2 ps.drgn ps.both live.kdump",
+                 lab_root, lab_root, shm_ram, vmlinux, lab_root);
+        print_message("a filtered kdump of the live host2:\n%s\n", r.out);
+        expect_ok(&r, "bdmon dump --format kdump -d 31 of the live host2, read by drgn");
+        assert_non_null(strstr(r.out, "\"dump_level\":31"));
+        assert_non_null(strstr(r.out, "\nunseen\n"));
+        const char *both = strstr(r.out, "both ");
+        assert_non_null(both);
+        assert_true(atoi(both + 5) > 40);
+        /* Pages kept (read) and struct pages (64 bytes a page): the dump
+         * reads no more than those. */
+        char kept[32], spb[32], pages[32], zero[32];
+        assert_int_equal(json_field(r.out, "read_bytes", kept, sizeof(kept)), 0);
+        assert_int_equal(json_field(r.out, "struct_page_bytes", spb, sizeof(spb)), 0);
+        assert_int_equal(json_field(r.out, "pages", pages, sizeof(pages)), 0);
+        assert_int_equal(json_field(r.out, "zero", zero, sizeof(zero)), 0);
+        print_message("read %s of %s pages' bytes (%s zero among them), struct pages %s bytes\n",
+                      kept, pages, zero, spb);
+        assert_true(strtoull(kept, NULL, 10) < strtoull(pages, NULL, 10) * 4096 / 2);
+        result_free(&r);
 }
 
 /* A flood of peers without the key from two addresses (host2's own and a
@@ -1594,7 +1633,6 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         print_message("drgn and bdmon ps: the same %d processes\n", atoi(r.out));
         assert_true(atoi(r.out) > 40);
         result_free(&r);
-        result_free(&d);
 
         r = host("printf 'sys\\nlog\\nbt\\nquit\\n' | crash -s '%s' '%s' 2>&1", vmlinux, core);
         print_message("crash:\n%.1500s\n", r.out);
@@ -1605,6 +1643,36 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         assert_non_null(strstr(r.out, "] panic at "));
         assert_non_null(strstr(r.out, "sysrq_handle_crash"));
         result_free(&r);
+
+        /* The same memory in the kdump-compressed format, zero pages left
+         * out (-d 1): drgn says word for word what it said of the ELF
+         * vmcore, and crash finds the same panic. */
+        char kdump[1100];
+        snprintf(kdump, sizeof(kdump), "%s.kdump", core);
+        r = host("'%s/build/bin/bdmon' -q -s file:%s --json dump --format kdump -d 1 -o '%s'",
+                 lab_root, shm_ram, kdump);
+        expect_ok(&r, "bdmon dump --format kdump -d 1 of the dead host2");
+        print_message("bdmon dump --format kdump: %s", r.out);
+        assert_non_null(strstr(r.out, "\"format\":\"kdump\""));
+        result_free(&r);
+        struct result k =
+            host("/usr/bin/drgn -q -c '%s' -s '%s' '%s/tests/lab/vmcore_drgn.py' 2>&1", kdump,
+                 vmlinux, lab_root);
+        expect_ok(&k, "drgn on bdmon's kdump-compressed dump");
+        if (strcmp(k.out, d.out))
+                print_error("drgn on the kdump file:\n%s\non the ELF vmcore:\n%s\n", k.out, d.out);
+        assert_string_equal(k.out, d.out);
+        result_free(&k);
+        result_free(&d);
+        r = host("printf 'sys\\nbt\\nquit\\n' | crash -s '%s' '%s' 2>&1; ls -s --block-size=1M "
+                 "'%s' '%s'",
+                 vmlinux, kdump, core, kdump);
+        print_message("crash on the kdump file, and the sizes (MiB):\n%.1500s\n", r.out);
+        assert_non_null(
+            strstr(r.out, "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\""));
+        assert_non_null(strstr(r.out, "] panic at "));
+        result_free(&r);
+        unlink(kdump);
         unlink(core);
 }
 

@@ -11,6 +11,8 @@
 
 #include "../../common/bytes.h"
 #include "../../monitor/source/phys_file.h"
+#include "../../monitor/views/kdump_dump.h"
+#include "../../monitor/views/page_filter.h"
 #include "../../monitor/views/vmcore.h"
 #include "helpers.h"
 
@@ -163,12 +165,111 @@ static void test_dump_without_kernel(void **state)
         unlink(raw);
 }
 
+/* A memory whose every fourth page is zero, as the kdump format, read
+ * back by libkdumpfile (an independent reader): every page as it was,
+ * at dump level 1 too (zero pages share one block, and read as zeros). */
+static void kdump_round_trip(unsigned level)
+{
+        char raw[32], dump[64], back[64], cmd[512];
+        uint8_t *m = malloc(RAM);
+        assert_non_null(m);
+        for (size_t i = 0; i < RAM; i++)
+                m[i] = (i / 4096) % 4 == 3 ? 0 : (uint8_t)(i * 7 + (i >> 12));
+        temp_file(raw, m, RAM);
+        struct bd_phys *p;
+        assert_bd_ok(bd_phys_open_file(raw, 0, &p));
+        struct bd_vmcoreinfo vi = {.len = 38};
+        memcpy(vi.text, "OSRELEASE=6.1.0-57-amd64\nPAGESIZE=4096\n", vi.len);
+        struct bd_vmcore_desc d = {.vi = &vi, .ncpus = 1, .panic_cpu = -1};
+        snprintf(d.uts[0], 65, "Linux");
+        snprintf(d.uts[2], 65, "6.1.0-57-amd64");
+        snprintf(d.uts[4], 65, "x86_64");
+        snprintf(dump, sizeof(dump), "%s.kdump", raw);
+        snprintf(back, sizeof(back), "%s.back", raw);
+        struct bd_kdump_stats st;
+        assert_bd_ok(bd_kdump_dump(p, &d, level, NULL, dump, NULL, &st));
+        assert_int_equal(st.pages, RAM / 4096);
+        assert_int_equal(st.zero, RAM / 4096 / 4);
+        assert_int_equal(st.stored, RAM / 4096); /* zero pages too, sharing a block */
+        assert_true(st.file_bytes < RAM);
+        snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/unit/kdump_read.py %s %s %u", dump, back,
+                 RAM / 4096);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        char out[512] = "";
+        size_t n = fread(out, 1, sizeof(out) - 1, f);
+        out[n] = '\0';
+        char want[32];
+        snprintf(want, sizeof(want), "missing 0\n");
+        int rc = pclose(f);
+        if (rc || !strstr(out, "format diskdump\n") || !strstr(out, want))
+                print_error("libkdumpfile on bdmon's dump (exit %d) said:\n%s\n", rc, out);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(out, "format diskdump\n"));
+        assert_non_null(strstr(out, "release 6.1.0-57-amd64\n"));
+        assert_non_null(strstr(out, want));
+        size_t len;
+        char *got = slurp(back, &len);
+        assert_int_equal(len, RAM);
+        assert_memory_equal(got, m, RAM);
+        free(got);
+        free(m);
+        bd_phys_close(p);
+        unlink(raw), unlink(dump), unlink(back);
+}
+
+static void test_kdump_read_by_libkdumpfile(void **state)
+{
+        (void)state;
+        kdump_round_trip(0);
+}
+
+static void test_kdump_zero_pages_shared(void **state)
+{
+        (void)state;
+        kdump_round_trip(BD_DUMP_EXCLUDE_ZERO);
+}
+
+/* makedumpfile's rules on made-up struct pages (6.1's flag numbers). */
+static void test_page_classes(void **state)
+{
+        (void)state;
+        const struct bd_page_rules r = {.lru = 1u << 4,
+                                        .private_ = 1u << 13,
+                                        .swapcache = 1u << 10,
+                                        .slab = 1u << 9,
+                                        .head = 1u << 16,
+                                        .buddy = 0xffffff7fu};
+        unsigned order;
+        struct bd_page_facts f = {.mapcount = 0xffffff7fu, .private_ = 3};
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_FREE);
+        assert_int_equal(order, 3);
+        f.private_ = 11; /* past the buddy allocator's largest order */
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_KEEP);
+        f = (struct bd_page_facts){.mapping = 0xffff888000001001ull, .mapcount = 0};
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_USER);
+        f.mapping |= 2; /* KSM: anon and movable */
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_KEEP);
+        f = (struct bd_page_facts){
+            .mapping = 0xffff888000002000ull, .flags = 1u << 4, .mapcount = 0xffffffffu};
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_CACHE);
+        f.flags |= 1u << 13;
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_CACHE_PRIVATE);
+        f.flags = 1u << 9 | 1u << 4; /* slab: kernel data, whatever else */
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_KEEP);
+        f = (struct bd_page_facts){.flags = 1u << 4, .mapcount = 0xffffffffu};
+        assert_int_equal(bd_page_classify(&r, &f, &order), BD_PAGE_KEEP); /* no mapping */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_panic_slot),
+            cmocka_unit_test(test_page_classes),
             cmocka_unit_test(test_dump_reads_back_as_kdump),
             cmocka_unit_test(test_dump_without_kernel),
+            cmocka_unit_test(test_kdump_read_by_libkdumpfile),
+            cmocka_unit_test(test_kdump_zero_pages_shared),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
