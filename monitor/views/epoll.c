@@ -11,25 +11,6 @@
 
 enum { F_FILE, F_FD, F_EVENTS, F_DATA, F_ALL };
 
-struct nodes {
-        uint64_t *a;
-        size_t n, cap;
-};
-
-static struct bd_error *add_node(void *arg, uint64_t node)
-{
-        struct nodes *s = arg;
-        if (s->n == s->cap) {
-                size_t want = s->cap ? s->cap * 2 : 16;
-                uint64_t *p = realloc(s->a, want * sizeof(*p));
-                if (!p)
-                        return &bd_error_nomem;
-                s->a = p, s->cap = want;
-        }
-        s->a[s->n++] = node;
-        return NULL;
-}
-
 struct bd_error *bd_epoll_from(struct bd_kernel *k, const struct bd_layout *l, uint64_t ep,
                                size_t max, struct bd_epoll *out)
 {
@@ -45,9 +26,9 @@ struct bd_error *bd_epoll_from(struct bd_kernel *k, const struct bd_layout *l, u
                 err = bd_layout_get_sized(l, ids[i], size[i], &off[i]);
         if (err)
                 return bd_error_wrap(err, "epoll");
-        struct nodes s = {0};
+        struct bd_walk_nodes s = {.minus = rbn}; /* the epitems */
         struct bd_walk_opts o = {.max = max ? max : 1, .check_prev = 1};
-        err = bd_rbtree_walk(k, ep + (uint64_t)rbr, &o, add_node, &s);
+        err = bd_rbtree_walk(k, ep + (uint64_t)rbr, &o, bd_walk_gather_node, &s);
         struct {
                 uint64_t file, data;
                 uint32_t fd, events;
@@ -56,7 +37,7 @@ struct bd_error *bd_epoll_from(struct bd_kernel *k, const struct bd_layout *l, u
         if (!err && s.n && (!raw || !iov))
                 err = &bd_error_nomem;
         for (size_t i = 0; !err && i < s.n; i++) {
-                uint64_t it = s.a[i] - (uint64_t)rbn;
+                uint64_t it = s.a[i];
                 iov[i * F_ALL + F_FILE] =
                     (struct bd_kernel_iov){it + (uint64_t)off[F_FILE], &raw[i].file, 8};
                 iov[i * F_ALL + F_FD] =
@@ -71,7 +52,7 @@ struct bd_error *bd_epoll_from(struct bd_kernel *k, const struct bd_layout *l, u
         if (!err && s.n && !(out->item = calloc(s.n, sizeof(*out->item))))
                 err = &bd_error_nomem;
         for (size_t i = 0; !err && i < s.n; i++) {
-                uint64_t it = s.a[i] - (uint64_t)rbn;
+                uint64_t it = s.a[i];
                 if ((int32_t)raw[i].fd < 0 || !bd_walk_kptr_ok(k, raw[i].file, 8))
                         err =
                             bd_error_new(BD_ERR_PROTOCOL,

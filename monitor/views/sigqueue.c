@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
+#include "../../common/grow.h"
 #include "../walk/walk.h"
 #include "../walk/walk_list.h"
 
@@ -28,15 +29,8 @@ int bd_siginfo_signo(const struct bd_siginfo *si)
 
 static struct bd_error *grow(struct bd_sigqueue *q, size_t *cap)
 {
-        if (q->n < *cap)
-                return NULL;
-        size_t want = *cap ? *cap * 2 : 8;
-        struct bd_siginfo *p = realloc(q->info, want * sizeof(*p));
-        if (!p)
-                return &bd_error_nomem;
-        q->info = p;
-        *cap = want;
-        return NULL;
+        return bd_grow((void **)&q->info, cap, q->n + 1, sizeof(*q->info), 8) ? &bd_error_nomem
+                                                                              : NULL;
 }
 
 static struct bd_error *add_entry(void *arg, uint64_t node)

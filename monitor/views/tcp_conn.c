@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
-#include "../../common/grow.h"
 #include "../walk/walk.h"
 #include "../walk/walk_list.h"
 #include "../walk/walk_rbtree.h"
@@ -260,23 +259,8 @@ static struct bd_error *skb_bytes(struct reader *rd, struct sink *s, uint64_t sk
         return NULL;
 }
 
-/* The skbs of a queue, in sequence order. */
-struct skb_list {
-        uint64_t *a;
-        size_t n, cap;
-        int64_t minus; /* from the walked node to the skb */
-};
-
-static struct bd_error *add_skb(void *arg, uint64_t node)
-{
-        struct skb_list *l = arg;
-        if (bd_grow((void **)&l->a, &l->cap, l->n + 1, sizeof(*l->a), 64))
-                return &bd_error_nomem;
-        l->a[l->n++] = node - (uint64_t)l->minus;
-        return NULL;
-}
-
-static struct bd_error *fill(struct reader *rd, struct sink *s, const struct skb_list *l)
+/* The skbs of a queue (bd_walk_nodes), in sequence order. */
+static struct bd_error *fill(struct reader *rd, struct sink *s, const struct bd_walk_nodes *l)
 {
         for (size_t i = 0; i < l->n; i++) {
                 uint32_t len;
@@ -376,20 +360,20 @@ struct bd_error *bd_tcp_conn_from(struct bd_kernel *k, const struct bd_layout *l
         c->unsent = c->write_seq - c->snd_nxt;
         struct reader rd = {.k = k, .pl = &pl};
         struct sink in = {0}, out = {0};
-        struct skb_list rx = {.minus = 0}, tx = {.minus = pl.rbnode};
+        struct bd_walk_nodes rx = {.minus = 0}, tx = {.minus = pl.rbnode};
         struct bd_walk_opts o = {.max = BD_TCP_SKBS_MAX, .check_prev = 1};
         err = sink_new(&in, c->copied_seq, c->rcv_nxt, "receive queue");
         if (!err)
                 err = sink_new(&out, c->snd_una, c->write_seq, "send queue");
         if (!err && in.len)
-                err = bd_list_walk(k, sk + (uint64_t)pl.rcv_queue, &o, add_skb, &rx);
+                err = bd_list_walk(k, sk + (uint64_t)pl.rcv_queue, &o, bd_walk_gather_node, &rx);
         if (!err && in.len)
                 err = fill(&rd, &in, &rx);
         if (!err && out.len)
-                err = bd_rbtree_walk(k, sk + (uint64_t)pl.rtx_queue, &o, add_skb, &tx);
+                err = bd_rbtree_walk(k, sk + (uint64_t)pl.rtx_queue, &o, bd_walk_gather_node, &tx);
         if (!err && out.len) {
                 tx.minus = 0;
-                err = bd_list_walk(k, sk + (uint64_t)pl.write_queue, &o, add_skb, &tx);
+                err = bd_list_walk(k, sk + (uint64_t)pl.write_queue, &o, bd_walk_gather_node, &tx);
         }
         if (!err && out.len)
                 err = fill(&rd, &out, &tx);

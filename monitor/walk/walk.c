@@ -29,6 +29,15 @@ int bd_walk_kptr_ok(const struct bd_kernel *k, uint64_t addr, uint64_t align)
         return addr >= low && !(addr & (align - 1));
 }
 
+struct bd_error *bd_walk_gather_node(void *arg, uint64_t node)
+{
+        struct bd_walk_nodes *l = arg;
+        if (bd_grow((void **)&l->a, &l->cap, l->n + 1, sizeof(*l->a), 64))
+                return &bd_error_nomem;
+        l->a[l->n++] = node - (uint64_t)l->minus;
+        return NULL;
+}
+
 struct bd_error *bd_walk_read(struct bd_kernel *k, const struct bd_kernel_iov *iov, size_t n,
                               const char *what)
 {

@@ -36,6 +36,16 @@ int bd_walk_check_prev(const struct bd_walk_opts *o);
  * two). */
 int bd_walk_kptr_ok(const struct bd_kernel *k, uint64_t addr, uint64_t align);
 
+/* The objects a walk visits, gathered: a walk callback (arg: the struct)
+ * that keeps each node's address less minus (the node's offset in its
+ * object), for a caller that reads their fields in one batch afterwards. */
+struct bd_walk_nodes {
+        uint64_t *a;
+        size_t n, cap;
+        int64_t minus;
+};
+struct bd_error *bd_walk_gather_node(void *arg, uint64_t node);
+
 /* bd_kernel_read_batch() of one level of a structure (what, e.g. "rbtree
  * node"). A fault comes back as a fault at the same address, "<what> at
  * <address> unreadable: ..."; any other error as "reading <n> <what>s:
