@@ -21,12 +21,15 @@
 #define BD_XSAVE_HDR_END 576 /* legacy area and XSAVE header */
 
 /* Where pt_regs (r15 first, ss last) keeps the registers read by name. */
+#define BD_REG_BP      32
 #define BD_REG_R10     56
 #define BD_REG_AX      80
 #define BD_REG_SI      104
 #define BD_REG_ORIG_AX 120
 #define BD_REG_IP      128
 #define BD_REG_CS      136
+#define BD_REG_FLAGS   144
+#define BD_REG_SP      152
 #define BD_REG_SS      160
 
 /* The user code segment of a 64-bit task, and of a 32-bit (compat) one. */

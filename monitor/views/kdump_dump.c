@@ -125,11 +125,6 @@ static void header(uint8_t *h, const struct bd_vmcore_desc *d, uint32_t sub_bloc
         bd_put_le(h + H_NR_CPUS, d->ncpus, 4);
 }
 
-static int bit(const uint8_t *map, uint64_t pfn)
-{
-        return map[pfn / 8] >> (pfn % 8) & 1;
-}
-
 uint8_t *bd_kdump_pages(const struct bd_phys *p, uint64_t *max_pfn)
 {
         uint64_t max = 0;
@@ -154,7 +149,7 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
                                struct bd_kdump_stats *st)
 {
         memset(st, 0, sizeof(*st));
-        uint64_t max_mapnr = 0, total = 0;
+        uint64_t total = 0;
         for (unsigned i = 0; i < p->nwindows; i++) {
                 const struct bd_window_desc *win = &p->windows[i];
                 if (win->base % BLOCK || win->length % BLOCK)
@@ -162,8 +157,6 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
                                             "dump: window %s (0x%llx+0x%llx) is not whole pages",
                                             win->name, (unsigned long long)win->base,
                                             (unsigned long long)win->length);
-                uint64_t end = (win->base + win->length) / BLOCK;
-                max_mapnr = end > max_mapnr ? end : max_mapnr;
                 total += win->length;
         }
         st->pages = total / BLOCK;
@@ -177,14 +170,15 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
         uint64_t note_at = BLOCK + S_SIZE;
         uint64_t vmci_at = note_at + d->cpu_notes.len + sizeof(Elf64_Nhdr) + 12;
         uint32_t sub_blocks = (uint32_t)(round_up(note_at + notes.len, BLOCK) / BLOCK - 1);
+        uint64_t max_mapnr = 0;
+        uint8_t *bitmap1 = bd_kdump_pages(p, &max_mapnr),
+                *buf = malloc((size_t)CHUNK_PAGES * BLOCK);
         uint64_t bitmap_len = round_up((max_mapnr + 7) / 8, BLOCK);
         uint32_t bitmap_blocks = (uint32_t)(2 * bitmap_len / BLOCK);
         uint64_t bitmap_at = (uint64_t)(1 + sub_blocks) * BLOCK;
         struct writer w = {.st = st, .bound = compressBound(BLOCK)};
         w.desc_at = bitmap_at + 2 * bitmap_len;
         w.data_at = round_up(w.desc_at + st->pages * DESC_SIZE, BLOCK);
-        uint64_t npfn = 0;
-        uint8_t *bitmap1 = bd_kdump_pages(p, &npfn), *buf = malloc((size_t)CHUNK_PAGES * BLOCK);
         w.bitmap2 = calloc(1, bitmap_len);
         w.z = malloc(w.bound);
         uint8_t *head = calloc(1, BLOCK), *sub = calloc(1, S_SIZE);
@@ -209,7 +203,7 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
                 uint64_t end = (win->base + win->length) / BLOCK;
                 for (uint64_t pfn = win->base / BLOCK; pfn < end && !err && !bad;) {
                         uint64_t n = 0;
-                        while (pfn + n < end && n < CHUNK_PAGES && bit(w.bitmap2, pfn + n))
+                        while (pfn + n < end && n < CHUNK_PAGES && bd_pfn_test(w.bitmap2, pfn + n))
                                 n++;
                         if (!n) {
                                 pfn++;

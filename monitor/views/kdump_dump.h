@@ -37,8 +37,17 @@ struct bd_kdump_stats {
 };
 
 /* The bitmap by pfn of the pages that exist (the windows'), max_pfn
- * bits; *max_pfn gets its length. malloc'd. */
+ * bits padded to whole 4 KiB blocks, as the format stores it; *max_pfn
+ * gets its length. malloc'd. */
 uint8_t *bd_kdump_pages(const struct bd_phys *p, uint64_t *max_pfn);
+static inline int bd_pfn_test(const uint8_t *map, uint64_t pfn)
+{
+        return map[pfn / 8] >> (pfn % 8) & 1;
+}
+static inline void bd_pfn_clear(uint8_t *map, uint64_t pfn)
+{
+        map[pfn / 8] &= (uint8_t) ~(1u << (pfn % 8));
+}
 
 /* d gives the notes, VMCOREINFO, utsname and phys_base; level is the dump
  * level written in the header; keep, if not NULL, is bd_kdump_pages()'s

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
+#include "kdump_dump.h"
 
 /* The buddy allocator's largest block on 6.1 (MAX_ORDER - 1). */
 #define MAX_BUDDY_ORDER 10
@@ -75,11 +76,6 @@ static struct bd_error *rules(const struct bd_vmcoreinfo *vi, struct bd_page_rul
         return NULL;
 }
 
-static int bit(const uint8_t *map, uint64_t pfn)
-{
-        return map[pfn / 8] >> (pfn % 8) & 1;
-}
-
 struct bd_error *bd_page_filter(struct bd_program *prog, unsigned level, uint8_t *keep,
                                 uint64_t max_pfn, struct bd_page_filter_stats *st)
 {
@@ -107,13 +103,13 @@ struct bd_error *bd_page_filter(struct bd_program *prog, unsigned level, uint8_t
                              [BD_PAGE_USER] = &st->user,
                              [BD_PAGE_FREE] = &st->free};
         for (uint64_t pfn = 0; pfn < max_pfn;) {
-                if (!bit(keep, pfn)) {
+                if (!bd_pfn_test(keep, pfn)) {
                         pfn++;
                         continue;
                 }
                 /* A run of pages that exist: their struct pages are mapped. */
                 uint64_t n = 0;
-                while (n < BATCH_PAGES && pfn + n < max_pfn && bit(keep, pfn + n))
+                while (n < BATCH_PAGES && pfn + n < max_pfn && bd_pfn_test(keep, pfn + n))
                         n++;
                 struct bd_error *e =
                     bd_kernel_read(prog->k, vmemmap + pfn * l.size, buf, n * l.size);
@@ -152,8 +148,8 @@ struct bd_error *bd_page_filter(struct bd_program *prog, unsigned level, uint8_t
         }
         for (uint64_t pfn = 0; pfn < max_pfn; pfn++) {
                 unsigned c = cls[pfn];
-                if (c != BD_PAGE_KEEP && bit(keep, pfn) && (level & drop[c])) {
-                        keep[pfn / 8] &= (uint8_t) ~(1u << (pfn % 8));
+                if (c != BD_PAGE_KEEP && bd_pfn_test(keep, pfn) && (level & drop[c])) {
+                        bd_pfn_clear(keep, pfn);
                         (*count[c])++;
                 }
         }

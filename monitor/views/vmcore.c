@@ -15,9 +15,6 @@
 #define KERNEL_DS 0x18
 /* EFLAGS' reserved bit 1, always set. */
 #define EFLAGS_FIXED 0x2
-#define BD_REG_BP    32
-#define BD_REG_SP    152
-#define BD_REG_FLAGS 144
 
 uint64_t bd_vmcore_panic_slot(const uint8_t *stack, uint64_t stack_addr, size_t len, uint64_t panic,
                               uint64_t panic_size, uint64_t *ret)
@@ -59,13 +56,17 @@ static struct bd_error *image(struct bd_program *prog, struct bd_vmcore_desc *d)
         return NULL;
 }
 
+/* The program learns page_offset_base with its symbols. */
 static struct bd_error *direct_map(struct bd_program *prog, struct bd_vmcore_desc *d)
 {
-        if (prog->k->direct_base) {
-                d->direct_base = prog->k->direct_base;
-                return NULL;
-        }
-        return bd_program_read_symbol(prog, "page_offset_base", &d->direct_base, 8);
+        struct bd_kallsyms *ks;
+        struct bd_error *err = bd_program_kallsyms(prog, &ks);
+        if (err)
+                return err;
+        if (!prog->k->direct_base)
+                return bd_error_new(BD_ERR_NOT_FOUND, "page_offset_base could not be read");
+        d->direct_base = prog->k->direct_base;
+        return NULL;
 }
 
 /* Where the return address of the call into panic() lies on the stack,
