@@ -40,6 +40,9 @@ struct nic_conn {
         char host[64]; /* the peer's address, without the port */
         char peer[64];
         char close_reason[96]; /* audited once, when the connection ends */
+        /* What the peer had served, audited when it leaves: the bytes of
+         * target memory that crossed the fabric, and those only scanned. */
+        uint64_t requests, read_bytes, scanned_bytes;
         /* Receives in arrival order, handled while a send slot is free to
          * answer each: a peer that takes no sends stalls only itself. */
         struct ibv_wc deferred[BD_QUEUE_DEPTH];
@@ -174,8 +177,11 @@ static void conn_close(struct nic_conn *nc, const char *why)
 
 static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
 {
-        bd_audit("disconnect peer=%s reason=\"%s\"", nc->peer,
-                 nc->close_reason[0] ? nc->close_reason : "peer disconnected");
+        bd_audit("disconnect peer=%s reason=\"%s\" requests=%llu read_bytes=%llu "
+                 "scanned_bytes=%llu",
+                 nc->peer, nc->close_reason[0] ? nc->close_reason : "peer disconnected",
+                 (unsigned long long)nc->requests, (unsigned long long)nc->read_bytes,
+                 (unsigned long long)nc->scanned_bytes);
         for (struct nic_conn **p = &nic->conns; *p; p = &(*p)->next)
                 if (*p == nc) {
                         *p = nc->next;
@@ -376,6 +382,7 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 goto reply;
         }
         const struct bd_nic_window *win = &cfg->windows[rq->window];
+        nc->requests++;
         if (rq->op == BD_OP_READV) {
                 size_t got;
                 rp->status = (uint32_t)bd_window_readv(win, rq->data, rq->length / BD_READV_SEG_LEN,
@@ -383,6 +390,18 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 if (!rp->status) {
                         rp->length = (uint32_t)got;
                         rp->data = nc->readv; /* copied into the send buffer by encoding */
+                        nc->read_bytes += got;
+                }
+                goto reply;
+        }
+        if (rq->op == BD_OP_ZEROMAP) {
+                size_t got;
+                rp->status = (uint32_t)bd_window_zeromap(win, rq->offset, rq->length, nc->readv,
+                                                         sizeof(nc->readv), &got);
+                if (!rp->status) {
+                        rp->length = (uint32_t)got;
+                        rp->data = nc->readv;
+                        nc->scanned_bytes += rq->length;
                 }
                 goto reply;
         }
@@ -412,7 +431,10 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
         if (rq->op == BD_OP_READ) {
                 if (len > BD_READ_MAX) {
                         rp->status = BD_ERR_RANGE;
-                } else if (len <= BD_INLINE_MAX) {
+                        goto reply;
+                }
+                nc->read_bytes += len;
+                if (len <= BD_INLINE_MAX) {
                         rp->length = (uint32_t)len;
                         rp->data = at; /* encoding copies straight from the source */
                 } else {

@@ -45,7 +45,12 @@ static uint64_t get64(const uint8_t *p)
 static int known_op(uint8_t op)
 {
         return op == BD_OP_READ || op == BD_OP_WRITE || op == BD_OP_CAS || op == BD_OP_READV ||
-               op == BD_OP_CASV;
+               op == BD_OP_CASV || op == BD_OP_ZEROMAP;
+}
+
+static int zeromap_length(uint32_t length)
+{
+        return length && length % BD_ZEROMAP_PAGE == 0 && length <= BD_ZEROMAP_MAX;
 }
 
 /* Operations whose request carries length bytes of data. */
@@ -125,6 +130,8 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 len += (size_t)msg->u.welcome.nwindows * BD_WINDOW_DESC_LEN;
         } else if (msg->type == BD_MSG_REQUEST) {
                 if (!known_op(msg->u.request.op))
+                        return 0;
+                if (msg->u.request.op == BD_OP_ZEROMAP && !zeromap_length(msg->u.request.length))
                         return 0;
                 if (carries_data(msg->u.request.op)) {
                         if (msg->u.request.length > BD_INLINE_MAX)
@@ -281,6 +288,10 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                         r->data = p + fixed;
                         extra = 0;
                 }
+                if (r->op == BD_OP_ZEROMAP && !zeromap_length(r->length)) {
+                        *why = "zeromap length is not whole pages within the bound";
+                        return -1;
+                }
                 if (r->op == BD_OP_WRITE) {
                         if (r->length > BD_INLINE_MAX || extra != r->length) {
                                 *why = "write data size disagrees with its length";
@@ -325,6 +336,8 @@ const char *bd_op_name(uint8_t op)
                 return "readv";
         case BD_OP_CASV:
                 return "casv";
+        case BD_OP_ZEROMAP:
+                return "zeromap";
         }
         return "unknown";
 }

@@ -77,6 +77,9 @@ enum bd_op {
          * audited one by one, in order, by the NIC's CPU: a repair's wave of
          * a thousand victims costs a few messages, not a thousand. */
         BD_OP_CASV = 7,
+        /* Which pages of a range hold only zero bytes, told by the NIC's
+         * CPU: a dump leaves them out without carrying them. */
+        BD_OP_ZEROMAP = 8,
 };
 
 /* A READV request's data is a list of segments, BD_READV_SEG_LEN bytes
@@ -94,6 +97,16 @@ enum bd_op {
 #define BD_CASV_MAX_OPS    128
 _Static_assert((BD_CASV_MAX_OPS * BD_CASV_OP_LEN) <= BD_INLINE_MAX,
                "a CASV request fits a message");
+
+/* A ZEROMAP request names length bytes from offset, whole pages of
+ * BD_ZEROMAP_PAGE bytes, at most BD_ZEROMAP_MAX (a bound on the NIC CPU's
+ * time per request: 16 MiB scans in milliseconds); the reply's data is a
+ * bitmap, bit i (LSB first) set when page i is all zero, in
+ * ceil(pages / 8) bytes. */
+#define BD_ZEROMAP_PAGE 4096u
+#define BD_ZEROMAP_MAX  (16u << 20)
+_Static_assert(BD_ZEROMAP_MAX / BD_ZEROMAP_PAGE / 8 <= BD_INLINE_MAX,
+               "a ZEROMAP reply fits a message");
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];

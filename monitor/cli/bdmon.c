@@ -71,24 +71,30 @@ static const char usage[] =
     "                            script a rule names for the new state (below).\n"
     "\n"
     "Memory and configuration:\n"
-    "  dump TARGET -o FILE       all of the target's memory as an ELF vmcore laid\n"
-    "                            out as the kernel's kdump lays out /proc/vmcore:\n"
-    "                            an NT_PRSTATUS note per cpu (its current task's\n"
-    "                            pid; registers for the panicking cpu only, at\n"
-    "                            panic()'s last call), VMCOREINFO, the kernel\n"
-    "                            image at its virtual address, the RAM at its\n"
-    "                            direct-map address. Debian's drgn and crash open\n"
-    "                            it as they open a kdump (drgn -c FILE -s VMLINUX,\n"
-    "                            crash VMLINUX FILE); bdmon -s file:FILE reads it.\n"
-    "                            --format kdump: makedumpfile's compressed format\n"
-    "                            (zlib per page), which -d LEVEL filters at the\n"
-    "                            source: 1 zero pages, 2 page cache, 4 page cache\n"
-    "                            with private data, 8 user memory, 16 free pages\n"
-    "                            (sum them; 31 is kdump's usual level), decided\n"
-    "                            from each page's struct page so that what is left\n"
-    "                            out is never read. Zero pages are read to be told\n"
-    "                            and share one block, at level 1 too (crash cannot\n"
-    "                            open a dump without them).\n"
+    "  dump TARGET -o FILE       the target's memory as an ELF vmcore laid out as\n"
+    "                            the kernel's kdump lays out /proc/vmcore: an\n"
+    "                            NT_PRSTATUS note per cpu (its current task's pid;\n"
+    "                            registers for the panicking cpu only, at panic()'s\n"
+    "                            last call), VMCOREINFO, the kernel image at its\n"
+    "                            virtual address, the RAM at its direct-map\n"
+    "                            address. Debian's drgn and crash open it as they\n"
+    "                            open a kdump (drgn -c FILE -s VMLINUX, crash\n"
+    "                            VMLINUX FILE); bdmon -s file:FILE reads it when\n"
+    "                            unfiltered. --format kdump: makedumpfile's\n"
+    "                            compressed format (zlib per page). -d LEVEL\n"
+    "                            leaves pages out, as makedumpfile's: 1 zero\n"
+    "                            pages, 2 page cache, 4 page cache with private\n"
+    "                            data, 8 user memory, 16 free pages (sum them; 31\n"
+    "                            is kdump's usual level), decided from each page's\n"
+    "                            struct page, and by the NIC for zero pages, so\n"
+    "                            that what is left out never crosses the fabric.\n"
+    "                            Zero pages read as zeros: the kdump format points\n"
+    "                            them all at one block (crash opens no dump that\n"
+    "                            lacks them), ELF leaves them to p_memsz. The file\n"
+    "                            is written as FILE.part and renamed whole; a dump\n"
+    "                            that stopped (NIC lost) keeps FILE.part, and the\n"
+    "                            same command with --resume goes on from where it\n"
+    "                            stopped, never reading a page twice.\n"
     "  core TARGET PID -o FILE   PID's process as an ELF core file that gdb opens\n"
     "                            (gdb PROGRAM FILE), live or after the target died:\n"
     "                            every thread's registers as its last kernel entry\n"
@@ -218,7 +224,8 @@ static const char usage[] =
     "                      a lock's owner is not recorded, so a leak is not\n"
     "                      proven); resurrect: take threads that were on a CPU.\n"
     "      --format F      dump: elf (default) or kdump.\n"
-    "  -d, --dump-level N  dump --format kdump: the pages to leave out (0-31).\n"
+    "  -d, --dump-level N  dump: the pages to leave out (0-31, bits as above).\n"
+    "      --resume        dump: continue FILE.part where an earlier run stopped.\n"
     "      --images DIR    resurrect: the image directory to create.\n"
     "      --to COMMAND    resurrect: the standby's restore command, run once the\n"
     "                      images are whole (exit 13 when it fails).\n"
@@ -345,6 +352,7 @@ int main(int argc, char **argv)
                 OPT_TO,
                 OPT_TO_IMAGES,
                 OPT_FORMAT,
+                OPT_RESUME,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -389,6 +397,7 @@ int main(int argc, char **argv)
             {"to-images", required_argument, NULL, OPT_TO_IMAGES},
             {"format", required_argument, NULL, OPT_FORMAT},
             {"dump-level", required_argument, NULL, 'd'},
+            {"resume", no_argument, NULL, OPT_RESUME},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -470,6 +479,9 @@ int main(int argc, char **argv)
                         if (strcmp(optarg, "elf") && strcmp(optarg, "kdump"))
                                 return cli_usage_error("bad format '%s' (elf or kdump)", optarg);
                         cli.format = optarg;
+                        break;
+                case OPT_RESUME:
+                        cli.resume = 1;
                         break;
                 case 'd':
                         if (parse_long(optarg, 31, &cli.dump_level))

@@ -26,6 +26,7 @@ struct cli {
         const char *plan;      /* repair --plan FILE */
         const char *format;    /* dump --format elf|kdump */
         long dump_level;       /* dump -d LEVEL */
+        int resume;            /* dump --resume */
         int apply;             /* repair --apply */
         int force;             /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../common/audit.h"
 
@@ -81,6 +82,74 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
 {
         struct bd_phys_iov iov = {addr, buf, len};
         return bd_phys_read_batch(p, &iov, 1);
+}
+
+int bd_phys_zeromap_native(const struct bd_phys *p)
+{
+        return p->ops->zeromap != NULL;
+}
+
+static int page_is_zero(const uint8_t *page)
+{
+        static const uint8_t zero[BD_PHYS_PAGE];
+        return !memcmp(page, zero, BD_PHYS_PAGE);
+}
+
+#define ZEROMAP_READ_PAGES 256u /* 1 MiB a read, where the source cannot tell */
+
+struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero)
+{
+        if (addr % BD_PHYS_PAGE || npages > (UINT64_MAX - addr) / BD_PHYS_PAGE)
+                return bd_error_new(BD_ERR_RANGE, "zero map of 0x%llx + %llu pages",
+                                    (unsigned long long)addr, (unsigned long long)npages);
+        memset(zero, 0, (size_t)((npages + 7) / 8));
+        uint64_t bytes = (ZEROMAP_READ_PAGES + 7) / 8;
+        if (p->ops->zeromap)
+                bytes = (npages + 7) / 8;
+        uint8_t *buf = malloc(p->ops->zeromap ? (size_t)bytes : ZEROMAP_READ_PAGES * BD_PHYS_PAGE);
+        if (!buf)
+                return &bd_error_nomem;
+        struct bd_error *err = NULL;
+        for (uint64_t i = 0; i < npages && !err;) {
+                uint64_t at = addr + i * BD_PHYS_PAGE;
+                int w = bd_phys_window_of(p, at);
+                if (w < 0) {
+                        err = bd_error_fault(BD_ERR_RANGE, at,
+                                             "physical address 0x%llx is outside every window",
+                                             (unsigned long long)at);
+                        break;
+                }
+                const struct bd_window_desc *win = &p->windows[w];
+                uint64_t n = (win->length - (at - win->base)) / BD_PHYS_PAGE;
+                n = n < npages - i ? n : npages - i;
+                if (!n) {
+                        err = bd_error_new(BD_ERR_RANGE, "page at 0x%llx straddles windows",
+                                           (unsigned long long)at);
+                        break;
+                }
+                if (!p->ops->zeromap) {
+                        n = n < ZEROMAP_READ_PAGES ? n : ZEROMAP_READ_PAGES;
+                        err = bd_phys_read(p, at, buf, (size_t)n * BD_PHYS_PAGE);
+                        for (uint64_t k = 0; !err && k < n; k++)
+                                if (page_is_zero(buf + k * BD_PHYS_PAGE))
+                                        zero[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
+                } else {
+                        /* The source fills a bitmap of its own from bit 0;
+                         * it lands at bit i of the caller's. */
+                        memset(buf, 0, (size_t)((n + 7) / 8));
+                        struct bd_phys_piece pc = {(unsigned)w, at - win->base, buf,
+                                                   (size_t)n * BD_PHYS_PAGE};
+                        p->batches++;
+                        p->bytes_scanned += pc.len;
+                        err = p->ops->zeromap(p, &pc, 1);
+                        for (uint64_t k = 0; !err && k < n; k++)
+                                if (buf[k / 8] >> (k % 8) & 1)
+                                        zero[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
+                }
+                i += n;
+        }
+        free(buf);
+        return err;
 }
 
 /* Pieces per call of the source's cas, which pipelines them. */

@@ -48,7 +48,15 @@ struct bd_phys_ops {
          * still taken. Returns the first failure. */
         struct bd_error *(*cas)(struct bd_phys *p, struct bd_phys_cas_piece *pieces, size_t n);
         void (*close)(struct bd_phys *p);
+        /* Optional: for each piece (whole BD_PHYS_PAGE pages of one
+         * window), set bit i of its buf (LSB first, zeroed by the caller)
+         * when its i-th page holds only zero bytes, without moving the
+         * pages. */
+        struct bd_error *(*zeromap)(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t n);
 };
+
+#define BD_PHYS_PAGE 4096u
 
 /* How a source does a compare-and-swap, and why, as `bdmon windows` shows
  * it; static strings. */
@@ -68,8 +76,9 @@ struct bd_phys {
         int write_enabled; /* the monitor's own --write */
         /* counters for benchmarks and progress */
         uint64_t bytes_read;
-        uint64_t round_trips; /* operations on the source (pipelined together) */
-        uint64_t batches;     /* times the caller waited for a batch of them */
+        uint64_t bytes_scanned; /* told zero or not by the source, not moved */
+        uint64_t round_trips;   /* operations on the source (pipelined together) */
+        uint64_t batches;       /* times the caller waited for a batch of them */
 };
 
 /* One read request for bd_phys_read_batch(). */
@@ -82,6 +91,13 @@ struct bd_phys_iov {
 struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len);
 /* Read several ranges in one pipelined batch. */
 struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n);
+/* Which of the npages pages from addr (page-aligned, inside the windows)
+ * hold only zero bytes: bit i of zero (LSB first, (npages + 7) / 8
+ * bytes) set for page i. A source that can tell without moving the pages
+ * (a NIC, by BD_OP_ZEROMAP) does; from others they are read. */
+struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero);
+/* 1 when bd_phys_zeromap() moves no pages. */
+int bd_phys_zeromap_native(const struct bd_phys *p);
 /* Compare-and-swap an 8-byte word. Fails with BD_ERR_CAS_FAILED (and *old
  * set) when the word did not hold expect. Audited: one line with the value
  * found. */

@@ -51,7 +51,8 @@ static void file_close(struct bd_phys *p)
         free(f);
 }
 
-static const struct bd_phys_ops file_ops = {file_read, file_cas, file_close};
+static const struct bd_phys_ops file_ops = {
+    .read = file_read, .cas = file_cas, .close = file_close};
 
 static const struct bd_cas_method file_cas_method = {
     .how = "local",

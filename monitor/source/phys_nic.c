@@ -37,6 +37,7 @@ struct nic_phys {
 struct slot_op {
         int busy;
         int mediated;
+        int zeromap; /* dest gets the reply's bitmap, len bytes of it */
         void *dest;
         size_t len; /* READV: the sum of the segments */
         uint32_t id;
@@ -145,7 +146,10 @@ static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
 static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n);
 static void nic_close(struct bd_phys *p);
-static const struct bd_phys_ops nic_ops = {nic_read, nic_cas, nic_close};
+static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t np);
+static const struct bd_phys_ops nic_ops = {
+    .read = nic_read, .cas = nic_cas, .close = nic_close, .zeromap = nic_zeromap};
 
 /* A window's memory key allows remote read only (bdnicd registers it so),
  * so the NIC's CPU does every CAS, and so it should: see backdoor-nic's
@@ -273,6 +277,13 @@ static uint8_t *stage_slot(struct nic_phys *n, unsigned slot)
         return n->stage + (size_t)slot * STAGE_SLOT;
 }
 
+static struct bd_error *send_request(struct nic_phys *n, uint32_t id, const struct bd_request *rq)
+{
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = id};
+        msg.u.request = *rq;
+        return bd_conn_send(&n->c, &msg, NULL);
+}
+
 /* Start one chunk (at most STAGE_SLOT bytes) in a free staging slot. */
 static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsigned slot,
                                     const struct bd_window_desc *win, unsigned window,
@@ -297,16 +308,33 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
         }
         op->mediated = 1;
         op->id = n->next_id++;
-        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
-        msg.u.request = (struct bd_request){
-            .op = BD_OP_READ,
-            .window = (uint8_t)window,
-            .length = (uint32_t)len,
-            .offset = offset,
-            .sink_addr = (uintptr_t)stage_slot(n, slot),
-            .sink_rkey = n->stage_mr->rkey,
-        };
-        return bd_conn_send(&n->c, &msg, NULL);
+        return send_request(n, op->id,
+                            &(struct bd_request){
+                                .op = BD_OP_READ,
+                                .window = (uint8_t)window,
+                                .length = (uint32_t)len,
+                                .offset = offset,
+                                .sink_addr = (uintptr_t)stage_slot(n, slot),
+                                .sink_rkey = n->stage_mr->rkey,
+                            });
+}
+
+static struct bd_error *start_zeromap(struct nic_phys *n, struct slot_op *op, unsigned window,
+                                      uint64_t offset, void *dest, size_t len)
+{
+        *op = (struct slot_op){.busy = 1,
+                               .mediated = 1,
+                               .zeromap = 1,
+                               .id = n->next_id++,
+                               .dest = dest,
+                               .len = (len / BD_ZEROMAP_PAGE + 7) / 8};
+        return send_request(n, op->id,
+                            &(struct bd_request){
+                                .op = BD_OP_ZEROMAP,
+                                .window = (uint8_t)window,
+                                .length = (uint32_t)len,
+                                .offset = offset,
+                            });
 }
 
 static int vec_candidate(const struct bd_phys *p, const struct bd_phys_piece *pc)
@@ -336,14 +364,13 @@ static struct bd_error *start_vec(struct nic_phys *n, struct slot_op *op,
                 op->vec[i].len = (uint32_t)pieces[i].len;
                 op->len += pieces[i].len;
         }
-        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = op->id};
-        msg.u.request = (struct bd_request){
-            .op = BD_OP_READV,
-            .window = (uint8_t)pieces[0].window,
-            .length = (uint32_t)(k * BD_READV_SEG_LEN),
-            .data = segs,
-        };
-        return bd_conn_send(&n->c, &msg, NULL);
+        return send_request(n, op->id,
+                            &(struct bd_request){
+                                .op = BD_OP_READV,
+                                .window = (uint8_t)pieces[0].window,
+                                .length = (uint32_t)(k * BD_READV_SEG_LEN),
+                                .data = segs,
+                            });
 }
 
 /* A reply's bytes to where the request wanted them. */
@@ -408,7 +435,8 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
                         err = bd_error_new(BD_ERR_PROTOCOL, "reply to no request");
                 else if (msg.u.reply.status)
                         err = reply_error(msg.u.reply.status, "a read");
-                else if ((msg.u.reply.length || ops[s].nvec) && msg.u.reply.length != ops[s].len)
+                else if ((msg.u.reply.length || ops[s].nvec || ops[s].zeromap) &&
+                         msg.u.reply.length != ops[s].len)
                         err = bd_error_new(BD_ERR_PROTOCOL, "reply of %u bytes for %zu",
                                            msg.u.reply.length, ops[s].len);
                 else
@@ -447,7 +475,10 @@ static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsig
         return first;
 }
 
-static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np)
+/* Reads, or (zeromap) zero maps, of every piece, as many in flight as
+ * the NIC takes. */
+static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np,
+                                 int zeromap)
 {
         struct nic_phys *n = (struct nic_phys *)p;
         struct slot_op ops[STAGE_SLOTS] = {{0}};
@@ -459,7 +490,7 @@ static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *
                 while (pi < np && !err) {
                         const struct bd_phys_piece *pc = &pieces[pi];
                         const struct bd_window_desc *win = &p->windows[pc->window];
-                        int direct = win->mode == BD_MODE_DIRECT;
+                        int direct = win->mode == BD_MODE_DIRECT && !zeromap;
                         if (direct && inflight_direct >= n->rd_depth)
                                 break;
                         if (!direct && bd_conn_next_send_slot(&n->c) == BD_QUEUE_DEPTH)
@@ -469,6 +500,23 @@ static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *
                                 slot++;
                         if (slot == STAGE_SLOTS)
                                 break;
+                        if (zeromap) {
+                                /* off stays a multiple of 8 pages: the
+                                 * bitmap's bytes split with it. */
+                                size_t len =
+                                    pc->len - off < BD_ZEROMAP_MAX ? pc->len - off : BD_ZEROMAP_MAX;
+                                err = start_zeromap(n, &ops[slot], pc->window, pc->offset + off,
+                                                    (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8,
+                                                    len);
+                                started++;
+                                p->round_trips++;
+                                off += len;
+                                if (off == pc->len) {
+                                        pi++;
+                                        off = 0;
+                                }
+                                continue;
+                        }
                         size_t k = off ? 0 : vec_run(p, pc, np - pi);
                         if (k >= 2) {
                                 err = start_vec(n, &ops[slot], pc, k);
@@ -500,6 +548,17 @@ static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *
                         inflight_direct += ops[s].busy && !ops[s].mediated;
         }
         return NULL;
+}
+
+static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np)
+{
+        return pipeline(p, pieces, np, 0);
+}
+
+static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t np)
+{
+        return pipeline(p, pieces, np, 1);
 }
 
 /* A CAS reply's status as an error; NULL when it was made or mismatched. */

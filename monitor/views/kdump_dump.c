@@ -5,15 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <elf.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "../../common/bytes.h"
-#include "elf_dump.h"
 
-#define BLOCK          4096u
-#define CHUNK_PAGES    1024u /* 4 MiB a read */
+#define BLOCK          BD_DUMP_PAGE
 #define HEADER_VERSION 6
 /* struct disk_dump_header on x86-64: offsets of what is written. */
 #define H_VERSION    8
@@ -38,11 +37,21 @@
 #define COMPRESSED_ZLIB 0x1u
 #define DESC_SIZE       24
 
+/* Where things are in the file, fixed before the first page is read. */
+struct layout {
+        uint32_t sub_blocks, bitmap_blocks;
+        uint64_t max_mapnr, bitmap_len, bitmap_at;
+        uint64_t desc_at;           /* the first page's descriptor */
+        uint64_t zero_at;           /* the zero pages' shared block */
+        uint64_t stored;            /* descriptors */
+        uint8_t *bitmap1, *bitmap2; /* pages that exist, pages stored */
+};
+
 struct writer {
         FILE *f;
-        uint64_t desc_at, data_at, zero_at; /* file offsets; zero_at 0: none yet */
-        uint8_t *bitmap2;
-        struct bd_kdump_stats *st;
+        uint64_t desc_at, data_at, zero_at;
+        struct bd_dump_stats *st;
+        int bad; /* a write failed */
         uLong bound;
         uint8_t *z;
 };
@@ -57,6 +66,11 @@ static int put_at(FILE *f, uint64_t at, const void *buf, size_t n)
         return fseeko(f, (off_t)at, SEEK_SET) || fwrite(buf, 1, n, f) != n;
 }
 
+static int get_at(FILE *f, uint64_t at, void *buf, size_t n)
+{
+        return fseeko(f, (off_t)at, SEEK_SET) || fread(buf, 1, n, f) != n;
+}
+
 static int zero_page(const uint8_t *p)
 {
         static const uint8_t zero[BLOCK];
@@ -69,25 +83,19 @@ static int descriptor(struct writer *w, uint64_t offset, uint32_t size, uint32_t
         bd_put_le(d, offset, 8);
         bd_put_le(d + 8, size, 4);
         bd_put_le(d + 12, flags, 4);
-        int bad = put_at(w->f, w->desc_at, d, sizeof(d));
+        w->bad |= put_at(w->f, w->desc_at, d, sizeof(d));
         w->desc_at += DESC_SIZE;
-        w->st->stored++;
-        return bad;
+        return w->bad;
 }
 
-/* One page read from the target: pointed at the shared zero block, or
- * stored (compressed when that saves room). */
-static int page(struct writer *w, const uint8_t *p)
+/* One page: pointed at the shared zero block, or its data (compressed
+ * when that saves room) appended, then its descriptor. */
+static int page(void *ctx, uint64_t pfn, const uint8_t *p)
 {
-        if (zero_page(p)) {
+        struct writer *w = ctx;
+        (void)pfn;
+        if (!p || zero_page(p)) {
                 w->st->zero++;
-                if (!w->zero_at) {
-                        w->zero_at = w->data_at;
-                        if (put_at(w->f, w->data_at, p, BLOCK))
-                                return 1;
-                        w->data_at += BLOCK;
-                        w->st->file_bytes += BLOCK;
-                }
                 return descriptor(w, w->zero_at, BLOCK, 0);
         }
         uLongf n = w->bound;
@@ -97,15 +105,13 @@ static int page(struct writer *w, const uint8_t *p)
                 data = w->z, size = (uint32_t)n, flags = COMPRESSED_ZLIB;
                 w->st->compressed++;
         }
-        if (descriptor(w, w->data_at, size, flags) || put_at(w->f, w->data_at, data, size))
+        if ((w->bad = put_at(w->f, w->data_at, data, size)))
                 return 1;
         w->data_at += size;
-        w->st->file_bytes += size;
-        return 0;
+        return descriptor(w, w->data_at - size, size, flags);
 }
 
-static void header(uint8_t *h, const struct bd_vmcore_desc *d, uint32_t sub_blocks,
-                   uint32_t bitmap_blocks, uint64_t max_mapnr)
+static void header(uint8_t *h, const struct bd_vmcore_desc *d, const struct layout *l)
 {
         memcpy(h, "KDUMP   ", 8);
         bd_put_le(h + H_VERSION, HEADER_VERSION, 4);
@@ -113,53 +119,40 @@ static void header(uint8_t *h, const struct bd_vmcore_desc *d, uint32_t sub_bloc
                 memcpy(h + H_UTSNAME + 65 * i, d->uts[i], 65);
         /* Whole seconds, as makedumpfile writes them: libkdumpfile tries
          * the 32-bit layout first, where tv_usec lies on block_size. */
-        bd_put_le(h + H_TIMESTAMP, (uint64_t)time(NULL), 8);
+        bd_put_le(h + H_TIMESTAMP, d->wall_sec ? d->wall_sec : (uint64_t)time(NULL), 8);
         bd_put_le(h + H_STATUS, COMPRESSED_ZLIB, 4);
         bd_put_le(h + H_BLOCK_SIZE, BLOCK, 4);
-        bd_put_le(h + H_SUB_BLOCKS, sub_blocks, 4);
-        bd_put_le(h + H_BITMAP, bitmap_blocks, 4);
+        bd_put_le(h + H_SUB_BLOCKS, l->sub_blocks, 4);
+        bd_put_le(h + H_BITMAP, l->bitmap_blocks, 4);
         /* The 32-bit fields saturate; the sub-header's 64-bit ones do not. */
-        bd_put_le(h + H_MAX_MAPNR, max_mapnr > UINT32_MAX ? UINT32_MAX : max_mapnr, 4);
+        bd_put_le(h + H_MAX_MAPNR, l->max_mapnr > UINT32_MAX ? UINT32_MAX : l->max_mapnr, 4);
         /* total_ram_blocks, device_blocks, written_blocks, current_cpu:
          * 0, as makedumpfile leaves them. */
         bd_put_le(h + H_NR_CPUS, d->ncpus, 4);
 }
 
-uint8_t *bd_kdump_pages(const struct bd_phys *p, uint64_t *max_pfn)
+static uint64_t count(const uint8_t *map, uint64_t max_pfn)
 {
-        uint64_t max = 0;
-        for (unsigned i = 0; i < p->nwindows; i++) {
-                uint64_t end = (p->windows[i].base + p->windows[i].length) / BLOCK;
-                max = end > max ? end : max;
-        }
-        uint8_t *map = calloc(1, round_up((max + 7) / 8, BLOCK));
-        if (!map)
-                return NULL;
-        for (unsigned i = 0; i < p->nwindows; i++)
-                for (uint64_t pfn = (p->windows[i].base + BLOCK - 1) / BLOCK;
-                     pfn < (p->windows[i].base + p->windows[i].length) / BLOCK; pfn++)
-                        map[pfn / 8] |= (uint8_t)(1u << (pfn % 8));
-        *max_pfn = max;
-        return map;
+        uint64_t n = 0;
+        for (uint64_t pfn = 0; pfn < max_pfn; pfn++)
+                n += bd_pfn_test(map, pfn);
+        return n;
 }
 
-struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d, unsigned level,
-                               const uint8_t *keep, const char *path,
-                               void (*progress)(uint64_t done, uint64_t total),
-                               struct bd_kdump_stats *st)
+static void place(struct layout *l)
 {
-        memset(st, 0, sizeof(*st));
-        uint64_t total = 0;
-        for (unsigned i = 0; i < p->nwindows; i++) {
-                const struct bd_window_desc *win = &p->windows[i];
-                if (win->base % BLOCK || win->length % BLOCK)
-                        return bd_error_new(BD_ERR_RANGE,
-                                            "dump: window %s (0x%llx+0x%llx) is not whole pages",
-                                            win->name, (unsigned long long)win->base,
-                                            (unsigned long long)win->length);
-                total += win->length;
-        }
-        st->pages = total / BLOCK;
+        l->bitmap_len = bd_dump_bitmap_bytes(l->max_mapnr);
+        l->bitmap_blocks = (uint32_t)(2 * l->bitmap_len / BLOCK);
+        l->bitmap_at = (uint64_t)(1 + l->sub_blocks) * BLOCK;
+        l->desc_at = l->bitmap_at + 2 * l->bitmap_len;
+        l->stored = count(l->bitmap2, l->max_mapnr);
+        l->zero_at = round_up(l->desc_at + l->stored * DESC_SIZE, BLOCK);
+}
+
+/* A new file: everything but the pages, and the zero block. */
+static struct bd_error *start(FILE *f, const struct bd_vmcore_desc *d,
+                              const struct bd_dump_options *o, struct layout *l)
+{
         struct bd_core_notes notes = {0};
         struct bd_error *err = bd_vmcore_notes(d, &notes);
         if (err)
@@ -169,76 +162,149 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
          * crash reads as text by offset and libkdumpfile as a note. */
         uint64_t note_at = BLOCK + S_SIZE;
         uint64_t vmci_at = note_at + d->cpu_notes.len + sizeof(Elf64_Nhdr) + 12;
-        uint32_t sub_blocks = (uint32_t)(round_up(note_at + notes.len, BLOCK) / BLOCK - 1);
-        uint64_t max_mapnr = 0;
-        uint8_t *bitmap1 = bd_kdump_pages(p, &max_mapnr),
-                *buf = malloc((size_t)CHUNK_PAGES * BLOCK);
-        uint64_t bitmap_len = round_up((max_mapnr + 7) / 8, BLOCK);
-        uint32_t bitmap_blocks = (uint32_t)(2 * bitmap_len / BLOCK);
-        uint64_t bitmap_at = (uint64_t)(1 + sub_blocks) * BLOCK;
+        l->sub_blocks = (uint32_t)(round_up(note_at + notes.len, BLOCK) / BLOCK - 1);
+        size_t bytes = bd_dump_bitmap_bytes(l->max_mapnr);
+        for (size_t i = 0; i < bytes; i++)
+                l->bitmap2[i] = l->bitmap1[i] & (o->keep ? o->keep[i] : 0xff);
+        place(l);
+        uint8_t *head = calloc(1, BLOCK), sub[S_SIZE] = {0};
+        if (!head) {
+                bd_core_notes_free(&notes);
+                return &bd_error_nomem;
+        }
+        header(head, d, l);
+        bd_put_le(sub + S_PHYS_BASE, (uint64_t)d->phys_base, 8);
+        bd_put_le(sub + S_DUMP_LEVEL, o->level, 4);
+        bd_put_le(sub + S_OFF_VMCI, d->vi ? vmci_at : 0, 8);
+        bd_put_le(sub + S_SIZE_VMCI, d->vi ? d->vi->len : 0, 8);
+        bd_put_le(sub + S_OFF_NOTE, notes.len ? note_at : 0, 8);
+        bd_put_le(sub + S_SIZE_NOTE, notes.len, 8);
+        bd_put_le(sub + S_MAX_MAPNR64, l->max_mapnr, 8);
+        static const uint8_t zero[BLOCK];
+        int bad = put_at(f, 0, head, BLOCK) || put_at(f, BLOCK, sub, S_SIZE) ||
+                  (notes.len && put_at(f, note_at, notes.buf, notes.len)) ||
+                  put_at(f, l->bitmap_at, l->bitmap1, l->bitmap_len) ||
+                  put_at(f, l->bitmap_at + l->bitmap_len, l->bitmap2, l->bitmap_len) ||
+                  put_at(f, l->zero_at, zero, BLOCK);
+        free(head);
+        bd_core_notes_free(&notes);
+        return bad ? bd_error_new(BD_ERR_IO, "dump: writing its header: %s", strerror(errno))
+                   : NULL;
+}
+
+/* A partial file: its layout from its own header, checked against this
+ * target's memory; the pages whose descriptors check out are kept, the
+ * rest of the file cut. Sets w's positions and *from_pfn. */
+static struct bd_error *resume(struct writer *w, struct layout *l, uint64_t *from_pfn)
+{
+        uint8_t head[BLOCK];
+        struct stat sb;
+        if (get_at(w->f, 0, head, BLOCK) || fstat(fileno(w->f), &sb))
+                return bd_dump_not_resumable("has no whole header");
+        if (memcmp(head, "KDUMP   ", 8) || bd_le32(head + H_VERSION) != HEADER_VERSION ||
+            bd_le32(head + H_BLOCK_SIZE) != BLOCK)
+                return bd_dump_not_resumable(
+                    "is not a kdump-compressed dump of this writer's kind");
+        uint8_t sub[S_SIZE];
+        l->sub_blocks = bd_le32(head + H_SUB_BLOCKS);
+        if (l->sub_blocks > 1024 || get_at(w->f, BLOCK, sub, S_SIZE) ||
+            bd_le64(sub + S_MAX_MAPNR64) != l->max_mapnr)
+                return bd_dump_not_resumable("covers other memory than this target's");
+        place(l); /* with bitmap2 still empty: only the bitmaps' places */
+        uint8_t *b1 = malloc(l->bitmap_len);
+        int bad = !b1 || get_at(w->f, l->bitmap_at, b1, l->bitmap_len) ||
+                  memcmp(b1, l->bitmap1, l->bitmap_len) ||
+                  get_at(w->f, l->bitmap_at + l->bitmap_len, l->bitmap2, l->bitmap_len) ||
+                  bd_le32(head + H_BITMAP) != l->bitmap_blocks;
+        free(b1);
+        for (uint64_t i = 0; !bad && i < l->bitmap_len; i++)
+                bad = (l->bitmap2[i] & ~l->bitmap1[i]) != 0;
+        if (bad)
+                return bd_dump_not_resumable("covers other memory than this target's");
+        place(l);
+        w->desc_at = l->desc_at;
+        w->zero_at = l->zero_at;
+        w->data_at = l->zero_at + BLOCK;
+        if ((uint64_t)sb.st_size < w->data_at)
+                return bd_dump_not_resumable("stops before its first page");
+        /* The descriptors written, in pfn order, each naming either the
+         * zero block or the data right after the previous one's. */
+        uint8_t d[DESC_SIZE];
+        uint64_t pfn = 0, done = 0;
+        for (; pfn < l->max_mapnr; pfn++) {
+                if (!bd_pfn_test(l->bitmap2, pfn))
+                        continue;
+                if (get_at(w->f, w->desc_at, d, DESC_SIZE))
+                        break;
+                uint64_t off = bd_le64(d);
+                uint32_t size = bd_le32(d + 8), flags = bd_le32(d + 12);
+                if (off == w->zero_at && size == BLOCK && !flags) {
+                        w->st->zero++;
+                } else if (off == w->data_at && size && size <= BLOCK &&
+                           (flags == 0 || flags == COMPRESSED_ZLIB) &&
+                           off + size <= (uint64_t)sb.st_size) {
+                        w->data_at += size;
+                        w->st->compressed += flags != 0;
+                } else {
+                        break;
+                }
+                w->desc_at += DESC_SIZE;
+                done++;
+        }
+        w->st->resumed = done;
+        *from_pfn = pfn;
+        if (fflush(w->f) || ftruncate(fileno(w->f), (off_t)w->data_at))
+                return bd_error_new(BD_ERR_IO, "dump: cutting the partial file: %s",
+                                    strerror(errno));
+        return NULL;
+}
+
+struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d,
+                               const struct bd_dump_options *o, struct bd_dump_stats *st)
+{
+        memset(st, 0, sizeof(*st));
+        struct bd_error *err = bd_dump_windows(p, &st->pages);
+        if (err)
+                return err;
+        struct layout l = {0};
         struct writer w = {.st = st, .bound = compressBound(BLOCK)};
-        w.desc_at = bitmap_at + 2 * bitmap_len;
-        w.data_at = round_up(w.desc_at + st->pages * DESC_SIZE, BLOCK);
-        w.bitmap2 = calloc(1, bitmap_len);
+        char part[4200];
+        bd_dump_part_name(o->path, part, sizeof(part));
+        l.bitmap1 = bd_dump_present(p, &l.max_mapnr);
+        l.bitmap2 = l.bitmap1 ? calloc(1, bd_dump_bitmap_bytes(l.max_mapnr)) : NULL;
         w.z = malloc(w.bound);
-        uint8_t *head = calloc(1, BLOCK), *sub = calloc(1, S_SIZE);
-        char tmp[4200];
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-        if (!bitmap1 || !buf || !w.bitmap2 || !w.z || !head || !sub) {
+        uint8_t *zero = NULL;
+        if (!l.bitmap1 || !l.bitmap2 || !w.z) {
                 err = &bd_error_nomem;
                 goto out;
         }
-        for (uint64_t i = 0; i < bitmap_len; i++)
-                w.bitmap2[i] = bitmap1[i] & (keep ? keep[i] : 0xff);
-        if (!(w.f = fopen(tmp, "wb"))) {
-                err = bd_error_new(BD_ERR_IO, "dump: %s: %s", tmp, strerror(errno));
+        int again = o->resume && !access(part, F_OK);
+        if (!(w.f = fopen(part, again ? "r+b" : "w+b"))) {
+                err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
                 goto out;
         }
-        int bad = 0;
-        uint64_t done = 0;
-        /* Runs of pages to store, read a chunk at a time: what a filter
-         * left out is never read. */
-        for (unsigned i = 0; i < p->nwindows && !err && !bad; i++) {
-                const struct bd_window_desc *win = &p->windows[i];
-                uint64_t end = (win->base + win->length) / BLOCK;
-                for (uint64_t pfn = win->base / BLOCK; pfn < end && !err && !bad;) {
-                        uint64_t n = 0;
-                        while (pfn + n < end && n < CHUNK_PAGES && bd_pfn_test(w.bitmap2, pfn + n))
-                                n++;
-                        if (!n) {
-                                pfn++;
-                                done += BLOCK;
-                                continue;
-                        }
-                        if ((err = bd_phys_read(p, pfn * BLOCK, buf, n * BLOCK)))
-                                break;
-                        for (uint64_t k = 0; k < n && !bad; k++)
-                                bad = page(&w, buf + k * BLOCK);
-                        pfn += n;
-                        done += n * BLOCK;
-                        st->read_bytes += n * BLOCK;
-                        if (progress)
-                                progress(done, total);
-                }
+        uint64_t from_pfn = 0;
+        if (again) {
+                err = resume(&w, &l, &from_pfn);
+        } else if (!(err = start(w.f, d, o, &l))) {
+                w.desc_at = l.desc_at;
+                w.zero_at = l.zero_at;
+                w.data_at = l.zero_at + BLOCK;
         }
-        if (!err && !bad) {
-                header(head, d, sub_blocks, bitmap_blocks, max_mapnr);
-                bd_put_le(sub + S_PHYS_BASE, (uint64_t)d->phys_base, 8);
-                bd_put_le(sub + S_DUMP_LEVEL, level, 4);
-                bd_put_le(sub + S_OFF_VMCI, d->vi ? vmci_at : 0, 8);
-                bd_put_le(sub + S_SIZE_VMCI, d->vi ? d->vi->len : 0, 8);
-                bd_put_le(sub + S_OFF_NOTE, notes.len ? note_at : 0, 8);
-                bd_put_le(sub + S_SIZE_NOTE, notes.len, 8);
-                bd_put_le(sub + S_MAX_MAPNR64, max_mapnr, 8);
-                bad = put_at(w.f, 0, head, BLOCK) || put_at(w.f, BLOCK, sub, S_SIZE) ||
-                      (notes.len && put_at(w.f, note_at, notes.buf, notes.len)) ||
-                      put_at(w.f, bitmap_at, bitmap1, bitmap_len) ||
-                      put_at(w.f, bitmap_at + bitmap_len, w.bitmap2, bitmap_len);
-                st->file_bytes += w.desc_at;
+        if (err) { /* the partial file, if any, is left as it was */
+                fclose(w.f);
+                goto out;
         }
-        err = bd_dump_file_finish(w.f, tmp, path, err, bad);
+        st->stored = l.stored;
+        uint64_t read0 = p->bytes_read;
+        zero = bd_dump_zero_pages(p, l.bitmap2, l.max_mapnr, 0, &err);
+        if (!err)
+                err = bd_dump_read(p, l.bitmap2, zero, l.max_mapnr, from_pfn, page, &w, o->progress,
+                                   o->progress_ctx);
+        st->read_bytes = p->bytes_read - read0;
+        st->file_bytes = w.data_at;
+        err = bd_dump_file_finish(w.f, part, o->path, err, w.bad);
 out:
-        bd_core_notes_free(&notes);
-        free(bitmap1), free(buf), free(w.bitmap2), free(w.z), free(head), free(sub);
+        free(zero), free(l.bitmap1), free(l.bitmap2), free(w.z);
         return err;
 }

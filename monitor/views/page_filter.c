@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
-#include "kdump_dump.h"
+#include "dump_pages.h"
 
 /* The buddy allocator's largest block on 6.1 (MAX_ORDER - 1). */
 #define MAX_BUDDY_ORDER 10

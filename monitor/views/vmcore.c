@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../common/bytes.h"
+#include "sysinfo.h"
 #include "threads.h"
 #include "../walk/walk.h"
 
@@ -246,6 +247,10 @@ void bd_vmcore_describe(struct bd_program *prog, struct bd_vmcore_desc *d,
                 warn(warning, err, "the kernel image's mapping");
         if ((err = direct_map(prog, d)))
                 warn(warning, err, "the direct map");
+        struct bd_sysinfo si;
+        if (!(err = bd_sysinfo_read(prog, &si)) && si.have_uptime)
+                d->wall_sec = si.wall_sec;
+        bd_error_destroy(err);
         if ((err = cpus(prog, d, warning))) {
                 warn(warning, err, "the cpus' notes");
                 bd_core_notes_free(&d->cpu_notes);

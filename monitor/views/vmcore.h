@@ -35,6 +35,10 @@ struct bd_vmcore_desc {
          * VMCOREINFO, when BTF could not be read. */
         char uts[6][65];
         int64_t phys_base;
+        /* The target's own wall clock (seconds) at its last tick, for the
+         * kdump header: a dead kernel's is its time of death, the same
+         * for every dump of it; 0 when it could not be read. */
+        uint64_t wall_sec;
 };
 
 /* Describe prog's kernel. What cannot be read is left out and said in

@@ -49,7 +49,7 @@ static void mem_close(struct bd_phys *p)
         (void)p;
 }
 
-static const struct bd_phys_ops mem_ops = {mem_read, mem_cas, mem_close};
+static const struct bd_phys_ops mem_ops = {.read = mem_read, .cas = mem_cas, .close = mem_close};
 
 static void mem_phys_init(struct mem_phys *m, const uint8_t *data, size_t size)
 {

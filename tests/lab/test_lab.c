@@ -21,6 +21,12 @@ static char shm_ram[1200];
  * when the run asks for no5lvl: the page walker must handle both. */
 static int paging_levels = 5;
 
+/* The read-only NIC of host2: its RAM through the ivshmem BAR (mediated),
+ * and a snapshot file served directly. */
+#define NIC_RO_START                                                                               \
+        "bdnicd -d -k " KEY " -w host2=pci:1af4:1110 -w snap=file:/tmp/snap.bin@0x1000000000"      \
+        " -a /tmp/nic-ro.audit --log /tmp/nic-ro.log --pidfile /tmp/nic-ro.pid"
+
 static int group_setup(void **state)
 {
         (void)state;
@@ -33,17 +39,14 @@ static int group_setup(void **state)
          * the ivshmem BAR, plus a snapshot file served directly), and two
          * write-enabled ones on scratch files for the write paths, one
          * direct and one mediated. Never write to host2's own memory here. */
-        res =
-            vm("host2-nic",
-               "set -e; dd if=/dev/urandom of=/tmp/snap.bin bs=1M count=8 2>/dev/null;"
-               "cp /tmp/snap.bin /tmp/rw.bin;"
-               "bdnicd -d -k " KEY " -w host2=pci:1af4:1110 -w snap=file:/tmp/snap.bin@0x1000000000"
-               " -a /tmp/nic-ro.audit --log /tmp/nic-ro.log --pidfile /tmp/nic-ro.pid;"
-               "bdnicd -d -k " KEY " -l 0.0.0.0:7472 --allow-write -w rw=file:/tmp/rw.bin"
-               " -a /tmp/nic-rw.audit --log /tmp/nic-rw.log --pidfile /tmp/nic-rw.pid;"
-               "bdnicd -d -k " KEY " -l 0.0.0.0:7473 --allow-write --mediated"
-               " -w rwm=file:/tmp/rw.bin -a /tmp/nic-rwm.audit --log /tmp/nic-rwm.log"
-               " --pidfile /tmp/nic-rwm.pid");
+        res = vm("host2-nic",
+                 "set -e; dd if=/dev/urandom of=/tmp/snap.bin bs=1M count=8 2>/dev/null;"
+                 "cp /tmp/snap.bin /tmp/rw.bin;" NIC_RO_START ";"
+                 "bdnicd -d -k " KEY " -l 0.0.0.0:7472 --allow-write -w rw=file:/tmp/rw.bin"
+                 " -a /tmp/nic-rw.audit --log /tmp/nic-rw.log --pidfile /tmp/nic-rw.pid;"
+                 "bdnicd -d -k " KEY " -l 0.0.0.0:7473 --allow-write --mediated"
+                 " -w rwm=file:/tmp/rw.bin -a /tmp/nic-rwm.audit --log /tmp/nic-rwm.log"
+                 " --pidfile /tmp/nic-rwm.pid");
         int rc = res.rc;
         if (rc)
                 print_error("starting bdnicd failed: %s %s\n", res.out, res.err);
@@ -1556,7 +1559,44 @@ static void test_after_panic_nic_still_serves(void **state)
         result_free(&r);
 }
 
-/* The dead host2 as a vmcore that Debian's drgn and crash open with no
+/* A NIC serving host2's RAM alone (mediated: its CPU sees every byte). */
+#define NIC_DUMP "rdma:10.99.0.3:7477 -k " KEY
+#define NIC_DUMP_START                                                                             \
+        "bdnicd -d -k " KEY " -l 0.0.0.0:7477 -w host2=pci:1af4:1110 -a /tmp/nic-dump.audit"       \
+        " --log /tmp/nic-dump.log --pidfile /tmp/nic-dump.pid"
+
+/* A dump's reads, counted by the NIC that served them (its audit line for
+ * the connection, the first after `before` such lines): the bytes bdmon
+ * says it read, and no more than the dump's non-zero kept pages and the
+ * struct pages that decided, within 10 %. */
+static void check_nic_count(const char *json, long before)
+{
+        char v[5][32];
+        static const char *const keys[] = {"startup_read_bytes", "read_bytes", "stored", "zero",
+                                           "struct_page_bytes"};
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(json_field(json, keys[i], v[i], sizeof(v[i])), 0);
+        unsigned long long startup = strtoull(v[0], NULL, 10), read = strtoull(v[1], NULL, 10);
+        unsigned long long pages = strtoull(v[2], NULL, 10) - strtoull(v[3], NULL, 10);
+        unsigned long long need = pages * 4096 + strtoull(v[4], NULL, 10);
+        struct result r = vm("host2-nic",
+                             "for i in $(seq 100); do"
+                             " [ $(grep -c ' disconnect ' /tmp/nic-dump.audit) -gt %ld ]"
+                             " && break; sleep 0.1; done;"
+                             " grep ' disconnect ' /tmp/nic-dump.audit | sed -n %ldp |"
+                             " sed 's/.* read_bytes=\\([0-9]*\\).*/\\1/'",
+                             before, before + 1);
+        expect_ok(&r, "the NIC's count");
+        unsigned long long nic = strtoull(r.out, NULL, 10);
+        print_message("the NIC served %llu bytes: %llu as bdmon started, %llu for the dump, which "
+                      "needed %llu (%.4f of it)\n",
+                      nic, startup, read, need, need ? (double)read / (double)need : 0);
+        assert_int_equal(nic, startup + read);
+        assert_true(read * 10 <= need * 11);
+        result_free(&r);
+}
+
+/* The dead host2 as a vmcore (-d 31) that Debian's drgn and crash open with no
  * extra flags, given the lab kernel's -dbg vmlinux (bdlab vmlinux): drgn
  * lists the processes bdmon ps lists and reads the variables bdmon print
  * reads from the same memory, finds the panic record, and unwinds the
@@ -1573,8 +1613,9 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         snprintf(vmlinux, sizeof(vmlinux), "%s", r.out);
         snprintf(core, sizeof(core), "%s/build/lab/run/dead.vmcore", lab_root);
         result_free(&r);
-        r = host("'%s/build/bin/bdmon' -q -s file:%s --json dump -o '%s'", lab_root, shm_ram, core);
-        expect_ok(&r, "bdmon dump of the dead host2");
+        r = host("'%s/build/bin/bdmon' -q -s file:%s --json dump -d 31 -o '%s'", lab_root, shm_ram,
+                 core);
+        expect_ok(&r, "bdmon dump -d 31 of the dead host2");
         print_message("bdmon dump: %s", r.out);
         assert_non_null(strstr(r.out, "\"panic_registers\":true"));
         assert_non_null(strstr(r.out, "\"kernel_image\":true"));
@@ -1644,16 +1685,25 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         assert_non_null(strstr(r.out, "sysrq_handle_crash"));
         result_free(&r);
 
-        /* The same memory in the kdump-compressed format, zero pages left
-         * out (-d 1): drgn says word for word what it said of the ELF
-         * vmcore, and crash finds the same panic. */
+        /* The same memory through a NIC of its own (host2's RAM only), from
+         * mon, in the kdump format (-d 31): drgn says word for word what it
+         * said of the ELF vmcore, and crash finds the same panic. */
+        r = vm("host2-nic", NIC_DUMP_START);
+        expect_ok(&r, "starting a NIC for the dumps");
+        result_free(&r);
         char kdump[1100];
-        snprintf(kdump, sizeof(kdump), "%s.kdump", core);
-        r = host("'%s/build/bin/bdmon' -q -s file:%s --json dump --format kdump -d 1 -o '%s'",
-                 lab_root, shm_ram, kdump);
-        expect_ok(&r, "bdmon dump --format kdump -d 1 of the dead host2");
-        print_message("bdmon dump --format kdump: %s", r.out);
+        snprintf(kdump, sizeof(kdump), "%s/build/lab/run/dead.kdump", lab_root);
+        long disconnects =
+            vm_number("host2-nic", "grep -c ' disconnect ' /tmp/nic-dump.audit || true");
+        r = vm("mon", "cd /tmp && rm -f dead.kdump* && " BDMON " --json -s " NIC_DUMP
+                      " dump --format kdump -d 31 -o /tmp/dead.kdump &&"
+                      " cp /tmp/dead.kdump /bd/lab/run/dead.kdump");
+        expect_ok(&r, "bdmon dump --format kdump -d 31 of the dead host2 through its NIC");
+        print_message("bdmon dump --format kdump -d 31 through the NIC: %s", r.out);
         assert_non_null(strstr(r.out, "\"format\":\"kdump\""));
+        check_nic_count(r.out, disconnects);
+        char stored[32];
+        assert_int_equal(json_field(r.out, "stored", stored, sizeof(stored)), 0);
         result_free(&r);
         struct result k =
             host("/usr/bin/drgn -q -c '%s' -s '%s' '%s/tests/lab/vmcore_drgn.py' 2>&1", kdump,
@@ -1671,6 +1721,52 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         assert_non_null(
             strstr(r.out, "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\""));
         assert_non_null(strstr(r.out, "] panic at "));
+        result_free(&r);
+
+        /* The same dump stopped a quarter of the way by stopping the NIC,
+         * the NIC started again, and --resume: the same file, byte for
+         * byte, with none of the first run's pages read again. */
+        r = vm("mon", "cd /tmp && rm -f cut.kdump* cut.out;"
+                      " (" BDMON " -s " NIC_DUMP
+                      " dump --format kdump -d 31 -o /tmp/cut.kdump > cut.out 2>&1;"
+                      " echo rc $? >> cut.out) &"
+                      " for i in $(seq 1200); do [ -f cut.kdump.part ] && break; sleep 0.05; done;"
+                      " s0=$(wc -c < cut.kdump.part);"
+                      " for i in $(seq 1200); do"
+                      "  [ $(wc -c < cut.kdump.part) -gt $((s0 + 4000000)) ] && exit 0;"
+                      "  sleep 0.05; done; exit 1");
+        expect_ok(&r, "a dump under way");
+        result_free(&r);
+        r = vm("host2-nic", "p=$(cat /tmp/nic-dump.pid); kill $p;"
+                            " while kill -0 $p 2>/dev/null; do sleep 0.1; done; " NIC_DUMP_START);
+        expect_ok(&r, "stopping and starting the NIC");
+        result_free(&r);
+        r = vm("mon", "for i in $(seq 300); do grep -q '^rc ' /tmp/cut.out && break; sleep 0.1;"
+                      " done; cat /tmp/cut.out; ls -l /tmp/cut.kdump.part");
+        print_message("the dump when its NIC stopped:\n%s\n", r.out);
+        expect_ok(&r, "the stopped dump's partial file");
+        assert_null(strstr(r.out, "rc 0"));
+        assert_non_null(strstr(r.out, "--resume"));
+        result_free(&r);
+        r = vm("mon",
+               "cd /tmp && " BDMON " --json -s " NIC_DUMP " dump --format kdump -d 31 --resume"
+               " -o /tmp/cut.kdump && cmp /tmp/dead.kdump /tmp/cut.kdump && echo same");
+        print_message("resumed: %s\n", r.out);
+        expect_ok(&r, "bdmon dump --resume, byte for byte the uninterrupted dump");
+        assert_non_null(strstr(r.out, "\nsame"));
+        char resumed[32], page_bytes[32], zero[32];
+        assert_int_equal(json_field(r.out, "resumed", resumed, sizeof(resumed)), 0);
+        assert_int_equal(json_field(r.out, "page_bytes", page_bytes, sizeof(page_bytes)), 0);
+        assert_int_equal(json_field(r.out, "zero", zero, sizeof(zero)), 0);
+        assert_true(atoll(resumed) > 0 && atoll(resumed) < atoll(stored));
+        /* Only the pages the first run had not written, zero ones unread. */
+        assert_true(strtoull(page_bytes, NULL, 10) <=
+                    (strtoull(stored, NULL, 10) - strtoull(resumed, NULL, 10)) * 4096);
+        result_free(&r);
+        r = vm("mon", "rm -f /tmp/dead.kdump /tmp/cut.kdump* /tmp/cut.out");
+        result_free(&r);
+        r = vm("host2-nic", "kill $(cat /tmp/nic-dump.pid)");
+        expect_ok(&r, "stopping the dumps' NIC");
         result_free(&r);
         unlink(kdump);
         unlink(core);

@@ -11,6 +11,7 @@
 
 #include "../../common/bytes.h"
 #include "../../monitor/source/phys_file.h"
+#include "../../monitor/views/elf_dump.h"
 #include "../../monitor/views/kdump_dump.h"
 #include "../../monitor/views/page_filter.h"
 #include "../../monitor/views/vmcore.h"
@@ -78,7 +79,10 @@ static void test_dump_reads_back_as_kdump(void **state)
                     bd_core_note_add(&d.cpu_notes, "CORE", NT_PRSTATUS, desc, sizeof(desc)));
         }
         snprintf(core, sizeof(core), "%s.vmcore", raw);
-        assert_bd_ok(bd_elf_dump(p, &d, core, NULL));
+        struct bd_dump_stats st;
+        struct bd_dump_options o = {.path = core};
+        assert_bd_ok(bd_elf_dump(p, &d, &o, &st));
+        assert_int_equal(st.stored, RAM / 4096);
         bd_vmcore_desc_free(&d);
 
         size_t len;
@@ -149,7 +153,9 @@ static void test_dump_without_kernel(void **state)
         char raw[32], core[64];
         struct bd_phys *p = ram(raw);
         snprintf(core, sizeof(core), "%s.vmcore", raw);
-        assert_bd_ok(bd_elf_dump(p, NULL, core, NULL));
+        struct bd_dump_stats st;
+        struct bd_dump_options o = {.path = core};
+        assert_bd_ok(bd_elf_dump(p, NULL, &o, &st));
         size_t len;
         uint8_t *img = (uint8_t *)slurp(core, &len);
         Elf64_Ehdr eh;
@@ -186,8 +192,9 @@ static void kdump_round_trip(unsigned level)
         snprintf(d.uts[4], 65, "x86_64");
         snprintf(dump, sizeof(dump), "%s.kdump", raw);
         snprintf(back, sizeof(back), "%s.back", raw);
-        struct bd_kdump_stats st;
-        assert_bd_ok(bd_kdump_dump(p, &d, level, NULL, dump, NULL, &st));
+        struct bd_dump_stats st;
+        struct bd_dump_options o = {.path = dump, .level = level};
+        assert_bd_ok(bd_kdump_dump(p, &d, &o, &st));
         assert_int_equal(st.pages, RAM / 4096);
         assert_int_equal(st.zero, RAM / 4096 / 4);
         assert_int_equal(st.stored, RAM / 4096); /* zero pages too, sharing a block */
@@ -230,6 +237,166 @@ static void test_kdump_zero_pages_shared(void **state)
         kdump_round_trip(BD_DUMP_EXCLUDE_ZERO);
 }
 
+/* A 16 MiB memory (four batches of pages), every fourth page zero. */
+#define BIG (16u << 20)
+static uint8_t *big_memory(char *path)
+{
+        uint8_t *m = malloc(BIG);
+        assert_non_null(m);
+        for (size_t i = 0; i < BIG; i++)
+                m[i] = (i / 4096) % 4 == 3 ? 0 : (uint8_t)(i * 13 + (i >> 12));
+        temp_file(path, m, BIG);
+        return m;
+}
+
+/* Level 1 as ELF: every page is in a segment, its bytes in the file, or
+ * past p_filesz (read as zeros) when it is zero; a page the filter left
+ * out is in none. */
+static void test_elf_zero_tails(void **state)
+{
+        (void)state;
+        char raw[32], core[64];
+        uint8_t *m = big_memory(raw);
+        struct bd_phys *p;
+        assert_bd_ok(bd_phys_open_file(raw, 0, &p));
+        uint64_t max_pfn;
+        uint8_t *keep = bd_dump_present(p, &max_pfn);
+        assert_int_equal(max_pfn, BIG / 4096);
+        bd_pfn_clear(keep, 100);
+        bd_pfn_clear(keep, 101);
+        snprintf(core, sizeof(core), "%s.vmcore", raw);
+        struct bd_vmcore_desc d = {.direct_base = DIRECT, .panic_cpu = -1};
+        struct bd_dump_stats st;
+        struct bd_dump_options o = {.path = core, .level = BD_DUMP_EXCLUDE_ZERO, .keep = keep};
+        assert_bd_ok(bd_elf_dump(p, &d, &o, &st));
+        assert_int_equal(st.stored, BIG / 4096 / 4 * 3 - 2);
+        size_t len;
+        uint8_t *img = (uint8_t *)slurp(core, &len);
+        assert_true(len < BIG);
+        Elf64_Ehdr eh;
+        memcpy(&eh, img, sizeof(eh));
+        for (uint64_t pfn = 0; pfn < max_pfn; pfn++) {
+                int found = 0;
+                for (unsigned i = 0; i < eh.e_phnum; i++) {
+                        Elf64_Phdr ph;
+                        memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+                        uint64_t at = pfn * 4096;
+                        if (ph.p_type != PT_LOAD || at < ph.p_paddr ||
+                            at >= ph.p_paddr + ph.p_memsz)
+                                continue;
+                        assert_int_equal(ph.p_vaddr, DIRECT + ph.p_paddr);
+                        found++;
+                        if (at < ph.p_paddr + ph.p_filesz)
+                                assert_memory_equal(img + ph.p_offset + (at - ph.p_paddr), m + at,
+                                                    4096);
+                        else
+                                assert_int_equal(pfn % 4, 3);
+                }
+                assert_int_equal(found, pfn == 100 || pfn == 101 ? 0 : 1);
+        }
+        free(img), free(keep), free(m);
+        bd_phys_close(p);
+        unlink(core), unlink(raw);
+}
+
+/* A source that fails after some reads, as a NIC that goes away. */
+struct flaky {
+        struct bd_phys base;
+        struct bd_phys *real;
+        int reads_left;
+};
+static struct bd_error *flaky_read(struct bd_phys *p, const struct bd_phys_piece *pc, size_t n)
+{
+        struct flaky *f = (struct flaky *)p;
+        if (f->reads_left-- <= 0)
+                return bd_error_new(BD_ERR_IO, "RDMA operation failed (NIC gone?)");
+        return f->real->ops->read(f->real, pc, n);
+}
+static void flaky_close(struct bd_phys *p)
+{
+        (void)p;
+}
+static const struct bd_phys_ops flaky_ops = {.read = flaky_read, .close = flaky_close};
+
+/* Stopped mid-way (and the partial file torn as a killed writer leaves
+ * it), then --resume: the same bytes as a dump that never stopped. */
+static void resume_round_trip(int kdump, long tear)
+{
+        char raw[32], whole[64], cut[64], part[80];
+        uint8_t *m = big_memory(raw);
+        struct bd_phys *p;
+        assert_bd_ok(bd_phys_open_file(raw, 0, &p));
+        struct bd_vmcoreinfo vi = {.len = 38};
+        memcpy(vi.text, "OSRELEASE=6.1.0-57-amd64\nPAGESIZE=4096\n", vi.len);
+        struct bd_vmcore_desc d = {
+            .vi = &vi, .ncpus = 1, .panic_cpu = -1, .direct_base = DIRECT, .wall_sec = 1764000000};
+        snprintf(d.uts[2], 65, "6.1.0-57-amd64");
+        snprintf(whole, sizeof(whole), "%s.whole", raw);
+        snprintf(cut, sizeof(cut), "%s.cut", raw);
+        bd_dump_part_name(cut, part, sizeof(part));
+        struct bd_dump_stats st;
+        struct bd_dump_options o = {.path = whole, .level = 31};
+        struct bd_error *(*dump)(struct bd_phys *, const struct bd_vmcore_desc *,
+                                 const struct bd_dump_options *, struct bd_dump_stats *) =
+            kdump ? bd_kdump_dump : bd_elf_dump;
+        assert_bd_ok(dump(p, &d, &o, &st));
+
+        /* ELF tells zero pages first, by reading them (1 MiB a read). */
+        struct flaky f = {.real = p, .reads_left = kdump ? 2 : 18};
+        f.base = *p;
+        f.base.ops = &flaky_ops;
+        o.path = cut;
+        struct bd_error *err = dump(&f.base, &d, &o, &st);
+        assert_non_null(err);
+        assert_non_null(strstr(err->message, "--resume"));
+        bd_error_destroy(err);
+        assert_int_equal(access(cut, F_OK), -1);
+        size_t len;
+        free(slurp(part, &len));
+        if (tear)
+                assert_int_equal(truncate(part, (off_t)len - tear), 0);
+        o.resume = 1;
+        assert_bd_ok(dump(p, &d, &o, &st));
+        assert_true(st.resumed > 0 && st.resumed < st.stored);
+        /* Not a page read twice: what the first run kept is not read. */
+        assert_true(st.read_bytes <= (st.stored - st.resumed) * 4096);
+        size_t a_len, b_len;
+        char *a = slurp(whole, &a_len), *b = slurp(cut, &b_len);
+        assert_int_equal(a_len, b_len);
+        assert_memory_equal(a, b, a_len);
+        free(a), free(b), free(m);
+
+        /* A partial dump of other memory is refused, and left alone. */
+        assert_int_equal(rename(cut, part), 0);
+        struct bd_phys *small;
+        char other[32];
+        uint8_t one[4096] = {1};
+        temp_file(other, one, sizeof(one));
+        assert_bd_ok(bd_phys_open_file(other, 0, &small));
+        err = dump(small, &d, &o, &st);
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_USAGE);
+        bd_error_destroy(err);
+        assert_int_equal(access(part, F_OK), 0);
+        bd_phys_close(small);
+        bd_phys_close(p);
+        unlink(raw), unlink(whole), unlink(part), unlink(other);
+}
+
+static void test_kdump_resume(void **state)
+{
+        (void)state;
+        resume_round_trip(1, 0);
+        resume_round_trip(1, 3000); /* a descriptor's data cut short */
+}
+
+static void test_elf_resume(void **state)
+{
+        (void)state;
+        resume_round_trip(0, 0);
+        resume_round_trip(0, 1000);
+}
+
 /* makedumpfile's rules on made-up struct pages (6.1's flag numbers). */
 static void test_page_classes(void **state)
 {
@@ -270,6 +437,9 @@ int main(void)
             cmocka_unit_test(test_dump_without_kernel),
             cmocka_unit_test(test_kdump_read_by_libkdumpfile),
             cmocka_unit_test(test_kdump_zero_pages_shared),
+            cmocka_unit_test(test_elf_zero_tails),
+            cmocka_unit_test(test_kdump_resume),
+            cmocka_unit_test(test_elf_resume),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/bytes.h"
 #include "../../common/wire.h"
 #include "helpers.h"
 
@@ -632,11 +633,46 @@ static void test_reject_window_mode_access(void **state)
 static void test_reject_request_unknown_op(void **state)
 {
         (void)state;
-        static const uint8_t bad[] = {0, 4, 5, BD_OP_CASV + 1, 0x7f, 0xff};
+        static const uint8_t bad[] = {0, 4, 5, BD_OP_ZEROMAP + 1, 0x7f, 0xff};
         size_t n = sample(6, buf);
         for (size_t i = 0; i < sizeof(bad); i++) {
                 buf[BD_HDR_LEN] = bad[i];
                 expect_reject_why(buf, n, "operation");
+        }
+}
+
+/* A ZEROMAP names whole pages, at least one, at most BD_ZEROMAP_MAX
+ * bytes of them, and carries no data. */
+static void test_zeromap_lengths(void **state)
+{
+        (void)state;
+        static const uint32_t good[] = {BD_ZEROMAP_PAGE, 3 * BD_ZEROMAP_PAGE, BD_ZEROMAP_MAX};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                struct bd_msg m = request_msg(BD_OP_ZEROMAP), back;
+                m.u.request.length = good[i];
+                size_t n = bd_wire_encode(&m, buf, sizeof(buf));
+                assert_int_equal(n, BD_HDR_LEN + BD_REQUEST_FIXED_LEN);
+                const char *why;
+                assert_int_equal(bd_wire_decode(buf, n, &back, &why), 0);
+                assert_int_equal(back.u.request.op, BD_OP_ZEROMAP);
+                assert_int_equal(back.u.request.length, good[i]);
+                assert_null(back.u.request.data);
+        }
+        static const uint32_t bad[] = {0,
+                                       1,
+                                       BD_ZEROMAP_PAGE - 1,
+                                       BD_ZEROMAP_PAGE + 8,
+                                       BD_ZEROMAP_MAX + BD_ZEROMAP_PAGE,
+                                       0xfffff000u};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct bd_msg m = request_msg(BD_OP_ZEROMAP);
+                m.u.request.length = BD_ZEROMAP_PAGE;
+                size_t n = bd_wire_encode(&m, buf, sizeof(buf));
+                assert_int_equal(n, BD_HDR_LEN + BD_REQUEST_FIXED_LEN);
+                bd_put_le(buf + BD_HDR_LEN + 4, bad[i], 4);
+                expect_reject_why(buf, n, "zeromap");
+                m.u.request.length = bad[i];
+                assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         }
 }
 
@@ -829,7 +865,7 @@ static void test_encode_refuses_invalid(void **state)
         m.u.welcome.nwindows = 0xffffffffu;
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         /* Unknown or retired operations. */
-        static const uint8_t ops[] = {0, 4, 5, BD_OP_CASV + 1, 0xff};
+        static const uint8_t ops[] = {0, 4, 5, BD_OP_ZEROMAP + 1, 0xff};
         for (size_t i = 0; i < sizeof(ops); i++) {
                 m = request_msg(ops[i]);
                 assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
@@ -901,6 +937,7 @@ int main(void)
             cmocka_unit_test(test_reject_window_extent),
             cmocka_unit_test(test_reject_window_mode_access),
             cmocka_unit_test(test_reject_request_unknown_op),
+            cmocka_unit_test(test_zeromap_lengths),
             cmocka_unit_test(test_reject_write_length),
             cmocka_unit_test(test_reject_read_with_data),
             cmocka_unit_test(test_reject_reply_length),
