@@ -7,7 +7,9 @@
 #                   saved report, the dead kernel read through its NIC
 # make bench        bdmon against perftest on the same lab link, with ratios;
 #                   watch's detection latency per fault kind (bench/detect);
-#                   repair time per persistent fault against a reboot (bench/repair)
+#                   repair time per persistent fault against a reboot (bench/repair);
+#                   dumps filtered at the source against perftest and makedumpfile
+#                   (bench/dump); resurrection against a reboot (bench/resurrect)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min: no alarm;
@@ -32,7 +34,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 GEN     := $(BUILD)/gen
 INCS    := $(LUA_CFLAGS) -I$(GEN)
 CRIU_GEN := $(GEN)/criu/images.c
-LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c -lz
+LIBS    := -lrdmacm -libverbs -lsodium -lpci -lbpf -llua5.4 -ljson-c -lprotobuf-c -lz -lzstd
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 
@@ -68,7 +70,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
         criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables \
-        zlib1g-dev python3-drgn crash python3-libkdumpfile
+        zlib1g-dev libzstd-dev python3-drgn crash python3-libkdumpfile
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:

@@ -74,8 +74,9 @@ static const char usage[] =
     "  dump TARGET -o FILE       the target's memory as an ELF vmcore laid out as\n"
     "                            the kernel's kdump lays out /proc/vmcore: an\n"
     "                            NT_PRSTATUS note per cpu (its current task's pid;\n"
-    "                            registers for the panicking cpu only, at panic()'s\n"
-    "                            last call), VMCOREINFO, the kernel image at its\n"
+    "                            after a panic, registers: the panicking cpu's at\n"
+    "                            panic()'s last call, the others' where the stop\n"
+    "                            IPI found them), VMCOREINFO, the kernel image at its\n"
     "                            virtual address, the RAM at its direct-map\n"
     "                            address. Debian's drgn and crash open it as they\n"
     "                            open a kdump (drgn -c FILE -s VMLINUX, crash\n"
@@ -226,6 +227,9 @@ static const char usage[] =
     "      --format F      dump: elf (default) or kdump.\n"
     "  -d, --dump-level N  dump: the pages to leave out (0-31, bits as above).\n"
     "      --resume        dump: continue FILE.part where an earlier run stopped.\n"
+    "      --compress C    dump --format kdump: zlib (default, as makedumpfile -c)\n"
+    "                      or zstd (as -z: a third of the CPU; crash, drgn and\n"
+    "                      libkdumpfile on Debian 12 read it).\n"
     "      --images DIR    resurrect: the image directory to create.\n"
     "      --to COMMAND    resurrect: the standby's restore command, run once the\n"
     "                      images are whole (exit 13 when it fails).\n"
@@ -353,6 +357,7 @@ int main(int argc, char **argv)
                 OPT_TO_IMAGES,
                 OPT_FORMAT,
                 OPT_RESUME,
+                OPT_COMPRESS,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -398,6 +403,7 @@ int main(int argc, char **argv)
             {"format", required_argument, NULL, OPT_FORMAT},
             {"dump-level", required_argument, NULL, 'd'},
             {"resume", no_argument, NULL, OPT_RESUME},
+            {"compress", required_argument, NULL, OPT_COMPRESS},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {0},
@@ -482,6 +488,12 @@ int main(int argc, char **argv)
                         break;
                 case OPT_RESUME:
                         cli.resume = 1;
+                        break;
+                case OPT_COMPRESS:
+                        if (strcmp(optarg, "zlib") && strcmp(optarg, "zstd"))
+                                return cli_usage_error("bad compression '%s' (zlib or zstd)",
+                                                       optarg);
+                        cli.compress = optarg;
                         break;
                 case 'd':
                         if (parse_long(optarg, 31, &cli.dump_level))

@@ -27,6 +27,7 @@ struct cli {
         const char *format;    /* dump --format elf|kdump */
         long dump_level;       /* dump -d LEVEL */
         int resume;            /* dump --resume */
+        const char *compress;  /* dump --compress zlib|zstd */
         int apply;             /* repair --apply */
         int force;             /* repair --force */
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;

@@ -47,6 +47,8 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 return cli_usage_error("%s", "dump needs -o FILE");
         int kdump = cli->format && !strcmp(cli->format, "kdump");
         unsigned level = (unsigned)cli->dump_level;
+        if (cli->compress && !kdump)
+                return cli_usage_error("%s", "--compress needs --format kdump");
         char part[4200];
         bd_dump_part_name(cli->output, part, sizeof(part));
         int resuming = cli->resume && !access(part, F_OK);
@@ -87,6 +89,9 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                              .excluded = fs.cache + fs.cache_private + fs.user + fs.free};
         struct bd_dump_options o = {.path = cli->output,
                                     .level = level,
+                                    .compression = cli->compress && !strcmp(cli->compress, "zstd")
+                                                       ? BD_KDUMP_ZSTD
+                                                       : BD_KDUMP_ZLIB,
                                     .keep = keep,
                                     .resume = cli->resume,
                                     .progress = progress_line,
@@ -97,6 +102,7 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         double secs = (double)(bd_now_ns() - t0) / 1e9;
         int ncpus = prog ? (int)d.ncpus : 0, panic_cpu = prog ? d.panic_cpu : -1;
         int panic_regs = prog && d.panic_regs, image = prog && d.text_size;
+        unsigned stopped = prog ? d.stopped_regs : 0;
         free(keep);
         if (prog)
                 bd_vmcore_desc_free(&d);
@@ -107,8 +113,10 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         if (cli->json) {
                 printf("{\"path\":");
                 bd_json_string(stdout, cli->output);
-                printf(",\"format\":\"%s\",\"dump_level\":%u,\"windows\":%u,\"cpus\":%d,"
-                       "\"panic_cpu\":%d,\"panic_registers\":%s,\"kernel_image\":%s,"
+                printf(",\"format\":\"%s\",\"compression\":\"%s\",\"dump_level\":%u,\"windows\":%u,"
+                       "\"cpus\":%d,"
+                       "\"panic_cpu\":%d,\"panic_registers\":%s,\"stopped_cpu_registers\":%u,"
+                       "\"kernel_image\":%s,"
                        "\"pages\":%" PRIu64 ",\"stored\":%" PRIu64 ",\"zero\":%" PRIu64
                        ",\"compressed\":%" PRIu64 ",\"resumed\":%" PRIu64 ",\"file_bytes\":%" PRIu64
                        ",\"page_bytes\":%" PRIu64 ",\"read_bytes\":%" PRIu64
@@ -117,11 +125,15 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        ",\"seconds\":%.3f,\"excluded\":{\"cache\":%" PRIu64
                        ",\"cache_private\":%" PRIu64 ",\"user\":%" PRIu64 ",\"free\":%" PRIu64
                        "},\"struct_page_bytes\":%" PRIu64 "}\n",
-                       kdump ? "kdump" : "elf", level, p->nwindows, ncpus, panic_cpu,
-                       panic_regs ? "true" : "false", image ? "true" : "false", st.pages, st.stored,
-                       st.zero, st.compressed, st.resumed, st.file_bytes, st.read_bytes, read,
-                       p->bytes_scanned - scanned0, read0, p->round_trips - rt0, secs, fs.cache,
-                       fs.cache_private, fs.user, fs.free, fs.struct_page_bytes);
+                       kdump ? "kdump" : "elf",
+                       !kdump                           ? "none"
+                       : o.compression == BD_KDUMP_ZSTD ? "zstd"
+                                                        : "zlib",
+                       level, p->nwindows, ncpus, panic_cpu, panic_regs ? "true" : "false", stopped,
+                       image ? "true" : "false", st.pages, st.stored, st.zero, st.compressed,
+                       st.resumed, st.file_bytes, st.read_bytes, read, p->bytes_scanned - scanned0,
+                       read0, p->round_trips - rt0, secs, fs.cache, fs.cache_private, fs.user,
+                       fs.free, fs.struct_page_bytes);
         } else {
                 printf("%s: %s, level %u: %" PRIu64 " of %" PRIu64 " pages stored (%" PRIu64
                        " zero), %" PRIu64 " MiB written, %" PRIu64 " MiB read in %.1f s",
@@ -132,8 +144,9 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 if (ncpus)
                         printf(", %d cpu note%s", ncpus, ncpus == 1 ? "" : "s");
                 if (panic_cpu >= 0)
-                        printf(", cpu %d panicked (registers %s)", panic_cpu,
-                               panic_regs ? "at panic()" : "not found");
+                        printf(", cpu %d panicked (registers %s; %u other cpu%s' where stopped)",
+                               panic_cpu, panic_regs ? "at panic()" : "not found", stopped,
+                               stopped == 1 ? "" : "s");
                 printf("\n");
         }
         return cli_flush();

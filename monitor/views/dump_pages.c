@@ -166,6 +166,14 @@ void bd_dump_part_name(const char *path, char *buf, size_t cap)
         snprintf(buf, cap, "%s.part", path);
 }
 
+FILE *bd_dump_open(const char *part, int again)
+{
+        FILE *f = fopen(part, again ? "r+b" : "w+b");
+        if (f)
+                setvbuf(f, NULL, _IOFBF, 1u << 20);
+        return f;
+}
+
 struct bd_error *bd_dump_file_finish(FILE *f, const char *part, const char *path,
                                      struct bd_error *err, int bad)
 {

@@ -51,9 +51,10 @@ struct bd_dump_progress {
 /* What a dump is asked for, in either format. */
 struct bd_dump_options {
         const char *path;
-        unsigned level;      /* makedumpfile's dump level (bit 1: zero pages) */
-        const uint8_t *keep; /* the pages to keep, by pfn (bd_dump_present()
-                              * less a filter's); NULL: all */
+        unsigned level;       /* makedumpfile's dump level (bit 1: zero pages) */
+        unsigned compression; /* kdump: enum bd_kdump_compression */
+        const uint8_t *keep;  /* the pages to keep, by pfn (bd_dump_present()
+                               * less a filter's); NULL: all */
         /* Continue path's partial file (bd_dump_part_name()) where it
          * stopped, with the layout, header and page set it was started
          * with (keep is not used); without one, start afresh. */
@@ -81,6 +82,11 @@ struct bd_error *bd_dump_not_resumable(const char *why);
 
 /* The name a dump is written under until it is whole: path + ".part". */
 void bd_dump_part_name(const char *path, char *buf, size_t cap);
+
+/* The partial file, opened to go on with (again) or made anew, with a
+ * buffer large enough that a share mounted sync is not written 4 KiB at
+ * a time. */
+FILE *bd_dump_open(const char *part, int again);
 
 /* The end of a dump: f closed, then the partial file renamed to path
  * when all went well; after a failure to write (bad) it is removed, after

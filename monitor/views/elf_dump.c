@@ -216,9 +216,13 @@ static struct bd_error *start(FILE *f, struct plan *pl, const struct bd_vmcore_d
         image_pieces(pl, d, ph + (notes.len > 0), ph + first);
         Elf64_Ehdr eh;
         bd_elf_core_header(&eh, nph);
+        /* Up to the data, padding written: a partial file at least that
+         * long has its headers whole (resume() counts on it). */
+        static const uint8_t pad[PAGE];
+        size_t at = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + notes.len;
         int bad = fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(ph, sizeof(*ph), nph, f) != nph ||
                   (notes.len && fwrite(notes.buf, notes.len, 1, f) != 1) ||
-                  fseeko(f, (off_t)off, SEEK_SET);
+                  fwrite(pad, 1, off - at, f) != off - at;
         free(ph);
         bd_core_notes_free(&notes);
         return bad ? bd_error_new(BD_ERR_IO, "dump: writing its headers: %s", strerror(errno))
@@ -249,7 +253,7 @@ static struct bd_error *resume(FILE *f, struct plan *pl, const uint8_t *present,
                         continue; /* the notes, the image's pieces */
                 uint64_t pfn = q->p_paddr / PAGE, n = q->p_filesz / PAGE;
                 bad = q->p_paddr % PAGE || q->p_filesz % PAGE || q->p_memsz % PAGE ||
-                      q->p_memsz < q->p_filesz || pfn < last_end ||
+                      q->p_memsz < q->p_filesz || pfn < last_end || pfn > pl->max_pfn ||
                       q->p_memsz / PAGE > pl->max_pfn - pfn || (at && q->p_offset != at);
                 if (!at)
                         data_at = at = q->p_offset;
@@ -262,10 +266,11 @@ static struct bd_error *resume(FILE *f, struct plan *pl, const uint8_t *present,
                 last_end = pfn + q->p_memsz / PAGE;
         }
         free(ph);
+        if (!bad && (uint64_t)sb.st_size < data_at)
+                return bd_dump_not_resumable("stops before its first page");
         if (bad || !data_at || data_at % PAGE)
                 return bd_dump_not_resumable("covers other memory than this target's");
-        uint64_t have =
-            (uint64_t)sb.st_size < data_at ? 0 : ((uint64_t)sb.st_size - data_at) / PAGE;
+        uint64_t have = ((uint64_t)sb.st_size - data_at) / PAGE;
         *done = have < stored ? have : stored;
         /* The first page not yet written. */
         uint64_t pfn = 0, seen = 0;
@@ -319,7 +324,7 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d,
                         st->zero += bd_pfn_test(pl.keep, pfn) && tail;
                 }
         }
-        if (!(w.f = fopen(part, again ? "r+b" : "w+b"))) {
+        if (!(w.f = bd_dump_open(part, again))) {
                 err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
                 goto out;
         }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../../common/bytes.h"
 
@@ -33,9 +34,7 @@
 #define S_SIZE_NOTE   56
 #define S_MAX_MAPNR64 96
 #define S_SIZE        104
-/* A page's data is zlib's (in the header's status and the descriptor). */
-#define COMPRESSED_ZLIB 0x1u
-#define DESC_SIZE       24
+#define DESC_SIZE     24
 
 /* Where things are in the file, fixed before the first page is read. */
 struct layout {
@@ -47,13 +46,22 @@ struct layout {
         uint8_t *bitmap1, *bitmap2; /* pages that exist, pages stored */
 };
 
+/* Descriptors wait in memory until this many pile up (or the run ends),
+ * then go to the file after the data they name: one write, not one per
+ * page, and still never a descriptor on disk before its data. */
+#define DESC_BATCH 1024
+
 struct writer {
         FILE *f;
-        uint64_t desc_at, data_at, zero_at;
+        uint64_t desc_at, data_at, zero_at; /* desc_at: the first held back */
+        uint8_t desc[DESC_BATCH * DESC_SIZE];
+        unsigned ndesc;
         struct bd_dump_stats *st;
-        int bad; /* a write failed */
-        uLong bound;
+        int bad;         /* a write failed */
+        unsigned method; /* enum bd_kdump_compression */
+        size_t bound;
         uint8_t *z;
+        ZSTD_CCtx *zstd;
 };
 
 static uint64_t round_up(uint64_t n, uint64_t to)
@@ -77,15 +85,26 @@ static int zero_page(const uint8_t *p)
         return !memcmp(p, zero, BLOCK);
 }
 
+/* The held-back descriptors to the file, the file left at the data's end
+ * for the next page's. */
+static int descriptors(struct writer *w)
+{
+        if (w->ndesc)
+                w->bad |= put_at(w->f, w->desc_at, w->desc, (size_t)w->ndesc * DESC_SIZE) ||
+                          fseeko(w->f, (off_t)w->data_at, SEEK_SET);
+        w->desc_at += (uint64_t)w->ndesc * DESC_SIZE;
+        w->ndesc = 0;
+        return w->bad;
+}
+
 static int descriptor(struct writer *w, uint64_t offset, uint32_t size, uint32_t flags)
 {
-        uint8_t d[DESC_SIZE] = {0};
+        uint8_t *d = w->desc + (size_t)w->ndesc++ * DESC_SIZE;
+        memset(d, 0, DESC_SIZE);
         bd_put_le(d, offset, 8);
         bd_put_le(d + 8, size, 4);
         bd_put_le(d + 12, flags, 4);
-        w->bad |= put_at(w->f, w->desc_at, d, sizeof(d));
-        w->desc_at += DESC_SIZE;
-        return w->bad;
+        return w->ndesc == DESC_BATCH ? descriptors(w) : w->bad;
 }
 
 /* One page: pointed at the shared zero block, or its data (compressed
@@ -98,20 +117,29 @@ static int page(void *ctx, uint64_t pfn, const uint8_t *p)
                 w->st->zero++;
                 return descriptor(w, w->zero_at, BLOCK, 0);
         }
-        uLongf n = w->bound;
         const uint8_t *data = p;
         uint32_t flags = 0, size = BLOCK;
-        if (compress2(w->z, &n, p, BLOCK, Z_BEST_SPEED) == Z_OK && n < BLOCK) {
-                data = w->z, size = (uint32_t)n, flags = COMPRESSED_ZLIB;
+        size_t n = BLOCK;
+        if (w->method == BD_KDUMP_ZSTD) {
+                size_t got = ZSTD_compressCCtx(w->zstd, w->z, w->bound, p, BLOCK, 1);
+                n = ZSTD_isError(got) ? BLOCK : got;
+        } else {
+                uLongf got = (uLongf)w->bound;
+                n = compress2(w->z, &got, p, BLOCK, Z_BEST_SPEED) == Z_OK ? got : BLOCK;
+        }
+        if (n < BLOCK) {
+                data = w->z, size = (uint32_t)n, flags = w->method;
                 w->st->compressed++;
         }
-        if ((w->bad = put_at(w->f, w->data_at, data, size)))
+        /* The file stands at data_at: appended, no seek. */
+        if ((w->bad = fwrite(data, 1, size, w->f) != size))
                 return 1;
         w->data_at += size;
         return descriptor(w, w->data_at - size, size, flags);
 }
 
-static void header(uint8_t *h, const struct bd_vmcore_desc *d, const struct layout *l)
+static void header(uint8_t *h, const struct bd_vmcore_desc *d, const struct layout *l,
+                   unsigned method)
 {
         memcpy(h, "KDUMP   ", 8);
         bd_put_le(h + H_VERSION, HEADER_VERSION, 4);
@@ -120,7 +148,7 @@ static void header(uint8_t *h, const struct bd_vmcore_desc *d, const struct layo
         /* Whole seconds, as makedumpfile writes them: libkdumpfile tries
          * the 32-bit layout first, where tv_usec lies on block_size. */
         bd_put_le(h + H_TIMESTAMP, d->wall_sec ? d->wall_sec : (uint64_t)time(NULL), 8);
-        bd_put_le(h + H_STATUS, COMPRESSED_ZLIB, 4);
+        bd_put_le(h + H_STATUS, method, 4);
         bd_put_le(h + H_BLOCK_SIZE, BLOCK, 4);
         bd_put_le(h + H_SUB_BLOCKS, l->sub_blocks, 4);
         bd_put_le(h + H_BITMAP, l->bitmap_blocks, 4);
@@ -172,7 +200,7 @@ static struct bd_error *start(FILE *f, const struct bd_vmcore_desc *d,
                 bd_core_notes_free(&notes);
                 return &bd_error_nomem;
         }
-        header(head, d, l);
+        header(head, d, l, o->compression);
         bd_put_le(sub + S_PHYS_BASE, (uint64_t)d->phys_base, 8);
         bd_put_le(sub + S_DUMP_LEVEL, o->level, 4);
         bd_put_le(sub + S_OFF_VMCI, d->vi ? vmci_at : 0, 8);
@@ -201,10 +229,13 @@ static struct bd_error *resume(struct writer *w, struct layout *l, uint64_t *fro
         struct stat sb;
         if (get_at(w->f, 0, head, BLOCK) || fstat(fileno(w->f), &sb))
                 return bd_dump_not_resumable("has no whole header");
+        uint32_t method = bd_le32(head + H_STATUS);
         if (memcmp(head, "KDUMP   ", 8) || bd_le32(head + H_VERSION) != HEADER_VERSION ||
-            bd_le32(head + H_BLOCK_SIZE) != BLOCK)
+            bd_le32(head + H_BLOCK_SIZE) != BLOCK ||
+            (method != BD_KDUMP_ZLIB && method != BD_KDUMP_ZSTD))
                 return bd_dump_not_resumable(
                     "is not a kdump-compressed dump of this writer's kind");
+        w->method = method; /* the first run's, whatever this one asks */
         uint8_t sub[S_SIZE];
         l->sub_blocks = bd_le32(head + H_SUB_BLOCKS);
         if (l->sub_blocks > 1024 || get_at(w->f, BLOCK, sub, S_SIZE) ||
@@ -241,7 +272,7 @@ static struct bd_error *resume(struct writer *w, struct layout *l, uint64_t *fro
                 if (off == w->zero_at && size == BLOCK && !flags) {
                         w->st->zero++;
                 } else if (off == w->data_at && size && size <= BLOCK &&
-                           (flags == 0 || flags == COMPRESSED_ZLIB) &&
+                           (flags == 0 || flags == w->method) &&
                            off + size <= (uint64_t)sb.st_size) {
                         w->data_at += size;
                         w->st->compressed += flags != 0;
@@ -267,19 +298,21 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
         if (err)
                 return err;
         struct layout l = {0};
-        struct writer w = {.st = st, .bound = compressBound(BLOCK)};
+        size_t zb = ZSTD_compressBound(BLOCK), gb = compressBound(BLOCK);
+        struct writer w = {.st = st, .method = o->compression, .bound = zb > gb ? zb : gb};
         char part[4200];
         bd_dump_part_name(o->path, part, sizeof(part));
         l.bitmap1 = bd_dump_present(p, &l.max_mapnr);
         l.bitmap2 = l.bitmap1 ? calloc(1, bd_dump_bitmap_bytes(l.max_mapnr)) : NULL;
         w.z = malloc(w.bound);
+        w.zstd = ZSTD_createCCtx();
         uint8_t *zero = NULL;
-        if (!l.bitmap1 || !l.bitmap2 || !w.z) {
+        if (!l.bitmap1 || !l.bitmap2 || !w.z || !w.zstd) {
                 err = &bd_error_nomem;
                 goto out;
         }
         int again = o->resume && !access(part, F_OK);
-        if (!(w.f = fopen(part, again ? "r+b" : "w+b"))) {
+        if (!(w.f = bd_dump_open(part, again))) {
                 err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
                 goto out;
         }
@@ -291,6 +324,8 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
                 w.zero_at = l.zero_at;
                 w.data_at = l.zero_at + BLOCK;
         }
+        if (!err && fseeko(w.f, (off_t)w.data_at, SEEK_SET))
+                err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
         if (err) { /* the partial file, if any, is left as it was */
                 fclose(w.f);
                 goto out;
@@ -301,10 +336,12 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
         if (!err)
                 err = bd_dump_read(p, l.bitmap2, zero, l.max_mapnr, from_pfn, page, &w, o->progress,
                                    o->progress_ctx);
+        descriptors(&w); /* also after a failed read: what was written stays */
         st->read_bytes = p->bytes_read - read0;
         st->file_bytes = w.data_at;
         err = bd_dump_file_finish(w.f, part, o->path, err, w.bad);
 out:
         free(zero), free(l.bitmap1), free(l.bitmap2), free(w.z);
+        ZSTD_freeCCtx(w.zstd);
         return err;
 }

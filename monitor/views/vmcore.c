@@ -31,6 +31,26 @@ uint64_t bd_vmcore_panic_slot(const uint8_t *stack, uint64_t stack_addr, size_t 
         return 0;
 }
 
+uint64_t bd_vmcore_irq_regs(const uint8_t *stack, uint64_t stack_addr, size_t len, uint64_t text,
+                            uint64_t etext)
+{
+        for (size_t at = 0; at + BD_PT_REGS_SIZE <= len; at += 8) {
+                const uint8_t *r = stack + at;
+                uint64_t ip = bd_le64(r + BD_REG_IP), cs = bd_le64(r + BD_REG_CS);
+                uint64_t flags = bd_le64(r + BD_REG_FLAGS), sp = bd_le64(r + BD_REG_SP);
+                uint64_t ss = bd_le64(r + BD_REG_SS), end = stack_addr + at + BD_PT_REGS_SIZE;
+                /* What the CPU pushed when it took the interrupt in kernel
+                 * mode: its code segment, a null or kernel stack segment,
+                 * flags with the fixed bit and none past ID (bit 21), an
+                 * ip in the kernel's text, and the sp it had, at most
+                 * 16-byte alignment and an error code above the frame. */
+                if (cs == KERNEL_CS && (ss == 0 || ss == KERNEL_DS) && (flags & EFLAGS_FIXED) &&
+                    flags < (1u << 22) && ip >= text && ip < etext && sp >= end && sp - end <= 24)
+                        return stack_addr + at;
+        }
+        return 0;
+}
+
 static void warn(struct bd_error **warning, struct bd_error *err, const char *what)
 {
         if (!*warning)
@@ -152,6 +172,51 @@ static struct bd_error *panic_regs(struct bd_program *prog, uint64_t task, int64
         return NULL;
 }
 
+/* A CPU that panic() stopped: it took the stop IPI (REBOOT_VECTOR) where
+ * it ran, its interrupt entry saved pt_regs on that stack and switched to
+ * its hardirq stack, whose top word holds the stack pointer it left, and
+ * it halts in stop_this_cpu() for good. The frame lies a little above
+ * that pointer. Not found when the stop came as an NMI (its own stack) or
+ * the CPU was in an interrupt already. */
+static struct bd_error *stopped_regs(struct bd_program *prog, unsigned cpu,
+                                     uint8_t regs[BD_PT_REGS_SIZE])
+{
+        enum { SCAN = 512 };
+        struct bd_kernel *k = prog->k;
+        uint64_t var, top, left, text, etext;
+        struct bd_error *err;
+        if ((err = bd_program_symbol(prog, "hardirq_stack_ptr", &var)) ||
+            (err = bd_program_symbol(prog, "_stext", &text)) ||
+            (err = bd_program_symbol(prog, "_etext", &etext)) ||
+            (err = bd_program_percpu(prog, var, cpu, &var)) ||
+            (err = bd_kernel_read_u64(k, var, &top)))
+                return err;
+        if (!bd_walk_kptr_ok(k, top, 8) || (err = bd_kernel_read_u64(k, top, &left)))
+                return err ? err
+                           : bd_error_new(BD_ERR_PROTOCOL, "cpu %u's hardirq stack at 0x%llx", cpu,
+                                          (unsigned long long)top);
+        if (!bd_walk_kptr_ok(k, left, 8))
+                return bd_error_new(BD_ERR_PROTOCOL, "cpu %u left its stack at 0x%llx", cpu,
+                                    (unsigned long long)left);
+        /* A stack's top may be its mapping's end: then the rest of the
+         * page is all there is to read. */
+        uint8_t buf[SCAN];
+        size_t len = SCAN;
+        if ((err = bd_kernel_read(k, left, buf, len))) {
+                bd_error_destroy(err);
+                len = 4096 - left % 4096 < SCAN ? 4096 - left % 4096 : SCAN;
+                if ((err = bd_kernel_read(k, left, buf, len)))
+                        return err;
+        }
+        uint64_t at = bd_vmcore_irq_regs(buf, left, len, text, etext);
+        if (!at)
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "no interrupt frame above cpu %u's stack pointer 0x%llx", cpu,
+                                    (unsigned long long)left);
+        memcpy(regs, buf + (at - left), BD_PT_REGS_SIZE);
+        return NULL;
+}
+
 static struct bd_error *cpus(struct bd_program *prog, struct bd_vmcore_desc *d,
                              struct bd_error **warning)
 {
@@ -199,6 +264,11 @@ static struct bd_error *cpus(struct bd_program *prog, struct bd_vmcore_desc *d,
                         if (e)
                                 warn(warning, e, "the panicking cpu's registers");
                         d->panic_regs = !e;
+                } else if (d->panic_cpu >= 0) {
+                        struct bd_error *e = stopped_regs(prog, c, st.pt_regs);
+                        if (e)
+                                warn(warning, e, "a stopped cpu's registers");
+                        d->stopped_regs += !e;
                 }
                 uint8_t desc[BD_PRSTATUS_SIZE];
                 bd_core_prstatus_encode(&st, desc);

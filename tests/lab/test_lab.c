@@ -1600,7 +1600,8 @@ static void check_nic_count(const char *json, long before)
  * extra flags, given the lab kernel's -dbg vmlinux (bdlab vmlinux): drgn
  * lists the processes bdmon ps lists and reads the variables bdmon print
  * reads from the same memory, finds the panic record, and unwinds the
- * panicking CPU through panic() from the registers bdmon put in its note;
+ * panicking CPU through panic() from the registers bdmon put in its note,
+ * the other from those its stop interrupt saved;
  * crash's sys, log and bt say the same (crash's exit status does not tell
  * a failed command, so its output is read). */
 static void test_panic_vmcore_in_drgn_and_crash(void **state)
@@ -1618,6 +1619,7 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         expect_ok(&r, "bdmon dump -d 31 of the dead host2");
         print_message("bdmon dump: %s", r.out);
         assert_non_null(strstr(r.out, "\"panic_registers\":true"));
+        assert_non_null(strstr(r.out, "\"stopped_cpu_registers\":1"));
         assert_non_null(strstr(r.out, "\"kernel_image\":true"));
         result_free(&r);
 
@@ -1663,6 +1665,14 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         assert_non_null(stack);
         assert_non_null(strstr(stack, " panic "));
         assert_non_null(strstr(stack, "sysrq_handle_crash"));
+        /* The other cpu unwinds from where panic()'s stop interrupt found
+         * it: named frames, down to where it started. */
+        const char *other =
+            strstr(d.out, strstr(d.out, "panic_cpu 0\n") ? "cpu1_stack " : "cpu0_stack ");
+        assert_non_null(other);
+        assert_null(strstr(other, "error:"));
+        assert_true(strstr(other, "start_secondary") || strstr(other, "x86_64_start_kernel") ||
+                    strstr(other, "do_syscall_64") || strstr(other, "ret_from_fork"));
         /* The same processes, pid for pid (the idle tasks have none). */
         r = host("cd '%s/build/lab/run' && '%s/build/bin/bdmon' -q -s file:%s ps |"
                  " awk '$1 ~ /^[0-9]+$/ && $1 != 0 { print $1 }' | sort -n > ps.bdmon &&"
@@ -1686,8 +1696,9 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         result_free(&r);
 
         /* The same memory through a NIC of its own (host2's RAM only), from
-         * mon, in the kdump format (-d 31): drgn says word for word what it
-         * said of the ELF vmcore, and crash finds the same panic. */
+         * mon, in the kdump format (-d 31, zstd; the live dump above is
+         * zlib's): drgn says word for word what it said of the ELF vmcore,
+         * and crash finds the same panic. */
         r = vm("host2-nic", NIC_DUMP_START);
         expect_ok(&r, "starting a NIC for the dumps");
         result_free(&r);
@@ -1696,7 +1707,7 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         long disconnects =
             vm_number("host2-nic", "grep -c ' disconnect ' /tmp/nic-dump.audit || true");
         r = vm("mon", "cd /tmp && rm -f dead.kdump* && " BDMON " --json -s " NIC_DUMP
-                      " dump --format kdump -d 31 -o /tmp/dead.kdump &&"
+                      " dump --format kdump --compress zstd -d 31 -o /tmp/dead.kdump &&"
                       " cp /tmp/dead.kdump /bd/lab/run/dead.kdump");
         expect_ok(&r, "bdmon dump --format kdump -d 31 of the dead host2 through its NIC");
         print_message("bdmon dump --format kdump -d 31 through the NIC: %s", r.out);
@@ -1728,7 +1739,7 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
          * byte, with none of the first run's pages read again. */
         r = vm("mon", "cd /tmp && rm -f cut.kdump* cut.out;"
                       " (" BDMON " -s " NIC_DUMP
-                      " dump --format kdump -d 31 -o /tmp/cut.kdump > cut.out 2>&1;"
+                      " dump --format kdump --compress zstd -d 31 -o /tmp/cut.kdump > cut.out 2>&1;"
                       " echo rc $? >> cut.out) &"
                       " for i in $(seq 1200); do [ -f cut.kdump.part ] && break; sleep 0.05; done;"
                       " s0=$(wc -c < cut.kdump.part);"

@@ -13,14 +13,28 @@ print("nr_threads", prog["nr_threads"].value_())
 panic = [r.text.decode(errors="replace") for r in get_printk_records(prog)
          if b"Kernel panic - not syncing" in r.text]
 print("panic_record", panic[-1] if panic else "none")
+from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+
+def frames(cpu):
+    names = []
+    try:
+        for f in prog.stack_trace(per_cpu(prog["runqueues"], cpu).curr):
+            try:
+                names.append(f.name or "?")
+            except Exception:
+                names.append("?")
+    except Exception as e:
+        names.append("error: %s" % e)
+    return " ".join(names)
+
+
 cpu = prog["panic_cpu"].counter.value_()
 print("panic_cpu", cpu)
 if cpu >= 0:
-    frames = []
-    for f in prog.stack_trace(per_cpu(prog["runqueues"], cpu).curr):
-        try:
-            frames.append(f.name or "?")
-        except Exception:
-            frames.append("?")
-    print("panic_stack", " ".join(frames))
+    print("panic_stack", frames(cpu))
+    # The others, from the registers their stop interrupt saved.
+    for c in for_each_possible_cpu(prog):
+        if c != cpu:
+            print("cpu%d_stack" % c, frames(c))
 print("nr_switches_cpu0", per_cpu(prog["runqueues"], 0).nr_switches.value_())

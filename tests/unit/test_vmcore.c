@@ -39,6 +39,36 @@ static void test_panic_slot(void **state)
         assert_int_equal(bd_vmcore_panic_slot(stack, base, 100, PANIC, PANIC_SIZE, &ret), 0);
 }
 
+/* The pt_regs a CPU's interrupt entry saved, found above the stack
+ * pointer it left: not a user-mode frame, nor one whose ip is outside the
+ * text, nor one whose saved sp is not just above it. */
+static void test_irq_regs(void **state)
+{
+        (void)state;
+        enum { TEXT = 0xffffffff9a000000u, ETEXT = 0xffffffff9b000000u };
+        uint8_t stack[512] = {0};
+        uint64_t base = 0xffffb0d0c0010e00ull;
+        uint8_t *user = stack + 8, *wild = stack + 8 + BD_PT_REGS_SIZE, *good = stack + 344;
+        bd_put_le(user + BD_REG_IP, 0x401000, 8);
+        bd_put_le(user + BD_REG_CS, 0x33, 8);
+        bd_put_le(user + BD_REG_FLAGS, 0x246, 8);
+        bd_put_le(user + BD_REG_SS, 0x2b, 8);
+        memcpy(wild, user, BD_PT_REGS_SIZE);
+        bd_put_le(wild + BD_REG_IP, TEXT + 0x1234, 8);
+        bd_put_le(wild + BD_REG_CS, 0x10, 8);
+        bd_put_le(wild + BD_REG_SS, 0x18, 8);
+        bd_put_le(wild + BD_REG_SP, base + 4096, 8); /* not this frame's */
+        memcpy(good, wild, BD_PT_REGS_SIZE);
+        bd_put_le(good + BD_REG_SS, 0, 8);
+        bd_put_le(good + BD_REG_SP, base + 344 + BD_PT_REGS_SIZE, 8);
+        assert_int_equal(bd_vmcore_irq_regs(stack, base, sizeof(stack), TEXT, ETEXT), base + 344);
+        bd_put_le(good + BD_REG_IP, ETEXT, 8);
+        assert_int_equal(bd_vmcore_irq_regs(stack, base, sizeof(stack), TEXT, ETEXT), 0);
+        /* Cut short, the frame is not there to find. */
+        bd_put_le(good + BD_REG_IP, TEXT, 8);
+        assert_int_equal(bd_vmcore_irq_regs(stack, base, 344 + 160, TEXT, ETEXT), 0);
+}
+
 #define RAM     (1u << 20)
 #define TEXT_PA 0x40000ull
 #define TEXT_VA 0xffffffff9a000000ull
@@ -174,7 +204,7 @@ static void test_dump_without_kernel(void **state)
 /* A memory whose every fourth page is zero, as the kdump format, read
  * back by libkdumpfile (an independent reader): every page as it was,
  * at dump level 1 too (zero pages share one block, and read as zeros). */
-static void kdump_round_trip(unsigned level)
+static void kdump_round_trip(unsigned level, unsigned compression)
 {
         char raw[32], dump[64], back[64], cmd[512];
         uint8_t *m = malloc(RAM);
@@ -193,7 +223,7 @@ static void kdump_round_trip(unsigned level)
         snprintf(dump, sizeof(dump), "%s.kdump", raw);
         snprintf(back, sizeof(back), "%s.back", raw);
         struct bd_dump_stats st;
-        struct bd_dump_options o = {.path = dump, .level = level};
+        struct bd_dump_options o = {.path = dump, .level = level, .compression = compression};
         assert_bd_ok(bd_kdump_dump(p, &d, &o, &st));
         assert_int_equal(st.pages, RAM / 4096);
         assert_int_equal(st.zero, RAM / 4096 / 4);
@@ -228,13 +258,19 @@ static void kdump_round_trip(unsigned level)
 static void test_kdump_read_by_libkdumpfile(void **state)
 {
         (void)state;
-        kdump_round_trip(0);
+        kdump_round_trip(0, BD_KDUMP_ZLIB);
+}
+
+static void test_kdump_zstd_read_by_libkdumpfile(void **state)
+{
+        (void)state;
+        kdump_round_trip(BD_DUMP_EXCLUDE_ZERO, BD_KDUMP_ZSTD);
 }
 
 static void test_kdump_zero_pages_shared(void **state)
 {
         (void)state;
-        kdump_round_trip(BD_DUMP_EXCLUDE_ZERO);
+        kdump_round_trip(BD_DUMP_EXCLUDE_ZERO, BD_KDUMP_ZLIB);
 }
 
 /* A 16 MiB memory (four batches of pages), every fourth page zero. */
@@ -335,7 +371,7 @@ static void resume_round_trip(int kdump, long tear)
         snprintf(cut, sizeof(cut), "%s.cut", raw);
         bd_dump_part_name(cut, part, sizeof(part));
         struct bd_dump_stats st;
-        struct bd_dump_options o = {.path = whole, .level = 31};
+        struct bd_dump_options o = {.path = whole, .level = 31, .compression = BD_KDUMP_ZSTD};
         struct bd_error *(*dump)(struct bd_phys *, const struct bd_vmcore_desc *,
                                  const struct bd_dump_options *, struct bd_dump_stats *) =
             kdump ? bd_kdump_dump : bd_elf_dump;
@@ -356,6 +392,7 @@ static void resume_round_trip(int kdump, long tear)
         if (tear)
                 assert_int_equal(truncate(part, (off_t)len - tear), 0);
         o.resume = 1;
+        o.compression = BD_KDUMP_ZLIB; /* the partial file's own is kept */
         assert_bd_ok(dump(p, &d, &o, &st));
         assert_true(st.resumed > 0 && st.resumed < st.stored);
         /* Not a page read twice: what the first run kept is not read. */
@@ -432,11 +469,13 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_panic_slot),
+            cmocka_unit_test(test_irq_regs),
             cmocka_unit_test(test_page_classes),
             cmocka_unit_test(test_dump_reads_back_as_kdump),
             cmocka_unit_test(test_dump_without_kernel),
             cmocka_unit_test(test_kdump_read_by_libkdumpfile),
             cmocka_unit_test(test_kdump_zero_pages_shared),
+            cmocka_unit_test(test_kdump_zstd_read_by_libkdumpfile),
             cmocka_unit_test(test_elf_zero_tails),
             cmocka_unit_test(test_kdump_resume),
             cmocka_unit_test(test_elf_resume),
