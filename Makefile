@@ -56,7 +56,7 @@ TEST_LIB := $(BUILD)/test/libbackdoors.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
         $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair $(BUILD)/bin/rogue_write \
-        $(BUILD)/bin/evil_peer
+        $(BUILD)/bin/evil_peer $(BUILD)/bin/stale_read
 # Repair scripts sit beside the binaries (bdmon finds them by name there,
 # and the lab VMs see them in the share).
 SCRIPTS := $(patsubst repair/%,$(BUILD)/repair/%,$(wildcard repair/*.lua repair/lib/*.lua))
@@ -154,7 +154,7 @@ $(BUILD)/bin/test_%: $(call OBJ,tests/lab/lab_util.c) $(BUILD)/obj/tests/lab/tes
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -lcmocka
 
 # Lab tools, not cmocka tests: peers of bdnicd on the library's transport.
-LAB_TOOLS := $(BUILD)/bin/rogue_write $(BUILD)/bin/evil_peer
+LAB_TOOLS := $(BUILD)/bin/rogue_write $(BUILD)/bin/evil_peer $(BUILD)/bin/stale_read
 $(LAB_TOOLS): $(BUILD)/bin/%: $(BUILD)/obj/tests/lab/%.o $(BUILD)/obj/tests/lab/lab_peer.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)

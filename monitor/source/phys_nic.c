@@ -28,6 +28,10 @@ struct nic_phys {
         int busy;
         int timeout_ms;
         uint32_t next_id;
+        /* Operations a failed batch left in flight that never came back:
+         * their answers could land in a later batch's buffers, so the
+         * connection is used no more. */
+        unsigned lost;
 };
 
 /* A mediated piece this small travels in a READV with its neighbours. */
@@ -455,6 +459,57 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
         return bd_error_new(BD_ERR_PROTOCOL, "unknown completion");
 }
 
+/* After a failed batch, what is still in flight must not complete into a
+ * later one: wait (one timeout) for each of the pending answers and drop
+ * it. A connection that does not give them all back, or whose queue pair
+ * failed, is marked lost. */
+static void drain(struct nic_phys *n, unsigned pending)
+{
+        while (pending && !n->lost) {
+                struct ibv_wc wc[STAGE_SLOTS];
+                int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
+                if (got <= 0) {
+                        n->lost = pending;
+                        return;
+                }
+                for (int i = 0; i < got && !n->lost; i++) {
+                        uint32_t slot = bd_wr_slot_of(wc[i].wr_id);
+                        if (wc[i].status != IBV_WC_SUCCESS) {
+                                n->lost = pending;
+                        } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
+                                bd_conn_send_done(&n->c, slot);
+                        } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_RDMA) {
+                                pending--;
+                        } else {
+                                struct bd_error *err = bd_conn_post_recv(&n->c, slot);
+                                if (err)
+                                        n->lost = pending;
+                                bd_error_destroy(err);
+                                pending--;
+                        }
+                }
+        }
+}
+
+/* A batch's failure, once its operations still in flight are drained. */
+static struct bd_error *fail(struct nic_phys *n, const struct slot_op *ops, struct bd_error *err)
+{
+        unsigned pending = 0;
+        for (unsigned s = 0; s < STAGE_SLOTS; s++)
+                pending += ops[s].busy;
+        drain(n, pending);
+        return err;
+}
+
+static struct bd_error *usable(const struct nic_phys *n)
+{
+        return n->lost ? bd_error_new(BD_ERR_IO,
+                                      "the NIC never answered %u operations of a failed batch; "
+                                      "this connection is no longer used (connect again)",
+                                      n->lost)
+                       : NULL;
+}
+
 static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsigned *done)
 {
         struct ibv_wc wc[STAGE_SLOTS];
@@ -484,7 +539,9 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
         struct slot_op ops[STAGE_SLOTS] = {{0}};
         unsigned started = 0, done = 0, inflight_direct = 0;
         size_t pi = 0, off = 0;
-        struct bd_error *err = NULL;
+        struct bd_error *err = usable(n);
+        if (err)
+                return err;
         while (pi < np || done < started) {
                 /* Fill free slots while there is work and the NIC accepts it. */
                 while (pi < np && !err) {
@@ -508,6 +565,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                 err = start_zeromap(n, &ops[slot], pc->window, pc->offset + off,
                                                     (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8,
                                                     len);
+                                ops[slot].busy = !err; /* one not sent is not in flight */
                                 started++;
                                 p->round_trips++;
                                 off += len;
@@ -520,6 +578,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                         size_t k = off ? 0 : vec_run(p, pc, np - pi);
                         if (k >= 2) {
                                 err = start_vec(n, &ops[slot], pc, k);
+                                ops[slot].busy = !err;
                                 started++;
                                 p->round_trips++;
                                 pi += k;
@@ -528,6 +587,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                         size_t len = pc->len - off < STAGE_SLOT ? pc->len - off : STAGE_SLOT;
                         err = start_chunk(n, &ops[slot], slot, win, pc->window, pc->offset + off,
                                           (uint8_t *)pc->buf + off, len);
+                        ops[slot].busy = !err;
                         started++;
                         p->round_trips++;
                         off += len;
@@ -537,12 +597,12 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                         }
                 }
                 if (err)
-                        return err;
+                        return fail(n, ops, err);
                 if (done == started && pi == np)
                         break;
                 err = wait_some(n, ops, &done);
                 if (err)
-                        return err;
+                        return fail(n, ops, err);
                 inflight_direct = 0;
                 for (unsigned s = 0; s < STAGE_SLOTS; s++)
                         inflight_direct += ops[s].busy && !ops[s].mediated;
@@ -637,7 +697,9 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
         struct nic_phys *nic = (struct nic_phys *)p;
         struct cas_msg inflight[STAGE_SLOTS];
         size_t sent = 0, waiting = 0;
-        struct bd_error *err = NULL;
+        struct bd_error *err = usable(nic);
+        if (err)
+                return err;
         while (waiting || (sent < n && !err)) {
                 while (!err && sent < n && waiting < STAGE_SLOTS &&
                        bd_conn_next_send_slot(&nic->c) != BD_QUEUE_DEPTH) {
@@ -652,6 +714,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                 struct bd_error *rerr = recv_msg(nic, &reply);
                 if (rerr) {
                         bd_error_destroy(err);
+                        drain(nic, (unsigned)waiting);
                         return rerr;
                 }
                 size_t m = 0;
@@ -660,6 +723,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                 const struct bd_reply *r = &reply.u.reply;
                 if (reply.type != BD_MSG_REPLY || m == waiting) {
                         bd_error_destroy(err);
+                        drain(nic, (unsigned)waiting);
                         return bd_error_new(BD_ERR_PROTOCOL, "reply to no compare-and-swap");
                 }
                 struct cas_msg cm = inflight[m];
@@ -675,6 +739,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                 }
                 if (r->length != cm.count * BD_CASV_ANSWER_LEN) {
                         bd_error_destroy(err);
+                        drain(nic, (unsigned)waiting);
                         return bd_error_new(BD_ERR_PROTOCOL,
                                             "%u bytes of answers for %zu compare-and-swaps",
                                             r->length, cm.count);
