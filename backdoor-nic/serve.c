@@ -321,9 +321,18 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
 {
         const struct bd_nic_config *cfg = nc->nic->cfg;
         uint8_t expect[BD_MAC_LEN];
-        bd_auth_monitor_mac(&cfg->key, nc->nonce, auth->nonce, expect);
+        struct bd_auth_channel ch;
+        struct bd_error *err = bd_conn_channel(nc->c.id, 1, &ch);
+        if (err) {
+                char why[96];
+                snprintf(why, sizeof(why), "%s", err->message);
+                bd_error_destroy(err);
+                refuse(nc, BD_ERR_INTERNAL, why);
+                return;
+        }
+        bd_auth_monitor_mac(&cfg->key, nc->nonce, auth->nonce, &ch, expect);
         if (!bd_auth_mac_equal(expect, auth->mac)) {
-                refuse(nc, BD_ERR_AUTH, "wrong key");
+                refuse(nc, BD_ERR_AUTH, "wrong key, or a proof made on another connection");
                 return;
         }
         size_t bytes = (size_t)BD_QUEUE_DEPTH * BD_READ_MAX;
@@ -338,7 +347,6 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
 
         struct bd_msg msg = {.type = BD_MSG_WELCOME};
         struct bd_welcome *w = &msg.u.welcome;
-        bd_auth_nic_mac(&cfg->key, nc->nonce, auth->nonce, w->mac);
         w->nwindows = cfg->nwindows;
         for (unsigned i = 0; i < cfg->nwindows; i++) {
                 const struct bd_nic_window *win = &cfg->windows[i];
@@ -363,6 +371,7 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 w->windows[i].remote_addr = (uintptr_t)win->map;
                 w->windows[i].rkey = nc->window_mr[i]->rkey;
         }
+        bd_auth_nic_mac(&cfg->key, nc->nonce, auth->nonce, &ch, w->windows, w->nwindows, w->mac);
         nc->state = CONN_SERVING;
         nc->deadline = 0;
         bd_audit("auth-ok peer=%s windows=%u", nc->peer, cfg->nwindows);

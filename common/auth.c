@@ -74,27 +74,58 @@ void bd_auth_nonce(uint8_t nonce[BD_NONCE_LEN])
         randombytes_buf(nonce, BD_NONCE_LEN);
 }
 
-static void mac_over(const struct bd_key *key, const char *label, const uint8_t *first,
-                     const uint8_t *second, uint8_t mac[BD_MAC_LEN])
+static void put_u64(crypto_auth_hmacsha256_state *st, uint64_t v)
 {
-        crypto_auth_hmacsha256_state st;
-        crypto_auth_hmacsha256_init(&st, key->bytes, BD_KEY_LEN);
-        crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, strlen(label) + 1);
-        crypto_auth_hmacsha256_update(&st, first, BD_NONCE_LEN);
-        crypto_auth_hmacsha256_update(&st, second, BD_NONCE_LEN);
-        crypto_auth_hmacsha256_final(&st, mac);
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++)
+                b[i] = (uint8_t)(v >> (8 * i));
+        crypto_auth_hmacsha256_update(st, b, sizeof(b));
+}
+
+static void mac_begin(crypto_auth_hmacsha256_state *st, const struct bd_key *key, const char *label,
+                      const uint8_t *first, const uint8_t *second, const struct bd_auth_channel *ch)
+{
+        crypto_auth_hmacsha256_init(st, key->bytes, BD_KEY_LEN);
+        crypto_auth_hmacsha256_update(st, (const unsigned char *)label, strlen(label) + 1);
+        crypto_auth_hmacsha256_update(st, first, BD_NONCE_LEN);
+        crypto_auth_hmacsha256_update(st, second, BD_NONCE_LEN);
+        put_u64(st, ch->monitor_qpn);
+        put_u64(st, ch->nic_qpn);
+        crypto_auth_hmacsha256_update(st, ch->monitor_addr, sizeof(ch->monitor_addr));
+        crypto_auth_hmacsha256_update(st, ch->nic_addr, sizeof(ch->nic_addr));
 }
 
 void bd_auth_monitor_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_LEN],
-                         const uint8_t mon_nonce[BD_NONCE_LEN], uint8_t mac[BD_MAC_LEN])
+                         const uint8_t mon_nonce[BD_NONCE_LEN], const struct bd_auth_channel *ch,
+                         uint8_t mac[BD_MAC_LEN])
 {
-        mac_over(key, "bd-monitor", nic_nonce, mon_nonce, mac);
+        crypto_auth_hmacsha256_state st;
+        mac_begin(&st, key, "bd-monitor", nic_nonce, mon_nonce, ch);
+        crypto_auth_hmacsha256_final(&st, mac);
 }
 
 void bd_auth_nic_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_LEN],
-                     const uint8_t mon_nonce[BD_NONCE_LEN], uint8_t mac[BD_MAC_LEN])
+                     const uint8_t mon_nonce[BD_NONCE_LEN], const struct bd_auth_channel *ch,
+                     const struct bd_window_desc *windows, uint32_t nwindows,
+                     uint8_t mac[BD_MAC_LEN])
 {
-        mac_over(key, "bd-nic", mon_nonce, nic_nonce, mac);
+        crypto_auth_hmacsha256_state st;
+        mac_begin(&st, key, "bd-nic", mon_nonce, nic_nonce, ch);
+        put_u64(&st, nwindows);
+        for (uint32_t i = 0; i < nwindows && i < BD_MAX_WINDOWS; i++) {
+                const struct bd_window_desc *w = &windows[i];
+                /* The name as far as its NUL (what the wire carries), its
+                 * length first, so no two tables hash alike. */
+                size_t n = strnlen(w->name, BD_WINDOW_NAME_MAX);
+                put_u64(&st, n);
+                crypto_auth_hmacsha256_update(&st, (const unsigned char *)w->name, n);
+                put_u64(&st, w->base);
+                put_u64(&st, w->length);
+                put_u64(&st, w->remote_addr);
+                put_u64(&st, w->rkey);
+                put_u64(&st, (uint64_t)w->mode << 8 | w->access);
+        }
+        crypto_auth_hmacsha256_final(&st, mac);
 }
 
 int bd_auth_mac_equal(const uint8_t a[BD_MAC_LEN], const uint8_t b[BD_MAC_LEN])

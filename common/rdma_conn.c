@@ -230,3 +230,32 @@ int bd_cm_wait(struct rdma_event_channel *ch, int timeout_ms, int *status,
         rdma_ack_cm_event(ev);
         return type;
 }
+
+/* An address as 16 bytes: IPv6 as it is, IPv4 mapped (::ffff:a.b.c.d). */
+static void addr16(const struct sockaddr *sa, uint8_t out[16])
+{
+        memset(out, 0, 16);
+        if (sa && sa->sa_family == AF_INET6) {
+                memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        } else if (sa && sa->sa_family == AF_INET) {
+                out[10] = out[11] = 0xff;
+                memcpy(out + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        }
+}
+
+struct bd_error *bd_conn_channel(struct rdma_cm_id *id, int nic_side, struct bd_auth_channel *ch)
+{
+        struct ibv_qp_attr attr;
+        struct ibv_qp_init_attr init;
+        memset(ch, 0, sizeof(*ch));
+        if (!id || !id->qp || ibv_query_qp(id->qp, &attr, IBV_QP_DEST_QPN, &init))
+                return bd_error_new(BD_ERR_IO, "cannot query the queue pair: %s", strerror(errno));
+        uint8_t local[16], peer[16];
+        addr16(rdma_get_local_addr(id), local);
+        addr16(rdma_get_peer_addr(id), peer);
+        ch->monitor_qpn = nic_side ? attr.dest_qp_num : id->qp->qp_num;
+        ch->nic_qpn = nic_side ? id->qp->qp_num : attr.dest_qp_num;
+        memcpy(ch->monitor_addr, nic_side ? peer : local, 16);
+        memcpy(ch->nic_addr, nic_side ? local : peer, 16);
+        return NULL;
+}

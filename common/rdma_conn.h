@@ -8,6 +8,7 @@
 #include <rdma/rdma_cma.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "error.h"
 #include "wire.h"
@@ -45,6 +46,11 @@ struct bd_conn {
 
 /* Create PD, CQ and QP on id and post every receive slot. extra_wr is room
  * for one-sided work requests beyond the message slots. */
+/* The channel a handshake on this connected id binds to (auth.h): its
+ * queue pair numbers and addresses, this end being the NIC (nic_side) or
+ * the monitor. */
+struct bd_error *bd_conn_channel(struct rdma_cm_id *id, int nic_side, struct bd_auth_channel *ch);
+
 struct bd_error *bd_conn_create(struct bd_conn *c, struct rdma_cm_id *id, unsigned extra_wr);
 void bd_conn_destroy(struct bd_conn *c);
 

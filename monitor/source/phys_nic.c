@@ -96,8 +96,11 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
         uint8_t nic_nonce[BD_NONCE_LEN];
         memcpy(nic_nonce, msg.u.hello.nonce, BD_NONCE_LEN);
         struct bd_msg auth = {.type = BD_MSG_AUTH};
+        struct bd_auth_channel ch;
+        if ((err = bd_conn_channel(n->c.id, 0, &ch)))
+                return err;
         bd_auth_nonce(auth.u.auth.nonce);
-        bd_auth_monitor_mac(key, nic_nonce, auth.u.auth.nonce, auth.u.auth.mac);
+        bd_auth_monitor_mac(key, nic_nonce, auth.u.auth.nonce, &ch, auth.u.auth.mac);
         if ((err = bd_conn_send(&n->c, &auth, NULL)))
                 return err;
         if ((err = recv_msg(n, &msg))) {
@@ -118,7 +121,8 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                                     "authentication",
                                     msg.type);
         uint8_t expect[BD_MAC_LEN];
-        bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, expect);
+        bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, &ch, msg.u.welcome.windows,
+                        msg.u.welcome.nwindows, expect);
         if (!bd_auth_mac_equal(expect, msg.u.welcome.mac))
                 return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key; "
                                                  "refusing to trust it");

@@ -73,15 +73,19 @@ static struct bd_error *authenticate(struct lab_session *s, const struct bd_key 
         if (hello.type != BD_MSG_HELLO || hello.u.hello.version != BD_WIRE_VERSION)
                 return bd_error_new(BD_ERR_PROTOCOL, "not a Backdoors NIC of protocol version %d",
                                     BD_WIRE_VERSION);
+        struct bd_auth_channel ch;
+        if ((err = bd_conn_channel(s->c.id, 0, &ch)))
+                return err;
         bd_auth_nonce(auth.u.auth.nonce);
-        bd_auth_monitor_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, auth.u.auth.mac);
+        bd_auth_monitor_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, &ch, auth.u.auth.mac);
         if ((err = bd_conn_send(&s->c, &auth, NULL)) || (err = next_msg(s, timeout_ms, &reply)))
                 return err;
         if (reply.type != BD_MSG_WELCOME)
                 return bd_error_new(BD_ERR_AUTH, "refused by the NIC (message %u): wrong key?",
                                     reply.type);
         uint8_t expect[BD_MAC_LEN];
-        bd_auth_nic_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, expect);
+        bd_auth_nic_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, &ch, reply.u.welcome.windows,
+                        reply.u.welcome.nwindows, expect);
         if (!bd_auth_mac_equal(expect, reply.u.welcome.mac))
                 return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key");
         s->welcome = reply.u.welcome;

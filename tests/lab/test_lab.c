@@ -896,6 +896,24 @@ static void test_views_from_ram_file(void **state)
         result_free(&r);
 }
 
+/* Start a bdnicd of a test's own on host2-nic with ARGS (port, windows,
+ * flags), its audit, log and pid file named /tmp/nic-NAME.*; signal it. */
+static void nic_start(const char *name, const char *args)
+{
+        struct result r = vm("host2-nic",
+                             "bdnicd -d -k " KEY " %s -a /tmp/nic-%s.audit --log /tmp/nic-%s.log"
+                             " --pidfile /tmp/nic-%s.pid",
+                             args, name, name, name);
+        expect_ok(&r, "starting bdnicd");
+        result_free(&r);
+}
+static void nic_signal(const char *name, const char *signal)
+{
+        struct result r = vm("host2-nic", "kill -%s $(cat /tmp/nic-%s.pid)", signal, name);
+        expect_ok(&r, "signalling bdnicd");
+        result_free(&r);
+}
+
 /* A NIC stopped (SIGSTOP) for 4 s with 16 mediated reads of a static file
  * in flight, then continued: the monitor's source times out, and what was
  * in flight must not be taken for the answers to its next reads. It
@@ -904,23 +922,15 @@ static void test_views_from_ram_file(void **state)
 static void test_stale_completions(void **state)
 {
         (void)state;
-        struct result r = vm("host2-nic", "bdnicd -d -k " KEY " -l 0.0.0.0:7478 --mediated"
-                                          " -w snap=file:/tmp/snap.bin -a /tmp/nic-stale.audit"
-                                          " --log /tmp/nic-stale.log --pidfile /tmp/nic-stale.pid");
-        expect_ok(&r, "starting a mediated NIC");
-        result_free(&r);
-        r = vm("mon", "(stale_read -k " KEY " -t 1000 -s 14 rdma:10.99.0.3:7478 0 4M"
-                      " > /tmp/stale.out 2>&1; echo rc $? >> /tmp/stale.out) &");
+        nic_start("stale", "-l 0.0.0.0:7478 --mediated -w snap=file:/tmp/snap.bin");
+        struct result r = vm("mon", "(stale_read -k " KEY " -t 1000 -s 14 rdma:10.99.0.3:7478 0 4M"
+                                    " > /tmp/stale.out 2>&1; echo rc $? >> /tmp/stale.out) &");
         expect_ok(&r, "starting stale_read");
         result_free(&r);
         sleep(3);
-        r = vm("host2-nic", "kill -STOP $(cat /tmp/nic-stale.pid)");
-        expect_ok(&r, "stopping the NIC");
-        result_free(&r);
+        nic_signal("stale", "STOP");
         sleep(4);
-        r = vm("host2-nic", "kill -CONT $(cat /tmp/nic-stale.pid)");
-        expect_ok(&r, "continuing the NIC");
-        result_free(&r);
+        nic_signal("stale", "CONT");
         r = vm("mon", "for i in $(seq 300); do grep -q '^rc ' /tmp/stale.out && break; sleep 0.1;"
                       " done; cat /tmp/stale.out");
         print_message("stale_read: %s", r.out);
@@ -930,9 +940,7 @@ static void test_stale_completions(void **state)
         const char *to = strstr(r.out, "timed-out ");
         assert_true(to && atoi(to + 10) + atoi(strstr(r.out, "reconnected ") + 12) > 0);
         result_free(&r);
-        r = vm("host2-nic", "kill $(cat /tmp/nic-stale.pid)");
-        expect_ok(&r, "stopping the NIC");
-        result_free(&r);
+        nic_signal("stale", "TERM");
 }
 
 /* A flood of peers without the key from two addresses (host2's own and a
@@ -966,12 +974,9 @@ static long slow_probes(void)
 static void test_evil_peers(void **state)
 {
         (void)state;
-        struct result r = vm("host2-nic", "bdnicd -d -k " KEY " -l 0.0.0.0:7476"
-                                          " -w host2=pci:1af4:1110 -a /tmp/nic-evil.audit"
-                                          " --log /tmp/nic-evil.log --pidfile /tmp/nic-evil.pid");
-        expect_ok(&r, "starting bdnicd");
-        result_free(&r);
-        r = vm("mon", "(bdmon -q -k " KEY " --json --no-capture --metrics 127.0.0.1:9476"
+        nic_start("evil", "-l 0.0.0.0:7476 -w host2=pci:1af4:1110");
+        struct result r =
+            vm("mon", "(bdmon -q -k " KEY " --json --no-capture --metrics 127.0.0.1:9476"
                       " --interval 100 watch " EVIL_NIC " > " EVIL_WATCH " 2>/tmp/evil-watch.err &"
                       " echo $! > /tmp/evil-watch.pid)");
         expect_ok(&r, "starting a watch");
@@ -1599,10 +1604,8 @@ static void test_after_panic_nic_still_serves(void **state)
 }
 
 /* A NIC serving host2's RAM alone (mediated: its CPU sees every byte). */
-#define NIC_DUMP "rdma:10.99.0.3:7477 -k " KEY
-#define NIC_DUMP_START                                                                             \
-        "bdnicd -d -k " KEY " -l 0.0.0.0:7477 -w host2=pci:1af4:1110 -a /tmp/nic-dump.audit"       \
-        " --log /tmp/nic-dump.log --pidfile /tmp/nic-dump.pid"
+#define NIC_DUMP      "rdma:10.99.0.3:7477 -k " KEY
+#define NIC_DUMP_ARGS "-l 0.0.0.0:7477 -w host2=pci:1af4:1110"
 
 /* A dump's reads, counted by the NIC that served them (its audit line for
  * the connection, the first after `before` such lines): the bytes bdmon
@@ -1738,9 +1741,7 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
          * mon, in the kdump format (-d 31, zstd; the live dump above is
          * zlib's): drgn says word for word what it said of the ELF vmcore,
          * and crash finds the same panic. */
-        r = vm("host2-nic", NIC_DUMP_START);
-        expect_ok(&r, "starting a NIC for the dumps");
-        result_free(&r);
+        nic_start("dump", NIC_DUMP_ARGS);
         char kdump[1100];
         snprintf(kdump, sizeof(kdump), "%s/build/lab/run/dead.kdump", lab_root);
         long disconnects =
@@ -1788,9 +1789,10 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         expect_ok(&r, "a dump under way");
         result_free(&r);
         r = vm("host2-nic", "p=$(cat /tmp/nic-dump.pid); kill $p;"
-                            " while kill -0 $p 2>/dev/null; do sleep 0.1; done; " NIC_DUMP_START);
-        expect_ok(&r, "stopping and starting the NIC");
+                            " while kill -0 $p 2>/dev/null; do sleep 0.1; done");
+        expect_ok(&r, "stopping the NIC");
         result_free(&r);
+        nic_start("dump", NIC_DUMP_ARGS);
         r = vm("mon", "for i in $(seq 300); do grep -q '^rc ' /tmp/cut.out && break; sleep 0.1;"
                       " done; cat /tmp/cut.out; ls -l /tmp/cut.kdump.part");
         print_message("the dump when its NIC stopped:\n%s\n", r.out);
@@ -1815,9 +1817,7 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         result_free(&r);
         r = vm("mon", "rm -f /tmp/dead.kdump /tmp/cut.kdump* /tmp/cut.out");
         result_free(&r);
-        r = vm("host2-nic", "kill $(cat /tmp/nic-dump.pid)");
-        expect_ok(&r, "stopping the dumps' NIC");
-        result_free(&r);
+        nic_signal("dump", "TERM");
         unlink(kdump);
         unlink(core);
 }

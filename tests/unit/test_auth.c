@@ -201,6 +201,16 @@ static void test_load_garbage_after_long_whitespace(void **state)
 
 /* ---- MACs --------------------------------------------------------------- */
 
+/* A monitor at 10.99.0.4 (queue pair 0x11) and a NIC at 10.99.0.3 (0x22)
+ * serving one mediated window. */
+static const struct bd_auth_channel CH = {
+    .monitor_qpn = 0x11,
+    .nic_qpn = 0x22,
+    .monitor_addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 99, 0, 4},
+    .nic_addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 99, 0, 3}};
+static const struct bd_window_desc WIN[1] = {
+    {.name = "host2", .base = 0x1000, .length = 0x20000000, .mode = 2, .access = 1}};
+
 struct fixture {
         struct bd_key key, other;
         uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
@@ -221,24 +231,28 @@ static void test_monitor_mac_verifies(void **state)
         struct fixture f;
         setup_fixture(&f);
         uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
-        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, a);
         /* The other side recomputes it from the same key and nonces. */
         struct bd_key copy = f.key;
         uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
         memcpy(nn, f.nn, sizeof(nn));
         memcpy(mn, f.mn, sizeof(mn));
-        bd_auth_monitor_mac(&copy, nn, mn, b);
+        bd_auth_monitor_mac(&copy, nn, mn, &CH, b);
         assert_true(bd_auth_mac_equal(a, b));
         assert_memory_equal(a, b, BD_MAC_LEN);
         /* Same for the NIC's answer. */
-        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
-        bd_auth_nic_mac(&copy, nn, mn, b);
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, a);
+        bd_auth_nic_mac(&copy, nn, mn, &CH, WIN, 1, b);
         assert_true(bd_auth_mac_equal(a, b));
 }
 
-/* HMAC-SHA256(key, "bd-monitor\0" || nic_nonce || mon_nonce): pin the
- * construction with a vector computed independently (Python hmac), so both
- * sides of a mixed-version deployment keep agreeing. */
+/* HMAC-SHA256(key, "bd-monitor\0" || nic_nonce || mon_nonce || channel),
+ * the channel as u64 LE queue pair numbers (monitor, NIC) then the two
+ * 16-byte addresses; the NIC's over "bd-nic\0", the nonces the other way,
+ * the channel, then the window count and each window (name length, name,
+ * base, length, remote_addr, rkey, mode << 8 | access, as u64 LE): pin the
+ * construction with vectors computed independently (Python hmac), so both
+ * sides keep agreeing. */
 static void test_mac_known_vector(void **state)
 {
         (void)state;
@@ -248,16 +262,16 @@ static void test_mac_known_vector(void **state)
         memset(nn, 0x11, sizeof(nn));
         memset(mn, 0x22, sizeof(mn));
         static const uint8_t want_mon[BD_MAC_LEN] = {
-            0x89, 0x35, 0x32, 0x29, 0x67, 0x2b, 0xb8, 0xa3, 0xcd, 0x7c, 0xb9,
-            0xc7, 0xf0, 0x0b, 0xb6, 0x8d, 0xab, 0x31, 0x5d, 0x98, 0x0d, 0x57,
-            0x82, 0x10, 0x74, 0xa9, 0xaf, 0xa3, 0xb6, 0xfc, 0x2f, 0x81};
+            0xa1, 0x86, 0x13, 0xa9, 0x9d, 0xf7, 0x5e, 0x39, 0x3b, 0xbe, 0xb2,
+            0x3e, 0xad, 0xad, 0x96, 0xe7, 0xb6, 0x75, 0xba, 0xa5, 0x12, 0xd0,
+            0x73, 0xfc, 0x34, 0x65, 0x21, 0x15, 0x0b, 0x21, 0xdd, 0x00};
         static const uint8_t want_nic[BD_MAC_LEN] = {
-            0xd4, 0x00, 0x13, 0x62, 0x3c, 0xb8, 0x06, 0x1d, 0x33, 0xf2, 0x43,
-            0xb0, 0x64, 0x63, 0x7b, 0x92, 0xfe, 0x8c, 0x23, 0x65, 0x87, 0x66,
-            0x8c, 0x7f, 0xa0, 0x98, 0xa8, 0x54, 0xdc, 0x5d, 0x18, 0x5e};
-        bd_auth_monitor_mac(&k, nn, mn, mac);
+            0x40, 0x04, 0x2e, 0xd8, 0xc1, 0x7c, 0x2d, 0x03, 0x4a, 0xfb, 0x52,
+            0xa9, 0x2d, 0x0b, 0x05, 0xf6, 0xc4, 0xf0, 0x8d, 0x38, 0x0b, 0xff,
+            0xf7, 0x9f, 0x5b, 0xdf, 0x05, 0xd0, 0x01, 0xd2, 0x2f, 0xb4};
+        bd_auth_monitor_mac(&k, nn, mn, &CH, mac);
         assert_memory_equal(mac, want_mon, BD_MAC_LEN);
-        bd_auth_nic_mac(&k, nn, mn, mac);
+        bd_auth_nic_mac(&k, nn, mn, &CH, WIN, 1, mac);
         assert_memory_equal(mac, want_nic, BD_MAC_LEN);
 }
 
@@ -267,11 +281,11 @@ static void test_mac_fails_other_key(void **state)
         struct fixture f;
         setup_fixture(&f);
         uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
-        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
-        bd_auth_monitor_mac(&f.other, f.nn, f.mn, b);
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, a);
+        bd_auth_monitor_mac(&f.other, f.nn, f.mn, &CH, b);
         assert_false(bd_auth_mac_equal(a, b));
-        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
-        bd_auth_nic_mac(&f.other, f.nn, f.mn, b);
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, a);
+        bd_auth_nic_mac(&f.other, f.nn, f.mn, &CH, WIN, 1, b);
         assert_false(bd_auth_mac_equal(a, b));
 }
 
@@ -283,11 +297,11 @@ static void test_mac_fails_swapped_nonces(void **state)
         struct fixture f;
         setup_fixture(&f);
         uint8_t a[BD_MAC_LEN], b[BD_MAC_LEN];
-        bd_auth_monitor_mac(&f.key, f.nn, f.mn, a);
-        bd_auth_monitor_mac(&f.key, f.mn, f.nn, b);
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, a);
+        bd_auth_monitor_mac(&f.key, f.mn, f.nn, &CH, b);
         assert_false(bd_auth_mac_equal(a, b));
-        bd_auth_nic_mac(&f.key, f.nn, f.mn, a);
-        bd_auth_nic_mac(&f.key, f.mn, f.nn, b);
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, a);
+        bd_auth_nic_mac(&f.key, f.mn, f.nn, &CH, WIN, 1, b);
         assert_false(bd_auth_mac_equal(a, b));
 }
 
@@ -298,22 +312,22 @@ static void test_mac_fails_flipped_bit(void **state)
         struct fixture f;
         setup_fixture(&f);
         uint8_t good[BD_MAC_LEN], mac[BD_MAC_LEN];
-        bd_auth_monitor_mac(&f.key, f.nn, f.mn, good);
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, good);
         for (int bit = 0; bit < BD_NONCE_LEN * 8; bit++) {
                 uint8_t x[BD_NONCE_LEN];
                 memcpy(x, f.nn, sizeof(x));
                 x[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-                bd_auth_monitor_mac(&f.key, x, f.mn, mac);
+                bd_auth_monitor_mac(&f.key, x, f.mn, &CH, mac);
                 assert_false(bd_auth_mac_equal(good, mac));
                 memcpy(x, f.mn, sizeof(x));
                 x[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-                bd_auth_monitor_mac(&f.key, f.nn, x, mac);
+                bd_auth_monitor_mac(&f.key, f.nn, x, &CH, mac);
                 assert_false(bd_auth_mac_equal(good, mac));
         }
         for (int bit = 0; bit < BD_KEY_LEN * 8; bit++) {
                 struct bd_key k = f.key;
                 k.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-                bd_auth_monitor_mac(&k, f.nn, f.mn, mac);
+                bd_auth_monitor_mac(&k, f.nn, f.mn, &CH, mac);
                 assert_false(bd_auth_mac_equal(good, mac));
         }
         /* And a flipped bit of the MAC itself does not verify. */
@@ -322,6 +336,46 @@ static void test_mac_fails_flipped_bit(void **state)
                 mac[bit / 8] ^= (uint8_t)(1u << (bit % 8));
                 assert_false(bd_auth_mac_equal(good, mac));
         }
+}
+
+/* A proof belongs to one connection: a relay that is the NIC to the
+ * monitor and a monitor to the NIC sees other queue pairs and addresses on
+ * each side, and the proof the monitor made on its side does not check
+ * out on the NIC's; nor does the NIC's answer once a window in it changes. */
+static void test_mac_binds_connection(void **state)
+{
+        (void)state;
+        struct fixture f;
+        setup_fixture(&f);
+        uint8_t good[BD_MAC_LEN], mac[BD_MAC_LEN];
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, good);
+        struct bd_auth_channel relay[4] = {CH, CH, CH, CH};
+        relay[0].monitor_qpn ^= 1;
+        relay[1].nic_qpn ^= 0x100;
+        relay[2].monitor_addr[15] = 9; /* the relay's address */
+        relay[3].nic_addr[14] = 7;
+        for (int i = 0; i < 4; i++) {
+                bd_auth_monitor_mac(&f.key, f.nn, f.mn, &relay[i], mac);
+                assert_false(bd_auth_mac_equal(good, mac));
+        }
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, good);
+        for (int i = 0; i < 4; i++) {
+                bd_auth_nic_mac(&f.key, f.nn, f.mn, &relay[i], WIN, 1, mac);
+                assert_false(bd_auth_mac_equal(good, mac));
+        }
+        struct bd_window_desc w[2] = {WIN[0], WIN[0]};
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, w, 2, mac); /* one more */
+        assert_false(bd_auth_mac_equal(good, mac));
+        w[0].rkey = 0x1234; /* a relay's own memory key */
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, w, 1, mac);
+        assert_false(bd_auth_mac_equal(good, mac));
+        w[0] = WIN[0];
+        w[0].access = 2; /* read-only made read-write */
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, w, 1, mac);
+        assert_false(bd_auth_mac_equal(good, mac));
+        w[0] = WIN[0];
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, w, 1, mac);
+        assert_true(bd_auth_mac_equal(good, mac));
 }
 
 /* No reflection: the NIC's answer is not the monitor's proof over the same
@@ -333,14 +387,14 @@ static void test_nic_mac_differs_from_monitor_mac(void **state)
         struct fixture f;
         setup_fixture(&f);
         uint8_t mon[BD_MAC_LEN], nic[BD_MAC_LEN];
-        bd_auth_monitor_mac(&f.key, f.nn, f.mn, mon);
-        bd_auth_nic_mac(&f.key, f.nn, f.mn, nic);
+        bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, mon);
+        bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, nic);
         assert_false(bd_auth_mac_equal(mon, nic));
-        bd_auth_monitor_mac(&f.key, f.mn, f.nn, mon);
+        bd_auth_monitor_mac(&f.key, f.mn, f.nn, &CH, mon);
         assert_false(bd_auth_mac_equal(mon, nic));
         /* Even with equal nonces (a peer echoing ours), the labels differ. */
-        bd_auth_monitor_mac(&f.key, f.nn, f.nn, mon);
-        bd_auth_nic_mac(&f.key, f.nn, f.nn, nic);
+        bd_auth_monitor_mac(&f.key, f.nn, f.nn, &CH, mon);
+        bd_auth_nic_mac(&f.key, f.nn, f.nn, &CH, WIN, 1, nic);
         assert_false(bd_auth_mac_equal(mon, nic));
 }
 
@@ -394,6 +448,7 @@ int main(void)
             cmocka_unit_test(test_load_garbage_after_long_whitespace),
             cmocka_unit_test(test_monitor_mac_verifies),
             cmocka_unit_test(test_mac_known_vector),
+            cmocka_unit_test(test_mac_binds_connection),
             cmocka_unit_test(test_mac_fails_other_key),
             cmocka_unit_test(test_mac_fails_swapped_nonces),
             cmocka_unit_test(test_mac_fails_flipped_bit),
