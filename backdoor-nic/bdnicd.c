@@ -44,6 +44,10 @@ static const char usage[] =
     "                         before it is made; if the audit line cannot be\n"
     "                         written, the write is refused. Memory keys never\n"
     "                         allow one-sided RDMA writes or atomics.\n"
+    "      --write-key FILE   with --allow-write: only peers holding this key (not\n"
+    "                         --key's) may write; --key's holders read, and see\n"
+    "                         every window read-only. Without it, every peer with\n"
+    "                         --key may write.\n"
     "      --mediated         serve every window by copying, even files.\n"
     "  -a, --audit FILE       append audit lines here (default: standard error;\n"
     "                         required with --daemon).\n"
@@ -186,13 +190,15 @@ int main(int argc, char **argv)
                 OPT_MAXUNAUTH,
                 OPT_AUTHTO,
                 OPT_LOG,
-                OPT_PIDFILE
+                OPT_PIDFILE,
+                OPT_WRITE_KEY
         };
         static const struct option opts[] = {
             {"key", required_argument, NULL, 'k'},
             {"window", required_argument, NULL, 'w'},
             {"listen", required_argument, NULL, 'l'},
             {"allow-write", no_argument, NULL, OPT_ALLOW_WRITE},
+            {"write-key", required_argument, NULL, OPT_WRITE_KEY},
             {"mediated", no_argument, NULL, OPT_MEDIATED},
             {"audit", required_argument, NULL, 'a'},
             {"busy-poll", no_argument, NULL, OPT_BUSY},
@@ -206,7 +212,8 @@ int main(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {0},
         };
-        const char *keyfile = NULL, *audit = NULL, *log = NULL, *pidfile = NULL;
+        const char *keyfile = NULL, *write_keyfile = NULL, *audit = NULL, *log = NULL,
+                   *pidfile = NULL;
         const char *window_specs[BD_MAX_WINDOWS];
         unsigned nspecs = 0;
         int mediated = 0, daemon_mode = 0;
@@ -233,6 +240,9 @@ int main(int argc, char **argv)
                         break;
                 case OPT_ALLOW_WRITE:
                         cfg.allow_write = 1;
+                        break;
+                case OPT_WRITE_KEY:
+                        write_keyfile = optarg;
                         break;
                 case OPT_MEDIATED:
                         mediated = 1;
@@ -301,8 +311,19 @@ int main(int argc, char **argv)
                                 "must not go to standard error, which it leaves behind\n");
                 return BD_ERR_USAGE;
         }
+        if (write_keyfile && !cfg.allow_write) {
+                fprintf(stderr, "bdnicd: --write-key needs --allow-write\n");
+                return BD_ERR_USAGE;
+        }
         if ((err = bd_key_load(keyfile, &cfg.key)))
                 return fail(err);
+        if (write_keyfile && (err = bd_key_load(write_keyfile, &cfg.write_key)))
+                return fail(err);
+        cfg.has_write_key = write_keyfile != NULL;
+        if (cfg.has_write_key && !memcmp(cfg.key.bytes, cfg.write_key.bytes, BD_KEY_LEN)) {
+                fprintf(stderr, "bdnicd: --write-key must differ from --key\n");
+                return BD_ERR_USAGE;
+        }
         for (unsigned i = 0; i < nspecs; i++) {
                 if ((err = bd_window_open(window_specs[i], cfg.allow_write, mediated,
                                           &cfg.windows[i])))

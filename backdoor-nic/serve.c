@@ -34,6 +34,7 @@ struct nic_conn {
          * disconnect the peer never completes. 0: none. */
         uint64_t deadline;
         int disconnecting; /* rdma_disconnect() called */
+        int writer;        /* authenticated with the key that may write */
         /* Since when received messages wait for a send slot to answer them
          * in (the peer does not take our sends); 0: they do not wait. */
         uint64_t stalled_since;
@@ -330,7 +331,14 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 refuse(nc, BD_ERR_INTERNAL, why);
                 return;
         }
-        bd_auth_monitor_mac(&cfg->key, nc->nonce, auth->nonce, &ch, expect);
+        /* The readers' key, or the writers' when it is another. */
+        const struct bd_key *key = &cfg->key;
+        bd_auth_monitor_mac(key, nc->nonce, auth->nonce, &ch, expect);
+        if (!bd_auth_mac_equal(expect, auth->mac) && cfg->has_write_key) {
+                key = &cfg->write_key;
+                bd_auth_monitor_mac(key, nc->nonce, auth->nonce, &ch, expect);
+        }
+        nc->writer = cfg->allow_write && (!cfg->has_write_key || key == &cfg->write_key);
         if (!bd_auth_mac_equal(expect, auth->mac)) {
                 refuse(nc, BD_ERR_AUTH, "wrong key, or a proof made on another connection");
                 return;
@@ -351,6 +359,8 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
         for (unsigned i = 0; i < cfg->nwindows; i++) {
                 const struct bd_nic_window *win = &cfg->windows[i];
                 w->windows[i] = win->desc;
+                if (!nc->writer) /* what this peer may do, not what the window could */
+                        w->windows[i].access = BD_ACCESS_RO;
                 if (win->desc.mode != BD_MODE_DIRECT)
                         continue;
                 /* Registered only now, in this peer's own PD: an unauthenticated
@@ -371,11 +381,18 @@ static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
                 w->windows[i].remote_addr = (uintptr_t)win->map;
                 w->windows[i].rkey = nc->window_mr[i]->rkey;
         }
-        bd_auth_nic_mac(&cfg->key, nc->nonce, auth->nonce, &ch, w->windows, w->nwindows, w->mac);
+        bd_auth_nic_mac(key, nc->nonce, auth->nonce, &ch, w->windows, w->nwindows, w->mac);
         nc->state = CONN_SERVING;
         nc->deadline = 0;
-        bd_audit("auth-ok peer=%s windows=%u", nc->peer, cfg->nwindows);
+        bd_audit("auth-ok peer=%s windows=%u role=%s", nc->peer, cfg->nwindows,
+                 nc->writer ? "writer" : "reader");
         send_or_close(nc, &msg, NULL);
+}
+
+/* Why a write is refused: the window, or the peer's key. */
+static const char *refusal(const struct nic_conn *nc, const struct bd_nic_window *win)
+{
+        return win->desc.access == BD_ACCESS_RW && !nc->writer ? "reader" : "read-only";
 }
 
 static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request *rq)
@@ -414,13 +431,13 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
                 }
                 goto reply;
         }
-        int writable = cfg->allow_write && win->desc.access == BD_ACCESS_RW;
+        int writable = nc->writer && win->desc.access == BD_ACCESS_RW;
         if (rq->op == BD_OP_CASV) {
                 unsigned nops = rq->length / BD_CASV_OP_LEN;
                 if (!writable) {
                         rp->status = BD_ERR_READONLY;
-                        bd_audit("write-refused peer=%s window=%s op=casv ops=%u reason=read-only",
-                                 nc->peer, win->desc.name, nops);
+                        bd_audit("write-refused peer=%s window=%s op=casv ops=%u reason=%s",
+                                 nc->peer, win->desc.name, nops, refusal(nc, win));
                         goto reply;
                 }
                 rp->status = (uint32_t)bd_window_casv(win, nc->peer, rq->data, nops, nc->readv);
@@ -473,9 +490,9 @@ static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request
         if (!writable) {
                 rp->status = BD_ERR_READONLY;
                 bd_audit("write-refused peer=%s window=%s op=%s offset=0x%llx len=%llu "
-                         "reason=read-only",
+                         "reason=%s",
                          nc->peer, win->desc.name, bd_op_name(rq->op),
-                         (unsigned long long)rq->offset, (unsigned long long)len);
+                         (unsigned long long)rq->offset, (unsigned long long)len, refusal(nc, win));
                 goto reply;
         }
         rp->status = (uint32_t)bd_window_write(win, nc->peer, rq, &rp->old);

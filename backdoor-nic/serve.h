@@ -20,6 +20,10 @@ struct bd_nic_config {
         const char *listen_addr; /* numeric IPv4/IPv6 or host name */
         int port;
         struct bd_key key;
+        /* With allow_write: the writers' key, when it is not key (whose
+         * holders then only read). */
+        struct bd_key write_key;
+        int has_write_key;
         struct bd_nic_window windows[BD_MAX_WINDOWS];
         unsigned nwindows;
         int allow_write;

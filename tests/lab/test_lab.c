@@ -63,6 +63,24 @@ static int group_teardown(void **state)
         return rc ? -1 : 0;
 }
 
+/* Start a bdnicd of a test's own on host2-nic with ARGS (port, windows,
+ * flags), its audit, log and pid file named /tmp/nic-NAME.*; signal it. */
+static void nic_start(const char *name, const char *args)
+{
+        struct result r = vm("host2-nic",
+                             "bdnicd -d -k " KEY " %s -a /tmp/nic-%s.audit --log /tmp/nic-%s.log"
+                             " --pidfile /tmp/nic-%s.pid",
+                             args, name, name, name);
+        expect_ok(&r, "starting bdnicd");
+        result_free(&r);
+}
+static void nic_signal(const char *name, const char *signal)
+{
+        struct result r = vm("host2-nic", "kill -%s $(cat /tmp/nic-%s.pid)", signal, name);
+        expect_ok(&r, "signalling bdnicd");
+        result_free(&r);
+}
+
 static void test_windows_descriptor(void **state)
 {
         (void)state;
@@ -87,6 +105,51 @@ static void test_windows_descriptor(void **state)
                                       "\"cas\":\"nic-cpu\",\"cas_why\":\"a locked compare-and-swap "
                                       "by the NIC's CPU"));
         result_free(&r);
+}
+
+/* With --write-key, --key's holders read and see every window read-only;
+ * only the write key's holders may write (its compare-and-swap made and
+ * audited with role=writer); the NIC refuses a reader's write itself. */
+static void test_write_key_role(void **state)
+{
+        (void)state;
+        struct result r = host("umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \\n'"
+                               " > '%s/build/lab/run/psk-w'",
+                               lab_root);
+        expect_ok(&r, "a write key");
+        result_free(&r);
+        r = vm("host2-nic", "dd if=/dev/zero of=/tmp/roles.bin bs=1M count=1 2>/dev/null");
+        expect_ok(&r, "a scratch window");
+        result_free(&r);
+        nic_start("roles", "-l 0.0.0.0:7479 --allow-write --write-key /bd/lab/run/psk-w"
+                           " -w roles=file:/tmp/roles.bin");
+        r = vm("mon", "bdmon -q -s rdma:10.99.0.3:7479 -k " KEY " --json windows");
+        expect_ok(&r, "windows, as a reader");
+        assert_non_null(strstr(r.out, "\"access\":\"read-only\""));
+        result_free(&r);
+        r = vm("mon",
+               "bdmon -q -s rdma:10.99.0.3:7479 -k " KEY " --write --audit /tmp/mon-roles.audit"
+               " cas 0x8 0 1");
+        expect_refusal(&r, 7, "read-only");
+        result_free(&r);
+        r = vm("mon", "bdmon -q -s rdma:10.99.0.3:7479 -k /bd/lab/run/psk-w --json windows");
+        expect_ok(&r, "windows, as a writer");
+        assert_non_null(strstr(r.out, "\"access\":\"read-write\""));
+        result_free(&r);
+        r = vm("mon", "bdmon -q -s rdma:10.99.0.3:7479 -k /bd/lab/run/psk-w --write"
+                      " --audit /tmp/mon-roles.audit cas 0x8 0 1 && grep -c 'result=swapped'"
+                      " /tmp/mon-roles.audit");
+        expect_ok(&r, "a writer's compare-and-swap");
+        result_free(&r);
+        /* The reader's request reached the NIC, which refused it itself. */
+        r = vm("host2-nic",
+               "grep -q 'role=reader' /tmp/nic-roles.audit &&"
+               " grep -q 'role=writer' /tmp/nic-roles.audit &&"
+               " grep -q 'write-refused .*op=cas.*reason=reader' /tmp/nic-roles.audit &&"
+               " grep -q 'mediated .*op=cas' /tmp/nic-roles.audit && echo audited");
+        expect_ok(&r, "the NIC's audit: a reader, a writer, the reader's write refused");
+        result_free(&r);
+        nic_signal("roles", "TERM");
 }
 
 static void test_info_matches_uname(void **state)
@@ -893,24 +956,6 @@ static void test_views_from_ram_file(void **state)
         print_message("read %s of %s pages' bytes (%s zero among them), struct pages %s bytes\n",
                       kept, pages, zero, spb);
         assert_true(strtoull(kept, NULL, 10) < strtoull(pages, NULL, 10) * 4096 / 2);
-        result_free(&r);
-}
-
-/* Start a bdnicd of a test's own on host2-nic with ARGS (port, windows,
- * flags), its audit, log and pid file named /tmp/nic-NAME.*; signal it. */
-static void nic_start(const char *name, const char *args)
-{
-        struct result r = vm("host2-nic",
-                             "bdnicd -d -k " KEY " %s -a /tmp/nic-%s.audit --log /tmp/nic-%s.log"
-                             " --pidfile /tmp/nic-%s.pid",
-                             args, name, name, name);
-        expect_ok(&r, "starting bdnicd");
-        result_free(&r);
-}
-static void nic_signal(const char *name, const char *signal)
-{
-        struct result r = vm("host2-nic", "kill -%s $(cat /tmp/nic-%s.pid)", signal, name);
-        expect_ok(&r, "signalling bdnicd");
         result_free(&r);
 }
 
@@ -1833,6 +1878,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_unknown_target),
             cmocka_unit_test(test_read_past_window),
             cmocka_unit_test(test_write_to_readonly_nic),
+            cmocka_unit_test(test_write_key_role),
             cmocka_unit_test(test_nic_not_running),
             cmocka_unit_test(test_cas_direct),
             cmocka_unit_test(test_cas_mediated),
