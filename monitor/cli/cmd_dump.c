@@ -126,9 +126,9 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        ",\"cache_private\":%" PRIu64 ",\"user\":%" PRIu64 ",\"free\":%" PRIu64
                        "},\"struct_page_bytes\":%" PRIu64 "}\n",
                        kdump ? "kdump" : "elf",
-                       !kdump                           ? "none"
-                       : o.compression == BD_KDUMP_ZSTD ? "zstd"
-                                                        : "zlib",
+                       !kdump                            ? "none"
+                       : st.compression == BD_KDUMP_ZSTD ? "zstd"
+                                                         : "zlib",
                        level, p->nwindows, ncpus, panic_cpu, panic_regs ? "true" : "false", stopped,
                        image ? "true" : "false", st.pages, st.stored, st.zero, st.compressed,
                        st.resumed, st.file_bytes, st.read_bytes, read, p->bytes_scanned - scanned0,

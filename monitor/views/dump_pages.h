@@ -64,13 +64,14 @@ struct bd_dump_options {
 };
 
 struct bd_dump_stats {
-        uint64_t pages;      /* in the windows */
-        uint64_t stored;     /* pages the file holds (kdump: with a descriptor) */
-        uint64_t zero;       /* stored as zero, or left out as zero */
-        uint64_t compressed; /* stored compressed (kdump) */
-        uint64_t file_bytes; /* the file's size, holes counted */
-        uint64_t read_bytes; /* pages read from the target by this run */
-        uint64_t resumed;    /* pages a partial file already held */
+        uint64_t pages;       /* in the windows */
+        uint64_t stored;      /* pages the file holds (kdump: with a descriptor) */
+        uint64_t zero;        /* stored as zero, or left out as zero */
+        uint64_t compressed;  /* stored compressed (kdump) */
+        uint64_t file_bytes;  /* the file's size, holes counted */
+        uint64_t read_bytes;  /* pages read from the target by this run */
+        uint64_t resumed;     /* pages a partial file already held */
+        unsigned compression; /* kdump: the file's (a resumed one keeps its first run's) */
 };
 
 /* The windows' pages (*pages), or BD_ERR_RANGE when one is not whole

@@ -339,6 +339,7 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
         descriptors(&w); /* also after a failed read: what was written stays */
         st->read_bytes = p->bytes_read - read0;
         st->file_bytes = w.data_at;
+        st->compression = w.method;
         err = bd_dump_file_finish(w.f, part, o->path, err, w.bad);
 out:
         free(zero), free(l.bitmap1), free(l.bitmap2), free(w.z);

@@ -1851,6 +1851,8 @@ static void test_panic_vmcore_in_drgn_and_crash(void **state)
         print_message("resumed: %s\n", r.out);
         expect_ok(&r, "bdmon dump --resume, byte for byte the uninterrupted dump");
         assert_non_null(strstr(r.out, "\nsame"));
+        /* The first run's compression, whatever this one was told. */
+        assert_non_null(strstr(r.out, "\"compression\":\"zstd\""));
         char resumed[32], page_bytes[32], zero[32];
         assert_int_equal(json_field(r.out, "resumed", resumed, sizeof(resumed)), 0);
         assert_int_equal(json_field(r.out, "page_bytes", page_bytes, sizeof(page_bytes)), 0);

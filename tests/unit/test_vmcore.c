@@ -395,6 +395,8 @@ static void resume_round_trip(int kdump, long tear)
         o.compression = BD_KDUMP_ZLIB; /* the partial file's own is kept */
         assert_bd_ok(dump(p, &d, &o, &st));
         assert_true(st.resumed > 0 && st.resumed < st.stored);
+        if (kdump) /* the partial file's compression, not this run's option */
+                assert_int_equal(st.compression, BD_KDUMP_ZSTD);
         /* Not a page read twice: what the first run kept is not read. */
         assert_true(st.read_bytes <= (st.stored - st.resumed) * 4096);
         size_t a_len, b_len;
