@@ -93,7 +93,7 @@ int cmd_dump(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                                        ? BD_KDUMP_ZSTD
                                                        : BD_KDUMP_ZLIB,
                                     .keep = keep,
-                                    .resume = cli->resume,
+                                    .resume = resuming,
                                     .progress = progress_line,
                                     .progress_ctx = &g};
         if (!err)

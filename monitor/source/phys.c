@@ -89,7 +89,7 @@ int bd_phys_zeromap_native(const struct bd_phys *p)
         return p->ops->zeromap != NULL;
 }
 
-static int page_is_zero(const uint8_t *page)
+int bd_phys_page_zero(const uint8_t *page)
 {
         static const uint8_t zero[BD_PHYS_PAGE];
         return !memcmp(page, zero, BD_PHYS_PAGE);
@@ -103,10 +103,9 @@ struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npag
                 return bd_error_new(BD_ERR_RANGE, "zero map of 0x%llx + %llu pages",
                                     (unsigned long long)addr, (unsigned long long)npages);
         memset(zero, 0, (size_t)((npages + 7) / 8));
-        uint64_t bytes = (ZEROMAP_READ_PAGES + 7) / 8;
-        if (p->ops->zeromap)
-                bytes = (npages + 7) / 8;
-        uint8_t *buf = malloc(p->ops->zeromap ? (size_t)bytes : ZEROMAP_READ_PAGES * BD_PHYS_PAGE);
+        /* The source's bitmap, or the pages read to be told. */
+        uint8_t *buf = malloc(p->ops->zeromap ? (size_t)((npages + 7) / 8)
+                                              : ZEROMAP_READ_PAGES * BD_PHYS_PAGE);
         if (!buf)
                 return &bd_error_nomem;
         struct bd_error *err = NULL;
@@ -131,7 +130,7 @@ struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npag
                         n = n < ZEROMAP_READ_PAGES ? n : ZEROMAP_READ_PAGES;
                         err = bd_phys_read(p, at, buf, (size_t)n * BD_PHYS_PAGE);
                         for (uint64_t k = 0; !err && k < n; k++)
-                                if (page_is_zero(buf + k * BD_PHYS_PAGE))
+                                if (bd_phys_page_zero(buf + k * BD_PHYS_PAGE))
                                         zero[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
                 } else {
                         /* The source fills a bitmap of its own from bit 0;

@@ -96,6 +96,8 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
  * bytes) set for page i. A source that can tell without moving the pages
  * (a NIC, by BD_OP_ZEROMAP) does; from others they are read. */
 struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero);
+/* 1 when a BD_PHYS_PAGE page holds only zero bytes. */
+int bd_phys_page_zero(const uint8_t *page);
 /* 1 when bd_phys_zeromap() moves no pages. */
 int bd_phys_zeromap_native(const struct bd_phys *p);
 /* Compare-and-swap an 8-byte word. Fails with BD_ERR_CAS_FAILED (and *old

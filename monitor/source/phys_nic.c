@@ -561,44 +561,31 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                 slot++;
                         if (slot == STAGE_SLOTS)
                                 break;
-                        if (zeromap) {
-                                /* off stays a multiple of 8 pages: the
-                                 * bitmap's bytes split with it. */
-                                size_t len =
-                                    pc->len - off < BD_ZEROMAP_MAX ? pc->len - off : BD_ZEROMAP_MAX;
-                                err = start_zeromap(n, &ops[slot], pc->window, pc->offset + off,
-                                                    (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8,
-                                                    len);
-                                ops[slot].busy = !err; /* one not sent is not in flight */
-                                started++;
-                                p->round_trips++;
+                        size_t k = zeromap || off ? 0 : vec_run(p, pc, np - pi);
+                        if (k >= 2) {
+                                err = start_vec(n, &ops[slot], pc, k);
+                                pi += k;
+                        } else {
+                                size_t max = zeromap ? BD_ZEROMAP_MAX : STAGE_SLOT;
+                                size_t len = pc->len - off < max ? pc->len - off : max;
+                                /* A zero map's off stays a multiple of 8
+                                 * pages: the bitmap's bytes split with it. */
+                                err = zeromap
+                                          ? start_zeromap(
+                                                n, &ops[slot], pc->window, pc->offset + off,
+                                                (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8, len)
+                                          : start_chunk(n, &ops[slot], slot, win, pc->window,
+                                                        pc->offset + off, (uint8_t *)pc->buf + off,
+                                                        len);
                                 off += len;
                                 if (off == pc->len) {
                                         pi++;
                                         off = 0;
                                 }
-                                continue;
                         }
-                        size_t k = off ? 0 : vec_run(p, pc, np - pi);
-                        if (k >= 2) {
-                                err = start_vec(n, &ops[slot], pc, k);
-                                ops[slot].busy = !err;
-                                started++;
-                                p->round_trips++;
-                                pi += k;
-                                continue;
-                        }
-                        size_t len = pc->len - off < STAGE_SLOT ? pc->len - off : STAGE_SLOT;
-                        err = start_chunk(n, &ops[slot], slot, win, pc->window, pc->offset + off,
-                                          (uint8_t *)pc->buf + off, len);
-                        ops[slot].busy = !err;
+                        ops[slot].busy = !err; /* one not sent is not in flight */
                         started++;
                         p->round_trips++;
-                        off += len;
-                        if (off == pc->len) {
-                                pi++;
-                                off = 0;
-                        }
                 }
                 if (err)
                         return fail(n, ops, err);

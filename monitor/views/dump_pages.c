@@ -16,6 +16,16 @@ uint64_t bd_dump_bitmap_bytes(uint64_t max_pfn)
         return ((max_pfn + 7) / 8 + BD_DUMP_PAGE - 1) / BD_DUMP_PAGE * BD_DUMP_PAGE;
 }
 
+uint64_t bd_pfn_count(const uint8_t *map, uint64_t max_pfn)
+{
+        uint64_t n = 0;
+        for (uint64_t i = 0; i < max_pfn / 8; i++)
+                n += (uint64_t)__builtin_popcount(map[i]);
+        for (uint64_t pfn = max_pfn / 8 * 8; pfn < max_pfn; pfn++)
+                n += bd_pfn_test(map, pfn);
+        return n;
+}
+
 uint8_t *bd_dump_present(const struct bd_phys *p, uint64_t *max_pfn)
 {
         uint64_t max = 0;
@@ -107,12 +117,8 @@ struct bd_error *bd_dump_read(struct bd_phys *p, const uint8_t *store, const uin
                               void (*progress)(const struct bd_dump_progress *pr, void *pctx),
                               void *pctx)
 {
-        struct bd_dump_progress pr = {0};
-        for (uint64_t pfn = 0; pfn < max_pfn; pfn++)
-                if (bd_pfn_test(store, pfn)) {
-                        pr.total++;
-                        pr.pages += pfn < from_pfn;
-                }
+        struct bd_dump_progress pr = {.total = bd_pfn_count(store, max_pfn),
+                                      .pages = bd_pfn_count(store, from_pfn)};
         struct batch *b = malloc(sizeof(*b));
         uint8_t *buf = malloc((size_t)BATCH_PAGES * BD_DUMP_PAGE);
         struct bd_error *err = b && buf ? NULL : &bd_error_nomem;

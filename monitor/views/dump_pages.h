@@ -11,7 +11,7 @@
 
 #include "../source/phys.h"
 
-#define BD_DUMP_PAGE 4096u
+#define BD_DUMP_PAGE BD_PHYS_PAGE
 /* makedumpfile's dump-level bit for zero pages (each writer says what it
  * does with them); the others are views/page_filter.h's. */
 #define BD_DUMP_EXCLUDE_ZERO 1u
@@ -28,6 +28,8 @@ static inline void bd_pfn_clear(uint8_t *map, uint64_t pfn)
 {
         map[pfn / 8] &= (uint8_t) ~(1u << (pfn % 8));
 }
+/* How many of the first max_pfn bits are set. */
+uint64_t bd_pfn_count(const uint8_t *map, uint64_t max_pfn);
 /* The bytes of a bitmap of max_pfn bits, whole blocks. */
 uint64_t bd_dump_bitmap_bytes(uint64_t max_pfn);
 
@@ -55,9 +57,9 @@ struct bd_dump_options {
         unsigned compression; /* kdump: enum bd_kdump_compression */
         const uint8_t *keep;  /* the pages to keep, by pfn (bd_dump_present()
                                * less a filter's); NULL: all */
-        /* Continue path's partial file (bd_dump_part_name()) where it
-         * stopped, with the layout, header and page set it was started
-         * with (keep is not used); without one, start afresh. */
+        /* Continue path's partial file (bd_dump_part_name(), which must
+         * exist) where it stopped, with the layout, header and page set it
+         * was started with (keep is not used). */
         int resume;
         void (*progress)(const struct bd_dump_progress *pr, void *ctx);
         void *progress_ctx;

@@ -180,10 +180,10 @@ struct writer {
 
 static int page(void *ctx, uint64_t pfn, const uint8_t *bytes)
 {
-        static const uint8_t zero[PAGE];
+        static const uint8_t zero[PAGE]; /* what a known-zero page writes */
         struct writer *w = ctx;
         (void)pfn;
-        if (!bytes || !memcmp(bytes, zero, PAGE)) {
+        if (!bytes || bd_phys_page_zero(bytes)) {
                 w->st->zero++;
                 bytes = zero;
         }
@@ -229,11 +229,11 @@ static struct bd_error *start(FILE *f, struct plan *pl, const struct bd_vmcore_d
                    : NULL;
 }
 
-/* A partial file: the pages to store from its RAM segments (checked to
+/* A partial file: the pages to store, set in store, from its RAM segments (checked to
  * lie in this target's memory, in order, back to back in the file),
  * how far its data got, the rest cut. */
-static struct bd_error *resume(FILE *f, struct plan *pl, const uint8_t *present, uint64_t *from_pfn,
-                               uint64_t *done)
+static struct bd_error *resume(FILE *f, const struct plan *pl, const uint8_t *present,
+                               uint8_t *store, uint64_t *from_pfn, uint64_t *done)
 {
         Elf64_Ehdr eh;
         struct stat sb;
@@ -260,7 +260,7 @@ static struct bd_error *resume(FILE *f, struct plan *pl, const uint8_t *present,
                 for (uint64_t k = 0; !bad && k < q->p_memsz / PAGE; k++)
                         bad = !bd_pfn_test(present, pfn + k);
                 for (uint64_t k = 0; !bad && k < n; k++)
-                        bd_pfn_set(pl->keep, pfn + k);
+                        bd_pfn_set(store, pfn + k);
                 at += q->p_filesz;
                 stored += n;
                 last_end = pfn + q->p_memsz / PAGE;
@@ -275,7 +275,7 @@ static struct bd_error *resume(FILE *f, struct plan *pl, const uint8_t *present,
         /* The first page not yet written. */
         uint64_t pfn = 0, seen = 0;
         for (; pfn < pl->max_pfn; pfn++)
-                if (bd_pfn_test(pl->keep, pfn) && seen++ == *done)
+                if (bd_pfn_test(store, pfn) && seen++ == *done)
                         break;
         *from_pfn = pfn;
         uint64_t end = data_at + *done * PAGE;
@@ -304,7 +304,7 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d,
                 err = &bd_error_nomem;
                 goto out;
         }
-        int again = o->resume && !access(part, F_OK);
+        int again = o->resume;
         uint64_t from_pfn = 0, read0 = p->bytes_read;
         if (!again) {
                 for (size_t i = 0; i < bytes; i++)
@@ -329,9 +329,7 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d,
                 goto out;
         }
         if (again) {
-                memset(pl.keep, 0, bytes);
-                err = resume(w.f, &pl, present, &from_pfn, &st->resumed);
-                memcpy(store, pl.keep, bytes);
+                err = resume(w.f, &pl, present, store, &from_pfn, &st->resumed);
                 if (!err)
                         zero = bd_dump_zero_pages(p, store, pl.max_pfn, 0, &err);
         } else {
@@ -341,8 +339,7 @@ struct bd_error *bd_elf_dump(struct bd_phys *p, const struct bd_vmcore_desc *d,
                 fclose(w.f);
                 goto out;
         }
-        for (uint64_t pfn = 0; pfn < pl.max_pfn; pfn++)
-                st->stored += bd_pfn_test(store, pfn);
+        st->stored = bd_pfn_count(store, pl.max_pfn);
         err = bd_dump_read(p, store, zero, pl.max_pfn, from_pfn, page, &w, o->progress,
                            o->progress_ctx);
         st->read_bytes = p->bytes_read - read0;

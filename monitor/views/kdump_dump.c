@@ -79,12 +79,6 @@ static int get_at(FILE *f, uint64_t at, void *buf, size_t n)
         return fseeko(f, (off_t)at, SEEK_SET) || fread(buf, 1, n, f) != n;
 }
 
-static int zero_page(const uint8_t *p)
-{
-        static const uint8_t zero[BLOCK];
-        return !memcmp(p, zero, BLOCK);
-}
-
 /* The held-back descriptors to the file, the file left at the data's end
  * for the next page's. */
 static int descriptors(struct writer *w)
@@ -113,7 +107,7 @@ static int page(void *ctx, uint64_t pfn, const uint8_t *p)
 {
         struct writer *w = ctx;
         (void)pfn;
-        if (!p || zero_page(p)) {
+        if (!p || bd_phys_page_zero(p)) {
                 w->st->zero++;
                 return descriptor(w, w->zero_at, BLOCK, 0);
         }
@@ -159,22 +153,23 @@ static void header(uint8_t *h, const struct bd_vmcore_desc *d, const struct layo
         bd_put_le(h + H_NR_CPUS, d->ncpus, 4);
 }
 
-static uint64_t count(const uint8_t *map, uint64_t max_pfn)
-{
-        uint64_t n = 0;
-        for (uint64_t pfn = 0; pfn < max_pfn; pfn++)
-                n += bd_pfn_test(map, pfn);
-        return n;
-}
-
 static void place(struct layout *l)
 {
         l->bitmap_len = bd_dump_bitmap_bytes(l->max_mapnr);
         l->bitmap_blocks = (uint32_t)(2 * l->bitmap_len / BLOCK);
         l->bitmap_at = (uint64_t)(1 + l->sub_blocks) * BLOCK;
         l->desc_at = l->bitmap_at + 2 * l->bitmap_len;
-        l->stored = count(l->bitmap2, l->max_mapnr);
+        l->stored = bd_pfn_count(l->bitmap2, l->max_mapnr);
         l->zero_at = round_up(l->desc_at + l->stored * DESC_SIZE, BLOCK);
+}
+
+/* Where the first descriptor and the first page's data go: after the
+ * descriptors' room and the zero block. */
+static void first_positions(struct writer *w, const struct layout *l)
+{
+        w->desc_at = l->desc_at;
+        w->zero_at = l->zero_at;
+        w->data_at = l->zero_at + BLOCK;
 }
 
 /* A new file: everything but the pages, and the zero block. */
@@ -253,9 +248,7 @@ static struct bd_error *resume(struct writer *w, struct layout *l, uint64_t *fro
         if (bad)
                 return bd_dump_not_resumable("covers other memory than this target's");
         place(l);
-        w->desc_at = l->desc_at;
-        w->zero_at = l->zero_at;
-        w->data_at = l->zero_at + BLOCK;
+        first_positions(w, l);
         if ((uint64_t)sb.st_size < w->data_at)
                 return bd_dump_not_resumable("stops before its first page");
         /* The descriptors written, in pfn order, each naming either the
@@ -311,7 +304,7 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
                 err = &bd_error_nomem;
                 goto out;
         }
-        int again = o->resume && !access(part, F_OK);
+        int again = o->resume;
         if (!(w.f = bd_dump_open(part, again))) {
                 err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
                 goto out;
@@ -320,9 +313,7 @@ struct bd_error *bd_kdump_dump(struct bd_phys *p, const struct bd_vmcore_desc *d
         if (again) {
                 err = resume(&w, &l, &from_pfn);
         } else if (!(err = start(w.f, d, o, &l))) {
-                w.desc_at = l.desc_at;
-                w.zero_at = l.zero_at;
-                w.data_at = l.zero_at + BLOCK;
+                first_positions(&w, &l);
         }
         if (!err && fseeko(w.f, (off_t)w.data_at, SEEK_SET))
                 err = bd_error_new(BD_ERR_IO, "dump: %s: %s", part, strerror(errno));
