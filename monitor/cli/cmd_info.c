@@ -80,6 +80,11 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 printf(",\"bytes_read\":%" PRIu64 ",\"round_trips\":%" PRIu64
                        ",\"elapsed_ms\":%.3f",
                        st->vmcoreinfo_bytes, vmci_rt, ms);
+                printf(",\"vmcoreinfo_copies\":%u,\"vmcoreinfo_false\":%u,\"running\":%s",
+                       st->vmcoreinfo_copies, st->vmcoreinfo_forged,
+                       st->live < 0 ? "null"
+                       : st->live   ? "true"
+                                    : "false");
                 if (!serr) {
                         if (si.have_uptime)
                                 printf(",\"uptime_s\":%.2f", (double)si.uptime_ns / 1e9);
@@ -119,6 +124,12 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        "%" PRIu64 " round trips, %.1f ms\n",
                        vi->phys, st->vmcoreinfo_from_hint ? "cached hint" : "scan",
                        (double)st->vmcoreinfo_bytes / (1 << 20), vmci_rt, ms);
+                printf("              %u cop%s looked at, %u false to the memory it describes\n",
+                       st->vmcoreinfo_copies, st->vmcoreinfo_copies == 1 ? "y" : "ies",
+                       st->vmcoreinfo_forged);
+                printf("running       %s\n", st->live < 0 ? "not checked"
+                                             : st->live   ? "yes (its jiffies move)"
+                                                          : "no (its jiffies stood still for 5 s)");
                 if (serr) {
                         printf("machine       unavailable: %s\n", serr->message);
                 } else {

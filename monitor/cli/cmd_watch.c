@@ -169,6 +169,7 @@ int cmd_watch(struct cli *cli, char **names, int nnames)
         struct bd_watch_options opt = {
             .open = cli->open,
             .prog = {.rescan = cli->rescan,
+                     .need_live = 1,
                      .no_cache = cli->no_cache,
                      .layout = cli->layout,
                      .max_read = cli->max_read},

@@ -2,12 +2,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "btf.h"
+#include "../../common/clock.h"
 #include "../cache/cache.h"
 
-struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_options *opt,
-                                 struct bd_program **out)
+static void store_kallsyms(struct bd_program *prog);
+static void direct_map_from(struct bd_program *prog);
+
+/* A program for one copy of VMCOREINFO: the kernel it describes, not yet
+ * checked. */
+static struct bd_error *program_new(struct bd_phys *p, const struct bd_program_options *opt,
+                                    const struct bd_vmcoreinfo *vi, struct bd_program **out)
 {
         struct bd_program *prog = calloc(1, sizeof(*prog));
         if (!prog)
@@ -15,27 +22,314 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
         prog->phys = p;
         if (opt)
                 prog->opt = *opt;
-        uint64_t hint = prog->opt.rescan || prog->opt.replaced ? 0 : bd_cache_hint_load(p->name);
-        struct bd_vmcoreinfo_scan scan;
-        struct bd_error *err =
-            prog->opt.replaced ? bd_vmcoreinfo_find_new(p, prog->opt.replaced, &prog->vi, &scan,
-                                                        prog->opt.progress)
-                               : bd_vmcoreinfo_find(p, hint, &prog->vi, &scan, prog->opt.progress);
-        prog->opt.replaced = NULL; /* the caller's, and only needed here */
-        if (!err) {
-                if (!scan.from_hint)
-                        bd_cache_hint_store(p->name, prog->vi.phys);
-                prog->stats.vmcoreinfo_from_hint = scan.from_hint;
-                prog->stats.vmcoreinfo_bytes = scan.bytes_scanned;
-                prog->stats.vmcoreinfo_ns = scan.elapsed_ns;
-                bd_vmcoreinfo_get(&prog->vi, "OSRELEASE", prog->release, sizeof(prog->release));
-                bd_vmcoreinfo_get(&prog->vi, "BUILD-ID", prog->build_id, sizeof(prog->build_id));
-                err = bd_kernel_open(p, &prog->vi, &prog->k);
-        }
+        prog->opt.replaced = NULL; /* the caller's, and only needed to open */
+        prog->vi = *vi;
+        bd_vmcoreinfo_get(&prog->vi, "OSRELEASE", prog->release, sizeof(prog->release));
+        bd_vmcoreinfo_get(&prog->vi, "BUILD-ID", prog->build_id, sizeof(prog->build_id));
+        struct bd_error *err = bd_kernel_open(p, &prog->vi, &prog->k);
         if (err) {
                 free(prog);
                 return err;
         }
+        *out = prog;
+        return NULL;
+}
+
+static int same_text(const struct bd_vmcoreinfo *a, const struct bd_vmcoreinfo *b)
+{
+        return a->len == b->len && !memcmp(a->text, b->text, a->len);
+}
+
+/* What the scan found so far, and what it keeps aside. */
+struct search {
+        struct bd_phys *p;
+        const struct bd_program_options *opt;
+        uint64_t hint;
+        struct bd_program *taken;
+        /* The first checked copy whose kernel does not run: the kernel of a
+         * dead target, unless a running one turns up. */
+        struct bd_program *dead;
+        unsigned forged, stopped;
+        /* Whether the jiffies_64 at a physical address moved: the answer
+         * for every copy that describes the same kernel, so that a spray
+         * of faithful copies costs one wait, not one each. */
+        struct seen {
+                uint64_t phys;
+                int live;
+        } seen[16];
+        unsigned nseen;
+        char why[160]; /* the last copy's fault */
+        /* The first symbol table read, and what it was read through: a
+         * spray of copies that all lead to the same table reads it once. */
+        char ks_key[320];
+        void *ks_blob;
+        size_t ks_len;
+};
+
+/* What a kallsyms table read through a copy depends on. */
+static void kallsyms_key(const struct bd_program *prog, char *buf, size_t cap)
+{
+        static const char *const keys[] = {
+            "SYMBOL(kallsyms_names)",       "SYMBOL(kallsyms_num_syms)",
+            "SYMBOL(kallsyms_token_table)", "SYMBOL(kallsyms_token_index)",
+            "SYMBOL(kallsyms_offsets)",     "SYMBOL(kallsyms_relative_base)",
+            "SYMBOL(kallsyms_addresses)",
+        };
+        int n = snprintf(buf, cap, "%llx %lld %d %llx", (unsigned long long)prog->k->pgd_phys,
+                         (long long)prog->k->phys_base, prog->k->levels,
+                         (unsigned long long)prog->k->kaslr_offset);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && n > 0 && (size_t)n < cap; i++) {
+                uint64_t v = 0;
+                bd_vmcoreinfo_number(&prog->vi, keys[i], 1, &v);
+                n += snprintf(buf + n, cap - (size_t)n, " %llx", (unsigned long long)v);
+        }
+}
+
+/* The table this search read already, if the copy leads to it. */
+static void kallsyms_seen(struct search *s, struct bd_program *prog)
+{
+        char key[sizeof(s->ks_key)];
+        kallsyms_key(prog, key, sizeof(key));
+        if (!s->ks_blob) {
+                struct bd_kallsyms *ks;
+                struct bd_error *err = bd_program_kallsyms(prog, &ks);
+                if (!err &&
+                    !bd_kallsyms_serialize(ks, prog->k->kaslr_offset, &s->ks_blob, &s->ks_len))
+                        memcpy(s->ks_key, key, sizeof(key));
+                bd_error_destroy(err);
+                return;
+        }
+        if (strcmp(key, s->ks_key))
+                return;
+        struct bd_error *err =
+            bd_kallsyms_deserialize(s->ks_blob, s->ks_len, prog->k->kaslr_offset, &prog->ks);
+        if (err)
+                prog->ks = NULL;
+        else
+                direct_map_from(prog);
+        bd_error_destroy(err);
+}
+
+/* struct new_utsname: six fields of 65 bytes; sysname, then nodename, then
+ * release. */
+#define UTS_LEN     65
+#define UTS_RELEASE (2 * UTS_LEN)
+
+/* The symbols of the copy that the monitor uses (page tables, views,
+ * kallsyms itself) must be where the kernel's own table puts them: a copy
+ * that sends page-table walks elsewhere (init_top_pgt moved to another
+ * table that happens to map the image) is not the kernel's. Not every
+ * SYMBOL() is an address: mem_section's is the pointer's value. */
+static struct bd_error *symbols_agree(const struct bd_program *prog, const struct bd_kallsyms *ks)
+{
+        static const char *const names[] = {
+            "init_top_pgt",
+            "swapper_pg_dir",
+            "init_uts_ns",
+            "_stext",
+            "prb",
+            "kallsyms_names",
+            "kallsyms_num_syms",
+            "kallsyms_token_table",
+            "kallsyms_token_index",
+            "kallsyms_offsets",
+            "kallsyms_relative_base",
+        };
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char key[64];
+                uint64_t want, got;
+                snprintf(key, sizeof(key), "SYMBOL(%s)", names[i]);
+                if (bd_vmcoreinfo_number(&prog->vi, key, 1, &want))
+                        continue;
+                struct bd_error *err = bd_kallsyms_lookup(ks, names[i], &got, NULL);
+                bd_error_destroy(err);
+                if (!err && got != want)
+                        return bd_error_new(BD_ERR_NOT_FOUND,
+                                            "SYMBOL(%s) is %#llx, the kernel's kallsyms say %#llx",
+                                            names[i], (unsigned long long)want,
+                                            (unsigned long long)got);
+        }
+        return NULL;
+}
+
+/* The kernel a copy describes must be in memory as it says: its own
+ * init_uts_ns, reached through its own page tables, names the copy's
+ * release, and its own vmlinux_build_id (what the kernel prints as
+ * BUILD-ID) is the copy's. Anyone can write a page of text; few can also
+ * plant page tables where the copy points and a kernel image behind them. */
+static struct bd_error *verify(struct search *s, struct bd_program *prog)
+{
+        uint64_t uts, name_off = 0;
+        if (bd_vmcoreinfo_number(&prog->vi, "SYMBOL(init_uts_ns)", 1, &uts) ||
+            uts < BD_KERNEL_IMAGE_START || uts >= BD_KERNEL_IMAGE_END)
+                return bd_error_new(BD_ERR_NOT_FOUND, "no init_uts_ns in the kernel image");
+        /* Before 5.11 the kernel did not say; the name was then within
+         * the first words of the namespace. */
+        int said = !bd_vmcoreinfo_number(&prog->vi, "OFFSET(uts_namespace.name)", 0, &name_off);
+        if (said && name_off > 4096)
+                return bd_error_new(BD_ERR_NOT_FOUND, "uts_namespace.name at %llu",
+                                    (unsigned long long)name_off);
+        char name[UTS_RELEASE + UTS_LEN];
+        int match = 0;
+        for (uint64_t off = said ? name_off : 0; !match && off <= (said ? name_off : 8); off += 4) {
+                struct bd_error *err = bd_kernel_read(prog->k, uts + off, name, sizeof(name));
+                if (err)
+                        return err;
+                name[UTS_LEN - 1] = name[sizeof(name) - 1] = '\0';
+                match = !strcmp(name, "Linux") && !strcmp(name + UTS_RELEASE, prog->release);
+        }
+        if (!match)
+                return bd_error_new(BD_ERR_NOT_FOUND, "init_uts_ns does not name release %s",
+                                    prog->release);
+        struct bd_kallsyms *ks;
+        uint64_t at;
+        kallsyms_seen(s, prog);
+        struct bd_error *err = bd_program_kallsyms(prog, &ks);
+        if (err || (err = symbols_agree(prog, ks)))
+                return err;
+        /* A kernel without data symbols in kallsyms (KALLSYMS_ALL off)
+         * keeps it where nothing names it. */
+        if ((err = bd_kallsyms_lookup(ks, "vmlinux_build_id", &at, NULL))) {
+                bd_error_destroy(err);
+                return NULL;
+        }
+        uint8_t id[BD_PROGRAM_BUILD_ID_LEN];
+        char hex[2 * sizeof(id) + 1];
+        if ((err = bd_kernel_read(prog->k, at, id, sizeof(id))))
+                return err;
+        for (size_t i = 0; i < sizeof(id); i++)
+                snprintf(hex + 2 * i, 3, "%02x", id[i]);
+        if (strcmp(hex, prog->build_id))
+                return bd_error_new(BD_ERR_NOT_FOUND, "the kernel's build id is %s, not %s", hex,
+                                    prog->build_id);
+        return NULL;
+}
+
+/* Running: its jiffies move. An idle NOHZ kernel may leave them still
+ * until its watchdog hrtimer (every 4 s); a dead one, or the image a
+ * reboot left behind, never moves them. -1 when it cannot tell (no
+ * jiffies_64 in kallsyms). */
+static struct bd_error *running(struct search *s, struct bd_program *prog, int *live)
+{
+        uint64_t at, phys, size, first, now;
+        *live = -1;
+        struct bd_error *err = bd_kallsyms_lookup(prog->ks, "jiffies_64", &at, NULL);
+        if (err) {
+                bd_error_destroy(err);
+                return NULL;
+        }
+        if ((err = bd_kernel_translate(prog->k, at, &phys, &size)) ||
+            (err = bd_kernel_read_u64(prog->k, at, &first)))
+                return err;
+        for (unsigned i = 0; i < s->nseen; i++)
+                if (s->seen[i].phys == phys) {
+                        *live = s->seen[i].live;
+                        return NULL;
+                }
+        uint64_t until = bd_now_ns() + BD_PROGRAM_LIVE_WAIT_NS;
+        do {
+                nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
+                if ((err = bd_kernel_read_u64(prog->k, at, &now)))
+                        return err;
+        } while (now == first && bd_now_ns() < until);
+        *live = now != first;
+        if (s->nseen < sizeof(s->seen) / sizeof(s->seen[0]))
+                s->seen[s->nseen++] = (struct seen){phys, *live};
+        return NULL;
+}
+
+static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, int *take)
+{
+        struct search *s = ctx;
+        const struct bd_vmcoreinfo *old = s->opt ? s->opt->replaced : NULL;
+        *take = 0;
+        /* The replaced kernel, or the dead one already kept (a kernel
+         * keeps two copies, the note and its data page). */
+        if ((old && same_text(old, copy)) || (s->dead && same_text(&s->dead->vi, copy)))
+                return NULL;
+        struct bd_program *prog = NULL;
+        struct bd_error *err = program_new(s->p, s->opt, copy, &prog);
+        if (!err)
+                err = verify(s, prog);
+        int live = -1;
+        /* A remembered copy, checked, serves a view of a dead kernel as it
+         * is; the watch (need_live) and a scan want the running one. */
+        int need_live = old || (s->opt && s->opt->need_live) || copy->phys != s->hint;
+        if (!err && need_live && s->p->still)
+                live = 0;
+        else if (!err && need_live)
+                err = running(s, prog, &live);
+        if (err && bd_err_transport(err->code)) {
+                bd_program_close(prog);
+                return err;
+        }
+        if (err) {
+                s->forged++;
+                snprintf(s->why, sizeof(s->why), "copy at %#llx: %s",
+                         (unsigned long long)copy->phys, err->message);
+                bd_error_destroy(err);
+                bd_program_close(prog);
+                return NULL;
+        }
+        prog->stats.live = live;
+        if (live || !need_live) {
+                s->taken = prog;
+                *take = 1;
+        } else if (!s->dead && !old) {
+                s->stopped++;
+                s->dead = prog;
+        } else {
+                s->stopped++;
+                bd_program_close(prog);
+        }
+        return NULL;
+}
+
+struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_options *opt,
+                                 struct bd_program **out)
+{
+        struct bd_program_options none = {0};
+        if (!opt)
+                opt = &none;
+        struct search s = {.p = p, .opt = opt};
+        s.hint = opt->rescan || opt->replaced ? 0 : bd_cache_hint_load(p->name);
+        struct bd_vmcoreinfo_scan scan;
+        struct bd_vmcoreinfo *copy = malloc(sizeof(*copy));
+        if (!copy)
+                return &bd_error_nomem;
+        struct bd_error *err =
+            bd_vmcoreinfo_find(p, s.hint, check_copy, &s, copy, &scan, opt->progress);
+        free(copy);
+        free(s.ks_blob);
+        if (err && err->code == BD_ERR_NOT_FOUND && s.dead) {
+                bd_error_destroy(err);
+                err = NULL;
+                s.taken = s.dead;
+                s.dead = NULL;
+        }
+        bd_program_close(s.dead);
+        if (err) {
+                if (err->code == BD_ERR_NOT_FOUND && (s.forged || s.stopped))
+                        err = bd_error_wrap(err,
+                                            "%u cop%s of VMCOREINFO false to memory%s%s%s, "
+                                            "%u of a kernel that does not run%s",
+                                            s.forged, s.forged == 1 ? "y" : "ies",
+                                            s.why[0] ? " (last: " : "", s.why, s.why[0] ? ")" : "",
+                                            s.stopped,
+                                            opt->replaced ? " (the new kernel's not yet)" : "");
+                return err;
+        }
+        struct bd_program *prog = s.taken;
+        prog->checked = 1;
+        store_kallsyms(prog);
+        /* Only a checked location is remembered. */
+        if (!scan.from_hint)
+                bd_cache_hint_store(p->name, prog->vi.phys);
+        prog->stats.vmcoreinfo_from_hint = scan.from_hint;
+        prog->stats.vmcoreinfo_bytes = scan.bytes_scanned;
+        prog->stats.vmcoreinfo_ns = scan.elapsed_ns;
+        prog->stats.vmcoreinfo_copies = scan.copies;
+        prog->stats.vmcoreinfo_forged = s.forged;
         *out = prog;
         return NULL;
 }
@@ -106,6 +400,19 @@ static void direct_map_from(struct bd_program *prog)
         bd_error_destroy(err);
 }
 
+/* Kept for the next contact only once the kernel it came from has passed
+ * the checks: a forged copy's BUILD-ID must not name a cache entry. */
+static void store_kallsyms(struct bd_program *prog)
+{
+        void *data;
+        size_t len;
+        if (prog->checked && !prog->stats.kallsyms_from_cache && prog->ks && cache_on(prog) &&
+            !bd_kallsyms_serialize(prog->ks, prog->k->kaslr_offset, &data, &len)) {
+                bd_cache_build_store(prog->build_id, "kallsyms", data, len);
+                free(data);
+        }
+}
+
 struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms **out)
 {
         if (!prog->ks) {
@@ -118,13 +425,7 @@ struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms
                         struct bd_kallsyms_stats st;
                         bd_kallsyms_stats(prog->ks, &st);
                         prog->stats.kallsyms_bytes = st.bytes_read;
-                        void *data;
-                        size_t len;
-                        if (cache_on(prog) &&
-                            !bd_kallsyms_serialize(prog->ks, prog->k->kaslr_offset, &data, &len)) {
-                                bd_cache_build_store(prog->build_id, "kallsyms", data, len);
-                                free(data);
-                        }
+                        store_kallsyms(prog);
                 }
                 /* Page-table walks were enough to decode kallsyms (it lives in
                  * the image); from here on the direct map is a subtraction. */
@@ -159,7 +460,7 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                                 return err;
                         uint32_t size;
                         const void *raw = btf__raw_data(prog->btf, &size);
-                        if (cache_on(prog) && raw)
+                        if (cache_on(prog) && prog->checked && raw)
                                 bd_cache_build_store(prog->build_id, "btf", raw, size);
                 }
         }

@@ -1,5 +1,7 @@
 /* A target's kernel as a program to inspect, the one object every view
- * starts from: VMCOREINFO (from a remembered location, else a scan), the
+ * starts from: VMCOREINFO (from a remembered location, else a scan), held
+ * against the memory it describes (a copy is anyone's text; the kernel's
+ * own init_uts_ns and build id, and its jiffies moving, are not), the
  * kernel's address space, and, loaded when a view first asks for them, its
  * symbol table, its BTF and the layout of what Backdoors reads. Symbol
  * tables and BTF are kept per BUILD-ID on the monitor, so a second contact,
@@ -20,6 +22,12 @@
 #include "../source/phys.h"
 #include "vmcoreinfo.h"
 
+/* vmlinux_build_id: what the kernel prints as VMCOREINFO's BUILD-ID. */
+#define BD_PROGRAM_BUILD_ID_LEN 20
+/* How long a kernel's jiffies may stand still and it still be running:
+ * NOHZ idle stops the tick until the watchdog's hrtimer, every 4 s. */
+#define BD_PROGRAM_LIVE_WAIT_NS (5ull * 1000 * 1000 * 1000)
+
 /* Far above any x86-64 kernel's CONFIG_NR_CPUS (8192): a hostile
  * nr_cpu_ids must not size an allocation. */
 #define BD_PROGRAM_MAX_CPUS 8192
@@ -31,7 +39,11 @@ struct bd_program_options {
         /* The bytes a view may read and hold for what the target's own
          * numbers ask (--max-read); 0: each view's default (views/budget.h). */
         uint64_t max_read;
-        /* Not this kernel: the one a reboot replaced (implies rescan). */
+        /* A remembered VMCOREINFO location is taken only if its kernel
+         * runs (the watch); otherwise, checked, it serves a dead kernel. */
+        int need_live;
+        /* Not this kernel: the one a reboot replaced (implies rescan and
+         * need_live). */
         const struct bd_vmcoreinfo *replaced;
         void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */
 };
@@ -40,6 +52,10 @@ struct bd_program_options {
 struct bd_program_stats {
         int vmcoreinfo_from_hint;
         uint64_t vmcoreinfo_bytes, vmcoreinfo_ns;
+        /* Copies of VMCOREINFO looked at (the one taken included), and those
+         * the kernel they describe proved false. */
+        unsigned vmcoreinfo_copies, vmcoreinfo_forged;
+        int live; /* 1 its jiffies moved, 0 they did not, -1 not asked or no jiffies_64 */
         int kallsyms_from_cache, btf_from_cache;
         uint64_t kallsyms_bytes, btf_bytes; /* read from the target */
 };
@@ -52,6 +68,7 @@ struct bd_program {
         char build_id[130];
         struct bd_program_options opt;
         struct bd_program_stats stats;
+        int checked; /* its kernel passed the checks (until then nothing is cached) */
         /* Loaded on first use; use the accessors. */
         struct bd_kallsyms *ks;
         struct btf *btf;

@@ -112,32 +112,44 @@ int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_
  * it moves 4 KiB several times, and only each page's first bytes matter. */
 #define SCAN_CHUNK (4u << 20)
 
-static int same_text(const struct bd_vmcoreinfo *a, const struct bd_vmcoreinfo *b)
+/* Offer a copy to the caller's check; with no check, the first is taken. */
+static struct bd_error *offer(bd_vmcoreinfo_check check, void *ctx, struct bd_vmcoreinfo *copy,
+                              struct bd_vmcoreinfo_scan *scan, int *take)
 {
-        return a->len == b->len && !memcmp(a->text, b->text, a->len);
+        scan->copies++;
+        *take = 1;
+        return check ? check(ctx, copy, take) : NULL;
 }
 
-static struct bd_error *find(struct bd_phys *p, uint64_t hint, const struct bd_vmcoreinfo *old,
-                             struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
-                             void (*progress)(uint64_t done, uint64_t total))
+struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcoreinfo_check check,
+                                    void *ctx, struct bd_vmcoreinfo *out,
+                                    struct bd_vmcoreinfo_scan *scan,
+                                    void (*progress)(uint64_t done, uint64_t total))
 {
         uint64_t t0 = bd_now_ns();
         memset(scan, 0, sizeof(*scan));
         uint8_t page[PAGE];
+        int take = 0;
+        struct bd_error *err = NULL;
         int hw = hint ? bd_phys_window_of(p, hint) : -1;
         /* A stale hint (another boot, another layout) only costs the scan. */
         if (hw >= 0 && bd_phys_window_of(p, hint + PAGE - 1) == hw) {
-                struct bd_error *err = bd_phys_read(p, hint, page, PAGE);
+                err = bd_phys_read(p, hint, page, PAGE);
                 if (err && err->code != BD_ERR_RANGE)
                         return err;
                 scan->bytes_scanned = PAGE;
                 if (!err && bd_vmcoreinfo_match(page, PAGE, out)) {
                         out->phys = hint;
-                        scan->from_hint = 1;
-                        scan->elapsed_ns = bd_now_ns() - t0;
-                        return NULL;
+                        if ((err = offer(check, ctx, out, scan, &take)) || take) {
+                                scan->from_hint = !err;
+                                scan->elapsed_ns = bd_now_ns() - t0;
+                                return err;
+                        }
                 }
                 bd_error_destroy(err);
+                err = NULL;
+        } else {
+                hint = 0;
         }
 
         uint64_t total = 0;
@@ -146,7 +158,6 @@ static struct bd_error *find(struct bd_phys *p, uint64_t hint, const struct bd_v
         uint8_t *buf = malloc(SCAN_CHUNK);
         if (!buf)
                 return &bd_error_nomem;
-        struct bd_error *err = NULL;
         for (unsigned w = 0; w < p->nwindows; w++) {
                 const struct bd_window_desc *win = &p->windows[w];
                 /* Both copies are page-allocated: only page starts can match. */
@@ -160,34 +171,23 @@ static struct bd_error *find(struct bd_phys *p, uint64_t hint, const struct bd_v
                         scan->bytes_scanned += len;
                         if (progress)
                                 progress(scan->bytes_scanned, total);
-                        for (size_t off = 0; off < len; off += PAGE)
-                                if (bd_vmcoreinfo_match(buf + off, PAGE, out) &&
-                                    !(old && same_text(out, old))) {
-                                        out->phys = at + off;
+                        for (size_t off = 0; off < len; off += PAGE) {
+                                /* The hint's copy was offered already. */
+                                if ((hint && at + off == hint) ||
+                                    !bd_vmcoreinfo_match(buf + off, PAGE, out))
+                                        continue;
+                                out->phys = at + off;
+                                if ((err = offer(check, ctx, out, scan, &take)) || take)
                                         goto out;
-                                }
+                        }
                 }
         }
-        err = bd_error_new(BD_ERR_NOT_FOUND,
-                           "no %sLinux kernel found: VMCOREINFO is in none of %llu bytes "
-                           "of physical memory",
-                           old ? "new " : "", (unsigned long long)total);
+        err = bd_error_new(
+            BD_ERR_NOT_FOUND, "no Linux kernel found: %s in %llu bytes of physical memory",
+            scan->copies ? "no copy of VMCOREINFO passed the checks" : "VMCOREINFO is nowhere",
+            (unsigned long long)total);
 out:
         free(buf);
         scan->elapsed_ns = bd_now_ns() - t0;
         return err;
-}
-
-struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,
-                                    struct bd_vmcoreinfo_scan *scan,
-                                    void (*progress)(uint64_t done, uint64_t total))
-{
-        return find(p, hint, NULL, out, scan, progress);
-}
-
-struct bd_error *bd_vmcoreinfo_find_new(struct bd_phys *p, const struct bd_vmcoreinfo *old,
-                                        struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
-                                        void (*progress)(uint64_t done, uint64_t total))
-{
-        return find(p, 0, old, out, scan, progress);
 }

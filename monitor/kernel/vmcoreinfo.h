@@ -23,6 +23,7 @@ struct bd_vmcoreinfo {
 struct bd_vmcoreinfo_scan {
         uint64_t bytes_scanned;
         uint64_t elapsed_ns;
+        unsigned copies; /* offered to the check, the taken one included */
         int from_hint;
 };
 
@@ -41,15 +42,20 @@ int bd_vmcoreinfo_number(const struct bd_vmcoreinfo *vi, const char *key, int he
  * is negative under KASLR). */
 int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_t *out);
 
-/* Find VMCOREINFO: first at hint (if non-zero), then by scanning every window
- * page by page. progress, if set, is called now and then with bytes done. */
-struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, struct bd_vmcoreinfo *out,
+/* What a scan does with each copy it finds: sets *take to 1 to stop there,
+ * leaves it 0 to go on, or returns an error that ends the scan. A copy is
+ * hostile input (anyone who can write a page can write one): the check is
+ * where the kernel it describes is held against the memory. */
+typedef struct bd_error *(*bd_vmcoreinfo_check)(void *ctx, const struct bd_vmcoreinfo *copy,
+                                                int *take);
+
+/* Find VMCOREINFO: first at hint (if non-zero), then by scanning every
+ * window page by page (the hint's page is not offered twice). Each copy is
+ * offered to check (NULL: the first is taken). progress, if set, is called
+ * now and then with bytes done. BD_ERR_NOT_FOUND when no copy is taken. */
+struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcoreinfo_check check,
+                                    void *ctx, struct bd_vmcoreinfo *out,
                                     struct bd_vmcoreinfo_scan *scan,
                                     void (*progress)(uint64_t done, uint64_t total));
-/* The same scan (no hint), passing over every copy whose text is old's: a
- * kernel that replaced old, whose copies may still lie in memory. */
-struct bd_error *bd_vmcoreinfo_find_new(struct bd_phys *p, const struct bd_vmcoreinfo *old,
-                                        struct bd_vmcoreinfo *out, struct bd_vmcoreinfo_scan *scan,
-                                        void (*progress)(uint64_t done, uint64_t total));
 
 #endif

@@ -74,6 +74,7 @@ struct bd_phys {
         struct bd_window_desc windows[BD_MAX_WINDOWS];
         unsigned nwindows;
         int write_enabled; /* the monitor's own --write */
+        int still;         /* a core file: memory that never moves, so nothing in it runs */
         /* counters for benchmarks and progress */
         uint64_t bytes_read;
         uint64_t bytes_scanned; /* told zero or not by the source, not moved */

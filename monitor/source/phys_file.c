@@ -157,6 +157,8 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
         }
         for (unsigned i = 0; i < f->base.nwindows; i++)
                 f->base.windows[i].access = writable ? BD_ACCESS_RW : BD_ACCESS_RO;
+        /* A RAM file may be a running VM's memory; an ELF core is a moment. */
+        f->base.still = f->map.size >= sizeof(Elf64_Ehdr) && !memcmp(f->map.data, ELFMAG, SELFMAG);
         snprintf(f->base.describe, sizeof(f->base.describe), "file %s", path);
         *out = &f->base;
         return NULL;

@@ -179,6 +179,101 @@ static void test_info_matches_uname(void **state)
         result_free(&r);
 }
 
+/* Copies of VMCOREINFO that anyone on host2 can write (here: pages of a
+ * tmpfs file, one field changed in each) are held against the kernel they
+ * describe and passed over, whether a remembered location points at one or
+ * the scan meets them first; none is ever remembered. */
+#define FORGE_CACHE "BDMON_CACHE=/tmp/forge-cache "
+#define SPRAY       "python3 '%s/tests/lab/vmcoreinfo_spray.py' "
+
+static void test_forged_vmcoreinfo(void **state)
+{
+        (void)state;
+        struct result r =
+            vm("mon", "rm -rf /tmp/forge-cache; " FORGE_CACHE BDMON " --rescan --json info host2");
+        expect_ok(&r, "bdmon info before the spray");
+        char real[32], n[32];
+        assert_int_equal(json_field(r.out, "vmcoreinfo_phys", real, sizeof(real)), 0);
+        result_free(&r);
+        r = host(SPRAY "make '%s' %s '%s/build/lab/run/spray.bin'", lab_root, shm_ram, real,
+                 lab_root);
+        expect_ok(&r, "writing the forged copies");
+        result_free(&r);
+        /* tmpfs pages are page-aligned; the 9p cache's copies are dropped. */
+        r = vm("host2", "cp /bd/lab/run/spray.bin /dev/shm/spray && sync && "
+                        "echo 3 > /proc/sys/vm/drop_caches");
+        expect_ok(&r, "spraying host2");
+        result_free(&r);
+        r = host(SPRAY "find '%s' %s", lab_root, shm_ram, real);
+        expect_ok(&r, "finding the forged copies in host2's memory");
+        unsigned forged = 0, below = 0;
+        unsigned long long first = 0;
+        assert_int_equal(sscanf(r.out, "forged %u below %u first %llx", &forged, &below, &first),
+                         3);
+        result_free(&r);
+        print_message("forged copies in host2's memory: %u, %u below the real one at %s\n", forged,
+                      below, real);
+        assert_true(forged >= 64 * 5 / 2);
+
+        /* A remembered location that holds a forged copy. */
+        r = vm("mon",
+               "echo %llx > /tmp/forge-cache/vmcoreinfo-host2 && " FORGE_CACHE BDMON
+               " --json info host2 && cat /tmp/forge-cache/vmcoreinfo-host2",
+               first);
+        expect_ok(&r, "bdmon info with a forged copy remembered");
+        char found[32], phys[32], rel[128];
+        assert_int_equal(json_field(r.out, "found_by", found, sizeof(found)), 0);
+        assert_string_equal(found, "scan");
+        assert_int_equal(json_field(r.out, "vmcoreinfo_phys", phys, sizeof(phys)), 0);
+        assert_string_equal(phys, real);
+        assert_int_equal(json_field(r.out, "vmcoreinfo_false", n, sizeof(n)), 0);
+        assert_true(atoi(n) >= 1);
+        assert_int_equal(json_field(r.out, "osrelease", rel, sizeof(rel)), 0);
+        assert_null(strstr(rel, "forged"));
+        assert_int_equal(json_field(r.out, "running", found, sizeof(found)), 0);
+        assert_string_equal(found, "true");
+        /* Only the checked location is remembered. */
+        assert_non_null(strstr(r.out, "}\n"));
+        assert_int_equal(strtoull(strstr(r.out, "}\n") + 2, NULL, 16), strtoull(real, NULL, 16));
+        result_free(&r);
+
+        /* A scan that meets them before the real one passes each over. */
+        r = vm("mon", FORGE_CACHE BDMON " --rescan --json info host2");
+        expect_ok(&r, "bdmon --rescan info among forged copies");
+        assert_int_equal(json_field(r.out, "vmcoreinfo_phys", phys, sizeof(phys)), 0);
+        assert_string_equal(phys, real);
+        assert_int_equal(json_field(r.out, "vmcoreinfo_false", n, sizeof(n)), 0);
+        print_message("rescan: %s forged copies passed over before the real one\n", n);
+        assert_true((unsigned)atoi(n) >= below);
+        result_free(&r);
+
+        /* A copy of that memory, one more forgery planted below the real
+         * copy: a kernel that does not run (a copy's jiffies stand still),
+         * so the scan reads all of memory for a running one, passing over
+         * every forged copy, and then takes the dead kernel. */
+        r = host("set -e; c=$(mktemp /dev/shm/bdtest.XXXXXX.ram); trap 'rm -f $c' EXIT;"
+                 " cp '%s' $c; " SPRAY "plant $c %s; " SPRAY "find $c %s;"
+                 " '%s/build/bin/bdmon' -q --no-cache -s file:$c --rescan --json info",
+                 shm_ram, lab_root, real, lab_root, real, lab_root);
+        expect_ok(&r, "bdmon info from a copy of host2's memory with a forgery below");
+        unsigned planted_forged;
+        char *line = strchr(r.out, '\n');
+        assert_non_null(line);
+        assert_int_equal(sscanf(line + 1, "forged %u", &planted_forged), 1);
+        assert_int_equal(json_field(r.out, "vmcoreinfo_phys", phys, sizeof(phys)), 0);
+        assert_string_equal(phys, real);
+        assert_int_equal(json_field(r.out, "vmcoreinfo_false", n, sizeof(n)), 0);
+        print_message("a still copy of host2's memory: %s forged copies passed over (%u there)\n",
+                      n, planted_forged);
+        assert_int_equal(atoi(n), planted_forged);
+        assert_int_equal(json_field(r.out, "running", found, sizeof(found)), 0);
+        assert_string_equal(found, "false");
+        result_free(&r);
+        r = vm("host2", "rm /dev/shm/spray");
+        expect_ok(&r, "removing the spray");
+        result_free(&r);
+}
+
 static void test_direct_read_matches_file(void **state)
 {
         (void)state;
@@ -1874,6 +1969,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_windows_descriptor),
             cmocka_unit_test(test_info_matches_uname),
+            cmocka_unit_test(test_forged_vmcoreinfo),
             cmocka_unit_test(test_direct_read_matches_file),
             cmocka_unit_test(test_mediated_read_matches_ram),
             cmocka_unit_test(test_wrong_key_refused),

@@ -388,5 +388,6 @@ int main(void)
             cmocka_unit_test(test_panic_then_reboot),
             cmocka_unit_test(test_nic_unreachable),
         };
+        lab_filter();
         return cmocka_run_group_tests_name("watch", tests, group_setup, group_teardown);
 }

@@ -419,7 +419,7 @@ static void test_find_by_scan(void **state)
         last_done = last_total = 0;
         progress_calls = progress_backwards = 0;
         memset(&vi, 0, sizeof(vi));
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, progress));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, progress));
         assert_int_equal(vi.phys, NOTE_AT);
         assert_string_equal(vi.text, vmci);
         assert_int_equal(scan.from_hint, 0);
@@ -441,7 +441,7 @@ static void test_find_by_hint(void **state)
         ram_open(&r);
         struct bd_vmcoreinfo_scan scan;
         memset(&vi, 0, sizeof(vi));
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, NOTE_AT, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, NOTE_AT, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(scan.from_hint, 1);
         assert_int_equal(vi.phys, NOTE_AT);
         assert_int_equal(scan.bytes_scanned, PAGE); /* one page, no scan */
@@ -469,7 +469,7 @@ static void test_find_wrong_hint(void **state)
         for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
                 struct bd_vmcoreinfo_scan scan;
                 memset(&vi, 0, sizeof(vi));
-                assert_bd_ok(bd_vmcoreinfo_find(r.p, hints[i], &vi, &scan, NULL));
+                assert_bd_ok(bd_vmcoreinfo_find(r.p, hints[i], NULL, NULL, &vi, &scan, NULL));
                 assert_int_equal(scan.from_hint, 0);
                 assert_int_equal(vi.phys, NOTE_AT);
         }
@@ -488,7 +488,7 @@ static void test_find_absent(void **state)
         ram_put(&r, (6u << 20) + 0x10, vmci, strlen(vmci));
         ram_open(&r);
         struct bd_vmcoreinfo_scan scan;
-        struct bd_error *err = bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL);
+        struct bd_error *err = bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL);
         assert_non_null(err);
         assert_int_equal(err->code, BD_ERR_NOT_FOUND);
         /* The library does not name the target: the CLI does, once. */
@@ -498,7 +498,7 @@ static void test_find_absent(void **state)
         /* Everything was looked at. */
         assert_int_equal(scan.bytes_scanned, RAM_SIZE);
         /* A wrong hint does not change the answer. */
-        err = bd_vmcoreinfo_find(r.p, 0x1000, &vi, &scan, NULL);
+        err = bd_vmcoreinfo_find(r.p, 0x1000, NULL, NULL, &vi, &scan, NULL);
         assert_bd_error(err, BD_ERR_NOT_FOUND);
         ram_done(&r);
 }
@@ -519,11 +519,11 @@ static void test_find_skips_decoy(void **state)
         ram_put_note(&r, NOTE_AT);
         ram_open(&r);
         struct bd_vmcoreinfo_scan scan;
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, NOTE_AT);
         assert_string_equal(vi.text, vmci);
         /* A decoy given as the hint is not taken either. */
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 2u << 20, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 2u << 20, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(scan.from_hint, 0);
         assert_int_equal(vi.phys, NOTE_AT);
         ram_done(&r);
@@ -539,7 +539,7 @@ static void test_find_raw_page(void **state)
         ram_put_note(&r, NOTE_AT);
         ram_open(&r);
         struct bd_vmcoreinfo_scan scan;
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, 7u << 20);
         assert_string_equal(vi.text, vmci);
         ram_done(&r);
@@ -556,7 +556,7 @@ static void test_find_last_page(void **state)
         ram_put_note(&r, RAM_SIZE);
         ram_open(&r);
         struct bd_vmcoreinfo_scan scan;
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, RAM_SIZE);
         assert_int_equal(scan.bytes_scanned, RAM_SIZE + PAGE);
         ram_done(&r);
@@ -564,7 +564,7 @@ static void test_find_last_page(void **state)
         ram_create(&r, RAM_SIZE + 100);
         ram_put_note(&r, RAM_SIZE - PAGE);
         ram_open(&r);
-        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, RAM_SIZE - PAGE);
         ram_done(&r);
 
@@ -575,7 +575,7 @@ static void test_find_last_page(void **state)
         put_note(pg, vmci, (uint32_t)strlen(vmci));
         ram_put(&r, RAM_SIZE, pg, 100);
         ram_open(&r);
-        assert_bd_error(bd_vmcoreinfo_find(r.p, 0, &vi, &scan, NULL), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL), BD_ERR_NOT_FOUND);
         assert_int_equal(scan.bytes_scanned, RAM_SIZE);
         ram_done(&r);
 }
@@ -609,10 +609,10 @@ static void test_find_in_core(void **state)
         struct bd_phys *p = NULL;
         assert_bd_ok(bd_phys_open_file(path, 0, &p));
         struct bd_vmcoreinfo_scan scan;
-        assert_bd_ok(bd_vmcoreinfo_find(p, 0, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, 0x302000);
         /* The hint may be anywhere a whole page fits, aligned or not. */
-        assert_bd_ok(bd_vmcoreinfo_find(p, 0x101800, &vi, &scan, NULL));
+        assert_bd_ok(bd_vmcoreinfo_find(p, 0x101800, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(scan.from_hint, 1);
         assert_int_equal(vi.phys, 0x101800);
         bd_phys_close(p);
@@ -638,14 +638,73 @@ static void test_find_hint_across_gap(void **state)
         struct bd_phys *p = NULL;
         assert_bd_ok(bd_phys_open_file(path, 0, &p));
         struct bd_vmcoreinfo_scan scan;
-        assert_bd_ok(bd_vmcoreinfo_find(p, 0, &vi, &scan, NULL)); /* no hint: found */
+        assert_bd_ok(bd_vmcoreinfo_find(p, 0, NULL, NULL, &vi, &scan, NULL)); /* no hint: found */
         assert_int_equal(vi.phys, 0x103000);
-        struct bd_error *err = bd_vmcoreinfo_find(p, 0x101000, &vi, &scan, NULL);
+        struct bd_error *err = bd_vmcoreinfo_find(p, 0x101000, NULL, NULL, &vi, &scan, NULL);
         bd_phys_close(p);
         unlink(path);
         free(img);
         assert_bd_ok(err);
         assert_int_equal(vi.phys, 0x103000);
+}
+
+/* The scan offers every copy to the caller's check and goes on past those
+ * it passes over (copies a user sprayed, a kernel a reboot left behind);
+ * a hint's copy passed over is not offered again; a check's error ends
+ * the scan. */
+struct offers {
+        uint64_t at[8];
+        unsigned n, take_at, fail_at;
+};
+
+static struct bd_error *check_offer(void *ctx, const struct bd_vmcoreinfo *copy, int *take)
+{
+        struct offers *o = ctx;
+        assert_true(o->n < 8);
+        o->at[o->n++] = copy->phys;
+        if (o->n == o->fail_at)
+                return bd_error_new(BD_ERR_IO, "the NIC went away");
+        *take = o->n == o->take_at;
+        return NULL;
+}
+
+static void test_find_checks_copies(void **state)
+{
+        (void)state;
+        struct ram r;
+        ram_create(&r, RAM_SIZE);
+        ram_put(&r, 1u << 20, vmci, strlen(vmci));
+        ram_put(&r, 2u << 20, vmci, strlen(vmci));
+        ram_put_note(&r, NOTE_AT);
+        ram_open(&r);
+        struct bd_vmcoreinfo_scan scan;
+        struct offers o = {.take_at = 3};
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 2u << 20, check_offer, &o, &vi, &scan, NULL));
+        /* The hint first, then the others in memory order, the hint's page
+         * skipped. */
+        assert_int_equal(o.n, 3);
+        assert_int_equal(o.at[0], 2u << 20);
+        assert_int_equal(o.at[1], 1u << 20);
+        assert_int_equal(o.at[2], NOTE_AT);
+        assert_int_equal(vi.phys, NOTE_AT);
+        assert_int_equal(scan.copies, 3);
+        assert_int_equal(scan.from_hint, 0);
+
+        /* None taken: not found, and the message says copies were there. */
+        o = (struct offers){0};
+        struct bd_error *err = bd_vmcoreinfo_find(r.p, 0, check_offer, &o, &vi, &scan, NULL);
+        assert_non_null(err);
+        assert_int_equal(err->code, BD_ERR_NOT_FOUND);
+        assert_non_null(strstr(err->message, "no copy of VMCOREINFO passed the checks"));
+        bd_error_destroy(err);
+        assert_int_equal(o.n, 3);
+        assert_int_equal(scan.bytes_scanned, RAM_SIZE);
+
+        /* The check's error is the scan's. */
+        o = (struct offers){.fail_at = 2};
+        assert_bd_error(bd_vmcoreinfo_find(r.p, 0, check_offer, &o, &vi, &scan, NULL), BD_ERR_IO);
+        assert_int_equal(o.n, 2);
+        ram_done(&r);
 }
 
 int main(void)
@@ -665,6 +724,7 @@ int main(void)
             cmocka_unit_test(test_number_overflow_and_truncation),
             cmocka_unit_test(test_signed_numbers),
             cmocka_unit_test(test_find_by_scan),
+            cmocka_unit_test(test_find_checks_copies),
             cmocka_unit_test(test_find_by_hint),
             cmocka_unit_test(test_find_wrong_hint),
             cmocka_unit_test(test_find_absent),
