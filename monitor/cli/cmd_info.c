@@ -85,6 +85,14 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        st->live < 0 ? "null"
                        : st->live   ? "true"
                                     : "false");
+                printf(",\"suspicious\":");
+                if (st->suspicious[0])
+                        bd_json_string(stdout, st->suspicious);
+                else
+                        printf("null");
+                printf(",\"kallsyms_from_cache\":%s,\"btf_from_cache\":%s,\"cache_refused\":%u",
+                       st->kallsyms_from_cache ? "true" : "false",
+                       st->btf_from_cache ? "true" : "false", st->cache_refused);
                 if (!serr) {
                         if (si.have_uptime)
                                 printf(",\"uptime_s\":%.2f", (double)si.uptime_ns / 1e9);
@@ -130,6 +138,13 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                 printf("running       %s\n", st->live < 0 ? "not checked"
                                              : st->live   ? "yes (its jiffies move)"
                                                           : "no (its jiffies stood still for 5 s)");
+                if (st->suspicious[0])
+                        printf("SUSPICIOUS    %s\n", st->suspicious);
+                printf("cache         symbols %s, BTF %s; %u cached table%s refused (not the "
+                       "target's memory)\n",
+                       st->kallsyms_from_cache ? "cached" : "read",
+                       st->btf_from_cache ? "cached" : "read", st->cache_refused,
+                       st->cache_refused == 1 ? "" : "s");
                 if (serr) {
                         printf("machine       unavailable: %s\n", serr->message);
                 } else {

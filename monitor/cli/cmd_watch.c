@@ -49,6 +49,8 @@ static void record(FILE *f, const struct bd_watcher *w)
                 s->min_free_pages, s->oom_kills);
         if (s->hung_scanned)
                 fprintf(f, " hung=%d/%" PRIu64, (int)s->hung_pid, s->hung_ns);
+        if (s->suspicious)
+                fputs(" suspicious=1", f);
         for (unsigned c = 0; c < s->ncpus && c < BD_PROBE_MAX_CPUS; c++) {
                 const struct bd_probe_cpu *q = &s->cpu[c];
                 fprintf(f,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <bpf/libbpf.h>
+#include <sodium.h>
 
 /* Anonymous nesting and type chains deeper than this are corrupt. */
 #define DEPTH_MAX 32
@@ -53,6 +54,48 @@ struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, 
                 return bd_error_wrap(err, "btf at 0x%llx", (unsigned long long)start);
         *out = btf;
         return NULL;
+}
+
+struct bd_error *bd_btf_matches(struct bd_kernel *k, const struct bd_kallsyms *ks, const void *data,
+                                size_t len, unsigned chunks)
+{
+        uint64_t start, stop;
+        struct bd_error *err = bd_kallsyms_lookup(ks, "__start_BTF", &start, NULL);
+        if (!err)
+                err = bd_kallsyms_lookup(ks, "__stop_BTF", &stop, NULL);
+        if (err)
+                return err;
+        if (stop < start || stop - start != len)
+                return bd_error_new(BD_ERR_NOT_FOUND, "%zu bytes of BTF, the kernel has %llu", len,
+                                    (unsigned long long)(stop - start));
+        size_t nchunks = (len + BD_BTF_CHUNK - 1) / BD_BTF_CHUNK;
+        if (chunks > BD_BTF_MAX_CHUNKS)
+                chunks = BD_BTF_MAX_CHUNKS;
+        if (sodium_init() < 0)
+                return bd_error_new(BD_ERR_INTERNAL, "libsodium does not start");
+        uint8_t *buf = malloc((size_t)chunks * BD_BTF_CHUNK);
+        if (!buf)
+                return &bd_error_nomem;
+        struct bd_kernel_iov iov[BD_BTF_MAX_CHUNKS];
+        size_t at[BD_BTF_MAX_CHUNKS];
+        for (unsigned i = 0; i < chunks; i++) {
+                /* The header and the last chunk always; the rest picked here,
+                 * at random, so that a planted blob cannot know which of its
+                 * bytes will be held against memory. */
+                at[i] = i == 0 ? 0 : i == 1 ? nchunks - 1 : randombytes_uniform((uint32_t)nchunks);
+                size_t off = at[i] * BD_BTF_CHUNK;
+                iov[i] =
+                    (struct bd_kernel_iov){start + off, buf + (size_t)i * BD_BTF_CHUNK,
+                                           len - off < BD_BTF_CHUNK ? len - off : BD_BTF_CHUNK};
+        }
+        err = bd_kernel_read_batch(k, iov, chunks);
+        for (unsigned i = 0; !err && i < chunks; i++)
+                if (memcmp(iov[i].buf, (const uint8_t *)data + at[i] * BD_BTF_CHUNK, iov[i].len))
+                        err = bd_error_new(BD_ERR_NOT_FOUND,
+                                           "BTF differs from the kernel's at offset %zu",
+                                           at[i] * BD_BTF_CHUNK);
+        free(buf);
+        return err;
 }
 
 /* What libbpf 1.1 does not check: a header whose length is no multiple

@@ -20,6 +20,16 @@
 struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
                              uint64_t *size_read);
 
+/* Whether a BTF blob from elsewhere (the per-build cache, keyed by the
+ * build id a target claims, so possibly planted by another target) is this
+ * kernel's: as long as __start_BTF..__stop_BTF (BTF has no checksum of its
+ * own), the same first and last BD_BTF_CHUNK bytes, and the same bytes in
+ * chunks - 2 more chunks picked at random. BD_ERR_NOT_FOUND when not. */
+#define BD_BTF_CHUNK      4096u
+#define BD_BTF_MAX_CHUNKS 64u
+struct bd_error *bd_btf_matches(struct bd_kernel *k, const struct bd_kallsyms *ks, const void *data,
+                                size_t len, unsigned chunks);
+
 /* Parse a BTF blob (from memory, or the per-build cache); NULL with *why
  * set (if why is non-NULL) when it does not check out. */
 struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why);

@@ -69,4 +69,17 @@ struct bd_error *bd_kallsyms_serialize(const struct bd_kallsyms *ks, uint64_t ka
 struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t kaslr_offset,
                                          struct bd_kallsyms **out);
 
+/* The most symbols bd_kallsyms_matches() holds against memory at once. */
+#define BD_KALLSYMS_MAX_SAMPLES 256
+
+/* Whether a table from elsewhere (the per-build cache, keyed by the build
+ * id a target claims, so possibly planted by another target) is this
+ * kernel's: the same count, and the same address at samples indices picked
+ * at random, read from the kernel's own kallsyms_offsets (or _addresses)
+ * where VMCOREINFO puts them. Names are not compared: reaching one means
+ * decoding from the start of its block of 256. BD_ERR_NOT_FOUND when it is
+ * not this kernel's table. */
+struct bd_error *bd_kallsyms_matches(const struct bd_kallsyms *ks, struct bd_kernel *k,
+                                     const struct bd_vmcoreinfo *vi, unsigned samples);
+
 #endif

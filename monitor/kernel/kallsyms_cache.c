@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../../common/bytes.h"
 #include "kallsyms_table.h"
 
@@ -133,5 +135,60 @@ struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t 
                 return err;
         }
         *out = ks;
+        return NULL;
+}
+
+struct bd_error *bd_kallsyms_matches(const struct bd_kallsyms *ks, struct bd_kernel *k,
+                                     const struct bd_vmcoreinfo *vi, unsigned samples)
+{
+        uint64_t num_va, table_va, base_va = 0, base = 0;
+        int absolute = ks->enc == BD_KALLSYMS_ABSOLUTE;
+        if (bd_vmcoreinfo_number(vi, "SYMBOL(kallsyms_num_syms)", 1, &num_va) ||
+            bd_vmcoreinfo_number(
+                vi, absolute ? "SYMBOL(kallsyms_addresses)" : "SYMBOL(kallsyms_offsets)", 1,
+                &table_va) ||
+            (!absolute && bd_vmcoreinfo_number(vi, "SYMBOL(kallsyms_relative_base)", 1, &base_va)))
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "VMCOREINFO does not say where the kernel's table is");
+        uint8_t num[4], b[8];
+        struct bd_error *err = bd_kernel_read(k, num_va, num, sizeof(num));
+        if (!err && !absolute && !(err = bd_kernel_read(k, base_va, b, sizeof(b))))
+                base = bd_le64(b);
+        if (err)
+                return err;
+        if (bd_le32(num) != ks->n)
+                return bd_error_new(BD_ERR_NOT_FOUND, "%zu symbols, the kernel has %u", ks->n,
+                                    bd_le32(num));
+        if (samples > BD_KALLSYMS_MAX_SAMPLES)
+                samples = BD_KALLSYMS_MAX_SAMPLES;
+        /* Picked here, at random: a planted table cannot know which of its
+         * entries will be held against memory. */
+        size_t at[BD_KALLSYMS_MAX_SAMPLES];
+        uint8_t raw[BD_KALLSYMS_MAX_SAMPLES][8];
+        struct bd_kernel_iov iov[BD_KALLSYMS_MAX_SAMPLES];
+        size_t width = absolute ? 8 : 4;
+        if (sodium_init() < 0)
+                return bd_error_new(BD_ERR_INTERNAL, "libsodium does not start");
+        for (unsigned i = 0; i < samples; i++) {
+                at[i] = ks->n > UINT32_MAX ? 0 : randombytes_uniform((uint32_t)ks->n);
+                iov[i] = (struct bd_kernel_iov){table_va + width * at[i], raw[i], width};
+        }
+        if ((err = bd_kernel_read_batch(k, iov, samples)))
+                return err;
+        for (unsigned i = 0; i < samples; i++) {
+                uint64_t addr;
+                int32_t s = (int32_t)bd_le32(raw[i]);
+                if (absolute)
+                        addr = bd_le64(raw[i]);
+                else if (ks->enc == BD_KALLSYMS_RELATIVE)
+                        addr = base + bd_le32(raw[i]);
+                else
+                        addr = s >= 0 ? (uint64_t)s : base - 1 - (uint64_t)(int64_t)s;
+                if (addr != ks->addrs[at[i]])
+                        return bd_error_new(
+                            BD_ERR_NOT_FOUND, "symbol %zu (%s) is at %#llx, the kernel says %#llx",
+                            at[i], ks->names + ks->name_off[at[i]],
+                            (unsigned long long)ks->addrs[at[i]], (unsigned long long)addr);
+        }
         return NULL;
 }

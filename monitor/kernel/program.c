@@ -110,6 +110,60 @@ static void kallsyms_seen(struct search *s, struct bd_program *prog)
         bd_error_destroy(err);
 }
 
+/* The kernel points to the two copies it wrote (vmcoreinfo_note, the ELF
+ * note; vmcoreinfo_data, its text): a copy anywhere else, however
+ * faithful, is someone else's. Kernels without data symbols in kallsyms
+ * do not say. Two copies the kernel wrote that disagree can only have
+ * been edited in place, by something that writes kernel memory: the
+ * program is then marked suspicious. */
+static struct bd_error *at_home(struct bd_program *prog, const struct bd_kallsyms *ks)
+{
+        static const char *const pointers[] = {"vmcoreinfo_note", "vmcoreinfo_data"};
+        uint64_t home[2] = {0, 0};
+        int named = 0;
+        for (size_t i = 0; i < 2; i++) {
+                uint64_t at, va, size;
+                struct bd_error *err = bd_kallsyms_lookup(ks, pointers[i], &at, NULL);
+                if (err) {
+                        bd_error_destroy(err);
+                        continue;
+                }
+                named++;
+                if ((err = bd_kernel_read_u64(prog->k, at, &va)))
+                        return err;
+                if (va && (err = bd_kernel_translate(prog->k, va, &home[i], &size)))
+                        return err;
+        }
+        if (!named)
+                return NULL;
+        int mine = home[0] == prog->vi.phys ? 0 : home[1] == prog->vi.phys ? 1 : -1;
+        if (mine < 0 || !prog->vi.phys)
+                return bd_error_new(BD_ERR_NOT_FOUND,
+                                    "not where the kernel keeps its VMCOREINFO (note at %#llx, "
+                                    "text at %#llx)",
+                                    (unsigned long long)home[0], (unsigned long long)home[1]);
+        uint64_t other = home[!mine];
+        if (!other)
+                return NULL;
+        uint8_t page[BD_PHYS_PAGE];
+        struct bd_vmcoreinfo *twin = malloc(sizeof(*twin));
+        if (!twin)
+                return &bd_error_nomem;
+        struct bd_error *err = bd_phys_read(prog->phys, other, page, sizeof(page));
+        if (!err && (!bd_vmcoreinfo_match(page, sizeof(page), twin) || !same_text(twin, &prog->vi)))
+                snprintf(prog->stats.suspicious, sizeof(prog->stats.suspicious),
+                         "the kernel's two copies of VMCOREINFO disagree (%s at %#llx, %s at "
+                         "%#llx): edited in place",
+                         pointers[mine] + 11, (unsigned long long)prog->vi.phys,
+                         pointers[!mine] + 11, (unsigned long long)other);
+        free(twin);
+        if (err && !bd_err_transport(err->code)) {
+                bd_error_destroy(err);
+                err = NULL;
+        }
+        return err;
+}
+
 /* struct new_utsname: six fields of 65 bytes; sysname, then nodename, then
  * release. */
 #define UTS_LEN     65
@@ -185,7 +239,7 @@ static struct bd_error *verify(struct search *s, struct bd_program *prog)
         uint64_t at;
         kallsyms_seen(s, prog);
         struct bd_error *err = bd_program_kallsyms(prog, &ks);
-        if (err || (err = symbols_agree(prog, ks)))
+        if (err || (err = symbols_agree(prog, ks)) || (err = at_home(prog, ks)))
                 return err;
         /* A kernel without data symbols in kallsyms (KALLSYMS_ALL off)
          * keeps it where nothing names it. */
@@ -361,18 +415,6 @@ static int load_cached(const struct bd_program *prog, const char *what, size_t m
         return !err;
 }
 
-/* A cached table is trusted only if it agrees with what VMCOREINFO itself
- * says of this boot: a stale or foreign file must not name wrong addresses. */
-static int kallsyms_agree(const struct bd_program *prog, const struct bd_kallsyms *ks)
-{
-        uint64_t want, got;
-        if (bd_vmcoreinfo_number(&prog->vi, "SYMBOL(init_top_pgt)", 1, &want))
-                return 1;
-        struct bd_error *err = bd_kallsyms_lookup(ks, "init_top_pgt", &got, NULL);
-        bd_error_destroy(err);
-        return !err && got == want;
-}
-
 static struct bd_kallsyms *kallsyms_from_cache(struct bd_program *prog)
 {
         void *data;
@@ -382,12 +424,13 @@ static struct bd_kallsyms *kallsyms_from_cache(struct bd_program *prog)
         struct bd_kallsyms *ks = NULL;
         struct bd_error *err = bd_kallsyms_deserialize(data, len, prog->k->kaslr_offset, &ks);
         free(data);
-        bd_error_destroy(err);
-        if (!err && !kallsyms_agree(prog, ks)) {
+        if (!err && (err = bd_kallsyms_matches(ks, prog->k, &prog->vi, BD_PROGRAM_CACHE_SAMPLES))) {
+                prog->stats.cache_refused++;
                 bd_kallsyms_free(ks);
                 ks = NULL;
         }
-        return err ? NULL : ks;
+        bd_error_destroy(err);
+        return ks;
 }
 
 /* Without it every read walks the page tables: slower, still right. */
@@ -441,7 +484,14 @@ static struct btf *btf_from_cache(struct bd_program *prog)
         size_t len;
         if (!cache_on(prog) || !load_cached(prog, "btf", BD_BTF_MAX, &data, &len))
                 return NULL;
-        struct btf *btf = bd_btf_parse(data, len, NULL);
+        struct btf *btf = NULL;
+        struct bd_error *err =
+            bd_btf_matches(prog->k, prog->ks, data, len, BD_PROGRAM_CACHE_CHUNKS);
+        if (err)
+                prog->stats.cache_refused++;
+        else
+                btf = bd_btf_parse(data, len, NULL);
+        bd_error_destroy(err);
         free(data);
         return btf;
 }

@@ -5,7 +5,8 @@
  * kernel's address space, and, loaded when a view first asks for them, its
  * symbol table, its BTF and the layout of what Backdoors reads. Symbol
  * tables and BTF are kept per BUILD-ID on the monitor, so a second contact,
- * or one after the target died, reads neither again. */
+ * or one after the target died, reads neither again; what is kept is used
+ * only after random parts of it match the target's memory. */
 #ifndef BD_PROGRAM_H
 #define BD_PROGRAM_H
 
@@ -27,6 +28,12 @@
 /* How long a kernel's jiffies may stand still and it still be running:
  * NOHZ idle stops the tick until the watchdog's hrtimer, every 4 s. */
 #define BD_PROGRAM_LIVE_WAIT_NS (5ull * 1000 * 1000 * 1000)
+
+/* A cached table is used for a target only once it matches that target's
+ * memory (the cache is keyed by the build id a target claims): so many
+ * symbol addresses, and so many chunks of BTF, picked at random each time. */
+#define BD_PROGRAM_CACHE_SAMPLES 64
+#define BD_PROGRAM_CACHE_CHUNKS  16
 
 /* Far above any x86-64 kernel's CONFIG_NR_CPUS (8192): a hostile
  * nr_cpu_ids must not size an allocation. */
@@ -58,6 +65,11 @@ struct bd_program_stats {
         int live; /* 1 its jiffies moved, 0 they did not, -1 not asked or no jiffies_64 */
         int kallsyms_from_cache, btf_from_cache;
         uint64_t kallsyms_bytes, btf_bytes; /* read from the target */
+        unsigned cache_refused; /* cached tables that did not match the target's memory */
+        /* Why the kernel's description cannot be trusted although it passed
+         * the checks (its own two copies of VMCOREINFO disagree); "" if it
+         * can. */
+        char suspicious[192];
 };
 
 struct bd_program {

@@ -63,6 +63,7 @@ const char *bd_state_name(enum bd_state state)
             [BD_STATE_EXHAUSTED] = "exhausted",
             [BD_STATE_REBOOTED] = "rebooted",
             [BD_STATE_NIC_UNREACHABLE] = "nic-unreachable",
+            [BD_STATE_SUSPICIOUS] = "suspicious",
         };
         if ((unsigned)state >= sizeof(names) / sizeof(names[0]))
                 return "invalid";
@@ -411,6 +412,11 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
         int shutting_down =
             s->system_state > c->cfg.system_running && s->system_state < SYSTEM_STATES;
 
+        /* Every other verdict is read through that description. */
+        if (s->suspicious) {
+                verdict(v, BD_STATE_SUSPICIOUS, -1, 0, NULL, 0, now);
+                return;
+        }
         if (c->panicked) {
                 verdict(v, BD_STATE_PANICKED, c->panic_cpu, 0, NULL, 0, c->panic_since);
                 return;
@@ -689,6 +695,11 @@ static void describe(const struct bd_classifier *c, const struct bd_classify_ver
                 break;
         case BD_STATE_REBOOTED:
                 snprintf(buf, len, "%s; system_state %d", c->reboot_why, (int)s->system_state);
+                break;
+        case BD_STATE_SUSPICIOUS:
+                snprintf(buf, len,
+                         "the kernel's own two copies of VMCOREINFO disagree: edited in place; "
+                         "every other verdict is read through it");
                 break;
         }
 }

@@ -68,7 +68,9 @@ enum bd_state {
         BD_STATE_EXHAUSTED,
         BD_STATE_REBOOTED,
         BD_STATE_NIC_UNREACHABLE,
+        BD_STATE_SUSPICIOUS,
 };
+#define BD_STATE_LAST BD_STATE_SUSPICIOUS
 
 /* A change of verdict: of state, or of its subject (another cpu, task or
  * resource in the same state). */

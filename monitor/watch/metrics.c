@@ -81,7 +81,7 @@ void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
               "# TYPE bdmon_target_state gauge\n",
               f);
         for (size_t i = 0; i < n; i++)
-                for (int s = BD_STATE_UNKNOWN; s <= BD_STATE_NIC_UNREACHABLE; s++) {
+                for (int s = BD_STATE_UNKNOWN; s <= BD_STATE_LAST; s++) {
                         fputs("bdmon_target_state{", f);
                         label(f, w[i].target.name);
                         fprintf(f, ",state=\"%s\"} %d\n", bd_state_name(s),

@@ -70,6 +70,9 @@ struct bd_probe_sample {
         int32_t hung_pid;
         char hung_comm[16];
         uint64_t hung_ns;
+        /* Not read by the probe: the kernel's description (VMCOREINFO)
+         * passed the checks but its own two copies disagree. */
+        int suspicious;
 };
 
 #endif

@@ -257,6 +257,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 bd_error_destroy(err);
                 w->next_hung_ns = bd_now_ns() + w->opt.hung_every_ns;
         }
+        s.suspicious = w->prog->stats.suspicious[0] != 0;
         w->last = s;
         int verdict = bd_classifier_feed(&w->cls, &s, &w->event);
         if (!w->baseline.have && w->event.state == BD_STATE_HEALTHY) {

@@ -232,6 +232,7 @@ static void test_forged_vmcoreinfo(void **state)
         assert_null(strstr(rel, "forged"));
         assert_int_equal(json_field(r.out, "running", found, sizeof(found)), 0);
         assert_string_equal(found, "true");
+        assert_non_null(strstr(r.out, "\"suspicious\":null"));
         /* Only the checked location is remembered. */
         assert_non_null(strstr(r.out, "}\n"));
         assert_int_equal(strtoull(strstr(r.out, "}\n") + 2, NULL, 16), strtoull(real, NULL, 16));
@@ -251,7 +252,7 @@ static void test_forged_vmcoreinfo(void **state)
          * copy: a kernel that does not run (a copy's jiffies stand still),
          * so the scan reads all of memory for a running one, passing over
          * every forged copy, and then takes the dead kernel. */
-        r = host("set -e; c=$(mktemp /dev/shm/bdtest.XXXXXX.ram); trap 'rm -f $c' EXIT;"
+        r = host("set -e; c=$(mktemp /tmp/bdtest.XXXXXX.ram); trap 'rm -f $c' EXIT;"
                  " cp '%s' $c; " SPRAY "plant $c %s; " SPRAY "find $c %s;"
                  " '%s/build/bin/bdmon' -q --no-cache -s file:$c --rescan --json info",
                  shm_ram, lab_root, real, lab_root, real, lab_root);
@@ -271,6 +272,49 @@ static void test_forged_vmcoreinfo(void **state)
         result_free(&r);
         r = vm("host2", "rm /dev/shm/spray");
         expect_ok(&r, "removing the spray");
+        result_free(&r);
+}
+
+/* The per-build cache is keyed by the build id a target claims: a table
+ * another target planted under it is used only once random parts of it
+ * match this target's memory. Here the cached BTF has a byte changed in
+ * every chunk but its first and last (as another kernel's would): it is
+ * refused, read again from host2, and the good one kept. */
+#define POISON_CACHE "BDMON_CACHE=/bd/lab/run/poison-cache "
+
+/* bdmon info through the poisoned cache: whether BTF came from it, and how
+ * many cached tables were refused. */
+static void expect_cache(const char *pre, const char *why, const char *btf_cached,
+                         const char *refused)
+{
+        struct result r = vm("mon", "%s" POISON_CACHE BDMON " --json info host2", pre);
+        expect_ok(&r, why);
+        char v[32];
+        assert_int_equal(json_field(r.out, "btf_from_cache", v, sizeof(v)), 0);
+        assert_string_equal(v, btf_cached);
+        assert_int_equal(json_field(r.out, "cache_refused", v, sizeof(v)), 0);
+        assert_string_equal(v, refused);
+        assert_non_null(strstr(r.out, "\"uptime_s\":"));
+        result_free(&r);
+}
+
+static void test_cache_poisoned(void **state)
+{
+        (void)state;
+        expect_cache("rm -rf /bd/lab/run/poison-cache; " POISON_CACHE BDMON
+                     " --json info host2 >/dev/null && ",
+                     "bdmon info, twice, to fill the cache", "true", "0");
+        struct result r = host("python3 -c 'import glob, sys\n"
+                               "f = glob.glob(sys.argv[1] + \"/build-*/btf\")[0]\n"
+                               "b = bytearray(open(f, \"rb\").read())\n"
+                               "for at in range(4096 + 100, len(b) - 4096, 4096): b[at] ^= 0x20\n"
+                               "open(f, \"wb\").write(b)' '%s/build/lab/run/poison-cache'",
+                               lab_root);
+        expect_ok(&r, "poisoning the cached BTF");
+        result_free(&r);
+        expect_cache("", "bdmon info with a poisoned cache", "false", "1");
+        expect_cache("", "bdmon info after the refusal", "true", "0");
+        r = host("rm -rf '%s/build/lab/run/poison-cache'", lab_root);
         result_free(&r);
 }
 
@@ -1970,6 +2014,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_windows_descriptor),
             cmocka_unit_test(test_info_matches_uname),
             cmocka_unit_test(test_forged_vmcoreinfo),
+            cmocka_unit_test(test_cache_poisoned),
             cmocka_unit_test(test_direct_read_matches_file),
             cmocka_unit_test(test_mediated_read_matches_ram),
             cmocka_unit_test(test_wrong_key_refused),

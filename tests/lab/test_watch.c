@@ -354,6 +354,12 @@ static void test_panic_then_reboot(void **state)
         int rounds = env && atoi(env) > 0 ? atoi(env) : 2;
         for (int i = 1; i <= rounds; i++)
                 panic_then_reboot(i);
+        /* The old kernels' images survive each reset: never taken for a
+         * second, disagreeing description of the running one. */
+        struct result r = vm("mon", "grep -c '\"state\":\"suspicious\"' " EVENTS " || true");
+        expect_ok(&r, "counting suspicious events");
+        assert_int_equal(atoi(r.out), 0);
+        result_free(&r);
 }
 
 /* The NIC gone is not the target failing. */

@@ -7,11 +7,13 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../monitor/kernel/kernel.h"
 #include "../../monitor/kernel/program.h"
 #include "../../monitor/kernel/vmcoreinfo.h"
+#include "../../monitor/source/phys_file.h"
 
 #define KS_IMG_SIZE 0x2000
 #define KS_OFFSETS  0x0000 /* s32[] or, absolute, u64[] at KS_ADDRS */
@@ -147,6 +149,28 @@ static inline void ks_install(const struct ks_img *img, uint8_t *mem, struct bd_
         memcpy(mem, img->mem, sizeof(img->mem));
         vi->len = strlen(img->vmcoreinfo);
         memcpy(vi->text, img->vmcoreinfo, vi->len + 1);
+}
+
+/* The image as a kernel: written to a file that is opened as a source
+ * and removed, its VMCOREINFO in vi (which must outlive k). */
+static inline struct bd_error *ks_open(const struct ks_img *img, struct bd_phys **p,
+                                       struct bd_vmcoreinfo *vi, struct bd_kernel **k)
+{
+        char path[] = "/tmp/bd-kallsyms-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+        if (!f || fwrite(img->mem, sizeof(img->mem), 1, f) != 1 || fclose(f))
+                return bd_error_new(BD_ERR_IO, "writing %s", path);
+        struct bd_error *err = bd_phys_open_file(path, 0, p);
+        remove(path);
+        if (err)
+                return err;
+        memset(vi, 0, sizeof(*vi));
+        vi->len = strlen(img->vmcoreinfo);
+        memcpy(vi->text, img->vmcoreinfo, vi->len + 1);
+        if ((err = bd_kernel_open(*p, vi, k)))
+                bd_phys_close(*p);
+        return err;
 }
 
 /* What a test of a synthetic kernel starts from: kallsyms of syms

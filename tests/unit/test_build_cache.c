@@ -45,17 +45,11 @@ static const struct ks_sym percpu_syms[] = {
 
 static struct bd_kallsyms *decode(void)
 {
-        char path[64];
-        temp_file(path, img.mem, sizeof(img.mem));
         struct bd_phys *p;
-        assert_bd_ok(bd_phys_open_file(path, 0, &p));
-        unlink(path);
-        struct bd_vmcoreinfo vi = {0};
-        vi.len = strlen(img.vmcoreinfo);
-        memcpy(vi.text, img.vmcoreinfo, vi.len + 1);
+        struct bd_vmcoreinfo vi;
         struct bd_kernel *k = NULL;
         struct bd_kallsyms *ks = NULL;
-        assert_bd_ok(bd_kernel_open(p, &vi, &k));
+        assert_bd_ok(ks_open(&img, &p, &vi, &k));
         assert_bd_ok(bd_kallsyms_load(k, &vi, &ks));
         bd_kernel_close(k);
         bd_phys_close(p);

@@ -353,6 +353,26 @@ static void test_panic(void **state)
         assert_int_equal(run(&m, 2000), 0);
 }
 
+/* A kernel whose own copies of VMCOREINFO disagree: suspicious from the
+ * first probe, above a panic read through that description, and held. */
+static void test_suspicious(void **state)
+{
+        (void)state;
+        struct sim m;
+        sim_init(&m);
+        m.s.suspicious = 1;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_SUSPICIOUS);
+        assert_non_null(strstr(m.last.evidence, "disagree"));
+        assert_string_equal(bd_state_name(BD_STATE_SUSPICIOUS), "suspicious");
+        m.s.panic_cpu = 0;
+        assert_int_equal(run(&m, 500), 0);
+        assert_int_equal(m.last.state, BD_STATE_SUSPICIOUS);
+        m.s.suspicious = 0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_PANICKED);
+}
+
 static void test_oops(void **state)
 {
         (void)state;
@@ -523,6 +543,8 @@ static int parse_record(char *line, struct bd_probe_sample *s)
                 else if (sscanf(tok, "panic_cpu=%d", &s->panic_cpu) == 1)
                         ;
                 else if (sscanf(tok, "oops=%d", &s->oops_in_progress) == 1)
+                        ;
+                else if (sscanf(tok, "suspicious=%d", &s->suspicious) == 1)
                         ;
                 else if (sscanf(tok, "taint=%llx", &a) == 1)
                         s->tainted_mask = a;
@@ -1049,6 +1071,7 @@ int main(void)
             cmocka_unit_test(test_healthy_long),
             cmocka_unit_test(test_idle_machine),
             cmocka_unit_test(test_panic),
+            cmocka_unit_test(test_suspicious),
             cmocka_unit_test(test_oops),
             cmocka_unit_test(test_frozen),
             cmocka_unit_test(test_hard_lockup),

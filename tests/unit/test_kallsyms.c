@@ -41,19 +41,12 @@ static const struct ks_sym percpu_syms[] = {
 
 static struct bd_error *decode(struct bd_kallsyms **ks, uint64_t *reads)
 {
-        char path[64];
-        temp_file(path, img.mem, sizeof(img.mem));
         struct bd_phys *p;
-        assert_bd_ok(bd_phys_open_file(path, 0, &p));
-        unlink(path);
-        struct bd_vmcoreinfo vi = {0};
-        vi.len = strlen(img.vmcoreinfo);
-        memcpy(vi.text, img.vmcoreinfo, vi.len + 1);
+        struct bd_vmcoreinfo vi;
         struct bd_kernel *k = NULL;
+        assert_bd_ok(ks_open(&img, &p, &vi, &k));
         uint64_t rt0 = p->round_trips;
-        struct bd_error *err = bd_kernel_open(p, &vi, &k);
-        if (!err)
-                err = bd_kallsyms_load(k, &vi, ks);
+        struct bd_error *err = bd_kallsyms_load(k, &vi, ks);
         if (reads)
                 *reads = p->round_trips - rt0;
         bd_kernel_close(k);
@@ -217,13 +210,66 @@ static void test_corrupt_names(void **state)
         assert_bd_error(decode(&ks, NULL), BD_ERR_RANGE);
 }
 
+/* A table from the per-build cache is held against the kernel's memory:
+ * the right one matches in every encoding; one whose symbol moved, or
+ * whose count differs (another kernel claiming this build id), does not. */
+static struct bd_error *matches_image(const struct bd_kallsyms *cached)
+{
+        struct bd_phys *p;
+        struct bd_vmcoreinfo vi;
+        struct bd_kernel *k = NULL;
+        assert_bd_ok(ks_open(&img, &p, &vi, &k));
+        struct bd_error *err = bd_kallsyms_matches(cached, k, &vi, BD_KALLSYMS_MAX_SAMPLES);
+        bd_kernel_close(k);
+        bd_phys_close(p);
+        return err;
+}
+
+static void test_cache_matches(void **state)
+{
+        (void)state;
+        static const enum ks_enc encs[] = {KS_ABSOLUTE, KS_RELATIVE, KS_PERCPU};
+        for (size_t e = 0; e < 3; e++) {
+                const struct ks_sym *syms = encs[e] == KS_PERCPU ? percpu_syms : kernel_syms;
+                unsigned n = encs[e] == KS_PERCPU ? 4 : NK;
+                struct ks_sym moved[NK];
+                memcpy(moved, syms, n * sizeof(*syms));
+                moved[n - 1].addr += 0x800;
+                memset(long_name, 'x', 300);
+                ks_build(&img, syms, n, encs[e]);
+                struct bd_kallsyms *ks, *cached;
+                void *data;
+                size_t len;
+                assert_bd_ok(decode(&ks, NULL));
+                assert_int_equal(bd_kallsyms_serialize(ks, 0, &data, &len), 0);
+                assert_bd_ok(bd_kallsyms_deserialize(data, len, 0, &cached));
+                free(data);
+                assert_bd_ok(matches_image(cached));
+
+                ks_build(&img, moved, n, encs[e]);
+                struct bd_error *err = matches_image(cached);
+                assert_non_null(err);
+                assert_int_equal(err->code, BD_ERR_NOT_FOUND);
+                assert_non_null(strstr(err->message, moved[n - 1].name));
+                bd_error_destroy(err);
+
+                ks_build(&img, syms, n - 1, encs[e]);
+                err = matches_image(cached);
+                assert_non_null(err);
+                assert_non_null(strstr(err->message, "symbols, the kernel has"));
+                bd_error_destroy(err);
+                bd_kallsyms_free(ks);
+                bd_kallsyms_free(cached);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_relative),        cmocka_unit_test(test_absolute),
             cmocka_unit_test(test_relative_percpu), cmocka_unit_test(test_missing_vmcoreinfo),
             cmocka_unit_test(test_corrupt_counts),  cmocka_unit_test(test_corrupt_tokens),
-            cmocka_unit_test(test_corrupt_names),
+            cmocka_unit_test(test_corrupt_names),   cmocka_unit_test(test_cache_matches),
         };
         return cmocka_run_group_tests_name("kallsyms", tests, NULL, NULL);
 }
