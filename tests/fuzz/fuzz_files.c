@@ -23,7 +23,6 @@
 #include "fuzz_check.h"
 #include "mem_phys.h"
 
-#define K(off) (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 #define BUDGET (1u << 20)
 #define FILES  K(0x40)
 #define FOPS   0x100

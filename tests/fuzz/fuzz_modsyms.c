@@ -24,7 +24,6 @@
 #include "fuzz_check.h"
 #include "mem_phys.h"
 
-#define K(off)      (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 #define LOOKUPS_MAX 64
 #define QUALIFIED   (BD_MODSYMS_NAME_MAX + BD_KALLSYMS_NAME_MAX + 2)
 

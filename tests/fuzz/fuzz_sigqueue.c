@@ -18,8 +18,7 @@
 #include "fuzz_check.h"
 #include "mem_phys.h"
 
-#define K(off) (BD_KERNEL_IMAGE_START + (uint64_t)(off))
-#define MAX    64
+#define MAX 64
 
 static struct bd_layout sq;
 

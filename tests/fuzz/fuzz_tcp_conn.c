@@ -20,7 +20,6 @@
 #include "fuzz_check.h"
 #include "mem_phys.h"
 
-#define K(off)  (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 #define SK      K(0x40)
 #define VMEMMAP K(0x8000)
 

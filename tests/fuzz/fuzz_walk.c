@@ -27,7 +27,6 @@
 #include "fuzz_check.h"
 #include "mem_phys.h"
 
-#define K(off)    (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 #define MAX_NODES 512
 
 static void check_error(struct bd_error *err)

@@ -11,6 +11,10 @@
 #include "../../monitor/kernel/kernel.h"
 #include "../../monitor/source/phys.h"
 
+/* An address in the kernel image of a synthetic memory: off past
+ * __START_KERNEL_map. */
+#define K(off) (BD_KERNEL_IMAGE_START + (uint64_t)(off))
+
 struct mem_phys {
         struct bd_phys base;
         const uint8_t *data;

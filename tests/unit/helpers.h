@@ -13,6 +13,10 @@
 #include "../../common/error.h"
 #include "../../monitor/views/elf_dump.h"
 
+/* An address in the kernel image of a synthetic memory: off past
+ * __START_KERNEL_map (BD_KERNEL_IMAGE_START, monitor/kernel/kernel.h). */
+#define K(off) (BD_KERNEL_IMAGE_START + (uint64_t)(off))
+
 /* One program header of a synthetic ELF core. */
 struct test_seg {
         uint32_t type;

@@ -22,7 +22,6 @@
 #include "../fuzz/mem_phys.h"
 
 #define MEM_SIZE (1u << 20)
-#define K(off)   (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 
 /* Where the synthetic objects live. */
 #define COUNTERS 0x1000u /* struct counters { u32 max; u32 other; } */

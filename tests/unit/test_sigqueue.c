@@ -23,7 +23,6 @@
 #include "sigqueue_img.h"
 
 #define MEM_SIZE (64u << 10)
-#define K(off)   (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 #define PENDING  K(0x1000)
 
 static uint8_t mem[MEM_SIZE];

@@ -26,7 +26,6 @@
 #include "../fuzz/mem_phys.h"
 
 #define MEM_SIZE (1u << 20)
-#define K(off)   (BD_KERNEL_IMAGE_START + (uint64_t)(off))
 /* In the image mapping but past the end of memory. */
 #define WILD K(16u << 20)
 /* Outside the image: translated through the (empty) page table at 0. */
