@@ -21,6 +21,8 @@
  *   bdhog canary FILE          count for ever, writing the count to FILE
  *                              (by rename) about every 2^16: a process that
  *                              needs no fork, file or memory to live on
+ *   bdhog hold SECONDS         hold nothing: a process that only sleeps
+ *                              (evilcomm runs it under a hostile name)
  */
 #include <errno.h>
 #include <sched.h>
@@ -38,7 +40,7 @@
 static int usage(void)
 {
         fprintf(stderr, "usage: bdhog fork SECONDS | pids SECONDS | files N SECONDS | "
-                        "memory SECONDS | rtspin SECONDS | canary FILE\n");
+                        "memory SECONDS | rtspin SECONDS | canary FILE | hold SECONDS\n");
         return 2;
 }
 
@@ -243,5 +245,9 @@ int main(int argc, char **argv)
                 return memory((unsigned)atoi(argv[2]));
         if (argc == 3 && !strcmp(argv[1], "rtspin"))
                 return rt_spin((unsigned)atoi(argv[2]));
+        if (argc == 3 && !strcmp(argv[1], "hold")) {
+                hold((unsigned)atoi(argv[2]));
+                return 0;
+        }
         return usage();
 }

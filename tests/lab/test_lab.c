@@ -184,7 +184,7 @@ static void test_info_matches_uname(void **state)
  * describe and passed over, whether a remembered location points at one or
  * the scan meets them first; none is ever remembered. */
 #define FORGE_CACHE "BDMON_CACHE=/tmp/forge-cache "
-#define SPRAY       "python3 '%s/tests/lab/vmcoreinfo_spray.py' "
+#define SPRAY       "python3 '%s/lab/faults/fakevmcoreinfo.py' "
 
 static void test_forged_vmcoreinfo(void **state)
 {
@@ -195,14 +195,8 @@ static void test_forged_vmcoreinfo(void **state)
         char real[32], n[32];
         assert_int_equal(json_field(r.out, "vmcoreinfo_phys", real, sizeof(real)), 0);
         result_free(&r);
-        r = host(SPRAY "make '%s' %s '%s/build/lab/run/spray.bin'", lab_root, shm_ram, real,
-                 lab_root);
-        expect_ok(&r, "writing the forged copies");
-        result_free(&r);
-        /* tmpfs pages are page-aligned; the 9p cache's copies are dropped. */
-        r = vm("host2", "cp /bd/lab/run/spray.bin /dev/shm/spray && sync && "
-                        "echo 3 > /proc/sys/vm/drop_caches");
-        expect_ok(&r, "spraying host2");
+        r = host("'%s/lab/bdlab' inject host2 fakevmcoreinfo", lab_root);
+        expect_ok(&r, "bdlab inject host2 fakevmcoreinfo");
         result_free(&r);
         r = host(SPRAY "find '%s' %s", lab_root, shm_ram, real);
         expect_ok(&r, "finding the forged copies in host2's memory");
@@ -270,7 +264,7 @@ static void test_forged_vmcoreinfo(void **state)
         assert_int_equal(json_field(r.out, "running", found, sizeof(found)), 0);
         assert_string_equal(found, "false");
         result_free(&r);
-        r = vm("host2", "rm /dev/shm/spray");
+        r = vm("host2", "rm /dev/shm/bdlab-fakevmcoreinfo");
         expect_ok(&r, "removing the spray");
         result_free(&r);
 }
@@ -315,6 +309,67 @@ static void test_cache_poisoned(void **state)
         expect_cache("", "bdmon info with a poisoned cache", "false", "1");
         expect_cache("", "bdmon info after the refusal", "true", "0");
         r = host("rm -rf '%s/build/lab/run/poison-cache'", lab_root);
+        result_free(&r);
+}
+
+/* What any user on host2 can put in a process name and a file name
+ * (escape sequences, C1 controls, a newline, a carriage return) and in the
+ * kernel log reaches no output raw: ps, maps and dmesg, as text (one line
+ * each, the name escaped) and as JSON that parses. */
+#define EVIL_OUTPUTS                                                                               \
+        "/tmp/evil.ps /tmp/evil.ps.json /tmp/evil.maps /tmp/evil.maps.json"                        \
+        " /tmp/evil.dmesg /tmp/evil.dmesg.json"
+
+static void test_evil_names(void **state)
+{
+        (void)state;
+        struct result r = host("BDLAB_HOG_S=300 '%s/lab/bdlab' inject host2 evilcomm", lab_root);
+        expect_ok(&r, "bdlab inject host2 evilcomm");
+        result_free(&r);
+        r = vm("host2", "for i in $(seq 50); do [ -s /tmp/bdlab-evil.pid ] && break; sleep 0.1; "
+                        "done; printf '<4>bdlab-evil: \\033]2;owned\\007\\302\\233\\233\\rEND\\n'"
+                        " > /dev/kmsg; cat /tmp/bdlab-evil.pid");
+        expect_ok(&r, "the evil process, and an evil log line");
+        long pid = atol(r.out);
+        result_free(&r);
+        assert_true(pid > 1);
+        r = vm(
+            "mon",
+            "set -e; " BDMON " ps host2 > /tmp/evil.ps; " BDMON
+            " --json ps host2 > /tmp/evil.ps.json; " BDMON
+            " maps host2 %ld > /tmp/evil.maps; " BDMON
+            " --json maps host2 %ld > /tmp/evil.maps.json; " BDMON
+            " dmesg host2 > /tmp/evil.dmesg;" BDMON " --json dmesg host2 > /tmp/evil.dmesg.json;"
+            " for f in " EVIL_OUTPUTS "; do"
+            " if LC_ALL=C grep -q \"$(printf '[\\033\\r\\233]')\" $f; then echo raw: $f; fi; done;"
+            " echo ps-row $(grep \"^ *%ld \" /tmp/evil.ps | grep -c 'EV.*ILxx$');"
+            " echo maps-rows $(grep -c 'xxxxxxxxxx$' /tmp/evil.maps)"
+            " split $(grep 'xxxxxxxxxx$' /tmp/evil.maps | grep -vc 'EV.*IL');"
+            " echo dmesg-rows $(grep 'bdlab-evil' /tmp/evil.dmesg | grep -c 'END$')",
+            pid, pid, pid);
+        expect_ok(&r, "bdmon ps, maps and dmesg of the evil names");
+        print_message("%s", r.out);
+        assert_null(strstr(r.out, "raw:"));
+        assert_non_null(strstr(r.out, "ps-row 1\n"));
+        /* One row per mapping of the file (a static binary maps several),
+         * each holding the whole name. */
+        const char *maps = strstr(r.out, "maps-rows ");
+        assert_non_null(maps);
+        assert_true(atoi(maps + 10) >= 1);
+        assert_non_null(strstr(maps, " split 0\n"));
+        assert_non_null(strstr(r.out, "dmesg-rows 1\n"));
+        result_free(&r);
+        /* Each JSON line parses as UTF-8, and holds the escape escaped. */
+        r = host("for f in ps maps dmesg; do '%s/lab/bdlab' run mon -- cat /tmp/evil.$f.json |"
+                 " python3 -c 'import json, sys; t = sys.stdin.read();"
+                 " [json.loads(l) for l in t.splitlines() if l.strip()];"
+                 " assert chr(92) + \"u001b\" in t' || exit 1; done",
+                 lab_root);
+        expect_ok(&r, "the JSON of ps, maps and dmesg parses");
+        result_free(&r);
+        r = vm("host2",
+               "kill $(cat /tmp/bdlab-evil.pid); rm -rf /tmp/bdlab-evil /tmp/bdlab-evil.pid");
+        expect_ok(&r, "stopping the evil process");
         result_free(&r);
 }
 
@@ -2030,6 +2085,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_type_task_struct),
             cmocka_unit_test(test_info_machine_matches_host2),
             cmocka_unit_test(test_ps_matches_host2),
+            cmocka_unit_test(test_evil_names),
             cmocka_unit_test(test_maps_and_user_memory),
             cmocka_unit_test(test_files_and_net_match_host2),
             cmocka_unit_test(test_print_variables),

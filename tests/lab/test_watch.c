@@ -317,8 +317,8 @@ static void test_freeze(void **state)
 }
 
 /* A panic, then a reset: the new kernel (KASLR moved it) is found again,
- * named, and healthy. Each round also checks the lab's own reset, which
- * must continue a VM only once QEMU has left guest-panicked. */
+ * among the old kernels' images and forged copies, named, and healthy. Each round also checks the
+ * lab's own reset, which must continue a VM only once QEMU has left guest-panicked. */
 static void panic_then_reboot(int round)
 {
         char ev[2048];
@@ -352,6 +352,11 @@ static void test_panic_then_reboot(void **state)
         (void)state;
         const char *env = getenv("BD_PANIC_ROUNDS");
         int rounds = env && atoi(env) > 0 ? atoi(env) : 2;
+        /* Forged copies sprayed from user space outlive every reset: the
+         * new kernel must be found among them each time. */
+        struct result f = host("'%s/lab/bdlab' inject host2 fakevmcoreinfo", lab_root);
+        expect_ok(&f, "bdlab inject host2 fakevmcoreinfo");
+        result_free(&f);
         for (int i = 1; i <= rounds; i++)
                 panic_then_reboot(i);
         /* The old kernels' images survive each reset: never taken for a

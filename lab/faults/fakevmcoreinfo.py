@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Forged copies of host2's VMCOREINFO, for the lab test that sprays them.
+"""Forged copies of host2's VMCOREINFO: bdlab inject host2 fakevmcoreinfo,
+and the lab tests that look for them.
 
   make RAM PHYS OUT   write OUT: pages that each start with a copy of the
                       VMCOREINFO at physical PHYS of RAM (host2's memory
