@@ -591,8 +591,8 @@ static struct bd_error *fd_entries(struct bd_program *prog, struct bd_criu_dir *
                         int conn = fresh && !why && val(s, S_STATE) == TCP_ESTABLISHED_;
                         if (why)
                                 err = refuse(in->pid, f, why);
-                        if (!err && conn)
-                                err = bd_tcp_conn_read(prog, s->sk, &c);
+                        if (!err && conn && (err = bd_tcp_conn_read(prog, s->sk, &c)))
+                                err = bd_error_wrap(err, "pid %d: fd %d", in->pid, f->fd);
                         if (!err && fresh)
                                 sock_entry(im, id, f, s, &plan, conn ? &c : NULL);
                         if (!err && conn)

@@ -75,6 +75,7 @@ struct creds {
 struct proc {
         uint64_t mm_field[11]; /* start_code .. env_end, in enum order below */
         uint64_t mm_flags, exe_file;
+        uint64_t mmap_lock; /* the rw_semaphore's count */
         uint64_t auxv[512];
         size_t auxv_words;
         struct {
@@ -149,8 +150,8 @@ static struct bd_error *read_process(struct res *r)
         const struct bd_thread *t0 = &r->ts->t[0];
         struct proc *p = &r->p;
         size_t n = r->ts->n;
-        int64_t mm_off[MM_NFIELDS], flags, auxv, exe, rlim, oom, pids, action, cred_off[9],
-            cap_off[4], pgid, sid, numbers, loginuid = -1;
+        int64_t mm_off[MM_NFIELDS], flags, auxv, exe, mmap_lock, rlim, oom, pids, action,
+            cred_off[9], cap_off[4], pgid, sid, numbers, loginuid = -1;
         struct bd_error *err = NULL;
         for (int i = 0; !err && i < MM_NFIELDS; i++)
                 err = bd_layout_get_sized(l, mm_ids[i], 8, &mm_off[i]);
@@ -164,6 +165,8 @@ static struct bd_error *read_process(struct res *r)
                 err = bd_layout_get(l, BDL_MM_SAVED_AUXV, &auxv);
         if (!err)
                 err = bd_layout_get_sized(l, BDL_MM_EXE_FILE, 8, &exe);
+        if (!err)
+                err = bd_layout_get_sized(l, BDL_MM_MMAP_LOCK, 8, &mmap_lock);
         if (!err)
                 err = bd_layout_get_sized(l, BDL_SIGNAL_RLIM, sizeof(p->rlim), &rlim);
         if (!err)
@@ -203,6 +206,7 @@ static struct bd_error *read_process(struct res *r)
                 iov[m++] = (struct bd_kernel_iov){t0->mm + (uint64_t)mm_off[i], &p->mm_field[i], 8};
         iov[m++] = (struct bd_kernel_iov){t0->mm + (uint64_t)flags, &p->mm_flags, 8};
         iov[m++] = (struct bd_kernel_iov){t0->mm + (uint64_t)exe, &p->exe_file, 8};
+        iov[m++] = (struct bd_kernel_iov){t0->mm + (uint64_t)mmap_lock, &p->mmap_lock, 8};
         iov[m++] = (struct bd_kernel_iov){t0->mm + (uint64_t)auxv, p->auxv, (size_t)auxv_size};
         iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)rlim, p->rlim, sizeof(p->rlim)};
         iov[m++] = (struct bd_kernel_iov){t0->signal + (uint64_t)oom, &p->oom_score_adj, 2};
@@ -235,6 +239,12 @@ static struct bd_error *read_process(struct res *r)
                         p->loginuid[i] = UINT32_MAX;
         }
         err = bd_walk_read(k, iov, m, "process state");
+        /* RWSEM_WRITER_LOCKED: an mmap, munmap, mprotect or brk was
+         * changing the mappings when the kernel stopped. */
+        if (!err && (p->mmap_lock & 1))
+                err = bd_error_new(BD_ERR_RANGE,
+                                   "its mmap_lock was held for writing when the kernel stopped, "
+                                   "so its mappings may be half-changed");
         p->auxv_words = bd_core_auxv_words(p->auxv, (size_t)auxv_size / 8);
         /* The process group's and session's numbers, in the initial
          * namespace: the first upid of each struct pid. */

@@ -31,15 +31,16 @@ enum {
         T_TSOFFSET,
         T_MSS_CLAMP,
         T_ECN,
+        T_LOCK_OWNED,
         T_ALL
 };
 
 static const enum bd_layout_id tcp_ids[T_ALL] = {
-    BDL_TCP_SND_UNA,  BDL_TCP_SND_NXT,   BDL_TCP_WRITE_SEQ,  BDL_TCP_RCV_NXT, BDL_TCP_COPIED_SEQ,
-    BDL_TCP_SND_WL1,  BDL_TCP_SND_WND,   BDL_TCP_MAX_WINDOW, BDL_TCP_RCV_WND, BDL_TCP_RCV_WUP,
-    BDL_TCP_TSOFFSET, BDL_TCP_MSS_CLAMP, BDL_TCP_ECN_FLAGS,
+    BDL_TCP_SND_UNA,  BDL_TCP_SND_NXT,   BDL_TCP_WRITE_SEQ,  BDL_TCP_RCV_NXT,   BDL_TCP_COPIED_SEQ,
+    BDL_TCP_SND_WL1,  BDL_TCP_SND_WND,   BDL_TCP_MAX_WINDOW, BDL_TCP_RCV_WND,   BDL_TCP_RCV_WUP,
+    BDL_TCP_TSOFFSET, BDL_TCP_MSS_CLAMP, BDL_TCP_ECN_FLAGS,  BDL_SK_LOCK_OWNED,
 };
-static const uint8_t tcp_size[T_ALL] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 1};
+static const uint8_t tcp_size[T_ALL] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 1, 4};
 
 enum {
         B_TSTAMP_OK,
@@ -74,6 +75,7 @@ struct plan {
         int64_t tcp[T_ALL], skb[K_ALL], shinfo[S_ALL], frag[F_ALL];
         struct bd_bits bits[B_ALL];
         int64_t rcv_queue, write_queue, rtx_queue, rbnode, frag_size, page_size;
+        int64_t slock;    /* its first 4 bytes are the lock word, whatever debugging adds */
         uint64_t vmemmap; /* vmemmap_base: struct page i describes frame i */
 };
 
@@ -103,6 +105,12 @@ static struct bd_error *make_plan(const struct bd_layout *l, struct plan *pl)
                 err = bd_layout_get(l, BDL_SKB_FRAG, &pl->frag_size);
         if (!err)
                 err = bd_layout_get(l, BDL_STRUCT_PAGE, &pl->page_size);
+        if (!err)
+                err = bd_layout_get(l, BDL_SK_LOCK_SLOCK, &pl->slock);
+        if (!err && l->e[BDL_SK_LOCK_SLOCK].size < 4)
+                err = bd_error_new(BD_ERR_PROTOCOL, "%s is %lld bytes, not a lock word",
+                                   bd_layout_path(BDL_SK_LOCK_SLOCK),
+                                   (long long)l->e[BDL_SK_LOCK_SLOCK].size);
         if (!err && (pl->frag_size < 16 || pl->frag_size > 64 || pl->page_size < 32 ||
                      pl->page_size > 256 || l->e[BDL_SHINFO_NR_FRAGS].size != 1 ||
                      l->e[BDL_SKB_END].size != 4 || l->e[BDL_FRAG_PAGE].size != 8))
@@ -322,14 +330,24 @@ struct bd_error *bd_tcp_conn_from(struct bd_kernel *k, const struct bd_layout *l
         pl.vmemmap = vmemmap;
         uint8_t f[T_ALL][4] = {{0}};
         uint64_t word[B_ALL];
-        struct bd_kernel_iov iov[T_ALL + B_ALL];
+        uint8_t slock[4];
+        struct bd_kernel_iov iov[T_ALL + B_ALL + 1];
         for (int i = 0; i < T_ALL; i++)
                 iov[i] = (struct bd_kernel_iov){sk + (uint64_t)pl.tcp[i], f[i], tcp_size[i]};
         for (int b = 0; b < B_ALL; b++)
                 iov[T_ALL + b] =
                     (struct bd_kernel_iov){sk + (uint64_t)pl.bits[b].byte, &word[b], 8};
-        if ((err = bd_walk_read(k, iov, T_ALL + B_ALL, "tcp_sock")))
+        iov[T_ALL + B_ALL] = (struct bd_kernel_iov){sk + (uint64_t)pl.slock, slock, 4};
+        if ((err = bd_walk_read(k, iov, T_ALL + B_ALL + 1, "tcp_sock")))
                 return err;
+        /* A socket held, by a task (lock_sock) or by softirq (its
+         * spinlock), was being changed when the kernel stopped: its queues
+         * and sequence numbers need not agree. */
+        if (bd_le32(f[T_LOCK_OWNED]) || bd_le32(slock))
+                return bd_error_new(BD_ERR_RANGE,
+                                    "tcp_sock at 0x%" PRIx64 ": its lock was held (%s) when the "
+                                    "kernel stopped, so its state may be half-changed",
+                                    sk, bd_le32(f[T_LOCK_OWNED]) ? "by a task" : "its spinlock");
         uint32_t *u[] = {&c->snd_una,    &c->snd_nxt, &c->write_seq, &c->rcv_nxt,
                          &c->copied_seq, &c->snd_wl1, &c->snd_wnd,   &c->max_window,
                          &c->rcv_wnd,    &c->rcv_wup, &c->tsoffset};

@@ -1711,15 +1711,24 @@ static void restore_on_standby(long pid, long conn_pid, long client_pid)
  * continued after: a test's licence, since nothing is restored from
  * these images (bdmon's rule is never to continue a machine a process was
  * resurrected from). */
+#define HELD "/tmp/bd-held-locks.ram"
+
 static void test_resurrect_frozen_host2(void **state)
 {
         (void)state;
         start_counterd();
+        /* A service with a client connected, for the copy below. */
+        long held =
+            counterd_on(host2_pid("counterd -p 7004 </dev/null >/dev/null 2>&1 & echo $!"), 7004);
+        long client = vm_number("mon", "counter-client -i 50 10.99.0.2 7004 >/dev/null 2>&1 &"
+                                       " echo $!");
         long spin = host2_pid("sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!");
-        struct result r = vm("host2", "sleep 1; rm -rf " IMAGES "/frozen " IMAGES "/spinning");
+        struct result r = vm("host2", "sleep 1; mkdir -p " IMAGES "; rm -rf " IMAGES
+                                      "/frozen " IMAGES "/spinning");
         expect_ok(&r, "the spinner spinning");
         result_free(&r);
         ok(host("'%s/lab/bdlab' inject host2 freeze", lab_root), "bdlab inject host2 freeze");
+        ok(host("cp '%s' " HELD, shm_ram), "a copy of the frozen host2's RAM");
         r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/frozen", core_pid);
         expect_ok(&r, "bdmon resurrect from the frozen host2");
         assert_non_null(strstr(r.out, "\"on_cpu\":false"));
@@ -1730,7 +1739,28 @@ static void test_resurrect_frozen_host2(void **state)
         result_free(&r);
         ok(host("'%s/lab/bdlab' restore host2", lab_root), "continuing host2");
         ok(vm("host2", "kill -9 %ld", spin), "stopping the spinner");
+        ok(vm("mon", "kill %ld", client), "stopping the client");
+        ok(vm("host2", "kill %ld", held), "stopping the client's service");
         r = host("ls '%s/build/lab/run/images' | grep -c spinning", lab_root);
+        assert_string_equal(r.out, "0\n");
+        result_free(&r);
+        /* The same frozen memory, as if the kernel had stopped with the
+         * connection's socket held by a task, then also with the mappings
+         * being changed (tests/lab/hold-lock edits the copy). */
+        static const char *const lock[][2] = {{"sock 7004", "its lock was held (by a task)"},
+                                              {"mmap %ld", "its mmap_lock was held for writing"}};
+        for (int i = 0; i < 2; i++) {
+                char what[32];
+                snprintf(what, sizeof(what), lock[i][0], held);
+                ok(host("'%s/tests/lab/hold-lock' " HELD " %s", lab_root, what), what);
+                r = host("'%s/build/bin/bdmon' -q --no-cache -s file:" HELD
+                         " resurrect %ld --images /tmp/bd-held-images",
+                         lab_root, held);
+                expect_refusal(&r, 6, lock[i][1]);
+                result_free(&r);
+        }
+        unlink(HELD);
+        r = host("ls -d /tmp/bd-held-images* 2>/dev/null | grep -c .");
         assert_string_equal(r.out, "0\n");
         result_free(&r);
 }

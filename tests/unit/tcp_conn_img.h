@@ -16,6 +16,8 @@ enum {
         RCV_NXT = 12,
         COPIED_SEQ = 16,
         OPTS = 48, /* the bitfields' byte */
+        SLOCK = 56,
+        LOCK_OWNED = 60,
         RX_QUEUE = 64,
         TX_QUEUE = 88,
         RTX_QUEUE = 112,
@@ -57,6 +59,8 @@ static const struct layout_row tc_layout_table[] = {
     {BDL_SK_RECEIVE_QUEUE, RX_QUEUE, 24},
     {BDL_SK_WRITE_QUEUE, TX_QUEUE, 24},
     {BDL_SK_RTX_QUEUE, RTX_QUEUE, 8},
+    {BDL_SK_LOCK_SLOCK, SLOCK, 4},
+    {BDL_SK_LOCK_OWNED, LOCK_OWNED, 4},
     {BDL_SKB_CB, SKB_CB, 48},
     {BDL_SKB_LEN, SKB_LEN, 4},
     {BDL_SKB_DATA_LEN, SKB_DATA_LEN, 4},

@@ -228,11 +228,33 @@ static void test_broken_queues(void **state)
         expect_refused(sk, BD_ERR_PROTOCOL, "snd_una 100 snd_nxt 90");
 }
 
+/* A socket held when the kernel stopped, by a task or by softirq: its
+ * queues may be half-changed, so it is refused, whatever they hold. */
+static void test_held_socket(void **state)
+{
+        (void)state;
+        reset();
+        uint64_t sk = tcp_sock(1, 1, 1, 100, 110);
+        uint64_t one[] = {skb(100, "0123456789", NULL, 0, 0, 0)};
+        ms_link(&im, sk + RX_QUEUE, one, 1);
+        ms_put32(&im, sk + LOCK_OWNED, 1);
+        expect_refused(sk, BD_ERR_RANGE, "lock was held (by a task)");
+        ms_put32(&im, sk + LOCK_OWNED, 0);
+        ms_put32(&im, sk + SLOCK, 1);
+        expect_refused(sk, BD_ERR_RANGE, "lock was held (its spinlock)");
+        ms_put32(&im, sk + SLOCK, 0);
+        struct bd_tcp_conn c;
+        assert_null(bd_tcp_conn_read(prog, sk, &c));
+        assert_int_equal(c.inq_len, 10);
+        bd_tcp_conn_free(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_queues_and_options),
             cmocka_unit_test(test_broken_queues),
+            cmocka_unit_test(test_held_socket),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
