@@ -33,7 +33,16 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         const char *there = cli->to_images;
         if (cli->to && !there)
                 there = realpath(cli->images, abs) ? abs : cli->images;
-        struct bd_error *sb_err = cli->to ? bd_standby_restore(cli->to, there, pid, &sb) : NULL;
+        /* A process restored while its kernel still runs would run twice,
+         * the original answering for the same address. */
+        struct bd_error *sb_err =
+            !cli->to            ? NULL
+            : st.kernel_ran > 0 ? bd_error_new(BD_ERR_RANGE,
+                                               "not restored on the standby: the kernel still "
+                                               "runs (its jiffies moved while pid %" PRId32
+                                               " was read); stop and fence it first",
+                                               pid)
+                                : bd_standby_restore(cli->to, there, pid, &sb);
         if (cli->json) {
                 printf("{\"images\":");
                 bd_json_string(stdout, cli->images);
@@ -53,7 +62,10 @@ int cmd_resurrect(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        st.files.sockets, st.files.epolls, st.files.watches, st.files.connections,
                        st.files.queued, st.reads.round_trips, st.reads.batches, st.reads.bytes_read,
                        (double)st.reads.elapsed_ns / 1e6);
-                if (cli->to)
+                printf(",\"kernel_ran\":%s", st.kernel_ran < 0 ? "null"
+                                             : st.kernel_ran   ? "true"
+                                                               : "false");
+                if (cli->to && st.kernel_ran <= 0)
                         printf(",\"standby\":{\"exit\":%d,\"elapsed_ms\":%.3f}", sb.status,
                                (double)sb.elapsed_ns / 1e6);
                 printf("}\n");

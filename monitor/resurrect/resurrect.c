@@ -983,12 +983,26 @@ static struct bd_error *write_tree(struct res *r)
         return err;
 }
 
+/* jiffies_64, or 0 when the kernel has none to read. */
+static uint64_t jiffies(struct bd_program *prog)
+{
+        uint64_t at, v = 0;
+        struct bd_error *err = bd_program_symbol(prog, "jiffies_64", &at);
+        if (!err)
+                err = bd_kernel_read_u64(prog->k, at, &v);
+        if (!err)
+                return v;
+        bd_error_destroy(err);
+        return 0;
+}
+
 struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const char *dir,
                                      const struct bd_resurrect_options *opt,
                                      struct bd_resurrect_stats *st)
 {
         memset(st, 0, sizeof(*st));
         bd_reads_start(&st->reads, prog->phys);
+        uint64_t j0 = jiffies(prog);
         struct res r = {.prog = prog, .pid = pid, .st = st, .dir = {.fd = -1}};
         struct bd_error *err = bd_program_layout(prog, &r.l);
         if (!err)
@@ -1031,6 +1045,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
                 err = write_takeover(&r);
         if (!err)
                 err = bd_criu_dir_commit(&r.dir);
+        uint64_t j1 = j0 ? jiffies(prog) : 0;
+        st->kernel_ran = j0 && j1 ? j1 != j0 : -1;
         if (err)
                 bd_criu_dir_discard(&r.dir);
         st->nthreads = r.ts ? r.ts->n : 0;

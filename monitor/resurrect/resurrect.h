@@ -39,6 +39,10 @@ struct bd_resurrect_stats {
         size_t signals;      /* pending, the threads' and the process's */
         struct bd_files_image_stats files;
         struct bd_reads reads;
+        /* 1: the kernel's jiffies moved while the process was read, so it
+         * still runs, and so may the process; 0: they stood still; -1: no
+         * jiffies_64 to tell by. */
+        int kernel_ran;
 };
 
 struct bd_resurrect_options {

@@ -1484,6 +1484,16 @@ static void test_images_match_criu_dump(void **state)
         assert_non_null(strstr(r.out, "\"syscall\":202,\"registers\":\"rewound\""));
         result_free(&r);
         compare_images("live", "live");
+        /* Never restored elsewhere while its kernel runs (a timer keeps
+         * the tickless idle host2's jiffies moving). */
+        long ticker = host2_pid("sh -c 'while :; do sleep 0.05; done' </dev/null >/dev/null 2>&1"
+                                " & echo $!");
+        r = vm("mon", BDMON " resurrect host2 %ld --images /tmp/running --to 'touch /tmp/restored'",
+               core_pid);
+        expect_refusal(&r, 6, "not restored on the standby: the kernel still runs");
+        result_free(&r);
+        ok(vm("mon", "test ! -e /tmp/restored && rm -r /tmp/running"), "no restore, images kept");
+        ok(vm("host2", "kill %ld", ticker), "stopping the ticker");
         /* Never into a directory that exists; a kernel thread; no DIR. */
         r = vm("mon", BDMON " resurrect host2 %ld --images " IMAGES "/live", core_pid);
         expect_refusal(&r, 2, "exists");
