@@ -55,7 +55,8 @@ LIB      := $(BUILD)/libbackdoors.a
 TEST_LIB := $(BUILD)/test/libbackdoors.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
-        $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair $(BUILD)/bin/rogue_write \
+        $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair $(BUILD)/bin/test_takeover \
+        $(BUILD)/bin/rogue_write \
         $(BUILD)/bin/evil_peer $(BUILD)/bin/stale_read
 # Repair scripts sit beside the binaries (bdmon finds them by name there,
 # and the lab VMs see them in the share).

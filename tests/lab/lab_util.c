@@ -187,3 +187,12 @@ int wait_match(const char *events, int after, const char *text, int seconds, cha
         result_free(&r);
         return line;
 }
+
+void wait_listening(const char *name, int port)
+{
+        ok(vm(name,
+              "for i in $(seq 200); do grep -q ':%04X 00000000:0000 0A' /proc/net/tcp && exit 0;"
+              " sleep 0.05; done; exit 1",
+              port),
+           "a listener on the port");
+}

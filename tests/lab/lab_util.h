@@ -41,6 +41,9 @@ void expect_exit(struct result *r, int code, const char *phrase);
 int json_field(const char *json, const char *key, char *buf, size_t cap);
 void chomp(char *s);
 
+/* Wait (10 s at most) for a TCP listener on port in VM name. */
+void wait_listening(const char *name, int port);
+
 /* Lines in a file of watch events (JSON lines) on mon. */
 int events_now(const char *events);
 /* The first event after line `after` of events that holds `text` (a fixed

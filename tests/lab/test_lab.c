@@ -1360,12 +1360,7 @@ static void expect_same_gdb(const char *what, const char *core)
  * first is refused). */
 static long counterd_on(long pid, int port)
 {
-        struct result r = vm("host2",
-                             "for i in $(seq 200); do grep -q ':%04X 00000000:0000 0A'"
-                             " /proc/net/tcp && exit 0; sleep 0.05; done; exit 1",
-                             port);
-        expect_ok(&r, "counterd listening");
-        result_free(&r);
+        wait_listening("host2", port);
         return pid;
 }
 
