@@ -52,6 +52,12 @@ int events_now(const char *events);
 int wait_match(const char *events, int after, const char *text, int seconds, char *buf, size_t cap);
 
 #define BDMON "bdmon -q -c /bd/lab/run/targets"
-#define KEY   "/bd/lab/run/psk"
+/* host3 as a standby: criu and nft on its own disk (copies of the staged
+ * ones in its RAM, not read through the share at the fault), and criu's
+ * probe of the kernel made before the fault (bd-standby-restore --prepare). */
+#define STANDBY_TOOLS "--criu /tmp/criu/criu --nft /tmp/nft/nft --ip fullip"
+#define STANDBY_PREPARE                                                                            \
+        "cp -r /bd/lab/criu /bd/lab/nft /tmp/ && bd-standby-restore --prepare " STANDBY_TOOLS
+#define KEY "/bd/lab/run/psk"
 
 #endif

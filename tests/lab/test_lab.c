@@ -1648,8 +1648,8 @@ static void take_over_connection(long pid, long client_pid)
                " bd-standby-restore --criu /bd/lab/criu/criu /tmp/busy");
         expect_exit(&r, 5, "pid 1 is in use on this machine");
         result_free(&r);
-        r = vm("host3", "bd-standby-restore --criu /bd/lab/criu/criu --nft /bd/lab/nft/nft"
-                        " --ip fullip " IMAGES "/conn");
+        ok(vm("host3", STANDBY_PREPARE), "host3 ready as a standby");
+        r = vm("host3", "bd-standby-restore " STANDBY_TOOLS " " IMAGES "/conn");
         expect_ok(&r, "bd-standby-restore on host3");
         assert_non_null(strstr(r.out, "took over 10.99.0.2"));
         result_free(&r);

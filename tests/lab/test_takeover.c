@@ -69,6 +69,7 @@ static void test_frozen_host2_taken_over(void **state)
         ok(vm("mon", BDMON " info host2"), "bdmon info host2 before the freeze");
         /* The standby is up before the fault, as a standby is. */
         ok(host("'%s/lab/bdlab' start host3", lab_root), "booting host3");
+        ok(vm("host3", STANDBY_PREPARE), "host3 ready as a standby");
         ok(host("'%s/lab/bdlab' inject host2 freeze", lab_root), "bdlab inject host2 freeze");
         struct result r = vm("mon",
                              "rm -rf " IMAGES "/frozen-conn; mkdir -p " IMAGES "; " BDMON
@@ -80,8 +81,7 @@ static void test_frozen_host2_taken_over(void **state)
         assert_null(strstr(r.out, "\"on_cpu\":true"));
         printf("frozen: %s", r.out);
         result_free(&r);
-        r = vm("host3", "bd-standby-restore --criu /bd/lab/criu/criu --nft /bd/lab/nft/nft"
-                        " --ip fullip " IMAGES "/frozen-conn");
+        r = vm("host3", "bd-standby-restore " STANDBY_TOOLS " " IMAGES "/frozen-conn");
         expect_ok(&r, "bd-standby-restore on host3");
         assert_non_null(strstr(r.out, "took over 10.99.0.2"));
         result_free(&r);
