@@ -1,6 +1,8 @@
 #include "pgtable.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const level_name[] = {"", "PTE", "PMD", "PUD", "P4D", "PGD"};
 
@@ -16,6 +18,26 @@ static int canonical(uint64_t vaddr, int levels)
         int top = levels == 5 ? 56 : 47;
         uint64_t high = vaddr >> top;
         return high == 0 || high == (~0ull >> top);
+}
+
+static int by_phys(const void *a, const void *b)
+{
+        uint64_t x = ((const struct bd_pgtable_table *)a)->phys;
+        uint64_t y = ((const struct bd_pgtable_table *)b)->phys;
+        return (x > y) - (x < y);
+}
+
+static const struct bd_pgtable_table *ahead_find(const struct bd_pgtable_cache *c, uint64_t phys)
+{
+        struct bd_pgtable_table key = {.phys = phys};
+        return c->nahead ? bsearch(&key, c->ahead, c->nahead, sizeof(key), by_phys) : NULL;
+}
+
+void bd_pgtable_cache_release(struct bd_pgtable_cache *c)
+{
+        free(c->ahead);
+        c->ahead = NULL;
+        c->nahead = 0;
 }
 
 /* Entry index of the table at phys, from the cache or from memory. */
@@ -35,6 +57,12 @@ static struct bd_error *read_entry(struct bd_phys *p, struct bd_pgtable_cache *c
                 }
                 if (c->slot[i].used < c->slot[victim].used)
                         victim = i;
+        }
+        const struct bd_pgtable_table *t = ahead_find(c, table);
+        if (t) {
+                c->hits++;
+                *entry = t->entries[index];
+                return NULL;
         }
         c->misses++;
         struct bd_error *err = bd_phys_read(p, table, c->slot[victim].entries, 4096);
@@ -130,4 +158,106 @@ struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *c
                 table = entry & BD_PTE_ADDR_MASK;
         }
         return bd_error_new(BD_ERR_INTERNAL, "unreachable");
+}
+
+/* The tables of one level: each with the virtual address its first entry
+ * maps. */
+struct frontier {
+        uint64_t *phys, *base;
+        size_t n;
+};
+
+/* Whether phys is a table already kept or already queued. */
+static int known(const struct bd_pgtable_cache *c, const struct frontier *next, uint64_t phys)
+{
+        if (ahead_find(c, phys))
+                return 1;
+        for (size_t i = 0; i < next->n; i++)
+                if (next->phys[i] == phys)
+                        return 1;
+        return 0;
+}
+
+struct bd_error *bd_pgtable_prefetch(struct bd_phys *p, struct bd_pgtable_cache *c,
+                                     uint64_t pgd_phys, int levels,
+                                     const struct bd_pgtable_range *range, size_t n)
+{
+        if (levels != 4 && levels != 5)
+                return bd_error_new(BD_ERR_USAGE, "%d-level paging is not x86-64's", levels);
+        const uint64_t half = 1ull << (12 + 9 * levels - 1); /* the user half's end */
+        size_t cap = BD_PGTABLE_PREFETCH_MAX;
+        struct frontier cur = {calloc(cap, 8), calloc(cap, 8), 0};
+        struct frontier next = {calloc(cap, 8), calloc(cap, 8), 0};
+        struct bd_phys_iov *iov = calloc(cap, sizeof(*iov));
+        struct bd_error *err = NULL;
+        if (!cur.phys || !cur.base || !next.phys || !next.base || !iov) {
+                err = &bd_error_nomem;
+                goto out;
+        }
+        size_t left = cap - 1;
+        cur.phys[0] = pgd_phys & BD_PTE_ADDR_MASK, cur.base[0] = 0, cur.n = 1;
+        for (int level = levels; level >= 1 && cur.n; level--) {
+                /* This level's tables not kept yet: one batch. */
+                struct bd_pgtable_table *all =
+                    realloc(c->ahead, (c->nahead + cur.n) * sizeof(*all));
+                if (!all) {
+                        err = &bd_error_nomem;
+                        goto out;
+                }
+                c->ahead = all;
+                struct bd_pgtable_table *fresh = all + c->nahead;
+                size_t m = 0;
+                for (size_t i = 0; i < cur.n; i++)
+                        if (!ahead_find(c, cur.phys[i])) {
+                                fresh[m].phys = cur.phys[i];
+                                iov[m] = (struct bd_phys_iov){cur.phys[i], fresh[m].entries, 4096};
+                                m++;
+                        }
+                if (m && (err = bd_phys_read_batch(p, iov, m))) {
+                        /* A table outside the windows: the lookups say
+                         * which, precisely. */
+                        if (!bd_err_transport(err->code)) {
+                                bd_error_destroy(err);
+                                err = NULL;
+                        }
+                        goto out;
+                }
+                c->nahead += m;
+                qsort(c->ahead, c->nahead, sizeof(*c->ahead), by_phys);
+                if (level == 1)
+                        break;
+                /* The tables below, where the ranges go through a present
+                 * entry that is no huge leaf. */
+                unsigned shift = 12 + 9 * (unsigned)(level - 1);
+                uint64_t span = 1ull << shift;
+                next.n = 0;
+                for (size_t i = 0; i < cur.n; i++) {
+                        const struct bd_pgtable_table *t = ahead_find(c, cur.phys[i]);
+                        uint64_t lo = cur.base[i], hi = lo + 512 * span;
+                        for (size_t r = 0; t && r < n; r++) {
+                                uint64_t s = range[r].start > lo ? range[r].start : lo;
+                                uint64_t e = range[r].end < hi ? range[r].end : hi;
+                                if (e > half)
+                                        e = half;
+                                for (uint64_t va = s & ~(span - 1); va < e; va += span) {
+                                        uint64_t entry = t->entries[(va >> shift) & 511];
+                                        uint64_t child = entry & BD_PTE_ADDR_MASK;
+                                        if (!(entry & BD_PTE_PRESENT) ||
+                                            (level <= 3 && (entry & BD_PTE_HUGE)) ||
+                                            known(c, &next, child))
+                                                continue;
+                                        if (next.n == left)
+                                                goto out;
+                                        next.phys[next.n] = child, next.base[next.n] = va;
+                                        next.n++;
+                                }
+                        }
+                }
+                left -= next.n;
+                struct frontier swap = cur;
+                cur = next, next = swap;
+        }
+out:
+        free(cur.phys), free(cur.base), free(next.phys), free(next.base), free(iov);
+        return err;
 }

@@ -34,6 +34,14 @@ struct bd_error *bd_pgtable_translate(struct bd_phys *p, uint64_t pgd_phys, int 
  * short-lived use (one command): a live kernel may change its tables. */
 #define BD_PGTABLE_CACHE_SLOTS 8
 
+/* Tables bd_pgtable_prefetch() may read for one cache: 4 MiB of them. */
+#define BD_PGTABLE_PREFETCH_MAX 1024
+
+struct bd_pgtable_table {
+        uint64_t phys;
+        uint64_t entries[512];
+};
+
 struct bd_pgtable_cache {
         struct {
                 uint64_t phys; /* valid when used is non-zero */
@@ -42,7 +50,28 @@ struct bd_pgtable_cache {
         } slot[BD_PGTABLE_CACHE_SLOTS];
         uint64_t clock;
         uint64_t hits, misses;
+        /* Read ahead by bd_pgtable_prefetch(), sorted by phys. */
+        struct bd_pgtable_table *ahead;
+        size_t nahead;
 };
+
+/* Frees what bd_pgtable_prefetch() kept; the cache stays usable. */
+void bd_pgtable_cache_release(struct bd_pgtable_cache *cache);
+
+/* A range of virtual addresses, [start, end). */
+struct bd_pgtable_range {
+        uint64_t start, end;
+};
+
+/* Reads into cache every table page the lookups of the lower-half
+ * (user) ranges would read, a level at a time: one pipelined batch per
+ * level instead of one dependent read per table. At most
+ * BD_PGTABLE_PREFETCH_MAX tables; what is left out, or outside every
+ * window, the lookups read as before. Fails only when the way to the
+ * memory is lost. */
+struct bd_error *bd_pgtable_prefetch(struct bd_phys *p, struct bd_pgtable_cache *cache,
+                                     uint64_t pgd_phys, int levels,
+                                     const struct bd_pgtable_range *range, size_t n);
 
 /* bd_pgtable_translate() through a cache (zero-initialised before first
  * use); cache may be NULL. */

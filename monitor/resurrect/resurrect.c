@@ -737,6 +737,19 @@ static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint
 }
 
 /* mm-PID.img, pagemap-PID.img and pages-1.img. */
+/* The page tables of every mapping, read ahead a level at a time. */
+static struct bd_error *prefetch(struct bd_user_pages *pages, const struct bd_vmas *vs)
+{
+        struct bd_pgtable_range *rg = calloc(vs->n + 1, sizeof(*rg));
+        if (!rg)
+                return &bd_error_nomem;
+        for (size_t i = 0; i < vs->n; i++)
+                rg[i] = (struct bd_pgtable_range){vs->v[i].start, vs->v[i].end};
+        struct bd_error *err = bd_user_pages_prefetch(pages, rg, vs->n);
+        free(rg);
+        return err;
+}
+
 static struct bd_error *write_memory(struct res *r)
 {
         const struct proc *p = &r->p;
@@ -758,6 +771,8 @@ static struct bd_error *write_memory(struct res *r)
                 err = &bd_error_nomem;
         if (!err)
                 err = bd_user_pages_new(r->prog, &r->um, &pages);
+        if (!err)
+                err = prefetch(pages, vs);
         if (!err)
                 err = bd_criu_raw_open(&r->dir, "pages-1.img", &pm.fd);
         for (size_t i = 0; !err && i < vs->n; i++) {

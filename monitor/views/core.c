@@ -315,7 +315,16 @@ static struct bd_error *write_file(struct core *c, const struct bd_user_mm *um,
                    !(err = write_all(w.fd, notes->buf, notes->len, notes_off))) {
                 uint64_t done = 0;
                 struct bd_user_pages *pages = NULL;
-                err = bd_user_pages_new(c->prog, um, &pages);
+                struct bd_pgtable_range *rg = calloc(nseg + 1, sizeof(*rg));
+                size_t nrg = 0;
+                for (size_t i = 0; rg && i < nseg; i++)
+                        if (seg[i].filesz)
+                                rg[nrg++] = (struct bd_pgtable_range){seg[i].start,
+                                                                      seg[i].start + seg[i].filesz};
+                err = rg ? bd_user_pages_new(c->prog, um, &pages) : &bd_error_nomem;
+                if (!err)
+                        err = bd_user_pages_prefetch(pages, rg, nrg);
+                free(rg);
                 for (size_t i = 0; !err && i < nseg; i++) {
                         w.sg = &seg[i];
                         if (seg[i].filesz)

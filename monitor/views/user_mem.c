@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernel/pgtable.h"
 #include "tasks.h"
 #include "../walk/walk.h"
 
@@ -210,9 +209,17 @@ struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user
         return NULL;
 }
 
+struct bd_error *bd_user_pages_prefetch(struct bd_user_pages *w,
+                                        const struct bd_pgtable_range *range, size_t n)
+{
+        return bd_pgtable_prefetch(w->prog->phys, &w->cache, w->mm->pgd_phys, w->prog->k->levels,
+                                   range, n);
+}
+
 void bd_user_pages_free(struct bd_user_pages *w)
 {
         if (w) {
+                bd_pgtable_cache_release(&w->cache);
                 free(w->buf);
                 free(w);
         }

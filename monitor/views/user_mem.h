@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernel/pgtable.h"
 #include "../kernel/program.h"
 
 struct bd_user_mm {
@@ -40,6 +41,12 @@ struct bd_user_pages;
 struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user_mm *mm,
                                    struct bd_user_pages **out);
 void bd_user_pages_free(struct bd_user_pages *w);
+
+/* Read ahead, a level at a time, the page tables of the n ranges that
+ * bd_user_pages_read() will be asked for: a batch per level instead of a
+ * dependent read per table. */
+struct bd_error *bd_user_pages_prefetch(struct bd_user_pages *w,
+                                        const struct bd_pgtable_range *range, size_t n);
 
 /* Every page of [start, end) (page-aligned), in address order, in ranges
  * of one kind: the present ones read in pipelined batches of up to 1 MiB,

@@ -3,8 +3,8 @@
  * byte picks the paging mode and the root table's page; the last 8 bytes
  * (when there are more than 16) give one more address to translate.
  *
- * Invariants: no crash or out-of-bounds read; the table cache never changes
- * an answer; a translation keeps the
+ * Invariants: no crash or out-of-bounds read; the table cache, and tables
+ * read ahead (bd_pgtable_prefetch), never change an answer; a translation keeps the
  * offset within a 4 KiB, 2 MiB or 1 GiB page and yields an address below
  * 2^52; failures are errors with a message and a code a hostile table can
  * cause. */
@@ -43,12 +43,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nv = sizeof(vaddrs) / sizeof(vaddrs[0]) - 1;
         if (size > 16)
                 memcpy(&vaddrs[nv++], data + size - 8, 8);
-        static struct bd_pgtable_cache cache;
+        static struct bd_pgtable_cache cache, ahead;
         memset(&cache, 0, sizeof(cache));
+        memset(&ahead, 0, sizeof(ahead));
+        /* Tables read ahead for user ranges (one from the input, maybe
+         * reversed or in the kernel half) must not change an answer either. */
+        uint64_t last = vaddrs[nv - 1];
+        const struct bd_pgtable_range rg[] = {
+            {0x00007fffff000000ull, 0x0000800000000000ull},
+            {last, last + (64u << 20) > last ? last + (64u << 20) : UINT64_MAX},
+            {last, last >> 1},
+        };
+        struct bd_error *perr = bd_pgtable_prefetch(&m.base, &ahead, pgd, levels, rg, 3);
+        if (perr)
+                check_error(perr);
+        CHECK(ahead.nahead <= BD_PGTABLE_PREFETCH_MAX);
         for (size_t i = 0; i < nv; i++) {
-                uint64_t pa = 0, ps = 0, cpa = 0, cps = 0;
+                uint64_t pa = 0, ps = 0, cpa = 0, cps = 0, apa = 0, aps = 0;
                 struct bd_error *err =
                     bd_pgtable_translate(&m.base, pgd, levels, vaddrs[i], &pa, &ps);
+                struct bd_error *aerr = bd_pgtable_translate_cached(&m.base, &ahead, pgd, levels,
+                                                                    vaddrs[i], &apa, &aps);
+                CHECK(!err == !aerr);
+                if (aerr) {
+                        CHECK(err->code == aerr->code);
+                        check_error(aerr);
+                } else {
+                        CHECK(pa == apa && ps == aps);
+                }
                 /* The cache must never change an answer. */
                 struct bd_error *cerr = bd_pgtable_translate_cached(&m.base, &cache, pgd, levels,
                                                                     vaddrs[i], &cpa, &cps);
@@ -84,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         check_error(err);
         }
         bd_kernel_close(k);
+        bd_pgtable_cache_release(&ahead);
         free(mem);
         return 0;
 }

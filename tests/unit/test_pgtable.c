@@ -457,6 +457,57 @@ static void test_cache(void **state)
         bd_phys_close(p);
 }
 
+/* Read ahead, the tables of user ranges come a level at a time, one batch
+ * each, and the lookups then read nothing; a huge leaf has no table below,
+ * an entry that points back up is not read twice, and a range in the
+ * kernel half is left to the lookups. */
+static void test_prefetch(void **state)
+{
+        (void)state;
+        for (int levels = 4; levels <= 5; levels++) {
+                memset(img, 0, IMG_SIZE);
+                uint64_t va = 0x7f0000000000ull;
+                uint64_t pmd = chain(va, levels, 2);
+                /* 16 PTE tables, then a 2 MiB leaf, then the PGD again. */
+                for (unsigned t = 0; t < 16; t++) {
+                        uint64_t tbl = 0x40000 + t * 0x1000;
+                        set_entry(pmd, idx(va, 2) + t, tbl | FLAGS);
+                        for (unsigned i = 0; i < 512; i++)
+                                set_entry(tbl, i, (0x10000000ull + (t << 21) + i * 0x1000) | FLAGS);
+                }
+                set_entry(pmd, idx(va, 2) + 16, 0x200000ull | 0x80 | FLAGS);
+                set_entry(pmd, idx(va, 2) + 17, 0x1000 | FLAGS);
+                struct bd_phys *p = open_img();
+                struct bd_pgtable_cache *c = calloc(1, sizeof(*c));
+                assert_non_null(c);
+                const struct bd_pgtable_range rg[] = {
+                    {va, va + (18ull << 21)},
+                    {va + 0x3000, va + 0x5000}, /* inside the first: nothing new */
+                    {0xffff888000000000ull, 0xffff888000200000ull},
+                };
+                uint64_t batches = p->batches;
+                assert_bd_ok(bd_pgtable_prefetch(p, c, 0x1000, levels, rg, 3));
+                /* PGD, (P4D,) PUD, PMD, the PTE tables and the PGD once. */
+                assert_int_equal(c->nahead, (size_t)(levels - 1) + 16);
+                assert_int_equal(p->batches - batches, (uint64_t)levels);
+                for (uint64_t off = 0; off < (16ull << 21); off += 0x7000) {
+                        uint64_t pa;
+                        assert_bd_ok(
+                            bd_pgtable_translate_cached(p, c, 0x1000, levels, va + off, &pa, NULL));
+                        assert_int_equal(pa, 0x10000000ull + off);
+                }
+                uint64_t pa, size;
+                assert_bd_ok(bd_pgtable_translate_cached(p, c, 0x1000, levels, va + (16ull << 21),
+                                                         &pa, &size));
+                assert_int_equal(size, 2u << 20);
+                assert_int_equal(c->misses, 0);
+                bd_pgtable_cache_release(c);
+                assert_null(c->ahead);
+                free(c);
+                bd_phys_close(p);
+        }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -473,6 +524,7 @@ int main(void)
             T(test_table_outside_windows),
             T(test_non_canonical),
             T(test_cache),
+            T(test_prefetch),
             T(test_kernel_read),
             T(test_memo),
             T(test_kernel_open_needs_vmcoreinfo),
