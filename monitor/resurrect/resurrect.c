@@ -126,6 +126,8 @@ struct res {
         int32_t pid;
         struct bd_resurrect_stats *st;
         struct bd_criu_dir dir;
+        /* The process's pages, its page tables read ahead for all of them. */
+        struct bd_user_pages *pages;
         /* Pending signals: each thread's own, then the process's shared. */
         uint64_t *pending;
         struct bd_sigqueue *sigq;
@@ -520,7 +522,7 @@ static struct bd_error *write_core(struct res *r, size_t i)
         struct bd_error *err = bd_thread_user_frame(t, r->pid);
         if (err)
                 return err;
-        err = ip >= 2 ? bd_user_read(r->prog, &r->um, ip - 2, insn, 2) : NULL;
+        err = ip >= 2 ? bd_user_pages_peek(r->pages, ip - 2, insn, 2) : NULL;
         if (err && bd_err_transport(err->code))
                 return err;
         bd_error_destroy(err);
@@ -700,14 +702,21 @@ struct pagemap {
         struct res *r;
         PagemapEntry *e;
         size_t n, cap;
-        uint32_t flags; /* of the VMA being read */
         int fd;
+};
+
+/* A VMA's pages, told after its batch completes, maybe with the next
+ * VMAs': each keeps its own flags. */
+struct vma_pages {
+        struct pagemap *pm;
+        uint32_t flags;
 };
 
 static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint64_t len,
                                   enum bd_page_kind kind)
 {
-        struct pagemap *pm = arg;
+        const struct vma_pages *vp = arg;
+        struct pagemap *pm = vp->pm;
         struct bd_resurrect_stats *st = pm->r->st;
         if (kind == BD_PAGE_ZERO) {
                 st->pages_zero += len / 4096;
@@ -720,7 +729,7 @@ static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint
                     pm->r->pid, len / 4096, va,
                     kind == BD_PAGE_SWAPPED ? "swapped out" : "outside the source's memory");
         PagemapEntry *last = pm->n ? &pm->e[pm->n - 1] : NULL;
-        if (last && last->flags == pm->flags &&
+        if (last && last->flags == vp->flags &&
             last->vaddr + (uint64_t)last->nr_pages * 4096 == va &&
             last->nr_pages + len / 4096 <= UINT32_MAX) {
                 last->nr_pages += (uint32_t)(len / 4096);
@@ -730,13 +739,12 @@ static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint
                 PagemapEntry *e = &pm->e[pm->n++];
                 *e = (PagemapEntry)PAGEMAP_ENTRY__INIT;
                 e->vaddr = va, e->nr_pages = (uint32_t)(len / 4096);
-                e->has_flags = 1, e->flags = pm->flags;
+                e->has_flags = 1, e->flags = vp->flags;
         }
         st->pages += len / 4096;
         return bd_criu_raw_write(pm->fd, data, (size_t)len);
 }
 
-/* mm-PID.img, pagemap-PID.img and pages-1.img. */
 /* The page tables of every mapping, read ahead a level at a time. */
 static struct bd_error *prefetch(struct bd_user_pages *pages, const struct bd_vmas *vs)
 {
@@ -750,6 +758,7 @@ static struct bd_error *prefetch(struct bd_user_pages *pages, const struct bd_vm
         return err;
 }
 
+/* mm-PID.img, pagemap-PID.img and pages-1.img. */
 static struct bd_error *write_memory(struct res *r)
 {
         const struct proc *p = &r->p;
@@ -766,13 +775,9 @@ static struct bd_error *write_memory(struct res *r)
         const struct file_id *ids = r->fid;
         size_t nids = r->nfid;
         struct pagemap pm = {.r = r, .fd = -1};
-        struct bd_user_pages *pages = NULL;
-        if (!ve || !vp)
+        struct vma_pages *vpg = calloc(vs->n + 1, sizeof(*vpg));
+        if (!ve || !vp || !vpg)
                 err = &bd_error_nomem;
-        if (!err)
-                err = bd_user_pages_new(r->prog, &r->um, &pages);
-        if (!err)
-                err = prefetch(pages, vs);
         if (!err)
                 err = bd_criu_raw_open(&r->dir, "pages-1.img", &pm.fd);
         for (size_t i = 0; !err && i < vs->n; i++) {
@@ -810,11 +815,14 @@ static struct bd_error *write_memory(struct res *r)
                  * shared memory is its file's. */
                 if (shared || is_vvar || (v->flags & BD_VM_IO))
                         continue;
-                pm.flags =
-                    file || is_vdso ? BD_CRIU_PE_PRESENT : BD_CRIU_PE_LAZY | BD_CRIU_PE_PRESENT;
-                err = bd_user_pages_read(pages, v->start, v->end, add_pages, &pm);
+                vpg[i] =
+                    (struct vma_pages){&pm, file || is_vdso ? BD_CRIU_PE_PRESENT
+                                                            : BD_CRIU_PE_LAZY | BD_CRIU_PE_PRESENT};
+                err = bd_user_pages_read(r->pages, v->start, v->end, add_pages, &vpg[i]);
         }
-        bd_user_pages_free(pages);
+        if (!err)
+                err = bd_user_pages_flush(r->pages);
+        free(vpg);
         if (pm.fd >= 0 && close(pm.fd) && !err)
                 err = bd_error_new(BD_ERR_IO, "images: pages-1.img: write failed");
         r->st->vmas = vs->n;
@@ -1042,6 +1050,10 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
                 err = read_signals(&r);
         if (!err)
                 err = bd_vmas_read(prog, pid, &r.vs);
+        if (!err)
+                err = bd_user_pages_new(prog, &r.um, &r.pages);
+        if (!err)
+                err = prefetch(r.pages, r.vs);
         if (!err && !(st->threads = calloc(r.ts->n, sizeof(*st->threads))))
                 err = &bd_error_nomem;
         if (!err)
@@ -1071,6 +1083,7 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         free(r.fid);
         free(r.p.creds);
         free(r.p.loginuid);
+        bd_user_pages_free(r.pages);
         bd_vmas_free(r.vs);
         bd_threads_free(r.ts);
         bd_reads_stop(&st->reads, prog->phys);

@@ -327,10 +327,14 @@ static struct bd_error *write_file(struct core *c, const struct bd_user_mm *um,
                 free(rg);
                 for (size_t i = 0; !err && i < nseg; i++) {
                         w.sg = &seg[i];
+                        /* w follows the segment: each one's batch ends
+                         * with it. */
                         if (seg[i].filesz)
                                 err =
                                     bd_user_pages_read(pages, seg[i].start,
                                                        seg[i].start + seg[i].filesz, put_pages, &w);
+                        if (!err)
+                                err = bd_user_pages_flush(pages);
                         done += seg[i].filesz;
                         if (progress)
                                 progress(done, total);

@@ -36,8 +36,9 @@ struct bd_error *bd_user_mm_of_pid(struct bd_program *prog, int32_t pid, struct 
         return NULL;
 }
 
-struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t vaddr,
-                              void *buf, size_t len)
+static struct bd_error *read_user(struct bd_program *prog, const struct bd_user_mm *mm,
+                                  struct bd_pgtable_cache *cache, uint64_t vaddr, void *buf,
+                                  size_t len)
 {
         uint64_t top = prog->k->levels == 5 ? 1ull << 56 : 1ull << 47;
         if (vaddr >= top || len > top - vaddr)
@@ -47,8 +48,8 @@ struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *
         uint8_t *out = buf;
         while (len) {
                 uint64_t pa, size;
-                struct bd_error *err = bd_pgtable_translate(prog->phys, mm->pgd_phys,
-                                                            prog->k->levels, vaddr, &pa, &size);
+                struct bd_error *err = bd_pgtable_translate_cached(
+                    prog->phys, cache, mm->pgd_phys, prog->k->levels, vaddr, &pa, &size);
                 if (err)
                         return err;
                 uint64_t room = size - (vaddr & (size - 1));
@@ -60,6 +61,12 @@ struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *
                 len -= n;
         }
         return NULL;
+}
+
+struct bd_error *bd_user_read(struct bd_program *prog, const struct bd_user_mm *mm, uint64_t vaddr,
+                              void *buf, size_t len)
+{
+        return read_user(prog, mm, NULL, vaddr, buf, len);
 }
 
 /* The kernel's shared zero pages: 0 where the kernel has none or does
@@ -103,12 +110,15 @@ struct bd_user_pages {
         const struct bd_user_mm *mm;
         struct zero_pages zero;
         struct bd_pgtable_cache cache;
-        bd_user_pages_cb cb;
+        bd_user_pages_cb cb; /* of the range being walked */
         void *arg;
-        /* The batch: runs in address order, those of data read at once. */
+        /* The batch: runs in the order asked, those of data read at once,
+         * each told to the callback of its range. */
         struct run {
                 uint64_t va, pa, len;
                 enum bd_page_kind kind;
+                bd_user_pages_cb cb;
+                void *arg;
         } run[BATCH_RUNS];
         struct bd_phys_iov iov[BATCH_RUNS];
         size_t n, bytes;
@@ -151,7 +161,7 @@ static struct bd_error *flush_pages(struct bd_user_pages *w)
                 const void *data = NULL;
                 if (r->kind == BD_PAGE_DATA || r->kind == BD_PAGE_UNREADABLE)
                         data = w->iov[k++].buf;
-                err = w->cb(w->arg, r->va, r->kind == BD_PAGE_DATA ? data : NULL, r->len, r->kind);
+                err = r->cb(r->arg, r->va, r->kind == BD_PAGE_DATA ? data : NULL, r->len, r->kind);
         }
         w->n = 0;
         w->bytes = 0;
@@ -164,7 +174,8 @@ static struct bd_error *add_run(struct bd_user_pages *w, uint64_t va, uint64_t p
         while (len) {
                 struct run *last = w->n ? &w->run[w->n - 1] : NULL;
                 if (kind != BD_PAGE_DATA) {
-                        if (last && last->kind == kind && last->va + last->len == va) {
+                        if (last && last->kind == kind && last->va + last->len == va &&
+                            last->cb == w->cb && last->arg == w->arg) {
                                 last->len += len;
                                 return NULL;
                         }
@@ -173,7 +184,7 @@ static struct bd_error *add_run(struct bd_user_pages *w, uint64_t va, uint64_t p
                                 if (err)
                                         return err;
                         }
-                        w->run[w->n++] = (struct run){va, 0, len, kind};
+                        w->run[w->n++] = (struct run){va, 0, len, kind, w->cb, w->arg};
                         return NULL;
                 }
                 if (w->bytes == BATCH_BYTES || (w->n == BATCH_RUNS)) {
@@ -185,10 +196,10 @@ static struct bd_error *add_run(struct bd_user_pages *w, uint64_t va, uint64_t p
                 uint64_t room = BATCH_BYTES - w->bytes, take = len < room ? len : room;
                 /* Next to the last run in memory and in the process: one read. */
                 if (last && last->kind == kind && last->va + last->len == va &&
-                    last->pa + last->len == pa)
+                    last->pa + last->len == pa && last->cb == w->cb && last->arg == w->arg)
                         last->len += take;
                 else
-                        w->run[w->n++] = (struct run){va, pa, take, kind};
+                        w->run[w->n++] = (struct run){va, pa, take, kind, w->cb, w->arg};
                 w->bytes += take;
                 va += take, pa += take, len -= take;
         }
@@ -207,6 +218,11 @@ struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user
         find_zero_pages(prog, &w->zero);
         *out = w;
         return NULL;
+}
+
+struct bd_error *bd_user_pages_peek(struct bd_user_pages *w, uint64_t vaddr, void *buf, size_t len)
+{
+        return read_user(w->prog, w->mm, &w->cache, vaddr, buf, len);
 }
 
 struct bd_error *bd_user_pages_prefetch(struct bd_user_pages *w,
@@ -247,9 +263,15 @@ struct bd_error *bd_user_pages_read(struct bd_user_pages *w, uint64_t start, uin
                 err = add_run(w, va, leaf.paddr, next - va, kind);
                 va = next;
         }
-        if (!err)
-                err = flush_pages(w);
         /* A failed range leaves nothing queued for the next one. */
+        if (err)
+                w->n = 0, w->bytes = 0;
+        return err;
+}
+
+struct bd_error *bd_user_pages_flush(struct bd_user_pages *w)
+{
+        struct bd_error *err = flush_pages(w);
         w->n = 0;
         w->bytes = 0;
         return err;

@@ -42,6 +42,10 @@ struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user
                                    struct bd_user_pages **out);
 void bd_user_pages_free(struct bd_user_pages *w);
 
+/* len bytes of user memory at vaddr, translated through the reader's
+ * tables (read ahead, or kept from earlier walks). */
+struct bd_error *bd_user_pages_peek(struct bd_user_pages *w, uint64_t vaddr, void *buf, size_t len);
+
 /* Read ahead, a level at a time, the page tables of the n ranges that
  * bd_user_pages_read() will be asked for: a batch per level instead of a
  * dependent read per table. */
@@ -50,12 +54,16 @@ struct bd_error *bd_user_pages_prefetch(struct bd_user_pages *w,
 
 /* Every page of [start, end) (page-aligned), in address order, in ranges
  * of one kind: the present ones read in pipelined batches of up to 1 MiB,
- * physically contiguous pages in one read, pages mapped to the kernel's
- * shared zero pages (what a never-written anonymous page reads through;
- * a thread's 8 MiB stack is mostly that) not read at all, a whole empty
- * page-table level in one step. Fails only when the way to the target is
- * lost (or a callback fails). */
+ * which span the ranges asked for one after the other, physically
+ * contiguous pages in one read, pages mapped to the kernel's shared zero
+ * pages (what a never-written anonymous page reads through; a thread's
+ * 8 MiB stack is mostly that) not read at all, a whole empty page-table
+ * level in one step. cb is called for them in the order asked, as each
+ * batch completes: arg must stay valid until bd_user_pages_flush(), which
+ * completes the last batch. Fails only when the way to the target is lost
+ * (or a callback fails). */
 struct bd_error *bd_user_pages_read(struct bd_user_pages *w, uint64_t start, uint64_t end,
                                     bd_user_pages_cb cb, void *arg);
+struct bd_error *bd_user_pages_flush(struct bd_user_pages *w);
 
 #endif
