@@ -9,6 +9,7 @@
 #include "../../common/audit.h"
 #include "../repair/plan.h"
 #include "../watch/incident.h"
+#include "../watch/shard.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -213,6 +214,14 @@ static const char usage[] =
     "                      there are never removed, so the first evidence stays.\n"
     "      --metrics H:P   watch: serve Prometheus metrics on H:P (per-target\n"
     "                      state, probes, probe round-trip histogram).\n"
+    "      --shard I/N     watch: this monitor is shard I (1..N) of N; it watches\n"
+    "                      its share of the TARGETs given, or of every target in\n"
+    "                      the config file when none is. Rendezvous hashing of\n"
+    "                      the names: every monitor decides alone and they agree;\n"
+    "                      a change of N moves about 1/N of the targets.\n"
+    "      --replicas R    watch --shard: R monitors watch each target (default\n"
+    "                      1), so that one monitor down blinds none; alert on\n"
+    "                      max by (target) across them (contrib/prometheus).\n"
     "      --record FILE   watch: append every probe's readings to FILE, a line\n"
     "                      each (for replaying into the classifier).\n"
     "      --duration S    watch: stop after S seconds (default: until a signal).\n"
@@ -375,6 +384,8 @@ int main(int argc, char **argv)
                 OPT_FORMAT,
                 OPT_RESUME,
                 OPT_COMPRESS,
+                OPT_SHARD,
+                OPT_REPLICAS,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -396,6 +407,8 @@ int main(int argc, char **argv)
             {"incidents", required_argument, NULL, OPT_INCIDENTS},
             {"no-capture", no_argument, NULL, OPT_NO_CAPTURE},
             {"metrics", required_argument, NULL, OPT_METRICS},
+            {"shard", required_argument, NULL, OPT_SHARD},
+            {"replicas", required_argument, NULL, OPT_REPLICAS},
             {"duration", required_argument, NULL, OPT_DURATION},
             {"hung-ms", required_argument, NULL, OPT_HUNG_MS},
             {"write", no_argument, NULL, 'w'},
@@ -467,6 +480,15 @@ int main(int argc, char **argv)
                         break;
                 case OPT_METRICS:
                         cli.metrics = optarg;
+                        break;
+                case OPT_SHARD:
+                        cli.shard = optarg;
+                        break;
+                case OPT_REPLICAS:
+                        _Static_assert(BD_SHARD_MAX == 4096, "the message below says 4096");
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > BD_SHARD_MAX)
+                                return cli_usage_error("bad --replicas '%s' (1 to 4096)", optarg);
+                        cli.replicas = (unsigned)num;
                         break;
                 case OPT_DURATION:
                         if (cli_parse_number(optarg, &num, 0) || !num || num > 100000000)
@@ -631,12 +653,16 @@ int main(int argc, char **argv)
                         return cli_report(err);
                 if (!poll_set)
                         cli.open.busy_poll = 0;
+                if (cli.source && cli.shard)
+                        return cli_usage_error("%s", "watch: --shard splits the config's targets, "
+                                                     "not --source");
                 if (cli.source)
                         return optind == argc ? cmd_watch(&cli, (char **)&cli.source, 1)
                                               : cli_usage_error("%s", "watch: --source or "
                                                                       "TARGETs, not both");
-                if (optind == argc)
-                        return cli_usage_error("%s", "watch needs at least one TARGET");
+                if (optind == argc && !cli.shard)
+                        return cli_usage_error("%s", "watch needs at least one TARGET (or --shard "
+                                                     "I/N: its share of the config's)");
                 signal(SIGPIPE, SIG_IGN);
                 if (!poll_set)
                         cli.open.busy_poll = 0;
@@ -644,6 +670,8 @@ int main(int argc, char **argv)
         }
         if (cli.repair)
                 return cli_usage_error("--repair is for watch, not '%s'", name);
+        if (cli.shard || cli.replicas)
+                return cli_usage_error("--shard and --replicas are for watch, not '%s'", name);
         if (incident_set)
                 return cli_usage_error("--incident-rate and --incident-quota are for watch, not "
                                        "'%s'",

@@ -39,6 +39,8 @@ struct cli {
         /* watch */
         const char *on_alarm, *incidents, *metrics, *record;
         const char *repair; /* --repair POLICY */
+        const char *shard;  /* --shard I/N */
+        unsigned replicas;  /* --replicas R, 0: not given */
         int no_capture;
         uint64_t duration_ms, hung_ms;
         unsigned incident_rate;  /* --incident-rate: incidents a minute per target */

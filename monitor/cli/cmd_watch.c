@@ -22,6 +22,7 @@
 #include "../watch/incident.h"
 #include "../watch/live.h"
 #include "../watch/metrics.h"
+#include "../watch/shard.h"
 #include "../watch/watch.h"
 #include "cli.h"
 
@@ -163,7 +164,42 @@ static void reap(void)
                 ;
 }
 
-int cmd_watch(struct cli *cli, char **names, int nnames)
+/* --shard: this monitor's share of names (of the config's targets when
+ * there are none), in *mine (malloc'd, pointing into names or *all). */
+static int shard_share(struct cli *cli, char **names, int nnames, char (**all)[64], char ***mine,
+                       int *nmine)
+{
+        struct bd_shard sh;
+        struct bd_error *err = bd_shard_parse(cli->shard, &sh);
+        if (!err && cli->replicas > sh.count)
+                err = bd_error_new(BD_ERR_USAGE, "--replicas %u: more than the %u shards",
+                                   cli->replicas, sh.count);
+        if (err)
+                return cli_report(err);
+        if (cli->replicas)
+                sh.replicas = cli->replicas;
+        unsigned n = (unsigned)nnames;
+        if (!nnames && (err = bd_target_names(cli->config, all, &n)))
+                return cli_report(err);
+        if (!(*mine = calloc(n + 1, sizeof(**mine))))
+                return cli_report(&bd_error_nomem);
+        *nmine = 0;
+        for (unsigned i = 0; i < n; i++) {
+                char *name = nnames ? names[i] : (*all)[i];
+                if (bd_shard_owns(&sh, name))
+                        (*mine)[(*nmine)++] = name;
+        }
+        if (!cli->quiet)
+                fprintf(stderr, "bdmon: shard %u/%u (%u replica%s): %d of %u targets\n", sh.index,
+                        sh.count, sh.replicas, sh.replicas == 1 ? "" : "s", *nmine, n);
+        if (!*nmine)
+                return cli_report(bd_error_new(BD_ERR_TARGET,
+                                               "shard %u/%u watches none of the %u targets",
+                                               sh.index, sh.count, n));
+        return 0;
+}
+
+static int watch(struct cli *cli, char **names, int nnames)
 {
         struct bd_watcher *w = calloc((size_t)nnames, sizeof(*w));
         if (!w)
@@ -314,5 +350,20 @@ done:
         if (rec && fclose(rec) && !rc)
                 rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(errno)));
         reap();
+        return rc;
+}
+
+int cmd_watch(struct cli *cli, char **names, int nnames)
+{
+        if (!cli->shard)
+                return watch(cli, names, nnames);
+        char(*all)[64] = NULL;
+        char **mine = NULL;
+        int nmine = 0;
+        int rc = shard_share(cli, names, nnames, &all, &mine, &nmine);
+        if (!rc)
+                rc = watch(cli, mine, nmine);
+        free(mine);
+        free(all);
         return rc;
 }

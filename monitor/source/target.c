@@ -213,6 +213,48 @@ struct bd_error *bd_target_list(const char *config, struct bd_target *out, unsig
         return err;
 }
 
+struct names_ctx {
+        char (*names)[64];
+        unsigned n, cap;
+        struct bd_error *err;
+};
+
+static int names_visit(struct bd_target *t, void *ctx)
+{
+        struct names_ctx *c = ctx;
+        if (c->n == BD_TARGETS_MAX) {
+                c->err = bd_error_new(BD_ERR_TARGET, "more than %u targets", BD_TARGETS_MAX);
+                return 1;
+        }
+        if (c->n == c->cap) {
+                unsigned cap = c->cap ? 2 * c->cap : 64;
+                char(*more)[64] = realloc(c->names, (size_t)cap * sizeof(*more));
+                if (!more) {
+                        c->err = &bd_error_nomem;
+                        return 1;
+                }
+                c->names = more, c->cap = cap;
+        }
+        memcpy(c->names[c->n++], t->name, sizeof(t->name));
+        return 0;
+}
+
+struct bd_error *bd_target_names(const char *config, char (**names)[64], unsigned *n)
+{
+        struct names_ctx c = {0};
+        struct bd_error *err = walk(config, names_visit, &c);
+        if (!err)
+                err = c.err;
+        else
+                bd_error_destroy(c.err);
+        if (err) {
+                free(c.names);
+                return err;
+        }
+        *names = c.names, *n = c.n;
+        return NULL;
+}
+
 struct bd_error *bd_target_open(const struct bd_target *t, const struct bd_open_options *o,
                                 struct bd_phys **out)
 {

@@ -41,6 +41,11 @@ struct bd_error *bd_target_lookup(const char *config, const char *name, struct b
 struct bd_error *bd_target_list(const char *config, struct bd_target *out, unsigned cap,
                                 unsigned *n);
 
+/* The names of every target in the config, in file order: *names is
+ * malloc'd (free it), *n of them; at most BD_TARGETS_MAX. */
+#define BD_TARGETS_MAX (1u << 20)
+struct bd_error *bd_target_names(const char *config, char (**names)[64], unsigned *n);
+
 struct bd_open_options {
         int write_enabled;
         int timeout_ms;
