@@ -140,11 +140,25 @@ int cmd_cas(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 int cmd_targets(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 {
         (void)p, (void)args, (void)nargs;
-        struct bd_target t[64];
-        unsigned n;
-        struct bd_error *err = bd_target_list(cli->config, t, 64, &n);
-        if (err)
+        /* A list that fills the array may have been cut: read it again into
+         * one twice the size. */
+        struct bd_target *t = NULL;
+        unsigned n = 0, cap = 32;
+        struct bd_error *err = NULL;
+        do {
+                cap *= 2;
+                struct bd_target *more = realloc(t, (size_t)cap * sizeof(*t));
+                if (!more) {
+                        err = &bd_error_nomem;
+                        break;
+                }
+                t = more;
+                err = bd_target_list(cli->config, t, cap, &n);
+        } while (!err && n == cap && cap < BD_TARGETS_MAX);
+        if (err) {
+                free(t);
                 return cli_report(err);
+        }
         if (cli->json)
                 printf("[");
         for (unsigned i = 0; i < n; i++) {
@@ -165,5 +179,6 @@ int cmd_targets(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         }
         if (cli->json)
                 printf("]\n");
-        return 0;
+        free(t);
+        return cli_flush();
 }
