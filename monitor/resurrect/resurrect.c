@@ -1009,10 +1009,8 @@ static struct bd_error *write_tree(struct res *r)
 /* jiffies_64, or 0 when the kernel has none to read. */
 static uint64_t jiffies(struct bd_program *prog)
 {
-        uint64_t at, v = 0;
-        struct bd_error *err = bd_program_symbol(prog, "jiffies_64", &at);
-        if (!err)
-                err = bd_kernel_read_u64(prog->k, at, &v);
+        uint64_t v = 0;
+        struct bd_error *err = bd_program_read_symbol(prog, "jiffies_64", &v, sizeof(v));
         if (!err)
                 return v;
         bd_error_destroy(err);
