@@ -196,3 +196,25 @@ void wait_listening(const char *name, int port)
               port),
            "a listener on the port");
 }
+
+void take_over(const char *images, long client_pid, const char *what)
+{
+        struct result r = vm("host3", "bd-standby-restore " STANDBY_TOOLS " %s", images);
+        expect_ok(&r, "bd-standby-restore on host3");
+        assert_non_null(strstr(r.out, "took over 10.99.0.2"));
+        result_free(&r);
+        /* An answer after the gap, then ten more at the client's pace. */
+        r = vm("mon",
+               "for i in $(seq 900); do"
+               " awk 'NF == 3 && $3 > 1000 { g = NR } END { exit !(g && NR >= g + 10) }'"
+               " /tmp/cc.log && break; sleep 0.1; done;"
+               " kill -TERM %ld; while [ -d /proc/%ld ]; do sleep 0.05; done;"
+               " awk 'NF == 3 && $3 > 1000' /tmp/cc.log; tail -1 /tmp/cc.log",
+               client_pid, client_pid);
+        expect_ok(&r, "the client's answers after the takeover");
+        printf("%s: the client's gap and its summary: %s", what, r.out);
+        assert_non_null(strstr(r.out, "requests "));
+        result_free(&r);
+        ok(vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log"),
+           "every answer in step, the connection never lost");
+}

@@ -44,6 +44,12 @@ void chomp(char *s);
 /* Wait (10 s at most) for a TCP listener on port in VM name. */
 void wait_listening(const char *name, int port);
 
+/* host3 restores the process of the image directory images (as host3
+ * sees it) with bd-standby-restore, taking host2's address; the client on
+ * mon (client_pid, its log /tmp/cc.log) then gets an answer after the gap
+ * and ten more on the same connection, every one in step; it is stopped. */
+void take_over(const char *images, long client_pid, const char *what);
+
 /* Lines in a file of watch events (JSON lines) on mon. */
 int events_now(const char *events);
 /* The first event after line `after` of events that holds `text` (a fixed

@@ -1649,24 +1649,7 @@ static void take_over_connection(long pid, long client_pid)
         expect_exit(&r, 5, "pid 1 is in use on this machine");
         result_free(&r);
         ok(vm("host3", STANDBY_PREPARE), "host3 ready as a standby");
-        r = vm("host3", "bd-standby-restore " STANDBY_TOOLS " " IMAGES "/conn");
-        expect_ok(&r, "bd-standby-restore on host3");
-        assert_non_null(strstr(r.out, "took over 10.99.0.2"));
-        result_free(&r);
-        /* An answer after the gap, then ten more at the client's pace. */
-        r = vm("mon",
-               "for i in $(seq 900); do"
-               " awk 'NF == 3 && $3 > 1000 { g = NR } END { exit !(g && NR >= g + 10) }'"
-               " /tmp/cc.log && break; sleep 0.1; done;"
-               " kill -TERM %ld; while [ -d /proc/%ld ]; do sleep 0.05; done;"
-               " awk 'NF == 3 && $3 > 1000' /tmp/cc.log; tail -1 /tmp/cc.log",
-               client_pid, client_pid);
-        expect_ok(&r, "the client's answers after the takeover");
-        printf("takeover: the client's gap and its summary: %s", r.out);
-        assert_non_null(strstr(r.out, "requests "));
-        result_free(&r);
-        ok(vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log"),
-           "every answer in step, the connection never lost");
+        take_over(IMAGES "/conn", client_pid, "takeover");
         ok(vm("host3", "kill -9 %ld", pid), "stopping the connected counterd on host3");
 }
 

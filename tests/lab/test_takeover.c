@@ -81,24 +81,7 @@ static void test_frozen_host2_taken_over(void **state)
         assert_null(strstr(r.out, "\"on_cpu\":true"));
         printf("frozen: %s", r.out);
         result_free(&r);
-        r = vm("host3", "bd-standby-restore " STANDBY_TOOLS " " IMAGES "/frozen-conn");
-        expect_ok(&r, "bd-standby-restore on host3");
-        assert_non_null(strstr(r.out, "took over 10.99.0.2"));
-        result_free(&r);
-        /* An answer after the gap, then ten more, on the same connection. */
-        r = vm("mon",
-               "for i in $(seq 900); do"
-               " awk 'NF == 3 && $3 > 1000 { g = NR } END { exit !(g && NR >= g + 10) }'"
-               " /tmp/cc.log && break; sleep 0.1; done;"
-               " kill -TERM %ld; while [ -d /proc/%ld ]; do sleep 0.05; done;"
-               " awk 'NF == 3 && $3 > 1000' /tmp/cc.log; tail -1 /tmp/cc.log",
-               client, client);
-        expect_ok(&r, "the client's answers after the takeover");
-        printf("takeover from the frozen host2: the client's gap and its summary: %s", r.out);
-        assert_non_null(strstr(r.out, "requests "));
-        result_free(&r);
-        ok(vm("mon", "! grep -E 'out of step|connection lost' /tmp/cc.log"),
-           "every answer in step, the connection never lost");
+        take_over(IMAGES "/frozen-conn", client, "takeover from the frozen host2");
         ok(vm("host3", "grep -q 'Threads:.*4' /proc/%ld/status", pid),
            "the main thread and three workers on host3");
         /* The original stays stopped: continuing it would answer for the
