@@ -104,11 +104,26 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
         if ((err = bd_conn_send(&n->c, &auth, NULL)))
                 return err;
         if ((err = recv_msg(n, &msg))) {
-                /* A NIC that refuses may just drop us; say what most likely happened. */
-                if (bd_err_transport(err->code)) {
+                /* A NIC that refuses may just drop us (an older bdnicd did,
+                 * saying nothing); silence is not a refusal but a NIC too
+                 * slow or gone, and is told as such. */
+                if (err->code == BD_ERR_IO) {
+                        struct bd_error *e =
+                            bd_error_new(BD_ERR_AUTH,
+                                         "NIC closed the connection during authentication "
+                                         "(wrong key?): %s",
+                                         err->message);
                         bd_error_destroy(err);
-                        return bd_error_new(BD_ERR_AUTH, "NIC closed the connection during "
-                                                         "authentication (wrong key?)");
+                        return e;
+                }
+                if (err->code == BD_ERR_UNREACHABLE) {
+                        struct bd_error *e = bd_error_new(
+                            BD_ERR_UNREACHABLE,
+                            "the NIC did not answer the key's proof within %d ms (NIC overloaded? "
+                            "--timeout raises the wait)",
+                            n->timeout_ms);
+                        bd_error_destroy(err);
+                        return e;
                 }
                 return err;
         }
