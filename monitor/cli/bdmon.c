@@ -72,6 +72,9 @@ static const char usage[] =
     "                            terminal: a live view instead.\n"
     "                            With --repair POLICY it also runs the repair\n"
     "                            script a rule names for the new state (below).\n"
+    "                            Each target has a thread of its own: one whose\n"
+    "                            NIC is gone or whose kernel is being looked for\n"
+    "                            delays no other.\n"
     "\n"
     "Memory and configuration:\n"
     "  dump TARGET -o FILE       the target's memory as an ELF vmcore laid out as\n"
@@ -213,7 +216,8 @@ static const char usage[] =
     "                      it is not saved, with a line saying why: the incidents\n"
     "                      there are never removed, so the first evidence stays.\n"
     "      --metrics H:P   watch: serve Prometheus metrics on H:P (per-target\n"
-    "                      state, probes, probe round-trip histogram).\n"
+    "                      state, probes, probe round-trip histogram; how far\n"
+    "                      behind schedule probes start, all targets).\n"
     "      --shard I/N     watch: this monitor is shard I (1..N) of N; it watches\n"
     "                      its share of the TARGETs given, or of every target in\n"
     "                      the config file when none is. Rendezvous hashing of\n"
@@ -336,6 +340,8 @@ static int parse_long(const char *s, long max, long *out)
         *out = (long)v;
         return 0;
 }
+
+_Static_assert(BD_SHARD_MAX == 4096, "--replicas' message says 4096");
 
 int main(int argc, char **argv)
 {
@@ -485,7 +491,6 @@ int main(int argc, char **argv)
                         cli.shard = optarg;
                         break;
                 case OPT_REPLICAS:
-                        _Static_assert(BD_SHARD_MAX == 4096, "the message below says 4096");
                         if (cli_parse_number(optarg, &num, 0) || !num || num > BD_SHARD_MAX)
                                 return cli_usage_error("bad --replicas '%s' (1 to 4096)", optarg);
                         cli.replicas = (unsigned)num;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "../watch/metrics.h"
 #include "../watch/shard.h"
 #include "../watch/watch.h"
+#include "../watch/workers.h"
 #include "cli.h"
 
 static volatile sig_atomic_t stop;
@@ -62,39 +64,57 @@ static void record(FILE *f, const struct bd_watcher *w)
         fputc('\n', f);
 }
 
-/* Where events go: the live view's recent lines, or standard output. */
+/* Where events go: the live view's recent lines, or standard output.
+ * The targets' threads share it. */
 struct view {
+        struct cli *cli;
         int live;
         char dir[1024]; /* incidents, "" for none */
+        FILE *rec;      /* --record, or NULL */
+        /* Standard output, the live view's lines and the record, a line
+         * at a time; the incident directory (its rate and quota are the
+         * directory's), an incident at a time. */
+        pthread_mutex_t out, incidents;
         struct bd_live screen;
 };
 
-static int on_event(struct cli *cli, struct view *v, struct bd_watcher *w)
+static int on_event(void *arg, struct bd_watcher *w)
 {
+        struct view *v = arg;
+        struct cli *cli = v->cli;
         const struct bd_event *ev = &w->event;
         struct bd_wallclock clk = bd_wallclock_now();
         char incident[1200] = "";
         int rc = 0, alarm = bd_event_alarms(w, ev);
         /* Say it first, then gather: the alarm must not wait for the log. */
         if (!v->live) {
+                pthread_mutex_lock(&v->out);
                 (cli->json ? bd_event_write_json : bd_event_write_text)(stdout, w, ev, NULL, &clk);
                 rc = cli_flush();
+                pthread_mutex_unlock(&v->out);
         }
         if (v->dir[0] && bd_event_wants_incident(w, ev)) {
+                pthread_mutex_lock(&v->incidents);
                 struct bd_error *err =
                     bd_incident_capture(v->dir, w, ev, &clk, incident, sizeof(incident));
+                pthread_mutex_unlock(&v->incidents);
                 if (err && !cli->quiet)
                         fprintf(stderr, "bdmon: %s\n", err->message);
                 bd_error_destroy(err);
                 if (incident[0] && !v->live) {
+                        pthread_mutex_lock(&v->out);
                         bd_event_write_saved(stdout, cli->json, w, ev, incident);
                         rc = rc ? rc : cli_flush();
+                        pthread_mutex_unlock(&v->out);
                 }
         }
         /* A line the view cannot keep (no memory) is only not shown. */
-        if (v->live)
+        if (v->live) {
+                pthread_mutex_lock(&v->out);
                 bd_error_destroy(
                     bd_live_add(&v->screen, w, ev, incident[0] ? incident : NULL, &clk));
+                pthread_mutex_unlock(&v->out);
+        }
         if (cli->on_alarm && alarm) {
                 struct bd_error *err =
                     bd_event_hook(cli->on_alarm, w, ev, incident[0] ? incident : NULL, &clk, NULL);
@@ -111,27 +131,66 @@ static int on_event(struct cli *cli, struct view *v, struct bd_watcher *w)
 
 /* w's repair ended: its record goes into its incident, its line where the
  * events go. */
-static int on_repair(struct cli *cli, struct view *v, struct bd_watcher *w)
+static int on_repair(void *arg, struct bd_watcher *w)
 {
+        struct view *v = arg;
+        struct cli *cli = v->cli;
         struct bd_wallclock clk = bd_wallclock_now();
         char record[1300] = "";
         if (w->repair.incident[0]) {
+                pthread_mutex_lock(&v->incidents);
                 struct bd_error *err =
                     bd_incident_add_repair(w->repair.incident, w, &clk, record, sizeof(record));
+                pthread_mutex_unlock(&v->incidents);
                 if (err && !cli->quiet)
                         fprintf(stderr, "bdmon: %s\n", err->message);
                 bd_error_destroy(err);
         }
         const char *saved = record[0] ? record : NULL;
-        if (v->live) {
+        int rc = 0;
+        pthread_mutex_lock(&v->out);
+        if (v->live)
                 bd_error_destroy(bd_live_add_repair(&v->screen, w, saved, &clk));
-                return 0;
-        }
-        if (cli->json)
+        else if (cli->json)
                 bd_event_write_repair_json(stdout, w, 0, saved, &clk);
         else
                 bd_event_write_repair_text(stdout, w, saved, &clk);
-        return cli_flush();
+        if (!v->live)
+                rc = cli_flush();
+        pthread_mutex_unlock(&v->out);
+        return rc;
+}
+
+static void on_sample(void *arg, const struct bd_watcher *w)
+{
+        struct view *v = arg;
+        if (!v->rec)
+                return;
+        pthread_mutex_lock(&v->out);
+        record(v->rec, w);
+        pthread_mutex_unlock(&v->out);
+}
+
+/* The first contact: a wrong key or a target that is no NIC is a
+ * configuration error to stop on, not a state to watch. */
+static int on_first(void *arg, struct bd_watcher *w, int changed)
+{
+        struct view *v = arg;
+        struct cli *cli = v->cli;
+        int code = w->open_error;
+        if (code == BD_ERR_AUTH || code == BD_ERR_TARGET) {
+                fprintf(stderr, "bdmon: %s: %s\n", w->target.name, w->note);
+                return code;
+        }
+        if (w->note[0] && !cli->quiet) {
+                fprintf(stderr, "bdmon: %s: %s; still watching\n", w->target.name, w->note);
+        } else if (w->probe && !cli->quiet) {
+                const struct bd_probe_info *in = bd_probe_info(w->probe);
+                fprintf(stderr, "bdmon: %s: %s, %u cpus: %u reads (%u bytes) a probe%s%s\n",
+                        w->target.name, w->prog->release, in->ncpus, in->ranges, in->bytes,
+                        in->missing[0] ? "; this kernel lacks " : "", in->missing);
+        }
+        return changed ? on_event(v, w) : 0;
 }
 
 /* The policy of --repair, checked against the states watch knows. */
@@ -147,15 +206,6 @@ static struct bd_error *read_policy(struct cli *cli, struct bd_policy *policy)
                                 "made\n",
                                 cli->repair, policy->rules[i].line);
         return err;
-}
-
-static uint64_t next_due(const struct bd_watcher *w, size_t n)
-{
-        uint64_t due = UINT64_MAX;
-        for (size_t i = 0; i < n; i++)
-                if (bd_watcher_due(&w[i]) < due)
-                        due = bd_watcher_due(&w[i]);
-        return due;
 }
 
 static void reap(void)
@@ -247,8 +297,10 @@ static int watch(struct cli *cli, char **names, int nnames)
                                                      "watch: no directory for incidents "
                                                      "(--incidents DIR or --no-capture)"));
         }
-        FILE *rec = NULL;
-        if (!rc && cli->record && !(rec = fopen(cli->record, "a")))
+        struct view *v = calloc(1, sizeof(*v));
+        if (!v && !rc)
+                rc = cli_report(&bd_error_nomem);
+        if (!rc && cli->record && !(v->rec = fopen(cli->record, "a")))
                 rc = cli_report(
                     bd_error_new(BD_ERR_IO, "--record %s: %s", cli->record, strerror(errno)));
         int mfd = -1, mport = 0;
@@ -261,77 +313,67 @@ static int watch(struct cli *cli, char **names, int nnames)
                                 (int)(strrchr(cli->metrics, ':') - cli->metrics), cli->metrics,
                                 mport);
         }
-        struct view view = {.live = !cli->json && isatty(STDOUT_FILENO)};
-        snprintf(view.dir, sizeof(view.dir), "%s", dir);
-        /* A first contact now: a wrong key or a target that is no NIC is a
-         * configuration error to stop on, not a state to watch. */
-        uint64_t t0 = bd_now_ns();
-        for (int i = 0; !rc && i < nnames; i++) {
-                int changed = bd_watcher_step(&w[i], t0);
-                int code = w[i].open_error;
-                if (code == BD_ERR_AUTH || code == BD_ERR_TARGET) {
-                        fprintf(stderr, "bdmon: %s: %s\n", w[i].target.name, w[i].note);
-                        rc = code;
-                } else if (w[i].note[0] && !cli->quiet) {
-                        fprintf(stderr, "bdmon: %s: %s; still watching\n", w[i].target.name,
-                                w[i].note);
-                } else if (w[i].probe && !cli->quiet) {
-                        const struct bd_probe_info *in = bd_probe_info(w[i].probe);
-                        fprintf(stderr, "bdmon: %s: %s, %u cpus: %u reads (%u bytes) a probe%s%s\n",
-                                w[i].target.name, w[i].prog->release, in->ncpus, in->ranges,
-                                in->bytes, in->missing[0] ? "; this kernel lacks " : "",
-                                in->missing);
-                }
-                if (!rc && changed)
-                        rc = on_event(cli, &view, &w[i]);
+        struct bd_watcher_summary *shown = calloc((size_t)nnames, sizeof(*shown));
+        if (!rc && !shown)
+                rc = cli_report(&bd_error_nomem);
+        struct bd_workers *ws = NULL;
+        if (!rc) {
+                v->cli = cli;
+                v->live = !cli->json && isatty(STDOUT_FILENO);
+                snprintf(v->dir, sizeof(v->dir), "%s", dir);
+                pthread_mutex_init(&v->out, NULL);
+                pthread_mutex_init(&v->incidents, NULL);
+                struct bd_watch_hooks hooks = {.first = on_first,
+                                               .sample = on_sample,
+                                               .event = on_event,
+                                               .repair = on_repair,
+                                               .arg = v};
+                signal(SIGINT, on_signal);
+                signal(SIGTERM, on_signal);
+                struct bd_error *err = bd_workers_start(w, (size_t)nnames, &hooks, &ws);
+                if (err)
+                        rc = cli_report(err);
         }
-        if (rc)
-                goto done;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        /* This thread only serves: the live view, the metrics, the hooks'
+         * children; the targets' threads probe. */
         uint64_t end = cli->duration_ms ? bd_now_ns() + cli->duration_ms * 1000000ull : UINT64_MAX;
         uint64_t next_draw = 0;
-        while (!stop && !rc) {
+        while (ws && !stop && !bd_workers_failed(ws)) {
                 uint64_t now = bd_now_ns();
                 if (now >= end)
                         break;
-                for (int i = 0; i < nnames && !rc; i++) {
-                        uint64_t seen = w[i].probes + w[i].probe_errors;
-                        int changed = bd_watcher_step(&w[i], now);
-                        if (rec && w[i].probes + w[i].probe_errors != seen)
-                                record(rec, &w[i]);
-                        if (changed)
-                                rc = on_event(cli, &view, &w[i]);
-                        if (!rc && bd_watcher_repair_step(&w[i], bd_now_ns()))
-                                rc = on_repair(cli, &view, &w[i]);
-                        else
-                                bd_watcher_repair_again(&w[i], bd_now_ns());
-                }
                 reap();
-                now = bd_now_ns();
-                if (view.live && now >= next_draw) {
+                if (v->live && now >= next_draw) {
                         struct bd_wallclock clk = bd_wallclock_now();
-                        bd_live_draw(stdout, &view.screen, w, (size_t)nnames, opt.interval_ns,
+                        bd_workers_summaries(ws, shown);
+                        pthread_mutex_lock(&v->out);
+                        bd_live_draw(stdout, &v->screen, shown, (size_t)nnames, opt.interval_ns,
                                      &clk);
                         fflush(stdout);
+                        pthread_mutex_unlock(&v->out);
                         next_draw = now + 250000000ull;
                 }
-                uint64_t due = next_due(w, (size_t)nnames);
-                if (view.live && next_draw < due)
+                /* Woken by a scrape or a signal; else a look at least every
+                 * 100 ms, for the end of the watch and a thread's failure. */
+                uint64_t due = now + 100000000ull;
+                if (v->live && next_draw < due)
                         due = next_draw;
                 if (end < due)
                         due = end;
                 uint64_t d = due > now ? due - now : 0;
                 struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
                 struct pollfd pfd = {.fd = mfd, .events = POLLIN};
-                if (ppoll(&pfd, mfd >= 0, &ts, NULL) > 0)
-                        bd_metrics_serve(mfd, w, (size_t)nnames);
+                if (ppoll(&pfd, mfd >= 0, &ts, NULL) > 0) {
+                        bd_workers_summaries(ws, shown);
+                        bd_metrics_serve(mfd, shown, (size_t)nnames);
+                }
         }
-        /* A repair cut short is told too: some of its writes may be made. */
-        for (int i = 0; i < nnames && !rc; i++)
-                if (bd_watcher_repair_stop(&w[i], "the watch stopped"))
-                        rc = on_repair(cli, &view, &w[i]);
-        if (!cli->quiet)
+        if (ws) {
+                rc = bd_workers_stop(ws, "the watch stopped");
+                pthread_mutex_destroy(&v->out);
+                pthread_mutex_destroy(&v->incidents);
+        }
+        if (!rc && !cli->quiet)
                 for (int i = 0; i < nnames; i++)
                         fprintf(stderr,
                                 "bdmon: %s: %" PRIu64 " probes (mean round trip %.2f ms, %u "
@@ -340,15 +382,16 @@ static int watch(struct cli *cli, char **names, int nnames)
                                 w[i].probes ? w[i].rtt_sum_s * 1e3 / (double)w[i].probes : 0.0,
                                 w[i].probe ? bd_probe_info(w[i].probe)->ranges : 0,
                                 w[i].probe_errors, bd_state_name(bd_watcher_state(&w[i])));
-done:
         for (int i = 0; i < nnames; i++)
                 bd_watcher_close(&w[i]);
         free(w);
+        free(shown);
         bd_policy_free(&policy);
         if (mfd >= 0)
                 close(mfd);
-        if (rec && fclose(rec) && !rc)
+        if (v && v->rec && fclose(v->rec) && !rc)
                 rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(errno)));
+        free(v);
         reap();
         return rc;
 }

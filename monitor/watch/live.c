@@ -50,7 +50,7 @@ struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *
         return keep(v, f, &line, &len);
 }
 
-void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher *w, size_t n,
+void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher_summary *w, size_t n,
                   uint64_t interval_ns, const struct bd_wallclock *clk)
 {
         char when[48];
@@ -60,24 +60,17 @@ void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher *w, 
         fprintf(f, "%-12s %-16s %9s %10s  %s\n", "TARGET", "STATE", "RTT", "PROBES",
                 "CPUS (* runs a task, . idles, ! stuck)");
         for (size_t i = 0; i < n; i++) {
-                const struct bd_watcher *t = &w[i];
-                enum bd_state st = bd_watcher_state(t);
-                fprintf(f, "%-12.12s %s%-16s\033[0m %7.2fms %10" PRIu64 "  ", t->target.name,
+                const struct bd_watcher_summary *t = &w[i];
+                enum bd_state st = t->state;
+                fprintf(f, "%-12.12s %s%-16s\033[0m %7.2fms %10" PRIu64 "  ", t->name,
                         st == BD_STATE_HEALTHY ? "\033[32m"
                         : bd_state_alarms(st)  ? "\033[1;31m"
                                                : "\033[33m",
-                        bd_state_name(st), (double)t->last.rtt_ns / 1e6, t->probes);
-                for (unsigned c = 0; c < t->last.ncpus && c < BD_PROBE_MAX_CPUS; c++) {
-                        const struct bd_probe_cpu *q = &t->last.cpu[c];
-                        char mark = !q->present          ? '-'
-                                    : t->cls.cpu[c].lock ? '!'
-                                    : q->curr == q->idle ? '.'
-                                                         : '*';
-                        fputc(mark, f);
-                }
+                        bd_state_name(st), (double)t->rtt_ns / 1e6, t->probes);
+                fwrite(t->cpu_mark, 1, t->ncpus, f);
                 if (t->note[0]) {
                         fputs("  ", f);
-                        bd_put_text(f, t->note, strlen(t->note));
+                        bd_put_text(f, t->note, strnlen(t->note, sizeof(t->note)));
                 }
                 fputc('\n', f);
         }

@@ -30,10 +30,10 @@ struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
 /* The same for the line of w's repair (bd_event_write_repair_text()). */
 struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *w,
                                     const char *record, const struct bd_wallclock *clk);
-/* The whole screen for the n watchers w, from the terminal's clearing to
+/* The whole screen for the n watchers summed up in w, from the terminal's clearing to
  * the oldest-first events: interval_ns is the probe period shown, clk's
  * wall-clock reading the time. The caller flushes f. */
-void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher *w, size_t n,
+void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher_summary *w, size_t n,
                   uint64_t interval_ns, const struct bd_wallclock *clk);
 
 #endif

@@ -62,7 +62,7 @@ static void label(FILE *f, const char *name)
 }
 
 /* A per-target counter: the uint64_t at offset `at` of each watcher. */
-static void counter(FILE *f, const struct bd_watcher *w, size_t n, const char *name,
+static void counter(FILE *f, const struct bd_watcher_summary *w, size_t n, const char *name,
                     const char *help, size_t at)
 {
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
@@ -70,12 +70,12 @@ static void counter(FILE *f, const struct bd_watcher *w, size_t n, const char *n
                 uint64_t v;
                 memcpy(&v, (const char *)&w[i] + at, sizeof(v));
                 fprintf(f, "%s{", name);
-                label(f, w[i].target.name);
+                label(f, w[i].name);
                 fprintf(f, "} %" PRIu64 "\n", v);
         }
 }
 
-void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
+void bd_metrics_write(FILE *f, const struct bd_watcher_summary *w, size_t n)
 {
         fputs("# HELP bdmon_target_state 1 for the state each target is in.\n"
               "# TYPE bdmon_target_state gauge\n",
@@ -83,14 +83,13 @@ void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
         for (size_t i = 0; i < n; i++)
                 for (int s = BD_STATE_UNKNOWN; s <= BD_STATE_LAST; s++) {
                         fputs("bdmon_target_state{", f);
-                        label(f, w[i].target.name);
-                        fprintf(f, ",state=\"%s\"} %d\n", bd_state_name(s),
-                                (int)bd_watcher_state(&w[i]) == s);
+                        label(f, w[i].name);
+                        fprintf(f, ",state=\"%s\"} %d\n", bd_state_name(s), (int)w[i].state == s);
                 }
         counter(f, w, n, "bdmon_probes_total", "Probes answered.",
-                offsetof(struct bd_watcher, probes));
+                offsetof(struct bd_watcher_summary, probes));
         counter(f, w, n, "bdmon_probe_errors_total", "Probes or connections that failed.",
-                offsetof(struct bd_watcher, probe_errors));
+                offsetof(struct bd_watcher_summary, probe_errors));
         fputs("# HELP bdmon_probe_rtt_seconds Probe round-trip time.\n"
               "# TYPE bdmon_probe_rtt_seconds histogram\n",
               f);
@@ -99,7 +98,7 @@ void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
                 for (int b = 0; b <= BD_WATCH_RTT_BUCKETS; b++) {
                         cum += w[i].rtt_count[b];
                         fputs("bdmon_probe_rtt_seconds_bucket{", f);
-                        label(f, w[i].target.name);
+                        label(f, w[i].name);
                         if (b < BD_WATCH_RTT_BUCKETS)
                                 fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", bd_watch_rtt_bounds[b],
                                         cum);
@@ -107,16 +106,40 @@ void bd_metrics_write(FILE *f, const struct bd_watcher *w, size_t n)
                                 fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
                 }
                 fputs("bdmon_probe_rtt_seconds_sum{", f);
-                label(f, w[i].target.name);
+                label(f, w[i].name);
                 fprintf(f, "} %.9f\n", w[i].rtt_sum_s);
                 fputs("bdmon_probe_rtt_seconds_count{", f);
-                label(f, w[i].target.name);
+                label(f, w[i].name);
                 fprintf(f, "} %" PRIu64 "\n", cum);
         }
+        /* One histogram for the monitor, not a series per target: it
+         * tells whether this monitor keeps up. */
+        fputs("# HELP bdmon_probe_lateness_seconds How far behind its schedule each probe "
+              "started, all targets.\n"
+              "# TYPE bdmon_probe_lateness_seconds histogram\n",
+              f);
+        uint64_t cum = 0;
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+                sum += w[i].late_sum_s;
+        for (int b = 0; b <= BD_WATCH_LATE_BUCKETS; b++) {
+                for (size_t i = 0; i < n; i++)
+                        cum += w[i].late_count[b];
+                if (b < BD_WATCH_LATE_BUCKETS)
+                        fprintf(f, "bdmon_probe_lateness_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                                bd_watch_late_bounds[b], cum);
+                else
+                        fprintf(f, "bdmon_probe_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                                cum);
+        }
+        fprintf(f,
+                "bdmon_probe_lateness_seconds_sum %.9f\nbdmon_probe_lateness_seconds_count %" PRIu64
+                "\n",
+                sum, cum);
 }
 
 /* One scrape: the request is read (briefly) and ignored, whatever its path. */
-static void answer(int c, const struct bd_watcher *w, size_t n)
+static void answer(int c, const struct bd_watcher_summary *w, size_t n)
 {
         char req[2048];
         struct pollfd pfd = {.fd = c, .events = POLLIN};
@@ -145,7 +168,7 @@ static void answer(int c, const struct bd_watcher *w, size_t n)
         free(body);
 }
 
-void bd_metrics_serve(int fd, const struct bd_watcher *w, size_t n)
+void bd_metrics_serve(int fd, const struct bd_watcher_summary *w, size_t n)
 {
         for (int i = 0; i < 8; i++) {
                 int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);

@@ -12,6 +12,9 @@
 const double bd_watch_rtt_bounds[BD_WATCH_RTT_BUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
 };
+const double bd_watch_late_bounds[BD_WATCH_LATE_BUCKETS] = {
+    0.0001, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+};
 
 /* A source or kernel that failed is tried again this often: a dead NIC or
  * a booting kernel must not be hammered, nor wait long once back. */
@@ -144,6 +147,28 @@ uint64_t bd_watcher_due(const struct bd_watcher *w)
         return due;
 }
 
+void bd_watcher_summarize(const struct bd_watcher *w, struct bd_watcher_summary *s)
+{
+        memcpy(s->name, w->target.name, sizeof(s->name));
+        s->state = bd_watcher_state(w);
+        s->probes = w->probes;
+        s->probe_errors = w->probe_errors;
+        memcpy(s->rtt_count, w->rtt_count, sizeof(s->rtt_count));
+        s->rtt_sum_s = w->rtt_sum_s;
+        memcpy(s->late_count, w->late_count, sizeof(s->late_count));
+        s->late_sum_s = w->late_sum_s;
+        s->rtt_ns = w->last.rtt_ns;
+        s->ncpus = w->last.ncpus < BD_PROBE_MAX_CPUS ? w->last.ncpus : BD_PROBE_MAX_CPUS;
+        for (unsigned c = 0; c < s->ncpus; c++) {
+                const struct bd_probe_cpu *q = &w->last.cpu[c];
+                s->cpu_mark[c] = !q->present          ? '-'
+                                 : w->cls.cpu[c].lock ? '!'
+                                 : q->curr == q->idle ? '.'
+                                                      : '*';
+        }
+        memcpy(s->note, w->note, sizeof(s->note));
+}
+
 /* Feed the classifier a failed probe of the given kind. */
 static int feed_error(struct bd_watcher *w, int code, uint64_t now)
 {
@@ -193,19 +218,21 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         w->note[0] = '\0';
         w->open_error = 0;
         w->reopens++;
-        w->next_probe_ns = now;
-        w->next_hung_ns = now;
+        /* Due from now, after the search: the time it took is no probe's
+         * lateness. */
+        w->next_probe_ns = w->next_hung_ns = bd_now_ns();
         return 0;
 }
 
-static void count_rtt(struct bd_watcher *w, uint64_t rtt_ns)
+static void count(uint64_t *counts, const double *bounds, unsigned nbounds, double *sum,
+                  uint64_t ns)
 {
-        double s = (double)rtt_ns / 1e9;
+        double s = (double)ns / 1e9;
         unsigned b = 0;
-        while (b < BD_WATCH_RTT_BUCKETS && s > bd_watch_rtt_bounds[b])
+        while (b < nbounds && s > bounds[b])
                 b++;
-        w->rtt_count[b]++;
-        w->rtt_sum_s += s;
+        counts[b]++;
+        *sum += s;
 }
 
 int bd_watcher_step(struct bd_watcher *w, uint64_t now)
@@ -220,7 +247,11 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         if (now < w->next_probe_ns)
                 return 0;
         struct bd_probe_sample s;
+        uint64_t due = w->next_probe_ns;
         bd_probe_read(w->probe, &s);
+        uint64_t start = s.t_ns - s.rtt_ns;
+        count(w->late_count, bd_watch_late_bounds, BD_WATCH_LATE_BUCKETS, &w->late_sum_s,
+              start > due ? start - due : 0);
         /* Jitter-tolerant: the next probe is due one interval after this
          * one was due, but never in a burst to catch up. */
         w->next_probe_ns += w->opt.interval_ns;
@@ -245,11 +276,13 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 return bd_classifier_feed(&w->cls, &s, &w->event);
         }
         w->probes++;
-        count_rtt(w, s.rtt_ns);
+        count(w->rtt_count, bd_watch_rtt_bounds, BD_WATCH_RTT_BUCKETS, &w->rtt_sum_s, s.rtt_ns);
         /* The task walk is dear (a round trip per tree level, then every
          * task): only when the runqueues count tasks in D, or to see a hung
-         * one gone. */
-        if (w->opt.hung_every_ns && s.t_ns >= w->next_hung_ns &&
+         * one gone; never while the kernel stands still (frozen, panicked),
+         * where no task can be seen to wait longer than the rest. */
+        int still = w->event.state == BD_STATE_FROZEN || w->event.state == BD_STATE_PANICKED;
+        if (w->opt.hung_every_ns && s.t_ns >= w->next_hung_ns && !still &&
             (s.nr_uninterruptible > 0 || w->cls.hung)) {
                 struct bd_error *err = bd_probe_scan_hung(w->probe, &s);
                 /* A scan that fails (a task list changing under it) only

@@ -4,14 +4,17 @@
  * (reboot) is looked for again, and the classifier is told what happened
  * through the samples it is fed.
  *
+ * A watcher is stepped by one thread only (workers.h gives each target
+ * its own); others see it through bd_watcher_summarize().
+ *
  * With a repair policy (--repair, repair/policy.h) an alarm may start a
- * repair script. It runs in the watch's own thread, a step at a time
+ * repair script. It runs in the target's thread, a step at a time
  * (bd_watcher_repair_step()): loading the script, each plan, each apply
  * and each verify is one step (milliseconds; a walk of every task at
- * most), and the pauses between verifies are the watch loop's to spend,
- * so every target, this one included, goes on being probed while a repair
- * waits for its effect. A target runs one repair at a time; an alarm that
- * comes while one runs starts none. */
+ * most), and the pauses between verifies are spent probing, so the
+ * target goes on being probed while a repair waits for its effect. A
+ * target runs one repair at a time; an alarm that comes while one runs
+ * starts none. */
 #ifndef BD_WATCH_H
 #define BD_WATCH_H
 
@@ -29,6 +32,10 @@
 /* Probe round-trip histogram buckets, seconds (Prometheus "le"). */
 #define BD_WATCH_RTT_BUCKETS 12
 extern const double bd_watch_rtt_bounds[BD_WATCH_RTT_BUCKETS];
+/* How far behind its schedule a probe started, seconds: a monitor with
+ * more targets than it can serve shows here first. */
+#define BD_WATCH_LATE_BUCKETS 9
+extern const double bd_watch_late_bounds[BD_WATCH_LATE_BUCKETS];
 
 struct bd_watch_options {
         struct bd_open_options open;
@@ -78,6 +85,8 @@ struct bd_watcher {
         uint64_t probes, probe_errors, reopens;
         uint64_t rtt_count[BD_WATCH_RTT_BUCKETS + 1]; /* the last one: +Inf */
         double rtt_sum_s;
+        uint64_t late_count[BD_WATCH_LATE_BUCKETS + 1];
+        double late_sum_s;
         uint64_t oops_announced; /* since_ns of the oops last alarmed on, 0 */
         int open_error;          /* enum bd_err of the last failed connect or kernel search, 0 */
         int new_kernel;          /* the kernel was found again after a reboot, no verdict yet */
@@ -96,6 +105,25 @@ struct bd_watcher {
         int alarming;
         char alarm_incident[sizeof(((struct bd_watch_repair *)0)->incident)];
 };
+
+/* What the live view and the metrics show of a watcher: copied out of it
+ * by its own thread after each step, so that they never read a watcher
+ * while it is being stepped. */
+struct bd_watcher_summary {
+        char name[sizeof(((struct bd_target *)0)->name)];
+        enum bd_state state;
+        uint64_t probes, probe_errors;
+        uint64_t rtt_count[BD_WATCH_RTT_BUCKETS + 1];
+        double rtt_sum_s;
+        uint64_t late_count[BD_WATCH_LATE_BUCKETS + 1];
+        double late_sum_s;
+        uint64_t rtt_ns; /* the last probe's */
+        unsigned ncpus;
+        char cpu_mark[BD_PROBE_MAX_CPUS]; /* '-' absent, '!' stuck, '.' idles, '*' runs a task */
+        char note[sizeof(((struct bd_watcher *)0)->note)];
+};
+
+void bd_watcher_summarize(const struct bd_watcher *w, struct bd_watcher_summary *s);
 
 void bd_watcher_init(struct bd_watcher *w, const struct bd_target *t,
                      const struct bd_watch_options *opt);

@@ -306,7 +306,10 @@ static void test_live(void **state)
         char *s = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&s, &len);
-        bd_live_draw(f, &v, w, 2, 10000000, &clk);
+        struct bd_watcher_summary shown[2];
+        bd_watcher_summarize(&w[0], &shown[0]);
+        bd_watcher_summarize(&w[1], &shown[1]);
+        bd_live_draw(f, &v, shown, 2, 10000000, &clk);
         fclose(f);
         assert_string_equal(
             s, "\033[H\033[2Jbdmon watch: 2 targets, probe every 10.0 ms   22:13:20.123456\n\n"
@@ -326,7 +329,8 @@ static void test_live(void **state)
         assert_int_equal(v.nev, BD_LIVE_EVENTS);
         w[0].event.state = BD_STATE_PANICKED;
         f = open_memstream(&s, &len);
-        bd_live_draw(f, &v, w, 1, 1000000, &clk);
+        bd_watcher_summarize(&w[0], &shown[0]);
+        bd_live_draw(f, &v, shown, 1, 1000000, &clk);
         fclose(f);
         const char *events = strstr(s, "\nRecent events:\n");
         assert_non_null(events);

@@ -273,7 +273,10 @@ static void test_metrics_text(void **state)
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
-        bd_metrics_write(f, w, 2);
+        struct bd_watcher_summary shown[2];
+        bd_watcher_summarize(&w[0], &shown[0]);
+        bd_watcher_summarize(&w[1], &shown[1]);
+        bd_metrics_write(f, shown, 2);
         fclose(f);
         assert_non_null(
             strstr(text, "bdmon_target_state{target=\"host\\\"2\",state=\"unknown\"} 1\n"));
