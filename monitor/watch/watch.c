@@ -18,7 +18,10 @@ const double bd_watch_late_bounds[BD_WATCH_LATE_BUCKETS] = {
 
 /* A source or kernel that failed is tried again this often: a dead NIC or
  * a booting kernel must not be hammered, nor wait long once back. */
-#define REOPEN_NS 1000000000ull
+#define REOPEN_NS       1000000000ull
+#define RESCAN_FIRST_NS 100000000ull
+#define RESCAN_CALM_NS  10000000000ull
+#define RESCAN_MAX_NS   30000000000ull
 
 /* The resources classify.c names its exhausted events after. Lockup and
  * hung-task events name a task by its comm, which the target chooses: no
@@ -114,9 +117,13 @@ static void drop_source(struct bd_watcher *w)
         w->phys = NULL;
 }
 
-/* The kernel is gone (rebooted): look for one that is not it. Its
- * VMCOREINFO copies may still lie in memory, first in a plain scan. */
-static void forget_kernel(struct bd_watcher *w)
+/* The kernel is gone (rebooted) at monitor time now: look for one that is
+ * not it, at once the first time. A kernel that goes again within
+ * RESCAN_CALM_NS of being found doubles the wait before the next search,
+ * up to RESCAN_MAX_NS: a target that keeps rewriting its VMCOREINFO gets
+ * a scan of its memory every 30 s, not one per probe. Its VMCOREINFO
+ * copies may still lie in memory, first in a plain scan. */
+static void forget_kernel(struct bd_watcher *w, uint64_t now)
 {
         if (w->prog) {
                 w->replaced = w->prog->vi;
@@ -124,6 +131,12 @@ static void forget_kernel(struct bd_watcher *w)
         }
         drop_kernel(w);
         w->baseline.have = 0;
+        if (now - w->found_ns > RESCAN_CALM_NS)
+                w->rescan_wait_ns = 0;
+        w->next_open_ns = now + w->rescan_wait_ns;
+        w->rescan_wait_ns = w->rescan_wait_ns ? w->rescan_wait_ns * 2 : RESCAN_FIRST_NS;
+        if (w->rescan_wait_ns > RESCAN_MAX_NS)
+                w->rescan_wait_ns = RESCAN_MAX_NS;
 }
 
 void bd_watcher_close(struct bd_watcher *w)
@@ -218,6 +231,7 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         w->note[0] = '\0';
         w->open_error = 0;
         w->reopens++;
+        w->found_ns = bd_now_ns();
         /* Due from now, after the search: the time it took is no probe's
          * lateness. */
         w->next_probe_ns = w->next_hung_ns = bd_now_ns();
@@ -269,8 +283,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                         /* VMCOREINFO moved or vanished: find the new kernel. */
                         snprintf(w->note, sizeof(w->note),
                                  "the kernel's VMCOREINFO changed (reboot?): looking for it");
-                        forget_kernel(w);
-                        w->next_open_ns = s.t_ns + REOPEN_NS / 10;
+                        forget_kernel(w, s.t_ns);
                 }
                 w->last = s;
                 return bd_classifier_feed(&w->cls, &s, &w->event);
@@ -303,8 +316,7 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 /* The addresses probed are the old kernel's: find the new
                  * one before reading anything more. */
                 snprintf(w->note, sizeof(w->note), "looking for the new kernel");
-                forget_kernel(w);
-                w->next_open_ns = s.t_ns + REOPEN_NS / 10;
+                forget_kernel(w, s.t_ns);
         }
         if (verdict && w->event.state != BD_STATE_UNKNOWN)
                 w->new_kernel = 0;

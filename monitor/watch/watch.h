@@ -82,6 +82,8 @@ struct bd_watcher {
         struct bd_probe_sample last; /* the last sample fed */
         struct bd_event event;       /* the last change of verdict */
         uint64_t next_probe_ns, next_hung_ns, next_open_ns;
+        uint64_t found_ns;       /* monitor time the kernel was last found */
+        uint64_t rescan_wait_ns; /* before the next search if it goes again soon */
         uint64_t probes, probe_errors, reopens;
         uint64_t rtt_count[BD_WATCH_RTT_BUCKETS + 1]; /* the last one: +Inf */
         double rtt_sum_s;
