@@ -75,6 +75,39 @@ static void counter(FILE *f, const struct bd_watcher_summary *w, size_t n, const
         }
 }
 
+/* One histogram's series: its cumulative buckets (counts[nbounds] is
+ * +Inf), sum and count, labelled with target, or with nothing if NULL. */
+static void histogram(FILE *f, const char *name, const char *target, const uint64_t *counts,
+                      const double *bounds, unsigned nbounds, double sum)
+{
+        uint64_t cum = 0;
+        for (unsigned b = 0; b <= nbounds; b++) {
+                cum += counts[b];
+                fprintf(f, "%s_bucket{", name);
+                if (target) {
+                        label(f, target);
+                        fputc(',', f);
+                }
+                if (b < nbounds)
+                        fprintf(f, "le=\"%g\"} %" PRIu64 "\n", bounds[b], cum);
+                else
+                        fprintf(f, "le=\"+Inf\"} %" PRIu64 "\n", cum);
+        }
+        const char *what[] = {"sum", "count"};
+        for (int k = 0; k < 2; k++) {
+                fprintf(f, "%s_%s", name, what[k]);
+                if (target) {
+                        fputc('{', f);
+                        label(f, target);
+                        fputc('}', f);
+                }
+                if (k == 0)
+                        fprintf(f, " %.9f\n", sum);
+                else
+                        fprintf(f, " %" PRIu64 "\n", cum);
+        }
+}
+
 void bd_metrics_write(FILE *f, const struct bd_watcher_summary *w, size_t n)
 {
         fputs("# HELP bdmon_target_state 1 for the state each target is in.\n"
@@ -93,49 +126,24 @@ void bd_metrics_write(FILE *f, const struct bd_watcher_summary *w, size_t n)
         fputs("# HELP bdmon_probe_rtt_seconds Probe round-trip time.\n"
               "# TYPE bdmon_probe_rtt_seconds histogram\n",
               f);
-        for (size_t i = 0; i < n; i++) {
-                uint64_t cum = 0;
-                for (int b = 0; b <= BD_WATCH_RTT_BUCKETS; b++) {
-                        cum += w[i].rtt_count[b];
-                        fputs("bdmon_probe_rtt_seconds_bucket{", f);
-                        label(f, w[i].name);
-                        if (b < BD_WATCH_RTT_BUCKETS)
-                                fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", bd_watch_rtt_bounds[b],
-                                        cum);
-                        else
-                                fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
-                }
-                fputs("bdmon_probe_rtt_seconds_sum{", f);
-                label(f, w[i].name);
-                fprintf(f, "} %.9f\n", w[i].rtt_sum_s);
-                fputs("bdmon_probe_rtt_seconds_count{", f);
-                label(f, w[i].name);
-                fprintf(f, "} %" PRIu64 "\n", cum);
-        }
+        for (size_t i = 0; i < n; i++)
+                histogram(f, "bdmon_probe_rtt_seconds", w[i].name, w[i].rtt_count,
+                          bd_watch_rtt_bounds, BD_WATCH_RTT_BUCKETS, w[i].rtt_sum_s);
         /* One histogram for the monitor, not a series per target: it
          * tells whether this monitor keeps up. */
         fputs("# HELP bdmon_probe_lateness_seconds How far behind its schedule each probe "
               "started, all targets.\n"
               "# TYPE bdmon_probe_lateness_seconds histogram\n",
               f);
-        uint64_t cum = 0;
+        uint64_t late[BD_WATCH_LATE_BUCKETS + 1] = {0};
         double sum = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                for (int b = 0; b <= BD_WATCH_LATE_BUCKETS; b++)
+                        late[b] += w[i].late_count[b];
                 sum += w[i].late_sum_s;
-        for (int b = 0; b <= BD_WATCH_LATE_BUCKETS; b++) {
-                for (size_t i = 0; i < n; i++)
-                        cum += w[i].late_count[b];
-                if (b < BD_WATCH_LATE_BUCKETS)
-                        fprintf(f, "bdmon_probe_lateness_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                                bd_watch_late_bounds[b], cum);
-                else
-                        fprintf(f, "bdmon_probe_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                                cum);
         }
-        fprintf(f,
-                "bdmon_probe_lateness_seconds_sum %.9f\nbdmon_probe_lateness_seconds_count %" PRIu64
-                "\n",
-                sum, cum);
+        histogram(f, "bdmon_probe_lateness_seconds", NULL, late, bd_watch_late_bounds,
+                  BD_WATCH_LATE_BUCKETS, sum);
 }
 
 /* One scrape: the request is read (briefly) and ignored, whatever its path. */
