@@ -17,6 +17,9 @@
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
 # make deps         install the Debian packages the project needs
+# make install      (PREFIX=/usr/local, DESTDIR) the programs, repair scripts,
+#                   manual pages, bash completion, systemd units, logrotate
+# make package      the Debian packages (dpkg-buildpackage -b) in build/pkg/
 
 CC      ?= gcc
 CLANG   ?= clang
@@ -30,6 +33,19 @@ DEPFLAGS = -MMD -MP
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 TFLAGS  := -O1 -g -fno-omit-frame-pointer $(SAN) -Wno-unknown-warning-option
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+# Where make install puts things. bdmon looks for its repair scripts and
+# stored layouts under DATADIR, compiled in (a change of PREFIX rebuilds).
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/backdoors
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/backdoors
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# Debian 12 keeps units in /lib (not yet /usr/lib).
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEFS    := -DBD_DATADIR='"$(DATADIR)"'
 # Generated code (CRIU's image formats) is included as <criu/NAME.pb-c.h>.
 GEN     := $(BUILD)/gen
 INCS    := $(LUA_CFLAGS) -I$(GEN)
@@ -71,12 +87,14 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
         criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables \
-        zlib1g-dev libzstd-dev python3-drgn crash python3-libkdumpfile
+        zlib1g-dev libzstd-dev python3-drgn crash python3-libkdumpfile \
+        help2man debhelper dpkg-dev fakeroot lintian systemd bash-completion logrotate
 
 # Keep intermediate objects so test binaries do not rebuild the library.
 .SECONDARY:
 
-.PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help soak
+.PHONY: all test unit fuzz-smoke fuzz demo bench lab deps format clean help soak programs \
+        install package FORCE
 .DEFAULT_GOAL := all
 
 # The lab's fault tools: static, since host2 runs them from the share.
@@ -88,11 +106,51 @@ LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c))
 # What runs on a standby machine (a script: built means copied beside bdmon).
 STANDBY := $(BUILD)/bin/bd-standby-restore
 
-all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(STANDBY)
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(STANDBY) programs
 
-$(STANDBY): $(BUILD)/bin/%: standby/%
+$(STANDBY): $(BUILD)/bin/%: standby/% $(BUILD)/defs
 	@mkdir -p $(dir $@)
-	cp $< $@.tmp && chmod 755 $@.tmp && mv -f $@.tmp $@
+	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv -f $@.tmp $@
+
+# What make install and the packages ship: no lab, no tests. Manual pages
+# are made from the programs' --help (help2man; lab/bdlab's, written as a
+# manual already, by man/text2man), so the help stays their one source.
+MAN_PAGES := $(BUILD)/man/bdmon.8 $(BUILD)/man/bdnicd.8 $(BUILD)/man/bd-standby-restore.8 \
+             $(BUILD)/man/backdoors-targets.5 $(BUILD)/man/bdlab.1
+UNITS     := $(patsubst contrib/systemd/%.in,$(BUILD)/systemd/%,$(wildcard contrib/systemd/*.in))
+programs: $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(STANDBY) $(SCRIPTS) $(MAN_PAGES) $(UNITS)
+
+$(BUILD)/man/%.8: $(BUILD)/bin/% man/%.h2m
+	@mkdir -p $(dir $@)
+	help2man -N -s 8 -m "Backdoors" -i man/$*.h2m -o $@.tmp $< && mv -f $@.tmp $@
+$(BUILD)/man/%.5: man/%.5
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(BUILD)/man/bdlab.1: lab/bdlab man/text2man
+	@mkdir -p $(dir $@)
+	lab/bdlab --help | man/text2man bdlab 1 "Backdoors lab" > $@.tmp && mv -f $@.tmp $@
+$(BUILD)/systemd/%: contrib/systemd/%.in $(BUILD)/defs
+	@mkdir -p $(dir $@)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@.tmp && mv -f $@.tmp $@
+
+install: programs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/repair/lib $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(DOCDIR)/examples
+	install -m 755 $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(STANDBY) $(DESTDIR)$(SBINDIR)
+	install -m 644 repair/*.lua $(DESTDIR)$(DATADIR)/repair
+	install -m 644 repair/lib/*.lua $(DESTDIR)$(DATADIR)/repair/lib
+	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8
+	install -m 644 contrib/bash-completion/* $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 $(UNITS) $(DESTDIR)$(UNITDIR)
+	install -m 644 contrib/logrotate/* $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 644 contrib/examples/* $(DESTDIR)$(DOCDIR)/examples
+
+# In a copy of the committed tree: dpkg-buildpackage cleans the tree it
+# builds in, and the test build in build/ must survive it.
+package:
+	tests/build-package $(BUILD)/pkg
 
 $(LAB_APPS): $(BUILD)/bin/%: lab/apps/%.c
 	@mkdir -p $(dir $@)
@@ -107,17 +165,25 @@ $(BUILD)/repair/%.lua: repair/%.lua
 	cp $< $@
 
 help:
-	@sed -n '2,18s/^# \{0,1\}//p' Makefile
+	@sed -n '2,22s/^# \{0,1\}//p' Makefile
 
 # Every object may include a generated header (order only: no rebuild when
 # the generated files are newer).
 $(BUILD)/obj/%.o: %.c | $(CRIU_GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(INCS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(INCS) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/obj/monitor/cli/bdmon.o $(BUILD)/obj/backdoor-nic/bdnicd.o: DEFS += -DBD_VERSION='"$(VERSION)"'
+# DATADIR and VERSION are compiled in: a change of either rebuilds.
+$(BUILD)/obj/monitor/repair/run.o $(BUILD)/obj/monitor/kernel/layout.o: $(BUILD)/defs
+$(BUILD)/obj/monitor/cli/bdmon.o $(BUILD)/obj/backdoor-nic/bdnicd.o: $(BUILD)/defs
+$(BUILD)/test/monitor/repair/run.o $(BUILD)/test/monitor/kernel/layout.o: $(BUILD)/defs
+$(BUILD)/defs: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(DEFS) $(VERSION)' | cmp -s - $@ || echo '$(DEFS) $(VERSION)' > $@
 
 $(BUILD)/test/%.o: %.c | $(CRIU_GEN)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) $(WARN) $(INCS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+	$(CLANG) $(CSTD) $(WARN) $(INCS) $(DEFS) $(TFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
 # CRIU's image formats, as C, from the criu installed here (its Python
 # package carries their descriptors); one object holds them all.
@@ -125,7 +191,7 @@ $(CRIU_GEN): monitor/resurrect/criu-gen
 	/usr/bin/python3 $< $(GEN)
 $(BUILD)/obj/criu-images.o: $(CRIU_GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -I$(GEN)/criu -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(GEN)/criu -c $< -o $@
 $(BUILD)/test/criu-images.o: $(CRIU_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(WARN) $(TFLAGS) -fsanitize=fuzzer-no-link -I$(GEN)/criu -c $< -o $@
@@ -209,6 +275,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/test $(BUILD)/fuzz $(BUILD)/bin $(LIB)
+	rm -rf $(BUILD)/obj $(BUILD)/test $(BUILD)/fuzz $(BUILD)/bin $(BUILD)/man $(BUILD)/systemd \
+		$(BUILD)/defs $(LIB)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/test $(BUILD)/fuzz -name '*.d' 2>/dev/null)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/audit.h"
+#include "../common/logfiles.h"
 #include "serve.h"
 
 static const char usage[] =
@@ -67,6 +68,10 @@ static const char usage[] =
     "      --log FILE         standard output and error of the daemon.\n"
     "      --pidfile FILE     write the daemon's PID here.\n"
     "  -h, --help             this text.\n"
+    "      --version          the version.\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT stops it; SIGHUP opens --audit and --log again by\n"
+    "name (after logrotate has renamed them).\n"
     "\n"
     "Exit status: 0 stopped by SIGTERM/SIGINT; 2 usage; 3 bad key or window source;\n"
     "4 cannot listen (no RDMA device or address); 1 internal error.\n";
@@ -143,6 +148,10 @@ static int daemonize(const char *log, int *ready_fd)
         dup2(fd, STDERR_FILENO);
         close(fd);
         close(nul);
+        if (log) {
+                bd_logfile_register(STDOUT_FILENO, log, 0);
+                bd_logfile_register(STDERR_FILENO, log, 0);
+        }
         *ready_fd = pipefd[1];
         return 0;
 }
@@ -191,7 +200,8 @@ int main(int argc, char **argv)
                 OPT_AUTHTO,
                 OPT_LOG,
                 OPT_PIDFILE,
-                OPT_WRITE_KEY
+                OPT_WRITE_KEY,
+                OPT_VERSION
         };
         static const struct option opts[] = {
             {"key", required_argument, NULL, 'k'},
@@ -210,6 +220,7 @@ int main(int argc, char **argv)
             {"log", required_argument, NULL, OPT_LOG},
             {"pidfile", required_argument, NULL, OPT_PIDFILE},
             {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, OPT_VERSION},
             {0},
         };
         const char *keyfile = NULL, *write_keyfile = NULL, *audit = NULL, *log = NULL,
@@ -291,6 +302,9 @@ int main(int argc, char **argv)
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
+                case OPT_VERSION:
+                        puts("bdnicd " BD_VERSION);
+                        return 0;
                 default:
                         fprintf(stderr, "Try 'bdnicd --help'.\n");
                         return BD_ERR_USAGE;
@@ -347,6 +361,7 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        bd_logfiles_reopen_on_sighup();
 
         struct bd_nic *nic;
         if ((err = bd_nic_listen(&cfg, &nic))) {

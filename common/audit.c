@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "logfiles.h"
 
 static int audit_fd = STDERR_FILENO;
 
@@ -25,13 +26,16 @@ struct bd_error *bd_audit_open(const char *path)
                                     strerror(errno));
         bd_audit_close();
         audit_fd = fd;
+        bd_logfile_register(fd, path, 1);
         return NULL;
 }
 
 void bd_audit_close(void)
 {
-        if (audit_fd != STDERR_FILENO)
+        if (audit_fd != STDERR_FILENO) {
+                bd_logfile_forget(audit_fd);
                 close(audit_fd);
+        }
         audit_fd = STDERR_FILENO;
 }
 

@@ -9,7 +9,9 @@
 
 #include "error.h"
 
-/* Open (append, create 0600) the audit log; NULL or "-" means stderr. */
+/* Open (append, create 0600) the audit log; NULL or "-" means stderr. A
+ * file is opened again by its name on SIGHUP once the program installs
+ * logfiles.h's handler (log rotation). */
 struct bd_error *bd_audit_open(const char *path);
 /* Write one line. Returns 0 once the whole line is in the log, -1 (errno
  * set) when it is not: a write that must be audited is then not made. */

@@ -228,7 +228,9 @@ static const char usage[] =
     "                      max by (target) across them (contrib/prometheus).\n"
     "      --record FILE   watch: append every probe's readings to FILE, a line\n"
     "                      each (for replaying into the classifier).\n"
-    "      --duration S    watch: stop after S seconds (default: until a signal).\n"
+    "      --duration S    watch: stop after S seconds (default: until SIGINT or\n"
+    "                      SIGTERM). SIGHUP opens --record and --audit again by\n"
+    "                      name (after logrotate has renamed them).\n"
     "      --hung-ms MS    watch: a task in D this long without a switch is hung\n"
     "                      (default 1000; the kernel's own detector waits 120 s).\n"
     "      --repair POLICY watch: run the repairs POLICY calls for (see above); with\n"
@@ -293,6 +295,7 @@ static const char usage[] =
     "      --busy-poll     spin on completions (the default of other commands).\n"
     "  -q, --quiet         no progress or notes on standard error.\n"
     "  -h, --help          this text.\n"
+    "      --version       the version.\n"
     "\n"
     "Exit status:\n"
     "  0 success            1 internal error       2 usage\n"
@@ -392,6 +395,7 @@ int main(int argc, char **argv)
                 OPT_COMPRESS,
                 OPT_SHARD,
                 OPT_REPLICAS,
+                OPT_VERSION,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -442,6 +446,7 @@ int main(int argc, char **argv)
             {"compress", required_argument, NULL, OPT_COMPRESS},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, OPT_VERSION},
             {0},
         };
         int c, poll_set = 0, incident_set = 0;
@@ -624,6 +629,9 @@ int main(int argc, char **argv)
                         break;
                 case 'h':
                         fputs(usage, stdout);
+                        return 0;
+                case OPT_VERSION:
+                        puts("bdmon " BD_VERSION);
                         return 0;
                 default:
                         fprintf(stderr, "Try 'bdmon --help'.\n");

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../../common/clock.h"
+#include "../../common/logfiles.h"
 #include "../cache/cache.h"
 #include "../watch/event.h"
 #include "../watch/incident.h"
@@ -300,9 +301,11 @@ static int watch(struct cli *cli, char **names, int nnames)
         struct view *v = calloc(1, sizeof(*v));
         if (!v && !rc)
                 rc = cli_report(&bd_error_nomem);
-        if (!rc && cli->record && !(v->rec = fopen(cli->record, "a")))
+        if (!rc && cli->record && !(v->rec = fopen(cli->record, "ae")))
                 rc = cli_report(
                     bd_error_new(BD_ERR_IO, "--record %s: %s", cli->record, strerror(errno)));
+        if (!rc && v->rec)
+                bd_logfile_register(fileno(v->rec), cli->record, 1);
         int mfd = -1, mport = 0;
         if (!rc && cli->metrics) {
                 struct bd_error *err = bd_metrics_listen(cli->metrics, &mfd, &mport);
@@ -330,6 +333,7 @@ static int watch(struct cli *cli, char **names, int nnames)
                                                .arg = v};
                 signal(SIGINT, on_signal);
                 signal(SIGTERM, on_signal);
+                bd_logfiles_reopen_on_sighup();
                 struct bd_error *err = bd_workers_start(w, (size_t)nnames, &hooks, &ws);
                 if (err)
                         rc = cli_report(err);
@@ -389,6 +393,8 @@ static int watch(struct cli *cli, char **names, int nnames)
         bd_policy_free(&policy);
         if (mfd >= 0)
                 close(mfd);
+        if (v && v->rec)
+                bd_logfile_forget(fileno(v->rec));
         if (v && v->rec && fclose(v->rec) && !rc)
                 rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(errno)));
         free(v);

@@ -289,11 +289,11 @@ struct bd_error *bd_layout_find_stored(struct bd_layout *l, const char *build_id
         char dir[600] = "(no cache directory)";
         if (!bd_cache_path("layouts", dir, sizeof(dir), 0) && try_dir(l, dir, build_id))
                 return NULL;
-        if (try_dir(l, "/usr/share/backdoors/layouts", build_id))
+        if (try_dir(l, BD_DATADIR "/layouts", build_id))
                 return NULL;
         return bd_error_new(BD_ERR_NOT_FOUND,
-                            "no stored layout for build id %s (searched %s%s and "
-                            "/usr/share/backdoors/layouts)",
+                            "no stored layout for build id %s (searched %s%s and " BD_DATADIR
+                            "/layouts)",
                             build_id, searched, dir);
 }
 

@@ -65,7 +65,8 @@ void bd_layout_write(const struct bd_layout *l, FILE *f);
 
 /* Look for a stored layout for build_id in $BDMON_LAYOUTS (colon-separated
  * directories), then the cache directory's layouts/, then
- * /usr/share/backdoors/layouts. BD_ERR_NOT_FOUND naming where it looked. */
+ * BD_DATADIR/layouts (make's DATADIR, /usr/share/backdoors when packaged).
+ * BD_ERR_NOT_FOUND naming where it looked. */
 struct bd_error *bd_layout_find_stored(struct bd_layout *l, const char *build_id);
 
 /* A member's offset, a size, or an enumerator. BD_ERR_NOT_FOUND naming the

@@ -29,7 +29,7 @@ const char *bd_repair_find_script(const char *name, char *buf, size_t cap)
                         snprintf(dirs[nd++], sizeof(dirs[0]), "%s/../repair", exe);
                 }
         }
-        snprintf(dirs[nd++], sizeof(dirs[0]), "/usr/share/backdoors/repair");
+        snprintf(dirs[nd++], sizeof(dirs[0]), "%s", BD_DATADIR "/repair");
         for (unsigned i = 0; i < nd; i++)
                 for (int lua = 0; lua < 2; lua++) {
                         snprintf(buf, cap, "%s/%s%s", dirs[i], name, lua ? ".lua" : "");
