@@ -19,6 +19,10 @@
 #define EVENTS    "/tmp/watch.jsonl"
 #define ALARMS    "/tmp/watch.alarms"
 #define INCIDENTS "/tmp/incidents"
+#define HOOK_OUT  "/tmp/hook.vars"
+#define HOOK_VARS                                                                                  \
+        "BDMON_TARGET BDMON_STATE BDMON_PREVIOUS BDMON_CPU BDMON_PID BDMON_EVIDENCE"               \
+        " BDMON_INCIDENT BDMON_EVENT"
 
 /* Seconds of load without a fault (BD_SOAK_SECONDS, make soak sets more). */
 static int soak_seconds = 300;
@@ -54,12 +58,21 @@ static int group_setup(void **state)
         struct result r;
         if (start_nic())
                 return -1;
+        /* The hook also keeps every BDMON_* variable it is given, a line
+         * each (test_evil_names_in_alarms). */
         r = vm("mon",
-               "rm -rf " EVENTS " " ALARMS " " INCIDENTS "; " BDMON " --json --incidents " INCIDENTS
-               " --incident-rate 100 --record /tmp/watch.rec"
+               "printf '%%s\\n' 'for v in " HOOK_VARS "; do'"
+               " ' eval \"x=\\${$v-}\"; printf \"%%s=%%s\\n\" \"$v\" \"$x\"; done >> " HOOK_OUT "'"
+               " > /tmp/hook-vars.sh");
+        if (r.rc)
+                print_error("writing the hook: %s%s\n", r.out, r.err);
+        result_free(&r);
+        r = vm("mon",
+               "rm -rf " EVENTS " " ALARMS " " INCIDENTS " " HOOK_OUT "; " BDMON
+               " --json --incidents " INCIDENTS " --incident-rate 100 --record /tmp/watch.rec"
                " --metrics 127.0.0.1:9471"
                " --on-alarm 'echo \"$BDMON_STATE $BDMON_TARGET $BDMON_CPU $BDMON_PID\""
-               " >> " ALARMS "' watch host2 > " EVENTS " 2>/tmp/watch.err &"
+               " >> " ALARMS "; sh /tmp/hook-vars.sh' watch host2 > " EVENTS " 2>/tmp/watch.err &"
                " echo $! > /tmp/watch.pid");
         int rc = r.rc;
         result_free(&r);
@@ -247,6 +260,59 @@ static void test_rt_spinner(void **state)
         recovers(line, "soft-lockup", 30);
 }
 
+/* What a user on host2 names a process (bdlab's evilcomm: escapes, C1
+ * controls, a newline, a carriage return) reaches no output of the watch
+ * raw when an alarm names it: the event's JSON, each BDMON_* variable the
+ * hook gets, the metrics, and the live view on a terminal (a second watch,
+ * of host2's RAM file on the lab host, under a pseudo-terminal). The
+ * process spins as rtspin's does, so that the soft-lockup names it. */
+static void test_evil_names_in_alarms(void **state)
+{
+        (void)state;
+        char ev[4096];
+        struct result r = host("rm -f '%s/build/lab/run/live.tty'; '%s/tests/lab/pty-run' 14"
+                               " '%s/build/lab/run/live.tty' '%s/build/bin/bdmon' -q --no-capture"
+                               " -s file:/dev/shm/backdoors-lab-%d/host2.ram watch"
+                               " > /dev/null 2>&1 & echo $!",
+                               lab_root, lab_root, lab_root, lab_root, (int)getuid());
+        expect_ok(&r, "a live view under a pseudo-terminal");
+        long live = atol(r.out);
+        result_free(&r);
+        assert_true(live > 1);
+        long hooks = vm_number("mon", "cat " HOOK_OUT " 2>/dev/null | wc -l");
+        setenv("BDLAB_EVIL_MODE", "rtspin", 1);
+        int line = fault("evilcomm", "soft-lockup", 15, ev, sizeof(ev));
+        unsetenv("BDLAB_EVIL_MODE");
+        assert_non_null(strstr(ev, "\"what\":\"EV\\u001b[2J\\n"));
+        ok(vm("mon", "wget -qO- http://127.0.0.1:9471/metrics > /tmp/evil.metrics"),
+           "metrics scraped during the alarm");
+        ok(vm("mon",
+              "for i in $(seq 100); do [ $(wc -l < " HOOK_OUT ") -ge %d ] && exit 0;"
+              " sleep 0.1; done; exit 1",
+              (int)hooks + 8),
+           "the hook ran for the alarm");
+        r = host(
+            "cd '%s' && lab/bdlab run mon -- cat " HOOK_OUT " > build/lab/run/evil.vars &&"
+            " lab/bdlab run mon -- cat /tmp/evil.metrics > build/lab/run/evil.metrics &&"
+            " tests/lab/check-escaped --strict --expect 'EV\\x1b[2J\\x0a'"
+            " build/lab/run/evil.vars &&"
+            " tests/lab/check-escaped --strict build/lab/run/evil.metrics &&"
+            " ! grep -avE '^BDMON_[A-Z]+=' build/lab/run/evil.vars &&"
+            " awk -F= '{ print $1 }' build/lab/run/evil.vars | sort | uniq -c | tr -s ' \\n' ' '",
+            lab_root);
+        expect_ok(&r, "every hook variable and the metrics escaped");
+        print_message("%s", r.out);
+        result_free(&r);
+        r = host("while kill -0 %ld 2>/dev/null; do sleep 0.2; done; cd '%s' &&"
+                 " tests/lab/check-escaped --expect 'EV\\x1b[2J\\x0a' build/lab/run/live.tty",
+                 live, lab_root);
+        expect_ok(&r, "the live view escaped on the terminal");
+        print_message("%s", r.out);
+        result_free(&r);
+        recovers(line, "soft-lockup", 30);
+        ok(vm("host2", "rm -rf /tmp/bdlab-evil /tmp/bdlab-evil.pid"), "the evil binary removed");
+}
+
 static void test_hard_lockup(void **state)
 {
         (void)state;
@@ -392,6 +458,7 @@ int main(void)
             cmocka_unit_test(test_oops),
             cmocka_unit_test(test_soft_lockup),
             cmocka_unit_test(test_rt_spinner),
+            cmocka_unit_test(test_evil_names_in_alarms),
             cmocka_unit_test(test_hard_lockup),
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhaustion),
