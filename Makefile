@@ -13,7 +13,8 @@
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min: no alarm;
-#                   then 20 panics and resets in a row, each healthy again
+#                   then 20 panics and resets in a row, each healthy again;
+#                   then 30 min of sick targets beside host2 (p99 interval)
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
 # make deps         install the Debian packages the project needs
@@ -165,7 +166,7 @@ $(BUILD)/repair/%.lua: repair/%.lua
 	cp $< $@
 
 help:
-	@sed -n '2,22s/^# \{0,1\}//p' Makefile
+	@sed -n '2,23s/^# \{0,1\}//p' Makefile
 
 # Every object may include a generated header (order only: no rebuild when
 # the generated files are newer).
@@ -257,10 +258,13 @@ test: deps
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) tests/run
 
 # The watch's no-false-alarm soak, 30 minutes of load (make test: 5), and
-# 20 panics and resets in a row (make test: 2).
+# 20 panics and resets in a row (make test: 2); then 30 minutes of sick
+# targets beside a healthy one (make test: 30 s), whose probes' p99 interval
+# must stay within 2x the interval.
 soak: deps all
 	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} BD_PANIC_ROUNDS=$${PANIC_ROUNDS:-20} \
 		$(BUILD)/bin/test_watch
+	SICK_SECONDS=$${SOAK_SECONDS:-1800} SICK_P99=1 tests/lab/sick-neighbours
 
 lab: deps all
 	lab/bdlab image

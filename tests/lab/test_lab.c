@@ -373,6 +373,40 @@ static void test_evil_names(void **state)
         result_free(&r);
 }
 
+/* What would crash the live kernel, written into copies of host2's RAM by
+ * tests/lab/corrupt-ram and read with file: a printk ring claiming 2^30
+ * records and 2^31 bytes of text, and the pid IDR's xarray with a node
+ * that links to itself. Each view says what is wrong in one line and exits
+ * with its code (9: no printk ring that checks out; 8: a cycle), reading
+ * no further. */
+static void test_corrupt_copies(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *kind, *cmd, *says;
+                int code;
+        } cases[] = {
+            {"bigprintk", "dmesg", "implausible printk ring", 9},
+            {"bigprintk", "--json dmesg", "implausible printk ring", 9},
+            {"cycle", "ps", "reached twice (a cycle", 8},
+            {"cycle", "ps -T", "reached twice (a cycle", 8},
+            {"cycle", "--json ps", "reached twice (a cycle", 8},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct result r =
+                    host("cd '%s' && c=build/lab/run/corrupt-%s.ram && { [ -s $c ] ||"
+                         " tests/lab/corrupt-ram %s '%s' $c >/dev/null; } &&"
+                         " timeout 60 build/bin/bdmon -q -s file:$c %s > /dev/null",
+                         lab_root, cases[i].kind, cases[i].kind, shm_ram, cases[i].cmd);
+                expect_exit(&r, cases[i].code, cases[i].says);
+                print_message("%-9s bdmon %-12s -> exit %d: %s", cases[i].kind, cases[i].cmd, r.rc,
+                              r.err);
+                result_free(&r);
+        }
+        struct result r = host("rm -f '%s'/build/lab/run/corrupt-*.ram", lab_root);
+        result_free(&r);
+}
+
 static void test_direct_read_matches_file(void **state)
 {
         (void)state;
@@ -2105,6 +2139,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_info_machine_matches_host2),
             cmocka_unit_test(test_ps_matches_host2),
             cmocka_unit_test(test_evil_names),
+            cmocka_unit_test(test_corrupt_copies),
             cmocka_unit_test(test_maps_and_user_memory),
             cmocka_unit_test(test_files_and_net_match_host2),
             cmocka_unit_test(test_print_variables),
