@@ -112,6 +112,23 @@ int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_
  * it moves 4 KiB several times, and only each page's first bytes matter. */
 #define SCAN_CHUNK (4u << 20)
 
+/* Where the scan looks, in order: where kernels put VMCOREINFO first, then
+ * the rest in memory order, each byte once. Both copies (vmcoreinfo_data
+ * and vmcoreinfo_note) are among the first pages the buddy allocator hands
+ * out (crash_save_vmcoreinfo_init, a subsys_initcall), and since Linux 5.10
+ * memblock hands its pages to the buddy allocator at the tails of the free
+ * lists, so the lowest free pages go first: just above 4 GiB where
+ * ZONE_NORMAL starts (machines with more than 4 GiB), else just above
+ * 16 MiB, where ZONE_DMA32 starts. The lab's kernels put them 2 to 9 MiB
+ * above 16 MiB in most boots. */
+#define MIB(n) ((uint64_t)(n) << 20)
+static const struct {
+        uint64_t lo, hi;
+} scan_order[] = {
+    {MIB(4096), MIB(4096 + 256)}, {MIB(16), MIB(16 + 256)},      {0, MIB(16)},
+    {MIB(16 + 256), MIB(4096)},   {MIB(4096 + 256), UINT64_MAX},
+};
+
 /* Offer a copy to the caller's check; with no check, the first is taken. */
 static struct bd_error *offer(bd_vmcoreinfo_check check, void *ctx, struct bd_vmcoreinfo *copy,
                               struct bd_vmcoreinfo_scan *scan, int *take)
@@ -158,30 +175,37 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcorei
         uint8_t *buf = malloc(SCAN_CHUNK);
         if (!buf)
                 return &bd_error_nomem;
-        for (unsigned w = 0; w < p->nwindows; w++) {
-                const struct bd_window_desc *win = &p->windows[w];
-                /* Both copies are page-allocated: only page starts can match. */
-                uint64_t start = (win->base + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-                uint64_t end = win->base + win->length;
-                for (uint64_t at = start; at + PAGE <= end; at += SCAN_CHUNK) {
-                        size_t len = end - at < SCAN_CHUNK ? (size_t)(end - at) : SCAN_CHUNK;
-                        len &= ~(size_t)(PAGE - 1);
-                        if ((err = bd_phys_read(p, at, buf, len)))
-                                goto out;
-                        scan->bytes_scanned += len;
-                        if (progress)
-                                progress(scan->bytes_scanned, total);
-                        for (size_t off = 0; off < len; off += PAGE) {
-                                /* The hint's copy was offered already. */
-                                if ((hint && at + off == hint) ||
-                                    !bd_vmcoreinfo_match(buf + off, PAGE, out))
-                                        continue;
-                                out->phys = at + off;
-                                if ((err = offer(check, ctx, out, scan, &take)) || take)
+        for (size_t r = 0; r < sizeof(scan_order) / sizeof(scan_order[0]); r++)
+                for (unsigned w = 0; w < p->nwindows; w++) {
+                        const struct bd_window_desc *win = &p->windows[w];
+                        /* Both copies are page-allocated: only page starts
+                         * can match. */
+                        uint64_t start =
+                            win->base > scan_order[r].lo ? win->base : scan_order[r].lo;
+                        uint64_t end = win->base + win->length;
+                        if (end > scan_order[r].hi)
+                                end = scan_order[r].hi;
+                        start = (start + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+                        for (uint64_t at = start; at + PAGE <= end; at += SCAN_CHUNK) {
+                                size_t len =
+                                    end - at < SCAN_CHUNK ? (size_t)(end - at) : SCAN_CHUNK;
+                                len &= ~(size_t)(PAGE - 1);
+                                if ((err = bd_phys_read(p, at, buf, len)))
                                         goto out;
+                                scan->bytes_scanned += len;
+                                if (progress)
+                                        progress(scan->bytes_scanned, total);
+                                for (size_t off = 0; off < len; off += PAGE) {
+                                        /* The hint's copy was offered already. */
+                                        if ((hint && at + off == hint) ||
+                                            !bd_vmcoreinfo_match(buf + off, PAGE, out))
+                                                continue;
+                                        out->phys = at + off;
+                                        if ((err = offer(check, ctx, out, scan, &take)) || take)
+                                                goto out;
+                                }
                         }
                 }
-        }
         err = bd_error_new(
             BD_ERR_NOT_FOUND, "no Linux kernel found: %s in %llu bytes of physical memory",
             scan->copies ? "no copy of VMCOREINFO passed the checks" : "VMCOREINFO is nowhere",

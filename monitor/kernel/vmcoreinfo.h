@@ -50,7 +50,9 @@ typedef struct bd_error *(*bd_vmcoreinfo_check)(void *ctx, const struct bd_vmcor
                                                 int *take);
 
 /* Find VMCOREINFO: first at hint (if non-zero), then by scanning every
- * window page by page (the hint's page is not offered twice). Each copy is
+ * window page by page, where kernels put it first (above 4 GiB and above
+ * 16 MiB, 256 MiB of each), then the rest in memory order (the hint's page
+ * is not offered twice). Each copy is
  * offered to check (NULL: the first is taken). progress, if set, is called
  * now and then with bytes done. BD_ERR_NOT_FOUND when no copy is taken. */
 struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcoreinfo_check check,

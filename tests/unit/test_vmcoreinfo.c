@@ -558,7 +558,8 @@ static void test_find_last_page(void **state)
         struct bd_vmcoreinfo_scan scan;
         assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, NULL, NULL, &vi, &scan, NULL));
         assert_int_equal(vi.phys, RAM_SIZE);
-        assert_int_equal(scan.bytes_scanned, RAM_SIZE + PAGE);
+        /* At 16 MiB, it is where the scan starts (test_find_where_kernels_put_it). */
+        assert_int_equal(scan.bytes_scanned, PAGE);
         ram_done(&r);
 
         ram_create(&r, RAM_SIZE + 100);
@@ -707,6 +708,32 @@ static void test_find_checks_copies(void **state)
         ram_done(&r);
 }
 
+/* The scan starts where kernels put VMCOREINFO (just above 16 MiB on a
+ * machine of less than 4 GiB): a copy there is offered before one lower
+ * down, after reading one chunk. */
+static void test_find_where_kernels_put_it(void **state)
+{
+        (void)state;
+        struct ram r;
+        ram_create(&r, 24u << 20);
+        ram_put(&r, 1u << 20, vmci, strlen(vmci));
+        ram_put_note(&r, (18u << 20) + 0x3000);
+        ram_open(&r);
+        struct bd_vmcoreinfo_scan scan;
+        struct offers o = {.take_at = 2};
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, check_offer, &o, &vi, &scan, NULL));
+        assert_int_equal(o.n, 2);
+        assert_int_equal(o.at[0], (18u << 20) + 0x3000);
+        assert_int_equal(o.at[1], 1u << 20);
+        /* 16-24 MiB, then 0-16 MiB up to the chunk holding 1 MiB. */
+        assert_int_equal(scan.bytes_scanned, (8u << 20) + (4u << 20));
+        o = (struct offers){.take_at = 1};
+        assert_bd_ok(bd_vmcoreinfo_find(r.p, 0, check_offer, &o, &vi, &scan, NULL));
+        assert_int_equal(vi.phys, (18u << 20) + 0x3000);
+        assert_int_equal(scan.bytes_scanned, 4u << 20);
+        ram_done(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -725,6 +752,7 @@ int main(void)
             cmocka_unit_test(test_signed_numbers),
             cmocka_unit_test(test_find_by_scan),
             cmocka_unit_test(test_find_checks_copies),
+            cmocka_unit_test(test_find_where_kernels_put_it),
             cmocka_unit_test(test_find_by_hint),
             cmocka_unit_test(test_find_wrong_hint),
             cmocka_unit_test(test_find_absent),
