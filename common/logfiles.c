@@ -75,11 +75,10 @@ static void on_sighup(int sig)
                         say("cannot reopen log (kept the old file): ", logs[i].path);
                         continue;
                 }
-                if (nfd != logs[i].fd) {
-                        if (dup3(nfd, logs[i].fd, logs[i].cloexec ? O_CLOEXEC : 0) < 0)
-                                say("cannot reopen log (kept the old file): ", logs[i].path);
-                        close(nfd);
-                }
+                /* nfd is never logs[i].fd, which is still open. */
+                if (dup3(nfd, logs[i].fd, logs[i].cloexec ? O_CLOEXEC : 0) < 0)
+                        say("cannot reopen log (kept the old file): ", logs[i].path);
+                close(nfd);
         }
         errno = saved;
 }
