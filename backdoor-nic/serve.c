@@ -11,19 +11,12 @@
 
 #include "../common/audit.h"
 #include "../common/rdma_conn.h"
-
-enum conn_state {
-        CONN_ACCEPTED,   /* waiting for ESTABLISHED */
-        CONN_CHALLENGED, /* HELLO sent, waiting for AUTH */
-        CONN_SERVING,
-        CONN_CLOSING, /* disconnect requested, waiting for DISCONNECTED */
-};
+#include "session.h"
 
 struct nic_conn {
         struct bd_conn c;
         struct bd_nic *nic;
-        enum conn_state state;
-        uint8_t nonce[BD_NONCE_LEN];
+        struct bd_session s;
         struct ibv_mr *window_mr[BD_MAX_WINDOWS];
         /* One BD_READ_MAX slot per send slot: pinned memory, so only an
          * authenticated peer gets it. */
@@ -34,21 +27,14 @@ struct nic_conn {
          * disconnect the peer never completes. 0: none. */
         uint64_t deadline;
         int disconnecting; /* rdma_disconnect() called */
-        int writer;        /* authenticated with the key that may write */
         /* Since when received messages wait for a send slot to answer them
          * in (the peer does not take our sends); 0: they do not wait. */
         uint64_t stalled_since;
         char host[64]; /* the peer's address, without the port */
-        char peer[64];
-        char close_reason[96]; /* audited once, when the connection ends */
-        /* What the peer had served, audited when it leaves: the bytes of
-         * target memory that crossed the fabric, and those only scanned. */
-        uint64_t requests, read_bytes, scanned_bytes;
         /* Receives in arrival order, handled while a send slot is free to
          * answer each: a peer that takes no sends stalls only itself. */
         struct ibv_wc deferred[BD_QUEUE_DEPTH];
         unsigned ndeferred;
-        uint8_t readv[BD_INLINE_MAX]; /* a READV or CASV reply's bytes, until encoded */
         struct nic_conn *next;
 };
 
@@ -169,20 +155,20 @@ static void disconnect(struct nic_conn *nc)
 
 static void conn_close(struct nic_conn *nc, const char *why)
 {
-        if (nc->state == CONN_CLOSING)
+        if (nc->s.state == BD_SESSION_CLOSING)
                 return;
-        snprintf(nc->close_reason, sizeof(nc->close_reason), "%s", why);
-        nc->state = CONN_CLOSING;
+        bd_session_close(&nc->s, why);
         disconnect(nc);
 }
 
 static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
 {
+        const struct bd_session *s = &nc->s;
         bd_audit("disconnect peer=%s reason=\"%s\" requests=%llu read_bytes=%llu "
                  "scanned_bytes=%llu",
-                 nc->peer, nc->close_reason[0] ? nc->close_reason : "peer disconnected",
-                 (unsigned long long)nc->requests, (unsigned long long)nc->read_bytes,
-                 (unsigned long long)nc->scanned_bytes);
+                 s->peer, s->close_reason[0] ? s->close_reason : "peer disconnected",
+                 (unsigned long long)s->requests, (unsigned long long)s->read_bytes,
+                 (unsigned long long)s->scanned_bytes);
         for (struct nic_conn **p = &nic->conns; *p; p = &(*p)->next)
                 if (*p == nc) {
                         *p = nc->next;
@@ -194,7 +180,7 @@ static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
 
 static int unauthenticated(const struct nic_conn *nc)
 {
-        return nc->state == CONN_ACCEPTED || nc->state == CONN_CHALLENGED;
+        return nc->s.state == BD_SESSION_ACCEPTED || nc->s.state == BD_SESSION_CHALLENGED;
 }
 
 /* Make room by ending the oldest connection that is not serving (still
@@ -205,13 +191,12 @@ static int evict_oldest(struct bd_nic *nic)
 {
         struct nic_conn *oldest = NULL;
         for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
-                if (nc->state != CONN_SERVING && (!oldest || nc->accepted_ns < oldest->accepted_ns))
+                if (nc->s.state != BD_SESSION_SERVING &&
+                    (!oldest || nc->accepted_ns < oldest->accepted_ns))
                         oldest = nc;
         if (!oldest)
                 return 0;
-        if (oldest->state != CONN_CLOSING)
-                snprintf(oldest->close_reason, sizeof(oldest->close_reason),
-                         "evicted unauthenticated (too many connections)");
+        bd_session_close(&oldest->s, "evicted unauthenticated (too many connections)");
         rdma_disconnect(oldest->c.id);
         conn_unlink(nic, oldest);
         return 1;
@@ -226,7 +211,7 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
          * cheaply, and only it. */
         unsigned from_host = 0;
         for (struct nic_conn *nc = nic->conns; nc; nc = nc->next)
-                from_host += nc->state != CONN_SERVING && !strcmp(nc->host, host);
+                from_host += nc->s.state != BD_SESSION_SERVING && !strcmp(nc->host, host);
         const char *refused = NULL;
         if (from_host >= nic->cfg->max_unauth_per_source)
                 refused = "too many unauthenticated from its address";
@@ -245,7 +230,7 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
                 return;
         }
         nc->nic = nic;
-        snprintf(nc->peer, sizeof(nc->peer), "%s", peer);
+        bd_session_init(&nc->s, nic->cfg, peer);
         snprintf(nc->host, sizeof(nc->host), "%s", host);
         id->context = nc;
         struct bd_error *err = bd_conn_create(&nc->c, id, BD_QUEUE_DEPTH);
@@ -274,7 +259,6 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
                 conn_free(nc);
                 return;
         }
-        nc->state = CONN_ACCEPTED;
         nc->accepted_ns = bd_now_ns();
         nc->deadline = nc->accepted_ns + (uint64_t)nic->cfg->auth_timeout_ms * 1000000u;
         nc->next = nic->conns;
@@ -283,240 +267,131 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
         bd_audit("connect peer=%s", peer);
 }
 
+/* A send that fails ends the connection at once, a REFUSED's included. */
 static void send_or_close(struct nic_conn *nc, const struct bd_msg *msg, struct ibv_send_wr *first)
 {
         struct bd_error *err = bd_conn_send(&nc->c, msg, first);
         if (err) {
                 conn_close(nc, err->message);
+                disconnect(nc);
                 bd_error_destroy(err);
         }
 }
 
 static void on_established(struct nic_conn *nc)
 {
-        struct bd_msg msg = {.type = BD_MSG_HELLO};
-        msg.u.hello.version = BD_WIRE_VERSION;
-        bd_auth_nonce(nc->nonce);
-        memcpy(msg.u.hello.nonce, nc->nonce, BD_NONCE_LEN);
-        nc->state = CONN_CHALLENGED;
-        send_or_close(nc, &msg, NULL);
-}
-
-/* Say REFUSED, then disconnect once it has gone out (its send completes)
- * or REFUSE_LINGER_NS has passed, whichever comes first: a peer that takes
- * no sends does not keep the connection. */
-static void refuse(struct nic_conn *nc, enum bd_err reason, const char *why)
-{
-        struct bd_msg msg = {.type = BD_MSG_REFUSED};
-        msg.u.refused.reason = reason;
-        bd_audit("auth-refused peer=%s reason=\"%s\"", nc->peer, why);
-        send_or_close(nc, &msg, NULL);
-        if (nc->state == CONN_CLOSING)
-                return;
-        snprintf(nc->close_reason, sizeof(nc->close_reason), "authentication refused");
-        nc->state = CONN_CLOSING;
-        nc->deadline = bd_now_ns() + REFUSE_LINGER_NS;
-}
-
-static void on_auth(struct nic_conn *nc, const struct bd_auth *auth)
-{
-        const struct bd_nic_config *cfg = nc->nic->cfg;
-        uint8_t expect[BD_MAC_LEN];
         struct bd_auth_channel ch;
         struct bd_error *err = bd_conn_channel(nc->c.id, 1, &ch);
         if (err) {
                 char why[96];
-                snprintf(why, sizeof(why), "%s", err->message);
+                snprintf(why, sizeof(why), "cannot bind the handshake: %s", err->message);
                 bd_error_destroy(err);
-                refuse(nc, BD_ERR_INTERNAL, why);
+                conn_close(nc, why);
                 return;
         }
-        /* The readers' key, or the writers' when it is another. */
-        const struct bd_key *key = &cfg->key;
-        bd_auth_monitor_mac(key, nc->nonce, auth->nonce, &ch, expect);
-        if (!bd_auth_mac_equal(expect, auth->mac) && cfg->has_write_key) {
-                key = &cfg->write_key;
-                bd_auth_monitor_mac(key, nc->nonce, auth->nonce, &ch, expect);
-        }
-        nc->writer = cfg->allow_write && (!cfg->has_write_key || key == &cfg->write_key);
-        if (!bd_auth_mac_equal(expect, auth->mac)) {
-                refuse(nc, BD_ERR_AUTH, "wrong key, or a proof made on another connection");
-                return;
-        }
+        struct bd_msg hello;
+        bd_session_hello(&nc->s, &ch, &hello);
+        send_or_close(nc, &hello, NULL);
+}
+
+/* Send a REFUSED, then disconnect once it has gone out (its send
+ * completes) or REFUSE_LINGER_NS has passed, whichever comes first: a peer
+ * that takes no sends does not keep the connection. */
+static void send_refused(struct nic_conn *nc, const struct bd_msg *refused)
+{
+        send_or_close(nc, refused, NULL);
+        if (!nc->disconnecting)
+                nc->deadline = bd_now_ns() + REFUSE_LINGER_NS;
+}
+
+/* The peer proved a key: its bounce buffer, and its own registration of
+ * each direct window, made only now, in its own PD, so that an
+ * unauthenticated QP has no memory key it could use, guessed or not. */
+static void grant(struct nic_conn *nc, struct bd_msg *welcome)
+{
+        const struct bd_nic_config *cfg = nc->nic->cfg;
         size_t bytes = (size_t)BD_QUEUE_DEPTH * BD_READ_MAX;
         nc->bounce = aligned_alloc(4096, bytes);
         nc->bounce_mr = nc->bounce ? ibv_reg_mr(nc->c.pd, nc->bounce, bytes, 0) : NULL;
         if (!nc->bounce_mr) {
                 char why[96];
                 snprintf(why, sizeof(why), "cannot register a bounce buffer: %s", strerror(errno));
-                refuse(nc, BD_ERR_INTERNAL, why);
+                struct bd_msg refused;
+                bd_session_refuse(&nc->s, BD_ERR_INTERNAL, why, &refused);
+                send_refused(nc, &refused);
                 return;
         }
-
-        struct bd_msg msg = {.type = BD_MSG_WELCOME};
-        struct bd_welcome *w = &msg.u.welcome;
-        w->nwindows = cfg->nwindows;
+        struct bd_window_desc *desc = welcome->u.welcome.windows;
         for (unsigned i = 0; i < cfg->nwindows; i++) {
                 const struct bd_nic_window *win = &cfg->windows[i];
-                w->windows[i] = win->desc;
-                if (!nc->writer) /* what this peer may do, not what the window could */
-                        w->windows[i].access = BD_ACCESS_RO;
                 if (win->desc.mode != BD_MODE_DIRECT)
                         continue;
-                /* Registered only now, in this peer's own PD: an unauthenticated
-                 * QP has no memory key it could use, guessed or not. Remote
-                 * read only, read-write window or not: the RDMA device itself
-                 * refuses a one-sided WRITE or atomic from any peer (a remote
-                 * access error), so every write is a request that this CPU
-                 * checks, audits and makes (bd_window_write). */
+                /* Remote read only, read-write window or not: the RDMA
+                 * device itself refuses a one-sided WRITE or atomic from any
+                 * peer (a remote access error), so every write is a request
+                 * that this CPU checks, audits and makes (bd_window_write). */
                 nc->window_mr[i] =
                     ibv_reg_mr(nc->c.pd, win->map, win->map_len, IBV_ACCESS_REMOTE_READ);
                 if (!nc->window_mr[i]) {
                         bd_audit("window-degraded peer=%s window=%s reason=\"ibv_reg_mr: %s\" "
                                  "mode=mediated",
-                                 nc->peer, win->desc.name, strerror(errno));
-                        w->windows[i].mode = BD_MODE_MEDIATED;
+                                 nc->s.peer, win->desc.name, strerror(errno));
+                        desc[i].mode = BD_MODE_MEDIATED;
                         continue;
                 }
-                w->windows[i].remote_addr = (uintptr_t)win->map;
-                w->windows[i].rkey = nc->window_mr[i]->rkey;
+                desc[i].remote_addr = (uintptr_t)win->map;
+                desc[i].rkey = nc->window_mr[i]->rkey;
         }
-        bd_auth_nic_mac(key, nc->nonce, auth->nonce, &ch, w->windows, w->nwindows, w->mac);
-        nc->state = CONN_SERVING;
+        bd_session_welcome(&nc->s, welcome);
         nc->deadline = 0;
-        bd_audit("auth-ok peer=%s windows=%u role=%s", nc->peer, cfg->nwindows,
-                 nc->writer ? "writer" : "reader");
-        send_or_close(nc, &msg, NULL);
+        send_or_close(nc, welcome, NULL);
 }
 
-/* Why a write is refused: the window, or the peer's key. */
-static const char *refusal(const struct nic_conn *nc, const struct bd_nic_window *win)
+/* A READ too large to answer inline: its bytes go by RDMA WRITE into the
+ * peer's sink, from this send slot's part of the bounce buffer. */
+static void send_bulk(struct nic_conn *nc, const struct bd_session_out *out)
 {
-        return win->desc.access == BD_ACCESS_RW && !nc->writer ? "reader" : "read-only";
-}
-
-static void on_request(struct nic_conn *nc, uint32_t id, const struct bd_request *rq)
-{
-        const struct bd_nic_config *cfg = nc->nic->cfg;
-        struct bd_msg msg = {.type = BD_MSG_REPLY, .id = id};
-        struct bd_reply *rp = &msg.u.reply;
-        struct ibv_sge sge;
-        struct ibv_send_wr write_wr, *first = NULL;
-
-        if (rq->window >= cfg->nwindows) {
-                rp->status = BD_ERR_RANGE;
-                goto reply;
+        uint32_t slot = bd_conn_next_send_slot(&nc->c);
+        if (slot == BD_QUEUE_DEPTH) {
+                conn_close(nc, "peer exceeded the queue depth");
+                return;
         }
-        const struct bd_nic_window *win = &cfg->windows[rq->window];
-        nc->requests++;
-        if (rq->op == BD_OP_READV) {
-                size_t got;
-                rp->status = (uint32_t)bd_window_readv(win, rq->data, rq->length / BD_READV_SEG_LEN,
-                                                       nc->readv, sizeof(nc->readv), &got);
-                if (!rp->status) {
-                        rp->length = (uint32_t)got;
-                        rp->data = nc->readv; /* copied into the send buffer by encoding */
-                        nc->read_bytes += got;
-                }
-                goto reply;
-        }
-        if (rq->op == BD_OP_ZEROMAP) {
-                size_t got;
-                rp->status = (uint32_t)bd_window_zeromap(win, rq->offset, rq->length, nc->readv,
-                                                         sizeof(nc->readv), &got);
-                if (!rp->status) {
-                        rp->length = (uint32_t)got;
-                        rp->data = nc->readv;
-                        nc->scanned_bytes += rq->length;
-                }
-                goto reply;
-        }
-        int writable = nc->writer && win->desc.access == BD_ACCESS_RW;
-        if (rq->op == BD_OP_CASV) {
-                unsigned nops = rq->length / BD_CASV_OP_LEN;
-                if (!writable) {
-                        rp->status = BD_ERR_READONLY;
-                        bd_audit("write-refused peer=%s window=%s op=casv ops=%u reason=%s",
-                                 nc->peer, win->desc.name, nops, refusal(nc, win));
-                        goto reply;
-                }
-                rp->status = (uint32_t)bd_window_casv(win, nc->peer, rq->data, nops, nc->readv);
-                if (!rp->status) {
-                        rp->length = nops * BD_CASV_ANSWER_LEN;
-                        rp->data = nc->readv;
-                }
-                goto reply;
-        }
-        uint64_t len = bd_window_span(&win->desc, rq);
-        if (!len) {
-                rp->status = BD_ERR_RANGE;
-                goto reply;
-        }
-        uint8_t *at = win->map + rq->offset;
-
-        if (rq->op == BD_OP_READ) {
-                if (len > BD_READ_MAX) {
-                        rp->status = BD_ERR_RANGE;
-                        goto reply;
-                }
-                nc->read_bytes += len;
-                if (len <= BD_INLINE_MAX) {
-                        rp->length = (uint32_t)len;
-                        rp->data = at; /* encoding copies straight from the source */
-                } else {
-                        uint32_t slot = bd_conn_next_send_slot(&nc->c);
-                        if (slot == BD_QUEUE_DEPTH) {
-                                conn_close(nc, "peer exceeded the queue depth");
-                                return;
-                        }
-                        uint8_t *bounce = nc->bounce + (size_t)slot * BD_READ_MAX;
-                        memcpy(bounce, at, len);
-                        sge =
-                            (struct ibv_sge){(uintptr_t)bounce, (uint32_t)len, nc->bounce_mr->lkey};
-                        write_wr = (struct ibv_send_wr){
-                            .wr_id = bd_wr_id(BD_WR_RDMA, slot),
-                            .sg_list = &sge,
-                            .num_sge = 1,
-                            .opcode = IBV_WR_RDMA_WRITE,
-                            .wr.rdma = {rq->sink_addr, rq->sink_rkey},
-                        };
-                        first = &write_wr;
-                }
-                goto reply;
-        }
-
-        /* WRITE or CAS, to a direct window as to a mediated one: made by
-         * this CPU, audited before the memory changes, or not at all. */
-        if (!writable) {
-                rp->status = BD_ERR_READONLY;
-                bd_audit("write-refused peer=%s window=%s op=%s offset=0x%llx len=%llu "
-                         "reason=%s",
-                         nc->peer, win->desc.name, bd_op_name(rq->op),
-                         (unsigned long long)rq->offset, (unsigned long long)len, refusal(nc, win));
-                goto reply;
-        }
-        rp->status = (uint32_t)bd_window_write(win, nc->peer, rq, &rp->old);
-reply:
-        send_or_close(nc, &msg, first);
+        uint8_t *bounce = nc->bounce + (size_t)slot * BD_READ_MAX;
+        memcpy(bounce, out->bulk, out->bulk_len);
+        struct ibv_sge sge = {(uintptr_t)bounce, out->bulk_len, nc->bounce_mr->lkey};
+        struct ibv_send_wr write_wr = {
+            .wr_id = bd_wr_id(BD_WR_RDMA, slot),
+            .sg_list = &sge,
+            .num_sge = 1,
+            .opcode = IBV_WR_RDMA_WRITE,
+            .wr.rdma = {out->sink_addr, out->sink_rkey},
+        };
+        send_or_close(nc, &out->msg, &write_wr);
 }
 
 static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
 {
-        struct bd_msg msg;
-        const char *why;
-        if (bd_wire_decode(bd_conn_recv_buf(&nc->c, slot), len, &msg, &why)) {
-                char reason[96];
-                snprintf(reason, sizeof(reason), "malformed message: %s", why);
-                conn_close(nc, reason);
-                return;
+        struct bd_session_out out;
+        switch (bd_session_receive(&nc->s, bd_conn_recv_buf(&nc->c, slot), len, &out)) {
+        case BD_STEP_NONE:
+                break;
+        case BD_STEP_SEND:
+                send_or_close(nc, &out.msg, NULL);
+                break;
+        case BD_STEP_BULK:
+                send_bulk(nc, &out);
+                break;
+        case BD_STEP_GRANT:
+                grant(nc, &out.msg);
+                break;
+        case BD_STEP_REFUSE:
+                send_refused(nc, &out.msg);
+                break;
+        case BD_STEP_CLOSE:
+                disconnect(nc);
+                break;
         }
-        if (nc->state == CONN_CHALLENGED && msg.type == BD_MSG_AUTH)
-                on_auth(nc, &msg.u.auth);
-        else if (nc->state == CONN_SERVING && msg.type == BD_MSG_REQUEST)
-                on_request(nc, msg.id, &msg.u.request);
-        else if (nc->state != CONN_CLOSING)
-                conn_close(nc, "unexpected message before authentication");
-        if (nc->state != CONN_CLOSING) {
+        if (nc->s.state != BD_SESSION_CLOSING) {
                 struct bd_error *err = bd_conn_post_recv(&nc->c, slot);
                 if (err) {
                         conn_close(nc, err->message);
@@ -547,7 +422,7 @@ static int poll_conn(struct nic_conn *nc)
                 }
                 if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
                         bd_conn_send_done(&nc->c, bd_wr_slot_of(wc[i].wr_id));
-                        if (nc->state == CONN_CLOSING && !nc->c.send_busy)
+                        if (nc->s.state == BD_SESSION_CLOSING && !nc->c.send_busy)
                                 disconnect(nc);
                 } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_RECV) {
                         /* At most one per posted receive: the queue holds them. */
@@ -557,7 +432,7 @@ static int poll_conn(struct nic_conn *nc)
                                 nc->deferred[nc->ndeferred++] = wc[i];
                 }
         }
-        while (nc->ndeferred && nc->state != CONN_CLOSING) {
+        while (nc->ndeferred && nc->s.state != BD_SESSION_CLOSING) {
                 if (bd_conn_next_send_slot(&nc->c) == BD_QUEUE_DEPTH) {
                         if (!nc->stalled_since)
                                 nc->stalled_since = bd_now_ns();
@@ -597,9 +472,9 @@ static int on_cm_event(struct bd_nic *nic)
                 case RDMA_CM_EVENT_UNREACHABLE:
                 case RDMA_CM_EVENT_CONNECT_ERROR:
                 case RDMA_CM_EVENT_DEVICE_REMOVAL:
-                        if (nc->state != CONN_CLOSING && copy.event != RDMA_CM_EVENT_DISCONNECTED)
-                                snprintf(nc->close_reason, sizeof(nc->close_reason), "%s",
-                                         rdma_event_str(copy.event));
+                        if (nc->s.state != BD_SESSION_CLOSING &&
+                            copy.event != RDMA_CM_EVENT_DISCONNECTED)
+                                bd_session_close(&nc->s, rdma_event_str(copy.event));
                         rdma_disconnect(nc->c.id);
                         conn_unlink(nic, nc);
                         break;
@@ -617,15 +492,15 @@ static uint64_t check_deadlines(struct bd_nic *nic, uint64_t max_ns)
         uint64_t now = bd_now_ns(), next = now + max_ns;
         for (struct nic_conn *nc = nic->conns, *after; nc; nc = after) {
                 after = nc->next;
-                if (nc->state == CONN_SERVING && nc->stalled_since &&
+                if (nc->s.state == BD_SESSION_SERVING && nc->stalled_since &&
                     now - nc->stalled_since > SEND_STALL_NS)
                         conn_close(nc, "the peer takes no sends (its receive queue is empty)");
                 if (nc->deadline && now >= nc->deadline) {
                         if (unauthenticated(nc))
                                 conn_close(nc, "no authentication in time");
-                        else if (nc->state == CONN_CLOSING && !nc->disconnecting)
+                        else if (nc->s.state == BD_SESSION_CLOSING && !nc->disconnecting)
                                 disconnect(nc); /* the REFUSED did not go out */
-                        else if (nc->state == CONN_CLOSING) {
+                        else if (nc->s.state == BD_SESSION_CLOSING) {
                                 /* The peer never completed the disconnect. */
                                 conn_unlink(nic, nc);
                                 continue;
@@ -633,7 +508,7 @@ static uint64_t check_deadlines(struct bd_nic *nic, uint64_t max_ns)
                 }
                 if (nc->deadline && nc->deadline < next)
                         next = nc->deadline;
-                if (nc->state == CONN_SERVING && nc->stalled_since &&
+                if (nc->s.state == BD_SESSION_SERVING && nc->stalled_since &&
                     nc->stalled_since + SEND_STALL_NS < next)
                         next = nc->stalled_since + SEND_STALL_NS;
         }
@@ -692,8 +567,7 @@ void bd_nic_destroy(struct bd_nic *nic)
                 return;
         while (nic->conns) {
                 struct nic_conn *nc = nic->conns;
-                if (!nc->close_reason[0])
-                        snprintf(nc->close_reason, sizeof(nc->close_reason), "nic stopping");
+                bd_session_close(&nc->s, "nic stopping");
                 rdma_disconnect(nc->c.id);
                 conn_unlink(nic, nc);
         }
