@@ -14,6 +14,7 @@
 
 #include "../../common/auth.h"
 #include "../../common/rdma_conn.h"
+#include "nic_answers.h"
 
 #define STAGE_SLOTS BD_QUEUE_DEPTH
 #define STAGE_SLOT  BD_READ_MAX
@@ -36,21 +37,6 @@ struct nic_phys {
 
 /* A mediated piece this small travels in a READV with its neighbours. */
 #define VEC_PIECE_MAX 1024
-
-/* What each staging slot is waiting for. */
-struct slot_op {
-        int busy;
-        int mediated;
-        int zeromap; /* dest gets the reply's bitmap, len bytes of it */
-        void *dest;
-        size_t len; /* READV: the sum of the segments */
-        uint32_t id;
-        unsigned nvec; /* READV: segments, else 0 */
-        struct {
-                void *dest;
-                uint32_t len;
-        } vec[BD_READV_MAX_SEGS];
-};
 
 static struct bd_error *conn_error(const char *what)
 {
@@ -85,23 +71,13 @@ static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
 
 static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
 {
-        struct bd_msg msg;
-        struct bd_error *err = recv_msg(n, &msg);
-        if (err)
-                return err;
-        if (msg.type != BD_MSG_HELLO || msg.u.hello.version != BD_WIRE_VERSION)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "peer is not a Backdoors NIC of protocol version %d",
-                                    BD_WIRE_VERSION);
-        uint8_t nic_nonce[BD_NONCE_LEN];
-        memcpy(nic_nonce, msg.u.hello.nonce, BD_NONCE_LEN);
-        struct bd_msg auth = {.type = BD_MSG_AUTH};
+        struct bd_msg msg, auth;
         struct bd_auth_channel ch;
-        if ((err = bd_conn_channel(n->c.id, 0, &ch)))
-                return err;
-        bd_auth_nonce(auth.u.auth.nonce);
-        bd_auth_monitor_mac(key, nic_nonce, auth.u.auth.nonce, &ch, auth.u.auth.mac);
-        if ((err = bd_conn_send(&n->c, &auth, NULL)))
+        uint8_t nic_nonce[BD_NONCE_LEN];
+        struct bd_error *err = recv_msg(n, &msg);
+        if (err || (err = bd_conn_channel(n->c.id, 0, &ch)) ||
+            (err = bd_nic_answer_hello(&msg, key, &ch, nic_nonce, &auth)) ||
+            (err = bd_conn_send(&n->c, &auth, NULL)))
                 return err;
         if ((err = recv_msg(n, &msg))) {
                 /* A NIC that refuses may just drop us (an older bdnicd did,
@@ -127,23 +103,7 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                 }
                 return err;
         }
-        if (msg.type == BD_MSG_REFUSED)
-                return bd_error_new(BD_ERR_AUTH, "authentication refused by the NIC "
-                                                 "(wrong key)");
-        if (msg.type != BD_MSG_WELCOME)
-                return bd_error_new(BD_ERR_PROTOCOL,
-                                    "unexpected message %u during "
-                                    "authentication",
-                                    msg.type);
-        uint8_t expect[BD_MAC_LEN];
-        bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, &ch, msg.u.welcome.windows,
-                        msg.u.welcome.nwindows, expect);
-        if (!bd_auth_mac_equal(expect, msg.u.welcome.mac))
-                return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key; "
-                                                 "refusing to trust it");
-        n->base.nwindows = msg.u.welcome.nwindows;
-        memcpy(n->base.windows, msg.u.welcome.windows, sizeof(n->base.windows));
-        return NULL;
+        return bd_nic_check_welcome(&msg, key, nic_nonce, &auth, &ch, &n->base);
 }
 
 static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what, const char *where)
@@ -308,11 +268,11 @@ static struct bd_error *send_request(struct nic_phys *n, uint32_t id, const stru
 }
 
 /* Start one chunk (at most STAGE_SLOT bytes) in a free staging slot. */
-static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsigned slot,
+static struct bd_error *start_chunk(struct nic_phys *n, struct bd_nic_read_op *op, unsigned slot,
                                     const struct bd_window_desc *win, unsigned window,
                                     uint64_t offset, void *dest, size_t len)
 {
-        *op = (struct slot_op){.busy = 1, .dest = dest, .len = len};
+        *op = (struct bd_nic_read_op){.busy = 1, .dest = dest, .len = len};
         if (win->mode == BD_MODE_DIRECT) {
                 struct ibv_sge sge = {(uintptr_t)stage_slot(n, slot), (uint32_t)len,
                                       n->stage_mr->lkey};
@@ -342,15 +302,15 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct slot_op *op, unsi
                             });
 }
 
-static struct bd_error *start_zeromap(struct nic_phys *n, struct slot_op *op, unsigned window,
-                                      uint64_t offset, void *dest, size_t len)
+static struct bd_error *start_zeromap(struct nic_phys *n, struct bd_nic_read_op *op,
+                                      unsigned window, uint64_t offset, void *dest, size_t len)
 {
-        *op = (struct slot_op){.busy = 1,
-                               .mediated = 1,
-                               .zeromap = 1,
-                               .id = n->next_id++,
-                               .dest = dest,
-                               .len = (len / BD_ZEROMAP_PAGE + 7) / 8};
+        *op = (struct bd_nic_read_op){.busy = 1,
+                                      .mediated = 1,
+                                      .zeromap = 1,
+                                      .id = n->next_id++,
+                                      .dest = dest,
+                                      .len = (len / BD_ZEROMAP_PAGE + 7) / 8};
         return send_request(n, op->id,
                             &(struct bd_request){
                                 .op = BD_OP_ZEROMAP,
@@ -376,11 +336,12 @@ static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *piece
         return k;
 }
 
-static struct bd_error *start_vec(struct nic_phys *n, struct slot_op *op,
+static struct bd_error *start_vec(struct nic_phys *n, struct bd_nic_read_op *op,
                                   const struct bd_phys_piece *pieces, size_t k)
 {
         uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
-        *op = (struct slot_op){.busy = 1, .mediated = 1, .id = n->next_id++, .nvec = (unsigned)k};
+        *op = (struct bd_nic_read_op){
+            .busy = 1, .mediated = 1, .id = n->next_id++, .nvec = (unsigned)k};
         for (size_t i = 0; i < k; i++) {
                 bd_wire_readv_put(segs, (unsigned)i, pieces[i].offset, (uint32_t)pieces[i].len);
                 op->vec[i].dest = pieces[i].buf;
@@ -396,39 +357,9 @@ static struct bd_error *start_vec(struct nic_phys *n, struct slot_op *op,
                             });
 }
 
-/* A reply's bytes to where the request wanted them. */
-static void deliver(struct nic_phys *n, const struct slot_op *op, unsigned slot,
-                    const struct bd_reply *r)
-{
-        if (!op->nvec) {
-                memcpy(op->dest, r->length ? r->data : stage_slot(n, slot), op->len);
-                return;
-        }
-        size_t at = 0;
-        for (unsigned i = 0; i < op->nvec; i++) {
-                memcpy(op->vec[i].dest, r->data + at, op->vec[i].len);
-                at += op->vec[i].len;
-        }
-}
-
-static struct bd_error *reply_error(uint32_t status, const char *what)
-{
-        switch (status) {
-        case BD_ERR_RANGE:
-                return bd_error_new(BD_ERR_RANGE, "NIC refused %s: outside its window", what);
-        case BD_ERR_READONLY:
-                return bd_error_new(BD_ERR_READONLY,
-                                    "NIC refused %s: it exports this "
-                                    "window read-only (start bdnicd with --allow-write)",
-                                    what);
-        default:
-                return bd_error_new(BD_ERR_PROTOCOL, "NIC failed %s with status %u", what, status);
-        }
-}
-
 /* Handle one completion of the read pipeline; *done counts finished slots. */
-static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const struct ibv_wc *wc,
-                                 unsigned *done)
+static struct bd_error *complete(struct nic_phys *n, struct bd_nic_read_op *ops,
+                                 const struct ibv_wc *wc, unsigned *done)
 {
         if (wc->status != IBV_WC_SUCCESS)
                 return bd_error_new(BD_ERR_IO, "RDMA operation failed: %s (NIC gone?)",
@@ -448,25 +379,10 @@ static struct bd_error *complete(struct nic_phys *n, struct slot_op *ops, const 
         case BD_WR_RECV: {
                 struct bd_msg msg;
                 const char *why;
-                if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc->byte_len, &msg, &why))
-                        return bd_error_new(BD_ERR_PROTOCOL, "malformed reply: %s", why);
-                unsigned s = 0;
-                while (s < STAGE_SLOTS && !(ops[s].busy && ops[s].mediated && ops[s].id == msg.id))
-                        s++;
-                struct bd_error *err = NULL;
-                if (msg.type != BD_MSG_REPLY || s == STAGE_SLOTS)
-                        err = bd_error_new(BD_ERR_PROTOCOL, "reply to no request");
-                else if (msg.u.reply.status)
-                        err = reply_error(msg.u.reply.status, "a read");
-                else if ((msg.u.reply.length || ops[s].nvec || ops[s].zeromap) &&
-                         msg.u.reply.length != ops[s].len)
-                        err = bd_error_new(BD_ERR_PROTOCOL, "reply of %u bytes for %zu",
-                                           msg.u.reply.length, ops[s].len);
-                else
-                        deliver(n, &ops[s], s, &msg.u.reply);
-                if (s < STAGE_SLOTS)
-                        ops[s].busy = 0;
-                (*done)++;
+                struct bd_error *err =
+                    bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc->byte_len, &msg, &why)
+                        ? bd_error_new(BD_ERR_PROTOCOL, "malformed reply: %s", why)
+                        : bd_nic_read_reply(ops, STAGE_SLOTS, n->stage, STAGE_SLOT, &msg, done);
                 struct bd_error *rerr = bd_conn_post_recv(&n->c, slot);
                 if (err) {
                         bd_error_destroy(rerr);
@@ -511,7 +427,8 @@ static void drain(struct nic_phys *n, unsigned pending)
 }
 
 /* A batch's failure, once its operations still in flight are drained. */
-static struct bd_error *fail(struct nic_phys *n, const struct slot_op *ops, struct bd_error *err)
+static struct bd_error *fail(struct nic_phys *n, const struct bd_nic_read_op *ops,
+                             struct bd_error *err)
 {
         unsigned pending = 0;
         for (unsigned s = 0; s < STAGE_SLOTS; s++)
@@ -529,7 +446,7 @@ static struct bd_error *usable(const struct nic_phys *n)
                        : NULL;
 }
 
-static struct bd_error *wait_some(struct nic_phys *n, struct slot_op *ops, unsigned *done)
+static struct bd_error *wait_some(struct nic_phys *n, struct bd_nic_read_op *ops, unsigned *done)
 {
         struct ibv_wc wc[STAGE_SLOTS];
         int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
@@ -555,7 +472,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                  int zeromap)
 {
         struct nic_phys *n = (struct nic_phys *)p;
-        struct slot_op ops[STAGE_SLOTS] = {{0}};
+        struct bd_nic_read_op ops[STAGE_SLOTS] = {{0}};
         unsigned started = 0, done = 0, inflight_direct = 0;
         size_t pi = 0, off = 0;
         struct bd_error *err = usable(n);
@@ -627,25 +544,6 @@ static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piec
         return pipeline(p, pieces, np, 1);
 }
 
-/* A CAS reply's status as an error; NULL when it was made or mismatched. */
-static struct bd_error *cas_status(const struct bd_phys *p, unsigned window, uint32_t status)
-{
-        /* A read-write window refused: the NIC could not audit the write,
-         * so it did not make it (fail closed). */
-        if (status == BD_ERR_READONLY && p->windows[window].access == BD_ACCESS_RW)
-                return bd_error_new(BD_ERR_READONLY,
-                                    "NIC refused the compare-and-swap: it could not write its "
-                                    "audit line, and writes nothing unaudited");
-        return status ? reply_error(status, "the compare-and-swap") : NULL;
-}
-
-/* A CAS request in flight: the pieces [first, first + count) it carries,
- * one (BD_OP_CAS) or several (BD_OP_CASV). */
-struct cas_msg {
-        uint32_t id;
-        size_t first, count;
-};
-
 /* How many pieces from pc[0] go in one request: of one window, at most
  * BD_CASV_MAX_OPS. */
 static size_t cas_run(const struct bd_phys_cas_piece *pc, size_t n)
@@ -677,23 +575,6 @@ static struct bd_error *send_cas(struct nic_phys *nic, struct bd_phys_cas_piece 
         return bd_conn_send(&nic->c, &msg, NULL);
 }
 
-/* One piece's answer; the first refusal is kept in *err. */
-static void cas_answer(struct bd_phys *p, struct bd_phys_cas_piece *pc, uint32_t status,
-                       uint64_t found, struct bd_error **err)
-{
-        struct bd_error *bad = cas_status(p, pc->window, status);
-        if (!bad) {
-                pc->found = found;
-                pc->state = BD_CAS_ANSWERED;
-                return;
-        }
-        pc->state = BD_CAS_REFUSED;
-        if (*err)
-                bd_error_destroy(bad);
-        else
-                *err = bad;
-}
-
 /* Requests, each of up to BD_CASV_MAX_OPS pieces of one window, go out
  * while a send slot is free and fewer than STAGE_SLOTS wait for their
  * answers (the NIC posts as many receives); answers are matched by id. The
@@ -701,7 +582,7 @@ static void cas_answer(struct bd_phys *p, struct bd_phys_cas_piece *pc, uint32_t
 static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n)
 {
         struct nic_phys *nic = (struct nic_phys *)p;
-        struct cas_msg inflight[STAGE_SLOTS];
+        struct bd_nic_cas_msg inflight[STAGE_SLOTS];
         size_t sent = 0, waiting = 0;
         struct bd_error *err = usable(nic);
         if (err)
@@ -710,7 +591,7 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                 while (!err && sent < n && waiting < STAGE_SLOTS &&
                        bd_conn_next_send_slot(&nic->c) != BD_QUEUE_DEPTH) {
                         size_t k = cas_run(pc + sent, n - sent);
-                        inflight[waiting] = (struct cas_msg){nic->next_id++, sent, k};
+                        inflight[waiting] = (struct bd_nic_cas_msg){nic->next_id++, sent, k};
                         if ((err = send_cas(nic, pc + sent, k, inflight[waiting].id)))
                                 return err;
                         sent += k;
@@ -723,39 +604,13 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                         drain(nic, (unsigned)waiting);
                         return rerr;
                 }
-                size_t m = 0;
-                while (m < waiting && inflight[m].id != reply.id)
-                        m++;
-                const struct bd_reply *r = &reply.u.reply;
-                if (reply.type != BD_MSG_REPLY || m == waiting) {
+                struct bd_error *perr = bd_nic_cas_reply(p, pc, inflight, &waiting, &reply, &err);
+                if (perr) {
                         bd_error_destroy(err);
                         drain(nic, (unsigned)waiting);
-                        return bd_error_new(BD_ERR_PROTOCOL, "reply to no compare-and-swap");
+                        return perr;
                 }
-                struct cas_msg cm = inflight[m];
-                inflight[m] = inflight[--waiting];
                 p->round_trips++;
-                struct bd_phys_cas_piece *at = pc + cm.first;
-                if (cm.count == 1 || r->status) {
-                        /* A CASV refused whole (a word outside the window, a
-                         * read-only one) made none of its operations. */
-                        for (size_t i = 0; i < cm.count; i++)
-                                cas_answer(p, &at[i], r->status, r->old, &err);
-                        continue;
-                }
-                if (r->length != cm.count * BD_CASV_ANSWER_LEN) {
-                        bd_error_destroy(err);
-                        drain(nic, (unsigned)waiting);
-                        return bd_error_new(BD_ERR_PROTOCOL,
-                                            "%u bytes of answers for %zu compare-and-swaps",
-                                            r->length, cm.count);
-                }
-                for (size_t i = 0; i < cm.count; i++) {
-                        uint64_t found;
-                        uint32_t status;
-                        bd_wire_casv_answer_get(r->data, (unsigned)i, &found, &status);
-                        cas_answer(p, &at[i], status, found, &err);
-                }
         }
         return err;
 }
