@@ -350,10 +350,13 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
                         t[w].ppid = ptgid[w];
                 } else if (w < 2 * n) {
                         size_t i = w - n;
-                        int64_t sum = 0;
+                        /* Summed in unsigned: hostile counters must not
+                         * overflow a signed sum, and one just below zero
+                         * (not yet folded back) still sums right. */
+                        uint64_t sum = 0;
                         for (int c = 0; c < 3; c++)
-                                sum += rss[i][pl->mm_counters[c]];
-                        t[i].rss_pages = sum < 0 ? 0 : sum;
+                                sum += (uint64_t)rss[i][pl->mm_counters[c]];
+                        t[i].rss_pages = (int64_t)sum < 0 ? 0 : (int64_t)sum;
                 } else if (w < 3 * n) {
                         t[w - 2 * n].signal_flags = sflags[w - 2 * n];
                 } else {
@@ -363,7 +366,10 @@ static struct bd_error *read_pointed(struct bd_program *prog, const struct plan 
         /* By each task's cpu: a pass per cpu would cost cpus times tasks. */
         for (size_t i = 0; i < n; i++) {
                 unsigned c = t[i].cpu;
-                if (c < ncpus && have_clock[c] && exec_start[i] && exec_start[i] <= clock[c])
+                /* Clocks 2^63 ns apart are garbage, not a time: as an
+                 * int64_t they would go negative, which is not "unknown". */
+                if (c < ncpus && have_clock[c] && exec_start[i] && exec_start[i] <= clock[c] &&
+                    clock[c] - exec_start[i] <= INT64_MAX)
                         t[i].since_run_ns = (int64_t)(clock[c] - exec_start[i]);
         }
 out:
