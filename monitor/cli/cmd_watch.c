@@ -24,6 +24,7 @@
 #include "../watch/incident.h"
 #include "../watch/live.h"
 #include "../watch/metrics.h"
+#include "../watch/record.h"
 #include "../watch/shard.h"
 #include "../watch/watch.h"
 #include "../watch/workers.h"
@@ -37,43 +38,17 @@ static void on_signal(int sig)
         stop = 1;
 }
 
-/* --record: every sample, one line each, for replaying into the
- * classifier (tests/unit/test_classify.c reads the same format). */
-static void record(FILE *f, const struct bd_watcher *w)
-{
-        const struct bd_probe_sample *s = &w->last;
-        fprintf(f,
-                "%s t=%" PRIu64 " rtt=%" PRIu64 " err=%d jiffies=%" PRIu64 " panic_cpu=%d "
-                "oops=%d taint=%#" PRIx64 " state=%d threads=%" PRId64 "/%" PRId64
-                " pid_max=%" PRId64 " files=%" PRId64 "/%" PRId64 " free=%" PRId64 "/%" PRId64
-                " oom=%" PRIu64,
-                w->target.name, s->t_ns, s->rtt_ns, s->read_error, s->jiffies, (int)s->panic_cpu,
-                (int)s->oops_in_progress, s->tainted_mask, (int)s->system_state, s->nr_threads,
-                s->max_threads, s->pid_max, s->nr_files, s->max_files, s->free_pages,
-                s->min_free_pages, s->oom_kills);
-        if (s->hung_scanned)
-                fprintf(f, " hung=%d/%" PRIu64, (int)s->hung_pid, s->hung_ns);
-        if (s->suspicious)
-                fputs(" suspicious=1", f);
-        for (unsigned c = 0; c < s->ncpus && c < BD_PROBE_MAX_CPUS; c++) {
-                const struct bd_probe_cpu *q = &s->cpu[c];
-                fprintf(f,
-                        " cpu%u=%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%d,%" PRIu64 ",%" PRIu64,
-                        c, q->present, q->clock, q->nr_switches, q->timer_irqs, q->nr_running,
-                        q->curr == q->idle, q->hrtimer_interrupts, q->touch_ts);
-        }
-        fputc('\n', f);
-}
-
 /* Where events go: the live view's recent lines, or standard output.
  * The targets' threads share it. */
 struct view {
         struct cli *cli;
         int live;
         char dir[1024]; /* incidents, "" for none */
-        FILE *rec;      /* --record, or NULL */
-        /* Standard output, the live view's lines and the record, a line
-         * at a time; the incident directory (its rate and quota are the
+        FILE *rec;      /* --record, or NULL: written by the serving thread only */
+        struct bd_record_queue recq;
+        int rec_errno; /* the first write to the record that failed */
+        /* Standard output and the live view's lines, a line at a time;
+         * the incident directory (its rate and quota are the
          * directory's), an incident at a time. */
         pthread_mutex_t out, incidents;
         struct bd_live screen;
@@ -165,11 +140,23 @@ static int on_repair(void *arg, struct bd_watcher *w)
 static void on_sample(void *arg, const struct bd_watcher *w)
 {
         struct view *v = arg;
+        if (v->rec)
+                bd_record_queue_push(&v->recq, w);
+}
+
+/* What the targets' threads queued for --record, to its file. */
+static void write_record(struct view *v)
+{
+        uint64_t dropped;
         if (!v->rec)
                 return;
-        pthread_mutex_lock(&v->out);
-        record(v->rec, w);
-        pthread_mutex_unlock(&v->out);
+        if (bd_record_queue_write(&v->recq, v->rec, &dropped) && !v->rec_errno)
+                v->rec_errno = errno ? errno : EIO;
+        if (dropped && !v->cli->quiet)
+                fprintf(stderr,
+                        "bdmon: --record: %" PRIu64 " samples not recorded: the file did not "
+                        "keep up\n",
+                        dropped);
 }
 
 /* The first contact: a wrong key or a target that is no NIC is a
@@ -301,6 +288,8 @@ static int watch(struct cli *cli, char **names, int nnames)
         struct view *v = calloc(1, sizeof(*v));
         if (!v && !rc)
                 rc = cli_report(&bd_error_nomem);
+        if (v)
+                bd_record_queue_init(&v->recq);
         if (!rc && cli->record && !(v->rec = fopen(cli->record, "ae")))
                 rc = cli_report(
                     bd_error_new(BD_ERR_IO, "--record %s: %s", cli->record, strerror(errno)));
@@ -347,6 +336,7 @@ static int watch(struct cli *cli, char **names, int nnames)
                 if (now >= end)
                         break;
                 reap();
+                write_record(v);
                 if (v->live && now >= next_draw) {
                         struct bd_wallclock clk = bd_wallclock_now();
                         bd_workers_summaries(ws, shown);
@@ -374,6 +364,7 @@ static int watch(struct cli *cli, char **names, int nnames)
         }
         if (ws) {
                 rc = bd_workers_stop(ws, "the watch stopped");
+                write_record(v);
                 pthread_mutex_destroy(&v->out);
                 pthread_mutex_destroy(&v->incidents);
         }
@@ -395,8 +386,12 @@ static int watch(struct cli *cli, char **names, int nnames)
                 close(mfd);
         if (v && v->rec)
                 bd_logfile_forget(fileno(v->rec));
-        if (v && v->rec && fclose(v->rec) && !rc)
-                rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(errno)));
+        if (v && v->rec && fclose(v->rec) && !v->rec_errno)
+                v->rec_errno = errno;
+        if (v && v->rec_errno && !rc)
+                rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(v->rec_errno)));
+        if (v)
+                bd_record_queue_destroy(&v->recq);
         free(v);
         reap();
         return rc;
