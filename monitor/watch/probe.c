@@ -345,6 +345,16 @@ static struct bd_error *merge_static(struct bd_probe *pr)
         for (size_t i = 0; i < n; i++) {
                 const struct bd_phys_iov *v = &sorted[i];
                 struct bd_phys_iov *m = pr->nmerged ? &pr->merged[pr->nmerged - 1] : NULL;
+                /* Each range gets a MERGE_MAX slot of scratch at most: the
+                 * planners keep to it (a runqueue's span is gathered within
+                 * 1024 bytes, the rest are words), and a layout that broke
+                 * it must not write past the slot. */
+                if (v->len > MERGE_MAX) {
+                        free(sorted);
+                        return bd_error_new(BD_ERR_INTERNAL,
+                                            "a probe range of %zu bytes (at most %d)", v->len,
+                                            MERGE_MAX);
+                }
                 if (!m || v->addr < m->addr || v->addr + v->len - m->addr > MERGE_MAX ||
                     bd_phys_window_of(pr->prog->phys, v->addr + v->len - 1) !=
                         bd_phys_window_of(pr->prog->phys, m->addr)) {
