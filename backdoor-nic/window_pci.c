@@ -93,16 +93,25 @@ struct bd_error *bd_window_open_pci(const char *selector, int bar, int writable,
         if (err)
                 return err;
 
-        /* A device left disabled decodes no memory: reads would return ~0. */
+        /* A device left disabled decodes no memory: every read would
+         * return ~0, a wrong answer rather than an error. Enabling it
+         * takes CAP_SYS_ADMIN (the packaged unit does not grant it). */
         snprintf(path, sizeof(path), "%s/enable", sysdir);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                /* An already enabled device may refuse; the mapping below is
-                 * the real test. */
-                ssize_t ignored = write(fd, "1", 1);
-                (void)ignored;
+        int fd = open(path, O_RDWR | O_CLOEXEC), rw = fd >= 0, why = errno;
+        if (!rw)
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+        char state = '1';
+        if (fd >= 0 && pread(fd, &state, 1, 0) == 1 && state == '0' &&
+            (!rw || write(fd, "1", 1) != 1)) {
+                int saved = rw ? errno : why;
                 close(fd);
+                return bd_error_new(BD_ERR_TARGET,
+                                    "%s is disabled and cannot be enabled: %s (enabling a PCI "
+                                    "device takes CAP_SYS_ADMIN)",
+                                    sysdir, strerror(saved));
         }
+        if (fd >= 0)
+                close(fd);
         snprintf(path, sizeof(path), "%s/resource%d", sysdir, bar);
         fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0)
