@@ -30,7 +30,7 @@ static void pci_quiet_cb(char *msg, ...)
 }
 
 static struct bd_error *find_device(const char *selector, int bar, char *sysdir, size_t cap,
-                                    uint64_t *size)
+                                    int *decodes, uint64_t *size)
 {
         struct pci_access *pacc = pci_alloc();
         if (!pacc)
@@ -77,6 +77,11 @@ static struct bd_error *find_device(const char *selector, int bar, char *sysdir,
                 goto out;
         }
         *size = found->size[bar];
+        /* What the device's command register says, not sysfs's enable
+         * file: that counts the drivers that enabled it (none, for a
+         * device only mapped), while firmware may well have turned memory
+         * decoding on. */
+        *decodes = !!(pci_read_word(found, PCI_COMMAND) & PCI_COMMAND_MEMORY);
         snprintf(sysdir, cap, "/sys/bus/pci/devices/%04x:%02x:%02x.%d", found->domain, found->bus,
                  found->dev, found->func);
 out:
@@ -89,31 +94,28 @@ struct bd_error *bd_window_open_pci(const char *selector, int bar, int writable,
 {
         char sysdir[128], path[192];
         uint64_t size = 0;
-        struct bd_error *err = find_device(selector, bar, sysdir, sizeof(sysdir), &size);
+        int decodes = 0;
+        struct bd_error *err = find_device(selector, bar, sysdir, sizeof(sysdir), &decodes, &size);
         if (err)
                 return err;
 
-        /* A device left disabled decodes no memory: every read would
-         * return ~0, a wrong answer rather than an error. Enabling it
-         * takes CAP_SYS_ADMIN (the packaged unit does not grant it). */
-        snprintf(path, sizeof(path), "%s/enable", sysdir);
-        int fd = open(path, O_RDWR | O_CLOEXEC), rw = fd >= 0, why = errno;
-        if (!rw)
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-        char state = '1';
-        if (fd >= 0 && pread(fd, &state, 1, 0) == 1 && state == '0' &&
-            (!rw || write(fd, "1", 1) != 1)) {
-                int saved = rw ? errno : why;
-                close(fd);
-                return bd_error_new(BD_ERR_TARGET,
-                                    "%s is disabled and cannot be enabled: %s (enabling a PCI "
-                                    "device takes CAP_SYS_ADMIN)",
-                                    sysdir, strerror(saved));
+        /* A device that decodes no memory would answer every read with
+         * ~0, a wrong answer rather than an error. Enabling it takes
+         * CAP_SYS_ADMIN (the packaged unit does not grant it). */
+        if (!decodes) {
+                snprintf(path, sizeof(path), "%s/enable", sysdir);
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                int ok = fd >= 0 && write(fd, "1", 1) == 1, saved = errno;
+                if (fd >= 0)
+                        close(fd);
+                if (!ok)
+                        return bd_error_new(BD_ERR_TARGET,
+                                            "%s decodes no memory and cannot be enabled: %s "
+                                            "(enabling a PCI device takes CAP_SYS_ADMIN)",
+                                            sysdir, strerror(saved));
         }
-        if (fd >= 0)
-                close(fd);
         snprintf(path, sizeof(path), "%s/resource%d", sysdir, bar);
-        fd = open(path, O_RDWR | O_CLOEXEC);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return bd_error_new(BD_ERR_TARGET, "cannot open %s: %s", path, strerror(errno));
         void *map = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
