@@ -18,7 +18,7 @@
 #include "../../monitor/views/net.h"
 #include "../unit/net_img.h"
 #include "fuzz_check.h"
-#include "mem_phys.h"
+#include "ks_prog.h"
 
 #define BUDGET (256u << 10)
 
@@ -56,14 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 prog.phys = &m.base;
                 CHECK((prog.btf = ni_btf()));
         }
-        /* An exactly-sized copy: ASan sees any read past the "memory". */
-        size_t len = NI_HASHINFO + size;
-        uint8_t *mem = calloc(1, len);
-        CHECK(mem);
-        ks_install(&ks, mem, &prog.vi);
-        memcpy(mem + NI_HASHINFO, data, size);
-        mem_phys_init(&m, mem, len);
-        CHECK(!bd_kernel_open(&m.base, &prog.vi, &prog.k));
+        uint8_t *mem = ks_prog_load(&prog, &m, &ks, NI_HASHINFO, data, size);
         struct bd_net *n = NULL;
         struct bd_error *err = bd_net_read(&prog, BD_NET_TCP | BD_NET_UDP, &n);
         if (err) {
@@ -81,8 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_net(n);
                 bd_net_free(n);
         }
-        bd_kernel_close(prog.k);
-        prog.k = NULL;
-        free(mem);
+        ks_prog_unload(&prog, mem);
         return 0;
 }

@@ -15,7 +15,7 @@
 #include "../../monitor/kernel/program.h"
 #include "../unit/tasks_img.h"
 #include "fuzz_check.h"
-#include "mem_phys.h"
+#include "ks_prog.h"
 
 struct tasks_prog {
         struct bd_program prog;
@@ -36,13 +36,7 @@ static inline struct bd_program *tasks_prog_open(struct tasks_prog *p, const uin
                 p->prog.phys = &p->m.base;
         }
         p->prog.opt.max_read = budget;
-        /* An exactly-sized copy: ASan sees any read past the "memory". */
-        size_t len = TI_BASE + size;
-        CHECK((p->mem = calloc(1, len)));
-        ks_install(&p->ks, p->mem, &p->prog.vi);
-        memcpy(p->mem + TI_BASE, data, size);
-        mem_phys_init(&p->m, p->mem, len);
-        CHECK(!bd_kernel_open(&p->m.base, &p->prog.vi, &p->prog.k));
+        p->mem = ks_prog_load(&p->prog, &p->m, &p->ks, TI_BASE, data, size);
         bd_kernel_set_direct_map(p->prog.k, TI_DIRECT);
         free(p->prog.cpu_offset);
         p->prog.cpu_offset = NULL;
@@ -52,9 +46,7 @@ static inline struct bd_program *tasks_prog_open(struct tasks_prog *p, const uin
 
 static inline void tasks_prog_close(struct tasks_prog *p)
 {
-        bd_kernel_close(p->prog.k);
-        p->prog.k = NULL;
-        free(p->mem);
+        ks_prog_unload(&p->prog, p->mem);
         p->mem = NULL;
 }
 
