@@ -28,6 +28,7 @@
 
 #include "../../monitor/source/nic_answers.h"
 #include "fuzz_check.h"
+#include "fuzz_stream.h"
 
 #define MAX_MESSAGES 32
 #define SLOT_LEN     (64u * 1024u)
@@ -35,33 +36,16 @@
 #define NPIECES      20
 #define NCAS         4
 
-struct stream {
-        const uint8_t *data;
-        size_t size;
-};
-
-/* The next message that decodes, from an exactly-sized copy (freed by the
- * caller; ASan sees a read past it); NULL when the stream is over. Those
- * that do not decode are skipped: the transport refuses them before this. */
-static uint8_t *next_message(struct stream *in, struct bd_msg *msg)
+/* The next message that decodes (free() it); NULL when the stream is
+ * over. Those that do not decode are skipped: the transport refuses them
+ * before this. */
+static uint8_t *next_message(struct fuzz_stream *in, struct bd_msg *msg)
 {
-        while (in->size) {
-                size_t len = in->size;
-                if (in->size >= 2) {
-                        len = (size_t)in->data[0] | (size_t)in->data[1] << 8;
-                        in->data += 2, in->size -= 2;
-                        if (len > in->size)
-                                len = in->size;
-                }
-                uint8_t *copy = malloc(len ? len : 1);
-                CHECK(copy);
-                memcpy(copy, in->data, len);
-                in->data += len, in->size -= len;
-                const char *why;
-                if (!bd_wire_decode(copy, len, msg, &why))
-                        return copy;
-                free(copy);
-        }
+        size_t len;
+        const char *why;
+        for (uint8_t *m; (m = fuzz_stream_next(in, &len)); free(m))
+                if (!bd_wire_decode(m, len, msg, &why))
+                        return m;
         return NULL;
 }
 
@@ -75,7 +59,7 @@ static void check_error(const struct bd_error *err, int auth_too)
 static const struct bd_key key = {{1, 2, 3, 4, 5, 6, 7, 8}};
 static const struct bd_auth_channel channel = {.monitor_qpn = 7, .nic_qpn = 9};
 
-static void handshake(struct stream *in, uint8_t flags)
+static void handshake(struct fuzz_stream *in, uint8_t flags)
 {
         struct bd_msg hello, auth, welcome;
         uint8_t *m = next_message(in, &hello);
@@ -120,7 +104,7 @@ static void handshake(struct stream *in, uint8_t flags)
 
 /* Reads in flight: each buffer exactly its length, filled with a byte
  * that no answer is made of here. */
-static void reads(struct stream *in, uint8_t setup)
+static void reads(struct fuzz_stream *in, uint8_t setup)
 {
         static const size_t lens[NREADS] = {
             8, BD_INLINE_MAX, BD_INLINE_MAX + 1, SLOT_LEN, 100, 0, 3, 1};
@@ -191,7 +175,7 @@ static void reads(struct stream *in, uint8_t setup)
                         free(bufs[i][k]);
 }
 
-static void compare_and_swaps(struct stream *in, uint8_t setup)
+static void compare_and_swaps(struct fuzz_stream *in, uint8_t setup)
 {
         struct bd_phys p;
         memset(&p, 0, sizeof(p));
@@ -256,7 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 2)
                 return 0;
-        struct stream in = {data + 2, size - 2};
+        struct fuzz_stream in = {data + 2, size - 2};
         switch ((data[0] & 0x0f) % 3) {
         case 0:
                 handshake(&in, data[0]);

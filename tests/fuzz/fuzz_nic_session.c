@@ -29,6 +29,7 @@
 #include "../../backdoor-nic/session.h"
 #include "../../common/audit.h"
 #include "fuzz_check.h"
+#include "fuzz_stream.h"
 
 enum {
         F_ALLOW_WRITE = 1,
@@ -181,19 +182,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
         }
 
-        for (unsigned k = 0; k < MAX_MESSAGES && size; k++) {
-                size_t len = size;
-                if (size >= 2) {
-                        len = (size_t)data[0] | (size_t)data[1] << 8;
-                        data += 2, size -= 2;
-                        if (len > size)
-                                len = size;
-                }
-                /* An exactly-sized copy: ASan sees any read past the message. */
-                uint8_t *msg = malloc(len ? len : 1);
-                CHECK(msg);
-                memcpy(msg, data, len);
-                data += len, size -= len;
+        struct fuzz_stream stream = {data, size};
+        size_t len;
+        uint8_t *msg;
+        for (unsigned k = 0; k < MAX_MESSAGES && (msg = fuzz_stream_next(&stream, &len)); k++) {
 
                 memcpy(ram_before, ram_words, RAM_LEN);
                 memcpy(rom_before, rom_words, ROM_LEN);
