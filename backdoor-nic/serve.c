@@ -11,6 +11,7 @@
 
 #include "../common/audit.h"
 #include "../common/rdma_conn.h"
+#include "rejects.h"
 #include "session.h"
 
 struct nic_conn {
@@ -44,6 +45,7 @@ struct bd_nic {
         struct rdma_cm_id *listen_id;
         struct nic_conn *conns;
         unsigned nconns;
+        struct bd_rejects rejects;
 };
 
 /* How long a connection may wait for its peer: to complete a disconnect,
@@ -218,7 +220,7 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
         else if (nic->nconns >= nic->cfg->max_connections && !evict_oldest(nic))
                 refused = "too many connections";
         if (refused) {
-                bd_audit("reject peer=%s reason=\"%s\"", peer, refused);
+                bd_rejects_note(&nic->rejects, peer, host, refused, bd_now_ns());
                 rdma_reject(id, NULL, 0);
                 rdma_destroy_id(id);
                 return;
@@ -513,7 +515,9 @@ static uint64_t check_deadlines(struct bd_nic *nic, uint64_t max_ns)
                         next = nc->stalled_since + SEND_STALL_NS;
         }
         now = bd_now_ns();
-        return next > now ? next - now : 0;
+        uint64_t wait = next > now ? next - now : 0,
+                 summary = bd_rejects_flush(&nic->rejects, now, 0);
+        return summary < wait ? summary : wait;
 }
 
 struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
@@ -571,6 +575,7 @@ void bd_nic_destroy(struct bd_nic *nic)
                 rdma_disconnect(nc->c.id);
                 conn_unlink(nic, nc);
         }
+        bd_rejects_flush(&nic->rejects, bd_now_ns(), 1);
         if (nic->listen_id)
                 rdma_destroy_id(nic->listen_id);
         if (nic->ch)

@@ -10,7 +10,8 @@
  * can never be delivered (the responder answers each with
  * receiver-not-ready, for ever). -b connects from SOURCE, one of this
  * machine's addresses. Prints one line of counts: attempts, established,
- * ended (by the NIC, after being established), rejected (refused before).
+ * ended (by the NIC, after being established), rejected (not established:
+ * refused, the NIC's rejects among them, or timed out).
  *
  * With a key: authenticates, then sends more requests than it has receive
  * buffers for the answers, and takes no more: the NIC's answers wait for
@@ -35,7 +36,7 @@ struct flood {
         struct rdma_event_channel *ch;
         struct addrinfo *ai, *src;
         int silent;
-        unsigned long attempts, established, ended, rejected;
+        unsigned long attempts, established, ended, rejected, refused;
 };
 
 static int start(struct flood *f, struct peer *p)
@@ -113,6 +114,10 @@ static void on_event(struct flood *f, struct rdma_cm_event *ev)
                 return;
         case RDMA_CM_EVENT_DISCONNECTED:
                 f->ended++;
+                break;
+        case RDMA_CM_EVENT_REJECTED:
+                f->refused++;
+                f->rejected++;
                 break;
         default:
                 if (p->established)
@@ -261,8 +266,8 @@ int main(int argc, char **argv)
         }
         for (unsigned i = 0; i < n; i++)
                 stop(&peers[i]);
-        printf("attempts=%lu established=%lu ended=%lu rejected=%lu\n", f.attempts, f.established,
-               f.ended, f.rejected);
+        printf("attempts=%lu established=%lu ended=%lu rejected=%lu refused=%lu\n", f.attempts,
+               f.established, f.ended, f.rejected, f.refused);
         rdma_destroy_event_channel(f.ch);
         freeaddrinfo(f.ai);
         if (f.src)

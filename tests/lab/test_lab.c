@@ -1309,7 +1309,7 @@ static void test_evil_peers(void **state)
          * device opened, connection, handshake), which on this emulated lab
          * grows with the host's load: in CI the flood's first second has
          * measured 2.06 s with the rest near 0.85 s. */
-        long flood[5];
+        long flood[5], attempts = 0, refused = 0;
         connect_times(flood, 5);
         print_message("connect and authenticate, ms: quiet %ld %ld %ld, in the flood"
                       " %ld %ld %ld %ld %ld\n",
@@ -1330,8 +1330,26 @@ static void test_evil_peers(void **state)
                 assert_non_null(at);
                 snprintf(established, sizeof(established), "%s", at + 12);
                 assert_true(atol(established) > 0); /* the flood did connect */
+                attempts += atol(strstr(r.out, "attempts=") + 9) - atol(established);
+                refused += atol(strstr(r.out, "refused=") + 8);
                 result_free(&r);
         }
+        /* Every refusal the peers saw is audited, in at most two lines a
+         * second per address and reason (one as it happens, one summary):
+         * the flood's 25 s from 2 addresses. Refusals whose answer the
+         * peer never got are audited too, so up to every attempt that did
+         * not connect. */
+        r = vm("host2-nic", "sleep 1.5; awk '/ audit reject peer=/ { n++; l++ }"
+                            " / audit reject-summary / { l++; sub(/.*refused=/, \"\"); n += $1 }"
+                            " END { print n + 0, l + 0 }' /tmp/nic-evil.audit");
+        expect_ok(&r, "the NIC's refusals");
+        long audited = atol(r.out), lines = atol(strchr(r.out, ' ') + 1);
+        print_message("refusals: %ld seen by the peers, %ld audited in %ld lines\n", refused,
+                      audited, lines);
+        result_free(&r);
+        assert_true(refused > 100 && audited >= refused && audited <= attempts);
+        assert_true(lines <= 2 * 2 * 2 * (25 + 10));
+
         long probes1 = metric("bdmon_probes_total"), errors1 = metric("bdmon_probe_errors_total");
         print_message("watch through the flood: %ld probes, %ld failed\n", probes1 - probes0,
                       errors1 - errors0);
