@@ -28,13 +28,13 @@ void bd_rejects_note(struct bd_rejects *r, const char *peer, const char *host, c
                 s->held++;
                 return;
         }
-        if (!s) {
+        /* The pair's second is over, or a new pair takes the oldest slot:
+         * what that slot held is written first. */
+        if (!s)
                 s = oldest;
-                write_held(s);
-                snprintf(s->host, sizeof(s->host), "%s", host);
-                s->reason = reason;
-        }
         write_held(s);
+        snprintf(s->host, sizeof(s->host), "%s", host);
+        s->reason = reason;
         s->since_ns = now_ns;
         bd_audit("reject peer=%s reason=\"%s\"", peer, reason);
 }

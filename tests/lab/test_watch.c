@@ -180,10 +180,10 @@ static void holds_then_recovers(const char *state, int seconds, const char *runs
                         result_free(&f);
                         continue;
                 }
-                if (running && !strstr(s.out, want))
+                int lost = running && !strstr(s.out, want);
+                if (lost)
                         print_error("%.1f s after the alarm, the fault still running: %s\n",
                                     host_now() - start, s.out);
-                int lost = running && !strstr(s.out, want);
                 result_free(&s);
                 result_free(&f);
                 assert_false(lost);
@@ -430,9 +430,9 @@ static void test_freeze(void **state)
         /* Frozen it stays while stopped, 3 s sampled. */
         for (int i = 0; i < 10; i++) {
                 r = vm("mon", "sleep 0.3; " LATEST_STATE);
-                if (!strstr(r.out, "\"state\":\"frozen\""))
-                        print_error("frozen no more, still stopped: %s\n", r.out);
                 int held = strstr(r.out, "\"state\":\"frozen\"") != NULL;
+                if (!held)
+                        print_error("frozen no more, still stopped: %s\n", r.out);
                 result_free(&r);
                 assert_true(held);
         }
