@@ -203,6 +203,14 @@ static const char usage[] =
     "                      BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_CPU,\n"
     "                      BDMON_PID, BDMON_EVIDENCE, BDMON_INCIDENT and\n"
     "                      BDMON_EVENT (the JSON line) in its environment.\n"
+    "      --resurrect PID watch, one TARGET: when its kernel panics, write PID's\n"
+    "                      process as resurrect does into --images DIR at once,\n"
+    "                      through the watch's open connection and kernel (no\n"
+    "                      command to start, no kernel to find: about a second\n"
+    "                      sooner), the target's probes paused meanwhile; then\n"
+    "                      --to COMMAND, as resurrect runs it. Once per watch;\n"
+    "                      a line \"TIME TARGET resurrect PID: ...\" says how it\n"
+    "                      went (--json: a \"resurrect\" object, resurrect's).\n"
     "      --incidents DIR watch: where incidents go (default $BDMON_INCIDENTS,\n"
     "                      else the cache directory's incidents/).\n"
     "      --no-capture    watch: keep no incidents.\n"
@@ -254,9 +262,11 @@ static const char usage[] =
     "                      or zstd (as -z: on the lab's monitor it costs no\n"
     "                      more time than no compression, zlib 40 % more;\n"
     "                      crash, drgn and libkdumpfile on Debian 12 read it).\n"
-    "      --images DIR    resurrect: the image directory to create.\n"
-    "      --to COMMAND    resurrect: the standby's restore command, run once the\n"
-    "                      images are whole (exit 13 when it fails).\n"
+    "      --images DIR    resurrect, watch --resurrect: the image directory to\n"
+    "                      create.\n"
+    "      --to COMMAND    resurrect, watch --resurrect: the standby's restore\n"
+    "                      command, run once the images are whole (resurrect:\n"
+    "                      exit 13 when it fails).\n"
     "      --to-images DIR resurrect --to: the images' directory as the standby\n"
     "                      sees it (shared storage mounted elsewhere); default:\n"
     "                      DIR made absolute.\n"
@@ -353,6 +363,7 @@ int main(int argc, char **argv)
             .audit = getenv("BDMON_AUDIT"),
             .open = {.timeout_ms = 5000, .busy_poll = 1},
             .pid = -1,
+            .resurrect = -1,
             .cpu = -1,
             .interval_ms = 500,
             .incident_rate = BD_INCIDENT_PER_MINUTE,
@@ -390,6 +401,7 @@ int main(int argc, char **argv)
                 OPT_IMAGES,
                 OPT_TO,
                 OPT_TO_IMAGES,
+                OPT_RESURRECT,
                 OPT_FORMAT,
                 OPT_RESUME,
                 OPT_COMPRESS,
@@ -440,6 +452,7 @@ int main(int argc, char **argv)
             {"images", required_argument, NULL, OPT_IMAGES},
             {"to", required_argument, NULL, OPT_TO},
             {"to-images", required_argument, NULL, OPT_TO_IMAGES},
+            {"resurrect", required_argument, NULL, OPT_RESURRECT},
             {"format", required_argument, NULL, OPT_FORMAT},
             {"dump-level", required_argument, NULL, 'd'},
             {"resume", no_argument, NULL, OPT_RESUME},
@@ -616,6 +629,10 @@ int main(int argc, char **argv)
                 case OPT_TO_IMAGES:
                         cli.to_images = optarg;
                         break;
+                case OPT_RESURRECT:
+                        if (parse_long(optarg, 0x3fffffff, &cli.resurrect))
+                                return cli_usage_error("bad pid '%s'", optarg);
+                        break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
                         poll_set = 1;
@@ -648,6 +665,10 @@ int main(int argc, char **argv)
                         return cli_usage_error("%s", "'layouts' needs 'check' or 'export'");
                 snprintf(name, sizeof(name), "layouts %s", argv[optind++]);
         }
+        if (cli.to_images && !cli.to)
+                return cli_usage_error("%s", "--to-images needs --to");
+        if (cli.resurrect >= 0 && strcmp(name, "watch"))
+                return cli_usage_error("--resurrect is for watch, not '%s'", name);
         const struct cli_command *cmd = NULL;
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (!strcmp(name, commands[i].name))
@@ -661,6 +682,14 @@ int main(int argc, char **argv)
                 if (cli.write && !cli.repair)
                         return cli_usage_error("%s", "watch writes only to repair: --write needs "
                                                      "--repair POLICY");
+                if (cli.resurrect < 0 && (cli.images || cli.to))
+                        return cli_usage_error("%s", "watch: --images and --to go with --resurrect "
+                                                     "PID");
+                if (cli.resurrect >= 0 && !cli.images)
+                        return cli_usage_error("%s", "watch --resurrect needs --images DIR");
+                if (cli.resurrect >= 0 && (cli.shard || argc - optind != !cli.source))
+                        return cli_usage_error("%s", "watch --resurrect PID watches one TARGET, "
+                                                     "the one PID runs on");
                 struct bd_error *err = cli.repair ? bd_audit_open(cli.audit) : NULL;
                 if (err)
                         return cli_report(err);
@@ -716,8 +745,6 @@ int main(int argc, char **argv)
                 return cli_usage_error("--force is for repair and resurrect, not '%s'", name);
         if ((cli.images || cli.to) && strcmp(name, "resurrect"))
                 return cli_usage_error("--images and --to are for resurrect, not '%s'", name);
-        if (cli.to_images && !cli.to)
-                return cli_usage_error("%s", "--to-images needs --to");
         if (!strcmp(name, "repair") && cli.apply && !cli.write)
                 return cli_report(bd_error_new(BD_ERR_READONLY,
                                                "the monitor is read-only; 'repair --apply' "

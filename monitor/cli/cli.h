@@ -7,9 +7,13 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "../../common/error.h"
 #include "../source/phys.h"
 #include "../kernel/program.h"
+#include "../resurrect/resurrect.h"
+#include "../resurrect/standby.h"
 #include "../source/target.h"
 
 struct cli {
@@ -33,6 +37,7 @@ struct cli {
         int json, raw, write, rescan, quiet, no_cache, threads, follow, kernel_addr;
         int tcp, udp;         /* net: only these protocols (neither: both) */
         long pid;             /* read --pid, maps: -1 when not given */
+        long resurrect;       /* watch --resurrect PID, -1 when not given */
         long cpu;             /* print: one CPU's copy of a per-CPU variable, or -1 */
         uint64_t interval_ms; /* dmesg --follow polling, watch probing */
         int interval_set;     /* --interval given: the commands' defaults differ */
@@ -80,6 +85,23 @@ struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_
  * kernel. 0, or the exit status of what failed, said on stderr. */
 int cli_open_process(struct cli *cli, struct bd_phys *p, const char *arg, int32_t *pid,
                      struct bd_program **prog);
+
+/* A process written as CRIU images (cli->images) and, with cli->to, given
+ * to the standby: what resurrect does, and watch --resurrect when its
+ * target panics. err: the images were not written; standby_err: the
+ * standby's restore was not run (the kernel still ran) or failed. */
+struct cli_resurrection {
+        int32_t pid;
+        struct bd_resurrect_stats st;
+        struct bd_standby_result sb;
+        struct bd_error *err, *standby_err;
+};
+void cli_resurrect(struct cli *cli, struct bd_program *prog, int32_t pid,
+                   struct cli_resurrection *r);
+/* resurrect's JSON object, or its lines; neither says the errors. */
+void cli_resurrection_json(FILE *f, const struct cli *cli, const struct cli_resurrection *r);
+void cli_resurrection_text(FILE *f, const struct cli *cli, const struct cli_resurrection *r);
+void cli_resurrection_free(struct cli_resurrection *r);
 
 int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs);

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "../../common/clock.h"
 #include "../../common/logfiles.h"
 #include "../cache/cache.h"
+#include "../views/output.h"
 #include "../watch/event.h"
 #include "../watch/incident.h"
 #include "../watch/live.h"
@@ -52,7 +54,59 @@ struct view {
          * directory's), an incident at a time. */
         pthread_mutex_t out, incidents;
         struct bd_live screen;
+        /* --resurrect: done once; while its standby command runs, the
+         * serving thread reaps no child (it would take that one's
+         * status from the waiting target thread). */
+        int resurrected;
+        atomic_int standby_running;
 };
+
+/* --resurrect: the panicked kernel's process written and handed to the
+ * standby from this target's thread, through the connection and kernel the
+ * watch has open; its probes wait meanwhile (a dead kernel has nothing new
+ * to say but a reboot, which waits these few seconds). */
+static int resurrect(struct view *v, struct bd_watcher *w)
+{
+        struct cli *cli = v->cli;
+        struct cli_resurrection r;
+        atomic_store(&v->standby_running, 1);
+        cli_resurrect(cli, w->prog, (int32_t)cli->resurrect, &r);
+        atomic_store(&v->standby_running, 0);
+        struct bd_wallclock clk = bd_wallclock_now();
+        char when[48];
+        bd_wallclock_iso(clk.wall_ns, cli->json, when, sizeof(when));
+        const struct bd_error *why = r.err ? r.err : r.standby_err;
+        pthread_mutex_lock(&v->out);
+        if (cli->json) {
+                printf("{\"time\":\"%s\",\"unix_ns\":%" PRIu64 ",\"target\":", when, clk.wall_ns);
+                bd_json_string(stdout, w->target.name);
+                fputs(",\"resurrect\":", stdout);
+                if (r.err)
+                        printf("{\"pid\":%" PRId32 "}", r.pid);
+                else
+                        cli_resurrection_json(stdout, cli, &r);
+                if (why) {
+                        printf(",\"exit\":%d,\"error\":", why->code);
+                        bd_json_string(stdout, why->message);
+                }
+                puts("}");
+        } else {
+                printf("%s ", when);
+                bd_put_text(stdout, w->target.name, strlen(w->target.name));
+                printf(" resurrect %" PRId32 ": ", r.pid);
+                if (!r.err)
+                        cli_resurrection_text(stdout, cli, &r);
+                if (why) {
+                        fputs("failed: ", stdout);
+                        bd_put_text(stdout, why->message, strlen(why->message));
+                        putchar('\n');
+                }
+        }
+        int rc = cli_flush();
+        pthread_mutex_unlock(&v->out);
+        cli_resurrection_free(&r);
+        return rc;
+}
 
 static int on_event(void *arg, struct bd_watcher *w)
 {
@@ -68,6 +122,11 @@ static int on_event(void *arg, struct bd_watcher *w)
                 (cli->json ? bd_event_write_json : bd_event_write_text)(stdout, w, ev, NULL, &clk);
                 rc = cli_flush();
                 pthread_mutex_unlock(&v->out);
+        }
+        if (cli->resurrect >= 0 && ev->state == BD_STATE_PANICKED && !v->resurrected) {
+                v->resurrected = 1;
+                int rrc = resurrect(v, w);
+                rc = rc ? rc : rrc;
         }
         if (v->dir[0] && bd_event_wants_incident(w, ev)) {
                 pthread_mutex_lock(&v->incidents);
@@ -196,9 +255,9 @@ static struct bd_error *read_policy(struct cli *cli, struct bd_policy *policy)
         return err;
 }
 
-static void reap(void)
+static void reap(struct view *v)
 {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
+        while ((!v || !atomic_load(&v->standby_running)) && waitpid(-1, NULL, WNOHANG) > 0)
                 ;
 }
 
@@ -335,7 +394,7 @@ static int watch(struct cli *cli, char **names, int nnames)
                 uint64_t now = bd_now_ns();
                 if (now >= end)
                         break;
-                reap();
+                reap(v);
                 write_record(v);
                 if (v->live && now >= next_draw) {
                         struct bd_wallclock clk = bd_wallclock_now();
@@ -393,7 +452,7 @@ static int watch(struct cli *cli, char **names, int nnames)
         if (v)
                 bd_record_queue_destroy(&v->recq);
         free(v);
-        reap();
+        reap(NULL);
         return rc;
 }
 

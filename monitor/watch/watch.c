@@ -18,10 +18,11 @@ const double bd_watch_late_bounds[BD_WATCH_LATE_BUCKETS] = {
 
 /* A source or kernel that failed is tried again this often: a dead NIC or
  * a booting kernel must not be hammered, nor wait long once back. */
-#define REOPEN_NS       1000000000ull
-#define RESCAN_FIRST_NS 100000000ull
-#define RESCAN_CALM_NS  10000000000ull
-#define RESCAN_MAX_NS   30000000000ull
+#define REOPEN_NS         1000000000ull
+#define PANICKED_EVERY_NS 100000000ull
+#define RESCAN_FIRST_NS   100000000ull
+#define RESCAN_CALM_NS    10000000000ull
+#define RESCAN_MAX_NS     30000000000ull
 
 /* The resources classify.c names its exhausted events after. Lockup and
  * hung-task events name a task by its comm, which the target chooses: no
@@ -267,10 +268,17 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
         count(w->late_count, bd_watch_late_bounds, BD_WATCH_LATE_BUCKETS, &w->late_sum_s,
               start > due ? start - due : 0);
         /* Jitter-tolerant: the next probe is due one interval after this
-         * one was due, but never in a burst to catch up. */
-        w->next_probe_ns += w->opt.interval_ns;
+         * one was due, but never in a burst to catch up. A panicked kernel
+         * can only be reset: probed at most every PANICKED_EVERY_NS, it
+         * leaves its NIC and the fabric to what is read from it then (a
+         * resurrection, a dump), and its reboot is seen that much later
+         * at most. */
+        uint64_t every = w->opt.interval_ns;
+        if (w->event.state == BD_STATE_PANICKED && every < PANICKED_EVERY_NS)
+                every = PANICKED_EVERY_NS;
+        w->next_probe_ns += every;
         if (w->next_probe_ns < s.t_ns)
-                w->next_probe_ns = s.t_ns + w->opt.interval_ns;
+                w->next_probe_ns = s.t_ns + every;
         if (s.read_error) {
                 w->probe_errors++;
                 if (bd_err_transport(s.read_error)) {

@@ -1527,7 +1527,8 @@ static void test_core_matches_gcore(void **state)
  * criu's reader and compares them field by field, every page criu saved
  * included. The panic test compares images of the dead process with the
  * same dump. */
-#define IMAGES "/bd/lab/run/images"
+#define IMAGES    "/bd/lab/run/images"
+#define RES_WATCH "/tmp/res-watch.jsonl"
 
 static void compare_images(const char *what, const char *ours)
 {
@@ -1876,6 +1877,19 @@ static void test_after_panic_nic_still_serves(void **state)
         expect_ok(&ps1, "ps on host2 before the panic");
         struct result ps2 = vm("host2", HOST2_PS);
         expect_ok(&ps2, "ps on host2 before the panic (second)");
+        /* watch --resurrect writes the connected counterd's images the
+         * moment host2 panics, through the connection and kernel it
+         * watches with. */
+        if (core_pid) {
+                r = vm("mon",
+                       BDMON " --json watch host2 --no-capture --resurrect %ld --images " IMAGES
+                             "/conn > " RES_WATCH " 2>&1 & echo $! > /tmp/res-watch.pid;"
+                             " for i in $(seq 300); do grep -q healthy " RES_WATCH
+                             " && exit 0; sleep 0.1; done; cat " RES_WATCH "; exit 1",
+                       conn_pid);
+                expect_ok(&r, "watch --resurrect, healthy");
+                result_free(&r);
+        }
 
         r = host("'%s/lab/bdlab' inject host2 panic", lab_root);
         expect_ok(&r, "bdlab inject host2 panic");
@@ -1937,10 +1951,15 @@ static void test_after_panic_nic_still_serves(void **state)
                 expect_ok(&r, "bdmon resurrect after the panic");
                 result_free(&r);
                 compare_images("after the panic", "dead");
-                r = vm("mon", BDMON " --json resurrect host2 %ld --images " IMAGES "/conn",
-                       conn_pid);
-                expect_ok(&r, "bdmon resurrect of the connected counterd after the panic");
+                r = vm("mon",
+                       "for i in $(seq 300); do grep -q '\"resurrect\"' " RES_WATCH
+                       " && break; sleep 0.1; done; kill $(cat /tmp/res-watch.pid);"
+                       " grep '\"resurrect\"' " RES_WATCH " || { cat " RES_WATCH "; exit 1; }");
+                expect_ok(&r, "watch --resurrect of the connected counterd at the panic");
+                if (!strstr(r.out, "\"connections\":1,") || strstr(r.out, "\"error\""))
+                        print_error("watch --resurrect said: %s\n", r.out);
                 assert_non_null(strstr(r.out, "\"connections\":1,"));
+                assert_null(strstr(r.out, "\"error\""));
                 result_free(&r);
                 restore_on_standby(core_pid, conn_pid, client_pid);
         }
