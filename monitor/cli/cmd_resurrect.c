@@ -47,14 +47,15 @@ void cli_resurrection_json(FILE *f, const struct cli *cli, const struct cli_resu
                         st->threads[i].syscall, bd_syscall_fix_name(st->threads[i].fix));
         fprintf(f,
                 "],\"vmas\":%zu,\"pages\":%" PRIu64 ",\"pages_zero\":%" PRIu64
+                ",\"pages_read\":%" PRIu64 ",\"pages_read_again\":%" PRIu64
                 ",\"signals\":%zu,\"fds\":%zu,\"files\":%zu,\"sockets\":%zu"
                 ",\"epolls\":%zu,\"watches\":%zu,\"connections\":%zu"
                 ",\"queued_bytes\":%" PRIu64 ",\"round_trips\":%" PRIu64 ",\"batches\":%" PRIu64
                 ",\"bytes_read\":%" PRIu64 ",\"elapsed_ms\":%.3f",
-                st->vmas, st->pages, st->pages_zero, st->signals, st->files.fds, st->files.files,
-                st->files.sockets, st->files.epolls, st->files.watches, st->files.connections,
-                st->files.queued, st->reads.round_trips, st->reads.batches, st->reads.bytes_read,
-                (double)st->reads.elapsed_ns / 1e6);
+                st->vmas, st->pages, st->pages_zero, st->pages_read, st->pages_read_again,
+                st->signals, st->files.fds, st->files.files, st->files.sockets, st->files.epolls,
+                st->files.watches, st->files.connections, st->files.queued, st->reads.round_trips,
+                st->reads.batches, st->reads.bytes_read, (double)st->reads.elapsed_ns / 1e6);
         fprintf(f, ",\"kernel_ran\":%s",
                 st->kernel_ran < 0 ? "null"
                 : st->kernel_ran   ? "true"
@@ -76,6 +77,9 @@ void cli_resurrection_text(FILE *f, const struct cli *cli, const struct cli_resu
                 r->pid, st->nthreads, st->nthreads == 1 ? "" : "s", st->vmas, st->pages,
                 st->signals, st->files.fds, st->files.sockets, st->files.connections,
                 st->reads.round_trips, (double)st->reads.elapsed_ns / 1e6);
+        if (st->pages_read_again)
+                fprintf(f, "  %" PRIu64 " pages read twice: frames the process maps twice\n",
+                        st->pages_read_again);
         /* Which system calls were rewound, and which will fail. */
         for (size_t i = 0; i < st->nthreads; i++)
                 if (st->threads[i].fix != BD_SYSCALL_NONE)

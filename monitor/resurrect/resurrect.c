@@ -1081,6 +1081,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         free(r.fid);
         free(r.p.creds);
         free(r.p.loginuid);
+        if (r.pages)
+                bd_user_pages_counts(r.pages, &st->pages_read, &st->pages_read_again);
         bd_user_pages_free(r.pages);
         bd_vmas_free(r.vs);
         bd_threads_free(r.ts);

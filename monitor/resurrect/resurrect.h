@@ -34,9 +34,10 @@ struct bd_resurrect_stats {
         struct bd_resurrect_thread *threads;
         size_t nthreads;
         size_t vmas;
-        uint64_t pages;      /* in pages-1.img */
-        uint64_t pages_zero; /* never touched, or the zero page: not written */
-        size_t signals;      /* pending, the threads' and the process's */
+        uint64_t pages;                        /* in pages-1.img */
+        uint64_t pages_zero;                   /* never touched, or the zero page: not written */
+        uint64_t pages_read, pages_read_again; /* bd_user_pages_counts() */
+        size_t signals;                        /* pending, the threads' and the process's */
         struct bd_files_image_stats files;
         struct bd_reads reads;
         /* 1: the kernel's jiffies moved while the process was read, so it

@@ -66,4 +66,9 @@ struct bd_error *bd_user_pages_read(struct bd_user_pages *w, uint64_t start, uin
                                     bd_user_pages_cb cb, void *arg);
 struct bd_error *bd_user_pages_flush(struct bd_user_pages *w);
 
+/* The 4-KiB pages read so far, and how many of them were of a frame read
+ * before (one the process maps at two addresses is read at each): what
+ * says that a process was read with no page twice. */
+void bd_user_pages_counts(const struct bd_user_pages *w, uint64_t *read, uint64_t *again);
+
 #endif

@@ -1960,6 +1960,8 @@ static void test_after_panic_nic_still_serves(void **state)
                         print_error("watch --resurrect said: %s\n", r.out);
                 assert_non_null(strstr(r.out, "\"connections\":1,"));
                 assert_null(strstr(r.out, "\"error\""));
+                /* Each page of the process read once. */
+                assert_non_null(strstr(r.out, "\"pages_read_again\":0,"));
                 result_free(&r);
                 restore_on_standby(core_pid, conn_pid, client_pid);
         }
