@@ -28,7 +28,8 @@ struct bd_error *bd_file_map(const char *path, enum bd_map_mode mode, struct bd_
         close(fd);
         if (data == MAP_FAILED)
                 return bd_error_new(BD_ERR_IO, "cannot map %s: %s", path, strerror(saved));
-        *out = (struct bd_file_map){data, (size_t)st.st_size, writable};
+        *out = (struct bd_file_map){data, (size_t)st.st_size, writable, (uint64_t)st.st_dev,
+                                    (uint64_t)st.st_ino};
         return NULL;
 }
 

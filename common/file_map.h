@@ -18,6 +18,7 @@ struct bd_file_map {
         uint8_t *data;
         size_t size;
         int writable;
+        uint64_t dev, ino; /* the file mapped, as fstat() saw it */
 };
 
 /* Empty and non-regular files are refused: there is nothing to serve. */

@@ -1,6 +1,7 @@
 /* A local file as a physical-memory source: a VM's RAM file (physical
  * address = file offset) or an ELF vmcore (PT_LOAD segments by p_paddr). */
 #include <elf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,61 @@
 #include "phys.h"
 #include "phys_file.h"
 
+/* Sources of one file share its mapping: a monitor that watches many
+ * targets through one file (a fleet bench, or a RAM file under several
+ * names) would otherwise map it once per target, each mapping with page
+ * tables and page faults of its own. Keyed by the file and whether it is
+ * writable; the last source to close unmaps it. */
+struct shared_map {
+        struct shared_map *next;
+        struct bd_file_map map;
+        unsigned users;
+};
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_map *shared;
+
 struct file_phys {
         struct bd_phys base;
-        struct bd_file_map map;
+        struct shared_map *shared;
+        struct bd_file_map map; /* the shared one's */
         uint64_t file_offset[BD_MAX_WINDOWS];
 };
+
+/* m, just mapped, or the mapping of the same file already shared (m then
+ * unmapped): NULL when there is no memory to share it. */
+static struct shared_map *share_map(struct bd_file_map *m)
+{
+        pthread_mutex_lock(&shared_lock);
+        struct shared_map *s = shared;
+        while (s && (s->map.dev != m->dev || s->map.ino != m->ino ||
+                     s->map.writable != m->writable || s->map.size != m->size))
+                s = s->next;
+        if (s) {
+                bd_file_unmap(m);
+        } else if ((s = calloc(1, sizeof(*s)))) {
+                s->map = *m;
+                s->next = shared;
+                shared = s;
+        }
+        if (s)
+                s->users++;
+        pthread_mutex_unlock(&shared_lock);
+        return s;
+}
+
+static void unshare_map(struct shared_map *s)
+{
+        pthread_mutex_lock(&shared_lock);
+        if (!--s->users) {
+                struct shared_map **at = &shared;
+                while (*at != s)
+                        at = &(*at)->next;
+                *at = s->next;
+                bd_file_unmap(&s->map);
+                free(s);
+        }
+        pthread_mutex_unlock(&shared_lock);
+}
 
 static struct bd_error *file_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
 {
@@ -47,7 +98,7 @@ static struct bd_error *file_cas(struct bd_phys *p, struct bd_phys_cas_piece *pi
 static void file_close(struct bd_phys *p)
 {
         struct file_phys *f = (struct file_phys *)p;
-        bd_file_unmap(&f->map);
+        unshare_map(f->shared);
         free(f);
 }
 
@@ -142,11 +193,12 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
         if (err)
                 return err;
         struct file_phys *f = calloc(1, sizeof(*f));
-        if (!f) {
+        if (!f || !(f->shared = share_map(&m))) {
                 bd_file_unmap(&m);
+                free(f);
                 return &bd_error_nomem;
         }
-        f->map = m;
+        f->map = f->shared->map;
         f->base.ops = &file_ops;
         f->base.cas_method = &file_cas_method;
         err = bd_file_layout(f->map.data, f->map.size, f->base.windows, f->file_offset,

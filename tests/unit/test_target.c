@@ -8,10 +8,14 @@
 
 #include <cmocka.h>
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "../../monitor/cache/cache.h"
 #include "../../monitor/views/output.h"
+#include "../../monitor/source/phys_file.h"
 #include "../../monitor/source/target.h"
 #include "helpers.h"
 
@@ -359,6 +363,48 @@ static void test_target_open_file(void **state)
         assert_bd_error(bd_target_open(&t, &o, &p), BD_ERR_TARGET); /* gone now */
 }
 
+/* How many mappings of path this process has (/proc/self/maps). */
+static int mappings_of(const char *path)
+{
+        FILE *f = fopen("/proc/self/maps", "r");
+        assert_non_null(f);
+        char line[512];
+        int n = 0;
+        while (fgets(line, sizeof(line), f)) {
+                char *name = strchr(line, '/');
+                n += name && !strncmp(name, path, strlen(path)) && name[strlen(path)] == '\n';
+        }
+        fclose(f);
+        return n;
+}
+
+/* Two targets on one file (a fleet watched through one RAM file) share
+ * one mapping of it, until the last closes; one opened for writing has
+ * its own. */
+static void test_file_sources_share_a_mapping(void **state)
+{
+        (void)state;
+        char path[32];
+        temp_text(path, "some RAM bytes");
+        char abs[PATH_MAX];
+        assert_non_null(realpath(path, abs));
+        struct bd_phys *a = NULL, *b = NULL, *w = NULL;
+        assert_bd_ok(bd_phys_open_file(path, 0, &a));
+        assert_bd_ok(bd_phys_open_file(abs, 0, &b));
+        assert_int_equal(mappings_of(abs), 1);
+        assert_bd_ok(bd_phys_open_file(path, 1, &w));
+        assert_int_equal(mappings_of(abs), 2);
+        bd_phys_close(w);
+        bd_phys_close(a);
+        assert_int_equal(mappings_of(abs), 1);
+        char got[4];
+        assert_bd_ok(bd_phys_read(b, 5, got, 3));
+        assert_memory_equal(got, "RAM", 3);
+        bd_phys_close(b);
+        assert_int_equal(mappings_of(abs), 0);
+        unlink(path);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static void test_error_wrap(void **state)
@@ -609,6 +655,7 @@ int main(void)
             cmocka_unit_test(test_lookup_long_line),
             cmocka_unit_test(test_parse_spec),
             cmocka_unit_test(test_target_open_file),
+            cmocka_unit_test(test_file_sources_share_a_mapping),
             cmocka_unit_test(test_error_wrap),
             cmocka_unit_test(test_error_wrap_long),
             cmocka_unit_test(test_err_names),
