@@ -22,6 +22,7 @@
 #ifndef BD_AGENT_BEACON_H
 #define BD_AGENT_BEACON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define BD_AGENT_MAGIC        0x6e6f636165424442ull /* "BDBeacon" */
@@ -71,5 +72,24 @@ struct bd_agent_beacon {
         struct bd_agent_region region[BD_AGENT_MAX_REGIONS];
         struct bd_agent_thread thread[BD_AGENT_MAX_THREADS];
 };
+
+/* A name as bd_agent_init() and bd_region() take it, and as a reader
+ * must find it: 1 to 31 characters of [A-Za-z0-9._-], NUL-terminated
+ * within its field. */
+static inline int bd_agent_name_ok(const char *name)
+{
+        size_t n = 0;
+        while (n < BD_AGENT_NAME_MAX && name[n])
+                n++;
+        if (!n || n == BD_AGENT_NAME_MAX)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-'))
+                        return 0;
+        }
+        return 1;
+}
 
 #endif

@@ -31,20 +31,6 @@ static size_t page_round(size_t n)
         return (n + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
-static int name_ok(const char *name)
-{
-        size_t n = name ? strnlen(name, BD_AGENT_NAME_MAX) : 0;
-        if (!n || n == BD_AGENT_NAME_MAX)
-                return 0;
-        for (size_t i = 0; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-'))
-                        return 0;
-        }
-        return 1;
-}
-
 static void lock(void)
 {
         int free_ = 0;
@@ -108,7 +94,7 @@ static void after_fork(void)
 
 int bd_agent_init(const char *name)
 {
-        if (!name_ok(name))
+        if (!bd_agent_name_ok(name))
                 return -EINVAL;
         if (beacon)
                 return -EALREADY;
@@ -152,7 +138,7 @@ int bd_region(void *ptr, size_t len, const char *name)
 {
         if (!beacon)
                 return -ENOENT;
-        if (!ptr || !len || len > BD_AGENT_REGION_MAX || !name_ok(name))
+        if (!ptr || !len || len > BD_AGENT_REGION_MAX || !bd_agent_name_ok(name))
                 return -EINVAL;
         size_t span = page_round(len);
         uint8_t *slots =
