@@ -105,12 +105,14 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
 # The lab's services (lab/apps): unoptimised and with debug information,
 # since the tests read their variables back by name with gdb.
-LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c))
+LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(filter-out lab/apps/agentd.c,$(wildcard lab/apps/*.c)))
+# One links libbdagent, the library an application uses.
+AGENT_APPS := $(BUILD)/bin/agentd
 
 # What runs on a standby machine (a script: built means copied beside bdmon).
 STANDBY := $(BUILD)/bin/bd-standby-restore
 
-all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(STANDBY) $(AGENT_LIB) programs
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(AGENT_APPS) $(STANDBY) $(AGENT_LIB) programs
 
 $(STANDBY): $(BUILD)/bin/%: standby/% $(BUILD)/defs
 	@mkdir -p $(dir $@)
@@ -159,6 +161,9 @@ package:
 $(LAB_APPS): $(BUILD)/bin/%: lab/apps/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O0 -g $(WARN) -pthread -o $@.tmp $< && mv -f $@.tmp $@
+$(AGENT_APPS): $(BUILD)/bin/%: lab/apps/%.c $(AGENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O0 -g $(WARN) -pthread -o $@.tmp $< $(AGENT_LIB) && mv -f $@.tmp $@
 
 $(BUILD)/lab/faults/bdhog: lab/faults/bdhog.c
 	@mkdir -p $(dir $@)
