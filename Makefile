@@ -60,6 +60,7 @@ NIC_SRC     := $(filter-out backdoor-nic/bdnicd.c,$(wildcard backdoor-nic/*.c))
 MON_SRC     := $(filter-out monitor/cli/%,$(wildcard monitor/*/*.c))
 CLI_SRC     := $(wildcard monitor/cli/*.c)
 LIB_SRC     := $(COMMON_SRC) $(NIC_SRC) $(MON_SRC)
+AGENT_SRC   := $(wildcard host-agent/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
@@ -70,6 +71,8 @@ TEST_OBJ = $(patsubst %.c,$(BUILD)/test/%.o,$(1))
 # Everything but the programs' main files, built once per flavour.
 LIB      := $(BUILD)/libbackdoors.a
 TEST_LIB := $(BUILD)/test/libbackdoors.a
+# What applications on a target link (host-agent/bdagent.h).
+AGENT_LIB := $(BUILD)/lib/libbdagent.a
 
 BINS := $(BUILD)/bin/bdnicd $(BUILD)/bin/bdmon $(BUILD)/bin/bdbench $(BUILD)/bin/test_lab \
         $(BUILD)/bin/test_watch $(BUILD)/bin/test_repair $(BUILD)/bin/test_takeover \
@@ -102,12 +105,14 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
 # The lab's services (lab/apps): unoptimised and with debug information,
 # since the tests read their variables back by name with gdb.
-LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c))
+LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(filter-out lab/apps/agentd.c,$(wildcard lab/apps/*.c)))
+# One links libbdagent, the library an application uses.
+AGENT_APPS := $(BUILD)/bin/agentd
 
 # What runs on a standby machine (a script: built means copied beside bdmon).
 STANDBY := $(BUILD)/bin/bd-standby-restore
 
-all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(STANDBY) programs
+all: $(BINS) $(SCRIPTS) $(FAULT_TOOLS) $(LAB_APPS) $(AGENT_APPS) $(STANDBY) $(AGENT_LIB) programs
 
 $(STANDBY): $(BUILD)/bin/%: standby/% $(BUILD)/defs
 	@mkdir -p $(dir $@)
@@ -156,6 +161,9 @@ package:
 $(LAB_APPS): $(BUILD)/bin/%: lab/apps/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O0 -g $(WARN) -pthread -o $@.tmp $< && mv -f $@.tmp $@
+$(AGENT_APPS): $(BUILD)/bin/%: lab/apps/%.c $(AGENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O0 -g $(WARN) -pthread -o $@.tmp $< $(AGENT_LIB) && mv -f $@.tmp $@
 
 $(BUILD)/lab/faults/bdhog: lab/faults/bdhog.c
 	@mkdir -p $(dir $@)
@@ -201,7 +209,12 @@ $(LIB): $(call OBJ,$(LIB_SRC)) $(BUILD)/obj/criu-images.o
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(TEST_LIB): $(call TEST_OBJ,$(LIB_SRC)) $(BUILD)/test/criu-images.o
+$(TEST_LIB): $(call TEST_OBJ,$(LIB_SRC) $(AGENT_SRC)) $(BUILD)/test/criu-images.o
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(AGENT_LIB): $(call OBJ,$(AGENT_SRC))
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	$(AR) rcs $@ $^
 

@@ -47,6 +47,13 @@ static const char usage[] =
     "                            /proc/PID/fdinfo show them: fd, mode, position,\n"
     "                            inode, kind, O_* flags and the path, across mounts\n"
     "                            (pipe:[N], socket:[N], anon_inode:[eventpoll]...).\n"
+    "  agent TARGET PID          what PID's libbdagent beacon says (host-agent/\n"
+    "                            bdagent.h): its regions of application state, the\n"
+    "                            two copies of each and which one holds the last\n"
+    "                            commit, the commits so far, the requests in flight\n"
+    "                            and the threads inside one. Every field is checked\n"
+    "                            (addresses against PID's mappings) first; exit 9\n"
+    "                            when PID uses no libbdagent, 8 for a malformed one.\n"
     "  net TARGET                TCP and UDP sockets of every network namespace, as\n"
     "                            ss -tuanp: state, queues, addresses, namespace and\n"
     "                            owners (pid, fd), listeners included; --json adds\n"
@@ -331,6 +338,7 @@ static const struct cli_command commands[] = {
     {"type", 1, 0, cmd_type},
     {"print", 1, 0, cmd_print},
     {"maps", 1, 0, cmd_maps},
+    {"agent", 1, 0, cmd_agent},
     {"files", 1, 0, cmd_files},
     {"net", 0, 0, cmd_net},
     {"layouts check", 0, 0, cmd_layouts_check},

@@ -111,6 +111,7 @@ int cmd_print(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_ps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_files(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_agent(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_net(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);
