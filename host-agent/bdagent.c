@@ -55,6 +55,15 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
                 siglongjmp(point, 1);
 }
 
+/* Every page of the beacon mapped in: a reader from outside translates
+ * it through the process's page tables, where a page never touched has no
+ * entry (the thread table's far end, or a forked child's copy). */
+static void touch(volatile uint8_t *m, size_t size)
+{
+        for (size_t at = 0; at < size; at += PAGE)
+                m[at] = m[at];
+}
+
 /* A child of fork() would share its parent's beacon (a shared mapping),
  * and each would write the other's: the child gets a beacon of its own,
  * a copy at the same address, with only its one thread in it. */
@@ -77,6 +86,7 @@ static void after_fork(void)
                 munmap(beacon, size);
                 beacon = NULL;
         } else {
+                touch((volatile uint8_t *)beacon, size);
                 beacon->pid = getpid();
                 int inside = me && me->inside;
                 for (uint32_t i = 0; i < beacon->nthreads && i < BD_AGENT_MAX_THREADS; i++)
@@ -112,6 +122,7 @@ int bd_agent_init(const char *name)
         close(fd);
         if (m == MAP_FAILED)
                 return -err;
+        touch(m, size);
         struct bd_agent_beacon *b = m;
         b->version = BD_AGENT_VERSION;
         b->size = sizeof(*b);

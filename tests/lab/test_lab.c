@@ -1026,6 +1026,36 @@ static void test_files_and_net_match_host2(void **state)
         result_free(&r);
 }
 
+/* A service keeping its state with libbdagent (lab/apps/agentd): its
+ * beacon as bdmon agent reads it out of host2's memory, the memfd found
+ * among its mappings, committing as it serves; a process without one is
+ * told so (exit 9). The service is stopped here. */
+static void test_agent_beacon(void **state)
+{
+        (void)state;
+        long pid = host2_pid("agentd -n lab-agent </dev/null >/dev/null 2>&1 & echo $!");
+        struct result r = vm("host2", "sleep 0.5; grep memfd /proc/%ld/maps", pid);
+        expect_ok(&r, "agentd's memfd on host2");
+        assert_non_null(strstr(r.out, "/memfd:bdagent:lab-agent (deleted)"));
+        result_free(&r);
+        r = vm("mon", BDMON " --json agent host2 %ld", pid);
+        expect_ok(&r, "bdmon agent");
+        print_message("%.400s", r.out);
+        char pidtext[32];
+        snprintf(pidtext, sizeof(pidtext), "\"beacon_pid\":%ld,", pid);
+        assert_non_null(strstr(r.out, "\"name\":\"lab-agent\""));
+        assert_non_null(strstr(r.out, pidtext));
+        assert_non_null(strstr(r.out, "\"regions\":[{\"name\":\"state\""));
+        assert_non_null(strstr(r.out, "\"len\":528,"));
+        assert_null(strstr(r.out, "\"commits\":0,"));
+        assert_null(strstr(r.out, "\"committed\":null"));
+        result_free(&r);
+        r = vm("mon", BDMON " agent host2 1");
+        expect_refusal(&r, 9, "maps no libbdagent beacon");
+        result_free(&r);
+        ok(vm("host2", "kill %ld", pid), "stopping agentd");
+}
+
 /* Typed access through BTF: a string in a global struct, every CPU's copy
  * of a per-CPU counter, and a member path through a pointer. */
 static void test_print_variables(void **state)
@@ -2227,6 +2257,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_maps_and_user_memory),
             cmocka_unit_test(test_files_and_net_match_host2),
             cmocka_unit_test(test_print_variables),
+            cmocka_unit_test(test_agent_beacon),
             cmocka_unit_test(test_layouts_check_and_export),
             cmocka_unit_test(test_dmesg_follow),
             cmocka_unit_test(test_views_from_ram_file),

@@ -81,9 +81,27 @@ static int setup(void **state)
         return beacon ? 0 : -1;
 }
 
+/* Whether the page at addr is in pid's page table (/proc/PID/pagemap's
+ * bit 63): what a reader through the page tables needs. */
+static int present(pid_t pid, uint64_t addr)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint64_t e = 0;
+        assert_int_equal(fseek(f, (long)(addr / 4096 * 8), SEEK_SET), 0);
+        assert_int_equal(fread(&e, 8, 1, f), 1);
+        fclose(f);
+        return (int)(e >> 63);
+}
+
 static void test_beacon(void **state)
 {
         (void)state;
+        /* Its thread table's far end too, which no thread has written. */
+        for (uint64_t at = 0; at < sizeof(*beacon); at += 4096)
+                assert_true(present(getpid(), (uintptr_t)beacon + at));
         assert_int_equal(beacon->magic, BD_AGENT_MAGIC);
         assert_int_equal(beacon->version, BD_AGENT_VERSION);
         assert_int_equal(beacon->size, sizeof(*beacon));
@@ -221,8 +239,10 @@ static void test_stopped_anywhere(void **state)
                 struct iovec local = {&b, sizeof(b)}, remote = {(void *)beacon, sizeof(b)};
                 assert_int_equal(process_vm_readv(child, &local, 1, &remote, 1, 0),
                                  (ssize_t)sizeof(b));
-                /* Its own beacon (fork gave it one), at the same address. */
+                /* Its own beacon (fork gave it one), at the same address,
+                 * every page of it mapped. */
                 assert_int_equal(b.pid, child);
+                assert_true(present(child, (uintptr_t)beacon + 4096));
                 uint64_t k = b.committed;
                 assert_true(k <= 1);
                 assert_int_equal(b.generation[k] % 2, 0);
