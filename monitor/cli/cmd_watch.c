@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +55,10 @@ struct view {
         struct bd_live screen;
         /* --resurrect: done once; while its standby command runs, the
          * serving thread reaps no child (it would take that one's
-         * status from the waiting target thread). */
-        int resurrected;
-        atomic_int standby_running;
+         * status from the waiting target thread). The flag changes, and
+         * is read for a round of reaping, under reap_lock. */
+        int resurrected, standby_running;
+        pthread_mutex_t reap_lock;
 };
 
 /* --resurrect: the panicked kernel's process written and handed to the
@@ -69,9 +69,13 @@ static int resurrect(struct view *v, struct bd_watcher *w)
 {
         struct cli *cli = v->cli;
         struct cli_resurrection r;
-        atomic_store(&v->standby_running, 1);
+        pthread_mutex_lock(&v->reap_lock);
+        v->standby_running = 1;
+        pthread_mutex_unlock(&v->reap_lock);
         cli_resurrect(cli, w->prog, (int32_t)cli->resurrect, &r);
-        atomic_store(&v->standby_running, 0);
+        pthread_mutex_lock(&v->reap_lock);
+        v->standby_running = 0;
+        pthread_mutex_unlock(&v->reap_lock);
         struct bd_wallclock clk = bd_wallclock_now();
         char when[48];
         bd_wallclock_iso(clk.wall_ns, cli->json, when, sizeof(when));
@@ -257,8 +261,13 @@ static struct bd_error *read_policy(struct cli *cli, struct bd_policy *policy)
 
 static void reap(struct view *v)
 {
-        while ((!v || !atomic_load(&v->standby_running)) && waitpid(-1, NULL, WNOHANG) > 0)
-                ;
+        if (v)
+                pthread_mutex_lock(&v->reap_lock);
+        if (!v || !v->standby_running)
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+        if (v)
+                pthread_mutex_unlock(&v->reap_lock);
 }
 
 /* --shard: this monitor's share of names (of the config's targets when
@@ -347,8 +356,10 @@ static int watch(struct cli *cli, char **names, int nnames)
         struct view *v = calloc(1, sizeof(*v));
         if (!v && !rc)
                 rc = cli_report(&bd_error_nomem);
-        if (v)
+        if (v) {
                 bd_record_queue_init(&v->recq);
+                pthread_mutex_init(&v->reap_lock, NULL);
+        }
         if (!rc && cli->record && !(v->rec = fopen(cli->record, "ae")))
                 rc = cli_report(
                     bd_error_new(BD_ERR_IO, "--record %s: %s", cli->record, strerror(errno)));
@@ -449,8 +460,10 @@ static int watch(struct cli *cli, char **names, int nnames)
                 v->rec_errno = errno;
         if (v && v->rec_errno && !rc)
                 rc = cli_report(bd_error_new(BD_ERR_IO, "--record: %s", strerror(v->rec_errno)));
-        if (v)
+        if (v) {
                 bd_record_queue_destroy(&v->recq);
+                pthread_mutex_destroy(&v->reap_lock);
+        }
         free(v);
         reap(NULL);
         return rc;
