@@ -33,10 +33,15 @@ static void print_json(int32_t pid, const struct bd_agent_view *a)
                        r->live, r->len, r->slot[0], r->slot[1]);
         }
         printf("],\"threads\":[");
-        for (uint32_t i = 0; i < b->nthreads; i++)
-                printf("%s{\"tid\":%" PRId32 ",\"inside\":%s,\"requests\":%" PRIu64 "}",
-                       i ? "," : "", b->thread[i].tid, b->thread[i].inside ? "true" : "false",
+        const char *sep = "";
+        for (uint32_t i = 0; i < b->nthreads; i++) {
+                if (!b->thread[i].tid) /* not filled in yet */
+                        continue;
+                printf("%s{\"tid\":%" PRId32 ",\"inside\":%s,\"requests\":%" PRIu64 "}", sep,
+                       b->thread[i].tid, b->thread[i].inside ? "true" : "false",
                        b->thread[i].requests);
+                sep = ",";
+        }
         printf("]}\n");
 }
 

@@ -73,7 +73,9 @@ struct bd_error *bd_agent_check(const void *buf, size_t len, uint64_t at, const 
         }
         for (uint32_t i = 0; i < b->nthreads; i++) {
                 const struct bd_agent_thread *t = &b->thread[i];
-                if (t->tid <= 0 || (uint32_t)t->tid > PID_LIMIT || t->inside > 1)
+                /* tid 0: an entry its thread has claimed but not yet
+                 * filled in (a live process read mid-way). */
+                if (t->tid < 0 || (uint32_t)t->tid > PID_LIMIT || t->inside > 1)
                         return bad(at, "a thread's entry is malformed");
         }
         return NULL;

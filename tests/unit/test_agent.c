@@ -74,6 +74,9 @@ static void test_good_beacon(void **state)
         assert_bd_ok(bd_agent_check(&good, sizeof(good), BEACON_AT, &vs, &view));
         assert_int_equal(view.beacon, BEACON_AT);
         assert_string_equal(view.b.region[1].name, "table.v2");
+        /* A thread's entry claimed but not filled in yet. */
+        good.thread[1].tid = 0;
+        assert_bd_ok(bd_agent_check(&good, sizeof(good), BEACON_AT, &vs, &view));
         /* Before its first region: nothing committed yet. */
         good.nregions = 0;
         good.committed = BD_AGENT_NONE;
@@ -142,7 +145,9 @@ static void test_bent_fields(void **state)
         refused("private writable");
         good.region[0].slot[0] = BEACON_AT; /* the memfd */
         refused("private writable");
-        good.thread[1].tid = 0;
+        good.thread[1].tid = -1;
+        refused("thread");
+        good.thread[1].tid = 5 << 20;
         refused("thread");
         good.thread[0].inside = 2;
         refused("thread");
