@@ -176,9 +176,11 @@ int bd_region(void *ptr, size_t len, const char *name)
         r->len = len;
         r->slot[0] = (uint64_t)(uintptr_t)slots;
         r->slot[1] = (uint64_t)(uintptr_t)(slots + span);
-        __atomic_store_n(&beacon->nregions, beacon->nregions + 1, __ATOMIC_RELEASE);
+        /* committed before the count: a reader never sees a region
+         * with nothing committed. */
         if (beacon->committed == BD_AGENT_NONE)
                 __atomic_store_n(&beacon->committed, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&beacon->nregions, beacon->nregions + 1, __ATOMIC_RELEASE);
         unlock();
         return 0;
 }
