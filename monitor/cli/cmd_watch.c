@@ -80,34 +80,50 @@ static int resurrect(struct view *v, struct bd_watcher *w)
         char when[48];
         bd_wallclock_iso(clk.wall_ns, cli->json, when, sizeof(when));
         const struct bd_error *why = r.err ? r.err : r.standby_err;
-        pthread_mutex_lock(&v->out);
+        /* Said where events go: the live view's lines, or standard output. */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f) {
+                cli_resurrection_free(&r);
+                return BD_ERR_NOMEM;
+        }
         if (cli->json) {
-                printf("{\"time\":\"%s\",\"unix_ns\":%" PRIu64 ",\"target\":", when, clk.wall_ns);
-                bd_json_string(stdout, w->target.name);
-                fputs(",\"resurrect\":", stdout);
+                fprintf(f, "{\"time\":\"%s\",\"unix_ns\":%" PRIu64 ",\"target\":", when,
+                        clk.wall_ns);
+                bd_json_string(f, w->target.name);
+                fputs(",\"resurrect\":", f);
                 if (r.err)
-                        printf("{\"pid\":%" PRId32 "}", r.pid);
+                        fprintf(f, "{\"pid\":%" PRId32 "}", r.pid);
                 else
-                        cli_resurrection_json(stdout, cli, &r);
+                        cli_resurrection_json(f, cli, &r);
                 if (why) {
-                        printf(",\"exit\":%d,\"error\":", why->code);
-                        bd_json_string(stdout, why->message);
+                        fprintf(f, ",\"exit\":%d,\"error\":", why->code);
+                        bd_json_string(f, why->message);
                 }
-                puts("}");
+                fputs("}\n", f);
         } else {
-                printf("%s ", when);
-                bd_put_text(stdout, w->target.name, strlen(w->target.name));
-                printf(" resurrect %" PRId32 ": ", r.pid);
+                fprintf(f, "%s ", when);
+                bd_put_text(f, w->target.name, strlen(w->target.name));
+                fprintf(f, " resurrect %" PRId32 ": ", r.pid);
                 if (!r.err)
-                        cli_resurrection_text(stdout, cli, &r);
+                        cli_resurrection_text(f, cli, &r);
                 if (why) {
-                        fputs("failed: ", stdout);
-                        bd_put_text(stdout, why->message, strlen(why->message));
-                        putchar('\n');
+                        fputs("failed: ", f);
+                        bd_put_text(f, why->message, strlen(why->message));
+                        fputc('\n', f);
                 }
         }
-        int rc = cli_flush();
+        int rc = fclose(f) ? BD_ERR_NOMEM : 0;
+        pthread_mutex_lock(&v->out);
+        if (!rc && v->live) {
+                bd_error_destroy(bd_live_add_text(&v->screen, text));
+        } else if (!rc) {
+                fputs(text, stdout);
+                rc = cli_flush();
+        }
         pthread_mutex_unlock(&v->out);
+        free(text);
         cli_resurrection_free(&r);
         return rc;
 }

@@ -50,6 +50,17 @@ struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *
         return keep(v, f, &line, &len);
 }
 
+struct bd_error *bd_live_add_text(struct bd_live *v, const char *text)
+{
+        char *line = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&line, &len);
+        if (!f)
+                return &bd_error_nomem;
+        fputs(text, f);
+        return keep(v, f, &line, &len);
+}
+
 void bd_live_draw(FILE *f, const struct bd_live *v, const struct bd_watcher_summary *w, size_t n,
                   uint64_t interval_ns, const struct bd_wallclock *clk)
 {

@@ -30,6 +30,9 @@ struct bd_error *bd_live_add(struct bd_live *v, const struct bd_watcher *w,
 /* The same for the line of w's repair (bd_event_write_repair_text()). */
 struct bd_error *bd_live_add_repair(struct bd_live *v, const struct bd_watcher *w,
                                     const char *record, const struct bd_wallclock *clk);
+/* The same for text another part of the watch tells (its first
+ * BD_LIVE_LINE - 1 bytes). */
+struct bd_error *bd_live_add_text(struct bd_live *v, const char *text);
 /* The whole screen for the n watchers summed up in w, from the terminal's clearing to
  * the oldest-first events: interval_ns is the probe period shown, clk's
  * wall-clock reading the time. The caller flushes f. */
