@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tasks.h"
+#include "../walk/addr_set.h"
 #include "../walk/walk.h"
 
 struct bd_error *bd_user_mm_of_pid(struct bd_program *prog, int32_t pid, struct bd_user_mm *out)
@@ -123,58 +124,19 @@ struct bd_user_pages {
         struct bd_phys_iov iov[BATCH_RUNS];
         size_t n, bytes;
         uint8_t *buf;
-        /* Every frame read, by open addressing on pfn + 1 (0: empty),
-         * at most half full. */
-        uint64_t *frames;
-        size_t frames_cap, frames_n;
+        struct bd_addr_set frames; /* every frame read */
         uint64_t pages_read, pages_again;
 };
-
-static size_t frame_hash(uint64_t key)
-{
-        return (size_t)(key * 0x9e3779b97f4a7c15ull >> 20);
-}
-
-/* 1 when pfn was read before, 0 when it is new, -1 out of memory. */
-static int seen_frame(struct bd_user_pages *w, uint64_t pfn)
-{
-        if (2 * (w->frames_n + 1) > w->frames_cap) {
-                size_t cap = w->frames_cap ? 2 * w->frames_cap : 1024;
-                uint64_t *t = calloc(cap, sizeof(*t));
-                if (!t)
-                        return -1;
-                for (size_t i = 0; i < w->frames_cap; i++) {
-                        if (!w->frames[i])
-                                continue;
-                        size_t h = frame_hash(w->frames[i]);
-                        while (t[h & (cap - 1)])
-                                h++;
-                        t[h & (cap - 1)] = w->frames[i];
-                }
-                free(w->frames);
-                w->frames = t, w->frames_cap = cap;
-        }
-        for (size_t h = frame_hash(pfn + 1);; h++) {
-                uint64_t *slot = &w->frames[h & (w->frames_cap - 1)];
-                if (*slot == pfn + 1)
-                        return 1;
-                if (!*slot) {
-                        *slot = pfn + 1;
-                        w->frames_n++;
-                        return 0;
-                }
-        }
-}
 
 /* Counts the pages of a run just read. */
 static struct bd_error *count_frames(struct bd_user_pages *w, uint64_t pa, uint64_t len)
 {
         for (uint64_t off = 0; off < len; off += 4096) {
-                int seen = seen_frame(w, (pa + off) >> 12);
-                if (seen < 0)
+                int added = bd_addr_set_insert(&w->frames, (pa + off) >> 12);
+                if (added < 0)
                         return &bd_error_nomem;
                 w->pages_read++;
-                w->pages_again += (uint64_t)seen;
+                w->pages_again += (uint64_t)!added;
         }
         return NULL;
 }
@@ -278,6 +240,8 @@ struct bd_error *bd_user_pages_new(struct bd_program *prog, const struct bd_user
                 return &bd_error_nomem;
         }
         w->prog = prog, w->mm = mm;
+        /* Every frame of the process's address space (2^48 bytes). */
+        bd_addr_set_init(&w->frames, (size_t)1 << 36);
         find_zero_pages(prog, &w->zero);
         *out = w;
         return NULL;
@@ -299,7 +263,7 @@ void bd_user_pages_free(struct bd_user_pages *w)
 {
         if (w) {
                 bd_pgtable_cache_release(&w->cache);
-                free(w->frames);
+                bd_addr_set_free(&w->frames);
                 free(w->buf);
                 free(w);
         }
