@@ -26,7 +26,6 @@ static struct shared_map *shared;
 struct file_phys {
         struct bd_phys base;
         struct shared_map *shared;
-        struct bd_file_map map; /* the shared one's */
         uint64_t file_offset[BD_MAX_WINDOWS];
 };
 
@@ -71,7 +70,7 @@ static struct bd_error *file_read(struct bd_phys *p, const struct bd_phys_piece 
         struct file_phys *f = (struct file_phys *)p;
         for (size_t i = 0; i < n; i++)
                 memcpy(pieces[i].buf,
-                       f->map.data + f->file_offset[pieces[i].window] + pieces[i].offset,
+                       f->shared->map.data + f->file_offset[pieces[i].window] + pieces[i].offset,
                        pieces[i].len);
         p->round_trips++;
         return NULL;
@@ -87,8 +86,8 @@ static struct bd_error *file_cas(struct bd_phys *p, struct bd_phys_cas_piece *pi
                         pc->state = BD_CAS_REFUSED;
                         return bd_error_new(BD_ERR_USAGE, "word not 8-byte aligned in the file");
                 }
-                __atomic_compare_exchange_n((uint64_t *)(void *)(f->map.data + at), &v, pc->desired,
-                                            0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                __atomic_compare_exchange_n((uint64_t *)(void *)(f->shared->map.data + at), &v,
+                                            pc->desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
                 pc->found = v;
                 pc->state = BD_CAS_ANSWERED;
         }
@@ -198,11 +197,10 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
                 free(f);
                 return &bd_error_nomem;
         }
-        f->map = f->shared->map;
         f->base.ops = &file_ops;
         f->base.cas_method = &file_cas_method;
-        err = bd_file_layout(f->map.data, f->map.size, f->base.windows, f->file_offset,
-                             &f->base.nwindows);
+        err = bd_file_layout(f->shared->map.data, f->shared->map.size, f->base.windows,
+                             f->file_offset, &f->base.nwindows);
         if (err) {
                 file_close(&f->base);
                 return bd_error_wrap(err, "%s", path);
@@ -210,7 +208,8 @@ struct bd_error *bd_phys_open_file(const char *path, int writable, struct bd_phy
         for (unsigned i = 0; i < f->base.nwindows; i++)
                 f->base.windows[i].access = writable ? BD_ACCESS_RW : BD_ACCESS_RO;
         /* A RAM file may be a running VM's memory; an ELF core is a moment. */
-        f->base.still = f->map.size >= sizeof(Elf64_Ehdr) && !memcmp(f->map.data, ELFMAG, SELFMAG);
+        f->base.still = f->shared->map.size >= sizeof(Elf64_Ehdr) &&
+                        !memcmp(f->shared->map.data, ELFMAG, SELFMAG);
         snprintf(f->base.describe, sizeof(f->base.describe), "file %s", path);
         *out = &f->base;
         return NULL;
