@@ -235,6 +235,15 @@ static void advance_tnow(struct bd_classifier *c, const struct bd_probe_sample *
         c->tnow += latest - c->tnow < cap ? latest - c->tnow : cap;
 }
 
+/* The cpu switched tasks at monitor time t_ns, target time n: whatever
+ * waited or locked it since is over. */
+static void switched(struct bd_classify_cpu *t, uint64_t t_ns, uint64_t n)
+{
+        t->t_switch = t_ns;
+        t->n_switch = n;
+        t->waiting = t->lock = t->taint_soft = 0;
+}
+
 /* Update every tracker from the last accepted sample to s. */
 static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
 {
@@ -294,14 +303,27 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                 /* The watchdog's stopper thread preempts even a SCHED_FIFO
                  * task when its hrtimer fires, and hands the cpu straight
                  * back: two switches, the same task, a watchdog tick. The
-                 * tasks waiting for the cpu still wait. */
-                int stopper = p->curr == q->curr && q->nr_switches - p->nr_switches == 2 &&
-                              p->hrtimer_interrupts != q->hrtimer_interrupts;
-                if (idle || p->curr != q->curr || (p->nr_switches != q->nr_switches && !stopper)) {
-                        t->t_switch = s->t_ns;
-                        t->n_switch = c->tnow;
-                        t->waiting = t->lock = t->taint_soft = 0;
+                 * tasks waiting for the cpu still wait. A batch read takes
+                 * milliseconds, so the tick and the switches may show in
+                 * consecutive samples, in either order: a tick alone waits
+                 * for its pair one sample, a pair alone for its tick (and
+                 * counts as a switch, at its own sample, if none comes). */
+                int same = p->curr == q->curr && !idle;
+                uint64_t switches = q->nr_switches - p->nr_switches;
+                int tick = p->hrtimer_interrupts != q->hrtimer_interrupts;
+                int pair = same && switches == 2;
+                int stopper = pair && (tick || t->tick_alone);
+                if (t->pair_alone && !(tick && same && !switches))
+                        switched(t, t->t_pair, t->n_pair);
+                int paired = t->pair_alone && tick;
+                t->pair_alone = pair && !stopper;
+                if (t->pair_alone) {
+                        t->t_pair = s->t_ns;
+                        t->n_pair = c->tnow;
                 }
+                t->tick_alone = tick && same && !switches && !paired;
+                if (!same || (switches && !stopper && !t->pair_alone))
+                        switched(t, s->t_ns, c->tnow);
                 if (!idle && q->nr_running >= 2) {
                         if (!t->waiting) {
                                 t->t_wait = s->t_ns;

@@ -109,12 +109,15 @@ struct bd_classify_cpu {
         int waiting;       /* nr_running >= 2 since t_wait, without a switch */
         int lock;          /* BD_STATE_HARD_LOCKUP, _SOFT_LOCKUP or 0 */
         int taint_soft;    /* the kernel's softlockup verdict points here */
+        int tick_alone;    /* the last sample saw a watchdog tick but no switch */
+        int pair_alone;    /* the last sample saw two switches back to the same task but no tick */
         uint64_t t_switch; /* last sample where it switched, went idle or came up */
         uint64_t t_tick;   /* last sample where its clock moved twice in a row */
         uint64_t t_wait;
         uint64_t t_others; /* last sample where jiffies or another cpu moved */
-        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait. */
-        uint64_t n_switch, n_tick, n_wait;
+        uint64_t t_pair;   /* the sample of pair_alone */
+        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair. */
+        uint64_t n_switch, n_tick, n_wait, n_pair;
 };
 
 /* A verdict (internal). */
