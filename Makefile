@@ -9,7 +9,9 @@
 #                   watch's detection latency per fault kind (bench/detect);
 #                   repair time per persistent fault against a reboot (bench/repair);
 #                   dumps filtered at the source against perftest and makedumpfile
-#                   (bench/dump); resurrection against a reboot (bench/resurrect)
+#                   (bench/dump); resurrection against a reboot (bench/resurrect);
+#                   libbdagent's overhead and checkpoints' cost (bench/checkpoint);
+#                   one monitor and many targets (bench/fleet)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min: no alarm;

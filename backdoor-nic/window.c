@@ -108,12 +108,16 @@ int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned
                         return BD_ERR_RANGE;
                 total += n;
         }
+        /* In order, each segment's loads done before the next one's
+         * begin: a monitor reads a generation, what it guards and the
+         * generation again in one request (bd_phys_read_ordered). */
         size_t at = 0;
         for (unsigned i = 0; i < nsegs; i++) {
                 uint64_t off;
                 uint32_t n;
                 bd_wire_readv_get(segs, i, &off, &n);
                 memcpy(out + at, w->map + off, n);
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
                 at += n;
         }
         *len = total;

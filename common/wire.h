@@ -84,7 +84,9 @@ enum bd_op {
 
 /* A READV request's data is a list of segments, BD_READV_SEG_LEN bytes
  * each (offset u64, length u32); the reply's data is their bytes in order,
- * BD_INLINE_MAX at most in all. */
+ * BD_INLINE_MAX at most in all. The NIC reads the segments in order, each
+ * finished before the next begins: a reader of a generation-guarded copy
+ * gets generation, data and generation again in one request. */
 #define BD_READV_SEG_LEN  12
 #define BD_READV_MAX_SEGS 64
 

@@ -3,10 +3,14 @@
 #include "bdagent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/agent_beacon.h"
@@ -145,6 +149,42 @@ int bd_agent_init(const char *name)
         return 0;
 }
 
+/* A checkpoint's copy of region name (bdmon checkpoints ... --to), when
+ * BD_AGENT_RESTORE_ENV names a directory: its contents into ptr. 0 when
+ * there is none to load or it was loaded, -EMSGSIZE when it is not len
+ * bytes (another build of the program), -errno when it cannot be read. */
+static int load_checkpoint(void *ptr, size_t len, const char *name)
+{
+        const char *dir = getenv(BD_AGENT_RESTORE_ENV);
+        if (!dir || !*dir)
+                return 0;
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -ENAMETOOLONG;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        struct stat st;
+        int rc = fstat(fd, &st) ? -errno : (size_t)st.st_size != len ? -EMSGSIZE : 0;
+        /* Into a copy first: a short read must not leave ptr half-loaded. */
+        uint8_t *copy = rc ? NULL : malloc(len);
+        if (!rc && !copy)
+                rc = -ENOMEM;
+        for (size_t got = 0; !rc && got < len;) {
+                ssize_t r = read(fd, copy + got, len - got);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                rc = r < 0 ? -errno : !r ? -EMSGSIZE : 0;
+                got += r > 0 ? (size_t)r : 0;
+        }
+        if (!rc)
+                memcpy(ptr, copy, len);
+        free(copy);
+        close(fd);
+        return rc;
+}
+
 int bd_region(void *ptr, size_t len, const char *name)
 {
         if (!beacon)
@@ -162,6 +202,8 @@ int bd_region(void *ptr, size_t len, const char *name)
                 rc = -EBUSY;
         else if (beacon->nregions == BD_AGENT_MAX_REGIONS)
                 rc = -ENOSPC;
+        else
+                rc = load_checkpoint(ptr, len, name);
         if (rc) {
                 unlock();
                 munmap(slots, 2 * span);

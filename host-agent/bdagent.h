@@ -32,6 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The environment variable naming a checkpoint's directory to load. */
+#define BD_AGENT_RESTORE_ENV "BDAGENT_RESTORE"
+
 /* What a resurrection did, for the recovery procedure. */
 struct bd_resurrection {
         uint64_t rolled_back; /* requests in flight at the death, rolled back */
@@ -48,7 +51,15 @@ int bd_agent_init(const char *name);
 /* Register len bytes at ptr (1 to 16 MiB, at most 16 regions, name as for
  * bd_agent_init) as state to commit; its contents now are its first
  * committed state. Not while a request is in flight (-EBUSY). 0, or
- * -errno: EINVAL, ENOSPC (16 already), ENOMEM, ENOENT (no bd_agent_init). */
+ * -errno: EINVAL, ENOSPC (16 already), ENOMEM, ENOENT (no bd_agent_init).
+ *
+ * A fresh instance started from a checkpoint (bdmon checkpoints DIR
+ * VERSION --to COMMAND, the host that ran the old one gone): with
+ * BD_AGENT_RESTORE_ENV naming a directory, the file there named as the
+ * region is loaded into ptr first, and is its first committed state
+ * instead; -EMSGSIZE when that file is not len bytes, -errno when it
+ * cannot be read (ptr untouched then). A region the directory has no file
+ * for keeps its contents. */
 int bd_region(void *ptr, size_t len, const char *name);
 
 /* Begin a request in this thread: records the thread's recovery point.

@@ -54,6 +54,36 @@ static const char usage[] =
     "                            and the threads inside one. Every field is checked\n"
     "                            (addresses against PID's mappings) first; exit 9\n"
     "                            when PID uses no libbdagent, 8 for a malformed one.\n"
+    "  checkpoint TARGET PID --store DIR\n"
+    "                            remote micro-checkpoints of PID's libbdagent state:\n"
+    "                            every --interval (default 50 ms) one whole copy of\n"
+    "                            the slot its last commit wrote, read over the\n"
+    "                            fabric (the slot's generation, its regions, the\n"
+    "                            generation again and the pages translated again,\n"
+    "                            each step waited for: a copy the process rewrote or\n"
+    "                            moved meanwhile is read again, at most 4 times an\n"
+    "                            interval, else the interval is missed and counted).\n"
+    "                            A copy holding a commit not stored yet becomes a\n"
+    "                            version in DIR: 4-KiB chunks named by hash, each\n"
+    "                            stored once, so a version costs the disk only what\n"
+    "                            changed. The oldest versions go to keep --keep N\n"
+    "                            (default 1000) in --store-size (default 1G); their\n"
+    "                            chunks are unlinked a few per interval. Runs until\n"
+    "                            --duration S, SIGINT or SIGTERM, then prints what\n"
+    "                            it did; exit 9 when not one version was stored.\n"
+    "  checkpoints DIR [VERSION] the versions a checkpoint store keeps; with VERSION\n"
+    "                            (a number, or newest) that one, every chunk read\n"
+    "                            back and checked against its hash, and with -o OUT\n"
+    "                            its regions written as OUT/NAME. With --to COMMAND\n"
+    "                            (and VERSION), a fresh instance of the service\n"
+    "                            from it, when the host that ran it is gone: the\n"
+    "                            regions are written (to -o OUT, default\n"
+    "                            DIR/restore-VERSION), then COMMAND runs as\n"
+    "                            resurrect runs it, the directory as its last\n"
+    "                            argument; it starts the service on the standby\n"
+    "                            with BDAGENT_RESTORE set to that directory, where\n"
+    "                            libbdagent loads each region as it is registered\n"
+    "                            (exit 13 when COMMAND fails).\n"
     "  net TARGET                TCP and UDP sockets of every network namespace, as\n"
     "                            ss -tuanp: state, queues, addresses, namespace and\n"
     "                            owners (pid, fd), listeners included; --json adds\n"
@@ -205,7 +235,8 @@ static const char usage[] =
     "      --tcp, --udp    net: only TCP sockets, or only UDP ones.\n"
     "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
     "      --interval MS   dmesg -f: poll period (default 500); watch: probe\n"
-    "                      period (default 10).\n"
+    "                      period (default 10); checkpoint: copy period\n"
+    "                      (default 50).\n"
     "      --on-alarm CMD  watch: run CMD (sh -c) on every failure, with\n"
     "                      BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_CPU,\n"
     "                      BDMON_PID, BDMON_EVIDENCE, BDMON_INCIDENT and\n"
@@ -243,9 +274,10 @@ static const char usage[] =
     "                      max by (target) across them (contrib/prometheus).\n"
     "      --record FILE   watch: append every probe's readings to FILE, a line\n"
     "                      each (for replaying into the classifier).\n"
-    "      --duration S    watch: stop after S seconds (default: until SIGINT or\n"
-    "                      SIGTERM). SIGHUP opens --record and --audit again by\n"
-    "                      name (after logrotate has renamed them).\n"
+    "      --duration S    watch, checkpoint: stop after S seconds (default:\n"
+    "                      until SIGINT or SIGTERM). watch: SIGHUP opens --record\n"
+    "                      and --audit again by name (after logrotate has renamed\n"
+    "                      them).\n"
     "      --hung-ms MS    watch: a task in D this long without a switch is hung\n"
     "                      (default 1000; the kernel's own detector waits 120 s).\n"
     "      --repair POLICY watch: run the repairs POLICY calls for (see above); with\n"
@@ -270,16 +302,24 @@ static const char usage[] =
     "                      or zstd (as -z: on the lab's monitor it costs no\n"
     "                      more time than no compression, zlib 40 % more;\n"
     "                      crash, drgn and libkdumpfile on Debian 12 read it).\n"
+    "      --store DIR     checkpoint: the store's directory (made if missing; one\n"
+    "                      writer at a time).\n"
+    "      --keep N        checkpoint: versions kept at most (default 1000).\n"
+    "      --store-size SIZE\n"
+    "                      checkpoint: bytes the kept versions may hold (K, M, G\n"
+    "                      suffixes; default 1G); the newest is kept whatever its\n"
+    "                      size.\n"
     "      --images DIR    resurrect, watch --resurrect: the image directory to\n"
     "                      create.\n"
-    "      --to COMMAND    resurrect, watch --resurrect: the standby's restore\n"
-    "                      command, run once the images are whole (resurrect:\n"
-    "                      exit 13 when it fails).\n"
-    "      --to-images DIR resurrect --to: the images' directory as the standby\n"
+    "      --to COMMAND    resurrect, watch --resurrect, checkpoints: the standby's\n"
+    "                      restore command, run once the images (or regions) are\n"
+    "                      whole (exit 13 when it fails).\n"
+    "      --to-images DIR resurrect, checkpoints --to: the directory as the standby\n"
     "                      sees it (shared storage mounted elsewhere); default:\n"
     "                      DIR made absolute.\n"
     "  -o, --output FILE   dump: the vmcore; core: the core file; layouts export:\n"
-    "                      the layout file\n"
+    "                      the layout file; checkpoints: the directory for a\n"
+    "                      version's regions\n"
     "                      ('-': standard output).\n"
     "      --layout FILE   take structure offsets from a stored layout file, not\n"
     "                      the kernel's BTF.\n"
@@ -339,6 +379,8 @@ static const struct cli_command commands[] = {
     {"print", 1, 0, cmd_print},
     {"maps", 1, 0, cmd_maps},
     {"agent", 1, 0, cmd_agent},
+    {"checkpoint", 1, 0, cmd_checkpoint},
+    {"checkpoints", -1, 2, cmd_checkpoints},
     {"files", 1, 0, cmd_files},
     {"net", 0, 0, cmd_net},
     {"layouts check", 0, 0, cmd_layouts_check},
@@ -417,6 +459,9 @@ int main(int argc, char **argv)
                 OPT_SHARD,
                 OPT_REPLICAS,
                 OPT_VERSION,
+                OPT_STORE,
+                OPT_KEEP,
+                OPT_STORE_SIZE,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -466,6 +511,9 @@ int main(int argc, char **argv)
             {"dump-level", required_argument, NULL, 'd'},
             {"resume", no_argument, NULL, OPT_RESUME},
             {"compress", required_argument, NULL, OPT_COMPRESS},
+            {"store", required_argument, NULL, OPT_STORE},
+            {"keep", required_argument, NULL, OPT_KEEP},
+            {"store-size", required_argument, NULL, OPT_STORE_SIZE},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, OPT_VERSION},
@@ -642,6 +690,21 @@ int main(int argc, char **argv)
                         if (parse_long(optarg, 0x3fffffff, &cli.resurrect))
                                 return cli_usage_error("bad pid '%s'", optarg);
                         break;
+                case OPT_STORE:
+                        cli.store = optarg;
+                        break;
+                case OPT_KEEP:
+                        if (cli_parse_number(optarg, &num, 0) || !num || num > 1000000)
+                                return cli_usage_error("bad --keep '%s' (1 to 1000000 versions)",
+                                                       optarg);
+                        cli.keep = (unsigned)num;
+                        break;
+                case OPT_STORE_SIZE:
+                        if (cli_parse_number(optarg, &num, 1) || num < (1u << 20))
+                                return cli_usage_error("bad --store-size '%s' (bytes, at least 1M)",
+                                                       optarg);
+                        cli.store_size = num;
+                        break;
                 case OPT_SLEEP:
                         cli.open.busy_poll = 0;
                         poll_set = 1;
@@ -727,11 +790,25 @@ int main(int argc, char **argv)
                 return cli_usage_error("--incident-rate and --incident-quota are for watch, not "
                                        "'%s'",
                                        name);
+        if ((cli.store || cli.keep || cli.store_size) && strcmp(name, "checkpoint"))
+                return cli_usage_error("--store, --keep and --store-size are for checkpoint, not "
+                                       "'%s'",
+                                       name);
+        if (!strcmp(name, "checkpoint")) {
+                if (!cli.interval_set)
+                        cli.interval_ms = 50;
+                if (!cli.keep)
+                        cli.keep = 1000;
+                if (!cli.store_size)
+                        cli.store_size = 1ull << 30;
+        }
         if (cmd->nargs == -1) {
-                if (optind != argc)
-                        return cli_usage_error("'targets' takes no arguments, not '%s'",
-                                               argv[optind]);
-                return cmd->run(&cli, NULL, NULL, 0);
+                if (cli.images || (cli.to && strcmp(name, "checkpoints")))
+                        return cli_usage_error("--images and --to are not for '%s'", name);
+                if (argc - optind > cmd->more_args)
+                        return cli_usage_error("too many arguments, from '%s'",
+                                               argv[optind + cmd->more_args]);
+                return cmd->run(&cli, NULL, argv + optind, argc - optind);
         }
         int want = cmd->nargs + (cli.source ? 0 : 1);
         if (argc - optind < want || argc - optind > want + cmd->more_args) {

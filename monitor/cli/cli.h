@@ -51,6 +51,10 @@ struct cli {
         unsigned incident_rate;  /* --incident-rate: incidents a minute per target */
         uint64_t incident_quota; /* --incident-quota: bytes of the incident directory */
         uint64_t max_read;       /* --max-read, 0: each view's default budget */
+        /* checkpoint */
+        const char *store;   /* --store DIR */
+        unsigned keep;       /* --keep N: versions kept */
+        uint64_t store_size; /* --store-size SIZE: bytes they may hold */
         struct bd_open_options open;
 };
 
@@ -112,6 +116,8 @@ int cmd_ps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_maps(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_files(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_agent(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_checkpoint(struct cli *cli, struct bd_phys *p, char **args, int nargs);
+int cmd_checkpoints(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_net(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_check(struct cli *cli, struct bd_phys *p, char **args, int nargs);
 int cmd_layouts_export(struct cli *cli, struct bd_phys *p, char **args, int nargs);

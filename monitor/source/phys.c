@@ -20,9 +20,23 @@ int bd_phys_window_of(const struct bd_phys *p, uint64_t addr)
 #define PIECE_BATCH 16384
 
 static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n,
-                                    struct bd_phys_piece *pieces, size_t cap);
+                                    struct bd_phys_piece *pieces, size_t cap, int ordered);
 
-struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
+/* Read pieces in the order given, each complete before the next begins:
+ * the source's own way if it has one, else a piece at a time. */
+static struct bd_error *read_in_order(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                      size_t n)
+{
+        if (p->ops->read_ordered)
+                return p->ops->read_ordered(p, pieces, n);
+        struct bd_error *err = NULL;
+        for (size_t i = 0; !err && i < n; i++)
+                err = p->ops->read(p, &pieces[i], 1);
+        return err;
+}
+
+static struct bd_error *read_iov(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n,
+                                 int ordered)
 {
         /* A piece per iov, unless one spans windows. */
         struct bd_phys_piece few[8];
@@ -30,14 +44,24 @@ struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov 
         struct bd_phys_piece *pieces = cap <= 8 ? few : malloc(cap * sizeof(*pieces));
         if (!pieces)
                 return &bd_error_nomem;
-        struct bd_error *err = read_pieces(p, iov, n, pieces, cap <= 8 ? 8 : cap);
+        struct bd_error *err = read_pieces(p, iov, n, pieces, cap <= 8 ? 8 : cap, ordered);
         if (pieces != few)
                 free(pieces);
         return err;
 }
 
+struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
+{
+        return read_iov(p, iov, n, 0);
+}
+
+struct bd_error *bd_phys_read_ordered(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n)
+{
+        return read_iov(p, iov, n, 1);
+}
+
 static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n,
-                                    struct bd_phys_piece *pieces, size_t cap)
+                                    struct bd_phys_piece *pieces, size_t cap, int ordered)
 {
         size_t np = 0;
         for (size_t i = 0; i < n; i++) {
@@ -61,7 +85,8 @@ static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov 
                         pieces[np++] = (struct bd_phys_piece){(unsigned)w, off, buf, chunk};
                         if (np == cap) {
                                 p->batches++;
-                                struct bd_error *err = p->ops->read(p, pieces, np);
+                                struct bd_error *err = ordered ? read_in_order(p, pieces, np)
+                                                               : p->ops->read(p, pieces, np);
                                 if (err)
                                         return err;
                                 np = 0;
@@ -75,7 +100,7 @@ static struct bd_error *read_pieces(struct bd_phys *p, const struct bd_phys_iov 
         if (!np)
                 return NULL;
         p->batches++;
-        return p->ops->read(p, pieces, np);
+        return ordered ? read_in_order(p, pieces, np) : p->ops->read(p, pieces, np);
 }
 
 struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len)

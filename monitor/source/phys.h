@@ -42,6 +42,11 @@ struct bd_phys;
 struct bd_phys_ops {
         /* Read every piece; sources pipeline them as far as they can. */
         struct bd_error *(*read)(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
+        /* Read the pieces in order, each complete before the next begins,
+         * in as few round trips as the source can; NULL: a piece at a time
+         * through read. */
+        struct bd_error *(*read_ordered)(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                         size_t n);
         /* Compare-and-swap every piece in order, pipelined as far as the
          * source can, each piece's state saying how far it got. After a
          * failure nothing more is sent; the answers to what was are
@@ -92,6 +97,13 @@ struct bd_phys_iov {
 struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_t len);
 /* Read several ranges in one pipelined batch. */
 struct bd_error *bd_phys_read_batch(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n);
+/* Read several ranges in the order given, each complete before the next
+ * begins (pieces of one batch may complete in any order): what reading a
+ * generation, the data it guards and the generation again needs. A NIC's
+ * mediated window does it in one round trip for small ranges (a READV,
+ * copied by the NIC's CPU in order); other sources take a round trip a
+ * range. */
+struct bd_error *bd_phys_read_ordered(struct bd_phys *p, const struct bd_phys_iov *iov, size_t n);
 /* Which of the npages pages from addr (page-aligned, inside the windows)
  * hold only zero bytes: bit i of zero (LSB first, (npages + 7) / 8
  * bytes) set for page i. A source that can tell without moving the pages

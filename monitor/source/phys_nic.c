@@ -127,12 +127,17 @@ static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what
 }
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n);
+static struct bd_error *nic_read_ordered(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                         size_t n);
 static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n);
 static void nic_close(struct bd_phys *p);
 static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
                                     size_t np);
-static const struct bd_phys_ops nic_ops = {
-    .read = nic_read, .cas = nic_cas, .close = nic_close, .zeromap = nic_zeromap};
+static const struct bd_phys_ops nic_ops = {.read = nic_read,
+                                           .read_ordered = nic_read_ordered,
+                                           .cas = nic_cas,
+                                           .close = nic_close,
+                                           .zeromap = nic_zeromap};
 
 /* A window's memory key allows remote read only (bdnicd registers it so),
  * so the NIC's CPU does every CAS, and so it should: see backdoor-nic's
@@ -320,17 +325,15 @@ static struct bd_error *start_zeromap(struct nic_phys *n, struct bd_nic_read_op 
                             });
 }
 
-static int vec_candidate(const struct bd_phys *p, const struct bd_phys_piece *pc)
-{
-        return p->windows[pc->window].mode != BD_MODE_DIRECT && pc->len <= VEC_PIECE_MAX;
-}
-
-/* How many pieces from pieces[0] go together in one READV: small, mediated,
- * of one window, and fitting one inline reply. Below 2, a plain READ. */
-static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n)
+/* How many pieces from pieces[0] go together in one READV: mediated, at
+ * most piece_max bytes each, of one window, and fitting one inline reply.
+ * Below 2, a plain READ. */
+static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n,
+                      size_t piece_max)
 {
         size_t k = 0, total = 0;
-        while (k < n && k < BD_READV_MAX_SEGS && vec_candidate(p, &pieces[k]) &&
+        while (k < n && k < BD_READV_MAX_SEGS &&
+               p->windows[pieces[k].window].mode != BD_MODE_DIRECT && pieces[k].len <= piece_max &&
                pieces[k].window == pieces[0].window && total + pieces[k].len <= BD_INLINE_MAX)
                 total += pieces[k++].len;
         return k;
@@ -469,7 +472,7 @@ static struct bd_error *wait_some(struct nic_phys *n, struct bd_nic_read_op *ops
 /* Reads, or (zeromap) zero maps, of every piece, as many in flight as
  * the NIC takes. */
 static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np,
-                                 int zeromap)
+                                 int zeromap, size_t vec_piece_max)
 {
         struct nic_phys *n = (struct nic_phys *)p;
         struct bd_nic_read_op ops[STAGE_SLOTS] = {{0}};
@@ -493,7 +496,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                 slot++;
                         if (slot == STAGE_SLOTS)
                                 break;
-                        size_t k = zeromap || off ? 0 : vec_run(p, pc, np - pi);
+                        size_t k = zeromap || off ? 0 : vec_run(p, pc, np - pi, vec_piece_max);
                         if (k >= 2) {
                                 err = start_vec(n, &ops[slot], pc, k);
                                 pi += k;
@@ -535,13 +538,29 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np)
 {
-        return pipeline(p, pieces, np, 0);
+        return pipeline(p, pieces, np, 0, VEC_PIECE_MAX);
 }
 
 static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
                                     size_t np)
 {
-        return pipeline(p, pieces, np, 1);
+        return pipeline(p, pieces, np, 1, 0);
+}
+
+/* A run of mediated pieces that fits one reply in one READV (bdnicd reads
+ * its segments in order), anything else a piece at a time; each waited
+ * for before the next is sent. */
+static struct bd_error *nic_read_ordered(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                         size_t np)
+{
+        struct bd_error *err = NULL;
+        for (size_t i = 0, k; !err && i < np; i += k) {
+                k = vec_run(p, &pieces[i], np - i, BD_INLINE_MAX);
+                if (k < 2)
+                        k = 1;
+                err = pipeline(p, &pieces[i], k, 0, BD_INLINE_MAX);
+        }
+        return err;
 }
 
 /* How many pieces from pc[0] go in one request: of one window, at most

@@ -1056,6 +1056,93 @@ static void test_agent_beacon(void **state)
         ok(vm("host2", "kill %ld", pid), "stopping agentd");
 }
 
+/* A JSON number field of a summary line, or -1. */
+static long json_long(const char *json, const char *key)
+{
+        char buf[32];
+        return json_field(json, key, buf, sizeof(buf)) ? -1 : strtol(buf, NULL, 10);
+}
+
+/* Remote micro-checkpoints of a service under load (issue 13): agentd
+ * commits a request every millisecond or so while bdmon checkpoint copies
+ * its committed slot every 50 ms for 5 s. Versions are stored (counted:
+ * none is no pass), each read back from the store with every chunk checked
+ * against its hash is whole by the service's own checksum, their request
+ * counts only grow, the store keeps no more than --keep and no chunk that
+ * no kept version holds; the newest, read back after the service is gone,
+ * is whole too, and a fresh instance started from it (checkpoints --to)
+ * goes on from its state. A process without the library is refused (exit
+ * 9). */
+static void test_agent_checkpoint(void **state)
+{
+        (void)state;
+        long pid = host2_pid("agentd -n lab-ckpt -i 1 </dev/null >/dev/null 2>&1 & echo $!");
+        struct result r = vm("mon",
+                             "rm -rf /tmp/ckpt /tmp/ckv; sleep 0.5; " BDMON
+                             " --json checkpoint host2 %ld --store /tmp/ckpt --duration 5"
+                             " --keep 40",
+                             pid);
+        expect_ok(&r, "bdmon checkpoint");
+        print_message("%s", r.out);
+        long stored = json_long(r.out, "versions_stored"),
+             intervals = json_long(r.out, "intervals");
+        long missed = json_long(r.out, "missed");
+        const char *kept_at = strstr(r.out, "\"kept\":");
+        assert_non_null(kept_at);
+        long kept = json_long(kept_at, "versions");
+        result_free(&r);
+        print_message("%ld versions stored in %ld intervals (%ld missed), %ld kept\n", stored,
+                      intervals, missed, kept);
+        assert_true(intervals >= 50);
+        assert_true(stored >= intervals / 2);
+        assert_int_equal(kept, stored < 40 ? stored : 40);
+
+        /* Every kept version, read back and checked by the service. */
+        r = vm("mon",
+               "mkdir -p /tmp/ckv && n=0 && last=0 && for v in $(" BDMON
+               " --json checkpoints /tmp/ckpt | grep -o '\"version\":[0-9]*' | cut -d: -f2);"
+               " do " BDMON " checkpoints /tmp/ckpt $v -o /tmp/ckv/$v >/dev/null || exit 1;"
+               " out=$(agentd -c /tmp/ckv/$v/state) || { echo torn $v; exit 1; }; set -- $out;"
+               " [ $2 -gt $last ] || { echo not after $last: $v $2; exit 1; };"
+               " last=$2; n=$((n + 1)); done; echo $n whole, the last after $last requests;"
+               " ls /tmp/ckpt/chunks | wc -l");
+        expect_ok(&r, "every kept version whole");
+        print_message("%s", r.out);
+        assert_int_equal(strtol(r.out, NULL, 10), kept);
+        /* A version's one chunk each (528 bytes): no chunk left unreclaimed. */
+        const char *nl = strchr(r.out, '\n');
+        assert_non_null(nl);
+        assert_true(strtol(nl + 1, NULL, 10) <= kept);
+        result_free(&r);
+
+        ok(vm("host2", "kill %ld", pid), "stopping agentd");
+        r = vm("mon",
+               BDMON " checkpoints /tmp/ckpt newest -o /tmp/ckv/newest >/dev/null && agentd -c "
+                     "/tmp/ckv/newest/state");
+        expect_ok(&r, "the newest version, the service gone");
+        unsigned long counter = 0;
+        assert_int_equal(sscanf(r.out, "whole %lu", &counter), 1);
+        result_free(&r);
+        /* A fresh instance from it (mon standing in for the standby): it
+         * goes on from the checkpoint's counter. */
+        r = vm("mon", BDMON " checkpoints /tmp/ckpt newest --to 'BDAGENT_RESTORE=$BDMON_IMAGES"
+                            " agentd -n restored -i 1 -t 1 > /tmp/restored.out; true' >/dev/null &&"
+                            " cat /tmp/restored.out");
+        expect_ok(&r, "checkpoints --to: a fresh instance from the newest version");
+        print_message("restored from request %lu: %s", counter, r.out);
+        unsigned long made = 0, after = 0;
+        double secs;
+        assert_int_equal(sscanf(r.out, "%lu requests in %lf s, counter %lu", &made, &secs, &after),
+                         3);
+        assert_true(made > 0);
+        assert_int_equal(after, counter + made);
+        result_free(&r);
+
+        r = vm("mon", BDMON " checkpoint host2 1 --store /tmp/ckpt-none --duration 1");
+        expect_refusal(&r, 9, "maps no libbdagent beacon");
+        result_free(&r);
+}
+
 /* Typed access through BTF: a string in a global struct, every CPU's copy
  * of a per-CPU counter, and a member path through a pointer. */
 static void test_print_variables(void **state)
@@ -2261,6 +2348,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_files_and_net_match_host2),
             cmocka_unit_test(test_print_variables),
             cmocka_unit_test(test_agent_beacon),
+            cmocka_unit_test(test_agent_checkpoint),
             cmocka_unit_test(test_layouts_check_and_export),
             cmocka_unit_test(test_dmesg_follow),
             cmocka_unit_test(test_views_from_ram_file),

@@ -1,0 +1,294 @@
+#include "copy.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernel/pgtable.h"
+
+/* The beacon's fields before its region table: what a read checks. The
+ * library maps the beacon page-aligned, so they lie in its first page. */
+#define HEAD_LEN offsetof(struct bd_agent_beacon, region)
+
+struct bd_agent_copier {
+        struct bd_program *prog;
+        int32_t pid;
+        struct bd_user_mm mm;
+        struct bd_agent_view view;
+        uint8_t *buf[BD_AGENT_MAX_REGIONS];
+        /* Per slot, a piece per page of every region: where it is read
+         * from. Translated when first needed and checked after every read,
+         * so that the tables cost one batch a level per copy, not a walk
+         * per page. */
+        struct bd_phys_iov *iov[2];
+        size_t npieces[2];
+        int mapped[2];
+        uint64_t head_pa;
+        int head_mapped;
+        struct bd_pgtable_cache *tables;
+        struct bd_pgtable_range *ranges; /* the head's page and a slot's regions */
+};
+
+static void drop_buffers(struct bd_agent_copier *c)
+{
+        for (int i = 0; i < BD_AGENT_MAX_REGIONS; i++) {
+                free(c->buf[i]);
+                c->buf[i] = NULL;
+        }
+        for (int s = 0; s < 2; s++) {
+                free(c->iov[s]);
+                c->iov[s] = NULL;
+                c->npieces[s] = 0;
+                c->mapped[s] = 0;
+        }
+        free(c->ranges);
+        c->ranges = NULL;
+        c->head_mapped = 0;
+}
+
+static uint64_t pages_of(uint64_t addr, uint64_t len)
+{
+        return ((addr + len + 4095) >> 12) - (addr >> 12);
+}
+
+/* (Re)read the beacon and size the buffers for its regions. */
+static struct bd_error *load(struct bd_agent_copier *c)
+{
+        drop_buffers(c);
+        struct bd_error *err = bd_agent_read(c->prog, c->pid, &c->view);
+        if (!err)
+                err = bd_user_mm_of_pid(c->prog, c->pid, &c->mm);
+        if (err)
+                return err;
+        for (int s = 0; s < 2; s++) {
+                size_t pieces = 0;
+                for (uint32_t i = 0; i < c->view.b.nregions; i++)
+                        pieces += pages_of(c->view.b.region[i].slot[s], c->view.b.region[i].len);
+                if (!(c->iov[s] = calloc(pieces ? pieces : 1, sizeof(*c->iov[s]))))
+                        return &bd_error_nomem;
+        }
+        for (uint32_t i = 0; i < c->view.b.nregions; i++)
+                if (!(c->buf[i] = malloc(c->view.b.region[i].len)))
+                        return &bd_error_nomem;
+        if (!(c->ranges = calloc(c->view.b.nregions + 1, sizeof(*c->ranges))))
+                return &bd_error_nomem;
+        return NULL;
+}
+
+struct bd_error *bd_agent_copier_new(struct bd_program *prog, int32_t pid,
+                                     struct bd_agent_copier **out)
+{
+        *out = NULL;
+        struct bd_agent_copier *c = calloc(1, sizeof(*c));
+        if (!c || !(c->tables = calloc(1, sizeof(*c->tables)))) {
+                free(c);
+                return &bd_error_nomem;
+        }
+        c->prog = prog;
+        c->pid = pid;
+        struct bd_error *err = load(c);
+        if (err) {
+                bd_agent_copier_free(c);
+                return err;
+        }
+        *out = c;
+        return NULL;
+}
+
+void bd_agent_copier_free(struct bd_agent_copier *c)
+{
+        if (!c)
+                return;
+        drop_buffers(c);
+        bd_pgtable_cache_release(c->tables);
+        free(c->tables);
+        free(c);
+}
+
+const struct bd_agent_view *bd_agent_copier_view(const struct bd_agent_copier *c)
+{
+        return &c->view;
+}
+
+static struct bd_error *translate(struct bd_agent_copier *c, uint64_t va, uint64_t *pa)
+{
+        struct bd_pgtable_leaf leaf;
+        struct bd_error *err = bd_pgtable_lookup(c->prog->phys, c->tables, c->mm.pgd_phys,
+                                                 c->prog->k->levels, va, &leaf);
+        if (err)
+                return err;
+        if (!leaf.present || leaf.protnone)
+                return bd_error_new(BD_ERR_NOT_FOUND, "the page at 0x%" PRIx64 " is not in memory",
+                                    va);
+        *pa = leaf.paddr;
+        return NULL;
+}
+
+/* The page tables as they are now, for the head's page and slot s's
+ * regions: read afresh a level at a time (a page moved since the last
+ * pass must be seen moved). *moved: a frame differs from what was read
+ * through. */
+static struct bd_error *map(struct bd_agent_copier *c, int s, int *moved)
+{
+        bd_pgtable_cache_release(c->tables);
+        memset(c->tables, 0, sizeof(*c->tables));
+        size_t n = 0;
+        c->ranges[n++] = (struct bd_pgtable_range){c->view.beacon, c->view.beacon + 4096};
+        for (uint32_t i = 0; i < c->view.b.nregions; i++) {
+                const struct bd_agent_region *r = &c->view.b.region[i];
+                c->ranges[n++] = (struct bd_pgtable_range){r->slot[s] & ~4095ull,
+                                                           (r->slot[s] + r->len + 4095) & ~4095ull};
+        }
+        struct bd_error *err = bd_pgtable_prefetch(c->prog->phys, c->tables, c->mm.pgd_phys,
+                                                   c->prog->k->levels, c->ranges, n);
+        uint64_t pa;
+        if (!err)
+                err = translate(c, c->view.beacon, &pa);
+        if (err)
+                return err;
+        *moved = c->head_mapped && pa != c->head_pa;
+        c->head_pa = pa;
+        c->head_mapped = 1;
+        size_t k = 0;
+        for (uint32_t i = 0; i < c->view.b.nregions; i++) {
+                const struct bd_agent_region *r = &c->view.b.region[i];
+                uint64_t va = r->slot[s], left = r->len;
+                uint8_t *to = c->buf[i];
+                while (left) {
+                        uint64_t len = 4096 - (va & 4095);
+                        if (len > left)
+                                len = left;
+                        if ((err = translate(c, va, &pa)))
+                                return err;
+                        struct bd_phys_iov *p = &c->iov[s][k++];
+                        *moved |= c->mapped[s] && p->addr != pa;
+                        *p = (struct bd_phys_iov){pa, to, (size_t)len};
+                        va += len;
+                        to += len;
+                        left -= len;
+                }
+        }
+        c->npieces[s] = k;
+        c->mapped[s] = 1;
+        return NULL;
+}
+
+static struct bd_error *read_head(struct bd_agent_copier *c, struct bd_agent_beacon *h)
+{
+        return bd_phys_read(c->prog->phys, c->head_pa, h, HEAD_LEN);
+}
+
+/* Whether both slots' regions and two heads fit one request's reply: then
+ * one ordered read takes the head, both slots and the head again, and the
+ * time between the two heads is the NIC's copying, not round trips. */
+static int fits_one_read(const struct bd_agent_copier *c)
+{
+        size_t bytes = 2 * HEAD_LEN;
+        for (uint32_t i = 0; i < c->view.b.nregions; i++)
+                bytes += 2 * c->view.b.region[i].len;
+        return bytes <= BD_INLINE_MAX && c->npieces[0] + c->npieces[1] + 2 <= BD_READV_MAX_SEGS;
+}
+
+/* The head, slot s's regions (s from that head) and the head again, in
+ * that order (pieces of one batch may complete in any order). */
+static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_beacon *head,
+                                  struct bd_agent_beacon *after, int *s)
+{
+        struct bd_error *err;
+        if (c->mapped[0] && c->mapped[1] && fits_one_read(c)) {
+                struct bd_phys_iov ord[BD_READV_MAX_SEGS];
+                uint8_t scratch[BD_INLINE_MAX];
+                size_t n = 0, at = 0;
+                ord[n++] = (struct bd_phys_iov){c->head_pa, head, HEAD_LEN};
+                for (int t = 0; t < 2; t++)
+                        for (size_t i = 0; i < c->npieces[t]; i++) {
+                                ord[n++] = (struct bd_phys_iov){c->iov[t][i].addr, scratch + at,
+                                                                c->iov[t][i].len};
+                                at += c->iov[t][i].len;
+                        }
+                ord[n++] = (struct bd_phys_iov){c->head_pa, after, HEAD_LEN};
+                if ((err = bd_phys_read_ordered(c->prog->phys, ord, n)))
+                        return err;
+                *s = head->committed == 1;
+                for (size_t i = 0, k = 1 + (*s ? c->npieces[0] : 0); i < c->npieces[*s]; i++)
+                        memcpy(c->iov[*s][i].buf, ord[k + i].buf, c->iov[*s][i].len);
+                return NULL;
+        }
+        if ((err = read_head(c, head)))
+                return err;
+        *s = head->committed == 1;
+        if (!c->mapped[*s]) {
+                int moved;
+                if ((err = map(c, *s, &moved)))
+                        return err;
+        }
+        if ((err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s])))
+                return err;
+        return read_head(c, after);
+}
+
+/* Whether the head still describes the beacon that was checked. */
+static int same_beacon(const struct bd_agent_beacon *a, const struct bd_agent_beacon *h)
+{
+        return h->magic == a->magic && h->version == a->version && h->size == a->size &&
+               h->pid == a->pid && !memcmp(h->name, a->name, sizeof(h->name));
+}
+
+struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tries,
+                                      struct bd_agent_copy *out)
+{
+        memset(out, 0, sizeof(*out));
+        struct bd_agent_beacon head, after;
+        struct bd_error *err = NULL;
+        int moved = 0, s = 0;
+        for (int t = 0; !err && t < 2; t++)
+                if (!c->mapped[t])
+                        err = map(c, t, &moved);
+        while (!err && out->tries < max_tries) {
+                out->tries++;
+                if ((err = read_copy(c, &head, &after, &s)))
+                        break;
+                if (!same_beacon(&c->view.b, &head)) {
+                        /* Moved, or gone: the tables say which. */
+                        if ((err = map(c, s, &moved)) || moved)
+                                continue;
+                        return bd_error_new(BD_ERR_NOT_FOUND,
+                                            "pid %d: its libbdagent beacon is gone", c->pid);
+                }
+                if (head.nregions != c->view.b.nregions) {
+                        /* A region registered since: the table is read and
+                         * checked again before anything in it is followed. */
+                        if (out->reread)
+                                return bd_error_new(BD_ERR_PROTOCOL,
+                                                    "pid %d: its beacon's regions keep changing",
+                                                    c->pid);
+                        if ((err = load(c)) || (err = map(c, 0, &moved)) ||
+                            (err = map(c, 1, &moved)))
+                                break;
+                        out->reread = 1;
+                        out->tries--;
+                        continue;
+                }
+                if (head.committed == BD_AGENT_NONE)
+                        return bd_error_new(BD_ERR_NOT_FOUND, "pid %d has committed nothing yet",
+                                            c->pid);
+                if (head.committed > 1)
+                        return bd_error_new(BD_ERR_PROTOCOL,
+                                            "pid %d: its committed slot is neither 0 nor 1",
+                                            c->pid);
+                uint64_t gen = head.generation[s];
+                /* Odd: lapped, the writer is in this slot again. Then the
+                 * pages translated again: what was read came from them. */
+                if ((gen & 1) || after.generation[s] != gen || (err = map(c, s, &moved)) || moved)
+                        continue;
+                out->whole = 1;
+                out->slot = s;
+                out->generation = gen;
+                out->commits = head.commits;
+                for (uint32_t i = 0; i < c->view.b.nregions; i++)
+                        out->data[i] = c->buf[i];
+                return NULL;
+        }
+        return err ? bd_error_wrap(err, "pid %d's committed state", c->pid) : NULL;
+}
