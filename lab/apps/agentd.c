@@ -3,14 +3,15 @@
  * few milliseconds, with a checksum the service writes into its state so
  * that a copy read from outside can be checked.
  *
- *   agentd [-n NAME] [-i MS] [-s KIB] [-w USEC] [-t SECONDS] [-N]
+ *   agentd [-n NAME] [-i MS] [-s KIB] [-w USEC] [-t SECONDS [-S SECONDS]] [-N]
  *                                NAME: the beacon's (default agentd); a
  *                                request every MS (0: back to back); -s: a
  *                                second region of KIB KiB, 8 bytes of it
  *                                written per request; -w: USEC of work per
  *                                request besides; -t: stop after SECONDS
  *                                and print the requests made and the
- *                                counter (BDAGENT_RESTORE: started from a
+ *                                counter, -S: those of its last part only,
+ *                                after SECONDS (BDAGENT_RESTORE: started from a
  *                                checkpoint, it goes on from there); -N: without
  *                                the library (its overhead, for bench/)
  *   agentd -c FILE               check a copy of the state read from outside
@@ -86,9 +87,9 @@ static uint64_t now_ns(void)
 int main(int argc, char **argv)
 {
         const char *name = "agentd";
-        long ms = 5, seconds = 0, kib = 0;
+        long ms = 5, seconds = 0, kib = 0, skip = 0;
         int c, lib = 1;
-        while ((c = getopt(argc, argv, "n:i:c:t:s:w:N")) != -1) {
+        while ((c = getopt(argc, argv, "n:i:c:t:s:w:S:N")) != -1) {
                 if (c == 'c')
                         return check(optarg);
                 else if (c == 'n')
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
                         kib = atol(optarg);
                 else if (c == 'w')
                         work_ns = (uint64_t)atol(optarg) * 1000u;
+                else if (c == 'S')
+                        skip = atol(optarg);
                 else if (c == 'N')
                         lib = 0;
                 else {
@@ -128,7 +131,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         struct timespec pause = {ms / 1000, (ms % 1000) * 1000000};
-        uint64_t start = now_ns(), n = 0;
+        uint64_t start = now_ns(), n = 0, counted = 0, from = start + (uint64_t)skip * 1000000000u;
         for (;;) {
                 if (lib) {
                         bd_request_begin();
@@ -138,12 +141,18 @@ int main(int argc, char **argv)
                         apply();
                 }
                 n++;
+                if (!counted && skip && !(n & 63) && now_ns() >= from) {
+                        counted = n;
+                        from = now_ns();
+                }
                 if (ms)
                         nanosleep(&pause, NULL);
                 if (seconds && !(n & 63) && now_ns() - start >= (uint64_t)seconds * 1000000000u)
                         break;
         }
-        printf("%llu requests in %.3f s, counter %llu\n", (unsigned long long)n,
-               (double)(now_ns() - start) / 1e9, (unsigned long long)st.counter);
+        if (!skip)
+                from = start;
+        printf("%llu requests in %.3f s, counter %llu\n", (unsigned long long)(n - counted),
+               (double)(now_ns() - from) / 1e9, (unsigned long long)st.counter);
         return 0;
 }

@@ -11,6 +11,9 @@
  * library maps the beacon page-aligned, so they lie in its first page. */
 #define HEAD_LEN offsetof(struct bd_agent_beacon, region)
 
+/* Page-table entries checked in the one ordered read, at most. */
+#define MAX_REFS 32
+
 struct bd_agent_copier {
         struct bd_program *prog;
         int32_t pid;
@@ -28,6 +31,13 @@ struct bd_agent_copier {
         int head_mapped;
         struct bd_pgtable_cache *tables;
         struct bd_pgtable_range *ranges; /* the head's page and a slot's regions */
+        /* Every page-table entry the translations of the head and both
+         * slots went through, as read then (the one-read path checks them
+         * in the same request); nrefs 0: too many to. */
+        struct {
+                uint64_t phys, value;
+        } ref[MAX_REFS];
+        size_t nrefs;
 };
 
 static void drop_buffers(struct bd_agent_copier *c)
@@ -111,6 +121,25 @@ const struct bd_agent_view *bd_agent_copier_view(const struct bd_agent_copier *c
         return &c->view;
 }
 
+/* The entries a translation went through, kept once each; past
+ * MAX_REFS the one-read path is given up (nrefs SIZE_MAX). */
+static void keep_refs(struct bd_agent_copier *c, const struct bd_pgtable_leaf *leaf)
+{
+        for (unsigned i = 0; i < leaf->nchain && c->nrefs != SIZE_MAX; i++) {
+                size_t k = 0;
+                while (k < c->nrefs && c->ref[k].phys != leaf->chain_phys[i])
+                        k++;
+                if (k < c->nrefs)
+                        continue;
+                if (c->nrefs == MAX_REFS) {
+                        c->nrefs = SIZE_MAX;
+                        break;
+                }
+                c->ref[c->nrefs].phys = leaf->chain_phys[i];
+                c->ref[c->nrefs++].value = leaf->chain[i];
+        }
+}
+
 static struct bd_error *translate(struct bd_agent_copier *c, uint64_t va, uint64_t *pa)
 {
         struct bd_pgtable_leaf leaf;
@@ -118,6 +147,7 @@ static struct bd_error *translate(struct bd_agent_copier *c, uint64_t va, uint64
                                                  c->prog->k->levels, va, &leaf);
         if (err)
                 return err;
+        keep_refs(c, &leaf);
         if (!leaf.present || leaf.protnone)
                 return bd_error_new(BD_ERR_NOT_FOUND, "the page at 0x%" PRIx64 " is not in memory",
                                     va);
@@ -179,26 +209,42 @@ static struct bd_error *read_head(struct bd_agent_copier *c, struct bd_agent_bea
         return bd_phys_read(c->prog->phys, c->head_pa, h, HEAD_LEN);
 }
 
-/* Whether both slots' regions and two heads fit one request's reply: then
- * one ordered read takes the head, both slots and the head again, and the
- * time between the two heads is the NIC's copying, not round trips. */
+/* Both slots translated afresh, the entries they went through kept. */
+static struct bd_error *map_both(struct bd_agent_copier *c)
+{
+        int moved;
+        c->nrefs = 0;
+        struct bd_error *err = map(c, 0, &moved);
+        return err ? err : map(c, 1, &moved);
+}
+
+/* Whether the head, both slots' regions, the head again and the kept
+ * page-table entries fit one request: then one ordered read takes them
+ * all, the time between the two heads is the NIC's copying rather than
+ * round trips, and the entries read last say whether the pages were still
+ * where they were read from. */
 static int fits_one_read(const struct bd_agent_copier *c)
 {
-        size_t bytes = 2 * HEAD_LEN;
+        if (c->nrefs == SIZE_MAX)
+                return 0;
+        size_t bytes = 2 * HEAD_LEN + 8 * c->nrefs;
         for (uint32_t i = 0; i < c->view.b.nregions; i++)
                 bytes += 2 * c->view.b.region[i].len;
-        return bytes <= BD_INLINE_MAX && c->npieces[0] + c->npieces[1] + 2 <= BD_READV_MAX_SEGS;
+        return bytes <= BD_INLINE_MAX &&
+               c->npieces[0] + c->npieces[1] + 2 + c->nrefs <= BD_READV_MAX_SEGS;
 }
 
 /* The head, slot s's regions (s from that head) and the head again, in
- * that order (pieces of one batch may complete in any order). */
+ * that order (pieces of one batch may complete in any order); *moved: the
+ * pages were not all where they were read from. */
 static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_beacon *head,
-                                  struct bd_agent_beacon *after, int *s)
+                                  struct bd_agent_beacon *after, int *s, int *moved)
 {
         struct bd_error *err;
-        if (c->mapped[0] && c->mapped[1] && fits_one_read(c)) {
+        if (fits_one_read(c)) {
                 struct bd_phys_iov ord[BD_READV_MAX_SEGS];
                 uint8_t scratch[BD_INLINE_MAX];
+                uint64_t entry[MAX_REFS];
                 size_t n = 0, at = 0;
                 ord[n++] = (struct bd_phys_iov){c->head_pa, head, HEAD_LEN};
                 for (int t = 0; t < 2; t++)
@@ -208,24 +254,26 @@ static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_bea
                                 at += c->iov[t][i].len;
                         }
                 ord[n++] = (struct bd_phys_iov){c->head_pa, after, HEAD_LEN};
+                for (size_t i = 0; i < c->nrefs; i++)
+                        ord[n++] = (struct bd_phys_iov){c->ref[i].phys, &entry[i], 8};
                 if ((err = bd_phys_read_ordered(c->prog->phys, ord, n)))
                         return err;
                 *s = head->committed == 1;
                 for (size_t i = 0, k = 1 + (*s ? c->npieces[0] : 0); i < c->npieces[*s]; i++)
                         memcpy(c->iov[*s][i].buf, ord[k + i].buf, c->iov[*s][i].len);
-                return NULL;
+                *moved = 0;
+                for (size_t i = 0; i < c->nrefs; i++)
+                        *moved |= entry[i] != c->ref[i].value;
+                return *moved ? map_both(c) : NULL;
         }
         if ((err = read_head(c, head)))
                 return err;
         *s = head->committed == 1;
-        if (!c->mapped[*s]) {
-                int moved;
-                if ((err = map(c, *s, &moved)))
-                        return err;
-        }
-        if ((err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s])))
+        if ((err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s])) ||
+            (err = read_head(c, after)))
                 return err;
-        return read_head(c, after);
+        /* The tables afresh, a level at a time. */
+        return map(c, *s, moved);
 }
 
 /* Whether the head still describes the beacon that was checked. */
@@ -240,18 +288,20 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
 {
         memset(out, 0, sizeof(*out));
         struct bd_agent_beacon head, after;
-        struct bd_error *err = NULL;
+        struct bd_error *err = c->mapped[0] && c->mapped[1] ? NULL : map_both(c);
         int moved = 0, s = 0;
-        for (int t = 0; !err && t < 2; t++)
-                if (!c->mapped[t])
-                        err = map(c, t, &moved);
         while (!err && out->tries < max_tries) {
                 out->tries++;
-                if ((err = read_copy(c, &head, &after, &s)))
+                if ((err = read_copy(c, &head, &after, &s, &moved)))
                         break;
                 if (!same_beacon(&c->view.b, &head)) {
                         /* Moved, or gone: the tables say which. */
-                        if ((err = map(c, s, &moved)) || moved)
+                        uint64_t was = c->head_pa;
+                        if (moved)
+                                continue;
+                        if ((err = map_both(c)))
+                                break;
+                        if (c->head_pa != was)
                                 continue;
                         return bd_error_new(BD_ERR_NOT_FOUND,
                                             "pid %d: its libbdagent beacon is gone", c->pid);
@@ -263,8 +313,7 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
                                 return bd_error_new(BD_ERR_PROTOCOL,
                                                     "pid %d: its beacon's regions keep changing",
                                                     c->pid);
-                        if ((err = load(c)) || (err = map(c, 0, &moved)) ||
-                            (err = map(c, 1, &moved)))
+                        if ((err = load(c)) || (err = map_both(c)))
                                 break;
                         out->reread = 1;
                         out->tries--;
@@ -278,9 +327,9 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
                                             "pid %d: its committed slot is neither 0 nor 1",
                                             c->pid);
                 uint64_t gen = head.generation[s];
-                /* Odd: lapped, the writer is in this slot again. Then the
-                 * pages translated again: what was read came from them. */
-                if ((gen & 1) || after.generation[s] != gen || (err = map(c, s, &moved)) || moved)
+                /* Odd: lapped, the writer is in this slot again; moved: a
+                 * page was not where it was read from. */
+                if ((gen & 1) || after.generation[s] != gen || moved)
                         continue;
                 out->whole = 1;
                 out->slot = s;
@@ -290,5 +339,16 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
                         out->data[i] = c->buf[i];
                 return NULL;
         }
-        return err ? bd_error_wrap(err, "pid %d's committed state", c->pid) : NULL;
+        if (!err)
+                return NULL;
+        /* A page gone from the tables: most likely the process is. */
+        struct bd_user_mm now;
+        struct bd_error *gone =
+            bd_err_transport(err->code) ? NULL : bd_user_mm_of_pid(c->prog, c->pid, &now);
+        int exited = !bd_err_transport(err->code) && (gone || now.mm != c->mm.mm);
+        bd_error_destroy(gone);
+        if (!exited)
+                return bd_error_wrap(err, "pid %d's committed state", c->pid);
+        bd_error_destroy(err);
+        return bd_error_new(BD_ERR_NOT_FOUND, "pid %d has exited", c->pid);
 }

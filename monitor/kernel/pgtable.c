@@ -118,6 +118,8 @@ struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *c
                                       " is not canonical for %d-level paging",
                                       vaddr, levels);
         uint64_t table = pgd_phys & BD_PTE_ADDR_MASK;
+        unsigned nchain = 0;
+        uint64_t chain_phys[5] = {0}, chain[5] = {0};
         for (int level = levels; level >= 1; level--) {
                 unsigned shift = 12 + 9 * (unsigned)(level - 1);
                 uint64_t index = (vaddr >> shift) & 511;
@@ -134,8 +136,15 @@ struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *c
                         return err;
                 }
                 uint64_t size = 1ull << shift;
-                *out = (struct bd_pgtable_leaf){
-                    .entry = entry, .entry_phys = table + index * 8, .level = level, .size = size};
+                chain_phys[nchain] = table + index * 8;
+                chain[nchain++] = entry;
+                *out = (struct bd_pgtable_leaf){.entry = entry,
+                                                .entry_phys = table + index * 8,
+                                                .level = level,
+                                                .size = size,
+                                                .nchain = nchain};
+                memcpy(out->chain_phys, chain_phys, sizeof(chain_phys));
+                memcpy(out->chain, chain, sizeof(chain));
                 /* PS only means a leaf in a PUD (1 GiB) or PMD (2 MiB); in a
                  * PGD/P4D it is reserved and in a PTE it is the PAT bit. */
                 int leaf = level == 1 || ((level == 2 || level == 3) && (entry & BD_PTE_HUGE));

@@ -94,6 +94,11 @@ struct bd_pgtable_leaf {
         uint64_t entry_phys; /* where it was read */
         uint64_t size;       /* bytes the entry maps or would map */
         uint64_t paddr;      /* present: vaddr's physical address */
+        /* Every entry the walk read, top level first: where it is and what
+         * it held. Reading them again (one request, no walk) tells whether
+         * the translation still holds. */
+        unsigned nchain;
+        uint64_t chain_phys[5], chain[5];
 };
 
 struct bd_error *bd_pgtable_lookup(struct bd_phys *p, struct bd_pgtable_cache *cache,

@@ -205,6 +205,14 @@ static void test_lookup_not_present(void **state)
         assert_true(leaf.present);
         assert_int_equal(leaf.paddr, 0xabcdef005ull);
         assert_int_equal(leaf.size, 4096);
+        /* The entries it went through, top first, as read: what a reader
+         * checks again later in one request instead of walking again. */
+        assert_int_equal(leaf.nchain, 4);
+        assert_int_equal(leaf.chain_phys[0], 0x1000 + idx(va2, 4) * 8);
+        assert_int_equal(leaf.chain_phys[2], pmd + (idx(va, 2) + 1) * 8);
+        assert_int_equal(leaf.chain[2], 0x5000ull | FLAGS);
+        assert_int_equal(leaf.chain_phys[3], leaf.entry_phys);
+        assert_int_equal(leaf.chain[3], leaf.entry);
         assert_bd_ok(bd_pgtable_lookup(p, NULL, 0x1000, 4, va2 + 5 * 4096 + 8, &leaf));
         assert_true(leaf.present);
         assert_true(leaf.protnone);
