@@ -1,20 +1,12 @@
 #include "checkpoint.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "../../common/clock.h"
 
 /* Chunks of dropped versions unlinked per interval: a 16-MiB region's worth
  * of churn is gone within a few seconds, and no interval waits long. */
 #define RECLAIM_PER_STEP 256
-
-static uint64_t unix_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct bd_error *bd_checkpoint_step(struct bd_agent_copier *c, struct bd_ckpt_store *s,
                                     struct bd_program *prog, struct bd_checkpoint_stats *st,
@@ -23,7 +15,7 @@ struct bd_error *bd_checkpoint_step(struct bd_agent_copier *c, struct bd_ckpt_st
         memset(put, 0, sizeof(*put));
         st->intervals++;
         uint64_t bytes = prog->phys->bytes_read, trips = prog->phys->round_trips;
-        uint64_t when = unix_ns();
+        uint64_t when = bd_wall_ns();
         struct bd_agent_copy copy;
         struct bd_error *err = bd_agent_copier_read(c, BD_CHECKPOINT_TRIES, &copy);
         st->bytes_read += prog->phys->bytes_read - bytes;

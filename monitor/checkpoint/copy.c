@@ -33,7 +33,7 @@ struct bd_agent_copier {
         struct bd_pgtable_range *ranges; /* the head's page and a slot's regions */
         /* Every page-table entry the translations of the head and both
          * slots went through, as read then (the one-read path checks them
-         * in the same request); nrefs 0: too many to. */
+         * in the same request); nrefs SIZE_MAX: too many to. */
         struct {
                 uint64_t phys, value;
         } ref[MAX_REFS];

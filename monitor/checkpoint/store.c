@@ -54,22 +54,19 @@ struct bd_ckpt_store {
 
 static void hex(const hash_t h, char out[2 * HASH_LEN + 1])
 {
-        for (int i = 0; i < HASH_LEN; i++)
-                snprintf(out + 2 * i, 3, "%02x", h[i]);
+        sodium_bin2hex(out, 2 * HASH_LEN + 1, h, HASH_LEN);
 }
 
+/* A name as hex() writes it, and only so: 32 lowercase hex digits. */
 static int unhex(const char *s, hash_t h)
 {
-        if (strlen(s) != 2 * HASH_LEN)
+        size_t len;
+        char again[2 * HASH_LEN + 1];
+        if (strlen(s) != 2 * HASH_LEN ||
+            sodium_hex2bin(h, HASH_LEN, s, 2 * HASH_LEN, NULL, &len, NULL) || len != HASH_LEN)
                 return -1;
-        for (int i = 0; i < HASH_LEN; i++) {
-                unsigned b;
-                if (sscanf(s + 2 * i, "%2x", &b) != 1 || !strchr("0123456789abcdef", s[2 * i]) ||
-                    !strchr("0123456789abcdef", s[2 * i + 1]))
-                        return -1;
-                h[i] = (uint8_t)b;
-        }
-        return 0;
+        hex(h, again);
+        return strcmp(again, s) ? -1 : 0;
 }
 
 static int path_of(const struct bd_ckpt_store *s, char *buf, size_t cap, const char *sub,

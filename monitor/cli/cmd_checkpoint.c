@@ -16,6 +16,7 @@
 #include "../cache/cache.h"
 #include "../checkpoint/checkpoint.h"
 #include "../views/output.h"
+#include "../watch/event.h"
 #include "cli.h"
 
 static volatile sig_atomic_t stop;
@@ -155,15 +156,11 @@ int cmd_checkpoint(struct cli *cli, struct bd_phys *p, char **args, int nargs)
 static void print_version_text(const struct bd_ckpt_meta *m, const struct bd_ckpt_region *r,
                                unsigned n)
 {
-        time_t t = (time_t)(m->unix_ns / 1000000000u);
-        struct tm tm;
-        char when[32];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        printf("version %" PRIu64 ": %s.%03uZ pid %" PRId32 " \"%s\" generation %" PRIu64
+        char when[40];
+        bd_wallclock_iso(m->unix_ns, 1, when, sizeof(when));
+        printf("version %" PRIu64 ": %s pid %" PRId32 " \"%s\" generation %" PRIu64
                " commits %" PRIu64 "\n",
-               m->version, when, (unsigned)(m->unix_ns / 1000000u % 1000u), m->pid, m->agent,
-               m->generation, m->commits);
+               m->version, when, m->pid, m->agent, m->generation, m->commits);
         for (unsigned i = 0; i < n; i++)
                 printf("  %-31s %10" PRIu64 " bytes\n", r[i].name, r[i].len);
 }

@@ -13,12 +13,7 @@
 
 struct bd_wallclock bd_wallclock_now(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct bd_wallclock c = {
-            .wall_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-            .mono_ns = bd_now_ns(),
-        };
+        struct bd_wallclock c = {.wall_ns = bd_wall_ns(), .mono_ns = bd_now_ns()};
         return c;
 }
 
