@@ -106,10 +106,10 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
 # The lab's fault tools: static, since host2 runs them from the share.
 FAULT_TOOLS := $(BUILD)/lab/faults/bdhog
 # The lab's services (lab/apps): unoptimised and with debug information,
-# since the tests read their variables back by name with gdb.
-LAB_APPS := $(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(filter-out lab/apps/agentd.c,$(wildcard lab/apps/*.c)))
-# One links libbdagent, the library an application uses.
-AGENT_APPS := $(BUILD)/bin/agentd
+# since the tests read their variables back by name with gdb. Two link
+# libbdagent, the library an application uses.
+AGENT_APPS := $(BUILD)/bin/agentd $(BUILD)/bin/counterd
+LAB_APPS := $(filter-out $(AGENT_APPS),$(patsubst lab/apps/%.c,$(BUILD)/bin/%,$(wildcard lab/apps/*.c)))
 
 # What runs on a standby machine (a script: built means copied beside bdmon).
 STANDBY := $(BUILD)/bin/bd-standby-restore

@@ -16,7 +16,19 @@
  * process stays pending, as the resurrection tests want one. With -e an
  * epoll fd watches the listening socket (edge-triggered, its data a
  * marker), for the tests to find again after a restore. With -T a POSIX
- * timer is armed (ten minutes, SIGALRM): state the images refuse. */
+ * timer is armed (ten minutes, SIGALRM): state the images refuse.
+ *
+ * With -L the service uses libbdagent (host-agent/bdagent.h): the counter,
+ * the count and the table are its regions, and each ADD is a request
+ * between commit points. With -P ID as well, the request ID pauses half
+ * applied (the counter and the count changed, the table not yet), its
+ * client's connection closed first: a service that dies there, brought
+ * back by bdmon resurrect, must show the state before that request. A
+ * request a resurrection rolled back is dropped, unanswered, and said on
+ * stderr; the client's retry applies it. "ID STATS\n" answers "ID
+ * counter=C applied=A resurrections=R rolled_back=B dropped=D\n": R the
+ * runs of the recovery procedure (bd_on_resurrect), B what the last run
+ * was told, D the last request dropped (0 for none). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../host-agent/bdagent.h"
+
 #define MAX_CLIENTS 16
 #define TABLE_SIZE  64
 #define LINE_MAX_   128
@@ -42,6 +56,12 @@ uint64_t requests_applied;
 struct applied {
         uint64_t id, counter;
 } table[TABLE_SIZE];
+
+/* -L and -P, and what the recovery procedure saw (not regions: they
+ * say what happened to the regions). */
+static int with_agent;
+static uint64_t pause_id;
+static uint64_t resurrections, rolled_back, dropped;
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
@@ -61,14 +81,29 @@ static void *idle_worker(void *arg)
         return (void *)(uintptr_t)worker_mark;
 }
 
-/* The answer to one request line, into out. */
-static void answer(const char *line, char *out, size_t cap)
+static void on_resurrect(const struct bd_resurrection *what)
+{
+        resurrections++;
+        rolled_back = what->rolled_back;
+        fprintf(stderr, "counterd: resurrected at commit %" PRIu64 ", %" PRIu64 " rolled back\n",
+                what->commits, what->rolled_back);
+}
+
+/* The answer to one request line from c, into out; "" for none. */
+static void answer(struct client *c, const char *line, char *out, size_t cap)
 {
         uint64_t id, n;
         char op[8];
         int k = sscanf(line, "%" SCNu64 " %7s %" SCNu64, &id, op, &n);
         if (k >= 2 && !strcmp(op, "GET")) {
                 snprintf(out, cap, "%" PRIu64 " %" PRIu64 "\n", id, counter);
+                return;
+        }
+        if (k >= 2 && !strcmp(op, "STATS")) {
+                snprintf(out, cap,
+                         "%" PRIu64 " counter=%" PRIu64 " applied=%" PRIu64
+                         " resurrections=%" PRIu64 " rolled_back=%" PRIu64 " dropped=%" PRIu64 "\n",
+                         id, counter, requests_applied, resurrections, rolled_back, dropped);
                 return;
         }
         if (k != 3 || strcmp(op, "ADD")) {
@@ -84,9 +119,27 @@ static void answer(const char *line, char *out, size_t cap)
                 snprintf(out, cap, "%" PRIu64 " STALE\n", id);
                 return;
         }
+        if (with_agent)
+                bd_request_begin();
+        if (with_agent && bd_request_rolled_back()) {
+                dropped = id;
+                bd_request_end();
+                fprintf(stderr, "counterd: request %" PRIu64 " was rolled back: dropped\n", id);
+                out[0] = 0;
+                return;
+        }
         counter += n;
         requests_applied++;
+        if (id && id == pause_id) {
+                pause_id = 0;
+                close(c->fd);
+                c->fd = -1;
+                for (;;)
+                        pause();
+        }
         *slot = (struct applied){id, counter};
+        if (with_agent)
+                bd_request_end();
         snprintf(out, cap, "%" PRIu64 " %" PRIu64 "\n", id, counter);
 }
 
@@ -102,7 +155,9 @@ static int serve(struct client *c)
         while ((nl = memchr(c->line, '\n', c->len))) {
                 *nl = 0;
                 char out[LINE_MAX_];
-                answer(c->line, out, sizeof(out));
+                answer(c, c->line, out, sizeof(out));
+                if (c->fd < 0)
+                        return 0;
                 size_t left = strlen(out);
                 for (char *p = out; left;) {
                         ssize_t w = write(c->fd, p, left);
@@ -122,7 +177,7 @@ int main(int argc, char **argv)
         int port = 7000, threads = 0, with_epoll = 0, with_timer = 0, opt;
         sigset_t blocked;
         sigemptyset(&blocked);
-        while ((opt = getopt(argc, argv, "p:t:b:eTh")) != -1) {
+        while ((opt = getopt(argc, argv, "p:t:b:eTLP:h")) != -1) {
                 if (opt == 'p')
                         port = atoi(optarg);
                 else if (opt == 't')
@@ -133,11 +188,29 @@ int main(int argc, char **argv)
                         with_epoll = 1;
                 else if (opt == 'T')
                         with_timer = 1;
+                else if (opt == 'L')
+                        with_agent = 1;
+                else if (opt == 'P')
+                        pause_id = strtoull(optarg, NULL, 10);
                 else {
                         fprintf(stderr, "usage: counterd [-p PORT] [-t IDLE_THREADS] [-b "
-                                        "SIGNAL]... [-e] [-T]\n");
+                                        "SIGNAL]... [-e] [-T] [-L [-P ID]]\n");
                         return opt == 'h' ? 0 : 2;
                 }
+        }
+        if (with_agent) {
+                int err = bd_agent_init("counterd");
+                if (!err)
+                        err = bd_region(&counter, sizeof(counter), "counter");
+                if (!err)
+                        err = bd_region(&requests_applied, sizeof(requests_applied), "applied");
+                if (!err)
+                        err = bd_region(table, sizeof(table), "table");
+                if (err) {
+                        fprintf(stderr, "counterd: libbdagent: %s\n", strerror(-err));
+                        return 1;
+                }
+                bd_on_resurrect(on_resurrect);
         }
         /* Before the threads start, so that they inherit the mask. */
         pthread_sigmask(SIG_BLOCK, &blocked, NULL);

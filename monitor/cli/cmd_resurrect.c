@@ -56,6 +56,18 @@ void cli_resurrection_json(FILE *f, const struct cli *cli, const struct cli_resu
                 st->signals, st->files.fds, st->files.files, st->files.sockets, st->files.epolls,
                 st->files.watches, st->files.connections, st->files.queued, st->reads.round_trips,
                 st->reads.batches, st->reads.bytes_read, (double)st->reads.elapsed_ns / 1e6);
+        const struct bd_agent_resurrection *ag = &st->agent;
+        fprintf(f, ",\"agent\":");
+        if (ag->present) {
+                fprintf(f, "{\"name\":");
+                bd_json_string(f, ag->name);
+                fprintf(f,
+                        ",\"commits\":%" PRIu64 ",\"rolled_back\":%zu,\"regions\":%zu"
+                        ",\"region_bytes\":%" PRIu64 ",\"threads_gone\":%zu}",
+                        ag->commits, ag->rolled_back, ag->regions, ag->bytes, ag->threads_gone);
+        } else {
+                fprintf(f, "null");
+        }
         fprintf(f, ",\"kernel_ran\":%s",
                 st->kernel_ran < 0 ? "null"
                 : st->kernel_ran   ? "true"
@@ -87,6 +99,20 @@ void cli_resurrection_text(FILE *f, const struct cli *cli, const struct cli_resu
                                 st->threads[i].tid, st->threads[i].syscall,
                                 st->threads[i].fix == BD_SYSCALL_REWOUND ? "rewound: it runs again"
                                                                          : "returns -EINTR");
+        const struct bd_agent_resurrection *ag = &st->agent;
+        if (ag->present) {
+                char name[4 * BD_AGENT_NAME_MAX];
+                bd_text_escape(name, sizeof(name), ag->name);
+                if (ag->rolled_back)
+                        fprintf(f,
+                                "  libbdagent %s: %zu request%s in flight rolled back to commit "
+                                "%" PRIu64 " (%zu regions, %" PRIu64 " bytes)\n",
+                                name, ag->rolled_back, ag->rolled_back == 1 ? "" : "s", ag->commits,
+                                ag->regions, ag->bytes);
+                else
+                        fprintf(f, "  libbdagent %s: no request in flight, at commit %" PRIu64 "\n",
+                                name, ag->commits);
+        }
         if (cli->to && !r->standby_err)
                 fprintf(f, "restored on the standby in %.0f ms\n", (double)r->sb.elapsed_ns / 1e6);
 }

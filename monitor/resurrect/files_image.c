@@ -10,6 +10,7 @@
 #include <criu/eventpoll.pb-c.h>
 #include <criu/fdinfo.pb-c.h>
 #include <criu/fs.pb-c.h>
+#include <criu/memfd.pb-c.h>
 #include <criu/regfile.pb-c.h>
 #include <criu/sk-inet.pb-c.h>
 #include <criu/tcp-stream.pb-c.h>
@@ -189,6 +190,7 @@ struct image {
         SkOptsEntry *opts;
         IpOptsEntry *ipo;
         EventpollFileEntry *epf;
+        MemfdFileEntry *memfd;
         /* An epoll's watches: entries and pointers, one block each. */
         void **blocks;
         size_t nblocks;
@@ -230,6 +232,19 @@ static void reg_entry(struct image *im, uint32_t id, const struct bd_file *f, ui
                 r->has_size = 1, r->size = (uint64_t)f->size;
         *fe = (FileEntry)FILE_ENTRY__INIT;
         fe->type = FD_TYPES__REG, fe->id = id, fe->reg = r;
+}
+
+/* libbdagent's memfd, mapped and closed: criu makes it again from memfd
+ * inode 1 (agent_image.h), opens it as the mapping asks (the VMA's
+ * fdflags), at 0, with no owner. */
+static void memfd_entry(struct image *im, uint32_t id)
+{
+        FileEntry *fe = &im->fe[im->n];
+        MemfdFileEntry *m = &im->memfd[im->n++];
+        *m = (MemfdFileEntry)MEMFD_FILE_ENTRY__INIT;
+        m->id = id, m->fown = &im->fown, m->inode_id = 1;
+        *fe = (FileEntry)FILE_ENTRY__INIT;
+        fe->type = FD_TYPES__MEMFD, fe->id = id, fe->memfd = m;
 }
 
 /* Why a file cannot be in the images as a regular file, or NULL. */
@@ -653,20 +668,23 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
                            .ipo = calloc(cap, sizeof(*im.ipo)),
                            .addr = calloc(8 * cap, sizeof(*im.addr)),
                            .epf = calloc(cap, sizeof(*im.epf)),
+                           .memfd = calloc(cap, sizeof(*im.memfd)),
                            .blocks = calloc(2 * cap, sizeof(*im.blocks)),
                            .fown = FOWN_ENTRY__INIT};
         struct ids ids = {.file = calloc(cap, sizeof(*ids.file))};
         struct fds fds = {.fi = calloc(cap, sizeof(*fds.fi))};
         if (!err && (!im.fe || !im.reg || !im.isk || !im.opts || !im.ipo || !im.addr || !im.epf ||
-                     !im.blocks || !ids.file || !fds.fi))
+                     !im.memfd || !im.blocks || !ids.file || !fds.fi))
                 err = &bd_error_nomem;
         /* The mapped files are opened read-only, or read-write for a
          * shared writable mapping, at offset 0 (criu's dump as well). */
         for (size_t i = 0; !err && i < in->nmapped; i++) {
                 const struct bd_file *f = &mapped->f[i];
-                const char *why = not_reopenable(f);
+                const char *why = in->mapped[i] == in->agent_memfd ? NULL : not_reopenable(f);
                 int fresh;
-                if (why) {
+                if (in->mapped[i] == in->agent_memfd) {
+                        memfd_entry(&im, id_of(&ids, in->mapped[i], &fresh));
+                } else if (why) {
                         char path[160];
                         bd_text_escape(path, sizeof(path), f->path ? f->path : "?");
                         err = bd_error_new(BD_ERR_RANGE,
@@ -727,7 +745,7 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
         for (size_t i = 0; i < im.nblocks; i++)
                 free(im.blocks[i]);
         free(im.fe), free(im.reg), free(im.isk), free(im.opts), free(im.ipo), free(im.addr);
-        free(im.epf), free(im.blocks);
+        free(im.epf), free(im.memfd), free(im.blocks);
         free(ids.file), free(fds.fi);
         bd_files_free(fs), bd_files_free(mapped), bd_files_free(paths);
         return err;

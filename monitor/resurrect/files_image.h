@@ -7,7 +7,8 @@
  * /dev/urandom), listening TCP sockets and established TCP connections
  * (tcp_conn.h: state, options and both queues, in tcp-stream-INO.img),
  * epoll instances with their watches (epoll.h; each watched fd must still
- * hold the file it was added with, and not be an epoll itself).
+ * hold the file it was added with, and not be an epoll itself), and
+ * libbdagent's memfd, mapped and closed (agent_image.h writes its inode).
  * Anything else is refused,
  * naming the fd and what it is, so that a restore never half-works:
  * other devices and sockets, pipes, other anonymous inodes, deleted
@@ -30,6 +31,9 @@ struct bd_files_image {
         const uint64_t *mapped;
         const uint8_t *mapped_rw;
         size_t nmapped;
+        /* libbdagent's memfd (agent_image.h), among the mapped files: an
+         * entry of criu's memfd kind naming memfd inode 1; 0 for none. */
+        uint64_t agent_memfd;
         uint32_t table_id; /* fdinfo-ID.img's id: the ids image's files_id */
         int32_t pid;
 };

@@ -23,6 +23,7 @@
 #include "../views/user_mem.h"
 #include "../views/vmas.h"
 #include "../walk/walk.h"
+#include "agent_image.h"
 #include "criu_image.h"
 #include "files_image.h"
 
@@ -63,6 +64,12 @@ enum { NS_PID = 1, NS_NET, NS_IPC, NS_UTS, NS_TIME, NS_MNT, NS_USER, NS_CGROUP }
 #define MAP_PRIVATE_   0x02u
 #define MAP_ANON_      0x20u
 #define MAP_GROWSDOWN_ 0x100u
+/* criu's VMA_AREA_MEMFD (its image.h; pycriu's table lacks it). */
+#define VMA_AREA_MEMFD (1u << 14)
+/* The memfd's pages: an image of their own (agent_image.h). */
+#define MEMFD_PAGES_ID 2
+/* si_code of a signal queued by a process (sigqueue()). */
+#define SI_QUEUE_ (-1)
 /* SS_DISABLE: no alternate signal stack. */
 #define SS_DISABLE_ 2u
 
@@ -131,6 +138,8 @@ struct res {
         /* Pending signals: each thread's own, then the process's shared. */
         uint64_t *pending;
         struct bd_sigqueue *sigq;
+        /* libbdagent's beacon and what the images do with it. */
+        struct bd_agent_image ai;
 };
 
 /* The mm's fields, the limits, the signal actions, pgrp and session, and
@@ -360,26 +369,41 @@ static struct bd_error *read_signals(struct res *r)
         return err;
 }
 
-/* A queue as criu's image holds it; entries point into q and e. */
-static struct bd_error *signal_queue(const struct bd_sigqueue *q, SignalQueueEntry *out,
-                                     SiginfoEntry **e, SiginfoEntry ***ep)
+/* A queue as criu's image holds it, and a signal more when extra->b[0]
+ * is one; entries point into q, extra and e. */
+static struct bd_error *signal_queue(const struct bd_sigqueue *q, const struct bd_siginfo *extra,
+                                     SignalQueueEntry *out, SiginfoEntry **e, SiginfoEntry ***ep)
 {
         *out = (SignalQueueEntry)SIGNAL_QUEUE_ENTRY__INIT;
         *e = NULL, *ep = NULL;
-        if (!q || !q->n)
+        size_t n = q ? q->n : 0, m = n + (extra && extra->b[0]);
+        if (!m)
                 return NULL;
-        *e = calloc(q->n, sizeof(**e));
-        *ep = calloc(q->n, sizeof(**ep));
+        *e = calloc(m, sizeof(**e));
+        *ep = calloc(m, sizeof(**ep));
         if (!*e || !*ep)
                 return &bd_error_nomem;
-        for (size_t i = 0; i < q->n; i++) {
+        for (size_t i = 0; i < m; i++) {
                 (*e)[i] = (SiginfoEntry)SIGINFO_ENTRY__INIT;
                 (*e)[i].siginfo.len = BD_SIGINFO_SIZE;
-                (*e)[i].siginfo.data = (uint8_t *)q->info[i].b;
+                (*e)[i].siginfo.data = (uint8_t *)(i < n ? q->info[i].b : extra->b);
                 (*ep)[i] = &(*e)[i];
         }
-        out->n_signals = q->n, out->signals = *ep;
+        out->n_signals = m, out->signals = *ep;
         return NULL;
+}
+
+/* libbdagent's signal, as sigqueue() from the process itself sends it,
+ * for a thread whose request is rolled back (agent_image.h). */
+static void agent_signal(const struct res *r, int32_t tid, struct bd_siginfo *si)
+{
+        memset(si, 0, sizeof(*si));
+        if (!bd_agent_image_signals(&r->ai, tid))
+                return;
+        int32_t f[4] = {r->ai.signal, 0, SI_QUEUE_, 0};
+        f[3] = r->pid; /* si_pid, in the union at offset 16 */
+        memcpy(si->b, f, 12);
+        memcpy(si->b + 16, &f[3], 4);
 }
 
 /* A GDT descriptor as set_thread_area() describes it (the kernel's
@@ -478,7 +502,7 @@ static struct bd_error *task_core(const struct res *r, const struct bd_thread *t
         }
         x->rl.n_rlimits = NRLIMITS, x->rl.rlimits = x->rlimp;
         struct bd_error *err =
-            signal_queue(r->sigq ? &r->sigq[r->ts->n] : NULL, &x->signals, &x->si, &x->sip);
+            signal_queue(r->sigq ? &r->sigq[r->ts->n] : NULL, NULL, &x->signals, &x->si, &x->sip);
         if (err)
                 return err;
         size_t n = 0;
@@ -580,8 +604,11 @@ static struct bd_error *write_core(struct res *r, size_t i)
         sas.ss_flags = t->sas_ss_size ? t->sas_ss_flags : SS_DISABLE_;
         SignalQueueEntry sigp = SIGNAL_QUEUE_ENTRY__INIT;
         SiginfoEntry *si = NULL, **sip = NULL;
+        struct bd_siginfo rollback;
+        agent_signal(r, t->pid, &rollback);
+        r->st->signals += rollback.b[0] != 0;
         if (!err)
-                err = signal_queue(r->sigq ? &r->sigq[i] : NULL, &sigp, &si, &sip);
+                err = signal_queue(r->sigq ? &r->sigq[i] : NULL, &rollback, &sigp, &si, &sip);
         CredsEntry creds = CREDS_ENTRY__INIT;
         uint32_t caps[4][2];
         creds_entry(&r->p.creds[i], &creds, caps);
@@ -712,10 +739,9 @@ struct vma_pages {
         uint32_t flags;
 };
 
-static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint64_t len,
-                                  enum bd_page_kind kind)
+static struct bd_error *put_pages(const struct vma_pages *vp, uint64_t va, const void *data,
+                                  uint64_t len, enum bd_page_kind kind)
 {
-        const struct vma_pages *vp = arg;
         struct pagemap *pm = vp->pm;
         struct bd_resurrect_stats *st = pm->r->st;
         if (kind == BD_PAGE_ZERO) {
@@ -743,6 +769,25 @@ static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint
         }
         st->pages += len / 4096;
         return bd_criu_raw_write(pm->fd, data, (size_t)len);
+}
+
+static struct bd_error *add_pages(void *arg, uint64_t va, const void *data, uint64_t len,
+                                  enum bd_page_kind kind)
+{
+        const struct vma_pages *vp = arg;
+        const struct bd_agent_image *ai = &vp->pm->r->ai;
+        if ((kind != BD_PAGE_DATA && kind != BD_PAGE_ZERO) || !bd_agent_image_overlaps(ai, va, len))
+                return put_pages(vp, va, data, len, kind);
+        /* A region rolled back to its commit: those bytes instead. */
+        uint8_t *buf = kind == BD_PAGE_DATA ? malloc((size_t)len) : calloc(1, (size_t)len);
+        if (!buf)
+                return &bd_error_nomem;
+        if (kind == BD_PAGE_DATA)
+                memcpy(buf, data, (size_t)len);
+        bd_agent_image_patch(ai, va, buf, len);
+        struct bd_error *err = put_pages(vp, va, buf, len, BD_PAGE_DATA);
+        free(buf);
+        return err;
 }
 
 /* The page tables of every mapping, read ahead a level at a time. */
@@ -797,6 +842,8 @@ static struct bd_error *write_memory(struct res *r)
                 e->status = BD_CRIU_VMA_AREA_REGULAR |
                             (file ? (shared ? BD_CRIU_VMA_FILE_SHARED : BD_CRIU_VMA_FILE_PRIVATE)
                                   : (shared ? BD_CRIU_VMA_ANON_SHARED : BD_CRIU_VMA_ANON_PRIVATE));
+                if (r->ai.st.present && v->start == r->ai.start)
+                        e->status |= VMA_AREA_MEMFD;
                 if (!file && v->start <= p->mm_field[MM_BRK] && v->end >= p->mm_field[MM_START_BRK])
                         e->status |= BD_CRIU_VMA_AREA_HEAP;
                 if (is_vdso)
@@ -894,10 +941,16 @@ static struct bd_error *write_files(struct res *r)
         struct bd_files_image in = {.mapped = mapped,
                                     .mapped_rw = rw,
                                     .nmapped = r->nfid,
+                                    .agent_memfd = r->ai.st.present ? r->ai.file : 0,
                                     .table_id = OWN_IDS,
                                     .pid = r->pid};
         if (!err)
                 err = bd_files_image_write(r->prog, &r->dir, &in, &r->st->files);
+        /* The memfd's inode and contents; its pages by the file's id. */
+        if (!err && r->ai.st.present)
+                err =
+                    bd_agent_image_write(&r->dir, &r->ai, file_id(r->fid, r->nfid, r->ai.file),
+                                         MEMFD_PAGES_ID, r->p.creds[0].fsuid, r->p.creds[0].fsgid);
         free(mapped), free(rw);
         return err;
 }
@@ -1052,6 +1105,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
                 err = bd_user_pages_new(prog, &r.um, &r.pages);
         if (!err)
                 err = prefetch(r.pages, r.vs);
+        if (!err)
+                err = bd_agent_image_plan(prog, pid, r.vs, r.ts, r.pages, &r.ai);
         if (!err && !(st->threads = calloc(r.ts->n, sizeof(*st->threads))))
                 err = &bd_error_nomem;
         if (!err)
@@ -1079,6 +1134,8 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
                 bd_sigqueue_free(&r.sigq[i]);
         free(r.sigq), free(r.pending);
         free(r.fid);
+        st->agent = r.ai.st;
+        bd_agent_image_free(&r.ai);
         free(r.p.creds);
         free(r.p.loginuid);
         if (r.pages)

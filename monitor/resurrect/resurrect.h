@@ -9,9 +9,10 @@
  * regular files, stateless devices, listening TCP sockets and established connections with their
  * queues, cwd, root, umask), an empty seccomp image, the time namespace (the kernel's clocks at its
  * last tick, so that the restored process's clocks go on from them), and DIR/takeover, what a
- * standby needs besides criu (standby/bd-standby-restore). criu restore brings such a process back.
- * Refused, naming the cause, whatever the images would silently lose: fd kinds not written yet,
- * seccomp filters, POSIX and interval timers; and a process being killed (SIGKILL pending). */
+ * standby needs besides criu (standby/bd-standby-restore); for a process using libbdagent, its
+ * beacon's memfd and its last commit point (agent_image.h). criu restore brings such a process
+ * back. Refused, naming the cause, whatever the images would silently lose: fd kinds not written
+ * yet, seccomp filters, POSIX and interval timers; and a process being killed (SIGKILL pending). */
 #ifndef BD_RESURRECT_H
 #define BD_RESURRECT_H
 
@@ -20,6 +21,7 @@
 
 #include "../kernel/program.h"
 #include "../views/budget.h"
+#include "agent_image.h"
 #include "files_image.h"
 #include "syscall_restart.h"
 
@@ -39,6 +41,7 @@ struct bd_resurrect_stats {
         uint64_t pages_read, pages_read_again; /* bd_user_pages_counts() */
         size_t signals;                        /* pending, the threads' and the process's */
         struct bd_files_image_stats files;
+        struct bd_agent_resurrection agent; /* libbdagent's beacon, if mapped */
         struct bd_reads reads;
         /* 1: the kernel's jiffies moved while the process was read, so it
          * still runs, and so may the process; 0: they stood still; -1: no

@@ -1869,24 +1869,57 @@ static void take_over_connection(long pid, long client_pid)
         ok(vm("host3", "kill -9 %ld", pid), "stopping the connected counterd on host3");
 }
 
+/* bdmon resurrect --to: on the lab host, from the dead host2's RAM file,
+ * the images written where host3 sees them, and host3's criu restore run
+ * through its exec agent. */
+#define RESURRECT_TO                                                                               \
+        "'%s/build/bin/bdmon' -q -s file:%s --json resurrect %ld"                                  \
+        " --images '%s/build/lab/run/images/%s' --to-images " IMAGES "/%s"                         \
+        " --to \"'%s/lab/bdlab' run host3 -- %s\""
+
+/* A counterd using libbdagent (-L), paused half-way through request 3
+ * (-P 3: its counter moved, its table not yet) when host2 died: the
+ * resurrected one on host3 has the state of its last commit (requests 1
+ * and 2: 30), its recovery procedure ran once and was told of the one
+ * request rolled back, which it dropped, and the client's retry of
+ * request 3 is applied once (130, then the same answer from the table). */
+static void resurrect_mid_request(long pid)
+{
+        struct result r =
+            host(RESURRECT_TO, lab_root, shm_ram, pid, lab_root, "mid-request", "mid-request",
+                 lab_root, "/bd/lab/criu/criu restore -d --shell-job -o restore.log -D");
+        expect_ok(&r, "bdmon resurrect --to host3 of the counterd mid-request");
+        assert_non_null(strstr(r.out, "\"standby\":{\"exit\":0,"));
+        static const char agent[] = "\"agent\":{\"name\":\"counterd\",\"commits\":2,"
+                                    "\"rolled_back\":1,\"regions\":3,";
+        if (!strstr(r.out, agent))
+                print_error("resurrect said: %s\n", r.out);
+        assert_non_null(strstr(r.out, agent));
+        result_free(&r);
+        static const char want[] = "4 counter=30 applied=2 resurrections=1 rolled_back=1 "
+                                   "dropped=3\n3 130\n3 130\n5 counter=130 applied=3 "
+                                   "resurrections=1 rolled_back=1 dropped=3\n";
+        r = vm("mon", "(echo '4 STATS'; sleep 0.3; echo '3 ADD 100'; sleep 0.3; echo '3 ADD 100';"
+                      " sleep 0.3; echo '5 STATS'; sleep 1) | nc 10.99.0.5 7006");
+        if (r.rc == 0 && strcmp(r.out, want))
+                print_error("the resurrected counterd answered: %s\n", r.out);
+        expect_ok(&r, "requests to the counterd resurrected mid-request");
+        assert_string_equal(r.out, want);
+        result_free(&r);
+        ok(vm("host3", "kill -9 %ld", pid), "stopping the counterd resurrected mid-request");
+}
+
 /* The dead kernel's process brought back on the standby: host3 booted for
  * it, criu restore there (bdmon resurrect --to) from the images bdmon
  * wrote of host2's memory after the panic, and the service answers on
  * host3 with the state it had when host2 died (five requests: 150); and a
  * connected one with its client's connection (take_over_connection).
  * host3 is stopped after. */
-static void restore_on_standby(long pid, long conn_pid, long client_pid)
+static void restore_on_standby(long pid, long conn_pid, long client_pid, long mid_pid)
 {
         ok(host("'%s/lab/bdlab' start host3", lab_root), "booting host3");
         take_over_connection(conn_pid, client_pid);
-        /* bdmon resurrect --to: on the lab host, from the dead host2's RAM
-         * file, the images written where host3 sees them, and host3's
-         * criu restore run through its exec agent. A restore command that
-         * fails is exit 13, the images kept. */
-#define RESURRECT_TO                                                                               \
-        "'%s/build/bin/bdmon' -q -s file:%s --json resurrect %ld"                                  \
-        " --images '%s/build/lab/run/images/%s' --to-images " IMAGES "/%s"                         \
-        " --to \"'%s/lab/bdlab' run host3 -- %s\""
+        /* A restore command that fails is exit 13, the images kept. */
         struct result r = host(RESURRECT_TO, lab_root, shm_ram, pid, lab_root, "to-fail", "to-fail",
                                lab_root, "test ! -d");
         expect_exit(&r, 13, "the standby's restore failed (exit 1");
@@ -1905,6 +1938,7 @@ static void restore_on_standby(long pid, long conn_pid, long client_pid)
               " /proc/%ld/timens_offsets; kill -9 %ld",
               pid, pid, pid),
            "the restored process's clocks are host2's");
+        resurrect_mid_request(mid_pid);
         ok(host("'%s/lab/bdlab' stop host3", lab_root), "stopping host3");
 }
 
@@ -1998,6 +2032,17 @@ static void test_after_panic_nic_still_serves(void **state)
                       " sleep 0.1; done; cat /tmp/cc.log; exit 1");
         expect_ok(&r, "the client's first 20 answers");
         result_free(&r);
+        /* A counterd using libbdagent, paused in the middle of request 3
+         * (resurrect_mid_request). */
+        long mid_pid = counterd_on(
+            host2_pid("counterd -p 7006 -L -P 3 </dev/null >/dev/null 2>&1 & echo $!"), 7006);
+        r = vm("mon",
+               "(echo '1 ADD 10'; sleep 0.2; echo '2 ADD 20'; sleep 0.5) | nc 10.99.0.2 7006;"
+               " (echo '3 ADD 100'; sleep 0.5) | nc 10.99.0.2 7006");
+        expect_ok(&r, "requests to the counterd using libbdagent");
+        assert_string_equal(r.out, "1 10\n2 30\n");
+        result_free(&r);
+        ok(vm("host2", "grep -q pause /proc/%ld/wchan", mid_pid), "request 3 paused half-applied");
         struct result ps1 = vm("host2", HOST2_PS);
         expect_ok(&ps1, "ps on host2 before the panic");
         struct result ps2 = vm("host2", HOST2_PS);
@@ -2088,7 +2133,7 @@ static void test_after_panic_nic_still_serves(void **state)
                 /* Each page of the process read once. */
                 assert_non_null(strstr(r.out, "\"pages_read_again\":0,"));
                 result_free(&r);
-                restore_on_standby(core_pid, conn_pid, client_pid);
+                restore_on_standby(core_pid, conn_pid, client_pid, mid_pid);
         }
         r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info after the panic");

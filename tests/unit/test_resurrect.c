@@ -1,6 +1,7 @@
 /* CRIU images without a kernel: the system-call decision on made-up
- * registers, and image files as the installed crit reads them back (the
- * framing, the magics, the generated formats). */
+ * registers, image files as the installed crit reads them back (the
+ * framing, the magics, the generated formats), and libbdagent's part of
+ * them: its memfd's images and a region rolled back over the pages read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <criu/pstree.pb-c.h>
 
 #include "../../common/bytes.h"
+#include "../../monitor/resurrect/agent_image.h"
 #include "../../monitor/resurrect/criu_image.h"
 #include "../../monitor/resurrect/syscall_restart.h"
 #include "helpers.h"
@@ -83,10 +85,18 @@ static char *crit_decode(const char *path)
         return out;
 }
 
+/* crit's JSON of image name in dir. */
+static char *crit_decode_in(const char *dir, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return crit_decode(path);
+}
+
 static void test_images_crit_reads(void **state)
 {
         (void)state;
-        char dir[64], path[128];
+        char dir[64];
         snprintf(dir, sizeof(dir), "/tmp/bd-images-%d", (int)getpid());
         struct bd_criu_dir d;
         assert_bd_ok(bd_criu_dir_create(dir, &d));
@@ -107,13 +117,11 @@ static void test_images_crit_reads(void **state)
         struct stat st;
         assert_int_not_equal(stat(dir, &st), 0);
         assert_bd_ok(bd_criu_dir_commit(&d));
-        snprintf(path, sizeof(path), "%s/pstree.img", dir);
-        const char *out = crit_decode(path);
+        const char *out = crit_decode_in(dir, "pstree.img");
         assert_non_null(strstr(out, "\"magic\": \"PSTREE\""));
         assert_non_null(strstr(out, "\"pid\": 42"));
         assert_non_null(strstr(out, "43"));
-        snprintf(path, sizeof(path), "%s/inventory.img", dir);
-        out = crit_decode(path);
+        out = crit_decode_in(dir, "inventory.img");
         assert_non_null(strstr(out, "\"magic\": \"INVENTORY\""));
         assert_non_null(strstr(out, "\"img_version\": 2"));
         /* A directory that exists is refused, never written into. */
@@ -131,11 +139,83 @@ static void test_images_crit_reads(void **state)
         assert_int_not_equal(stat(dir, &st), 0);
 }
 
+/* Two regions, one across a page boundary: only their bytes change, and
+ * only where the range read holds them. */
+static void test_agent_rollback_patch(void **state)
+{
+        (void)state;
+        uint8_t a[16], b[5000];
+        memset(a, 0xaa, sizeof(a)), memset(b, 0xbb, sizeof(b));
+        struct bd_agent_image ai = {.nregions = 2};
+        ai.region[0].live = 0x10000ff8, ai.region[0].len = sizeof(a), ai.region[0].bytes = a;
+        ai.region[1].live = 0x10003000, ai.region[1].len = sizeof(b), ai.region[1].bytes = b;
+        assert_false(bd_agent_image_overlaps(&ai, 0x0fff0000, 0x10000));
+        assert_false(bd_agent_image_overlaps(&ai, 0x10002000, 0x1000));
+        assert_true(bd_agent_image_overlaps(&ai, 0x10001000, 0x1000));
+        assert_true(bd_agent_image_overlaps(&ai, 0x10004000, 0x1000));
+        static uint8_t page[0x1000];
+        memset(page, 0x11, sizeof(page));
+        bd_agent_image_patch(&ai, 0x10000000, page, sizeof(page));
+        assert_int_equal(page[0xff7], 0x11);
+        assert_int_equal(page[0xff8], 0xaa);
+        assert_int_equal(page[0xfff], 0xaa);
+        memset(page, 0x11, sizeof(page));
+        bd_agent_image_patch(&ai, 0x10001000, page, sizeof(page));
+        assert_int_equal(page[7], 0xaa);
+        assert_int_equal(page[8], 0x11);
+        /* Two pages at once: the second region's start and end. */
+        static uint8_t two[0x2000];
+        memset(two, 0x11, sizeof(two));
+        bd_agent_image_patch(&ai, 0x10003000, two, sizeof(two));
+        assert_int_equal(two[0], 0xbb);
+        assert_int_equal(two[4999], 0xbb);
+        assert_int_equal(two[5000], 0x11);
+        assert_true(bd_agent_image_signals(&(struct bd_agent_image){.tid = {7, 9}, .ntids = 2}, 9));
+        assert_false(
+            bd_agent_image_signals(&(struct bd_agent_image){.tid = {7, 9}, .ntids = 1}, 9));
+}
+
+/* The memfd's images as crit reads them: the inode named as the library
+ * named it, its pages by offset in pagemap-shmem-ID, the bytes in
+ * pages-N.img. */
+static void test_agent_memfd_images(void **state)
+{
+        (void)state;
+        char dir[64], path[128];
+        snprintf(dir, sizeof(dir), "/tmp/bd-agent-images-%d", (int)getpid());
+        static uint8_t contents[8192];
+        memset(contents, 0x5a, sizeof(contents));
+        struct bd_agent_image ai = {.len = sizeof(contents), .contents = contents};
+        strcpy(ai.st.name, "svc");
+        struct bd_criu_dir d;
+        assert_bd_ok(bd_criu_dir_create(dir, &d));
+        assert_bd_ok(bd_agent_image_write(&d, &ai, 7, 2, 1000, 1001));
+        assert_bd_ok(bd_criu_dir_commit(&d));
+        const char *out = crit_decode_in(dir, "memfd.img");
+        assert_non_null(strstr(out, "\"magic\": \"MEMFD_INODE\""));
+        assert_non_null(strstr(out, "\"name\": \"bdagent:svc\""));
+        assert_non_null(strstr(out, "\"size\": 8192"));
+        assert_non_null(strstr(out, "\"shmid\": 7"));
+        assert_non_null(strstr(out, "\"uid\": 1000"));
+        out = crit_decode_in(dir, "pagemap-shmem-7.img");
+        assert_non_null(strstr(out, "\"pages_id\": 2"));
+        assert_non_null(strstr(out, "\"nr_pages\": 2"));
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/pages-2.img", dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, sizeof(contents));
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "rm -r '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_syscall_fix),
             cmocka_unit_test(test_images_crit_reads),
+            cmocka_unit_test(test_agent_rollback_patch),
+            cmocka_unit_test(test_agent_memfd_images),
         };
         return cmocka_run_group_tests_name("resurrect", tests, NULL, NULL);
 }
