@@ -18,6 +18,25 @@
  * hold one commit's state. A reader racing the writer reads `committed`,
  * that slot's generation (even), the regions, then the generation again:
  * unchanged, the copy is whole; changed or odd, it is torn and read again.
+ *
+ * The reader pin. A region that takes longer to read than the writer
+ * takes to come back to a slot (two commits) would never be read whole.
+ * A reader that may write the process's memory (a monitor allowed to)
+ * pins the slot it reads: it swaps `pin` from 0 to a token of its own
+ * whose low two bits are the slot + 1 (compare-and-swap), reads that
+ * slot's generation again (odd: a commit was in it before the pin was
+ * seen; unpin and try again), the regions and the generation again, then
+ * swaps its token back to 0. A commit marks its slot odd first and only
+ * then looks at `pin`: when the pin names that slot it puts the generation
+ * back and skips the commit (counted in pin_skips): the next request's
+ * end commits what it would have. So a commit that began before the
+ * pin was seen shows as an odd generation to the reader, and none begins
+ * in the pinned slot after. A pin is honoured for BD_AGENT_PIN_LEASE_MS
+ * from the first commit that found it, then the library swaps it back to
+ * 0 itself: a reader that died holding one stops commits for that long at
+ * most, and a reader slower than that sees its copy torn by the
+ * generation, as without a pin.
+ *
  * All fields are little-endian, at fixed offsets (x86-64). */
 #ifndef BD_AGENT_BEACON_H
 #define BD_AGENT_BEACON_H
@@ -26,15 +45,18 @@
 #include <stdint.h>
 
 #define BD_AGENT_MAGIC        0x6e6f636165424442ull /* "BDBeacon" */
-#define BD_AGENT_VERSION      1
+#define BD_AGENT_VERSION      2
 #define BD_AGENT_MEMFD_PREFIX "bdagent:"
 #define BD_AGENT_NAME_MAX     32 /* with its NUL */
 #define BD_AGENT_MAX_REGIONS  16
 /* A region's bound: a commit copies every region on the application's
  * request path, and a checkpoint reads them over the fabric. */
-#define BD_AGENT_REGION_MAX  (16u << 20)
-#define BD_AGENT_MAX_THREADS 256
-#define BD_AGENT_NONE        UINT64_MAX /* committed before the first commit */
+#define BD_AGENT_REGION_MAX   (16u << 20)
+#define BD_AGENT_MAX_THREADS  256
+#define BD_AGENT_NONE         UINT64_MAX /* committed before the first commit */
+#define BD_AGENT_PIN_LEASE_MS 1000
+/* A pin's slot, from its low two bits: 0 or 1, or -1 for no pin. */
+#define BD_AGENT_PIN_SLOT(pin) ((int)((pin)&3) - 1)
 
 struct bd_agent_region {
         char name[BD_AGENT_NAME_MAX];
@@ -69,6 +91,8 @@ struct bd_agent_beacon {
          * of the one that died; rolled_back: its requests that were in
          * flight and were rolled back. */
         uint64_t resurrected, rolled_back;
+        uint64_t pin;       /* a reader's pin (above), 0: none */
+        uint64_t pin_skips; /* commits skipped for a pin */
         struct bd_agent_region region[BD_AGENT_MAX_REGIONS];
         struct bd_agent_thread thread[BD_AGENT_MAX_THREADS];
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/agent_beacon.h"
@@ -21,6 +22,8 @@ static void (*recovery)(const struct bd_resurrection *);
 static int busy;
 /* beacon->resurrected when the recovery procedure last ran. */
 static uint64_t recovered_for;
+/* The pin last honoured, and since when (ms): its lease. With busy held. */
+static uint64_t pin_seen, pin_since;
 
 static __thread sigjmp_buf point;
 static __thread struct bd_agent_thread *me;
@@ -227,8 +230,36 @@ int bd_region(void *ptr, size_t len, const char *name)
         return 0;
 }
 
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        /* The vDSO's: no system call. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Whether a reader's pin holds slot w (agent_beacon.h), within its lease;
+ * an expired one is taken away. */
+static int pinned(struct bd_agent_beacon *b, uint64_t w)
+{
+        uint64_t pin = __atomic_load_n(&b->pin, __ATOMIC_SEQ_CST);
+        if (BD_AGENT_PIN_SLOT(pin) != (int)w)
+                return 0;
+        uint64_t now = now_ms();
+        if (pin != pin_seen) {
+                pin_seen = pin, pin_since = now;
+                return 1;
+        }
+        if (now - pin_since < BD_AGENT_PIN_LEASE_MS)
+                return 1;
+        __atomic_compare_exchange_n(&b->pin, &pin, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        pin_seen = 0;
+        return 0;
+}
+
 /* The regions into the slot that is not committed, then that slot named
- * committed (agent_beacon.h); with busy held and no request in flight. */
+ * committed (agent_beacon.h); with busy held and no request in flight.
+ * Skipped while a reader pins that slot. */
 static void commit(void)
 {
         struct bd_agent_beacon *b = beacon;
@@ -237,9 +268,15 @@ static void commit(void)
         uint64_t w = !b->committed;
         /* Odd while being written; odd already when a commit was cut off
          * by a fork in another thread. */
-        uint64_t gen = (b->generation[w] + 1) | 1;
-        __atomic_store_n(&b->generation[w], gen, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        uint64_t was = b->generation[w], gen = (was + 1) | 1;
+        __atomic_store_n(&b->generation[w], gen, __ATOMIC_SEQ_CST);
+        /* Marked first, the pin read after: a reader that pinned before
+         * this saw its slot odd, or this sees the pin. */
+        if (pinned(b, w)) {
+                __atomic_store_n(&b->generation[w], was, __ATOMIC_SEQ_CST);
+                __atomic_store_n(&b->pin_skips, b->pin_skips + 1, __ATOMIC_RELEASE);
+                return;
+        }
         for (uint32_t i = 0; i < b->nregions; i++) {
                 const struct bd_agent_region *r = &b->region[i];
                 memcpy((void *)(uintptr_t)r->slot[w], (const void *)(uintptr_t)r->live,

@@ -21,6 +21,8 @@ struct bd_error *bd_checkpoint_step(struct bd_agent_copier *c, struct bd_ckpt_st
         st->bytes_read += prog->phys->bytes_read - bytes;
         st->round_trips += prog->phys->round_trips - trips;
         st->tries += copy.tries;
+        st->pin_busy += copy.pin_busy;
+        st->pinned += copy.whole && copy.pinned;
         if (err)
                 return err;
         if (!copy.whole) {

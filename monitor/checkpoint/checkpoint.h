@@ -21,6 +21,8 @@ struct bd_checkpoint_stats {
         uint64_t unchanged;               /* steps whose copy held the commit stored last */
         uint64_t missed;                  /* steps with no whole copy: every try torn */
         uint64_t tries;                   /* copies read, torn ones included */
+        uint64_t pinned;                  /* whole copies read under a pin */
+        uint64_t pin_busy;                /* tries that found another reader's pin */
         uint64_t bytes_read, round_trips; /* on the fabric, tables and heads included */
         uint64_t bytes_stored;            /* written to the store */
         uint64_t dropped;                 /* old versions dropped for room */

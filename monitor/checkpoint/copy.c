@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../kernel/pgtable.h"
 
 /* The beacon's fields before its region table: what a read checks. The
@@ -38,6 +40,7 @@ struct bd_agent_copier {
                 uint64_t phys, value;
         } ref[MAX_REFS];
         size_t nrefs;
+        int pin; /* bd_agent_copier_pin() */
 };
 
 static void drop_buffers(struct bd_agent_copier *c)
@@ -114,6 +117,14 @@ void bd_agent_copier_free(struct bd_agent_copier *c)
         bd_pgtable_cache_release(c->tables);
         free(c->tables);
         free(c);
+}
+
+struct bd_error *bd_agent_copier_pin(struct bd_agent_copier *c, int on)
+{
+        if (on && sodium_init() < 0)
+                return bd_error_new(BD_ERR_INTERNAL, "libsodium does not initialise");
+        c->pin = on;
+        return NULL;
 }
 
 const struct bd_agent_view *bd_agent_copier_view(const struct bd_agent_copier *c)
@@ -209,6 +220,39 @@ static struct bd_error *read_head(struct bd_agent_copier *c, struct bd_agent_bea
         return bd_phys_read(c->prog->phys, c->head_pa, h, HEAD_LEN);
 }
 
+/* Pin slot s (agent_beacon.h): *token the pin set, 0 when another
+ * reader's was there; then the head read again, so that its generation is
+ * the one the pin holds. */
+static struct bd_error *pin(struct bd_agent_copier *c, int s, struct bd_agent_beacon *head,
+                            uint64_t *token, struct bd_agent_copy *out)
+{
+        uint64_t t, old;
+        randombytes_buf(&t, sizeof(t));
+        t = (t & ~3ull) | (uint64_t)(s + 1);
+        struct bd_error *err = bd_phys_cas(
+            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), 0, t, &old);
+        *token = err ? 0 : t;
+        if (err && err->code == BD_ERR_CAS_FAILED) {
+                bd_error_destroy(err);
+                out->pin_busy++;
+                return NULL;
+        }
+        return err ? bd_error_wrap(err, "pid %d: pinning a slot", c->pid) : read_head(c, head);
+}
+
+/* The pin taken back: left to its lease when the word no longer holds it. */
+static struct bd_error *unpin(struct bd_agent_copier *c, uint64_t token)
+{
+        uint64_t old;
+        struct bd_error *err = bd_phys_cas(
+            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), token, 0, &old);
+        if (err && err->code == BD_ERR_CAS_FAILED) {
+                bd_error_destroy(err);
+                return NULL;
+        }
+        return err;
+}
+
 /* Both slots translated afresh, the entries they went through kept. */
 static struct bd_error *map_both(struct bd_agent_copier *c)
 {
@@ -238,8 +282,10 @@ static int fits_one_read(const struct bd_agent_copier *c)
  * that order (pieces of one batch may complete in any order); *moved: the
  * pages were not all where they were read from. */
 static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_beacon *head,
-                                  struct bd_agent_beacon *after, int *s, int *moved)
+                                  struct bd_agent_beacon *after, int *s, int *moved,
+                                  uint64_t *token, struct bd_agent_copy *out)
 {
+        *token = 0;
         struct bd_error *err;
         if (fits_one_read(c)) {
                 struct bd_phys_iov ord[BD_READV_MAX_SEGS];
@@ -269,11 +315,20 @@ static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_bea
         if ((err = read_head(c, head)))
                 return err;
         *s = head->committed == 1;
-        if ((err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s])) ||
-            (err = read_head(c, after)))
+        if (c->pin && head->committed <= 1 && (err = pin(c, *s, head, token, out)))
                 return err;
+        err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s]);
+        if (!err)
+                err = read_head(c, after);
+        if (*token) {
+                struct bd_error *e = unpin(c, *token);
+                if (!err)
+                        err = e;
+                else
+                        bd_error_destroy(e);
+        }
         /* The tables afresh, a level at a time. */
-        return map(c, *s, moved);
+        return err ? err : map(c, *s, moved);
 }
 
 /* Whether the head still describes the beacon that was checked. */
@@ -290,9 +345,10 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
         struct bd_agent_beacon head, after;
         struct bd_error *err = c->mapped[0] && c->mapped[1] ? NULL : map_both(c);
         int moved = 0, s = 0;
+        uint64_t token = 0;
         while (!err && out->tries < max_tries) {
                 out->tries++;
-                if ((err = read_copy(c, &head, &after, &s, &moved)))
+                if ((err = read_copy(c, &head, &after, &s, &moved, &token, out)))
                         break;
                 if (!same_beacon(&c->view.b, &head)) {
                         /* Moved, or gone: the tables say which. */
@@ -332,6 +388,7 @@ struct bd_error *bd_agent_copier_read(struct bd_agent_copier *c, unsigned max_tr
                 if ((gen & 1) || after.generation[s] != gen || moved)
                         continue;
                 out->whole = 1;
+                out->pinned = token != 0;
                 out->slot = s;
                 out->generation = gen;
                 out->commits = head.commits;

@@ -8,7 +8,8 @@
  * frames read. Small regions (both slots and two heads within one
  * request's reply) go in one ordered read, so that the process has only
  * the NIC's copying time to rewrite the slot under it; larger ones take a
- * read of the head, a pipelined batch and the head again. */
+ * read of the head, a pipelined batch and the head again, and with a pin
+ * (bd_agent_copier_pin()) hold the writer off the slot meanwhile. */
 #ifndef BD_CHECKPOINT_COPY_H
 #define BD_CHECKPOINT_COPY_H
 
@@ -25,6 +26,15 @@ struct bd_error *bd_agent_copier_new(struct bd_program *prog, int32_t pid,
                                      struct bd_agent_copier **out);
 void bd_agent_copier_free(struct bd_agent_copier *c);
 
+/* Pin the slot a read of large regions takes (common/agent_beacon.h's
+ * reader pin): two compare-and-swaps of the beacon's pin word per copy,
+ * to set it and take it back, each audited; the source must allow the
+ * monitor to write (--write, and a NIC that allows writes), or the first
+ * copy fails with its refusal. A pin another reader holds is waited for by
+ * no one: the copy goes on without one (bd_agent_copy.pin_busy). Fails
+ * only when libsodium, which makes the pins' tokens, does not start. */
+struct bd_error *bd_agent_copier_pin(struct bd_agent_copier *c, int on);
+
 /* The beacon as last read: the regions a copy holds, their names and
  * lengths. Read again when the process registers another region. */
 const struct bd_agent_view *bd_agent_copier_view(const struct bd_agent_copier *c);
@@ -36,6 +46,8 @@ struct bd_agent_copy {
         int slot;            /* the slot read */
         uint64_t generation; /* its generation: names the commit it holds */
         uint64_t commits;    /* the process's commit count when it was read */
+        int pinned;          /* the whole copy was read under this reader's pin */
+        unsigned pin_busy;   /* tries that found the pin another reader's */
         /* Region i's bytes (bd_agent_copier_view()'s region[i].len), until
          * the next read; valid when whole. */
         const uint8_t *data[BD_AGENT_MAX_REGIONS];

@@ -55,6 +55,7 @@ struct cli {
         const char *store;   /* --store DIR */
         unsigned keep;       /* --keep N: versions kept */
         uint64_t store_size; /* --store-size SIZE: bytes they may hold */
+        int pin;             /* --pin: the reader pin, for large regions */
         struct bd_open_options open;
 };
 

@@ -21,9 +21,10 @@ static void print_json(int32_t pid, const struct bd_agent_view *a)
                 printf("%" PRIu64, b->committed);
         printf(",\"generation\":[%" PRIu64 ",%" PRIu64 "],\"in_request\":%" PRIu64
                ",\"on_resurrect\":\"0x%" PRIx64 "\",\"resurrected\":%" PRIu64
-               ",\"rolled_back\":%" PRIu64 ",\"regions\":[",
+               ",\"rolled_back\":%" PRIu64 ",\"pin\":\"0x%" PRIx64 "\",\"pin_skips\":%" PRIu64
+               ",\"regions\":[",
                b->generation[0], b->generation[1], b->in_request, b->on_resurrect, b->resurrected,
-               b->rolled_back);
+               b->rolled_back, b->pin, b->pin_skips);
         for (uint32_t i = 0; i < b->nregions; i++) {
                 const struct bd_agent_region *r = &b->region[i];
                 printf("%s{\"name\":", i ? "," : "");
@@ -62,6 +63,10 @@ static void print_text(int32_t pid, const struct bd_agent_view *a)
                        b->commits, b->committed, b->generation[b->committed]);
         printf("  %" PRIu64 " request%s in flight; %u of %" PRIu32 " listed threads inside one\n",
                b->in_request, b->in_request == 1 ? "" : "s", inside, b->nthreads);
+        if (b->pin)
+                printf("  slot %d pinned by a reader\n", BD_AGENT_PIN_SLOT(b->pin));
+        if (b->pin_skips)
+                printf("  %" PRIu64 " commits skipped for readers' pins\n", b->pin_skips);
         if (b->resurrected)
                 printf("  resurrected (%" PRIu64 " requests rolled back)\n", b->rolled_back);
         if (b->nregions)

@@ -46,16 +46,17 @@ static void print_summary(const struct cli *cli, int32_t pid, const struct bd_ch
                 printf(",\"seconds\":%.3f,\"interval_ms\":%" PRIu64 ",\"intervals\":%" PRIu64
                        ",\"late\":%" PRIu64 ",\"versions_stored\":%" PRIu64
                        ",\"unchanged\":%" PRIu64 ",\"missed\":%" PRIu64 ",\"tries\":%" PRIu64
+                       ",\"pinned\":%" PRIu64 ",\"pin_busy\":%" PRIu64
                        ",\"fabric_bytes_per_interval\":%.0f,\"round_trips_per_interval\":%.1f"
                        ",\"recovery_point_max_ms\":%.1f,\"gaps\":%" PRIu64
                        ",\"gaps_over_2_intervals\":%" PRIu64 ",\"bytes_stored\":%" PRIu64
                        ",\"dropped\":%" PRIu64 ",\"kept\":{\"versions\":%u,\"oldest\":%" PRIu64
                        ",\"newest\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"chunks\":%" PRIu64 "}}\n",
                        seconds, cli->interval_ms, st->intervals, late, st->versions, st->unchanged,
-                       st->missed, st->tries, (double)st->bytes_read * per,
-                       (double)st->round_trips * per, (double)st->gap_max_ns / 1e6, st->gaps,
-                       st->gaps_over_2, st->bytes_stored, st->dropped, ss.versions, ss.oldest,
-                       ss.newest, ss.bytes, ss.chunks);
+                       st->missed, st->tries, st->pinned, st->pin_busy,
+                       (double)st->bytes_read * per, (double)st->round_trips * per,
+                       (double)st->gap_max_ns / 1e6, st->gaps, st->gaps_over_2, st->bytes_stored,
+                       st->dropped, ss.versions, ss.oldest, ss.newest, ss.bytes, ss.chunks);
                 return;
         }
         printf("pid %" PRId32 ": %" PRIu64 " versions stored in %.1f s (%" PRIu64
@@ -66,6 +67,10 @@ static void print_summary(const struct cli *cli, int32_t pid, const struct bd_ch
         printf("  per interval on the fabric: %.0f bytes, %.1f round trips (%.2f copies read)\n",
                (double)st->bytes_read * per, (double)st->round_trips * per,
                (double)st->tries * per);
+        if (cli->pin)
+                printf("  pinned: %" PRIu64 " whole copies read under a pin; %" PRIu64
+                       " tries found another reader's\n",
+                       st->pinned, st->pin_busy);
         printf("  recovery point: at most %.1f ms old (the longest gap between whole copies;"
                " %" PRIu64 " of %" PRIu64 " gaps over two intervals)\n",
                (double)st->gap_max_ns / 1e6, st->gaps_over_2, st->gaps);
@@ -90,6 +95,8 @@ int cmd_checkpoint(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         struct bd_ckpt_store *s = NULL;
         struct bd_ckpt_store_opts o = {.keep = cli->keep, .max_bytes = cli->store_size};
         struct bd_error *err = bd_agent_copier_new(prog, pid, &c);
+        if (!err)
+                err = bd_agent_copier_pin(c, cli->pin);
         if (!err)
                 err = bd_ckpt_store_open(cli->store, &o, &s);
         if (err) {

@@ -124,6 +124,8 @@ struct bd_error *bd_agent_image_plan(struct bd_program *prog, int32_t pid, const
         img->in_request =
             b->in_request > out->st.threads_gone ? b->in_request - out->st.threads_gone : 0;
         img->resurrected = b->resurrected + 1;
+        /* A reader's pin dies with the host: no commit waits for it. */
+        img->pin = 0;
         img->rolled_back = out->ntids;
         out->st.rolled_back = out->ntids;
         return out->ntids ? read_committed(b, vs, pages, out) : NULL;

@@ -38,7 +38,9 @@ static int group_setup(void **state)
         /* Three NICs for host2: the real one (read-only, host2's RAM through
          * the ivshmem BAR, plus a snapshot file served directly), and two
          * write-enabled ones on scratch files for the write paths, one
-         * direct and one mediated. Never write to host2's own memory here. */
+         * direct and one mediated. Never write to host2's own memory here
+         * but for test_agent_checkpoint_pinned's pin, a test's own
+         * process's word, through a NIC of the test's own. */
         res = vm("host2-nic",
                  "set -e; dd if=/dev/urandom of=/tmp/snap.bin bs=1M count=8 2>/dev/null;"
                  "cp /tmp/snap.bin /tmp/rw.bin;" NIC_RO_START ";"
@@ -1073,6 +1075,31 @@ static long json_long(const char *json, const char *key)
  * is whole too, and a fresh instance started from it (checkpoints --to)
  * goes on from its state. A process without the library is refused (exit
  * 9). */
+/* Every version the store on mon keeps, read back and checked by agentd:
+ * whole, each after more requests than the one before; there must be
+ * want of them. The chunks the store holds. */
+static long versions_whole(const char *store, long want)
+{
+        struct result r =
+            vm("mon",
+               "rm -rf /tmp/ckv && mkdir -p /tmp/ckv && n=0 && last=0 && for v in $(" BDMON
+               " --json checkpoints %s | grep -o '\"version\":[0-9]*' | cut -d: -f2);"
+               " do " BDMON " checkpoints %s $v -o /tmp/ckv/$v >/dev/null || exit 1;"
+               " out=$(agentd -c /tmp/ckv/$v/state) || { echo torn $v; exit 1; }; set -- $out;"
+               " [ $2 -gt $last ] || { echo not after $last: $v $2; exit 1; };"
+               " last=$2; n=$((n + 1)); done; echo $n whole, the last after $last requests;"
+               " ls %s/chunks | wc -l",
+               store, store, store);
+        expect_ok(&r, "every kept version whole");
+        print_message("%s", r.out);
+        assert_int_equal(strtol(r.out, NULL, 10), want);
+        const char *nl = strchr(r.out, '\n');
+        assert_non_null(nl);
+        long chunks = strtol(nl + 1, NULL, 10);
+        result_free(&r);
+        return chunks;
+}
+
 static void test_agent_checkpoint(void **state)
 {
         (void)state;
@@ -1097,23 +1124,8 @@ static void test_agent_checkpoint(void **state)
         assert_true(stored >= intervals / 2);
         assert_int_equal(kept, stored < 40 ? stored : 40);
 
-        /* Every kept version, read back and checked by the service. */
-        r = vm("mon",
-               "mkdir -p /tmp/ckv && n=0 && last=0 && for v in $(" BDMON
-               " --json checkpoints /tmp/ckpt | grep -o '\"version\":[0-9]*' | cut -d: -f2);"
-               " do " BDMON " checkpoints /tmp/ckpt $v -o /tmp/ckv/$v >/dev/null || exit 1;"
-               " out=$(agentd -c /tmp/ckv/$v/state) || { echo torn $v; exit 1; }; set -- $out;"
-               " [ $2 -gt $last ] || { echo not after $last: $v $2; exit 1; };"
-               " last=$2; n=$((n + 1)); done; echo $n whole, the last after $last requests;"
-               " ls /tmp/ckpt/chunks | wc -l");
-        expect_ok(&r, "every kept version whole");
-        print_message("%s", r.out);
-        assert_int_equal(strtol(r.out, NULL, 10), kept);
         /* A version's one chunk each (528 bytes): no chunk left unreclaimed. */
-        const char *nl = strchr(r.out, '\n');
-        assert_non_null(nl);
-        assert_true(strtol(nl + 1, NULL, 10) <= kept);
-        result_free(&r);
+        assert_true(versions_whole("/tmp/ckpt", kept) <= kept);
 
         ok(vm("host2", "kill %ld", pid), "stopping agentd");
         r = vm("mon",
@@ -1141,6 +1153,54 @@ static void test_agent_checkpoint(void **state)
         r = vm("mon", BDMON " checkpoint host2 1 --store /tmp/ckpt-none --duration 1");
         expect_refusal(&r, 9, "maps no libbdagent beacon");
         result_free(&r);
+}
+
+/* The reader pin (common/agent_beacon.h): a 64-KiB region committed
+ * every millisecond takes several round trips to read, longer than the
+ * library takes to come back to a slot, so unpinned its copies are torn
+ * (bench/checkpoint: none whole). With --pin, through a bdnicd that lets
+ * this monitor write host2's memory (its one write here: the pin word of
+ * agentd's beacon, by compare-and-swap, audited on both sides), copies
+ * are whole, the library counts the commits it skipped, and no pin is
+ * left behind. */
+static void test_agent_checkpoint_pinned(void **state)
+{
+        (void)state;
+        nic_start("pin", "-l 0.0.0.0:7486 --allow-write -w host2=pci:1af4:1110");
+        long pid = host2_pid("agentd -n lab-pin -i 1 -s 64 </dev/null >/dev/null 2>&1 & echo $!");
+        struct result r = vm("mon",
+                             "echo 'host2 10.99.0.3:7486 key=" KEY "' > /tmp/pin.targets;"
+                             " rm -rf /tmp/ckpin; sleep 0.5;"
+                             " bdmon -q -c /tmp/pin.targets --write --audit /tmp/pin.audit"
+                             " --json checkpoint host2 %ld --pin --store /tmp/ckpin"
+                             " --duration 3 --keep 20",
+                             pid);
+        expect_ok(&r, "bdmon checkpoint --pin");
+        print_message("%s", r.out);
+        long stored = json_long(r.out, "versions_stored"),
+             intervals = json_long(r.out, "intervals"), pinned = json_long(r.out, "pinned");
+        assert_true(intervals >= 30);
+        assert_true(stored >= intervals / 2);
+        assert_true(pinned >= stored);
+        assert_int_equal(json_long(r.out, "pin_busy"), 0);
+        result_free(&r);
+        versions_whole("/tmp/ckpin", stored < 20 ? stored : 20);
+        r = vm("mon", BDMON " --json agent host2 %ld", pid);
+        expect_ok(&r, "bdmon agent after the pinned checkpoints");
+        assert_non_null(strstr(r.out, "\"pin\":\"0x0\","));
+        assert_true(json_long(r.out, "pin_skips") > 0);
+        result_free(&r);
+        /* Two compare-and-swaps a pinned copy, each audited on both sides. */
+        r = vm("host2-nic", "grep -c 'op=cas' /tmp/nic-pin.audit");
+        expect_ok(&r, "the NIC's audit of the pins");
+        assert_true(strtol(r.out, NULL, 10) >= 2 * pinned);
+        result_free(&r);
+        r = vm("mon", "grep -c 'result=swapped' /tmp/pin.audit");
+        expect_ok(&r, "the monitor's audit of the pins");
+        assert_true(strtol(r.out, NULL, 10) >= 2 * pinned);
+        result_free(&r);
+        ok(vm("host2", "kill %ld", pid), "stopping agentd");
+        nic_signal("pin", "TERM");
 }
 
 /* Typed access through BTF: a string in a global struct, every CPU's copy
@@ -2394,6 +2454,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_print_variables),
             cmocka_unit_test(test_agent_beacon),
             cmocka_unit_test(test_agent_checkpoint),
+            cmocka_unit_test(test_agent_checkpoint_pinned),
             cmocka_unit_test(test_layouts_check_and_export),
             cmocka_unit_test(test_dmesg_follow),
             cmocka_unit_test(test_views_from_ram_file),

@@ -167,7 +167,8 @@ static volatile int writing;
 static void *writer(void *arg)
 {
         (void)arg;
-        for (uint64_t v = 1; writing; v++) {
+        /* On from the state the tests before left. */
+        for (uint64_t v = live.word[0] + 1; writing; v++) {
                 bd_request_begin();
                 set_state(&live, v);
                 bd_request_end();
@@ -175,12 +176,25 @@ static void *writer(void *arg)
         return NULL;
 }
 
-static void test_reader_races_writer(void **state)
+/* A thread committing back to back, until stop_writer(). */
+static pthread_t start_writer(void)
 {
-        (void)state;
         writing = 1;
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, writer, NULL), 0);
+        return t;
+}
+
+static void stop_writer(pthread_t t)
+{
+        writing = 0;
+        pthread_join(t, NULL);
+}
+
+static void test_reader_races_writer(void **state)
+{
+        (void)state;
+        pthread_t t = start_writer();
         static struct state copy;
         unsigned good = 0, torn = 0, changes = 0;
         uint64_t n0 = bd_agent_commits(), last = 0;
@@ -196,8 +210,7 @@ static void test_reader_races_writer(void **state)
                 last = copy.word[0];
                 good++;
         }
-        writing = 0;
-        pthread_join(t, NULL);
+        stop_writer(t);
         print_message("reader: %u whole copies (%u different), %u torn ones told apart, %llu "
                       "commits\n",
                       good, changes, torn, (unsigned long long)(bd_agent_commits() - n0));
@@ -264,6 +277,80 @@ static void test_stopped_anywhere(void **state)
                       (unsigned long long)last);
 }
 
+/* The pinned reader (agent_beacon.h), slow on purpose: a copy that takes
+ * long enough for the writer to come back to its slot many times over.
+ * 1 and the copy in out when it is whole, 0 when the pin was taken or the
+ * slot was being written as it was pinned. */
+static int read_pinned(struct bd_agent_beacon *b, uint64_t token, struct state *out)
+{
+        uint64_t c = __atomic_load_n(&b->committed, __ATOMIC_SEQ_CST), none = 0;
+        uint64_t pin = (token & ~3ull) | (c + 1);
+        if (!__atomic_compare_exchange_n(&b->pin, &none, pin, 0, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST))
+                return 0;
+        uint64_t g = __atomic_load_n(&b->generation[c], __ATOMIC_SEQ_CST);
+        const uint8_t *from = (const void *)(uintptr_t)b->region[0].slot[c];
+        for (size_t at = 0; at < sizeof(*out); at += 1024) {
+                memcpy((uint8_t *)out + at, from + at,
+                       sizeof(*out) - at < 1024 ? sizeof(*out) - at : 1024);
+                usleep(20);
+        }
+        uint64_t g2 = __atomic_load_n(&b->generation[c], __ATOMIC_SEQ_CST);
+        assert_true(
+            __atomic_compare_exchange_n(&b->pin, &pin, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+        return !(g & 1) && g2 == g;
+}
+
+/* A reader slower than the writer's commits gets whole copies by pinning
+ * its slot, while commits go on in the other one (one) or are skipped. */
+static void test_reader_pin(void **state)
+{
+        (void)state;
+        pthread_t t = start_writer();
+        static struct state copy;
+        unsigned good = 0, tries = 0;
+        uint64_t skips0 = beacon->pin_skips, n0 = bd_agent_commits(), last = 0;
+        for (; tries < 200; tries++) {
+                if (!read_pinned(beacon, 0x5eed00 + tries * 4, &copy))
+                        continue;
+                assert_true(whole(&copy));
+                assert_true(copy.word[0] >= last);
+                last = copy.word[0];
+                good++;
+        }
+        stop_writer(t);
+        print_message("pinned reader: %u whole of %u slow copies; the writer committed %llu times "
+                      "and skipped %llu commits for the pin\n",
+                      good, tries, (unsigned long long)(bd_agent_commits() - n0),
+                      (unsigned long long)(beacon->pin_skips - skips0));
+        assert_true(good > 0);
+        assert_true(beacon->pin_skips > skips0);
+        assert_int_equal(beacon->pin, 0);
+}
+
+/* A pin its reader never takes back holds commits off for the lease, no
+ * longer: then the library takes it away and commits. */
+static void test_pin_lease(void **state)
+{
+        (void)state;
+        uint64_t w = !beacon->committed;
+        beacon->pin = 0xdead00 | (w + 1);
+        uint64_t n0 = bd_agent_commits(), skips0 = beacon->pin_skips;
+        bd_request_begin();
+        set_state(&live, 99);
+        bd_request_end();
+        assert_int_equal(bd_agent_commits(), n0);
+        assert_int_equal(beacon->pin_skips, skips0 + 1);
+        assert_int_equal(beacon->generation[w] % 2, 0);
+        usleep((BD_AGENT_PIN_LEASE_MS + 100) * 1000);
+        bd_request_begin();
+        bd_request_end();
+        assert_int_equal(bd_agent_commits(), n0 + 1);
+        assert_int_equal(beacon->pin, 0);
+        const struct state *slot = (void *)(uintptr_t)beacon->region[0].slot[beacon->committed];
+        assert_int_equal(slot->word[0], 99);
+}
+
 static int recovered_runs;
 static uint64_t recovered_rolled_back;
 
@@ -315,6 +402,8 @@ int main(void)
             cmocka_unit_test(test_commit_at_request_end),
             cmocka_unit_test(test_reader_races_writer),
             cmocka_unit_test(test_stopped_anywhere),
+            cmocka_unit_test(test_reader_pin),
+            cmocka_unit_test(test_pin_lease),
             cmocka_unit_test(test_recovery_point),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
