@@ -266,13 +266,19 @@ static void commit(void)
         if (b->committed == BD_AGENT_NONE)
                 return;
         uint64_t w = !b->committed;
+        /* A pin seen: skipped before the slot is touched, so that a
+         * reader's copy is never made to look torn by the skip. */
+        if (pinned(b, w)) {
+                __atomic_store_n(&b->pin_skips, b->pin_skips + 1, __ATOMIC_RELEASE);
+                return;
+        }
         /* Odd while being written; odd already when a commit was cut off
          * by a fork in another thread. */
         uint64_t was = b->generation[w], gen = (was + 1) | 1;
         __atomic_store_n(&b->generation[w], gen, __ATOMIC_SEQ_CST);
-        /* Marked first, the pin read after: a reader that pinned before
-         * this saw its slot odd, or this sees the pin. */
-        if (pinned(b, w)) {
+        /* Marked first, the pin read again after: a reader whose pin came
+         * meanwhile saw the slot odd, or this sees the pin. */
+        if (BD_AGENT_PIN_SLOT(__atomic_load_n(&b->pin, __ATOMIC_SEQ_CST)) == (int)w) {
                 __atomic_store_n(&b->generation[w], was, __ATOMIC_SEQ_CST);
                 __atomic_store_n(&b->pin_skips, b->pin_skips + 1, __ATOMIC_RELEASE);
                 return;

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "../../common/clock.h"
 #include "../kernel/pgtable.h"
 
 /* The beacon's fields before its region table: what a read checks. The
@@ -15,6 +16,12 @@
 
 /* Page-table entries checked in the one ordered read, at most. */
 #define MAX_REFS 32
+/* Pinned: the slot's pieces read this many at a time, the pin renewed
+ * between them once half its lease has gone, so that a read longer than
+ * the lease (16 MiB through a slow fabric) keeps it; and the head read at
+ * most this many times for a commit that was under way as the pin came. */
+#define PIN_PIECES    256
+#define PIN_HEAD_WAIT 8
 
 struct bd_agent_copier {
         struct bd_program *prog;
@@ -220,15 +227,21 @@ static struct bd_error *read_head(struct bd_agent_copier *c, struct bd_agent_bea
         return bd_phys_read(c->prog->phys, c->head_pa, h, HEAD_LEN);
 }
 
+static uint64_t token_for(int s)
+{
+        uint64_t t;
+        randombytes_buf(&t, sizeof(t));
+        return (t & ~3ull) | (uint64_t)(s + 1);
+}
+
 /* Pin slot s (agent_beacon.h): *token the pin set, 0 when another
- * reader's was there; then the head read again, so that its generation is
- * the one the pin holds. */
+ * reader's was there; then the head read again, until its generation is
+ * even (a commit under way as the pin came ends soon, and none begins in
+ * the slot after): the generation the pin holds. */
 static struct bd_error *pin(struct bd_agent_copier *c, int s, struct bd_agent_beacon *head,
                             uint64_t *token, struct bd_agent_copy *out)
 {
-        uint64_t t, old;
-        randombytes_buf(&t, sizeof(t));
-        t = (t & ~3ull) | (uint64_t)(s + 1);
+        uint64_t t = token_for(s), old;
         struct bd_error *err = bd_phys_cas(
             c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), 0, t, &old);
         *token = err ? 0 : t;
@@ -237,7 +250,48 @@ static struct bd_error *pin(struct bd_agent_copier *c, int s, struct bd_agent_be
                 out->pin_busy++;
                 return NULL;
         }
-        return err ? bd_error_wrap(err, "pid %d: pinning a slot", c->pid) : read_head(c, head);
+        if (err)
+                return bd_error_wrap(err, "pid %d: pinning a slot", c->pid);
+        for (int i = 0; !err && i < PIN_HEAD_WAIT; i++)
+                if ((err = read_head(c, head)) || !(head->generation[s] & 1))
+                        break;
+        return err;
+}
+
+/* The pin's token swapped for a fresh one: the library's lease begins
+ * again. Not swapped (the lease ran out): the copy shows torn. */
+static struct bd_error *renew(struct bd_agent_copier *c, int s, uint64_t *token)
+{
+        uint64_t t = token_for(s), old;
+        struct bd_error *err = bd_phys_cas(
+            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), *token, t, &old);
+        if (!err)
+                *token = t;
+        if (err && err->code == BD_ERR_CAS_FAILED) {
+                bd_error_destroy(err);
+                *token = 0;
+                return NULL;
+        }
+        return err;
+}
+
+/* Slot s's pieces; pinned, a part at a time with the pin renewed. */
+static struct bd_error *read_slot(struct bd_agent_copier *c, int s, uint64_t *token)
+{
+        if (!*token)
+                return bd_phys_read_batch(c->prog->phys, c->iov[s], c->npieces[s]);
+        uint64_t since = bd_now_ns(), half = BD_AGENT_PIN_LEASE_MS * 1000000ull / 2;
+        struct bd_error *err = NULL;
+        for (size_t at = 0; !err && at < c->npieces[s]; at += PIN_PIECES) {
+                size_t n = c->npieces[s] - at < PIN_PIECES ? c->npieces[s] - at : PIN_PIECES;
+                if (*token && bd_now_ns() - since > half) {
+                        err = renew(c, s, token);
+                        since = bd_now_ns();
+                }
+                if (!err)
+                        err = bd_phys_read_batch(c->prog->phys, c->iov[s] + at, n);
+        }
+        return err;
 }
 
 /* The pin taken back: left to its lease when the word no longer holds it. */
@@ -317,7 +371,7 @@ static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_bea
         *s = head->committed == 1;
         if (c->pin && head->committed <= 1 && (err = pin(c, *s, head, token, out)))
                 return err;
-        err = bd_phys_read_batch(c->prog->phys, c->iov[*s], c->npieces[*s]);
+        err = read_slot(c, *s, token);
         if (!err)
                 err = read_head(c, after);
         if (*token) {

@@ -54,7 +54,7 @@ static const char usage[] =
     "                            and the threads inside one. Every field is checked\n"
     "                            (addresses against PID's mappings) first; exit 9\n"
     "                            when PID uses no libbdagent, 8 for a malformed one.\n"
-    "  checkpoint TARGET PID --store DIR\n"
+    "  checkpoint TARGET PID --store DIR [--every PERIOD]\n"
     "                            remote micro-checkpoints of PID's libbdagent state:\n"
     "                            every --interval (default 50 ms) one whole copy of\n"
     "                            the slot its last commit wrote, read over the\n"
@@ -247,7 +247,12 @@ static const char usage[] =
     "  -f, --follow        dmesg: keep printing new records until interrupted.\n"
     "      --interval MS   dmesg -f: poll period (default 500); watch: probe\n"
     "                      period (default 10); checkpoint: copy period\n"
-    "                      (default 50).\n"
+    "                      (default 50). MS may end in ms or s (50ms, 1s).\n"
+    "      --every PERIOD  the same as --interval.\n"
+    "      --restore VERSION\n"
+    "                      checkpoint --store DIR --restore VERSION [--to CMD]:\n"
+    "                      checkpoints DIR VERSION, with no TARGET or PID (the\n"
+    "                      host that ran the service may be gone).\n"
     "      --on-alarm CMD  watch: run CMD (sh -c) on every failure, with\n"
     "                      BDMON_TARGET, BDMON_STATE, BDMON_PREVIOUS, BDMON_CPU,\n"
     "                      BDMON_PID, BDMON_EVIDENCE, BDMON_INCIDENT and\n"
@@ -476,6 +481,7 @@ int main(int argc, char **argv)
                 OPT_KEEP,
                 OPT_STORE_SIZE,
                 OPT_PIN,
+                OPT_RESTORE,
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -485,6 +491,8 @@ int main(int argc, char **argv)
             {"threads", no_argument, NULL, 'T'},
             {"follow", no_argument, NULL, 'f'},
             {"interval", required_argument, NULL, OPT_INTERVAL},
+            {"every", required_argument, NULL, OPT_INTERVAL},
+            {"restore", required_argument, NULL, OPT_RESTORE},
             {"type", required_argument, NULL, OPT_TYPE},
             {"cpu", required_argument, NULL, OPT_CPU},
             {"kernel", no_argument, NULL, OPT_KERNEL},
@@ -557,8 +565,10 @@ int main(int argc, char **argv)
                         cli.follow = 1;
                         break;
                 case OPT_INTERVAL:
-                        if (cli_parse_number(optarg, &num, 0) || !num || num > 3600000)
-                                return cli_usage_error("bad interval '%s' (milliseconds)", optarg);
+                        if (cli_parse_ms(optarg, &num) || !num || num > 3600000)
+                                return cli_usage_error("bad interval '%s' (milliseconds, or "
+                                                       "50ms, 1s)",
+                                                       optarg);
                         cli.interval_ms = num;
                         cli.interval_set = 1;
                         break;
@@ -714,6 +724,9 @@ int main(int argc, char **argv)
                                                        optarg);
                         cli.keep = (unsigned)num;
                         break;
+                case OPT_RESTORE:
+                        cli.restore = optarg;
+                        break;
                 case OPT_PIN:
                         cli.pin = 1;
                         break;
@@ -815,6 +828,21 @@ int main(int argc, char **argv)
         if (cli.pin && !cli.write)
                 return cli_usage_error("%s", "checkpoint --pin writes the process's memory: it "
                                              "needs --write");
+        if (cli.restore && strcmp(name, "checkpoint"))
+                return cli_usage_error("--restore is for checkpoint, not '%s'", name);
+        if (cli.restore) {
+                /* The host that ran the service may be gone: no TARGET,
+                 * no PID, the store's version as checkpoints takes it. */
+                if (argc > optind)
+                        return cli_usage_error("checkpoint --restore takes no TARGET or PID, "
+                                               "not '%s'",
+                                               argv[optind]);
+                if (!cli.store || cli.images || cli.pin)
+                        return cli_usage_error("%s", "checkpoint --restore VERSION needs --store "
+                                                     "DIR (and takes -o, --to, --to-images)");
+                char *a[2] = {(char *)cli.store, (char *)cli.restore};
+                return cmd_checkpoints(&cli, NULL, a, 2);
+        }
         if (!strcmp(name, "checkpoint")) {
                 if (!cli.interval_set)
                         cli.interval_ms = 50;

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The library's errors do not name the target: the one place that knows
@@ -56,6 +57,19 @@ int cli_parse_number(const char *s, uint64_t *out, int allow_suffix)
         if (*end)
                 return -1;
         *out = v;
+        return 0;
+}
+
+int cli_parse_ms(const char *s, uint64_t *ms)
+{
+        char *end;
+        errno = 0;
+        if (*s < '0' || *s > '9')
+                return -1;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || (*end && strcmp(end, "ms") && strcmp(end, "s")) || v > UINT64_MAX / 1000)
+                return -1;
+        *ms = !strcmp(end, "s") ? v * 1000 : v;
         return 0;
 }
 

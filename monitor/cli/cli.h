@@ -56,6 +56,7 @@ struct cli {
         unsigned keep;       /* --keep N: versions kept */
         uint64_t store_size; /* --store-size SIZE: bytes they may hold */
         int pin;             /* --pin: the reader pin, for large regions */
+        const char *restore; /* --restore VERSION: checkpoints DIR VERSION */
         struct bd_open_options open;
 };
 
@@ -73,6 +74,8 @@ int cli_report(struct bd_error *err);
 void cli_set_target(const char *name);
 int cli_usage_error(const char *fmt, const char *arg);
 int cli_parse_number(const char *s, uint64_t *out, int allow_suffix);
+/* A period in milliseconds: N, Nms or Ns. 0, or -1 when s is none. */
+int cli_parse_ms(const char *s, uint64_t *ms);
 /* 0, or BD_ERR_IO when standard output could not be written (a closed pipe
  * must not look like success). */
 int cli_flush(void);

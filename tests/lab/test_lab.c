@@ -1106,8 +1106,8 @@ static void test_agent_checkpoint(void **state)
         long pid = host2_pid("agentd -n lab-ckpt -i 1 </dev/null >/dev/null 2>&1 & echo $!");
         struct result r = vm("mon",
                              "rm -rf /tmp/ckpt /tmp/ckv; sleep 0.5; " BDMON
-                             " --json checkpoint host2 %ld --store /tmp/ckpt --duration 5"
-                             " --keep 40",
+                             " --json checkpoint host2 %ld --every 50ms --store /tmp/ckpt"
+                             " --duration 5 --keep 40",
                              pid);
         expect_ok(&r, "bdmon checkpoint");
         print_message("%s", r.out);
@@ -1137,7 +1137,8 @@ static void test_agent_checkpoint(void **state)
         result_free(&r);
         /* A fresh instance from it (mon standing in for the standby): it
          * goes on from the checkpoint's counter. */
-        r = vm("mon", BDMON " checkpoints /tmp/ckpt newest --to 'BDAGENT_RESTORE=$BDMON_IMAGES"
+        r = vm("mon", BDMON " checkpoint --store /tmp/ckpt --restore newest"
+                            " --to 'BDAGENT_RESTORE=$BDMON_IMAGES"
                             " agentd -n restored -i 1 -t 1 > /tmp/restored.out; true' >/dev/null &&"
                             " cat /tmp/restored.out");
         expect_ok(&r, "checkpoints --to: a fresh instance from the newest version");
