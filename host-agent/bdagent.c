@@ -233,7 +233,9 @@ int bd_region(void *ptr, size_t len, const char *name)
 static uint64_t now_ms(void)
 {
         struct timespec ts;
-        /* The vDSO's: no system call. */
+        /* Read only while a pin names the slot to write: the vDSO's, a
+         * system call only where the clock source has none (the lab's
+         * HPET). */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

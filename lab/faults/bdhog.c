@@ -18,6 +18,9 @@
  *                              trigger, and hold it
  *   bdhog rtspin SECONDS       spin as SCHED_FIFO 99 pinned to the last
  *                              cpu (run with RT throttling off)
+ *   bdhog rtpulse SECONDS      the same, but 50 ms at a time with 50 ms
+ *                              asleep between: a real-time task that
+ *                              starves nobody, which is no fault
  *   bdhog canary FILE          count for ever, writing the count to FILE
  *                              (by rename) about every 2^16: a process that
  *                              needs no fork, file or memory to live on
@@ -29,6 +32,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +44,8 @@
 static int usage(void)
 {
         fprintf(stderr, "usage: bdhog fork SECONDS | pids SECONDS | files N SECONDS | "
-                        "memory SECONDS | rtspin SECONDS | canary FILE | hold SECONDS\n");
+                        "memory SECONDS | rtspin SECONDS | rtpulse SECONDS | canary FILE | "
+                        "hold SECONDS\n");
         return 2;
 }
 
@@ -196,19 +201,33 @@ static int memory(unsigned seconds)
         return 0;
 }
 
-static int rt_spin(unsigned seconds)
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SCHED_FIFO 99 on the last cpu, spinning for seconds: pulse_ms at a time
+ * with as long asleep between, or (0) without a pause. */
+static int rt_spin(const char *how, unsigned seconds, unsigned pulse_ms)
 {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET((int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
         struct sched_param sp = {.sched_priority = 99};
         if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_FIFO, &sp)) {
-                fprintf(stderr, "bdhog: rtspin: %s\n", strerror(errno));
+                fprintf(stderr, "bdhog: %s: %s\n", how, strerror(errno));
                 return 1;
         }
-        time_t end = time(NULL) + seconds;
-        while (time(NULL) < end)
-                ;
+        uint64_t end = now_ms() + seconds * 1000ull;
+        while (now_ms() < end) {
+                if (!pulse_ms)
+                        continue;
+                for (uint64_t until = now_ms() + pulse_ms; now_ms() < until;)
+                        ;
+                nanosleep(&(struct timespec){0, (long)pulse_ms * 1000000}, NULL);
+        }
         return 0;
 }
 
@@ -244,7 +263,9 @@ int main(int argc, char **argv)
         if (argc == 3 && !strcmp(argv[1], "memory"))
                 return memory((unsigned)atoi(argv[2]));
         if (argc == 3 && !strcmp(argv[1], "rtspin"))
-                return rt_spin((unsigned)atoi(argv[2]));
+                return rt_spin("rtspin", (unsigned)atoi(argv[2]), 0);
+        if (argc == 3 && !strcmp(argv[1], "rtpulse"))
+                return rt_spin("rtpulse", (unsigned)atoi(argv[2]), 50);
         if (argc == 3 && !strcmp(argv[1], "hold")) {
                 hold((unsigned)atoi(argv[2]));
                 return 0;

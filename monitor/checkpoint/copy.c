@@ -234,6 +234,22 @@ static uint64_t token_for(int s)
         return (t & ~3ull) | (uint64_t)(s + 1);
 }
 
+/* The pin word swapped from `from` to `to` (one audited compare-and-swap);
+ * *token becomes `to`, or 0 when the word held something else. */
+static struct bd_error *swap_pin(struct bd_agent_copier *c, uint64_t from, uint64_t to,
+                                 uint64_t *token)
+{
+        uint64_t old;
+        struct bd_error *err = bd_phys_cas(
+            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), from, to, &old);
+        *token = err ? 0 : to;
+        if (err && err->code == BD_ERR_CAS_FAILED) {
+                bd_error_destroy(err);
+                return NULL;
+        }
+        return err ? bd_error_wrap(err, "pid %d: the reader pin", c->pid) : NULL;
+}
+
 /* Pin slot s (agent_beacon.h): *token the pin set, 0 when another
  * reader's was there; then the head read again, until its generation is
  * even (a commit under way as the pin came ends soon, and none begins in
@@ -241,37 +257,11 @@ static uint64_t token_for(int s)
 static struct bd_error *pin(struct bd_agent_copier *c, int s, struct bd_agent_beacon *head,
                             uint64_t *token, struct bd_agent_copy *out)
 {
-        uint64_t t = token_for(s), old;
-        struct bd_error *err = bd_phys_cas(
-            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), 0, t, &old);
-        *token = err ? 0 : t;
-        if (err && err->code == BD_ERR_CAS_FAILED) {
-                bd_error_destroy(err);
-                out->pin_busy++;
-                return NULL;
-        }
-        if (err)
-                return bd_error_wrap(err, "pid %d: pinning a slot", c->pid);
-        for (int i = 0; !err && i < PIN_HEAD_WAIT; i++)
+        struct bd_error *err = swap_pin(c, 0, token_for(s), token);
+        out->pin_busy += !err && !*token;
+        for (int i = 0; !err && *token && i < PIN_HEAD_WAIT; i++)
                 if ((err = read_head(c, head)) || !(head->generation[s] & 1))
                         break;
-        return err;
-}
-
-/* The pin's token swapped for a fresh one: the library's lease begins
- * again. Not swapped (the lease ran out): the copy shows torn. */
-static struct bd_error *renew(struct bd_agent_copier *c, int s, uint64_t *token)
-{
-        uint64_t t = token_for(s), old;
-        struct bd_error *err = bd_phys_cas(
-            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), *token, t, &old);
-        if (!err)
-                *token = t;
-        if (err && err->code == BD_ERR_CAS_FAILED) {
-                bd_error_destroy(err);
-                *token = 0;
-                return NULL;
-        }
         return err;
 }
 
@@ -284,25 +274,14 @@ static struct bd_error *read_slot(struct bd_agent_copier *c, int s, uint64_t *to
         struct bd_error *err = NULL;
         for (size_t at = 0; !err && at < c->npieces[s]; at += PIN_PIECES) {
                 size_t n = c->npieces[s] - at < PIN_PIECES ? c->npieces[s] - at : PIN_PIECES;
+                /* A fresh token: the library's lease begins again. Lost (it
+                 * ran out): the copy shows torn. */
                 if (*token && bd_now_ns() - since > half) {
-                        err = renew(c, s, token);
+                        err = swap_pin(c, *token, token_for(s), token);
                         since = bd_now_ns();
                 }
                 if (!err)
                         err = bd_phys_read_batch(c->prog->phys, c->iov[s] + at, n);
-        }
-        return err;
-}
-
-/* The pin taken back: left to its lease when the word no longer holds it. */
-static struct bd_error *unpin(struct bd_agent_copier *c, uint64_t token)
-{
-        uint64_t old;
-        struct bd_error *err = bd_phys_cas(
-            c->prog->phys, c->head_pa + offsetof(struct bd_agent_beacon, pin), token, 0, &old);
-        if (err && err->code == BD_ERR_CAS_FAILED) {
-                bd_error_destroy(err);
-                return NULL;
         }
         return err;
 }
@@ -374,8 +353,10 @@ static struct bd_error *read_copy(struct bd_agent_copier *c, struct bd_agent_bea
         err = read_slot(c, *s, token);
         if (!err)
                 err = read_head(c, after);
+        /* Taken back; left to its lease when the word no longer holds it. */
         if (*token) {
-                struct bd_error *e = unpin(c, *token);
+                uint64_t none;
+                struct bd_error *e = swap_pin(c, *token, 0, &none);
                 if (!err)
                         err = e;
                 else

@@ -13,22 +13,6 @@
  * own, reports F_SEAL_SEAL: criu then creates it the same way. */
 #define F_SEAL_SEAL_ 1u
 
-static const struct bd_vma *vma_at(const struct bd_vmas *vs, uint64_t start)
-{
-        for (size_t i = 0; i < vs->n; i++)
-                if (vs->v[i].start == start)
-                        return &vs->v[i];
-        return NULL;
-}
-
-static const struct bd_vma *vma_holding(const struct bd_vmas *vs, uint64_t addr)
-{
-        for (size_t i = 0; i < vs->n; i++)
-                if (addr >= vs->v[i].start && addr < vs->v[i].end)
-                        return &vs->v[i];
-        return NULL;
-}
-
 static int has_thread(const struct bd_threads *ts, int32_t tid)
 {
         for (size_t i = 0; i < ts->n; i++)
@@ -51,7 +35,7 @@ static struct bd_error *read_committed(const struct bd_agent_beacon *b, const st
         for (uint32_t i = 0; i < b->nregions; i++) {
                 const struct bd_agent_region *r = &b->region[i];
                 /* bd_agent_check() put the region inside one mapping. */
-                const struct bd_vma *v = vma_holding(vs, r->live);
+                const struct bd_vma *v = bd_vmas_holding(vs, r->live, r->len);
                 if (v && (v->flags & BD_VM_SHARED))
                         return bd_error_new(BD_ERR_RANGE,
                                             "libbdagent %s: region %s is in shared memory, "
@@ -88,8 +72,8 @@ struct bd_error *bd_agent_image_plan(struct bd_program *prog, int32_t pid, const
         if (err)
                 return err;
         const struct bd_agent_beacon *b = &view.b;
-        const struct bd_vma *v = vma_at(vs, view.beacon);
-        if (!v || !v->file || !(v->flags & BD_VM_SHARED) || v->pgoff)
+        const struct bd_vma *v = bd_vmas_holding(vs, view.beacon, 1);
+        if (!v || v->start != view.beacon || !v->file || !(v->flags & BD_VM_SHARED) || v->pgoff)
                 return bd_error_new(BD_ERR_PROTOCOL,
                                     "pid %d: its libbdagent beacon is not at the start of a "
                                     "shared mapping of its memfd",

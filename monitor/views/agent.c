@@ -3,10 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "tasks.h"
 #include "user_mem.h"
-
-/* The kernel's own bound on pids (PID_MAX_LIMIT on 64-bit). */
-#define PID_LIMIT (4u << 20)
 
 int bd_agent_mapping(const char *path)
 {
@@ -14,17 +12,6 @@ int bd_agent_mapping(const char *path)
          * mount, so its path is its name. */
         static const char want[] = "/memfd:" BD_AGENT_MEMFD_PREFIX;
         return !strncmp(path, want, sizeof(want) - 1) && !strchr(path + 1, '/');
-}
-
-/* The mapping that holds all of [addr, addr + len), or NULL. */
-static const struct bd_vma *holding(const struct bd_vmas *vs, uint64_t addr, uint64_t len)
-{
-        if (len > UINT64_MAX - addr)
-                return NULL;
-        for (size_t i = 0; i < vs->n; i++)
-                if (addr >= vs->v[i].start && addr + len <= vs->v[i].end)
-                        return &vs->v[i];
-        return NULL;
 }
 
 static struct bd_error *bad(uint64_t at, const char *what)
@@ -46,7 +33,7 @@ struct bd_error *bd_agent_check(const void *buf, size_t len, uint64_t at, const 
                 return bad(at, "a version or size this monitor does not read");
         if (!bd_agent_name_ok(b->name))
                 return bad(at, "its name is not one the library writes");
-        if (b->pid <= 0 || (uint32_t)b->pid > PID_LIMIT)
+        if (b->pid <= 0 || (uint32_t)b->pid > BD_PID_MAX_LIMIT)
                 return bad(at, "its pid is out of range");
         if (b->signal < 32 || b->signal > 64)
                 return bad(at, "its signal is not a real-time signal");
@@ -62,10 +49,10 @@ struct bd_error *bd_agent_check(const void *buf, size_t len, uint64_t at, const 
                         return bad(at, "a region's name is not one the library writes");
                 if (!r->len || r->len > BD_AGENT_REGION_MAX)
                         return bad(at, "a region's length is out of range");
-                if (!holding(vs, r->live, r->len))
+                if (!bd_vmas_holding(vs, r->live, r->len))
                         return bad(at, "a region lies outside the process's mappings");
                 for (int s = 0; s < 2; s++) {
-                        const struct bd_vma *v = holding(vs, r->slot[s], r->len);
+                        const struct bd_vma *v = bd_vmas_holding(vs, r->slot[s], r->len);
                         if (!v || v->file ||
                             (v->flags & (BD_VM_WRITE | BD_VM_SHARED)) != BD_VM_WRITE)
                                 return bad(at, "a region's copy is not in private writable memory");
@@ -75,7 +62,7 @@ struct bd_error *bd_agent_check(const void *buf, size_t len, uint64_t at, const 
                 const struct bd_agent_thread *t = &b->thread[i];
                 /* tid 0: an entry its thread has claimed but not yet
                  * filled in (a live process read mid-way). */
-                if (t->tid < 0 || (uint32_t)t->tid > PID_LIMIT || t->inside > 1)
+                if (t->tid < 0 || (uint32_t)t->tid > BD_PID_MAX_LIMIT || t->inside > 1)
                         return bad(at, "a thread's entry is malformed");
         }
         return NULL;

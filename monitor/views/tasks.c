@@ -10,8 +10,6 @@
 #include "../walk/walk.h"
 #include "../walk/walk_xarray.h"
 
-/* pid_max can be raised to 4M (PID_MAX_LIMIT on 64-bit): no more pids. */
-#define PIDS_MAX (4u << 20)
 /* Reading a gap of this many bytes costs less than another operation. */
 #define FIELD_GAP 64
 /* Held per task besides its fields and the task kept: the pointers, flags
@@ -58,8 +56,8 @@ static struct bd_error *collect_pid(void *arg, uint64_t index, uint64_t entry)
         struct pids *p = arg;
         if (entry & 3) /* a value entry, not a struct pid */
                 return NULL;
-        if (p->n >= PIDS_MAX)
-                return bd_error_new(BD_ERR_RANGE, "more than %u pids", PIDS_MAX);
+        if (p->n >= BD_PID_MAX_LIMIT)
+                return bd_error_new(BD_ERR_RANGE, "more than %u pids", BD_PID_MAX_LIMIT);
         struct bd_error *err = bd_budget_check(p->n + 1, p->each, p->budget, "tasks");
         if (err)
                 return err;
@@ -188,7 +186,7 @@ static struct bd_error *task_addrs(struct bd_program *prog, const struct plan *p
         struct bd_error *err = pid_idr(prog, pl, &xa, &xl);
         if (err)
                 return err;
-        struct bd_walk_opts o = {.max = PIDS_MAX / 64};
+        struct bd_walk_opts o = {.max = BD_PID_MAX_LIMIT / 64};
         err = bd_xa_walk(k, xa, &xl, &o, collect_pid, pids);
         if (err)
                 return bd_error_wrap(err, "the pid IDR");
@@ -474,7 +472,7 @@ struct bd_error *bd_task_by_pid(struct bd_program *prog, int32_t pid, uint64_t *
         struct bd_xa_layout xl;
         if ((err = pid_idr(prog, &pl, &xa, &xl)))
                 return err;
-        struct bd_walk_opts o = {.max = PIDS_MAX / 64};
+        struct bd_walk_opts o = {.max = BD_PID_MAX_LIMIT / 64};
         struct find_pid f = {(uint64_t)pid, 0};
         if ((err = bd_xa_walk(k, xa, &xl, &o, match_pid, &f)))
                 return bd_error_wrap(err, "the pid IDR");

@@ -52,6 +52,8 @@ struct bd_tasks {
  * (6.1's fields of a task_struct, the task kept, the reads' entries), some
  * 100,000 tasks. */
 #define BD_TASKS_BUDGET (128u << 20)
+/* pid_max can be raised to 4M (PID_MAX_LIMIT on 64-bit): no pid above. */
+#define BD_PID_MAX_LIMIT (4u << 20)
 
 /* threads: every thread, else thread-group leaders only (as ps). Fails
  * with BD_ERR_RANGE when the IDR holds more tasks than the budget allows

@@ -171,6 +171,16 @@ struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vm
         return NULL;
 }
 
+const struct bd_vma *bd_vmas_holding(const struct bd_vmas *vs, uint64_t addr, uint64_t len)
+{
+        if (len > UINT64_MAX - addr)
+                return NULL;
+        for (size_t i = 0; i < vs->n; i++)
+                if (addr >= vs->v[i].start && addr + len <= vs->v[i].end)
+                        return &vs->v[i];
+        return NULL;
+}
+
 void bd_vmas_free(struct bd_vmas *v)
 {
         if (v) {

@@ -38,4 +38,8 @@ struct bd_vmas {
 struct bd_error *bd_vmas_read(struct bd_program *prog, int32_t pid, struct bd_vmas **out);
 void bd_vmas_free(struct bd_vmas *v);
 
+/* The mapping that holds all of [addr, addr + len), or NULL (a range that
+ * wraps is in none). */
+const struct bd_vma *bd_vmas_holding(const struct bd_vmas *vs, uint64_t addr, uint64_t len);
+
 #endif
