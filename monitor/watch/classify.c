@@ -307,10 +307,30 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                  * milliseconds, so the tick and the switches may show in
                  * consecutive samples, in either order: a tick alone waits
                  * for its pair one sample, a pair alone for its tick (and
-                 * counts as a switch, at its own sample, if none comes). */
+                 * counts as a switch, at its own sample, if none comes).
+                 * A sample may also catch the stopper on the cpu: another
+                 * task after one switch, the first one back after one
+                 * more. So a task that leaves after one switch is judged
+                 * a sample later: back, with a tick, it was the stopper's
+                 * visit; else it switched, at its own sample. */
                 int same = p->curr == q->curr && !idle;
                 uint64_t switches = q->nr_switches - p->nr_switches;
                 int tick = p->hrtimer_interrupts != q->hrtimer_interrupts;
+                int returned = t->away && !idle && q->curr == t->away_from && switches == 1 &&
+                               (tick || t->away_tick);
+                if (t->away && !returned)
+                        switched(t, t->t_away, t->n_away);
+                int left = !returned && !same && !idle && p->curr != p->idle && switches == 1 &&
+                           t->lock != BD_STATE_HARD_LOCKUP;
+                t->away = left;
+                if (left) {
+                        t->away_from = p->curr;
+                        t->away_pid = p->curr_pid;
+                        memcpy(t->away_comm, p->curr_comm, sizeof(t->away_comm));
+                        t->away_tick = tick || t->tick_alone;
+                        t->t_away = s->t_ns;
+                        t->n_away = c->tnow;
+                }
                 int pair = same && switches == 2;
                 int stopper = pair && (tick || t->tick_alone);
                 if (t->pair_alone && !(tick && same && !switches))
@@ -322,7 +342,7 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                         t->n_pair = c->tnow;
                 }
                 t->tick_alone = tick && same && !switches && !paired;
-                if (!same || (switches && !stopper && !t->pair_alone))
+                if (!returned && !left && (!same || (switches && !stopper && !t->pair_alone)))
                         switched(t, s->t_ns, c->tnow);
                 if (!idle && q->nr_running >= 2) {
                         if (!t->waiting) {
@@ -472,8 +492,10 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
                         uint64_t from = want == BD_STATE_HARD_LOCKUP
                                             ? max64(t->t_tick, t->t_switch)
                                             : (t->waiting ? t->t_wait : t->t_switch);
-                        verdict(v, want, (int)i, q->curr_pid, q->curr_comm, sizeof(q->curr_comm),
-                                from);
+                        /* Judged a sample later, a task gone away still
+                         * names the lockup (classify_cpu.away). */
+                        verdict(v, want, (int)i, t->away ? t->away_pid : q->curr_pid,
+                                t->away ? t->away_comm : q->curr_comm, sizeof(q->curr_comm), from);
                         return;
                 }
         }

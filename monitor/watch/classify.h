@@ -104,20 +104,26 @@ struct bd_classify_config {
 
 /* Per-cpu tracking (internal). */
 struct bd_classify_cpu {
-        int known;         /* has a previous accepted reading */
-        int clock_moved;   /* rq clock moved in the previous accepted sample */
-        int waiting;       /* nr_running >= 2 since t_wait, without a switch */
-        int lock;          /* BD_STATE_HARD_LOCKUP, _SOFT_LOCKUP or 0 */
-        int taint_soft;    /* the kernel's softlockup verdict points here */
-        int tick_alone;    /* the last sample saw a watchdog tick but no switch */
-        int pair_alone;    /* the last sample saw two switches back to the same task but no tick */
+        int known;          /* has a previous accepted reading */
+        int clock_moved;    /* rq clock moved in the previous accepted sample */
+        int waiting;        /* nr_running >= 2 since t_wait, without a switch */
+        int lock;           /* BD_STATE_HARD_LOCKUP, _SOFT_LOCKUP or 0 */
+        int taint_soft;     /* the kernel's softlockup verdict points here */
+        int tick_alone;     /* the last sample saw a watchdog tick but no switch */
+        int pair_alone;     /* the last sample saw two switches back to the same task but no tick */
+        int away;           /* the last sample saw another task after one switch */
+        int away_tick;      /* ... with a watchdog tick in it or just before */
+        uint64_t away_from; /* the task it left, its pid and comm (a lockup names it) */
+        int32_t away_pid;
+        char away_comm[16];
         uint64_t t_switch; /* last sample where it switched, went idle or came up */
         uint64_t t_tick;   /* last sample where its clock moved twice in a row */
         uint64_t t_wait;
         uint64_t t_others; /* last sample where jiffies or another cpu moved */
         uint64_t t_pair;   /* the sample of pair_alone */
-        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair. */
-        uint64_t n_switch, n_tick, n_wait, n_pair;
+        uint64_t t_away;   /* the sample of away */
+        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair, t_away. */
+        uint64_t n_switch, n_tick, n_wait, n_pair, n_away;
 };
 
 /* A verdict (internal). */
