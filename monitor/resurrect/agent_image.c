@@ -58,40 +58,40 @@ static struct bd_error *read_committed(const struct bd_agent_beacon *b, const st
         return NULL;
 }
 
-struct bd_error *bd_agent_image_plan(struct bd_program *prog, int32_t pid, const struct bd_vmas *vs,
+struct bd_error *bd_agent_image_plan(int32_t pid, const struct bd_vmas *vs,
                                      const struct bd_threads *ts, struct bd_user_pages *pages,
                                      struct bd_agent_image *out)
 {
         memset(out, 0, sizeof(*out));
-        struct bd_agent_view view;
-        struct bd_error *err = bd_agent_read(prog, pid, &view);
-        if (err && err->code == BD_ERR_NOT_FOUND) {
-                bd_error_destroy(err);
+        /* The mappings and page reader resurrect has already: the beacon
+         * is read once, its mapping's contents, and checked from them. */
+        const struct bd_vma *v = bd_agent_vma(vs);
+        if (!v)
                 return NULL;
-        }
-        if (err)
-                return err;
-        const struct bd_agent_beacon *b = &view.b;
-        const struct bd_vma *v = bd_vmas_holding(vs, view.beacon, 1);
-        if (!v || v->start != view.beacon || !v->file || !(v->flags & BD_VM_SHARED) || v->pgoff)
+        if (!(v->flags & BD_VM_SHARED) || v->pgoff)
                 return bd_error_new(BD_ERR_PROTOCOL,
                                     "pid %d: its libbdagent beacon is not at the start of a "
                                     "shared mapping of its memfd",
                                     pid);
         /* A beacon's mapping is the library's: one beacon, rounded to pages. */
-        if (v->end - v->start != ((sizeof(*b) + 4095) & ~(uint64_t)4095))
+        if (v->end - v->start != ((sizeof(struct bd_agent_beacon) + 4095) & ~(uint64_t)4095))
                 return bd_error_new(BD_ERR_PROTOCOL,
                                     "pid %d: its libbdagent mapping is not a beacon's size", pid);
+        out->file = v->file, out->start = v->start, out->len = v->end - v->start;
+        if (!(out->contents = malloc((size_t)out->len)))
+                return &bd_error_nomem;
+        struct bd_agent_view view;
+        struct bd_error *err =
+            bd_user_pages_peek(pages, out->start, out->contents, (size_t)out->len);
+        if (!err)
+                err = bd_agent_check(out->contents, (size_t)out->len, out->start, vs, &view);
+        if (err)
+                return bd_error_wrap(err, "pid %d: its libbdagent beacon", pid);
+        const struct bd_agent_beacon *b = &view.b;
         out->st.present = 1;
         memcpy(out->st.name, b->name, sizeof(out->st.name));
         out->st.commits = b->commits;
-        out->file = v->file, out->start = v->start, out->len = v->end - v->start;
         out->signal = b->signal;
-        if (!(out->contents = malloc((size_t)out->len)))
-                return &bd_error_nomem;
-        err = bd_user_pages_peek(pages, out->start, out->contents, (size_t)out->len);
-        if (err)
-                return bd_error_wrap(err, "libbdagent %s: its beacon", b->name);
         /* The threads that were inside a request. */
         struct bd_agent_beacon *img = (struct bd_agent_beacon *)out->contents;
         for (uint32_t i = 0; i < b->nthreads; i++) {

@@ -60,10 +60,11 @@ struct bd_agent_image {
         int signal;
 };
 
-/* Read pid's beacon, if it maps one (out->st.present 0 when not), the
- * memfd's contents and, when threads were inside a request, the committed
- * slots, through pages (whose tables cover the mappings vs). */
-struct bd_error *bd_agent_image_plan(struct bd_program *prog, int32_t pid, const struct bd_vmas *vs,
+/* pid's beacon, if among its mappings vs (out->st.present 0 when not):
+ * the memfd's contents read once through pages (whose tables cover vs)
+ * and checked (bd_agent_check), and, when threads were inside a request,
+ * the committed slots. */
+struct bd_error *bd_agent_image_plan(int32_t pid, const struct bd_vmas *vs,
                                      const struct bd_threads *ts, struct bd_user_pages *pages,
                                      struct bd_agent_image *out);
 

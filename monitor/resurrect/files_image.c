@@ -680,11 +680,13 @@ struct bd_error *bd_files_image_write(struct bd_program *prog, struct bd_criu_di
          * shared writable mapping, at offset 0 (criu's dump as well). */
         for (size_t i = 0; !err && i < in->nmapped; i++) {
                 const struct bd_file *f = &mapped->f[i];
-                const char *why = in->mapped[i] == in->agent_memfd ? NULL : not_reopenable(f);
                 int fresh;
                 if (in->mapped[i] == in->agent_memfd) {
                         memfd_entry(&im, id_of(&ids, in->mapped[i], &fresh));
-                } else if (why) {
+                        continue;
+                }
+                const char *why = not_reopenable(f);
+                if (why) {
                         char path[160];
                         bd_text_escape(path, sizeof(path), f->path ? f->path : "?");
                         err = bd_error_new(BD_ERR_RANGE,

@@ -1106,7 +1106,7 @@ struct bd_error *bd_resurrect_images(struct bd_program *prog, int32_t pid, const
         if (!err)
                 err = prefetch(r.pages, r.vs);
         if (!err)
-                err = bd_agent_image_plan(prog, pid, r.vs, r.ts, r.pages, &r.ai);
+                err = bd_agent_image_plan(pid, r.vs, r.ts, r.pages, &r.ai);
         if (!err && !(st->threads = calloc(r.ts->n, sizeof(*st->threads))))
                 err = &bd_error_nomem;
         if (!err)

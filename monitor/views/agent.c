@@ -68,6 +68,14 @@ struct bd_error *bd_agent_check(const void *buf, size_t len, uint64_t at, const 
         return NULL;
 }
 
+const struct bd_vma *bd_agent_vma(const struct bd_vmas *vs)
+{
+        for (size_t i = 0; i < vs->n; i++)
+                if (vs->v[i].file && bd_agent_mapping(vs->v[i].name))
+                        return &vs->v[i];
+        return NULL;
+}
+
 struct bd_error *bd_agent_read(struct bd_program *prog, int32_t pid, struct bd_agent_view *out)
 {
         struct bd_vmas *vs = NULL;
@@ -79,10 +87,7 @@ struct bd_error *bd_agent_read(struct bd_program *prog, int32_t pid, struct bd_a
                 bd_vmas_free(vs);
                 return err;
         }
-        const struct bd_vma *v = NULL;
-        for (size_t i = 0; !v && i < vs->n; i++)
-                if (vs->v[i].file && bd_agent_mapping(vs->v[i].name))
-                        v = &vs->v[i];
+        const struct bd_vma *v = bd_agent_vma(vs);
         struct bd_agent_beacon buf;
         if (!v)
                 err = bd_error_new(BD_ERR_NOT_FOUND,

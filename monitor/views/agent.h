@@ -23,6 +23,9 @@ struct bd_agent_view {
  * maybe with " (deleted)" after it. */
 int bd_agent_mapping(const char *path);
 
+/* The mapping of pid's libbdagent memfd among vs, or NULL. */
+const struct bd_vma *bd_agent_vma(const struct bd_vmas *vs);
+
 /* Check the beacon read into buf (len bytes from user address at) against
  * the process's mappings; BD_ERR_PROTOCOL naming the first field that is
  * wrong. Pure: what the fuzzer drives. */
