@@ -54,8 +54,13 @@ static const char usage[] =
     "                         required with --daemon).\n"
     "      --busy-poll        spin on completions instead of sleeping (lowest\n"
     "                         latency; uses a whole CPU, as NIC firmware would).\n"
-    "      --spin-us N        after activity, keep polling N microseconds before\n"
-    "                         sleeping (default 0: sleep at once).\n"
+    "      --spin-us N|auto   after activity, keep polling N microseconds before\n"
+    "                         sleeping (0: sleep at once). auto, the default:\n"
+    "                         twice the gap between the last two requests when\n"
+    "                         they came within 1 ms of each other (a burst: the\n"
+    "                         next is near), at most 1 ms; none after a request\n"
+    "                         that came alone. Asleep, only a monitor's message\n"
+    "                         wakes it.\n"
     "      --max-connections N  (default 16, at most 64). When every one is taken,\n"
     "                         the oldest that is not serving (authenticating,\n"
     "                         refused, closing) is ended to make room;\n"
@@ -188,7 +193,7 @@ int main(int argc, char **argv)
             .auth_timeout_ms = 5000,
             .max_connections = 16,
             .max_unauth_per_source = 4,
-            .spin_us = 0,
+            .spin_us = BD_SPIN_AUTO,
         };
         enum {
                 OPT_ALLOW_WRITE = 256,
@@ -267,11 +272,13 @@ int main(int argc, char **argv)
                 case OPT_SPIN: {
                         char *end;
                         unsigned long us = strtoul(optarg, &end, 10);
-                        if (*end || !isdigit((unsigned char)optarg[0]) || us > 1000000) {
-                                fprintf(stderr, "bdnicd: --spin-us takes 0 to 1000000\n");
+                        if (!strcmp(optarg, "auto"))
+                                cfg.spin_us = BD_SPIN_AUTO;
+                        else if (*end || !isdigit((unsigned char)optarg[0]) || us > 1000000) {
+                                fprintf(stderr, "bdnicd: --spin-us takes auto or 0 to 1000000\n");
                                 return BD_ERR_USAGE;
-                        }
-                        cfg.spin_us = (unsigned)us;
+                        } else
+                                cfg.spin_us = (int)us;
                         break;
                 }
                 case OPT_MAXCONN:

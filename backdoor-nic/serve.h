@@ -28,13 +28,28 @@ struct bd_nic_config {
         unsigned nwindows;
         int allow_write;
         int busy_poll;
-        unsigned spin_us; /* keep polling this long after activity before sleeping */
+        /* Keep polling this long after activity before sleeping;
+         * BD_SPIN_AUTO: as long as the requests' own pace says the next is
+         * near (bd_nic_spin_window). */
+        int spin_us;
         int auth_timeout_ms;
         unsigned max_connections;
         /* Connections from one address that may be not serving (still
          * authenticating, refused, closing); more are refused. */
         unsigned max_unauth_per_source;
 };
+
+#define BD_SPIN_AUTO (-1)
+/* BD_SPIN_AUTO's longest window: requests further apart are no burst. */
+#define BD_SPIN_AUTO_MAX_NS 1000000ull
+
+/* How long to poll after activity before sleeping, given the gap between
+ * the last two requests (UINT64_MAX: one request so far). A sleeping NIC
+ * pays a wake-up on every request, a large part of a mediated read's cost
+ * when the round trip is microseconds; polling through a quiet stretch
+ * costs a CPU for nothing (and, in the lab, where a round trip is a
+ * millisecond, the emulated CPUs polling steal from the others). */
+uint64_t bd_nic_spin_window(int spin_us, uint64_t request_gap_ns);
 
 struct bd_nic;
 

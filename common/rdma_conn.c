@@ -147,7 +147,9 @@ struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
             .sg_list = &sge,
             .num_sge = 1,
             .opcode = IBV_WR_SEND,
-            .send_flags = IBV_SEND_SIGNALED,
+            /* Solicited: the peer may sleep until a message comes, not be
+             * woken by the completions of its own sends (bdnicd). */
+            .send_flags = IBV_SEND_SIGNALED | IBV_SEND_SOLICITED,
         };
         struct ibv_send_wr *head = &wr, *bad;
         if (first) {

@@ -23,7 +23,9 @@
 #include <stdint.h>
 
 #define BD_WIRE_MAGIC   0x31444242u /* "BBD1" */
-#define BD_WIRE_VERSION 1
+/* 2: every message is sent solicited (bdnicd sleeps until one comes); a
+ * version-1 monitor, whose requests are not, would find it asleep. */
+#define BD_WIRE_VERSION 2
 #define BD_DEFAULT_PORT 7471
 
 #define BD_HDR_LEN         16
