@@ -549,7 +549,6 @@ static uint64_t check_deadlines(struct bd_nic *nic, uint64_t max_ns)
 struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
 {
         struct pollfd pfd[1 + 64];
-        uint64_t until = 0;
         int awake = 0;
         nic->request_gap_ns = UINT64_MAX;
         for (unsigned turn = 0; !*stop; turn++) {
@@ -563,7 +562,7 @@ struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
                 if (turn % POLLS_PER_CHECK && (handled || awake))
                         continue;
                 handled += on_cm_event(nic);
-                until = check_deadlines(nic, 500000000ull);
+                uint64_t until = check_deadlines(nic, 500000000ull);
                 /* A monitor's requests come in bursts: sleeping between two of
                  * them costs a wake-up each (an interrupt and a reschedule),
                  * so stay awake while the requests' pace says the next is
