@@ -174,7 +174,16 @@ static void reset_cpus(struct bd_classifier *c)
         c->have_tnow = 0;
 }
 
-/* A new boot: nothing learnt about the old kernel holds. */
+/* Nothing learnt about the old kernel holds in a new boot. */
+static void forget_boot(struct bd_classifier *c)
+{
+        c->rebooted = 1;
+        c->panicked = c->oopsed = c->hung = c->have_oom = 0;
+        memset(c->res_over, 0, sizeof(c->res_over));
+        memset(c->res_on, 0, sizeof(c->res_on));
+}
+
+/* A new boot seen in the samples. */
 static void reboot(struct bd_classifier *c, const struct bd_probe_sample *s, unsigned an)
 {
         if (an & ANOM_BOOT_ID)
@@ -186,10 +195,8 @@ static void reboot(struct bd_classifier *c, const struct bd_probe_sample *s, uns
                          "jiffies %llu became %llu in 2 probes",
                          (unsigned long long)c->base.jiffies, (unsigned long long)s->jiffies);
         c->reboot_since = c->pending.t_ns;
-        c->rebooted = 1;
-        c->panicked = c->oopsed = c->hung = c->have_oom = 0;
-        memset(c->res_over, 0, sizeof(c->res_over));
-        memset(c->res_on, 0, sizeof(c->res_on));
+        c->reboot_what[0] = '\0';
+        forget_boot(c);
         c->taint_known = taint_plausible(c, s->tainted_mask) ? s->tainted_mask : 0;
         reset_cpus(c);
 }
@@ -511,7 +518,8 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
                 }
         }
         if (c->rebooted && s->system_state < c->cfg.system_running && s->system_state >= 0) {
-                verdict(v, BD_STATE_REBOOTED, -1, 0, NULL, 0, c->reboot_since);
+                verdict(v, BD_STATE_REBOOTED, -1, 0, c->reboot_what, sizeof(c->reboot_what),
+                        c->reboot_since);
                 return;
         }
         c->rebooted = 0;
@@ -579,7 +587,7 @@ static int evidence(struct bd_classifier *c, const struct bd_probe_sample *s)
  * one the world changed (a reboot when jiffies or the boot id jumped). Until
  * then nothing in it counts, panic_cpu included: a read of zeroed or reused
  * memory looks like cpu 0 panicking. */
-static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
+static int judge(struct bd_classifier *c, const struct bd_probe_sample *s)
 {
         if (!c->have_base) {
                 c->base = *s;
@@ -589,14 +597,19 @@ static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
                 reset_cpus(c);
                 track(c, s);
                 evaluate(c, s, evidence(c, s));
-                return;
+                /* Announced even if the new kernel already runs. */
+                if (c->new_boot)
+                        verdict(&c->target, BD_STATE_REBOOTED, -1, 0, c->reboot_what,
+                                sizeof(c->reboot_what), c->reboot_since);
+                c->new_boot = 0;
+                return 1;
         }
         unsigned an = anomalies(&c->base, s);
         if (an) {
                 if (!c->have_pending || anomalies(&c->pending, s)) {
                         c->pending = *s;
                         c->have_pending = 1;
-                        return;
+                        return 0;
                 }
                 int rebooting = an & (ANOM_JIFFIES | ANOM_BOOT_ID);
                 if (rebooting)
@@ -612,8 +625,9 @@ static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
                 evaluate(c, s, rebooting ? 0 : evidence(c, s));
                 /* Announced even if the new kernel already runs. */
                 if (rebooting)
-                        verdict(&c->target, BD_STATE_REBOOTED, -1, 0, NULL, 0, c->reboot_since);
-                return;
+                        verdict(&c->target, BD_STATE_REBOOTED, -1, 0, c->reboot_what,
+                                sizeof(c->reboot_what), c->reboot_since);
+                return 1;
         }
         c->have_pending = 0;
         track(c, s);
@@ -625,6 +639,7 @@ static void judge(struct bd_classifier *c, const struct bd_probe_sample *s)
         judge_cpus(c, s);
         judge_resources(c, s);
         evaluate(c, s, oops_now);
+        return 1;
 }
 
 static void describe_memory(const struct bd_classifier *c, uint64_t t_ns, unsigned long long ms,
@@ -768,12 +783,28 @@ static int report(struct bd_classifier *c, const struct bd_probe_sample *s,
         return 1;
 }
 
+void bd_classifier_new_kernel(struct bd_classifier *c, uint64_t t_ns, uint64_t phys)
+{
+        if (!c->rebooted) {
+                snprintf(c->reboot_why, sizeof(c->reboot_why),
+                         "another kernel's VMCOREINFO at %#llx", (unsigned long long)phys);
+                c->reboot_since = t_ns;
+        }
+        forget_boot(c);
+        snprintf(c->reboot_what, sizeof(c->reboot_what), "new kernel");
+        c->new_boot = 1;
+        c->have_base = c->have_pending = 0;
+}
+
 int bd_classifier_feed(struct bd_classifier *c, const struct bd_probe_sample *s,
                        struct bd_event *ev)
 {
         if (!s->read_error) {
                 c->transport_errors = c->other_errors = 0;
-                judge(c, s);
+                /* A sample held back tells nothing yet, not even that the
+                 * state before a run of errors still holds. */
+                if (!judge(c, s))
+                        return 0;
                 return report(c, s, &c->target, ev);
         }
         int transport = bd_err_transport(s->read_error);

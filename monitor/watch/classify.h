@@ -10,7 +10,9 @@
  *                background state instead of "healthy" until a reboot: a
  *                kernel that oopsed is not healthy, but later lockups etc.
  *                still show over it.
- *   rebooted     boot_id_hash or jiffies discontinuous in 2 samples in a row;
+ *   rebooted     boot_id_hash or jiffies discontinuous in 2 samples in a row,
+ *                or another kernel found by its VMCOREINFO (announced
+ *                again, as "rebooted (new kernel)", once that one is probed);
  *                kept until the new kernel reaches SYSTEM_RUNNING.
  *   hard-lockup  a cpu running a task whose rq clock gets no ticks and which
  *                does not switch for 200 ms while jiffies or other cpus move.
@@ -152,9 +154,11 @@ struct bd_classifier {
         uint64_t tnow;
         uint64_t taint_known; /* taint bits seen so far this boot */
         int panicked, oopsed, rebooted;
+        int new_boot; /* the next sample is a new kernel's first */
         int32_t panic_cpu;
         uint64_t panic_since, oops_since, reboot_since;
         char oops_why[96], reboot_why[96];
+        char reboot_what[16]; /* "new kernel" once the watch probes it */
         int hung;
         int32_t hung_pid;
         char hung_comm[16];
@@ -177,6 +181,12 @@ void bd_classifier_init(struct bd_classifier *c, const struct bd_classify_config
  * verdict changed, else 0. */
 int bd_classifier_feed(struct bd_classifier *c, const struct bd_probe_sample *s,
                        struct bd_event *ev);
+/* The samples from now on are another kernel's, found at phys by its
+ * VMCOREINFO after the one probed so far went away: a reboot at t_ns
+ * (unless one was seen already), announced with the first of them even
+ * if that kernel already runs, and nothing of the old kernel's samples is
+ * held against them. */
+void bd_classifier_new_kernel(struct bd_classifier *c, uint64_t t_ns, uint64_t phys);
 const char *bd_state_name(enum bd_state state);
 
 #endif

@@ -41,6 +41,9 @@ int bd_event_alarms(const struct bd_watcher *w, const struct bd_event *ev)
 {
         if (ev->state == BD_STATE_OOPS && ev->since_ns == w->oops_announced)
                 return 0;
+        /* The new kernel of a reboot already alarmed on. */
+        if (ev->state == BD_STATE_REBOOTED && ev->previous == BD_STATE_REBOOTED)
+                return 0;
         return bd_state_alarms(ev->state);
 }
 

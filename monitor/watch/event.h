@@ -37,7 +37,7 @@ int bd_state_alarms(enum bd_state s);
 /* Whether ev, w's latest event, is an alarm: its state is one, and it is
  * not the oops already announced (a kernel that oopsed stays "oops" until
  * it reboots: coming back to that state after a later failure is no new
- * alarm). */
+ * alarm) nor the new kernel of a reboot announced already. */
 int bd_event_alarms(const struct bd_watcher *w, const struct bd_event *ev);
 /* Whether ev is worth an incident directory: an alarm about the kernel's
  * own state (not nic-unreachable, not rebooted). */

@@ -227,6 +227,8 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         /* The kernel after a reboot, whose first verdict may well be
          * "rebooted" again. */
         w->new_kernel = w->opt.prog.replaced != NULL;
+        if (w->new_kernel)
+                bd_classifier_new_kernel(&w->cls, now, w->prog->vi.phys);
         w->opt.prog.replaced = NULL;
         w->opt.prog.rescan = 0;
         w->note[0] = '\0';

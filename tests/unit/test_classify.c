@@ -908,6 +908,66 @@ static void test_rebooted(void **state)
         assert_int_equal(run(&m, 1000), 0);
 }
 
+/* What the lab showed: host2 reset, its VMCOREINFO gone at the next probe,
+ * the watch searching (errors) until the new kernel wrote one, then probing
+ * it. Its first sample, another boot's, used to be held back and the
+ * state before the errors ("healthy") announced from it; the second then
+ * read as a reboot of the kernel just found, which the watch dropped. */
+static void test_new_kernel(void **state)
+{
+        (void)state;
+        struct sim m;
+        healthy(&m);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(probe_error(&m, BD_ERR_NOT_FOUND), 0);
+        assert_int_equal(probe_error(&m, BD_ERR_NOT_FOUND), 1);
+        assert_int_equal(m.last.state, BD_STATE_UNKNOWN);
+        bd_classifier_new_kernel(&m.c, m.mon, 0x1381000);
+        m.s.boot_id_hash = 0x5678;
+        m.s.system_state = 1;
+        m.jiffies0 = INITIAL_JIFFIES - m.tgt / TICK_NS;
+        m.clock0 = 0 - m.tgt;
+        for (int i = 0; i < 2; i++) {
+                m.s.cpu[i].clock = 0;
+                m.s.cpu[i].nr_switches = 0;
+        }
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_string_equal(m.last.what, "new kernel");
+        assert_non_null(strstr(m.last.evidence, "VMCOREINFO at 0x1381000"));
+        assert_int_equal(run(&m, 300), 0);
+        m.s.system_state = 3;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* A reboot the samples showed first: the new kernel, once found,
+         * is announced again, with the first reboot's evidence. */
+        m.s.boot_id_hash = 0x9abc;
+        m.s.system_state = 1;
+        assert_int_equal(probe(&m), 0);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_string_equal(m.last.what, "");
+        bd_classifier_new_kernel(&m.c, m.mon, 0x1375000);
+        m.s.boot_id_hash = 0xdef0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_int_equal(m.last.previous, BD_STATE_REBOOTED);
+        assert_string_equal(m.last.what, "new kernel");
+        assert_non_null(strstr(m.last.evidence, "boot id 0x5678 became 0x9abc"));
+        /* A new kernel already running is announced as one all the same. */
+        assert_int_equal(run(&m, 100), 0);
+        m.s.system_state = 3;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        bd_classifier_new_kernel(&m.c, m.mon, 0x1375000);
+        m.s.boot_id_hash = 0x1111;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+}
+
 static void test_nic_unreachable(void **state)
 {
         (void)state;
@@ -1150,6 +1210,7 @@ int main(void)
             cmocka_unit_test(test_exhausted),
             cmocka_unit_test(test_memory_starved),
             cmocka_unit_test(test_rebooted),
+            cmocka_unit_test(test_new_kernel),
             cmocka_unit_test(test_nic_unreachable),
             cmocka_unit_test(test_wrap),
             cmocka_unit_test(test_cpu_offline),
