@@ -112,9 +112,16 @@ static enum bd_session_step on_request(struct bd_session *s, uint32_t id,
                 }
                 return BD_STEP_SEND;
         }
-        if (rq->op == BD_OP_ZEROMAP) {
-                rp->status = (uint32_t)bd_window_zeromap(win, rq->offset, rq->length, s->reply,
-                                                         sizeof(s->reply), &got);
+        if (rq->op == BD_OP_ZEROMAP || rq->op == BD_OP_PAGEMATCH) {
+                struct bd_page_pattern pats[BD_PAGEMATCH_MAX_PATS];
+                unsigned npats =
+                    rq->op == BD_OP_PAGEMATCH ? rq->data_len / BD_PAGEMATCH_PAT_LEN : 0;
+                if (npats > BD_PAGEMATCH_MAX_PATS) /* bd_wire_decode allows none */
+                        npats = BD_PAGEMATCH_MAX_PATS;
+                for (unsigned i = 0; i < npats; i++)
+                        bd_wire_pattern_get(rq->data, i, &pats[i]);
+                rp->status = (uint32_t)bd_window_pagemap(win, rq->offset, rq->length, pats, npats,
+                                                         s->reply, sizeof(s->reply), &got);
                 if (!rp->status) {
                         rp->length = (uint32_t)got;
                         rp->data = s->reply;

@@ -124,8 +124,9 @@ int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned
         return 0;
 }
 
-int bd_window_zeromap(const struct bd_nic_window *w, uint64_t offset, uint32_t length, uint8_t *out,
-                      size_t cap, size_t *len)
+int bd_window_pagemap(const struct bd_nic_window *w, uint64_t offset, uint32_t length,
+                      const struct bd_page_pattern *pats, unsigned npats, uint8_t *out, size_t cap,
+                      size_t *len)
 {
         uint32_t pages = length / BD_ZEROMAP_PAGE;
         size_t n = (pages + 7) / 8;
@@ -134,16 +135,22 @@ int bd_window_zeromap(const struct bd_nic_window *w, uint64_t offset, uint32_t l
                 return BD_ERR_RANGE;
         memset(out, 0, n);
         for (uint32_t i = 0; i < pages; i++) {
-                /* Stops at the first line with a bit set: a page of data
-                 * costs the NIC a cache line, not the page. */
                 const uint8_t *page = w->map + offset + (size_t)i * BD_ZEROMAP_PAGE;
-                uint64_t any = 0, word;
-                for (size_t k = 0; k < BD_ZEROMAP_PAGE && !any; k += 64)
-                        for (size_t j = 0; j < 64; j += 8) {
-                                memcpy(&word, page + k + j, 8);
-                                any |= word;
-                        }
-                if (!any)
+                int set;
+                if (npats) {
+                        set = bd_page_pattern_match(page, pats, npats);
+                } else {
+                        /* Stops at the first line with a bit set: a page of
+                         * data costs the NIC a cache line, not the page. */
+                        uint64_t any = 0, word;
+                        for (size_t k = 0; k < BD_ZEROMAP_PAGE && !any; k += 64)
+                                for (size_t j = 0; j < 64; j += 8) {
+                                        memcpy(&word, page + k + j, 8);
+                                        any |= word;
+                                }
+                        set = !any;
+                }
+                if (set)
                         out[i / 8] |= (uint8_t)(1u << (i % 8));
         }
         *len = n;

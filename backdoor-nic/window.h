@@ -38,12 +38,13 @@ int bd_window_contains(const struct bd_window_desc *w, uint64_t offset, uint64_t
  * cap: then nothing is read. */
 int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned nsegs,
                     uint8_t *out, size_t cap, size_t *len);
-/* Answer a ZEROMAP request: bit i of out set when the i-th page
- * (BD_ZEROMAP_PAGE bytes) of [offset, offset + length) holds only zeros;
- * *len gets the bitmap's bytes. BD_ERR_RANGE, and nothing is read, when
- * length is not whole pages, the range leaves the window, or the bitmap
- * would not fit cap. */
-int bd_window_zeromap(const struct bd_nic_window *w, uint64_t offset, uint32_t length, uint8_t *out,
+/* Answer a ZEROMAP (npats 0) or PAGEMATCH request: bit i of out set when
+ * the i-th page (BD_ZEROMAP_PAGE bytes) of [offset, offset + length) holds
+ * only zeros, or one of the patterns at its place; *len gets the bitmap's
+ * bytes. BD_ERR_RANGE, and nothing is read, when length is not whole
+ * pages, the range leaves the window, or the bitmap would not fit cap. */
+int bd_window_pagemap(const struct bd_nic_window *w, uint64_t offset, uint32_t length,
+                      const struct bd_page_pattern *pats, unsigned npats, uint8_t *out,
                       size_t cap, size_t *len);
 /* How many bytes a READ, WRITE or CAS request names (a CAS: an 8-byte
  * word at an 8-aligned offset); 0 when they are not all inside the window. */

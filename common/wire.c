@@ -45,7 +45,55 @@ static uint64_t get64(const uint8_t *p)
 static int known_op(uint8_t op)
 {
         return op == BD_OP_READ || op == BD_OP_WRITE || op == BD_OP_CAS || op == BD_OP_READV ||
-               op == BD_OP_CASV || op == BD_OP_ZEROMAP;
+               op == BD_OP_CASV || op == BD_OP_ZEROMAP || op == BD_OP_PAGEMATCH;
+}
+
+void bd_wire_pattern_get(const uint8_t *pats, unsigned i, struct bd_page_pattern *out)
+{
+        const uint8_t *p = pats + (size_t)i * BD_PAGEMATCH_PAT_LEN;
+        out->at = get16(p);
+        out->len = p[2];
+        memcpy(out->bytes, p + 4, BD_PAGEMATCH_BYTES);
+}
+
+void bd_wire_pattern_put(uint8_t *pats, unsigned i, const struct bd_page_pattern *pat)
+{
+        uint8_t *p = pats + (size_t)i * BD_PAGEMATCH_PAT_LEN;
+        memset(p, 0, BD_PAGEMATCH_PAT_LEN);
+        put16(p, pat->at);
+        p[2] = pat->len;
+        memcpy(p + 4, pat->bytes, pat->len <= BD_PAGEMATCH_BYTES ? pat->len : BD_PAGEMATCH_BYTES);
+}
+
+int bd_page_pattern_match(const uint8_t *page, const struct bd_page_pattern *pats, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++)
+                if (pats[i].len && pats[i].len <= BD_PAGEMATCH_BYTES &&
+                    (size_t)pats[i].at + pats[i].len <= BD_ZEROMAP_PAGE &&
+                    !memcmp(page + pats[i].at, pats[i].bytes, pats[i].len))
+                        return 1;
+        return 0;
+}
+
+/* A PAGEMATCH's patterns: whole, 1 to the most, each within a page, its
+ * padding zero (one encoding per request). */
+static int patterns_ok(const uint8_t *pats, uint32_t len)
+{
+        if (!len || len % BD_PAGEMATCH_PAT_LEN ||
+            len / BD_PAGEMATCH_PAT_LEN > BD_PAGEMATCH_MAX_PATS)
+                return 0;
+        for (unsigned i = 0; i < len / BD_PAGEMATCH_PAT_LEN; i++) {
+                const uint8_t *p = pats + (size_t)i * BD_PAGEMATCH_PAT_LEN;
+                struct bd_page_pattern pat;
+                bd_wire_pattern_get(pats, i, &pat);
+                if (!pat.len || pat.len > BD_PAGEMATCH_BYTES ||
+                    pat.at + pat.len > BD_ZEROMAP_PAGE || p[3])
+                        return 0;
+                for (unsigned k = pat.len; k < BD_PAGEMATCH_BYTES; k++)
+                        if (pat.bytes[k])
+                                return 0;
+        }
+        return 1;
 }
 
 static int zeromap_length(uint32_t length)
@@ -131,8 +179,15 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
         } else if (msg->type == BD_MSG_REQUEST) {
                 if (!known_op(msg->u.request.op))
                         return 0;
-                if (msg->u.request.op == BD_OP_ZEROMAP && !zeromap_length(msg->u.request.length))
+                const struct bd_request *r = &msg->u.request;
+                if ((r->op == BD_OP_ZEROMAP || r->op == BD_OP_PAGEMATCH) &&
+                    !zeromap_length(r->length))
                         return 0;
+                if (r->op == BD_OP_PAGEMATCH) {
+                        if (!patterns_ok(r->data, r->data_len))
+                                return 0;
+                        len += r->data_len;
+                }
                 if (carries_data(msg->u.request.op)) {
                         if (msg->u.request.length > BD_INLINE_MAX)
                                 return 0;
@@ -184,6 +239,8 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
                 put64(p + 40, r->swap);
                 if (carries_data(r->op) && r->length)
                         memcpy(p + BD_REQUEST_FIXED_LEN, r->data, r->length);
+                if (r->op == BD_OP_PAGEMATCH)
+                        memcpy(p + BD_REQUEST_FIXED_LEN, r->data, r->data_len);
                 break;
         }
         case BD_MSG_REPLY: {
@@ -288,9 +345,21 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                         r->data = p + fixed;
                         extra = 0;
                 }
-                if (r->op == BD_OP_ZEROMAP && !zeromap_length(r->length)) {
-                        *why = "zeromap length is not whole pages within the bound";
+                if ((r->op == BD_OP_ZEROMAP || r->op == BD_OP_PAGEMATCH) &&
+                    !zeromap_length(r->length)) {
+                        *why = r->op == BD_OP_ZEROMAP
+                                   ? "zeromap length is not whole pages within the bound"
+                                   : "pagematch length is not whole pages within the bound";
                         return -1;
+                }
+                if (r->op == BD_OP_PAGEMATCH) {
+                        if (!patterns_ok(p + fixed, (uint32_t)extra)) {
+                                *why = "pagematch pattern list malformed";
+                                return -1;
+                        }
+                        r->data = p + fixed;
+                        r->data_len = (uint32_t)extra;
+                        extra = 0;
                 }
                 if (r->op == BD_OP_WRITE) {
                         if (r->length > BD_INLINE_MAX || extra != r->length) {
@@ -338,6 +407,8 @@ const char *bd_op_name(uint8_t op)
                 return "casv";
         case BD_OP_ZEROMAP:
                 return "zeromap";
+        case BD_OP_PAGEMATCH:
+                return "pagematch";
         }
         return "unknown";
 }

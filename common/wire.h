@@ -24,8 +24,9 @@
 
 #define BD_WIRE_MAGIC   0x31444242u /* "BBD1" */
 /* 2: every message is sent solicited (bdnicd sleeps until one comes); a
- * version-1 monitor, whose requests are not, would find it asleep. */
-#define BD_WIRE_VERSION 2
+ * version-1 monitor, whose requests are not, would find it asleep.
+ * 3: BD_OP_PAGEMATCH, which a version-2 NIC would refuse mid-search. */
+#define BD_WIRE_VERSION 3
 #define BD_DEFAULT_PORT 7471
 
 #define BD_HDR_LEN         16
@@ -82,6 +83,11 @@ enum bd_op {
         /* Which pages of a range hold only zero bytes, told by the NIC's
          * CPU: a dump leaves them out without carrying them. */
         BD_OP_ZEROMAP = 8,
+        /* Which pages of a range hold one of a few short patterns at a
+         * given place, told by the NIC's CPU: a search of the target's
+         * memory (VMCOREINFO on first contact) moves a bitmap, not the
+         * pages. */
+        BD_OP_PAGEMATCH = 9,
 };
 
 /* A READV request's data is a list of segments, BD_READV_SEG_LEN bytes
@@ -111,6 +117,20 @@ _Static_assert((BD_CASV_MAX_OPS * BD_CASV_OP_LEN) <= BD_INLINE_MAX,
 #define BD_ZEROMAP_MAX  (16u << 20)
 _Static_assert(BD_ZEROMAP_MAX / BD_ZEROMAP_PAGE / 8 <= BD_INLINE_MAX,
                "a ZEROMAP reply fits a message");
+
+/* A PAGEMATCH request names pages as a ZEROMAP does and carries 1 to
+ * BD_PAGEMATCH_MAX_PATS patterns, BD_PAGEMATCH_PAT_LEN bytes each (where in
+ * the page u16, length u8 of 1 to BD_PAGEMATCH_BYTES, a zero byte, then the
+ * bytes, zero-padded); the reply's bitmap sets bit i when page i holds one
+ * of them at its place. */
+#define BD_PAGEMATCH_BYTES    16
+#define BD_PAGEMATCH_PAT_LEN  (4 + BD_PAGEMATCH_BYTES)
+#define BD_PAGEMATCH_MAX_PATS 4
+struct bd_page_pattern {
+        uint16_t at; /* where in the page */
+        uint8_t len;
+        uint8_t bytes[BD_PAGEMATCH_BYTES];
+};
 
 struct bd_window_desc {
         char name[BD_WINDOW_NAME_MAX];
@@ -152,8 +172,10 @@ struct bd_request {
         uint64_t compare;    /* CAS */
         uint64_t swap;       /* CAS */
         const uint8_t *data; /* WRITE: the bytes; READV: the segment list; CASV:
-                                the operations (length bytes); points into
-                                the decoded buffer */
+                                the operations (length bytes); PAGEMATCH: the
+                                patterns (data_len bytes); points into the
+                                decoded buffer */
+        uint32_t data_len;   /* PAGEMATCH's patterns (its length is the range's) */
 };
 
 struct bd_reply {
@@ -188,6 +210,13 @@ void bd_wire_casv_get(const uint8_t *ops, unsigned i, uint64_t *offset, uint64_t
 void bd_wire_casv_put(uint8_t *ops, unsigned i, uint64_t offset, uint64_t compare, uint64_t swap);
 void bd_wire_casv_answer_get(const uint8_t *answers, unsigned i, uint64_t *found, uint32_t *status);
 void bd_wire_casv_answer_put(uint8_t *answers, unsigned i, uint64_t found, uint32_t status);
+
+/* The i-th pattern of a PAGEMATCH request, and writing one. */
+void bd_wire_pattern_get(const uint8_t *pats, unsigned i, struct bd_page_pattern *out);
+void bd_wire_pattern_put(uint8_t *pats, unsigned i, const struct bd_page_pattern *pat);
+/* 1 when the BD_ZEROMAP_PAGE bytes of page hold one of the n patterns at
+ * its place. */
+int bd_page_pattern_match(const uint8_t *page, const struct bd_page_pattern *pats, unsigned n);
 
 /* Encode into buf; returns the encoded length, or 0 if it does not fit or the
  * message is invalid (a sender bug, not a peer's). */

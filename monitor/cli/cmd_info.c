@@ -77,9 +77,9 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                        pagesize);
                 printf(",\"vmcoreinfo_phys\":\"0x%" PRIx64 "\",\"found_by\":\"%s\"", vi->phys,
                        st->vmcoreinfo_from_hint ? "cached-hint" : "scan");
-                printf(",\"bytes_read\":%" PRIu64 ",\"round_trips\":%" PRIu64
-                       ",\"elapsed_ms\":%.3f",
-                       st->vmcoreinfo_bytes, vmci_rt, ms);
+                printf(",\"bytes_read\":%" PRIu64 ",\"bytes_searched\":%" PRIu64
+                       ",\"round_trips\":%" PRIu64 ",\"elapsed_ms\":%.3f",
+                       st->vmcoreinfo_bytes, st->vmcoreinfo_searched, vmci_rt, ms);
                 printf(",\"vmcoreinfo_copies\":%u,\"vmcoreinfo_false\":%u,\"running\":%s",
                        st->vmcoreinfo_copies, st->vmcoreinfo_forged,
                        st->live < 0 ? "null"
@@ -128,9 +128,10 @@ int cmd_info(struct cli *cli, struct bd_phys *p, char **args, int nargs)
                                ")\n",
                                pb < 0 ? "-" : "", pb < 0 ? (uint64_t)-pb : (uint64_t)pb, text_phys);
                 printf("paging        %s\n", paging);
-                printf("vmcoreinfo    phys 0x%" PRIx64 ", found by %s: %.1f MiB read, "
-                       "%" PRIu64 " round trips, %.1f ms\n",
+                printf("vmcoreinfo    phys 0x%" PRIx64 ", found by %s: %.1f MiB searched, "
+                       "%.2f MiB read, %" PRIu64 " round trips, %.1f ms\n",
                        vi->phys, st->vmcoreinfo_from_hint ? "cached hint" : "scan",
+                       (double)st->vmcoreinfo_searched / (1 << 20),
                        (double)st->vmcoreinfo_bytes / (1 << 20), vmci_rt, ms);
                 printf("              %u cop%s looked at, %u false to the memory it describes\n",
                        st->vmcoreinfo_copies, st->vmcoreinfo_copies == 1 ? "y" : "ies",

@@ -351,6 +351,7 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
         struct bd_vmcoreinfo *copy = malloc(sizeof(*copy));
         if (!copy)
                 return &bd_error_nomem;
+        uint64_t read_before = p->bytes_read;
         struct bd_error *err =
             bd_vmcoreinfo_find(p, s.hint, check_copy, &s, copy, &scan, opt->progress);
         free(copy);
@@ -380,7 +381,8 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
         if (!scan.from_hint)
                 bd_cache_hint_store(p->name, prog->vi.phys);
         prog->stats.vmcoreinfo_from_hint = scan.from_hint;
-        prog->stats.vmcoreinfo_bytes = scan.bytes_scanned;
+        prog->stats.vmcoreinfo_bytes = p->bytes_read - read_before;
+        prog->stats.vmcoreinfo_searched = scan.bytes_scanned;
         prog->stats.vmcoreinfo_ns = scan.elapsed_ns;
         prog->stats.vmcoreinfo_copies = scan.copies;
         prog->stats.vmcoreinfo_forged = s.forged;

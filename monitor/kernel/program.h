@@ -58,7 +58,9 @@ struct bd_program_options {
 /* Where each part came from, for --json, benchmarks and tests. */
 struct bd_program_stats {
         int vmcoreinfo_from_hint;
-        uint64_t vmcoreinfo_bytes, vmcoreinfo_ns;
+        /* The search for VMCOREINFO and the checks of the copies found:
+         * bytes moved from the source, bytes of memory searched, time. */
+        uint64_t vmcoreinfo_bytes, vmcoreinfo_searched, vmcoreinfo_ns;
         /* Copies of VMCOREINFO looked at (the one taken included), and those
          * the kernel they describe proved false. */
         unsigned vmcoreinfo_copies, vmcoreinfo_forged;

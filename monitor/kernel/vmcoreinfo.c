@@ -108,9 +108,18 @@ int bd_vmcoreinfo_signed(const struct bd_vmcoreinfo *vi, const char *key, int64_
         return 0;
 }
 
-/* Scan in large pipelined chunks: the transport moves 4 MiB about as fast as
- * it moves 4 KiB several times, and only each page's first bytes matter. */
-#define SCAN_CHUNK (4u << 20)
+/* The scan asks which pages start as a copy of VMCOREINFO does (the ELF
+ * note's name after its three words, or the text's first key), 64 MiB a
+ * time: a NIC looks where the memory is and sends a bitmap (a 512 MiB
+ * machine's search moved 4 MiB of pages before, a few KiB now); other
+ * sources read the pages. Only the pages it names are read, CANDIDATES at
+ * a time, and checked in full. */
+#define SCAN_CHUNK (64u << 20)
+#define CANDIDATES 32u
+static const struct bd_page_pattern copy_starts[] = {
+    {.at = 12, .len = sizeof("VMCOREINFO"), .bytes = "VMCOREINFO"},
+    {.at = 0, .len = 10, .bytes = "OSRELEASE="},
+};
 
 /* Where the scan looks, in order: where kernels put VMCOREINFO first, then
  * the rest in memory order, each byte once. Both copies (vmcoreinfo_data
@@ -136,6 +145,36 @@ static struct bd_error *offer(bd_vmcoreinfo_check check, void *ctx, struct bd_vm
         scan->copies++;
         *take = 1;
         return check ? check(ctx, copy, take) : NULL;
+}
+
+/* Read the pages bits names among npages from at (but the hint's, offered
+ * already), CANDIDATES at a time, and offer each copy found in them. */
+static struct bd_error *offer_pages(struct bd_phys *p, uint64_t at, uint64_t npages,
+                                    const uint8_t *bits, uint64_t hint, uint8_t *pages,
+                                    bd_vmcoreinfo_check check, void *ctx, struct bd_vmcoreinfo *out,
+                                    struct bd_vmcoreinfo_scan *scan, int *take)
+{
+        for (uint64_t i = 0; i < npages;) {
+                struct bd_phys_iov iov[CANDIDATES];
+                unsigned n = 0;
+                for (; i < npages && n < CANDIDATES; i++) {
+                        if (!(bits[i / 8] >> (i % 8) & 1) || at + i * PAGE == hint)
+                                continue;
+                        iov[n] = (struct bd_phys_iov){at + i * PAGE, pages + n * PAGE, PAGE};
+                        n++;
+                }
+                struct bd_error *err = n ? bd_phys_read_batch(p, iov, n) : NULL;
+                for (unsigned k = 0; !err && k < n; k++) {
+                        if (!bd_vmcoreinfo_match(pages + k * PAGE, PAGE, out))
+                                continue;
+                        out->phys = iov[k].addr;
+                        if ((err = offer(check, ctx, out, scan, take)) || *take)
+                                return err;
+                }
+                if (err)
+                        return err;
+        }
+        return NULL;
 }
 
 struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcoreinfo_check check,
@@ -172,9 +211,12 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcorei
         uint64_t total = 0;
         for (unsigned w = 0; w < p->nwindows; w++)
                 total += p->windows[w].length;
-        uint8_t *buf = malloc(SCAN_CHUNK);
-        if (!buf)
+        uint8_t *bits = malloc(SCAN_CHUNK / PAGE / 8), *pages = malloc(CANDIDATES * PAGE);
+        if (!bits || !pages) {
+                free(bits);
+                free(pages);
                 return &bd_error_nomem;
+        }
         for (size_t r = 0; r < sizeof(scan_order) / sizeof(scan_order[0]); r++)
                 for (unsigned w = 0; w < p->nwindows; w++) {
                         const struct bd_window_desc *win = &p->windows[w];
@@ -187,23 +229,20 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcorei
                                 end = scan_order[r].hi;
                         start = (start + PAGE - 1) & ~(uint64_t)(PAGE - 1);
                         for (uint64_t at = start; at + PAGE <= end; at += SCAN_CHUNK) {
-                                size_t len =
-                                    end - at < SCAN_CHUNK ? (size_t)(end - at) : SCAN_CHUNK;
-                                len &= ~(size_t)(PAGE - 1);
-                                if ((err = bd_phys_read(p, at, buf, len)))
+                                uint64_t npages =
+                                    (end - at < SCAN_CHUNK ? end - at : SCAN_CHUNK) / PAGE;
+                                err = bd_phys_pagematch(
+                                    p, at, npages, copy_starts,
+                                    sizeof(copy_starts) / sizeof(copy_starts[0]), bits);
+                                if (err)
                                         goto out;
-                                scan->bytes_scanned += len;
+                                scan->bytes_scanned += npages * PAGE;
                                 if (progress)
                                         progress(scan->bytes_scanned, total);
-                                for (size_t off = 0; off < len; off += PAGE) {
-                                        /* The hint's copy was offered already. */
-                                        if ((hint && at + off == hint) ||
-                                            !bd_vmcoreinfo_match(buf + off, PAGE, out))
-                                                continue;
-                                        out->phys = at + off;
-                                        if ((err = offer(check, ctx, out, scan, &take)) || take)
-                                                goto out;
-                                }
+                                if ((err = offer_pages(p, at, npages, bits, hint, pages, check, ctx,
+                                                       out, scan, &take)) ||
+                                    take)
+                                        goto out;
                         }
                 }
         err = bd_error_new(
@@ -211,7 +250,8 @@ struct bd_error *bd_vmcoreinfo_find(struct bd_phys *p, uint64_t hint, bd_vmcorei
             scan->copies ? "no copy of VMCOREINFO passed the checks" : "VMCOREINFO is nowhere",
             (unsigned long long)total);
 out:
-        free(buf);
+        free(bits);
+        free(pages);
         scan->elapsed_ns = bd_now_ns() - t0;
         return err;
 }

@@ -88,7 +88,7 @@ struct bd_error *bd_nic_read_reply(struct bd_nic_read_op *ops, unsigned nops, co
                 err = bd_error_new(BD_ERR_PROTOCOL, "message of type %u for a reply", msg->type);
         else if (r->status)
                 err = reply_error(r->status, "a read");
-        else if ((r->length || op->nvec || op->zeromap || op->len <= BD_INLINE_MAX) &&
+        else if ((r->length || op->nvec || op->bitmap || op->len <= BD_INLINE_MAX) &&
                  r->length != op->len)
                 err =
                     bd_error_new(BD_ERR_PROTOCOL, "reply of %u bytes for %zu", r->length, op->len);

@@ -31,7 +31,7 @@ struct bd_error *bd_nic_check_welcome(const struct bd_msg *msg, const struct bd_
 struct bd_nic_read_op {
         int busy;
         int mediated;
-        int zeromap; /* dest gets the reply's bitmap, len bytes of it */
+        int bitmap; /* ZEROMAP, PAGEMATCH: dest gets the reply's bitmap, len bytes */
         void *dest;
         size_t len; /* READV: the sum of the segments */
         uint32_t id;

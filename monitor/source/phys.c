@@ -111,7 +111,7 @@ struct bd_error *bd_phys_read(struct bd_phys *p, uint64_t addr, void *buf, size_
 
 int bd_phys_zeromap_native(const struct bd_phys *p)
 {
-        return p->ops->zeromap != NULL;
+        return p->ops->pagemap != NULL;
 }
 
 int bd_phys_page_zero(const uint8_t *page)
@@ -122,14 +122,17 @@ int bd_phys_page_zero(const uint8_t *page)
 
 #define ZEROMAP_READ_PAGES 256u /* 1 MiB a read, where the source cannot tell */
 
-struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero)
+static struct bd_error *pagemap(struct bd_phys *p, uint64_t addr, uint64_t npages,
+                                const struct bd_page_pattern *pats, unsigned npats, uint8_t *bits)
 {
-        if (addr % BD_PHYS_PAGE || npages > (UINT64_MAX - addr) / BD_PHYS_PAGE)
-                return bd_error_new(BD_ERR_RANGE, "zero map of 0x%llx + %llu pages",
-                                    (unsigned long long)addr, (unsigned long long)npages);
-        memset(zero, 0, (size_t)((npages + 7) / 8));
+        if (addr % BD_PHYS_PAGE || npages > (UINT64_MAX - addr) / BD_PHYS_PAGE ||
+            npats > BD_PAGEMATCH_MAX_PATS)
+                return bd_error_new(BD_ERR_RANGE, "%s map of 0x%llx + %llu pages",
+                                    npats ? "pattern" : "zero", (unsigned long long)addr,
+                                    (unsigned long long)npages);
+        memset(bits, 0, (size_t)((npages + 7) / 8));
         /* The source's bitmap, or the pages read to be told. */
-        uint8_t *buf = malloc(p->ops->zeromap ? (size_t)((npages + 7) / 8)
+        uint8_t *buf = malloc(p->ops->pagemap ? (size_t)((npages + 7) / 8)
                                               : ZEROMAP_READ_PAGES * BD_PHYS_PAGE);
         if (!buf)
                 return &bd_error_nomem;
@@ -151,12 +154,14 @@ struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npag
                                            (unsigned long long)at);
                         break;
                 }
-                if (!p->ops->zeromap) {
+                if (!p->ops->pagemap) {
                         n = n < ZEROMAP_READ_PAGES ? n : ZEROMAP_READ_PAGES;
                         err = bd_phys_read(p, at, buf, (size_t)n * BD_PHYS_PAGE);
                         for (uint64_t k = 0; !err && k < n; k++)
-                                if (bd_phys_page_zero(buf + k * BD_PHYS_PAGE))
-                                        zero[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
+                                if (npats
+                                        ? bd_page_pattern_match(buf + k * BD_PHYS_PAGE, pats, npats)
+                                        : bd_phys_page_zero(buf + k * BD_PHYS_PAGE))
+                                        bits[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
                 } else {
                         /* The source fills a bitmap of its own from bit 0;
                          * it lands at bit i of the caller's. */
@@ -165,15 +170,29 @@ struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npag
                                                    (size_t)n * BD_PHYS_PAGE};
                         p->batches++;
                         p->bytes_scanned += pc.len;
-                        err = p->ops->zeromap(p, &pc, 1);
+                        err = p->ops->pagemap(p, &pc, 1, pats, npats);
                         for (uint64_t k = 0; !err && k < n; k++)
                                 if (buf[k / 8] >> (k % 8) & 1)
-                                        zero[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
+                                        bits[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
                 }
                 i += n;
         }
         free(buf);
         return err;
+}
+
+struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero)
+{
+        return pagemap(p, addr, npages, NULL, 0, zero);
+}
+
+struct bd_error *bd_phys_pagematch(struct bd_phys *p, uint64_t addr, uint64_t npages,
+                                   const struct bd_page_pattern *pats, unsigned npats,
+                                   uint8_t *match)
+{
+        if (!npats)
+                return bd_error_new(BD_ERR_USAGE, "a page match needs a pattern");
+        return pagemap(p, addr, npages, pats, npats, match);
 }
 
 /* Pieces per call of the source's cas, which pipelines them. */

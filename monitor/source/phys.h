@@ -55,10 +55,11 @@ struct bd_phys_ops {
         void (*close)(struct bd_phys *p);
         /* Optional: for each piece (whole BD_PHYS_PAGE pages of one
          * window), set bit i of its buf (LSB first, zeroed by the caller)
-         * when its i-th page holds only zero bytes, without moving the
-         * pages. */
-        struct bd_error *(*zeromap)(struct bd_phys *p, const struct bd_phys_piece *pieces,
-                                    size_t n);
+         * when its i-th page holds only zero bytes (npats 0), or one of the
+         * patterns at its place, without moving the pages. */
+        struct bd_error *(*pagemap)(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t n, const struct bd_page_pattern *pats,
+                                    unsigned npats);
 };
 
 #define BD_PHYS_PAGE 4096u
@@ -109,9 +110,16 @@ struct bd_error *bd_phys_read_ordered(struct bd_phys *p, const struct bd_phys_io
  * bytes) set for page i. A source that can tell without moving the pages
  * (a NIC, by BD_OP_ZEROMAP) does; from others they are read. */
 struct bd_error *bd_phys_zeromap(struct bd_phys *p, uint64_t addr, uint64_t npages, uint8_t *zero);
+/* Which of the npages pages from addr hold one of the npats patterns
+ * (1 to BD_PAGEMATCH_MAX_PATS) at its place, as bd_phys_zeromap tells zero
+ * pages: a search of the target's memory that moves a bitmap from a NIC
+ * (BD_OP_PAGEMATCH) and the pages from other sources. */
+struct bd_error *bd_phys_pagematch(struct bd_phys *p, uint64_t addr, uint64_t npages,
+                                   const struct bd_page_pattern *pats, unsigned npats,
+                                   uint8_t *match);
 /* 1 when a BD_PHYS_PAGE page holds only zero bytes. */
 int bd_phys_page_zero(const uint8_t *page);
-/* 1 when bd_phys_zeromap() moves no pages. */
+/* 1 when bd_phys_zeromap() and bd_phys_pagematch() move no pages. */
 int bd_phys_zeromap_native(const struct bd_phys *p);
 /* Compare-and-swap an 8-byte word. Fails with BD_ERR_CAS_FAILED (and *old
  * set) when the word did not hold expect. Audited: one line with the value

@@ -131,13 +131,13 @@ static struct bd_error *nic_read_ordered(struct bd_phys *p, const struct bd_phys
                                          size_t n);
 static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc, size_t n);
 static void nic_close(struct bd_phys *p);
-static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
-                                    size_t np);
+static struct bd_error *nic_pagemap(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t np, const struct bd_page_pattern *pats, unsigned npats);
 static const struct bd_phys_ops nic_ops = {.read = nic_read,
                                            .read_ordered = nic_read_ordered,
                                            .cas = nic_cas,
                                            .close = nic_close,
-                                           .zeromap = nic_zeromap};
+                                           .pagemap = nic_pagemap};
 
 /* A window's memory key allows remote read only (bdnicd registers it so),
  * so the NIC's CPU does every CAS, and so it should: see backdoor-nic's
@@ -307,21 +307,33 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct bd_nic_read_op *o
                             });
 }
 
-static struct bd_error *start_zeromap(struct nic_phys *n, struct bd_nic_read_op *op,
-                                      unsigned window, uint64_t offset, void *dest, size_t len)
+/* A ZEROMAP, or with patterns a PAGEMATCH: its reply is a bitmap. */
+struct pagemap_req {
+        const struct bd_page_pattern *pats;
+        unsigned npats;
+};
+
+static struct bd_error *start_pagemap(struct nic_phys *n, struct bd_nic_read_op *op,
+                                      const struct pagemap_req *pm, unsigned window,
+                                      uint64_t offset, void *dest, size_t len)
 {
+        uint8_t pats[BD_PAGEMATCH_MAX_PATS * BD_PAGEMATCH_PAT_LEN];
+        for (unsigned i = 0; i < pm->npats; i++)
+                bd_wire_pattern_put(pats, i, &pm->pats[i]);
         *op = (struct bd_nic_read_op){.busy = 1,
                                       .mediated = 1,
-                                      .zeromap = 1,
+                                      .bitmap = 1,
                                       .id = n->next_id++,
                                       .dest = dest,
                                       .len = (len / BD_ZEROMAP_PAGE + 7) / 8};
         return send_request(n, op->id,
                             &(struct bd_request){
-                                .op = BD_OP_ZEROMAP,
+                                .op = pm->npats ? BD_OP_PAGEMATCH : BD_OP_ZEROMAP,
                                 .window = (uint8_t)window,
                                 .length = (uint32_t)len,
                                 .offset = offset,
+                                .data = pats,
+                                .data_len = pm->npats * BD_PAGEMATCH_PAT_LEN,
                             });
 }
 
@@ -469,10 +481,10 @@ static struct bd_error *wait_some(struct nic_phys *n, struct bd_nic_read_op *ops
         return first;
 }
 
-/* Reads, or (zeromap) zero maps, of every piece, as many in flight as
- * the NIC takes. */
+/* Reads, or (pm) zero or pattern maps, of every piece, as many in flight
+ * as the NIC takes. */
 static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np,
-                                 int zeromap, size_t vec_piece_max)
+                                 const struct pagemap_req *pm, size_t vec_piece_max)
 {
         struct nic_phys *n = (struct nic_phys *)p;
         struct bd_nic_read_op ops[STAGE_SLOTS] = {{0}};
@@ -486,7 +498,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                 while (pi < np && !err) {
                         const struct bd_phys_piece *pc = &pieces[pi];
                         const struct bd_window_desc *win = &p->windows[pc->window];
-                        int direct = win->mode == BD_MODE_DIRECT && !zeromap;
+                        int direct = win->mode == BD_MODE_DIRECT && !pm;
                         if (direct && inflight_direct >= n->rd_depth)
                                 break;
                         if (!direct && bd_conn_next_send_slot(&n->c) == BD_QUEUE_DEPTH)
@@ -496,22 +508,21 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                 slot++;
                         if (slot == STAGE_SLOTS)
                                 break;
-                        size_t k = zeromap || off ? 0 : vec_run(p, pc, np - pi, vec_piece_max);
+                        size_t k = pm || off ? 0 : vec_run(p, pc, np - pi, vec_piece_max);
                         if (k >= 2) {
                                 err = start_vec(n, &ops[slot], pc, k);
                                 pi += k;
                         } else {
-                                size_t max = zeromap ? BD_ZEROMAP_MAX : STAGE_SLOT;
+                                size_t max = pm ? BD_ZEROMAP_MAX : STAGE_SLOT;
                                 size_t len = pc->len - off < max ? pc->len - off : max;
                                 /* A zero map's off stays a multiple of 8
                                  * pages: the bitmap's bytes split with it. */
-                                err = zeromap
-                                          ? start_zeromap(
-                                                n, &ops[slot], pc->window, pc->offset + off,
-                                                (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8, len)
-                                          : start_chunk(n, &ops[slot], slot, win, pc->window,
-                                                        pc->offset + off, (uint8_t *)pc->buf + off,
-                                                        len);
+                                err = pm ? start_pagemap(
+                                               n, &ops[slot], pm, pc->window, pc->offset + off,
+                                               (uint8_t *)pc->buf + off / BD_ZEROMAP_PAGE / 8, len)
+                                         : start_chunk(n, &ops[slot], slot, win, pc->window,
+                                                       pc->offset + off, (uint8_t *)pc->buf + off,
+                                                       len);
                                 off += len;
                                 if (off == pc->len) {
                                         pi++;
@@ -538,13 +549,13 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
 
 static struct bd_error *nic_read(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t np)
 {
-        return pipeline(p, pieces, np, 0, VEC_PIECE_MAX);
+        return pipeline(p, pieces, np, NULL, VEC_PIECE_MAX);
 }
 
-static struct bd_error *nic_zeromap(struct bd_phys *p, const struct bd_phys_piece *pieces,
-                                    size_t np)
+static struct bd_error *nic_pagemap(struct bd_phys *p, const struct bd_phys_piece *pieces,
+                                    size_t np, const struct bd_page_pattern *pats, unsigned npats)
 {
-        return pipeline(p, pieces, np, 1, 0);
+        return pipeline(p, pieces, np, &(struct pagemap_req){pats, npats}, 0);
 }
 
 /* A run of mediated pieces that fits one reply in one READV (bdnicd reads
@@ -558,7 +569,7 @@ static struct bd_error *nic_read_ordered(struct bd_phys *p, const struct bd_phys
                 k = vec_run(p, &pieces[i], np - i, BD_INLINE_MAX);
                 if (k < 2)
                         k = 1;
-                err = pipeline(p, &pieces[i], k, 0, BD_INLINE_MAX);
+                err = pipeline(p, &pieces[i], k, NULL, BD_INLINE_MAX);
         }
         return err;
 }

@@ -126,7 +126,7 @@ static void reads(struct fuzz_stream *in, uint8_t setup)
                         }
                         continue;
                 }
-                ops[i].zeromap = i == 6;
+                ops[i].bitmap = i == 6;
                 bufs[i][0] = malloc(lens[i] ? lens[i] : 1);
                 CHECK(bufs[i][0]);
                 memset(bufs[i][0], 0xee, lens[i]);
@@ -164,7 +164,7 @@ static void reads(struct fuzz_stream *in, uint8_t setup)
                         } else if (msg.u.reply.length) {
                                 CHECK(!memcmp(op->dest, msg.u.reply.data, op->len));
                         } else {
-                                CHECK(!op->len || (op->len > BD_INLINE_MAX && !op->zeromap));
+                                CHECK(!op->len || (op->len > BD_INLINE_MAX && !op->bitmap));
                                 CHECK(!memcmp(op->dest, stage + (size_t)match * SLOT_LEN, op->len));
                         }
                 }

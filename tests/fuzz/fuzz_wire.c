@@ -8,9 +8,10 @@
  *  - WRITE/READV/REPLY data pointers lie inside the input;
  *  - no request carries a retired or unknown operation (4 and 5 are retired);
  *  - a READV served from a small window reads only inside it, or nothing;
- *  - a ZEROMAP served on a window of some zero pages is refused exactly
- *    when its range leaves the window, and otherwise sets the bit of
- *    every zero page and of no other;
+ *  - a ZEROMAP (PAGEMATCH) served on a window of some zero pages is
+ *    refused exactly when its range leaves the window, and otherwise sets
+ *    the bit of every zero page (every page holding one of its patterns at
+ *    its place) and of no other;
  *  - a WRITE or CAS served on a small read-write window (by this CPU, as
  *    bdnicd does, audited to /dev/null) is refused as out of range exactly
  *    when bd_window_span says so, and otherwise changes exactly the bytes
@@ -183,9 +184,9 @@ static void serve_write(const struct bd_request *rq)
         }
 }
 
-/* Serve a decoded ZEROMAP on a 64 KiB window whose odd pages are zero
- * but for page 5's last byte. */
-static void serve_zeromap(const struct bd_request *rq)
+/* Serve a decoded ZEROMAP or PAGEMATCH on a 64 KiB window whose odd pages
+ * are zero but for page 5's last byte. */
+static void serve_pagemap(const struct bd_request *rq)
 {
         enum { PAGES = 16 };
         static uint8_t mem[PAGES * BD_ZEROMAP_PAGE];
@@ -193,9 +194,18 @@ static void serve_zeromap(const struct bd_request *rq)
         for (size_t i = 0; i < sizeof(mem); i++)
                 mem[i] = (i / BD_ZEROMAP_PAGE) % 2 ? 0 : (uint8_t)(i | 1);
         mem[6 * BD_ZEROMAP_PAGE - 1] = 1;
+        struct bd_page_pattern pats[BD_PAGEMATCH_MAX_PATS];
+        unsigned npats = rq->op == BD_OP_PAGEMATCH ? rq->data_len / BD_PAGEMATCH_PAT_LEN : 0;
+        CHECK(npats <= BD_PAGEMATCH_MAX_PATS);
+        for (unsigned i = 0; i < npats; i++) {
+                bd_wire_pattern_get(rq->data, i, &pats[i]);
+                CHECK(pats[i].len && pats[i].len <= BD_PAGEMATCH_BYTES &&
+                      pats[i].at + pats[i].len <= BD_ZEROMAP_PAGE);
+        }
         struct bd_nic_window w = {.desc = {.length = sizeof(mem)}, .map = mem};
         size_t len = 0;
-        int status = bd_window_zeromap(&w, rq->offset, rq->length, out, sizeof(out), &len);
+        int status =
+            bd_window_pagemap(&w, rq->offset, rq->length, pats, npats, out, sizeof(out), &len);
         int inside = rq->offset <= sizeof(mem) && rq->length <= sizeof(mem) - rq->offset;
         CHECK(status == (inside ? 0 : BD_ERR_RANGE));
         if (status)
@@ -204,10 +214,15 @@ static void serve_zeromap(const struct bd_request *rq)
         CHECK(len == (pages + 7) / 8);
         for (uint32_t i = 0; i < pages; i++) {
                 const uint8_t *page = mem + rq->offset + (size_t)i * BD_ZEROMAP_PAGE;
-                int zero = 1;
-                for (size_t k = 0; k < BD_ZEROMAP_PAGE; k++)
-                        zero &= !page[k];
-                CHECK((out[i / 8] >> (i % 8) & 1) == zero);
+                int want = !npats;
+                for (size_t k = 0; !npats && k < BD_ZEROMAP_PAGE; k++)
+                        want &= !page[k];
+                for (unsigned k = 0; k < npats && !want; k++) {
+                        want = 1;
+                        for (unsigned j = 0; j < pats[k].len; j++)
+                                want &= page[pats[k].at + j] == pats[k].bytes[j];
+                }
+                CHECK((out[i / 8] >> (i % 8) & 1) == want);
         }
         for (uint32_t i = pages; i < len * 8; i++)
                 CHECK(!(out[i / 8] >> (i % 8) & 1));
@@ -232,16 +247,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (m.type == BD_MSG_REQUEST && m.u.request.data)
                 CHECK(m.u.request.data >= data &&
-                      m.u.request.data + m.u.request.length <= data + size);
+                      m.u.request.data + (m.u.request.op == BD_OP_PAGEMATCH ? m.u.request.data_len
+                                                                            : m.u.request.length) <=
+                          data + size);
         if (m.type == BD_MSG_REPLY && m.u.reply.data)
                 CHECK(m.u.reply.data >= data && m.u.reply.data + m.u.reply.length <= data + size);
 
         if (m.type == BD_MSG_REQUEST)
                 CHECK(m.u.request.op == BD_OP_READ || m.u.request.op == BD_OP_WRITE ||
                       m.u.request.op == BD_OP_CAS || m.u.request.op == BD_OP_READV ||
-                      m.u.request.op == BD_OP_CASV || m.u.request.op == BD_OP_ZEROMAP);
-        if (m.type == BD_MSG_REQUEST && m.u.request.op == BD_OP_ZEROMAP)
-                serve_zeromap(&m.u.request);
+                      m.u.request.op == BD_OP_CASV || m.u.request.op == BD_OP_ZEROMAP ||
+                      m.u.request.op == BD_OP_PAGEMATCH);
+        if (m.type == BD_MSG_REQUEST &&
+            (m.u.request.op == BD_OP_ZEROMAP || m.u.request.op == BD_OP_PAGEMATCH))
+                serve_pagemap(&m.u.request);
         if (m.type == BD_MSG_REQUEST && m.u.request.op == BD_OP_CASV)
                 serve_casv(&m.u.request);
         if (m.type == BD_MSG_REQUEST &&

@@ -633,7 +633,7 @@ static void test_reject_window_mode_access(void **state)
 static void test_reject_request_unknown_op(void **state)
 {
         (void)state;
-        static const uint8_t bad[] = {0, 4, 5, BD_OP_ZEROMAP + 1, 0x7f, 0xff};
+        static const uint8_t bad[] = {0, 4, 5, BD_OP_PAGEMATCH + 1, 0x7f, 0xff};
         size_t n = sample(6, buf);
         for (size_t i = 0; i < sizeof(bad); i++) {
                 buf[BD_HDR_LEN] = bad[i];
@@ -674,6 +674,78 @@ static void test_zeromap_lengths(void **state)
                 m.u.request.length = bad[i];
                 assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         }
+}
+
+/* A PAGEMATCH names pages as a ZEROMAP does and carries its patterns,
+ * each whole, inside a page and zero-padded, one to four of them; a page
+ * matches when it holds one at its place. */
+static void test_pagematch(void **state)
+{
+        (void)state;
+        static const struct bd_page_pattern pats[] = {
+            {.at = 12, .len = 11, .bytes = "VMCOREINFO"},
+            {.at = 0, .len = 10, .bytes = "OSRELEASE="},
+        };
+        uint8_t wire[BD_PAGEMATCH_MAX_PATS * BD_PAGEMATCH_PAT_LEN];
+        bd_wire_pattern_put(wire, 0, &pats[0]);
+        bd_wire_pattern_put(wire, 1, &pats[1]);
+        struct bd_msg m = request_msg(BD_OP_PAGEMATCH), back;
+        m.u.request.length = 4 * BD_ZEROMAP_PAGE;
+        m.u.request.data = wire;
+        m.u.request.data_len = 2 * BD_PAGEMATCH_PAT_LEN;
+        size_t n = bd_wire_encode(&m, buf, sizeof(buf));
+        assert_int_equal(n, BD_HDR_LEN + BD_REQUEST_FIXED_LEN + 2 * BD_PAGEMATCH_PAT_LEN);
+        const char *why;
+        assert_int_equal(bd_wire_decode(buf, n, &back, &why), 0);
+        assert_int_equal(back.u.request.op, BD_OP_PAGEMATCH);
+        assert_int_equal(back.u.request.length, 4 * BD_ZEROMAP_PAGE);
+        assert_int_equal(back.u.request.data_len, 2 * BD_PAGEMATCH_PAT_LEN);
+        struct bd_page_pattern got;
+        bd_wire_pattern_get(back.u.request.data, 1, &got);
+        assert_int_equal(got.at, 0);
+        assert_int_equal(got.len, 10);
+        assert_memory_equal(got.bytes, pats[1].bytes, BD_PAGEMATCH_BYTES);
+
+        /* What a page must hold. */
+        static uint8_t page[BD_ZEROMAP_PAGE];
+        assert_false(bd_page_pattern_match(page, pats, 2));
+        memcpy(page + 12, "VMCOREINFO", 11);
+        assert_true(bd_page_pattern_match(page, pats, 2));
+        assert_false(bd_page_pattern_match(page, pats + 1, 1));
+
+        /* Malformed pattern lists: each refused by the decoder, and not
+         * encoded. */
+        static const struct {
+                size_t at;
+                uint8_t value;
+        } spoil[] = {
+            {2, 0},                      /* length 0 */
+            {2, BD_PAGEMATCH_BYTES + 1}, /* longer than a pattern holds */
+            {1, 0x10},                   /* at 4096 + 12: past the page */
+            {3, 1},                      /* its zero byte */
+            {4 + 11, 'x'},               /* padding after the bytes */
+        };
+        for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+                uint8_t copy[sizeof(buf)];
+                memcpy(copy, buf, n);
+                copy[BD_HDR_LEN + BD_REQUEST_FIXED_LEN + spoil[i].at] = spoil[i].value;
+                expect_reject_why(copy, n, "pagematch pattern");
+        }
+        /* None, a part of one, more than four. */
+        m.u.request.data_len = 0;
+        assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
+        m.u.request.data_len = BD_PAGEMATCH_PAT_LEN - 1;
+        assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
+        uint8_t five[5 * BD_PAGEMATCH_PAT_LEN];
+        for (unsigned i = 0; i < 5; i++)
+                bd_wire_pattern_put(five, i, &pats[0]);
+        m.u.request.data = five;
+        m.u.request.data_len = sizeof(five);
+        assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
+        /* Its range as a ZEROMAP's. */
+        m.u.request.data_len = BD_PAGEMATCH_PAT_LEN;
+        m.u.request.length = BD_ZEROMAP_MAX + BD_ZEROMAP_PAGE;
+        assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
 }
 
 static void test_roundtrip_readv(void **state)
@@ -865,7 +937,7 @@ static void test_encode_refuses_invalid(void **state)
         m.u.welcome.nwindows = 0xffffffffu;
         assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
         /* Unknown or retired operations. */
-        static const uint8_t ops[] = {0, 4, 5, BD_OP_ZEROMAP + 1, 0xff};
+        static const uint8_t ops[] = {0, 4, 5, BD_OP_PAGEMATCH + 1, 0xff};
         for (size_t i = 0; i < sizeof(ops); i++) {
                 m = request_msg(ops[i]);
                 assert_int_equal(bd_wire_encode(&m, buf, sizeof(buf)), 0);
@@ -938,6 +1010,7 @@ int main(void)
             cmocka_unit_test(test_reject_window_mode_access),
             cmocka_unit_test(test_reject_request_unknown_op),
             cmocka_unit_test(test_zeromap_lengths),
+            cmocka_unit_test(test_pagematch),
             cmocka_unit_test(test_reject_write_length),
             cmocka_unit_test(test_reject_read_with_data),
             cmocka_unit_test(test_reject_reply_length),
