@@ -174,6 +174,16 @@ static void reset_cpus(struct bd_classifier *c)
         c->have_tnow = 0;
 }
 
+/* How many times the hung-task limit a task must wait in a kernel that
+ * has not finished booting. */
+#define BOOT_HUNG_FACTOR 30
+
+/* After a reboot, until the new kernel reaches SYSTEM_RUNNING. */
+static int booting(const struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        return c->rebooted && s->system_state < c->cfg.system_running && s->system_state >= 0;
+}
+
 /* Nothing learnt about the old kernel holds in a new boot. */
 static void forget_boot(struct bd_classifier *c)
 {
@@ -196,6 +206,7 @@ static void reboot(struct bd_classifier *c, const struct bd_probe_sample *s, uns
                          (unsigned long long)c->base.jiffies, (unsigned long long)s->jiffies);
         c->reboot_since = c->pending.t_ns;
         c->reboot_what[0] = '\0';
+        c->reboots_seen++;
         forget_boot(c);
         c->taint_known = taint_plausible(c, s->tainted_mask) ? s->tainted_mask : 0;
         reset_cpus(c);
@@ -517,7 +528,7 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
                         return;
                 }
         }
-        if (c->rebooted && s->system_state < c->cfg.system_running && s->system_state >= 0) {
+        if (booting(c, s)) {
                 verdict(v, BD_STATE_REBOOTED, -1, 0, c->reboot_what, sizeof(c->reboot_what),
                         c->reboot_since);
                 return;
@@ -568,7 +579,13 @@ static int evidence(struct bd_classifier *c, const struct bd_probe_sample *s)
                 c->t_oom = s->t_ns;
         }
         if (s->hung_scanned) {
-                int hung = s->hung_pid > 0 && s->hung_ns >= c->cfg.hung_task_ns &&
+                /* A booting kernel's initcalls and probes wait in D for
+                 * seconds as a matter of course (a kworker 1.5 s in the
+                 * lab's first second): only a far longer wait is a hang. */
+                uint64_t limit = c->cfg.hung_task_ns;
+                if (booting(c, s))
+                        limit *= BOOT_HUNG_FACTOR;
+                int hung = s->hung_pid > 0 && s->hung_ns >= limit &&
                            (s->pid_max <= 0 || s->hung_pid <= s->pid_max);
                 if (hung && (!c->hung || c->hung_pid != s->hung_pid))
                         c->hung_since = s->t_ns - (s->hung_ns < s->t_ns ? s->hung_ns : s->t_ns);

@@ -21,7 +21,8 @@
  *   frozen       nothing moves (jiffies, every rq clock and nr_switches) for
  *                150 ms while a cpu runs a task, 5 s if every cpu idles (NOHZ
  *                stops everything then, until the watchdog hrtimer, every 4 s).
- *   hung-task    the slow scan reports a task in D for 1 s without switching.
+ *   hung-task    the slow scan reports a task in D for 1 s without switching
+ *                (30 s while a rebooted kernel has not reached SYSTEM_RUNNING).
  *   exhausted    threads, pids or files at >= 95% of their limit in 2 samples
  *                (cleared under 90%), or memory: an OOM kill in the last
  *                second (cleared once free pages are 10% over the min
@@ -154,7 +155,8 @@ struct bd_classifier {
         uint64_t tnow;
         uint64_t taint_known; /* taint bits seen so far this boot */
         int panicked, oopsed, rebooted;
-        int new_boot; /* the next sample is a new kernel's first */
+        int new_boot;          /* the next sample is a new kernel's first */
+        unsigned reboots_seen; /* in the samples (not those told by bd_classifier_new_kernel) */
         int32_t panic_cpu;
         uint64_t panic_since, oops_since, reboot_since;
         char oops_why[96], reboot_why[96];

@@ -226,8 +226,7 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         }
         /* The kernel after a reboot, whose first verdict may well be
          * "rebooted" again. */
-        w->new_kernel = w->opt.prog.replaced != NULL;
-        if (w->new_kernel)
+        if (w->opt.prog.replaced)
                 bd_classifier_new_kernel(&w->cls, now, w->prog->vi.phys);
         w->opt.prog.replaced = NULL;
         w->opt.prog.rescan = 0;
@@ -322,14 +321,13 @@ int bd_watcher_step(struct bd_watcher *w, uint64_t now)
                 w->baseline.pid_max = s.pid_max;
                 w->baseline.max_files = s.max_files;
         }
-        if (verdict && w->event.state == BD_STATE_REBOOTED && !w->new_kernel) {
+        if (w->cls.reboots_seen != w->reboots_seen) {
                 /* The addresses probed are the old kernel's: find the new
                  * one before reading anything more. */
+                w->reboots_seen = w->cls.reboots_seen;
                 snprintf(w->note, sizeof(w->note), "looking for the new kernel");
                 forget_kernel(w, s.t_ns);
         }
-        if (verdict && w->event.state != BD_STATE_UNKNOWN)
-                w->new_kernel = 0;
         return verdict;
 }
 

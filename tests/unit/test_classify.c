@@ -935,7 +935,26 @@ static void test_new_kernel(void **state)
         assert_int_equal(m.last.state, BD_STATE_REBOOTED);
         assert_string_equal(m.last.what, "new kernel");
         assert_non_null(strstr(m.last.evidence, "VMCOREINFO at 0x1381000"));
+        /* Told, not seen: the watch keeps the kernel it found. */
+        assert_int_equal(m.c.reboots_seen, 0);
         assert_int_equal(run(&m, 300), 0);
+        /* A kworker waiting 1.5 s on a device while the kernel boots is
+         * no hang (the lab's next sample then re-announced the reboot,
+         * and the watch dropped the new kernel on it). */
+        m.s.hung_scanned = 1;
+        m.s.hung_pid = 45;
+        m.s.hung_ns = 1500 * MS;
+        assert_int_equal(probe(&m), 0);
+        m.s.hung_scanned = 1;
+        m.s.hung_pid = 45;
+        m.s.hung_ns = 31000 * MS;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_HUNG_TASK);
+        m.s.hung_scanned = 1;
+        m.s.hung_pid = 0;
+        assert_int_equal(probe(&m), 1);
+        assert_int_equal(m.last.state, BD_STATE_REBOOTED);
+        assert_int_equal(m.c.reboots_seen, 0);
         m.s.system_state = 3;
         assert_int_equal(probe(&m), 1);
         assert_int_equal(m.last.state, BD_STATE_HEALTHY);
@@ -948,6 +967,7 @@ static void test_new_kernel(void **state)
         assert_int_equal(probe(&m), 1);
         assert_int_equal(m.last.state, BD_STATE_REBOOTED);
         assert_string_equal(m.last.what, "");
+        assert_int_equal(m.c.reboots_seen, 1);
         bd_classifier_new_kernel(&m.c, m.mon, 0x1375000);
         m.s.boot_id_hash = 0xdef0;
         assert_int_equal(probe(&m), 1);
