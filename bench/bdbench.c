@@ -8,6 +8,7 @@
 
 #include "../common/clock.h"
 #include "../monitor/source/target.h"
+#include "newkernel.h"
 #include "probes.h"
 #include "views.h"
 
@@ -15,6 +16,7 @@ static const char usage[] =
     "Usage: bdbench [OPTIONS] TARGET ADDR\n"
     "       bdbench [OPTIONS] --views TARGET\n"
     "       bdbench [OPTIONS] --probes N [--seconds S] TARGET\n"
+    "       bdbench [OPTIONS] --new-kernel [--seconds S] TARGET\n"
     "\n"
     "Measures reads of TARGET's physical memory at ADDR as bdmon performs them:\n"
     "latency of small reads (median, p99) and throughput of large ones. TARGET is\n"
@@ -24,6 +26,9 @@ static const char usage[] =
     "With --probes: bdmon watch's probe against N sources of TARGET at once,\n"
     "round robin on one thread for S seconds (default 10): probes and physical\n"
     "reads per second, per wall and per CPU second.\n"
+    "With --new-kernel: wait up to S seconds (default 10) for a copy of VMCOREINFO\n"
+    "that was not in TARGET's memory when it started (a rebooted kernel's), and\n"
+    "print when it was written (no earlier than written_after_unix_ns) and seen.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   target config (default /etc/backdoors/targets)\n"
@@ -56,7 +61,7 @@ int main(int argc, char **argv)
         const char *config = BD_DEFAULT_CONFIG, *key = NULL;
         unsigned long size = 64, iters = 2000, bw_size = 1u << 20, bw_iters = 100;
         struct bd_open_options open = {.timeout_ms = 10000, .busy_poll = 1};
-        int views = 0;
+        int views = 0, new_kernel = 0;
         unsigned long probes = 0, seconds = 10;
         enum {
                 OPT_SIZE = 256,
@@ -66,7 +71,8 @@ int main(int argc, char **argv)
                 OPT_SLEEP,
                 OPT_VIEWS,
                 OPT_PROBES,
-                OPT_SECONDS
+                OPT_SECONDS,
+                OPT_NEW_KERNEL
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -79,6 +85,7 @@ int main(int argc, char **argv)
             {"views", no_argument, NULL, OPT_VIEWS},
             {"probes", required_argument, NULL, OPT_PROBES},
             {"seconds", required_argument, NULL, OPT_SECONDS},
+            {"new-kernel", no_argument, NULL, OPT_NEW_KERNEL},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -115,6 +122,9 @@ int main(int argc, char **argv)
                 case OPT_SECONDS:
                         seconds = strtoul(optarg, NULL, 0);
                         break;
+                case OPT_NEW_KERNEL:
+                        new_kernel = 1;
+                        break;
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
@@ -134,7 +144,7 @@ int main(int argc, char **argv)
                 }
                 return bench_probes(&t, &open, (unsigned)probes, (unsigned)seconds);
         }
-        if (views && argc - optind == 1) {
+        if ((views || new_kernel) && argc - optind == 1) {
                 struct bd_target t;
                 struct bd_phys *p;
                 struct bd_error *err = bd_target_resolve(config, argv[optind], key, &t);
@@ -142,11 +152,15 @@ int main(int argc, char **argv)
                         err = bd_target_open(&t, &open, &p);
                 if (err)
                         return fail(err);
-                int rc = bench_views(p);
+                if (new_kernel && (!seconds || seconds > 3600)) {
+                        fputs(usage, stderr);
+                        return BD_ERR_USAGE;
+                }
+                int rc = new_kernel ? bench_new_kernel(p, (unsigned)seconds) : bench_views(p);
                 bd_phys_close(p);
                 return rc;
         }
-        if (views || argc - optind != 2 || !size || !iters || !bw_size || !bw_iters ||
+        if (views || new_kernel || argc - optind != 2 || !size || !iters || !bw_size || !bw_iters ||
             size > (64u << 20) || bw_size > (1u << 30)) {
                 fputs(usage, stderr);
                 return BD_ERR_USAGE;

@@ -1,5 +1,6 @@
 #include "program.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,7 +23,7 @@ static struct bd_error *program_new(struct bd_phys *p, const struct bd_program_o
         prog->phys = p;
         if (opt)
                 prog->opt = *opt;
-        prog->opt.replaced = NULL; /* the caller's, and only needed to open */
+        prog->opt.gone = NULL; /* the caller's, and only needed to open */
         prog->vi = *vi;
         bd_vmcoreinfo_get(&prog->vi, "OSRELEASE", prog->release, sizeof(prog->release));
         bd_vmcoreinfo_get(&prog->vi, "BUILD-ID", prog->build_id, sizeof(prog->build_id));
@@ -292,14 +293,43 @@ static struct bd_error *running(struct search *s, struct bd_program *prog, int *
         return NULL;
 }
 
+static void digest(const struct bd_vmcoreinfo *vi, uint8_t out[BD_PROGRAM_GONE_DIGEST])
+{
+        /* Idempotent; libsodium wants it before any other call. */
+        if (sodium_init() < 0)
+                abort();
+        crypto_generichash(out, BD_PROGRAM_GONE_DIGEST, (const unsigned char *)vi->text, vi->len,
+                           NULL, 0);
+}
+
+void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
+{
+        if (bd_program_gone_has(g, vi))
+                return;
+        digest(vi, g->digest[g->next]);
+        g->next = (g->next + 1) % BD_PROGRAM_GONE_MAX;
+        if (g->n < BD_PROGRAM_GONE_MAX)
+                g->n++;
+}
+
+int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
+{
+        uint8_t d[BD_PROGRAM_GONE_DIGEST];
+        digest(vi, d);
+        for (unsigned i = 0; i < g->n; i++)
+                if (!memcmp(g->digest[i], d, sizeof(d)))
+                        return 1;
+        return 0;
+}
+
 static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, int *take)
 {
         struct search *s = ctx;
-        const struct bd_vmcoreinfo *old = s->opt ? s->opt->replaced : NULL;
+        struct bd_program_gone *gone = s->opt ? s->opt->gone : NULL;
         *take = 0;
-        /* The replaced kernel, or the dead one already kept (a kernel
+        /* A kernel done with, or the dead one already kept (a kernel
          * keeps two copies, the note and its data page). */
-        if ((old && same_text(old, copy)) || (s->dead && same_text(&s->dead->vi, copy)))
+        if ((gone && bd_program_gone_has(gone, copy)) || (s->dead && same_text(&s->dead->vi, copy)))
                 return NULL;
         struct bd_program *prog = NULL;
         struct bd_error *err = program_new(s->p, s->opt, copy, &prog);
@@ -308,7 +338,7 @@ static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, 
         int live = -1;
         /* A remembered copy, checked, serves a view of a dead kernel as it
          * is; the watch (need_live) and a scan want the running one. */
-        int need_live = old || (s->opt && s->opt->need_live) || copy->phys != s->hint;
+        int need_live = gone || (s->opt && s->opt->need_live) || copy->phys != s->hint;
         if (!err && need_live && s->p->still)
                 live = 0;
         else if (!err && need_live)
@@ -329,11 +359,13 @@ static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, 
         if (live || !need_live) {
                 s->taken = prog;
                 *take = 1;
-        } else if (!s->dead && !old) {
+        } else if (!s->dead && !gone) {
                 s->stopped++;
                 s->dead = prog;
         } else {
                 s->stopped++;
+                if (gone)
+                        bd_program_gone_add(gone, copy);
                 bd_program_close(prog);
         }
         return NULL;
@@ -346,7 +378,7 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
         if (!opt)
                 opt = &none;
         struct search s = {.p = p, .opt = opt};
-        s.hint = opt->rescan || opt->replaced ? 0 : bd_cache_hint_load(p->name);
+        s.hint = opt->rescan || opt->gone ? 0 : bd_cache_hint_load(p->name);
         struct bd_vmcoreinfo_scan scan;
         struct bd_vmcoreinfo *copy = malloc(sizeof(*copy));
         if (!copy)
@@ -371,7 +403,7 @@ struct bd_error *bd_program_open(struct bd_phys *p, const struct bd_program_opti
                                             s.forged, s.forged == 1 ? "y" : "ies",
                                             s.why[0] ? " (last: " : "", s.why, s.why[0] ? ")" : "",
                                             s.stopped,
-                                            opt->replaced ? " (the new kernel's not yet)" : "");
+                                            opt->gone ? " (the new kernel's not yet)" : "");
                 return err;
         }
         struct bd_program *prog = s.taken;

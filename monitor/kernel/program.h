@@ -39,6 +39,22 @@
  * nr_cpu_ids must not size an allocation. */
 #define BD_PROGRAM_MAX_CPUS 8192
 
+/* Kernels a watch is done with, by a digest of their VMCOREINFO text
+ * (BLAKE2b: a hostile target cannot make its forged copy stand for a real
+ * one): those reboots replaced and the copies found standing still in the
+ * searches after them, the last BD_PROGRAM_GONE_MAX. A search after a
+ * reboot passes over them instead of waiting up to BD_PROGRAM_LIVE_WAIT_NS
+ * for each again: in the lab every reboot leaves the kernel before the
+ * last one's copies in memory. */
+#define BD_PROGRAM_GONE_MAX    32
+#define BD_PROGRAM_GONE_DIGEST 16
+struct bd_program_gone {
+        uint8_t digest[BD_PROGRAM_GONE_MAX][BD_PROGRAM_GONE_DIGEST];
+        unsigned n, next;
+};
+void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi);
+int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi);
+
 struct bd_program_options {
         int rescan;         /* ignore the remembered VMCOREINFO location */
         int no_cache;       /* neither read nor write the per-build cache */
@@ -49,9 +65,10 @@ struct bd_program_options {
         /* A remembered VMCOREINFO location is taken only if its kernel
          * runs (the watch); otherwise, checked, it serves a dead kernel. */
         int need_live;
-        /* Not this kernel: the one a reboot replaced (implies rescan and
-         * need_live). */
-        const struct bd_vmcoreinfo *replaced;
+        /* Set after a reboot: none of these kernels (implies rescan and
+         * need_live); the copies the search finds standing still join
+         * them. */
+        struct bd_program_gone *gone;
         void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */
 };
 

@@ -127,8 +127,8 @@ static void drop_source(struct bd_watcher *w)
 static void forget_kernel(struct bd_watcher *w, uint64_t now)
 {
         if (w->prog) {
-                w->replaced = w->prog->vi;
-                w->opt.prog.replaced = &w->replaced;
+                bd_program_gone_add(&w->gone, &w->prog->vi);
+                w->opt.prog.gone = &w->gone;
         }
         drop_kernel(w);
         w->baseline.have = 0;
@@ -226,9 +226,9 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         }
         /* The kernel after a reboot, whose first verdict may well be
          * "rebooted" again. */
-        if (w->opt.prog.replaced)
+        if (w->opt.prog.gone)
                 bd_classifier_new_kernel(&w->cls, now, w->prog->vi.phys);
-        w->opt.prog.replaced = NULL;
+        w->opt.prog.gone = NULL;
         w->opt.prog.rescan = 0;
         w->note[0] = '\0';
         w->open_error = 0;

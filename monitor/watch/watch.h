@@ -92,8 +92,8 @@ struct bd_watcher {
         uint64_t oops_announced; /* since_ns of the oops last alarmed on, 0 */
         int open_error;          /* enum bd_err of the last failed connect or kernel search, 0 */
         unsigned reboots_seen;   /* the classifier's count, when the kernel was last dropped */
-        struct bd_vmcoreinfo replaced; /* the kernel a reboot replaced */
-        char note[256];                /* why the watcher has no kernel right now, "" if it has */
+        struct bd_program_gone gone; /* kernels reboots replaced, and dead copies */
+        char note[256];              /* why the watcher has no kernel right now, "" if it has */
         /* The first healthy sample of this boot's limits (${baseline.*}):
          * what a repair may restore after a fault changed them. */
         struct {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 
 #include "../../monitor/source/phys_file.h"
+#include "../../monitor/kernel/program.h"
 #include "../../monitor/kernel/vmcoreinfo.h"
 #include "helpers.h"
 
@@ -737,10 +738,38 @@ static void test_find_where_kernels_put_it(void **state)
         ram_done(&r);
 }
 
+/* The kernels a watch is done with: by text, the last
+ * BD_PROGRAM_GONE_MAX, each once. */
+static void test_program_gone(void **state)
+{
+        (void)state;
+        static struct bd_vmcoreinfo vi;
+        struct bd_program_gone g;
+        memset(&g, 0, sizeof(g));
+        vi.len = (size_t)snprintf(vi.text, sizeof(vi.text), "OSRELEASE=6.1\nKERNELOFFSET=%x\n", 0);
+        assert_false(bd_program_gone_has(&g, &vi));
+        bd_program_gone_add(&g, &vi);
+        bd_program_gone_add(&g, &vi);
+        assert_true(bd_program_gone_has(&g, &vi));
+        assert_int_equal(g.n, 1);
+        /* Another KASLR offset is another kernel. */
+        for (unsigned k = 1; k <= BD_PROGRAM_GONE_MAX; k++) {
+                vi.len = (size_t)snprintf(vi.text, sizeof(vi.text),
+                                          "OSRELEASE=6.1\nKERNELOFFSET=%x\n", k);
+                assert_false(bd_program_gone_has(&g, &vi));
+                bd_program_gone_add(&g, &vi);
+        }
+        assert_int_equal(g.n, BD_PROGRAM_GONE_MAX);
+        assert_true(bd_program_gone_has(&g, &vi));
+        vi.len = (size_t)snprintf(vi.text, sizeof(vi.text), "OSRELEASE=6.1\nKERNELOFFSET=%x\n", 0);
+        assert_false(bd_program_gone_has(&g, &vi));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_note),
+            cmocka_unit_test(test_program_gone),
             cmocka_unit_test(test_match_raw),
             cmocka_unit_test(test_match_full_size),
             cmocka_unit_test(test_match_refuses_sizes),
