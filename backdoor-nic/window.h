@@ -44,8 +44,8 @@ int bd_window_readv(const struct bd_nic_window *w, const uint8_t *segs, unsigned
  * bytes. BD_ERR_RANGE, and nothing is read, when length is not whole
  * pages, the range leaves the window, or the bitmap would not fit cap. */
 int bd_window_pagemap(const struct bd_nic_window *w, uint64_t offset, uint32_t length,
-                      const struct bd_page_pattern *pats, unsigned npats, uint8_t *out,
-                      size_t cap, size_t *len);
+                      const struct bd_page_pattern *pats, unsigned npats, uint8_t *out, size_t cap,
+                      size_t *len);
 /* How many bytes a READ, WRITE or CAS request names (a CAS: an 8-byte
  * word at an 8-aligned offset); 0 when they are not all inside the window. */
 uint64_t bd_window_span(const struct bd_window_desc *w, const struct bd_request *rq);

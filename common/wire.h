@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BD_WIRE_MAGIC   0x31444242u /* "BBD1" */
+#define BD_WIRE_MAGIC 0x31444242u /* "BBD1" */
 /* 2: every message is sent solicited (bdnicd sleeps until one comes); a
  * version-1 monitor, whose requests are not, would find it asleep.
  * 3: BD_OP_PAGEMATCH, which a version-2 NIC would refuse mid-search. */

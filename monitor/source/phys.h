@@ -57,9 +57,8 @@ struct bd_phys_ops {
          * window), set bit i of its buf (LSB first, zeroed by the caller)
          * when its i-th page holds only zero bytes (npats 0), or one of the
          * patterns at its place, without moving the pages. */
-        struct bd_error *(*pagemap)(struct bd_phys *p, const struct bd_phys_piece *pieces,
-                                    size_t n, const struct bd_page_pattern *pats,
-                                    unsigned npats);
+        struct bd_error *(*pagemap)(struct bd_phys *p, const struct bd_phys_piece *pieces, size_t n,
+                                    const struct bd_page_pattern *pats, unsigned npats);
 };
 
 #define BD_PHYS_PAGE 4096u
