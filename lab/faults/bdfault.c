@@ -17,8 +17,12 @@
  *
  * Lockups and hangs end by themselves after spin_ms / hang_ms, so the lab
  * recovers without a reboot; a leaked lock stays leaked until released.
+ * Their kthread writes "end" to end_file as it stops (bdlab stamps the
+ * write on the lab host): no task in user space has to notice, which a
+ * lockup can hold off until long after it ended.
  */
 #include <linux/cpumask.h>
+#include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/timekeeping.h>
 #include <linux/kthread.h>
@@ -35,6 +39,26 @@ MODULE_PARM_DESC(spin_ms, "how long a lockup lasts (ms)");
 static unsigned int hang_ms = 20000;
 module_param(hang_ms, uint, 0644);
 MODULE_PARM_DESC(hang_ms, "how long a hung task sleeps (ms)");
+
+static char *end_file;
+module_param(end_file, charp, 0644);
+MODULE_PARM_DESC(end_file, "written when a lockup or a hang ends (a file in the lab's share)");
+
+static void mark_end(void)
+{
+        struct file *f;
+        loff_t pos = 0;
+
+        if (!end_file || !*end_file)
+                return;
+        f = filp_open(end_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (IS_ERR(f)) {
+                pr_warn("bdfault: %s: error %ld\n", end_file, PTR_ERR(f));
+                return;
+        }
+        kernel_write(f, "end\n", 4, &pos);
+        filp_close(f, NULL);
+}
 
 /* Work queued behind the spinner: something waits for the stuck cpu. */
 static void waiter_fn(struct work_struct *w) {}
@@ -68,6 +92,7 @@ static int spin_fn(void *irqs_off)
                 preempt_enable();
         pr_info("bdfault: lockup on cpu %d ended after %llu ms\n", smp_processor_id(),
                 (ktime_get_mono_fast_ns() - start) / NSEC_PER_MSEC);
+        mark_end();
         return 0;
 }
 
@@ -86,6 +111,7 @@ static int hang_fn(void *unused)
 {
         set_current_state(TASK_UNINTERRUPTIBLE);
         schedule_timeout(msecs_to_jiffies(hang_ms));
+        mark_end();
         return 0;
 }
 
