@@ -293,20 +293,20 @@ static struct bd_error *running(struct search *s, struct bd_program *prog, int *
         return NULL;
 }
 
-static void digest(const struct bd_vmcoreinfo *vi, uint8_t out[BD_PROGRAM_GONE_DIGEST])
+/* 0 when libsodium does not start: then no kernel is known gone, which
+ * costs a search its time, never a kernel. */
+static int digest(const struct bd_vmcoreinfo *vi, uint8_t out[BD_PROGRAM_GONE_DIGEST])
 {
         /* Idempotent; libsodium wants it before any other call. */
-        if (sodium_init() < 0)
-                abort();
-        crypto_generichash(out, BD_PROGRAM_GONE_DIGEST, (const unsigned char *)vi->text, vi->len,
-                           NULL, 0);
+        return sodium_init() >= 0 &&
+               !crypto_generichash(out, BD_PROGRAM_GONE_DIGEST, (const unsigned char *)vi->text,
+                                   vi->len, NULL, 0);
 }
 
 void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
 {
-        if (bd_program_gone_has(g, vi))
+        if (bd_program_gone_has(g, vi) || !digest(vi, g->digest[g->next]))
                 return;
-        digest(vi, g->digest[g->next]);
         g->next = (g->next + 1) % BD_PROGRAM_GONE_MAX;
         if (g->n < BD_PROGRAM_GONE_MAX)
                 g->n++;
@@ -315,7 +315,8 @@ void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *
 int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
 {
         uint8_t d[BD_PROGRAM_GONE_DIGEST];
-        digest(vi, d);
+        if (!digest(vi, d))
+                return 0;
         for (unsigned i = 0; i < g->n; i++)
                 if (!memcmp(g->digest[i], d, sizeof(d)))
                         return 1;
