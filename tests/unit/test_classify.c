@@ -870,6 +870,17 @@ static void test_memory_starved(void **state)
         assert_int_equal(run(&m, 100), 0);
 }
 
+/* A new boot from now on: jiffies, rq clocks and switch counts start over. */
+static void new_boot(struct sim *m)
+{
+        m->jiffies0 = INITIAL_JIFFIES - m->tgt / TICK_NS;
+        m->clock0 = 0 - m->tgt;
+        for (int i = 0; i < 2; i++) {
+                m->s.cpu[i].clock = 0;
+                m->s.cpu[i].nr_switches = 0;
+        }
+}
+
 static void test_rebooted(void **state)
 {
         (void)state;
@@ -892,12 +903,7 @@ static void test_rebooted(void **state)
         assert_int_equal(probe(&m), 1);
         assert_int_equal(m.last.state, BD_STATE_PANICKED);
         m.s.panic_cpu = -1;
-        m.jiffies0 = INITIAL_JIFFIES - m.tgt / TICK_NS;
-        m.clock0 = 0 - m.tgt;
-        for (int i = 0; i < 2; i++) {
-                m.s.cpu[i].clock = 0;
-                m.s.cpu[i].nr_switches = 0;
-        }
+        new_boot(&m);
         assert_int_equal(probe(&m), 0);
         assert_int_equal(probe(&m), 1);
         assert_int_equal(m.last.state, BD_STATE_REBOOTED);
@@ -925,12 +931,7 @@ static void test_new_kernel(void **state)
         bd_classifier_new_kernel(&m.c, m.mon, 0x1381000);
         m.s.boot_id_hash = 0x5678;
         m.s.system_state = 1;
-        m.jiffies0 = INITIAL_JIFFIES - m.tgt / TICK_NS;
-        m.clock0 = 0 - m.tgt;
-        for (int i = 0; i < 2; i++) {
-                m.s.cpu[i].clock = 0;
-                m.s.cpu[i].nr_switches = 0;
-        }
+        new_boot(&m);
         assert_int_equal(probe(&m), 1);
         assert_int_equal(m.last.state, BD_STATE_REBOOTED);
         assert_string_equal(m.last.what, "new kernel");
