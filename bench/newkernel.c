@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "../common/clock.h"
 #include "../monitor/kernel/vmcoreinfo.h"
@@ -17,13 +16,6 @@
 struct copy {
         uint64_t phys, hash;
 };
-
-static uint64_t wall_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* FNV-1a: only tells one text from another at one place. */
 static uint64_t text_hash(const struct bd_vmcoreinfo *vi)
@@ -68,7 +60,7 @@ int bench_new_kernel(struct bd_phys *p, unsigned seconds)
                                 uint64_t end = win->base + win->length;
                                 size_t len = end - at < CHUNK ? (size_t)(end - at) : CHUNK;
                                 len &= ~(size_t)(PAGE - 1);
-                                uint64_t before = wall_ns();
+                                uint64_t before = bd_wall_ns();
                                 struct bd_error *err = bd_phys_read(p, at, buf, len);
                                 if (err) {
                                         fprintf(stderr, "bdbench: %s\n", err->message);
@@ -89,7 +81,7 @@ int bench_new_kernel(struct bd_phys *p, unsigned seconds)
                                                 printf("{\"written_after_unix_ns\":%" PRIu64
                                                        ",\"seen_unix_ns\":%" PRIu64
                                                        ",\"phys\":%" PRIu64 "}\n",
-                                                       prev, wall_ns(), c.phys);
+                                                       prev, bd_wall_ns(), c.phys);
                                                 rc = 0;
                                                 goto out;
                                         }
