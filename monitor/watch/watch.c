@@ -21,7 +21,7 @@ const double bd_watch_late_bounds[BD_WATCH_LATE_BUCKETS] = {
 #define REOPEN_NS         1000000000ull
 #define PANICKED_EVERY_NS 100000000ull
 #define RESCAN_FIRST_NS   100000000ull
-#define RESCAN_CALM_NS    10000000000ull
+#define RESCAN_CALM_NS    2000000000ull
 #define RESCAN_MAX_NS     30000000000ull
 
 /* The resources classify.c names its exhausted events after. Lockup and
@@ -122,8 +122,11 @@ static void drop_source(struct bd_watcher *w)
  * not it, at once the first time. A kernel that goes again within
  * RESCAN_CALM_NS of being found doubles the wait before the next search,
  * up to RESCAN_MAX_NS: a target that keeps rewriting its VMCOREINFO gets
- * a scan of its memory every 30 s, not one per probe. Its VMCOREINFO
- * copies may still lie in memory, first in a plain scan. */
+ * a scan of its memory every 30 s, not one per probe. A kernel that ran
+ * for RESCAN_CALM_NS booted and ran: reboots that come close together (a
+ * crash loop; bench/detect reboots 6 s after the kernel is found) must not
+ * earn the wait. Its VMCOREINFO copies may still lie in memory, first in
+ * a plain scan. */
 static void forget_kernel(struct bd_watcher *w, uint64_t now)
 {
         if (w->prog) {
