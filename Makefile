@@ -14,8 +14,8 @@
 #                   one monitor and many targets (bench/fleet)
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
-# make soak         bdmon watch under load with no fault, 30 min: no alarm;
-#                   then 20 panics and resets in a row, each healthy again;
+# make soak         bdmon watch under load with no fault, 30 min, then idle,
+#                   10 min: no alarm; then 20 panics and resets in a row, each healthy again;
 #                   then 30 min of sick targets beside host2 (p99 interval)
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
@@ -272,12 +272,13 @@ test: deps
 	$(MAKE) all $(UNIT_BINS) $(FUZZ_BINS)
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) tests/run
 
-# The watch's no-false-alarm soak, 30 minutes of load (make test: 5), and
-# 20 panics and resets in a row (make test: 2); then 30 minutes of sick
+# The watch's no-false-alarm soak, 30 minutes of load (make test: 5) and 10
+# of an idle target (make test: 1), and 20 panics and resets in a row (make
+# test: 2); then 30 minutes of sick
 # targets beside a healthy one (make test: 30 s), whose probes' p99 interval
 # must stay within 2x the interval.
 soak: deps all
-	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} BD_PANIC_ROUNDS=$${PANIC_ROUNDS:-20} \
+	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} BD_IDLE_SOAK_SECONDS=$${IDLE_SOAK_SECONDS:-600} BD_PANIC_ROUNDS=$${PANIC_ROUNDS:-20} \
 		$(BUILD)/bin/test_watch
 	SICK_SECONDS=$${SOAK_SECONDS:-1800} SICK_P99=1 tests/lab/sick-neighbours
 

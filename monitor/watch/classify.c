@@ -33,6 +33,7 @@ struct bd_classify_config bd_classify_config_default(void)
             .interval_ns = 10000000,
             .frozen_ns = 150000000,
             .frozen_idle_ns = 5000000000ull,
+            .wake_late_ns = 250000000,
             .hard_lockup_ns = 200000000,
             .soft_lockup_ns = 250000000,
             .tick_gap_ns = 50000000,
@@ -292,6 +293,12 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                 }
                 const struct bd_probe_cpu *p = &a->cpu[i], *q = &s->cpu[i];
                 int idle = q->curr == q->idle;
+                if (!idle || !q->idle_since) {
+                        t->idle_since = 0;
+                } else if (q->idle_since != t->idle_since) {
+                        t->idle_since = q->idle_since;
+                        t->t_asleep = s->t_ns;
+                }
                 if (!t->known || !p->present) {
                         memset(t, 0, sizeof(*t));
                         t->known = 1;
@@ -464,6 +471,27 @@ static void verdict(struct bd_classify_verdict *v, enum bd_state state, int cpu,
         v->since_ns = since_ns;
 }
 
+/* The monitor time by which an idle cpu of s must have woken, its clock's
+ * next event come (+ wake_late_ns); 0 if none says. A sleep longer than
+ * frozen_idle_ns, or an event due before the cpu went idle, is a torn or
+ * stale pair and says nothing. */
+static uint64_t wake_due(const struct bd_classifier *c, const struct bd_probe_sample *s)
+{
+        uint64_t due = 0;
+        for (unsigned i = 0; i < ncpus_of(s); i++) {
+                const struct bd_classify_cpu *t = &c->cpu[i];
+                const struct bd_probe_cpu *q = &s->cpu[i];
+                if (!judged(c, s, i) || q->curr != q->idle || !t->idle_since || !q->wake_at ||
+                    q->wake_at <= q->idle_since ||
+                    q->wake_at - q->idle_since > c->cfg.frozen_idle_ns)
+                        continue;
+                uint64_t at = t->t_asleep + (q->wake_at - q->idle_since) + c->cfg.wake_late_ns;
+                if (!due || at < due)
+                        due = at;
+        }
+        return due;
+}
+
 /* The target's state from the trackers, by priority. */
 static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, int oops_now)
 {
@@ -493,9 +521,12 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
                         busy = 1;
         }
         /* A running cpu ticks: with none, NOHZ lets the whole machine sleep
-         * until a timer, at the latest the watchdog hrtimer. */
+         * until a timer, at the latest the watchdog hrtimer; each idle cpu
+         * says when its clock will wake it. */
         uint64_t limit = busy ? c->cfg.frozen_ns : c->cfg.frozen_idle_ns;
-        if (since(c->t_progress, now) >= limit) {
+        uint64_t due = busy ? 0 : wake_due(c, s);
+        if (since(c->t_progress, now) >= limit ||
+            (due && now >= due && since(c->t_progress, now) >= c->cfg.frozen_ns)) {
                 verdict(v, BD_STATE_FROZEN, -1, 0, NULL, 0, c->t_progress);
                 return;
         }
@@ -745,10 +776,16 @@ static void describe(const struct bd_classifier *c, const struct bd_classify_ver
                         online += s->cpu[i].present != 0;
                         running += s->cpu[i].present && s->cpu[i].curr != s->cpu[i].idle;
                 }
-                snprintf(buf, len,
-                         "nothing moved for %llu ms: jiffies %llu, rq clock and nr_switches of %u "
-                         "cpus (%u running a task), no panic",
-                         ms, (unsigned long long)s->jiffies, online, running);
+                int n = snprintf(buf, len,
+                                 "nothing moved for %llu ms: jiffies %llu, rq clock and "
+                                 "nr_switches of %u cpus (%u running a task), no panic",
+                                 ms, (unsigned long long)s->jiffies, online, running);
+                uint64_t due = running ? 0 : wake_due(c, s);
+                if (due && n > 0 && (size_t)n < len && t_ns + c->cfg.wake_late_ns >= due)
+                        snprintf(
+                            buf + n, len - (size_t)n,
+                            "; an idle cpu's clock was due to wake it %llu ms ago",
+                            (unsigned long long)((t_ns + c->cfg.wake_late_ns - due) / 1000000));
                 break;
         }
         case BD_STATE_HUNG_TASK:

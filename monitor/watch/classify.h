@@ -19,8 +19,11 @@
  *   soft-lockup  a cpu with ticks (rq clock moving) and nr_running >= 2 that
  *                does not switch for 250 ms, or TAINT_SOFTLOCKUP newly set.
  *   frozen       nothing moves (jiffies, every rq clock and nr_switches) for
- *                150 ms while a cpu runs a task, 5 s if every cpu idles (NOHZ
- *                stops everything then, until the watchdog hrtimer, every 4 s).
+ *                150 ms while a cpu runs a task. If every cpu idles (NOHZ
+ *                stops everything then), for 150 ms and past the moment an
+ *                idle cpu's clock was set to wake it (its expires_next less
+ *                the time it went idle, counted from the first sample that
+ *                saw it asleep) by 250 ms; 5 s when no cpu says when.
  *   hung-task    the slow scan reports a task in D for 1 s without switching
  *                (30 s while a rebooted kernel has not reached SYSTEM_RUNNING).
  *   exhausted    threads, pids or files at >= 95% of their limit in 2 samples
@@ -88,9 +91,11 @@ struct bd_event {
 };
 
 struct bd_classify_config {
-        uint64_t interval_ns;    /* probe period; a tick_gap_ns of 0 becomes 5 of them */
-        uint64_t frozen_ns;      /* nothing moves while a cpu runs a task */
-        uint64_t frozen_idle_ns; /* nothing moves while every cpu idles */
+        uint64_t interval_ns; /* probe period; a tick_gap_ns of 0 becomes 5 of them */
+        uint64_t frozen_ns;   /* nothing moves while a cpu runs a task */
+        uint64_t
+            frozen_idle_ns;    /* nothing moves while every cpu idles, none saying when it wakes */
+        uint64_t wake_late_ns; /* how late an idle cpu may wake after its clock's event */
         uint64_t hard_lockup_ns;
         uint64_t soft_lockup_ns;
         uint64_t tick_gap_ns; /* longest gap between ticks of a cpu that runs a task */
@@ -125,6 +130,9 @@ struct bd_classify_cpu {
         uint64_t t_others; /* last sample where jiffies or another cpu moved */
         uint64_t t_pair;   /* the sample of pair_alone */
         uint64_t t_away;   /* the sample of away */
+        /* The idle_since this cpu sleeps from, and the first sample that
+         * saw it asleep (monitor time, no earlier than it fell asleep). */
+        uint64_t idle_since, t_asleep;
         /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair, t_away. */
         uint64_t n_switch, n_tick, n_wait, n_pair, n_away;
 };

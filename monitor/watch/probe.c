@@ -63,6 +63,7 @@ struct bd_probe {
         int64_t off_running, off_switches, off_clock, off_curr, off_idle, off_unint;
         size_t unint_size;
         uint64_t *hrtimer, *touch, *oom, *irqs, *files_cpu; /* per cpu */
+        uint64_t *idle_since, *wake_at;                     /* per cpu */
         int have_oom;
 
         /* pid and comm of each cpu's current task, read one probe late. */
@@ -182,8 +183,10 @@ static struct bd_error *plan_cpus(struct bd_probe *pr, const struct bd_layout *l
         pr->irqs = calloc(nc, 8);
         pr->files_cpu = calloc(nc, 8);
         pr->curr_read = calloc(nc, 8);
+        pr->idle_since = calloc(nc, 8);
+        pr->wake_at = calloc(nc, 8);
         if (!pr->rq_copy || !pr->hrtimer || !pr->touch || !pr->oom || !pr->irqs || !pr->files_cpu ||
-            !pr->curr_read)
+            !pr->curr_read || !pr->idle_since || !pr->wake_at)
                 return &bd_error_nomem;
         uint64_t rq;
         if ((err = bd_program_symbol(pr->prog, "runqueues", &rq)))
@@ -207,6 +210,17 @@ static struct bd_error *plan_cpus(struct bd_probe *pr, const struct bd_layout *l
                             pr->irqs);
         else
                 note_missing(pr, "hrtimer_cpu_base.nr_events");
+        /* The classifier uses a cpu's pair only when both are read. */
+        int64_t woff, ioff;
+        if (bd_layout_has(l, BDL_HRTIMER_EXPIRES_NEXT, &woff) &&
+            l->e[BDL_HRTIMER_EXPIRES_NEXT].size == 8 &&
+            bd_layout_has(l, BDL_TICK_IDLE_ENTRYTIME, &ioff) &&
+            l->e[BDL_TICK_IDLE_ENTRYTIME].size == 8) {
+                plan_percpu(pr, "hrtimer_bases", woff, 8, pr->wake_at);
+                plan_percpu(pr, "tick_cpu_sched", ioff, 8, pr->idle_since);
+        } else {
+                note_missing(pr, "hrtimer_cpu_base.expires_next, tick_sched.idle_entrytime");
+        }
         int64_t oom_idx;
         if (bd_layout_has(l, BDL_OOM_KILL, &oom_idx) && oom_idx >= 0 && oom_idx < 4096)
                 pr->have_oom = !plan_percpu(pr, "vm_event_states", oom_idx * 8, 8, pr->oom);
@@ -453,6 +467,8 @@ void bd_probe_close(struct bd_probe *pr)
         free(pr->touch);
         free(pr->oom);
         free(pr->irqs);
+        free(pr->idle_since);
+        free(pr->wake_at);
         free(pr->files_cpu);
         free(pr->task_copy);
         free(pr->curr_read);
@@ -552,6 +568,8 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
                 q->hrtimer_interrupts = pr->hrtimer[c];
                 q->touch_ts = pr->touch[c];
                 q->timer_irqs = pr->irqs[c];
+                q->idle_since = pr->idle_since[c];
+                q->wake_at = pr->wake_at[c];
                 s->oom_kills += pr->oom[c];
                 /* Per-cpu counts go negative (a task sleeps on one cpu, wakes
                  * on another); only the sum means anything. */

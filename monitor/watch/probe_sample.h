@@ -32,6 +32,13 @@ struct bd_probe_cpu {
          * moves it, whereas another cpu may update this rq's clock (a
          * remote wakeup) while this one has interrupts off. */
         uint64_t timer_irqs;
+        /* When the cpu last went idle or came back to idle from an
+         * interrupt (tick_sched.idle_entrytime), and the next event its
+         * clock is set to fire (hrtimer_cpu_base.expires_next), both the
+         * target's CLOCK_MONOTONIC ns; 0: not read. A NOHZ idle cpu sleeps
+         * until then, no longer: one still asleep well after it, with
+         * nothing else moving, has stopped. */
+        uint64_t idle_since, wake_at;
 };
 
 struct bd_probe_sample {

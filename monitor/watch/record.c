@@ -42,9 +42,12 @@ size_t bd_record_line(const struct bd_watcher *w, char *buf, size_t cap)
                 put(&l, " suspicious=1");
         for (unsigned c = 0; c < s->ncpus && c < BD_PROBE_MAX_CPUS; c++) {
                 const struct bd_probe_cpu *q = &s->cpu[c];
-                put(&l, " cpu%u=%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%d,%" PRIu64 ",%" PRIu64,
+                put(&l,
+                    " cpu%u=%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%d,%" PRIu64 ",%" PRIu64
+                    ",%" PRIu64 ",%" PRIu64,
                     c, q->present, q->clock, q->nr_switches, q->timer_irqs, q->nr_running,
-                    q->curr == q->idle, q->hrtimer_interrupts, q->touch_ts);
+                    q->curr == q->idle, q->hrtimer_interrupts, q->touch_ts, q->idle_since,
+                    q->wake_at);
         }
         if (l.cap) {
                 l.buf[l.len++] = '\n';

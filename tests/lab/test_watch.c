@@ -27,6 +27,8 @@
 
 /* Seconds of load without a fault (BD_SOAK_SECONDS, make soak sets more). */
 static int soak_seconds = 300;
+/* Seconds of an idle host2 without a fault (BD_IDLE_SOAK_SECONDS, likewise). */
+static int idle_soak_seconds = 60;
 
 static int start_nic(void)
 {
@@ -47,6 +49,9 @@ static int group_setup(void **state)
         const char *soak = getenv("BD_SOAK_SECONDS");
         if (soak && atoi(soak) > 0)
                 soak_seconds = atoi(soak);
+        const char *idle = getenv("BD_IDLE_SOAK_SECONDS");
+        if (idle && atoi(idle) > 0)
+                idle_soak_seconds = atoi(idle);
         /* Short faults: the group waits for each to end. They come faster
          * than a real machine's (the exhaustion kinds alone may alarm ten
          * times in a minute), so the watch keeps up to 100 incidents a
@@ -309,6 +314,35 @@ static void test_no_false_alarm_under_load(void **state)
         result_free(&r);
 }
 
+/* host2 left idle: its tickless cpus sleep until their next timer, and the
+ * watch, which now calls an idle machine frozen once a cpu overslept its
+ * clock's next event by 250 ms (issue 12), must not call this frozen. The
+ * record tells how much of the soak found every cpu asleep. */
+static void test_no_false_alarm_idle(void **state)
+{
+        (void)state;
+        int before = events_now(EVENTS);
+        struct result r = vm("mon", "wc -l < /tmp/watch.rec");
+        long from = atol(r.out);
+        result_free(&r);
+        sleep((unsigned)idle_soak_seconds);
+        no_alarm_since(before, "while host2 idled");
+        r = vm("mon",
+               "tail -n +%ld /tmp/watch.rec | awk '{ n++; all = 1; for (i = 1; i <= NF; i++)"
+               " if ($i ~ /^cpu[0-9]+=/) { split($i, f, \",\"); if (f[6] != 1) all = 0 }"
+               " if (all) idle++ } END { printf \"%%d %%d\", n, idle }'",
+               from + 1);
+        expect_ok(&r, "the record of the idle soak");
+        long probes = 0, asleep = 0;
+        sscanf(r.out, "%ld %ld", &probes, &asleep);
+        result_free(&r);
+        print_message("host2 idle for %d s: %ld probes, %ld of them with every cpu asleep, no "
+                      "alarm\n",
+                      idle_soak_seconds, probes, asleep);
+        /* Else the soak tested a busy machine again. */
+        assert_true(probes > 0 && asleep * 2 > probes);
+}
+
 /* A real-time task that starves nobody is no fault (issue 12): bdhog
  * rtpulse runs as rtspin's spinner does (SCHED_FIFO 99 on host2's last
  * cpu), but 50 ms at a time with 50 ms asleep between, for 10 s, so that
@@ -511,6 +545,21 @@ static void test_freeze(void **state)
         result_free(&r);
 }
 
+/* The same stop of host2 left idle: told by an idle cpu that did not wake
+ * when its clock said (issue 12), not by 5 s of nothing. */
+static void test_freeze_idle(void **state)
+{
+        (void)state;
+        char ev[2048];
+        fault("freeze", "frozen", 10, ev, sizeof(ev));
+        assert_non_null(strstr(ev, "was due to wake it"));
+        double looking = host_unix();
+        struct result r = host("'%s/lab/bdlab' restore host2", lab_root);
+        expect_ok(&r, "restore");
+        result_free(&r);
+        alarm_ends_soon("frozen", looking);
+}
+
 /* A panic, then a reset: the new kernel (KASLR moved it) is found again,
  * among the old kernels' images and forged copies, named, and healthy. Each round also checks the
  * lab's own reset, which must continue a VM only once QEMU has left guest-panicked. */
@@ -584,6 +633,7 @@ int main(void)
             cmocka_unit_test(test_starts_healthy),
             cmocka_unit_test(test_metrics),
             cmocka_unit_test(test_no_false_alarm_under_load),
+            cmocka_unit_test(test_no_false_alarm_idle),
             cmocka_unit_test(test_rt_task_starving_nobody),
             cmocka_unit_test(test_oops),
             cmocka_unit_test(test_soft_lockup),
@@ -593,6 +643,7 @@ int main(void)
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhaustion),
             cmocka_unit_test(test_freeze),
+            cmocka_unit_test(test_freeze_idle),
             cmocka_unit_test(test_panic_then_reboot),
             cmocka_unit_test(test_nic_unreachable),
         };

@@ -39,7 +39,12 @@ struct sim {
         uint64_t mon, tgt, next_tick, next_wake[2];
         uint64_t jiffies0, clock0;
         int paused;
-        int irqs;         /* the probe reads hrtimer interrupts (timer_irqs) */
+        int irqs; /* the probe reads hrtimer interrupts (timer_irqs) */
+        /* Idle cpus say when they went idle and when their clock wakes
+         * them (idle_since, wake_at); they sleep sleep_ms (0: 20-400 ms)
+         * and wake late_ms after that. */
+        int says_wake;
+        uint64_t sleep_ms, late_ms;
         int remote_clock; /* cpu 0 updates cpu 1's rq clock (remote wakeups) */
         /* The probe reads the watchdog's tick and the stopper's switches
          * apart (one read of a batch that takes milliseconds): SPLIT_TICK
@@ -131,6 +136,16 @@ static void sim_init(struct sim *m)
         sim_init_at(m, INITIAL_JIFFIES + 12500, 50000 * MS);
 }
 
+/* The idle cpu sleeps from now for ms, and says so if the sim's cpus do. */
+static void plan_wake(struct sim *m, int cpu, uint64_t ms)
+{
+        m->next_wake[cpu] = m->tgt + ms * MS;
+        if (m->says_wake) {
+                m->s.cpu[cpu].idle_since = m->tgt;
+                m->s.cpu[cpu].wake_at = m->next_wake[cpu];
+        }
+}
+
 /* One timer tick on every cpu that gets it. */
 static void tick(struct sim *m)
 {
@@ -140,11 +155,11 @@ static void tick(struct sim *m)
                 struct bd_probe_cpu *p = &m->s.cpu[i];
                 switch (m->b[i]) {
                 case B_IDLE:
-                        if (m->tgt >= m->next_wake[i]) {
+                        if (m->tgt >= m->next_wake[i] + m->late_ms * MS) {
                                 p->clock = m->clock0 + m->tgt;
                                 p->nr_switches += 2;
                                 ticked = 1;
-                                m->next_wake[i] = m->tgt + (20 + rnd(m, 380)) * MS;
+                                plan_wake(m, i, m->sleep_ms ? m->sleep_ms : 20 + rnd(m, 380));
                         }
                         break;
                 case B_BUSY:
@@ -355,6 +370,81 @@ static void test_idle_machine(void **state)
         uint64_t took = until_event(&m, 6000);
         assert_int_equal(m.last.state, BD_STATE_FROZEN);
         assert_true(took >= 5000 * MS);
+}
+
+/* Both cpus idle, each saying when its clock wakes it (issue 12: an idle
+ * machine's freeze took 5 s to tell). Asleep 2 s at a time, waking up to
+ * 200 ms late: healthy for a minute. */
+static void idle_saying_when(struct sim *m, uint64_t sleep_ms)
+{
+        healthy(m);
+        m->says_wake = 1;
+        m->sleep_ms = sleep_ms;
+        behave(m, 0, B_IDLE);
+        plan_wake(m, 0, sleep_ms);
+        plan_wake(m, 1, sleep_ms / 2);
+}
+
+static void test_idle_wakes_as_said(void **state)
+{
+        (void)state;
+        struct sim m;
+        idle_saying_when(&m, 2000);
+        assert_int_equal(run(&m, 20000), 0);
+        m.late_ms = 200;
+        assert_int_equal(run(&m, 40000), 0);
+        assert_int_equal(m.state, BD_STATE_HEALTHY);
+}
+
+/* Stopped while idle: frozen once the earliest wake is 250 ms overdue,
+ * not 5 s later; healthy again on resume. */
+static void test_idle_freeze(void **state)
+{
+        (void)state;
+        struct sim m;
+        idle_saying_when(&m, 2000);
+        run(&m, 3100);
+        uint64_t due = m.next_wake[0] < m.next_wake[1] ? m.next_wake[0] : m.next_wake[1];
+        m.paused = 1;
+        uint64_t left = due - m.tgt, took = until_event(&m, 6000);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_true(took >= left + 250 * MS);
+        assert_true(took <= left + 250 * MS + 40 * MS);
+        assert_non_null(strstr(m.last.evidence, "(0 running a task)"));
+        assert_non_null(strstr(m.last.evidence, "an idle cpu's clock was due to wake it"));
+        m.paused = 0;
+        until_event(&m, 3000);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+
+        /* A cpu asleep so briefly that 150 ms of nothing comes first. */
+        idle_saying_when(&m, 20);
+        run(&m, 500);
+        m.paused = 1;
+        took = until_event(&m, 6000);
+        assert_int_equal(m.last.state, BD_STATE_FROZEN);
+        assert_true(took >= 150 * MS && took <= 300 * MS);
+}
+
+/* What the cpus say is hostile: an event due before the cpu went idle, or
+ * one further off than the 5 s an idle machine gets anyway, says nothing,
+ * and the 5 s hold. */
+static void test_idle_wake_garbage(void **state)
+{
+        (void)state;
+        static const int64_t skew[] = {-1, -2000, 6000};
+        for (size_t k = 0; k < sizeof(skew) / sizeof(skew[0]); k++) {
+                struct sim m;
+                idle_saying_when(&m, 2000);
+                run(&m, 500);
+                for (int i = 0; i < 2; i++)
+                        m.s.cpu[i].wake_at =
+                            (uint64_t)((int64_t)m.s.cpu[i].idle_since + skew[k] * (int64_t)MS);
+                m.says_wake = 0;
+                m.paused = 1;
+                until_event(&m, 6000);
+                assert_int_equal(m.last.state, BD_STATE_FROZEN);
+                assert_true(m.last.t_ns - m.last.since_ns >= 5000 * MS);
+        }
 }
 
 static void test_panic(void **state)
@@ -596,7 +686,8 @@ static int parse_record(char *line, struct bd_probe_sample *s)
                 unsigned long long a, b;
                 unsigned cpu, nr_running;
                 int present, idle;
-                unsigned long long clock, sw, irqs, hrt, touch;
+                unsigned long long clock, sw, irqs, hrt, touch, idle_since = 0, wake_at = 0;
+                int n;
                 if (sscanf(tok, "t=%llu", &a) == 1)
                         s->t_ns = a, fields++;
                 else if (sscanf(tok, "rtt=%llu", &a) == 1)
@@ -625,9 +716,11 @@ static int parse_record(char *line, struct bd_probe_sample *s)
                         s->free_pages = (int64_t)a, s->min_free_pages = (int64_t)b;
                 else if (sscanf(tok, "oom=%llu", &a) == 1)
                         s->oom_kills = a;
-                else if (sscanf(tok, "cpu%u=%d,%llu,%llu,%llu,%u,%d,%llu,%llu", &cpu, &present,
-                                &clock, &sw, &irqs, &nr_running, &idle, &hrt, &touch) == 9 &&
-                         cpu < BD_PROBE_MAX_CPUS) {
+                /* Recordings from before idle_since and wake_at have 9. */
+                else if ((n = sscanf(tok, "cpu%u=%d,%llu,%llu,%llu,%u,%d,%llu,%llu,%llu,%llu", &cpu,
+                                     &present, &clock, &sw, &irqs, &nr_running, &idle, &hrt, &touch,
+                                     &idle_since, &wake_at)) >= 9 &&
+                         n != 10 && cpu < BD_PROBE_MAX_CPUS) {
                         struct bd_probe_cpu *q = &s->cpu[cpu];
                         *q = (struct bd_probe_cpu){.present = present,
                                                    .clock = clock,
@@ -638,6 +731,8 @@ static int parse_record(char *line, struct bd_probe_sample *s)
                                                    .curr = idle ? IDLE_TASK(cpu) : TASK(cpu),
                                                    .hrtimer_interrupts = hrt,
                                                    .touch_ts = touch,
+                                                   .idle_since = idle_since,
+                                                   .wake_at = wake_at,
                                                    .curr_pid = idle ? 0 : 100 + (int32_t)cpu};
                         if (cpu + 1 > s->ncpus)
                                 s->ncpus = cpu + 1;
@@ -1216,6 +1311,9 @@ int main(void)
             cmocka_unit_test(test_names),
             cmocka_unit_test(test_healthy_long),
             cmocka_unit_test(test_idle_machine),
+            cmocka_unit_test(test_idle_wakes_as_said),
+            cmocka_unit_test(test_idle_freeze),
+            cmocka_unit_test(test_idle_wake_garbage),
             cmocka_unit_test(test_panic),
             cmocka_unit_test(test_suspicious),
             cmocka_unit_test(test_oops),
