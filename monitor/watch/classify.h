@@ -91,11 +91,10 @@ struct bd_event {
 };
 
 struct bd_classify_config {
-        uint64_t interval_ns; /* probe period; a tick_gap_ns of 0 becomes 5 of them */
-        uint64_t frozen_ns;   /* nothing moves while a cpu runs a task */
-        uint64_t
-            frozen_idle_ns;    /* nothing moves while every cpu idles, none saying when it wakes */
-        uint64_t wake_late_ns; /* how late an idle cpu may wake after its clock's event */
+        uint64_t interval_ns;    /* probe period; a tick_gap_ns of 0 becomes 5 of them */
+        uint64_t frozen_ns;      /* nothing moves while a cpu runs a task */
+        uint64_t frozen_idle_ns; /* ... while every cpu idles, none saying when it wakes */
+        uint64_t wake_late_ns;   /* how late an idle cpu may wake after its clock's event */
         uint64_t hard_lockup_ns;
         uint64_t soft_lockup_ns;
         uint64_t tick_gap_ns; /* longest gap between ticks of a cpu that runs a task */
