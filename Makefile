@@ -15,8 +15,9 @@
 # make lab          build the lab image (lab/bdlab up boots it)
 # make fuzz         longer fuzzing runs (FUZZ_SECONDS each, default 300)
 # make soak         bdmon watch under load with no fault, 30 min, then idle,
-#                   10 min: no alarm; then 20 panics and resets in a row, each healthy again;
-#                   then 30 min of sick targets beside host2 (p99 interval)
+#                   10 min: no alarm; then 20 panics and resets in a row,
+#                   each healthy again; then 30 min of sick targets beside
+#                   host2 (p99 interval)
 # make unit         only the unit tests (no lab, no QEMU)
 # make format       clang-format every C file
 # make deps         install the Debian packages the project needs
@@ -274,9 +275,8 @@ test: deps
 
 # The watch's no-false-alarm soak, 30 minutes of load (make test: 5) and 10
 # of an idle target (make test: 1), and 20 panics and resets in a row (make
-# test: 2); then 30 minutes of sick
-# targets beside a healthy one (make test: 30 s), whose probes' p99 interval
-# must stay within 2x the interval.
+# test: 2); then 30 minutes of sick targets beside a healthy one (make test:
+# 30 s), whose probes' p99 interval must stay within 2x the interval.
 soak: deps all
 	BD_ROOT=$(CURDIR) BD_SOAK_SECONDS=$${SOAK_SECONDS:-1800} BD_IDLE_SOAK_SECONDS=$${IDLE_SOAK_SECONDS:-600} BD_PANIC_ROUNDS=$${PANIC_ROUNDS:-20} \
 		$(BUILD)/bin/test_watch

@@ -481,8 +481,8 @@ static uint64_t wake_due(const struct bd_classifier *c, const struct bd_probe_sa
         for (unsigned i = 0; i < ncpus_of(s); i++) {
                 const struct bd_classify_cpu *t = &c->cpu[i];
                 const struct bd_probe_cpu *q = &s->cpu[i];
-                if (!judged(c, s, i) || q->curr != q->idle || !t->idle_since || !q->wake_at ||
-                    q->wake_at <= q->idle_since ||
+                /* track() keeps idle_since only for a judged cpu that idles. */
+                if (!t->idle_since || !q->wake_at || q->wake_at <= q->idle_since ||
                     q->wake_at - q->idle_since > c->cfg.frozen_idle_ns)
                         continue;
                 uint64_t at = t->t_asleep + (q->wake_at - q->idle_since) + c->cfg.wake_late_ns;
@@ -524,9 +524,9 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
          * until a timer, at the latest the watchdog hrtimer; each idle cpu
          * says when its clock will wake it. */
         uint64_t limit = busy ? c->cfg.frozen_ns : c->cfg.frozen_idle_ns;
-        uint64_t due = busy ? 0 : wake_due(c, s);
-        if (since(c->t_progress, now) >= limit ||
-            (due && now >= due && since(c->t_progress, now) >= c->cfg.frozen_ns)) {
+        uint64_t still = since(c->t_progress, now), due;
+        if (still >= limit ||
+            (!busy && still >= c->cfg.frozen_ns && (due = wake_due(c, s)) && now >= due)) {
                 verdict(v, BD_STATE_FROZEN, -1, 0, NULL, 0, c->t_progress);
                 return;
         }

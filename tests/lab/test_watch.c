@@ -30,6 +30,13 @@ static int soak_seconds = 300;
 /* Seconds of an idle host2 without a fault (BD_IDLE_SOAK_SECONDS, likewise). */
 static int idle_soak_seconds = 60;
 
+/* A positive count from the environment, else fallback. */
+static int env_count(const char *name, int fallback)
+{
+        const char *v = getenv(name);
+        return v && atoi(v) > 0 ? atoi(v) : fallback;
+}
+
 static int start_nic(void)
 {
         struct result r = vm("host2-nic", "bdnicd -d -k " KEY " -w host2=pci:1af4:1110"
@@ -46,12 +53,8 @@ static int group_setup(void **state)
 {
         (void)state;
         lab_init();
-        const char *soak = getenv("BD_SOAK_SECONDS");
-        if (soak && atoi(soak) > 0)
-                soak_seconds = atoi(soak);
-        const char *idle = getenv("BD_IDLE_SOAK_SECONDS");
-        if (idle && atoi(idle) > 0)
-                idle_soak_seconds = atoi(idle);
+        soak_seconds = env_count("BD_SOAK_SECONDS", soak_seconds);
+        idle_soak_seconds = env_count("BD_IDLE_SOAK_SECONDS", idle_soak_seconds);
         /* Short faults: the group waits for each to end. They come faster
          * than a real machine's (the exhaustion kinds alone may alarm ten
          * times in a minute), so the watch keeps up to 100 incidents a
@@ -594,8 +597,7 @@ static void panic_then_reboot(int round)
 static void test_panic_then_reboot(void **state)
 {
         (void)state;
-        const char *env = getenv("BD_PANIC_ROUNDS");
-        int rounds = env && atoi(env) > 0 ? atoi(env) : 2;
+        int rounds = env_count("BD_PANIC_ROUNDS", 2);
         /* Forged copies sprayed from user space outlive every reset: the
          * new kernel must be found among them each time. */
         struct result f = host("'%s/lab/bdlab' inject host2 fakevmcoreinfo", lab_root);
