@@ -59,7 +59,7 @@ static struct bd_error *dmesg_once(struct bd_phys *p, int cold, struct run *r)
 {
         uint64_t b, rd, by;
         begin(p, r, &b, &rd, &by);
-        struct bd_program_options o = {.rescan = cold, .no_cache = cold};
+        struct bd_program_options o = {.rescan = cold, .no_cache = cold, .no_types = 1};
         struct bd_program *prog;
         struct bd_printk_layout lay;
         struct bd_printk_log *log = NULL;

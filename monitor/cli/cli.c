@@ -105,7 +105,8 @@ void cli_progress(uint64_t done, uint64_t total)
                 fputc('\n', stderr);
 }
 
-struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out)
+static struct bd_error *open_program(struct cli *cli, struct bd_phys *p, int no_types,
+                                     struct bd_program **out)
 {
         cli_progress_begin(cli, "scanning for VMCOREINFO", 0);
         struct bd_program_options opt = {
@@ -113,9 +114,21 @@ struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_
             .no_cache = cli->no_cache,
             .layout = cli->layout,
             .max_read = cli->max_read,
+            .no_types = no_types,
             .progress = cli_progress,
         };
         return bd_program_open(p, &opt, out);
+}
+
+struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out)
+{
+        return open_program(cli, p, 0, out);
+}
+
+struct bd_error *cli_open_program_untyped(struct cli *cli, struct bd_phys *p,
+                                          struct bd_program **out)
+{
+        return open_program(cli, p, 1, out);
 }
 
 int cli_open_process(struct cli *cli, struct bd_phys *p, const char *arg, int32_t *pid,

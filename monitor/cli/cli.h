@@ -87,8 +87,12 @@ void cli_progress_begin(const struct cli *cli, const char *what, uint64_t step);
 void cli_progress(uint64_t done, uint64_t total);
 
 /* The target's kernel: VMCOREINFO from the remembered location or a scan
- * (with progress on a terminal), as the command line asks. */
+ * (with progress on a terminal), as the command line asks. The _untyped
+ * form for a command that reads no kernel structure (bd_program_options'
+ * no_types). */
 struct bd_error *cli_open_program(struct cli *cli, struct bd_phys *p, struct bd_program **out);
+struct bd_error *cli_open_program_untyped(struct cli *cli, struct bd_phys *p,
+                                          struct bd_program **out);
 /* A command about one process: its PID argument (arg), then the target's
  * kernel. 0, or the exit status of what failed, said on stderr. */
 int cli_open_process(struct cli *cli, struct bd_phys *p, const char *arg, int32_t *pid,

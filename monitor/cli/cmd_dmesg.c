@@ -69,7 +69,7 @@ int cmd_dmesg(struct cli *cli, struct bd_phys *p, char **args, int nargs)
         struct bd_program *prog;
         struct bd_printk_layout lay;
         struct bd_printk_log *log = NULL;
-        struct bd_error *err = cli_open_program(cli, p, &prog);
+        struct bd_error *err = cli_open_program_untyped(cli, p, &prog);
         if (err)
                 return cli_report(bd_error_wrap(err, "dmesg"));
         uint64_t budget = bd_budget(prog, BD_PRINTK_BUDGET);

@@ -23,51 +23,72 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
         return 0;
 }
 
-struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
-                             uint64_t *size_read)
+/* __start_BTF..__stop_BTF, checked. */
+static struct bd_error *span(const struct bd_kallsyms *ks, uint64_t *start, size_t *len)
 {
-        *out = NULL;
-        uint64_t start, stop;
-        struct bd_error *err = bd_kallsyms_lookup(ks, "__start_BTF", &start, NULL);
+        uint64_t stop;
+        struct bd_error *err = bd_kallsyms_lookup(ks, "__start_BTF", start, NULL);
         if (!err)
                 err = bd_kallsyms_lookup(ks, "__stop_BTF", &stop, NULL);
         if (err)
                 return bd_error_wrap(err, "btf (is CONFIG_DEBUG_INFO_BTF set?)");
-        if (stop <= start || stop - start > BD_BTF_MAX)
+        if (stop <= *start || stop - *start > BD_BTF_MAX)
                 return bd_error_new(BD_ERR_NOT_FOUND,
                                     "btf: __start_BTF..__stop_BTF is %s (0x%llx..0x%llx)",
-                                    stop <= start ? "empty" : "over 64 MiB",
-                                    (unsigned long long)start, (unsigned long long)stop);
-        size_t len = (size_t)(stop - start);
-        void *data = malloc(len);
-        if (!data)
-                return &bd_error_nomem;
-        if ((err = bd_kernel_read(k, start, data, len))) {
-                free(data);
-                return bd_error_wrap(err, "btf: reading %zu bytes", len);
-        }
-        if (size_read)
-                *size_read = len;
-        struct btf *btf = bd_btf_parse(data, len, &err);
-        free(data);
-        if (!btf)
-                return bd_error_wrap(err, "btf at 0x%llx", (unsigned long long)start);
-        *out = btf;
+                                    stop <= *start ? "empty" : "over 64 MiB",
+                                    (unsigned long long)*start, (unsigned long long)stop);
+        *len = (size_t)(stop - *start);
         return NULL;
+}
+
+struct bd_error *bd_btf_read_begin(const struct bd_kallsyms *ks, struct bd_btf_read *r)
+{
+        *r = (struct bd_btf_read){0};
+        struct bd_error *err = span(ks, &r->at, &r->len);
+        if (!err && !(r->buf = malloc(r->len)))
+                err = &bd_error_nomem;
+        return err;
+}
+
+struct bd_error *bd_btf_read_more(struct bd_kernel *k, struct bd_btf_read *r, size_t max)
+{
+        size_t n = r->len - r->have < max ? r->len - r->have : max;
+        struct bd_error *err = bd_kernel_read(k, r->at + r->have, r->buf + r->have, n);
+        if (err)
+                return bd_error_wrap(err, "btf: reading %zu bytes", n);
+        r->have += n;
+        return NULL;
+}
+
+void bd_btf_read_discard(struct bd_btf_read *r)
+{
+        free(r->buf);
+        *r = (struct bd_btf_read){0};
+}
+
+struct bd_error *bd_btf_read_end(struct bd_kernel *k, struct bd_btf_read *r, struct btf **out)
+{
+        *out = NULL;
+        struct bd_error *err = bd_btf_read_more(k, r, SIZE_MAX);
+        if (err)
+                return err;
+        if (!(*out = bd_btf_parse(r->buf, r->len, &err)))
+                err = bd_error_wrap(err, "btf at 0x%llx", (unsigned long long)r->at);
+        bd_btf_read_discard(r);
+        return err;
 }
 
 struct bd_error *bd_btf_matches(struct bd_kernel *k, const struct bd_kallsyms *ks, const void *data,
                                 size_t len, unsigned chunks)
 {
-        uint64_t start, stop;
-        struct bd_error *err = bd_kallsyms_lookup(ks, "__start_BTF", &start, NULL);
-        if (!err)
-                err = bd_kallsyms_lookup(ks, "__stop_BTF", &stop, NULL);
+        uint64_t start;
+        size_t have;
+        struct bd_error *err = span(ks, &start, &have);
         if (err)
                 return err;
-        if (stop < start || stop - start != len)
-                return bd_error_new(BD_ERR_NOT_FOUND, "%zu bytes of BTF, the kernel has %llu", len,
-                                    (unsigned long long)(stop - start));
+        if (have != len)
+                return bd_error_new(BD_ERR_NOT_FOUND, "%zu bytes of BTF, the kernel has %zu", len,
+                                    have);
         size_t nchunks = (len + BD_BTF_CHUNK - 1) / BD_BTF_CHUNK;
         if (chunks > BD_BTF_MAX_CHUNKS)
                 chunks = BD_BTF_MAX_CHUNKS;

@@ -16,9 +16,20 @@
 /* vmlinux BTF is ~5 MB on distro kernels: beyond this it is not BTF. */
 #define BD_BTF_MAX (64u << 20)
 
-/* size_read, if set, receives the bytes fetched. */
-struct bd_error *bd_btf_load(struct bd_kernel *k, const struct bd_kallsyms *ks, struct btf **out,
-                             uint64_t *size_read);
+/* The kernel's BTF, read in pieces when there is time to fill (a wait for
+ * the target): begin finds and checks __start_BTF..__stop_BTF, more reads
+ * up to max bytes of what is left, end reads the rest and parses it. end
+ * and discard free the buffer; begin, more and end leave it whole on
+ * error (discard it then). */
+struct bd_btf_read {
+        uint8_t *buf;
+        uint64_t at;
+        size_t len, have;
+};
+struct bd_error *bd_btf_read_begin(const struct bd_kallsyms *ks, struct bd_btf_read *r);
+struct bd_error *bd_btf_read_more(struct bd_kernel *k, struct bd_btf_read *r, size_t max);
+struct bd_error *bd_btf_read_end(struct bd_kernel *k, struct bd_btf_read *r, struct btf **out);
+void bd_btf_read_discard(struct bd_btf_read *r);
 
 /* Whether a BTF blob from elsewhere (the per-build cache, keyed by the
  * build id a target claims, so possibly planted by another target) is this

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../../common/bytes.h"
 #include "../../common/grow.h"
 
@@ -205,13 +207,53 @@ struct bd_error *bd_kallsyms_alloc_tables(struct bd_kallsyms *ks)
         return ks->addrs && ks->name_off && ks->types && ks->sorted ? NULL : &bd_error_nomem;
 }
 
-/* By address for symbolize, ties in the kernel's order so the first alias
- * wins, whichever way the table was obtained. */
-void bd_kallsyms_build_index(struct bd_kallsyms *ks)
+_Static_assert(sizeof(((struct bd_kallsyms *)0)->by_name_key) == crypto_shorthash_KEYBYTES,
+               "the by-name key is a shorthash key");
+
+static size_t name_slot(const struct bd_kallsyms *ks, const char *name)
 {
-        for (size_t i = 0; i < ks->n; i++)
+        uint8_t h[crypto_shorthash_BYTES];
+        crypto_shorthash(h, (const uint8_t *)name, strlen(name), ks->by_name_key);
+        return (size_t)bd_le64(h) & ks->by_name_mask;
+}
+
+/* Inserted in the kernel's order, so that of several symbols with one name
+ * a lookup meets the first (as the scan it replaces did) before the rest. */
+static struct bd_error *build_by_name(struct bd_kallsyms *ks)
+{
+        /* At most two thirds full: a few probes a lookup, 4 bytes a slot. */
+        size_t slots = 4;
+        while (slots < ks->n + ks->n / 2)
+                slots *= 2;
+        if (sodium_init() < 0)
+                return bd_error_new(BD_ERR_INTERNAL, "libsodium does not start");
+        if (!(ks->by_name = calloc(slots, sizeof(*ks->by_name))))
+                return &bd_error_nomem;
+        ks->by_name_mask = slots - 1;
+        crypto_shorthash_keygen(ks->by_name_key);
+        for (size_t i = 0; i < ks->n; i++) {
+                size_t at = name_slot(ks, ks->names + ks->name_off[i]);
+                while (ks->by_name[at])
+                        at = (at + 1) & ks->by_name_mask;
+                ks->by_name[at] = (uint32_t)i + 1;
+        }
+        return NULL;
+}
+
+/* By address for symbolize, ties in the kernel's order so the first alias
+ * wins, whichever way the table was obtained. The kernel's table is
+ * already in address order (scripts/kallsyms sorts it), which is checked
+ * rather than sorted again. */
+struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks)
+{
+        int in_order = 1;
+        for (size_t i = 0; i < ks->n; i++) {
                 ks->sorted[i] = (struct sym_sorted){ks->addrs[i], (uint32_t)i};
-        qsort(ks->sorted, ks->n, sizeof(*ks->sorted), by_addr);
+                in_order = in_order && (!i || ks->addrs[i - 1] <= ks->addrs[i]);
+        }
+        if (!in_order)
+                qsort(ks->sorted, ks->n, sizeof(*ks->sorted), by_addr);
+        return build_by_name(ks);
 }
 
 static struct bd_error *load(struct bd_kallsyms *ks, struct bd_kernel *k,
@@ -257,8 +299,8 @@ static struct bd_error *load(struct bd_kallsyms *ks, struct bd_kernel *k,
                 err = load_addresses(ks, k, vi);
         if (err)
                 return err;
-        bd_kallsyms_build_index(ks);
-        return NULL;
+        err = bd_kallsyms_build_index(ks);
+        return err;
 }
 
 struct bd_error *bd_kallsyms_load(struct bd_kernel *k, const struct bd_vmcoreinfo *vi,
@@ -286,6 +328,7 @@ void bd_kallsyms_free(struct bd_kallsyms *ks)
         free(ks->types);
         free(ks->names);
         free(ks->sorted);
+        free(ks->by_name);
         free(ks);
 }
 
@@ -315,13 +358,15 @@ void bd_kallsyms_at(const struct bd_kallsyms *ks, size_t i, const char **name, u
 struct bd_error *bd_kallsyms_lookup(const struct bd_kallsyms *ks, const char *name, uint64_t *addr,
                                     char *type)
 {
-        for (size_t i = 0; i < ks->n; i++)
+        for (size_t at = name_slot(ks, name); ks->by_name[at]; at = (at + 1) & ks->by_name_mask) {
+                uint32_t i = ks->by_name[at] - 1;
                 if (!strcmp(ks->names + ks->name_off[i], name)) {
                         *addr = ks->addrs[i];
                         if (type)
                                 *type = ks->types[i];
                         return NULL;
                 }
+        }
         return bd_error_new(BD_ERR_NOT_FOUND, "no symbol '%s' in kallsyms", name);
 }
 

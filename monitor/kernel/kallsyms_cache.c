@@ -118,8 +118,7 @@ static struct bd_error *deserialize(struct bd_kallsyms *ks, const uint8_t *p, si
         }
         if (pos != names_len)
                 return bad_cache("%llu bytes after the last name", names_len - pos);
-        bd_kallsyms_build_index(ks);
-        return NULL;
+        return bd_kallsyms_build_index(ks);
 }
 
 struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t kaslr_offset,

@@ -19,12 +19,20 @@ struct bd_kallsyms {
         char *types;
         char *names; /* NUL-terminated names back to back */
         struct sym_sorted *sorted;
+        /* By name: open addressing, index + 1 per slot (0: empty); a
+         * lookup was a scan of every name. The names are the target's, so
+         * the hash is keyed, a key per table: no table can be made to
+         * collide. */
+        uint32_t *by_name;
+        size_t by_name_mask;
+        uint8_t by_name_key[16];
         struct bd_kallsyms_stats stats;
 };
 
 /* Everything but names, for ks->n symbols. */
 struct bd_error *bd_kallsyms_alloc_tables(struct bd_kallsyms *ks);
-/* The by-address index, once names, addresses and types are in. */
-void bd_kallsyms_build_index(struct bd_kallsyms *ks);
+/* The by-address and by-name indexes, once names, addresses and types
+ * are in. */
+struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks);
 
 #endif

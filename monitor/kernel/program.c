@@ -260,6 +260,36 @@ static struct bd_error *verify(struct search *s, struct bd_program *prog)
         return NULL;
 }
 
+/* How much of the BTF one turn of the liveness wait reads: a few ms of
+ * the fabric, so the wait ends soon after the jiffies move. */
+#define EARLY_BTF_STEP (128u << 10)
+
+/* A kernel whose symbols came from its memory, not the cache, is new to
+ * this monitor: its BTF will be read too, and the time its idle jiffies
+ * take to move is spent reading it rather than sleeping. 0 when there is
+ * nothing to read (anything going wrong here just ends the early read:
+ * bd_program_btf starts over and reports). */
+static int read_btf_early(struct bd_program *prog)
+{
+        struct bd_btf_read *r = &prog->early_btf;
+        struct bd_error *err = NULL;
+        if (!prog->early_btf_tried) {
+                prog->early_btf_tried = 1;
+                if (prog->stats.kallsyms_from_cache || prog->btf || prog->opt.layout ||
+                    prog->opt.no_types)
+                        return 0;
+                err = bd_btf_read_begin(prog->ks, r);
+        }
+        if (!err && r->buf && r->have < r->len &&
+            !(err = bd_btf_read_more(prog->k, r, EARLY_BTF_STEP)))
+                return 1;
+        if (err) {
+                bd_btf_read_discard(r);
+                bd_error_destroy(err);
+        }
+        return 0;
+}
+
 /* Running: its jiffies move. An idle NOHZ kernel may leave them still
  * until its watchdog hrtimer (every 4 s); a dead one, or the image a
  * reboot left behind, never moves them. -1 when it cannot tell (no
@@ -283,7 +313,8 @@ static struct bd_error *running(struct search *s, struct bd_program *prog, int *
                 }
         uint64_t until = bd_now_ns() + BD_PROGRAM_LIVE_WAIT_NS;
         do {
-                nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
+                if (!read_btf_early(prog))
+                        nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
                 if ((err = bd_kernel_read_u64(prog->k, at, &now)))
                         return err;
         } while (now == first && bd_now_ns() < until);
@@ -429,6 +460,7 @@ void bd_program_close(struct bd_program *prog)
                 return;
         bd_modsyms_free(prog->modsyms);
         free(prog->cpu_offset);
+        bd_btf_read_discard(&prog->early_btf);
         free(prog->layout);
         btf__free(prog->btf);
         bd_kallsyms_free(prog->ks);
@@ -541,8 +573,15 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                 prog->btf = btf_from_cache(prog);
                 prog->stats.btf_from_cache = prog->btf != NULL;
                 if (!prog->btf) {
-                        if ((err = bd_btf_load(prog->k, ks, &prog->btf, &prog->stats.btf_bytes)))
+                        struct bd_btf_read *r = &prog->early_btf;
+                        if (!r->buf && (err = bd_btf_read_begin(ks, r)))
                                 return err;
+                        size_t len = r->len;
+                        if ((err = bd_btf_read_end(prog->k, r, &prog->btf))) {
+                                bd_btf_read_discard(r);
+                                return err;
+                        }
+                        prog->stats.btf_bytes = len;
                         uint32_t size;
                         const void *raw = btf__raw_data(prog->btf, &size);
                         if (cache_on(prog) && prog->checked && raw)

@@ -16,6 +16,7 @@
 #include <bpf/btf.h>
 
 #include "../../common/error.h"
+#include "btf.h"
 #include "kallsyms.h"
 #include "kernel.h"
 #include "layout.h"
@@ -65,6 +66,9 @@ struct bd_program_options {
         /* A remembered VMCOREINFO location is taken only if its kernel
          * runs (the watch); otherwise, checked, it serves a dead kernel. */
         int need_live;
+        /* The caller reads what VMCOREINFO describes and no structure (the
+         * kernel log): nothing it will not use is read while waiting. */
+        int no_types;
         /* Set after a reboot: none of these kernels (implies rescan and
          * need_live); the copies the search finds standing still join
          * them. */
@@ -104,6 +108,10 @@ struct bd_program {
         struct bd_kallsyms *ks;
         struct btf *btf;
         struct bd_layout *layout;
+        /* The BTF of a kernel new to the monitor, read while waiting for
+         * its jiffies to move (running()); bd_program_btf takes it. */
+        struct bd_btf_read early_btf;
+        int early_btf_tried;
         uint64_t *cpu_offset; /* __per_cpu_offset[0..ncpus) */
         unsigned ncpus;
         /* Loaded by views/symbols.h, which walks the modules list (a layer

@@ -1,5 +1,5 @@
 /* BTF member lookup on a blob built with libbpf's writer, parsed back the
- * way bd_btf_load parses the kernel's: offsets through nested structs,
+ * way bd_btf_read_end parses the kernel's: offsets through nested structs,
  * anonymous unions and structs, bitfields, typedefs, and type names. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -70,6 +71,19 @@ static void expect_sym(struct bd_kallsyms *ks, const char *name, uint64_t addr, 
         assert_int_equal(t, type);
 }
 
+static void expect_at(struct bd_kallsyms *ks, uint64_t addr, const char *name, uint64_t off,
+                      uint64_t size, char type)
+{
+        const char *n;
+        uint64_t o, sz;
+        char t;
+        assert_bd_ok(bd_kallsyms_symbolize(ks, addr, &n, &o, &sz, &t));
+        assert_string_equal(n, name);
+        assert_int_equal(o, off);
+        assert_int_equal(sz, size);
+        assert_int_equal(t, type);
+}
+
 static void check_kernel_syms(enum ks_enc enc, enum bd_kallsyms_encoding want)
 {
         build_kernel(enc);
@@ -88,23 +102,13 @@ static void check_kernel_syms(enum ks_enc enc, enum bd_kallsyms_encoding want)
                 assert_string_equal(name, kernel_syms[i].name);
                 expect_sym(ks, kernel_syms[i].name, kernel_syms[i].addr, kernel_syms[i].type);
         }
+        expect_at(ks, KS_K(0x1010), "jiffies_64", 0x10, 0x100, 'D');
+        /* Aliases: the first the kernel lists. */
+        expect_at(ks, KS_K(0x8), "_stext", 8, 0x40, 'T');
+        expect_at(ks, KS_K(0x4000), "__start_BTF", 0, 0, 'R');
         const char *name;
         uint64_t off, size;
         char t;
-        assert_bd_ok(bd_kallsyms_symbolize(ks, KS_K(0x1010), &name, &off, &size, &t));
-        assert_string_equal(name, "jiffies_64");
-        assert_int_equal(off, 0x10);
-        assert_int_equal(size, 0x100);
-        assert_int_equal(t, 'D');
-        /* Aliases: the first the kernel lists. */
-        assert_bd_ok(bd_kallsyms_symbolize(ks, KS_K(0x8), &name, &off, &size, &t));
-        assert_string_equal(name, "_stext");
-        assert_int_equal(off, 8);
-        assert_int_equal(size, 0x40);
-        assert_bd_ok(bd_kallsyms_symbolize(ks, KS_K(0x4000), &name, &off, &size, &t));
-        assert_string_equal(name, "__start_BTF");
-        assert_int_equal(off, 0);
-        assert_int_equal(size, 0);
         assert_bd_error(bd_kallsyms_symbolize(ks, KS_K(0x4001), &name, &off, &size, &t),
                         BD_ERR_NOT_FOUND);
         assert_bd_error(bd_kallsyms_symbolize(ks, KS_K(0) - 1, &name, &off, &size, &t),
@@ -263,6 +267,35 @@ static void test_cache_matches(void **state)
         }
 }
 
+/* A table in address order (the kernel's way: no sort) with one name twice:
+ * a lookup by name finds the first the kernel lists, every other name its
+ * own symbol. */
+static void test_same_names(void **state)
+{
+        (void)state;
+        static char gen[20][8];
+        struct ks_sym syms[3 + 20] = {
+            {'T', "_stext", KS_K(0x0)},
+            {'t', "dup", KS_K(0x10)},
+            {'T', "dup", KS_K(0x20)},
+        };
+        for (int i = 0; i < 20; i++) {
+                snprintf(gen[i], sizeof(gen[i]), "n%02d", i);
+                syms[3 + i] = (struct ks_sym){'D', gen[i], KS_K(0x100 + 0x10 * (uint64_t)i)};
+        }
+        ks_build(&img, syms, 23, KS_RELATIVE);
+        struct bd_kallsyms *ks;
+        assert_bd_ok(decode(&ks, NULL));
+        expect_sym(ks, "dup", KS_K(0x10), 't');
+        for (int i = 0; i < 20; i++)
+                expect_sym(ks, gen[i], KS_K(0x100 + 0x10 * (uint64_t)i), 'D');
+        expect_at(ks, KS_K(0x25), "dup", 5, 0xe0, 'T');
+        uint64_t a;
+        char t;
+        assert_bd_error(bd_kallsyms_lookup(ks, "du", &a, &t), BD_ERR_NOT_FOUND);
+        bd_kallsyms_free(ks);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -270,6 +303,7 @@ int main(void)
             cmocka_unit_test(test_relative_percpu), cmocka_unit_test(test_missing_vmcoreinfo),
             cmocka_unit_test(test_corrupt_counts),  cmocka_unit_test(test_corrupt_tokens),
             cmocka_unit_test(test_corrupt_names),   cmocka_unit_test(test_cache_matches),
+            cmocka_unit_test(test_same_names),
         };
         return cmocka_run_group_tests_name("kallsyms", tests, NULL, NULL);
 }
