@@ -31,14 +31,15 @@ static struct bd_error *corrupt(const char *fmt, unsigned long long v)
         return bd_error_wrap(err, "kallsyms");
 }
 
-static struct bd_error *kread(struct bd_kallsyms *ks, struct bd_kernel *k, uint64_t vaddr,
-                              void *buf, size_t len)
+static struct bd_error *kread(struct bd_kallsyms *ks, struct bd_kernel *k,
+                              const struct bd_kernel_iov *iov, size_t n)
 {
-        ks->stats.reads++;
-        ks->stats.bytes_read += len;
-        struct bd_error *err = bd_kernel_read(k, vaddr, buf, len);
-        return err ? bd_error_wrap(err, "kallsyms: reading 0x%llx+%zu", (unsigned long long)vaddr,
-                                   len)
+        for (size_t i = 0; i < n; i++) {
+                ks->stats.reads++;
+                ks->stats.bytes_read += iov[i].len;
+        }
+        struct bd_error *err = bd_kernel_read_batch(k, iov, n);
+        return err ? bd_error_wrap(err, "kallsyms: reading %zu table%s", n, n == 1 ? "" : "s")
                    : NULL;
 }
 
@@ -56,30 +57,15 @@ struct tokens {
         uint16_t tlen[256];
 };
 
-static struct bd_error *load_tokens(struct bd_kallsyms *ks, struct bd_kernel *k, uint64_t table,
-                                    uint64_t index, struct tokens *t)
+/* The token index's 256 offsets into the table; the table itself read
+ * already (t->table, t->len). */
+static struct bd_error *parse_tokens(const uint8_t raw[512], struct tokens *t)
 {
-        uint8_t raw[512];
-        struct bd_error *err = kread(ks, k, index, raw, sizeof(raw));
-        if (err)
-                return err;
-        unsigned max = 0;
         for (unsigned i = 0; i < 256; i++) {
                 t->off[i] = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
-                if (t->off[i] > max)
-                        max = t->off[i];
+                if (t->off[i] >= t->len)
+                        return corrupt("token index %llu past the token table", t->off[i]);
         }
-        /* scripts/kallsyms emits the token table right before the index;
-         * when it does not, the highest index plus room for one token. */
-        t->len = index > table && index - table <= TOKEN_TABLE_MAX ? (size_t)(index - table)
-                                                                   : max + TOKEN_SLACK;
-        if (max >= t->len)
-                return corrupt("token index %llu past the token table", max);
-        t->table = malloc(t->len);
-        if (!t->table)
-                return &bd_error_nomem;
-        if ((err = kread(ks, k, table, t->table, t->len)))
-                return err;
         for (unsigned i = 0; i < 256; i++) {
                 const uint8_t *s = t->table + t->off[i];
                 const uint8_t *nul = memchr(s, 0, t->len - t->off[i]);
@@ -88,6 +74,16 @@ static struct bd_error *load_tokens(struct bd_kallsyms *ks, struct bd_kernel *k,
                 t->tlen[i] = (uint16_t)(nul - s);
         }
         return NULL;
+}
+
+static unsigned max_token(const uint8_t raw[512])
+{
+        unsigned max = 0;
+        for (unsigned i = 0; i < 256; i++) {
+                unsigned off = raw[2 * i] | (unsigned)raw[2 * i + 1] << 8;
+                max = off > max ? off : max;
+        }
+        return max;
 }
 
 static struct bd_error *decode_names(struct bd_kallsyms *ks, const uint8_t *names, size_t len,
@@ -132,40 +128,12 @@ static struct bd_error *decode_names(struct bd_kallsyms *ks, const uint8_t *name
         return NULL;
 }
 
-static struct bd_error *load_addresses(struct bd_kallsyms *ks, struct bd_kernel *k,
-                                       const struct bd_vmcoreinfo *vi)
+static void decode_addresses(struct bd_kallsyms *ks, const uint8_t *raw, uint64_t base)
 {
-        uint64_t offsets, base_sym, addresses;
-        if (symbol(vi, "kallsyms_offsets", &offsets)) {
-                if (symbol(vi, "kallsyms_addresses", &addresses))
-                        return corrupt("VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
-                                       "SYMBOL(kallsyms_addresses)%.0llu",
-                                       0);
-                ks->enc = BD_KALLSYMS_ABSOLUTE;
-                uint8_t *raw = malloc(ks->n * 8);
-                if (!raw)
-                        return &bd_error_nomem;
-                struct bd_error *err = kread(ks, k, addresses, raw, ks->n * 8);
-                for (size_t i = 0; !err && i < ks->n; i++)
+        if (ks->enc == BD_KALLSYMS_ABSOLUTE) {
+                for (size_t i = 0; i < ks->n; i++)
                         ks->addrs[i] = bd_le64(raw + 8 * i);
-                free(raw);
-                return err;
-        }
-        if (symbol(vi, "kallsyms_relative_base", &base_sym))
-                return corrupt("VMCOREINFO has kallsyms_offsets but no "
-                               "SYMBOL(kallsyms_relative_base)%.0llu",
-                               0);
-        uint8_t b[8];
-        struct bd_error *err = kread(ks, k, base_sym, b, 8);
-        if (err)
-                return err;
-        uint64_t base = bd_le64(b);
-        uint8_t *raw = malloc(ks->n * 4);
-        if (!raw)
-                return &bd_error_nomem;
-        if ((err = kread(ks, k, offsets, raw, ks->n * 4))) {
-                free(raw);
-                return err;
+                return;
         }
         /* VMCOREINFO does not say whether CONFIG_KALLSYMS_ABSOLUTE_PERCPU is
          * set. With it, every kernel text symbol is a negative offset; without
@@ -185,8 +153,6 @@ static struct bd_error *load_addresses(struct bd_kallsyms *ks, struct bd_kernel 
                 else
                         ks->addrs[i] = base - 1 - (uint64_t)(int64_t)s;
         }
-        free(raw);
-        return NULL;
 }
 
 static int by_addr(const void *a, const void *b)
@@ -256,51 +222,107 @@ struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks)
         return build_by_name(ks);
 }
 
+/* A table's length from where the next one starts (scripts/kallsyms
+ * emits addresses or offsets, relative_base, num_syms, names, markers,
+ * token_table, token_index in that order), 0 when that is not plausible:
+ * then the table is read once the count or the token index sizes it. */
+static size_t gap(uint64_t from, uint64_t to, uint64_t max)
+{
+        return to > from && to - from <= max ? (size_t)(to - from) : 0;
+}
+
+/* A buffer of len bytes and its place in a batch read. */
+static uint8_t *want(struct bd_kernel_iov *iov, size_t *n, uint64_t va, size_t len)
+{
+        uint8_t *buf = malloc(len);
+        if (buf)
+                iov[(*n)++] = (struct bd_kernel_iov){va, buf, len};
+        return buf;
+}
+
 static struct bd_error *load(struct bd_kallsyms *ks, struct bd_kernel *k,
                              const struct bd_vmcoreinfo *vi)
 {
-        uint64_t names_va, num_va, table_va, index_va;
+        uint64_t names_va, num_va, table_va, index_va, addrs_va, base_va = 0;
         if (symbol(vi, "kallsyms_names", &names_va) || symbol(vi, "kallsyms_num_syms", &num_va) ||
             symbol(vi, "kallsyms_token_table", &table_va) ||
             symbol(vi, "kallsyms_token_index", &index_va))
                 return corrupt("VMCOREINFO lacks SYMBOL(kallsyms_names, _num_syms, _token_table "
                                "or _token_index)%.0llu",
                                0);
-        /* 6.1 declares it unsigned int; older kernels unsigned long, whose
-         * low half (little-endian) is the same four bytes. */
-        uint8_t b[4];
-        struct bd_error *err = kread(ks, k, num_va, b, 4);
-        if (err)
-                return err;
-        ks->n = bd_le32(b);
-        if (!ks->n || ks->n > BD_KALLSYMS_MAX_SYMS)
-                return corrupt("implausible kallsyms_num_syms %llu", ks->n);
-        if ((err = bd_kallsyms_alloc_tables(ks)))
-                return err;
+        int relative = !symbol(vi, "kallsyms_offsets", &addrs_va);
+        if (!relative && symbol(vi, "kallsyms_addresses", &addrs_va))
+                return corrupt("VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
+                               "SYMBOL(kallsyms_addresses)%.0llu",
+                               0);
+        if (relative && symbol(vi, "kallsyms_relative_base", &base_va))
+                return corrupt("VMCOREINFO has kallsyms_offsets but no "
+                               "SYMBOL(kallsyms_relative_base)%.0llu",
+                               0);
+        ks->enc = relative ? BD_KALLSYMS_RELATIVE : BD_KALLSYMS_ABSOLUTE;
+        size_t width = relative ? 4 : 8;
 
+        /* One batch for all the tables where their neighbours size them,
+         * a second for the rest. 6.1 declares num_syms unsigned int; older
+         * kernels unsigned long, whose low half (little-endian) is the
+         * same four bytes. */
+        uint8_t num[4], base[8] = {0}, index[512];
         struct tokens t = {0};
-        err = load_tokens(ks, k, table_va, index_va, &t);
-        /* The names end where the markers, then the token table, begin; with
-         * another layout, the most names could need, bounded. */
-        size_t names_len = table_va > names_va && table_va - names_va <= NAMES_MAX
-                               ? (size_t)(table_va - names_va)
-                           : ks->n * 24 < NAMES_MAX ? ks->n * 24
-                                                    : NAMES_MAX;
-        uint8_t *names = NULL;
-        if (!err && !(names = malloc(names_len)))
+        uint8_t *names = NULL, *addrs = NULL;
+        struct bd_kernel_iov iov[6];
+        size_t n = 0;
+        iov[n++] = (struct bd_kernel_iov){num_va, num, 4};
+        iov[n++] = (struct bd_kernel_iov){index_va, index, sizeof(index)};
+        if (relative)
+                iov[n++] = (struct bd_kernel_iov){base_va, base, 8};
+        size_t names_len = gap(names_va, table_va, NAMES_MAX);
+        size_t addrs_len =
+            gap(addrs_va, relative ? base_va : num_va, (uint64_t)BD_KALLSYMS_MAX_SYMS * width);
+        struct bd_error *err = NULL;
+        if ((t.len = gap(table_va, index_va, TOKEN_TABLE_MAX)) &&
+            !(t.table = want(iov, &n, table_va, t.len)))
+                err = &bd_error_nomem;
+        if (!err && names_len && !(names = want(iov, &n, names_va, names_len)))
+                err = &bd_error_nomem;
+        if (!err && addrs_len && !(addrs = want(iov, &n, addrs_va, addrs_len)))
                 err = &bd_error_nomem;
         if (!err)
-                err = kread(ks, k, names_va, names, names_len);
+                err = kread(ks, k, iov, n);
+        if (!err) {
+                ks->n = bd_le32(num);
+                if (!ks->n || ks->n > BD_KALLSYMS_MAX_SYMS)
+                        err = corrupt("implausible kallsyms_num_syms %llu", ks->n);
+        }
+        if (!err)
+                err = bd_kallsyms_alloc_tables(ks);
+        n = 0;
+        /* The highest token index plus room for one token. */
+        if (!err && !t.table &&
+            !(t.table = want(iov, &n, table_va, t.len = max_token(index) + TOKEN_SLACK)))
+                err = &bd_error_nomem;
+        /* The most names could need, bounded. */
+        if (!err && !names) {
+                names_len = ks->n * 24 < NAMES_MAX ? ks->n * 24 : NAMES_MAX;
+                if (!(names = want(iov, &n, names_va, names_len)))
+                        err = &bd_error_nomem;
+        }
+        if (!err && addrs_len < ks->n * width) {
+                free(addrs);
+                if (!(addrs = want(iov, &n, addrs_va, ks->n * width)))
+                        err = &bd_error_nomem;
+        }
+        if (!err && n)
+                err = kread(ks, k, iov, n);
+        if (!err)
+                err = parse_tokens(index, &t);
         if (!err)
                 err = decode_names(ks, names, names_len, &t);
-        free(names);
-        free(t.table);
         if (!err)
-                err = load_addresses(ks, k, vi);
-        if (err)
-                return err;
-        err = bd_kallsyms_build_index(ks);
-        return err;
+                decode_addresses(ks, addrs, bd_le64(base));
+        free(names);
+        free(addrs);
+        free(t.table);
+        return err ? err : bd_kallsyms_build_index(ks);
 }
 
 struct bd_error *bd_kallsyms_load(struct bd_kernel *k, const struct bd_vmcoreinfo *vi,

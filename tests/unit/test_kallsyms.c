@@ -40,16 +40,16 @@ static const struct ks_sym percpu_syms[] = {
     {'D', "jiffies_64", KS_K(0x1000)},
 };
 
-static struct bd_error *decode(struct bd_kallsyms **ks, uint64_t *reads)
+static struct bd_error *decode(struct bd_kallsyms **ks, uint64_t *waits)
 {
         struct bd_phys *p;
         struct bd_vmcoreinfo vi;
         struct bd_kernel *k = NULL;
         assert_bd_ok(ks_open(&img, &p, &vi, &k));
-        uint64_t rt0 = p->round_trips;
+        uint64_t b0 = p->batches;
         struct bd_error *err = bd_kallsyms_load(k, &vi, ks);
-        if (reads)
-                *reads = p->round_trips - rt0;
+        if (waits)
+                *waits = p->batches - b0;
         bd_kernel_close(k);
         bd_phys_close(p);
         return err;
@@ -88,12 +88,15 @@ static void check_kernel_syms(enum ks_enc enc, enum bd_kallsyms_encoding want)
 {
         build_kernel(enc);
         struct bd_kallsyms *ks;
-        uint64_t rt;
-        assert_bd_ok(decode(&ks, &rt));
+        uint64_t waits;
+        assert_bd_ok(decode(&ks, &waits));
         assert_int_equal(bd_kallsyms_count(ks), NK);
         assert_int_equal(bd_kallsyms_encoding(ks), want);
-        /* The tables are fetched whole, not symbol by symbol. */
-        assert_true(rt <= 7);
+        /* The tables are fetched whole, not symbol by symbol: in one batch
+         * where each one ends where the next begins, the kernel's layout;
+         * the synthetic absolute image puts its addresses after the token
+         * index, so they wait for the count, in a second. */
+        assert_int_equal(waits, enc == KS_ABSOLUTE ? 2 : 1);
         for (size_t i = 0; i < NK; i++) {
                 const char *name;
                 uint64_t a;
