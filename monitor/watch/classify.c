@@ -35,7 +35,7 @@ struct bd_classify_config bd_classify_config_default(void)
             .frozen_idle_ns = 5000000000ull,
             .wake_late_ns = 250000000,
             .hard_lockup_ns = 200000000,
-            .soft_lockup_ns = 250000000,
+            .soft_lockup_ns = 200000000,
             .tick_gap_ns = 50000000,
             .hung_task_ns = 1000000000,
             .exhausted_pct = 95,

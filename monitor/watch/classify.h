@@ -17,7 +17,7 @@
  *   hard-lockup  a cpu running a task whose rq clock gets no ticks and which
  *                does not switch for 200 ms while jiffies or other cpus move.
  *   soft-lockup  a cpu with ticks (rq clock moving) and nr_running >= 2 that
- *                does not switch for 250 ms, or TAINT_SOFTLOCKUP newly set.
+ *                does not switch for 200 ms, or TAINT_SOFTLOCKUP newly set.
  *   frozen       nothing moves (jiffies, every rq clock and nr_switches) for
  *                150 ms while a cpu runs a task. If every cpu idles (NOHZ
  *                stops everything then), for 150 ms and past the moment an
