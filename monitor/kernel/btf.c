@@ -70,9 +70,7 @@ struct bd_error *bd_btf_read_end(struct bd_kernel *k, struct bd_btf_read *r, str
 {
         *out = NULL;
         struct bd_error *err = bd_btf_read_more(k, r, SIZE_MAX);
-        if (err)
-                return err;
-        if (!(*out = bd_btf_parse(r->buf, r->len, &err)))
+        if (!err && !(*out = bd_btf_parse(r->buf, r->len, &err)))
                 err = bd_error_wrap(err, "btf at 0x%llx", (unsigned long long)r->at);
         bd_btf_read_discard(r);
         return err;

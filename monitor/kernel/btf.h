@@ -19,8 +19,8 @@
 /* The kernel's BTF, read in pieces when there is time to fill (a wait for
  * the target): begin finds and checks __start_BTF..__stop_BTF, more reads
  * up to max bytes of what is left, end reads the rest and parses it. end
- * and discard free the buffer; begin, more and end leave it whole on
- * error (discard it then). */
+ * and discard free the buffer, whatever the outcome; after a failed more,
+ * discard it (begin allocates nothing when it fails). */
 struct bd_btf_read {
         uint8_t *buf;
         uint64_t at;

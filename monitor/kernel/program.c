@@ -577,10 +577,8 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                         if (!r->buf && (err = bd_btf_read_begin(ks, r)))
                                 return err;
                         size_t len = r->len;
-                        if ((err = bd_btf_read_end(prog->k, r, &prog->btf))) {
-                                bd_btf_read_discard(r);
+                        if ((err = bd_btf_read_end(prog->k, r, &prog->btf)))
                                 return err;
-                        }
                         prog->stats.btf_bytes = len;
                         uint32_t size;
                         const void *raw = btf__raw_data(prog->btf, &size);
