@@ -94,7 +94,7 @@ DEBS := gcc make pkg-config clang libclang-rt-14-dev \
         qemu-system-x86 vde2 busybox-static cpio kmod rdma-core ibverbs-utils \
         ibverbs-providers rdmacm-utils perftest iproute2 socat zstd stress-ng gdb \
         criu protobuf-c-compiler libprotobuf-c-dev python3-protobuf nftables \
-        zlib1g-dev libzstd-dev python3-drgn crash python3-libkdumpfile \
+        zlib1g-dev libzstd-dev python3-drgn crash python3-libkdumpfile makedumpfile \
         help2man debhelper dpkg-dev fakeroot lintian systemd bash-completion logrotate
 
 # Keep intermediate objects so test binaries do not rebuild the library.
