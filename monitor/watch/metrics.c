@@ -146,6 +146,25 @@ void bd_metrics_write(FILE *f, const struct bd_watcher_summary *w, size_t n)
                   BD_WATCH_LATE_BUCKETS, sum);
 }
 
+/* How long a scrape's client may take no bytes before it is dropped: the
+ * serving thread answers one scrape at a time. */
+#define SEND_STALL_MS 200
+
+/* 1 if all len bytes went; a write that times out or fails ends it. */
+static int send_all(int c, const char *p, size_t len)
+{
+        while (len) {
+                ssize_t w = send(c, p, len, MSG_NOSIGNAL);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return 0;
+                p += w;
+                len -= (size_t)w;
+        }
+        return 1;
+}
+
 /* One scrape: the request is read (briefly) and ignored, whatever its path. */
 static void answer(int c, const struct bd_watcher_summary *w, size_t n)
 {
@@ -166,13 +185,16 @@ static void answer(int c, const struct bd_watcher_summary *w, size_t n)
                           "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                           len);
-        /* Blocking, but bounded: the body is a few kilobytes. */
+        /* A few kilobytes a target, megabytes for a thousand: a write may
+         * take only part, so each goes on where the last stopped, until
+         * the client has all or has stalled for SEND_STALL_MS (its own
+         * timeout then sees a short body against Content-Length). */
         int fl = fcntl(c, F_GETFL);
         fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
-        struct timeval tv = {0, 200000};
+        struct timeval tv = {0, SEND_STALL_MS * 1000};
         setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (write(c, head, (size_t)hl) == hl)
-                (void)!write(c, body, len);
+        if (send_all(c, head, (size_t)hl))
+                send_all(c, body, len);
         free(body);
 }
 
