@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include <sodium.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -471,6 +472,21 @@ void bd_program_close(struct bd_program *prog)
 static int cache_on(const struct bd_program *prog)
 {
         return !prog->opt.no_cache && prog->build_id[0];
+}
+
+void bd_program_trim(struct bd_program *prog)
+{
+        /* Without the cache they would come again from the target, and
+         * slowly: kept. */
+        if (!cache_on(prog) || !prog->checked)
+                return;
+        btf__free(prog->btf);
+        prog->btf = NULL;
+        bd_btf_read_discard(&prog->early_btf);
+        bd_kallsyms_free(prog->ks);
+        prog->ks = NULL;
+        /* Freed in the middle of a heap, its pages would stay resident. */
+        malloc_trim(0);
 }
 
 /* A cache that cannot be read is one that is not there. */

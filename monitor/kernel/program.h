@@ -127,6 +127,11 @@ struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms
 struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out);
 /* From BTF, else (or with opt.layout) from a stored layout file. */
 struct bd_error *bd_program_layout(struct bd_program *prog, const struct bd_layout **out);
+/* Let go of the kernel's BTF and kallsyms (megabytes each) once a caller
+ * holds what it needs from them for long (a layout, addresses): the
+ * accessors load them again on demand, from the per-build cache when there
+ * is one. Invalidates the pointers they gave. */
+void bd_program_trim(struct bd_program *prog);
 
 /* A symbol's address (kallsyms), and reads of what lies there. */
 struct bd_error *bd_program_symbol(struct bd_program *prog, const char *name, uint64_t *addr);
