@@ -1,0 +1,14 @@
+# Sourced by the bench scripts that time repeated runs.
+#
+# stats MS...: "n median p99 min max" of the figures given, with "-" for
+# each figure when there are none (p99 is the nearest rank).
+stats() {
+        printf '%s\n' "$@" | sort -n | awk 'NF { v[++n] = $1 } END {
+                if (!n) { print "0 - - - -"; exit }
+                p = int(n * 0.99 + 0.999); if (p > n) p = n
+                printf "%d %s %s %s %s", n, v[int((n + 1) / 2)], v[p], v[1], v[n] }'
+}
+# json_num X: X as a JSON number, or null when it is none ("-", empty).
+json_num() {
+        if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo null; fi
+}
