@@ -215,10 +215,6 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
         }
         if (!(err = bd_program_open(w->phys, &w->opt.prog, &w->prog)))
                 err = bd_probe_open(w->prog, &w->probe);
-        /* The probe's plan holds its offsets; a watch of a thousand kernels
-         * cannot keep a thousand BTFs for the rare incident or repair. */
-        if (!err)
-                bd_program_trim(w->prog);
         if (err) {
                 snprintf(w->note, sizeof(w->note), "%s", err->message);
                 int code = err->code;
@@ -231,6 +227,9 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
                 *changed = feed_error(w, code, now);
                 return -1;
         }
+        /* The probe's plan holds its offsets; a watch of a thousand kernels
+         * cannot keep a thousand BTFs for the rare incident or repair. */
+        bd_program_trim(w->prog);
         /* The kernel after a reboot, whose first verdict may well be
          * "rebooted" again. */
         if (w->opt.prog.gone)
