@@ -12,3 +12,6 @@ stats() {
 json_num() {
         if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo null; fi
 }
+# ... | median: the median of the numbers on standard input (separated by
+# spaces or lines; the lower middle of an even count), "n/a" for none.
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'; }
