@@ -16,11 +16,19 @@
  *                              killer takes it; 0: until MemAvailable is
  *                              3% of MemTotal, below the OOM killer's
  *                              trigger, and hold it
- *   bdhog rtspin SECONDS       spin as SCHED_FIFO 99 pinned to the last
- *                              cpu (run with RT throttling off)
- *   bdhog rtpulse SECONDS      the same, but 50 ms at a time with 50 ms
- *                              asleep between: a real-time task that
- *                              starves nobody, which is no fault
+ *   bdhog rtspin SECONDS [START]
+ *                              spin as SCHED_FIFO 99 pinned to the last
+ *                              cpu (run with RT throttling off), writing
+ *                              "start" to the file START first, so that
+ *                              the lab host can stamp when the spin began
+ *   bdhog rtstarve SECONDS [START]
+ *                              the same, beside a child of ordinary
+ *                              priority bound to that cpu that wants it
+ *                              every 10 ms: the spinner starves it at once
+ *   bdhog rtpulse SECONDS      rtspin's spinner, but 50 ms at a time
+ *                              with 50 ms asleep between: a real-time
+ *                              task that starves nobody, which is no
+ *                              fault
  *   bdhog canary FILE          count for ever, writing the count to FILE
  *                              (by rename) about every 2^16: a process that
  *                              needs no fork, file or memory to live on
@@ -37,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +53,8 @@
 static int usage(void)
 {
         fprintf(stderr, "usage: bdhog fork SECONDS | pids SECONDS | files N SECONDS | "
-                        "memory SECONDS | rtspin SECONDS | rtpulse SECONDS | canary FILE | "
-                        "hold SECONDS\n");
+                        "memory SECONDS | rtspin SECONDS [START] | rtstarve SECONDS [START] | "
+                        "rtpulse SECONDS | canary FILE | hold SECONDS\n");
         return 2;
 }
 
@@ -209,26 +218,54 @@ static uint64_t now_ms(void)
 }
 
 /* SCHED_FIFO 99 on the last cpu, spinning for seconds: pulse_ms at a time
- * with as long asleep between, or (0) without a pause. */
-static int rt_spin(const char *how, unsigned seconds, unsigned pulse_ms)
+ * with as long asleep between, or (0) without a pause. With a victim, a
+ * child of ordinary priority bound to the same cpu wants it every 10 ms
+ * (as a service's thread pinned there would), so the spinner starves
+ * someone from its first moment rather than from whenever a per-cpu
+ * kworker next wakes. */
+static int rt_spin(const char *how, unsigned seconds, unsigned pulse_ms, int victim,
+                   const char *start)
 {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET((int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
-        struct sched_param sp = {.sched_priority = 99};
-        if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_FIFO, &sp)) {
+        if (sched_setaffinity(0, sizeof(set), &set)) {
                 fprintf(stderr, "bdhog: %s: %s\n", how, strerror(errno));
                 return 1;
         }
+        pid_t child = victim ? fork() : 0;
+        if (child < 0) {
+                fprintf(stderr, "bdhog: %s: fork: %s\n", how, strerror(errno));
+                return 1;
+        }
+        if (victim && child == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;)
+                        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        }
+        struct sched_param sp = {.sched_priority = 99};
+        int err = sched_setscheduler(0, SCHED_FIFO, &sp);
+        if (err)
+                fprintf(stderr, "bdhog: %s: %s\n", how, strerror(errno));
+        int fd = err || !start ? -1 : open(start, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+                if (write(fd, "start\n", 6) != 6)
+                        fprintf(stderr, "bdhog: %s: %s: %s\n", how, start, strerror(errno));
+                close(fd);
+        }
         uint64_t end = now_ms() + seconds * 1000ull;
-        while (now_ms() < end) {
+        while (!err && now_ms() < end) {
                 if (!pulse_ms)
                         continue;
                 for (uint64_t until = now_ms() + pulse_ms; now_ms() < until;)
                         ;
                 nanosleep(&(struct timespec){0, (long)pulse_ms * 1000000}, NULL);
         }
-        return 0;
+        if (child > 0) {
+                kill(child, SIGKILL);
+                waitpid(child, NULL, 0);
+        }
+        return err ? 1 : 0;
 }
 
 /* Run it from a copy under another name: a fault's teardown ends every
@@ -262,10 +299,12 @@ int main(int argc, char **argv)
                 return open_files(atol(argv[2]), (unsigned)atoi(argv[3]));
         if (argc == 3 && !strcmp(argv[1], "memory"))
                 return memory((unsigned)atoi(argv[2]));
-        if (argc == 3 && !strcmp(argv[1], "rtspin"))
-                return rt_spin("rtspin", (unsigned)atoi(argv[2]), 0);
+        if ((argc == 3 || argc == 4) && !strcmp(argv[1], "rtspin"))
+                return rt_spin("rtspin", (unsigned)atoi(argv[2]), 0, 0, argv[3]);
+        if ((argc == 3 || argc == 4) && !strcmp(argv[1], "rtstarve"))
+                return rt_spin("rtstarve", (unsigned)atoi(argv[2]), 0, 1, argv[3]);
         if (argc == 3 && !strcmp(argv[1], "rtpulse"))
-                return rt_spin("rtpulse", (unsigned)atoi(argv[2]), 50);
+                return rt_spin("rtpulse", (unsigned)atoi(argv[2]), 50, 0, NULL);
         if (argc == 3 && !strcmp(argv[1], "hold")) {
                 hold((unsigned)atoi(argv[2]));
                 return 0;
