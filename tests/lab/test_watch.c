@@ -167,6 +167,18 @@ static double mon_clock_offset(void)
         return off;
 }
 
+/* bdlab's stamp of the last fault's "start" or "end" (bdlab fault-start,
+ * fault-end), on the lab host's clock, waited for at most timeout s. */
+static double fault_stamp(const char *which, int timeout, const char *what)
+{
+        struct result r =
+            host("'%s/lab/bdlab' fault-%s host2 --timeout %d", lab_root, which, timeout);
+        expect_ok(&r, what);
+        double t = strtod(r.out, NULL);
+        result_free(&r);
+        return t;
+}
+
 /* Once a fault is over, the alarm ends within a second (issue 12),
  * counted from the end bdlab stamped (bdlab fault-end: the hog's last act,
  * the fault's kthread as it stops, or restore), on the lab host's clock.
@@ -178,13 +190,10 @@ static double mon_clock_offset(void)
  * is a rough one, and is said to be. */
 static void alarm_ends_soon(const char *state, double looking)
 {
-        struct result r = host("'%s/lab/bdlab' fault-end host2 --timeout 10", lab_root);
-        expect_ok(&r, "the fault's end, as bdlab stamped it");
-        double end = strtod(r.out, NULL);
-        result_free(&r);
-        r = vm("mon", "for i in $(seq 200); do " LATEST_STATE
-                      " | grep '\"alarm\":false' && exit 0; sleep 0.05; done;"
-                      " tail -n 3 " EVENTS "; exit 1");
+        double end = fault_stamp("end", 10, "the fault's end, as bdlab stamped it");
+        struct result r = vm("mon", "for i in $(seq 200); do " LATEST_STATE
+                                    " | grep '\"alarm\":false' && exit 0; sleep 0.05; done;"
+                                    " tail -n 3 " EVENTS "; exit 1");
         double seen = host_unix();
         expect_ok(&r, "no alarm once the fault is over");
         char ns[32];
@@ -409,10 +418,7 @@ static void test_rt_spinner(void **state)
         assert_non_null(strstr(ev, "\"what\":\"bdhog\""));
         /* The spinner stamped its start on the lab host's clock (bench/detect
          * times the detector from it). */
-        struct result r = host("'%s/lab/bdlab' fault-start host2 --timeout 5", lab_root);
-        expect_ok(&r, "the spinner's start, as bdlab stamped it");
-        double start = strtod(r.out, NULL);
-        result_free(&r);
+        double start = fault_stamp("start", 5, "the spinner's start, as bdlab stamped it");
         assert_true(start > host_unix() - 60 && start <= host_unix());
         holds_then_recovers("soft-lockup", 30, FAULT_RUNS, 2);
 }
