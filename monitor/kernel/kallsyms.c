@@ -210,7 +210,7 @@ static struct bd_error *build_by_name(struct bd_kallsyms *ks)
  * wins, whichever way the table was obtained. The kernel's table is
  * already in address order (scripts/kallsyms sorts it), which is checked
  * rather than sorted again. */
-struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks)
+void bd_kallsyms_build_by_addr(struct bd_kallsyms *ks)
 {
         int in_order = 1;
         for (size_t i = 0; i < ks->n; i++) {
@@ -219,6 +219,11 @@ struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks)
         }
         if (!in_order)
                 qsort(ks->sorted, ks->n, sizeof(*ks->sorted), by_addr);
+}
+
+struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks)
+{
+        bd_kallsyms_build_by_addr(ks);
         return build_by_name(ks);
 }
 
@@ -332,6 +337,7 @@ struct bd_error *bd_kallsyms_load(struct bd_kernel *k, const struct bd_vmcoreinf
         struct bd_kallsyms *ks = calloc(1, sizeof(*ks));
         if (!ks)
                 return &bd_error_nomem;
+        ks->refs = 1;
         struct bd_error *err = load(ks, k, vi);
         if (err) {
                 bd_kallsyms_free(ks);
@@ -343,14 +349,18 @@ struct bd_error *bd_kallsyms_load(struct bd_kernel *k, const struct bd_vmcoreinf
 
 void bd_kallsyms_free(struct bd_kallsyms *ks)
 {
-        if (!ks)
+        if (!ks || __atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL))
                 return;
         free(ks->addrs);
-        free(ks->name_off);
-        free(ks->types);
-        free(ks->names);
         free(ks->sorted);
-        free(ks->by_name);
+        if (ks->names_of) {
+                bd_kallsyms_free(ks->names_of);
+        } else {
+                free(ks->name_off);
+                free(ks->types);
+                free(ks->names);
+                free(ks->by_name);
+        }
         free(ks);
 }
 

@@ -69,6 +69,16 @@ struct bd_error *bd_kallsyms_serialize(const struct bd_kallsyms *ks, uint64_t ka
 struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t kaslr_offset,
                                          struct bd_kallsyms **out);
 
+/* The table from the same bytes as base, which bd_kallsyms_deserialize
+ * made from them (the caller vouches that they are those bytes, unchanged),
+ * relocated to kaslr_offset: only the addresses are decoded again; the
+ * names, types and by-name index are base's, shared read-only, and outlive
+ * base if it is freed first. What a thousand targets of one build cost
+ * once. */
+struct bd_error *bd_kallsyms_deserialize_from(struct bd_kallsyms *base, const void *data,
+                                              size_t len, uint64_t kaslr_offset,
+                                              struct bd_kallsyms **out);
+
 /* The most symbols bd_kallsyms_matches() holds against memory at once. */
 #define BD_KALLSYMS_MAX_SAMPLES 256
 

@@ -69,6 +69,19 @@ static struct bd_error *bad_cache(const char *fmt, unsigned long long v)
         return bd_error_wrap(err, "kallsyms cache");
 }
 
+/* Image addresses given the slide kaslr_offset, the rest as they are. */
+static struct bd_error *relocate(struct bd_kallsyms *ks, const uint8_t *p, uint64_t kaslr_offset)
+{
+        const uint8_t *addrs = p + CACHE_HDR, *reloc = addrs + 8 * ks->n;
+        for (size_t i = 0; i < ks->n; i++) {
+                if (reloc[i] > 1)
+                        return bad_cache("symbol %llu: bad relocation flag", i);
+                uint64_t a = bd_le64(addrs + 8 * i);
+                ks->addrs[i] = reloc[i] ? a + kaslr_offset : a;
+        }
+        return NULL;
+}
+
 static struct bd_error *deserialize(struct bd_kallsyms *ks, const uint8_t *p, size_t len,
                                     uint64_t kaslr_offset)
 {
@@ -93,25 +106,21 @@ static struct bd_error *deserialize(struct bd_kallsyms *ks, const uint8_t *p, si
         if (bd_le64(p + 24) != cache_sum(p, len))
                 return bad_cache("checksum mismatch over %llu bytes", len);
         struct bd_error *err = bd_kallsyms_alloc_tables(ks);
-        if (err)
+        if (err || (err = relocate(ks, p, kaslr_offset)))
                 return err;
-        const uint8_t *addrs = p + CACHE_HDR, *reloc = addrs + 8 * ks->n, *types = reloc + ks->n;
+        const uint8_t *types = p + CACHE_HDR + 9 * ks->n;
         const char *names = (const char *)(types + ks->n);
         if (!(ks->names = malloc(names_len)))
                 return &bd_error_nomem;
         memcpy(ks->names, names, names_len);
         size_t pos = 0;
         for (size_t i = 0; i < ks->n; i++) {
-                if (reloc[i] > 1)
-                        return bad_cache("symbol %llu: bad relocation flag", i);
                 if (!types[i])
                         return bad_cache("symbol %llu has no type", i);
                 const char *nul = memchr(ks->names + pos, 0, names_len - pos);
                 size_t l = nul ? (size_t)(nul - (ks->names + pos)) : 0;
                 if (!nul || !l || l > BD_KALLSYMS_NAME_MAX)
                         return bad_cache("symbol %llu's name is empty, too long or cut", i);
-                uint64_t a = bd_le64(addrs + 8 * i);
-                ks->addrs[i] = reloc[i] ? a + kaslr_offset : a;
                 ks->types[i] = (char)types[i];
                 ks->name_off[i] = pos;
                 pos += l + 1;
@@ -128,11 +137,50 @@ struct bd_error *bd_kallsyms_deserialize(const void *data, size_t len, uint64_t 
         struct bd_kallsyms *ks = calloc(1, sizeof(*ks));
         if (!ks)
                 return &bd_error_nomem;
+        ks->refs = 1;
         struct bd_error *err = deserialize(ks, data, len, kaslr_offset);
         if (err) {
                 bd_kallsyms_free(ks);
                 return err;
         }
+        *out = ks;
+        return NULL;
+}
+
+struct bd_error *bd_kallsyms_deserialize_from(struct bd_kallsyms *base, const void *data,
+                                              size_t len, uint64_t kaslr_offset,
+                                              struct bd_kallsyms **out)
+{
+        *out = NULL;
+        const uint8_t *p = data;
+        /* The caller vouches for the bytes; that they can be the table's
+         * costs nothing to hold. */
+        if (len < CACHE_HDR || bd_le32(p + 12) != base->n || (len - CACHE_HDR) / 10 < base->n)
+                return bad_cache("%llu bytes that cannot be this table's", len);
+        struct bd_kallsyms *ks = calloc(1, sizeof(*ks));
+        if (!ks)
+                return &bd_error_nomem;
+        ks->refs = 1;
+        ks->n = base->n;
+        ks->enc = base->enc;
+        ks->addrs = malloc(ks->n * sizeof(*ks->addrs));
+        ks->sorted = malloc(ks->n * sizeof(*ks->sorted));
+        struct bd_error *err =
+            ks->addrs && ks->sorted ? relocate(ks, p, kaslr_offset) : &bd_error_nomem;
+        if (err) {
+                bd_kallsyms_free(ks);
+                return err;
+        }
+        struct bd_kallsyms *owner = base->names_of ? base->names_of : base;
+        __atomic_add_fetch(&owner->refs, 1, __ATOMIC_RELAXED);
+        ks->names_of = owner;
+        ks->names = owner->names;
+        ks->name_off = owner->name_off;
+        ks->types = owner->types;
+        ks->by_name = owner->by_name;
+        ks->by_name_mask = owner->by_name_mask;
+        memcpy(ks->by_name_key, owner->by_name_key, sizeof(ks->by_name_key));
+        bd_kallsyms_build_by_addr(ks);
         *out = ks;
         return NULL;
 }

@@ -27,6 +27,11 @@ struct bd_kallsyms {
         size_t by_name_mask;
         uint8_t by_name_key[16];
         struct bd_kallsyms_stats stats;
+        /* The table whose names, types and by-name index this one uses
+         * (bd_kallsyms_deserialize_from), NULL when they are its own; a
+         * table lives while refs (1 at creation, 1 per user) is not 0. */
+        struct bd_kallsyms *names_of;
+        unsigned refs;
 };
 
 /* Everything but names, for ks->n symbols. */
@@ -34,5 +39,7 @@ struct bd_error *bd_kallsyms_alloc_tables(struct bd_kallsyms *ks);
 /* The by-address and by-name indexes, once names, addresses and types
  * are in. */
 struct bd_error *bd_kallsyms_build_index(struct bd_kallsyms *ks);
+/* The by-address index alone, once the addresses are in. */
+void bd_kallsyms_build_by_addr(struct bd_kallsyms *ks);
 
 #endif

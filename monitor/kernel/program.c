@@ -9,6 +9,7 @@
 #include "btf.h"
 #include "../../common/clock.h"
 #include "../cache/cache.h"
+#include "build_memo.h"
 
 static void store_kallsyms(struct bd_program *prog);
 static void direct_map_from(struct bd_program *prog);
@@ -95,7 +96,8 @@ static void kallsyms_seen(struct search *s, struct bd_program *prog)
         if (!s->ks_blob) {
                 struct bd_kallsyms *ks;
                 struct bd_error *err = bd_program_kallsyms(prog, &ks);
-                if (!err &&
+                /* One from the cache costs the next copy no read either. */
+                if (!err && !prog->stats.kallsyms_from_cache &&
                     !bd_kallsyms_serialize(ks, prog->k->kaslr_offset, &s->ks_blob, &s->ks_len))
                         memcpy(s->ks_key, key, sizeof(key));
                 bd_error_destroy(err);
@@ -312,10 +314,15 @@ static struct bd_error *running(struct search *s, struct bd_program *prog, int *
                         *live = s->seen[i].live;
                         return NULL;
                 }
-        uint64_t until = bd_now_ns() + BD_PROGRAM_LIVE_WAIT_NS;
+        uint64_t start = bd_now_ns(), until = start + BD_PROGRAM_LIVE_WAIT_NS;
         do {
+                /* A kernel whose jiffies stood still for a quarter of a
+                 * second is idle (or dead) and may stay so for seconds:
+                 * looked at every 20 ms, not every 2, it costs a fleet's
+                 * first contact a tenth of the reads and wake-ups. */
+                long nap_ms = bd_now_ns() - start < 250ull * 1000 * 1000 ? 2 : 20;
                 if (!read_btf_early(prog))
-                        nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
+                        nanosleep(&(struct timespec){.tv_nsec = nap_ms * 1000 * 1000}, NULL);
                 if ((err = bd_kernel_read_u64(prog->k, at, &now)))
                         return err;
         } while (now == first && bd_now_ns() < until);
@@ -489,30 +496,25 @@ void bd_program_trim(struct bd_program *prog)
         malloc_trim(0);
 }
 
-/* A cache that cannot be read is one that is not there. */
-static int load_cached(const struct bd_program *prog, const char *what, size_t max, void **data,
-                       size_t *len)
-{
-        struct bd_error *err = bd_cache_build_load(prog->build_id, what, max, data, len);
-        bd_error_destroy(err);
-        return !err;
-}
-
 static struct bd_kallsyms *kallsyms_from_cache(struct bd_program *prog)
 {
-        void *data;
-        size_t len;
-        if (!cache_on(prog) || !load_cached(prog, "kallsyms", 256u << 20, &data, &len))
+        struct bd_build_memo *m = cache_on(prog) ? bd_build_memo_get(prog->build_id) : NULL;
+        if (!m)
                 return NULL;
-        struct bd_kallsyms *ks = NULL;
-        struct bd_error *err = bd_kallsyms_deserialize(data, len, prog->k->kaslr_offset, &ks);
-        free(data);
+        const void *data;
+        size_t len;
+        struct bd_kallsyms *base, *ks = NULL;
+        /* A cache that cannot be read is one that is not there. */
+        struct bd_error *err = bd_build_memo_kallsyms(m, &data, &len, &base);
+        if (!err)
+                err = bd_kallsyms_deserialize_from(base, data, len, prog->k->kaslr_offset, &ks);
         if (!err && (err = bd_kallsyms_matches(ks, prog->k, &prog->vi, BD_PROGRAM_CACHE_SAMPLES))) {
                 prog->stats.cache_refused++;
                 bd_kallsyms_free(ks);
                 ks = NULL;
         }
         bd_error_destroy(err);
+        bd_build_memo_put(m);
         return ks;
 }
 
@@ -534,7 +536,7 @@ static void store_kallsyms(struct bd_program *prog)
         size_t len;
         if (prog->checked && !prog->stats.kallsyms_from_cache && prog->ks && cache_on(prog) &&
             !bd_kallsyms_serialize(prog->ks, prog->k->kaslr_offset, &data, &len)) {
-                bd_cache_build_store(prog->build_id, "kallsyms", data, len);
+                bd_build_memo_store(prog->build_id, "kallsyms", data, len);
                 free(data);
         }
 }
@@ -561,21 +563,33 @@ struct bd_error *bd_program_kallsyms(struct bd_program *prog, struct bd_kallsyms
         return NULL;
 }
 
-static struct btf *btf_from_cache(struct bd_program *prog)
+/* Whether this target's memory matches cached BTF. Held once: a refused
+ * cache is not offered to the target again, so that a second draw of
+ * chunks cannot let through what the first caught. */
+static int btf_matches(struct bd_program *prog, const void *data, size_t len)
 {
-        void *data;
-        size_t len;
-        if (!cache_on(prog) || !load_cached(prog, "btf", BD_BTF_MAX, &data, &len))
-                return NULL;
-        struct btf *btf = NULL;
         struct bd_error *err =
             bd_btf_matches(prog->k, prog->ks, data, len, BD_PROGRAM_CACHE_CHUNKS);
-        if (err)
+        if (err) {
                 prog->stats.cache_refused++;
-        else
+                prog->btf_refused = 1;
+        }
+        bd_error_destroy(err);
+        return !err;
+}
+
+static struct btf *btf_from_cache(struct bd_program *prog)
+{
+        struct bd_build_memo *m =
+            cache_on(prog) && !prog->btf_refused ? bd_build_memo_get(prog->build_id) : NULL;
+        const void *data;
+        size_t len;
+        struct btf *btf = NULL;
+        struct bd_error *err = m ? bd_build_memo_btf(m, &data, &len) : NULL;
+        if (m && !err && btf_matches(prog, data, len))
                 btf = bd_btf_parse(data, len, NULL);
         bd_error_destroy(err);
-        free(data);
+        bd_build_memo_put(m);
         return btf;
 }
 
@@ -599,11 +613,33 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                         uint32_t size;
                         const void *raw = btf__raw_data(prog->btf, &size);
                         if (cache_on(prog) && prog->checked && raw)
-                                bd_cache_build_store(prog->build_id, "btf", raw, size);
+                                bd_build_memo_store(prog->build_id, "btf", raw, size);
                 }
         }
         *out = prog->btf;
         return NULL;
+}
+
+/* The layout the process computed once from the cached BTF, for a target
+ * whose memory matches that BTF; 0 otherwise (the BTF path then decides). */
+static int layout_from_cache(struct bd_program *prog, struct bd_layout *l)
+{
+        struct bd_kallsyms *ks;
+        struct bd_error *err = NULL;
+        if (!cache_on(prog) || prog->btf || prog->btf_refused ||
+            (err = bd_program_kallsyms(prog, &ks))) {
+                bd_error_destroy(err);
+                return 0;
+        }
+        struct bd_build_memo *m = bd_build_memo_get(prog->build_id);
+        const void *data;
+        size_t len;
+        int have = m && !(err = bd_build_memo_btf(m, &data, &len)) &&
+                   btf_matches(prog, data, len) && !(err = bd_build_memo_layout(m, l));
+        bd_error_destroy(err);
+        bd_build_memo_put(m);
+        prog->stats.btf_from_cache = have;
+        return have;
 }
 
 struct bd_error *bd_program_layout(struct bd_program *prog, const struct bd_layout **out)
@@ -622,7 +658,7 @@ struct bd_error *bd_program_layout(struct bd_program *prog, const struct bd_layo
                         err =
                             bd_error_new(BD_ERR_TARGET, "%s is for build id %s, the target runs %s",
                                          prog->opt.layout, l->build_id, prog->build_id);
-        } else {
+        } else if (!layout_from_cache(prog, l)) {
                 struct btf *btf;
                 err = bd_program_btf(prog, &btf);
                 if (!err) {

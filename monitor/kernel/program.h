@@ -103,7 +103,8 @@ struct bd_program {
         char build_id[130];
         struct bd_program_options opt;
         struct bd_program_stats stats;
-        int checked; /* its kernel passed the checks (until then nothing is cached) */
+        int checked;     /* its kernel passed the checks (until then nothing is cached) */
+        int btf_refused; /* its memory did not match the cached BTF */
         /* Loaded on first use; use the accessors. */
         struct bd_kallsyms *ks;
         struct btf *btf;

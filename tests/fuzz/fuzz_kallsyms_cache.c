@@ -8,7 +8,9 @@
  * bounded count, names non-empty and within KSYM_NAME_LEN, lookup finds
  * each name, symbolize of each address lands on a symbol at it, nothing
  * was read from a target, and serializing again gives a file that loads
- * to the same table. */
+ * to the same table, and loading the same bytes under the other slide
+ * beside it (bd_kallsyms_deserialize_from) gives that table with its
+ * image addresses moved and its names shared. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 seal(buf, size);
         struct bd_kallsyms *ks;
         struct bd_error *err = bd_kallsyms_deserialize(buf, size, slide, &ks);
-        free(buf);
         if (err) {
+                free(buf);
                 CHECK(err->message[0]);
                 CHECK(err->code == BD_ERR_PROTOCOL || err->code == BD_ERR_NOT_FOUND ||
                       err->code == BD_ERR_NOMEM);
@@ -92,6 +94,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(again);
         bd_kallsyms_free(ks2);
+        /* The same bytes under the other slide, sharing ks's names: the
+         * same table with its image addresses moved, alive after ks. */
+        struct bd_kallsyms *ks3;
+        uint64_t other = slide ^ SLIDE;
+        CHECK(!bd_kallsyms_deserialize_from(ks, buf, size, other, &ks3));
+        size_t n = bd_kallsyms_count(ks);
+        CHECK(bd_kallsyms_count(ks3) == n);
+        uint64_t *addrs = malloc(n * sizeof(*addrs));
+        CHECK(addrs);
+        for (size_t i = 0; i < n; i++) {
+                const char *n1, *n3;
+                uint64_t a3;
+                char t1, t3;
+                bd_kallsyms_at(ks, i, &n1, &addrs[i], &t1);
+                bd_kallsyms_at(ks3, i, &n3, &a3, &t3);
+                CHECK(n1 == n3 && t1 == t3);
+                CHECK(a3 == (buf[32 + 8 * n + i] ? addrs[i] - slide + other : addrs[i]));
+        }
         bd_kallsyms_free(ks);
+        check_table(ks3);
+        bd_kallsyms_free(ks3);
+        free(addrs);
+        free(buf);
         return 0;
 }

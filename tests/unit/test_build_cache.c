@@ -1,5 +1,7 @@
 /* The per-build cache: kallsyms serialized and read back (all three address
- * encodings, relocated to another KASLR slide), every truncation and
+ * encodings, relocated to another KASLR slide, sharing another table's
+ * names), a build's memo (its files read, its table decoded and its layout
+ * computed once per process), every truncation and
  * corruption of a cache file rejected, BUILD-IDs from a hostile target kept
  * from becoming paths, and files stored and loaded through $BDMON_CACHE
  * with no temporary left behind. */
@@ -14,7 +16,10 @@
 
 #include <cmocka.h>
 
+#include <bpf/btf.h>
+
 #include "../../monitor/cache/cache.h"
+#include "../../monitor/kernel/build_memo.h"
 #include "../../monitor/kernel/kallsyms.h"
 #include "../../monitor/kernel/kernel.h"
 #include "../../monitor/source/phys_file.h"
@@ -182,6 +187,51 @@ static void test_relocation(void **state)
         free(data2);
         free(data);
         bd_kallsyms_free(ks);
+}
+
+/* A table from the same bytes under another slide shares the first one's
+ * names and by-name index, answers as a table of its own would, and
+ * outlives the table it shares them with. */
+static void test_shared_names(void **state)
+{
+        (void)state;
+        struct bd_kallsyms *ks = build(KS_PERCPU), *base, *own, *copy, *copy2;
+        void *data;
+        size_t len;
+        assert_bd_ok(bd_kallsyms_serialize(ks, 0x1000000, &data, &len));
+        assert_bd_ok(bd_kallsyms_deserialize(data, len, 0, &base));
+        assert_bd_ok(bd_kallsyms_deserialize(data, len, 0x3000000, &own));
+        assert_bd_ok(bd_kallsyms_deserialize_from(base, data, len, 0x3000000, &copy));
+        const char *nb, *nc;
+        uint64_t a;
+        char t;
+        bd_kallsyms_at(base, 0, &nb, &a, &t);
+        bd_kallsyms_at(copy, 0, &nc, &a, &t);
+        assert_ptr_equal(nb, nc);
+        bd_kallsyms_free(base);
+        expect_same(own, copy, 0);
+        expect_same(ks, copy, 0x2000000);
+        /* From a table that shares already: the same names, one owner. */
+        assert_bd_ok(bd_kallsyms_deserialize_from(copy, data, len, 0x1000000, &copy2));
+        bd_kallsyms_free(copy);
+        expect_same(ks, copy2, 0);
+        /* Bytes that cannot be the table's, or that it would not load. */
+        struct bd_kallsyms *bad = (struct bd_kallsyms *)1;
+        assert_bd_error(bd_kallsyms_deserialize_from(copy2, data, 31, 0, &bad), BD_ERR_PROTOCOL);
+        assert_null(bad);
+        uint8_t *p = data;
+        p[12] ^= 1;
+        assert_bd_error(bd_kallsyms_deserialize_from(copy2, data, len, 0, &bad), BD_ERR_PROTOCOL);
+        p[12] ^= 1;
+        assert_bd_error(bd_kallsyms_deserialize_from(copy2, data, 32 + 10 * NP - 1, 0, &bad),
+                        BD_ERR_PROTOCOL);
+        p[32 + 8 * NP] = 2; /* the first symbol's relocation flag */
+        assert_bd_error(bd_kallsyms_deserialize_from(copy2, data, len, 0, &bad), BD_ERR_PROTOCOL);
+        assert_null(bad);
+        bd_kallsyms_free(copy2);
+        bd_kallsyms_free(own);
+        bd_kallsyms_free(ks);
+        free(data);
 }
 
 static void expect_rejected(const void *data, size_t len)
@@ -441,6 +491,123 @@ static void test_store_load(void **state)
         bd_kallsyms_free(ks);
 }
 
+/* A build's memo: its files read once and shared by every user, the table
+ * decoded once; a file that was absent is looked for again; a store
+ * retires the memo, whose bytes stay for whoever still holds it. */
+static void test_memo(void **state)
+{
+        (void)state;
+        const char *id = "77aa01";
+        struct bd_kallsyms *ks = build(KS_PERCPU), *copy, *base, *base2;
+        void *data, *data2;
+        size_t len, len2, glen;
+        assert_bd_ok(bd_kallsyms_serialize(ks, 0x1000000, &data, &len));
+        assert_bd_ok(bd_kallsyms_serialize(ks, 0, &data2, &len2));
+        struct bd_build_memo *m = bd_build_memo_get(id), *m2;
+        assert_non_null(m);
+        const void *got, *got2;
+        assert_bd_error(bd_build_memo_kallsyms(m, &got, &glen, &base), BD_ERR_NOT_FOUND);
+        /* Stored by another process. */
+        assert_int_equal(bd_cache_build_store(id, "kallsyms", data, len), 0);
+        assert_bd_ok(bd_build_memo_kallsyms(m, &got, &glen, &base));
+        assert_int_equal(glen, len);
+        assert_memory_equal(got, data, len);
+        assert_bd_ok(bd_kallsyms_deserialize_from(base, got, glen, 0x3000000, &copy));
+        expect_same(ks, copy, 0x2000000);
+        bd_kallsyms_free(copy);
+        m2 = bd_build_memo_get(id);
+        assert_ptr_equal(m2, m);
+        assert_bd_ok(bd_build_memo_kallsyms(m2, &got2, &glen, &base2));
+        assert_ptr_equal(got2, got);
+        assert_ptr_equal(base2, base);
+        bd_build_memo_put(m2);
+        assert_int_equal(bd_build_memo_store(id, "kallsyms", data2, len2), 0);
+        m2 = bd_build_memo_get(id);
+        assert_ptr_not_equal(m2, m);
+        assert_bd_ok(bd_build_memo_kallsyms(m2, &got2, &glen, &base2));
+        assert_int_equal(glen, len2);
+        assert_memory_equal(got2, data2, len2);
+        assert_memory_equal(got, data, len);
+        expect_same(base, base2, 0x1000000);
+        bd_build_memo_put(m);
+        bd_build_memo_put(m2);
+        assert_null(bd_build_memo_get("../x"));
+        free(data);
+        free(data2);
+        bd_kallsyms_free(ks);
+}
+
+/* The layout, computed once from the cached BTF (struct task_struct { int
+ * x; int pid; }), the same however the file changes until a store retires
+ * the memo; BTF that does not parse gives none. */
+static void test_memo_layout(void **state)
+{
+        (void)state;
+        const char *id = "77aa02";
+        struct btf *w = btf__new_empty();
+        assert_non_null(w);
+        int t_int = btf__add_int(w, "int", 4, BTF_INT_SIGNED);
+        assert_true(btf__add_struct(w, "task_struct", 8) > 0);
+        assert_int_equal(btf__add_field(w, "x", t_int, 0, 0), 0);
+        assert_int_equal(btf__add_field(w, "pid", t_int, 32, 0), 0);
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        assert_non_null(raw);
+        struct bd_build_memo *m = bd_build_memo_get(id);
+        struct bd_layout l;
+        assert_bd_error(bd_build_memo_layout(m, &l), BD_ERR_NOT_FOUND);
+        assert_int_equal(bd_cache_build_store(id, "btf", raw, size), 0);
+        for (int i = 0; i < 2; i++) {
+                memset(&l, 0, sizeof(l));
+                assert_bd_ok(bd_build_memo_layout(m, &l));
+                assert_true(l.e[BDL_TASK_PID].present);
+                assert_int_equal(l.e[BDL_TASK_PID].value, 4);
+                assert_int_equal(bd_cache_build_store(id, "btf", "junk", 4), 0);
+        }
+        const void *b;
+        size_t blen;
+        assert_bd_ok(bd_build_memo_btf(m, &b, &blen));
+        assert_int_equal(blen, size);
+        assert_memory_equal(b, raw, size);
+        bd_build_memo_put(m);
+        assert_int_equal(bd_build_memo_store(id, "btf", "junk", 4), 0);
+        m = bd_build_memo_get(id);
+        assert_bd_error(bd_build_memo_layout(m, &l), BD_ERR_NOT_FOUND);
+        bd_build_memo_put(m);
+        btf__free(w);
+}
+
+/* As many builds' memos as the process keeps, all held: one more build's
+ * memo is the caller's own; once one is let go, its room is taken. */
+static void test_memo_full(void **state)
+{
+        (void)state;
+        struct bd_build_memo *held[BD_BUILD_MEMO_MAX];
+        char id[16];
+        for (unsigned i = 0; i < BD_BUILD_MEMO_MAX; i++) {
+                snprintf(id, sizeof(id), "88%02x", i);
+                assert_non_null(held[i] = bd_build_memo_get(id));
+        }
+        assert_int_equal(bd_cache_build_store("99ff", "btf", "one", 3), 0);
+        struct bd_build_memo *a = bd_build_memo_get("99ff"), *b = bd_build_memo_get("99ff");
+        assert_non_null(a);
+        assert_ptr_not_equal(a, b);
+        const void *got;
+        size_t len;
+        assert_bd_ok(bd_build_memo_btf(b, &got, &len));
+        assert_memory_equal(got, "one", 3);
+        bd_build_memo_put(a);
+        bd_build_memo_put(b);
+        bd_build_memo_put(held[0]);
+        a = bd_build_memo_get("99ff");
+        b = bd_build_memo_get("99ff");
+        assert_ptr_equal(a, b);
+        bd_build_memo_put(a);
+        bd_build_memo_put(b);
+        for (unsigned i = 1; i < BD_BUILD_MEMO_MAX; i++)
+                bd_build_memo_put(held[i]);
+}
+
 static void test_atomic_write(void **state)
 {
         (void)state;
@@ -490,11 +657,15 @@ int main(void)
             cmocka_unit_test(test_round_trip_absolute),
             cmocka_unit_test(test_round_trip_percpu),
             cmocka_unit_test(test_relocation),
+            cmocka_unit_test(test_shared_names),
             cmocka_unit_test(test_truncated),
             cmocka_unit_test(test_corrupted),
             cmocka_unit_test(test_inconsistent),
             cmocka_unit_test(test_build_id),
             cmocka_unit_test_setup_teardown(test_store_load, setup_dir, teardown_dir),
+            cmocka_unit_test_setup_teardown(test_memo, setup_dir, teardown_dir),
+            cmocka_unit_test_setup_teardown(test_memo_layout, setup_dir, teardown_dir),
+            cmocka_unit_test_setup_teardown(test_memo_full, setup_dir, teardown_dir),
             cmocka_unit_test_setup_teardown(test_atomic_write, setup_dir, teardown_dir),
             cmocka_unit_test_setup_teardown(test_hint, setup_dir, teardown_dir),
         };
