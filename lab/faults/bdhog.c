@@ -25,10 +25,11 @@
  *                              the same, beside a child of ordinary
  *                              priority bound to that cpu that wants it
  *                              every 10 ms: the spinner starves it at once
- *   bdhog rtpulse SECONDS      rtspin's spinner, but 50 ms at a time
- *                              with 50 ms asleep between: a real-time
- *                              task that starves nobody, which is no
- *                              fault
+ *   bdhog rtpulse SECONDS      rtstarve's spinner and child, but the
+ *                              spinner 50 ms at a time with 50 ms asleep
+ *                              between: the child waits 50 ms at most, a
+ *                              real-time task that starves nobody, which
+ *                              is no fault
  *   bdhog canary FILE          count for ever, writing the count to FILE
  *                              (by rename) about every 2^16: a process that
  *                              needs no fork, file or memory to live on
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
         if ((argc == 3 || argc == 4) && !strcmp(argv[1], "rtstarve"))
                 return rt_spin("rtstarve", (unsigned)atoi(argv[2]), 0, 1, argv[3]);
         if (argc == 3 && !strcmp(argv[1], "rtpulse"))
-                return rt_spin("rtpulse", (unsigned)atoi(argv[2]), 50, 0, NULL);
+                return rt_spin("rtpulse", (unsigned)atoi(argv[2]), 50, 1, NULL);
         if (argc == 3 && !strcmp(argv[1], "hold")) {
                 hold((unsigned)atoi(argv[2]));
                 return 0;

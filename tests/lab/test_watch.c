@@ -356,10 +356,12 @@ static void test_no_false_alarm_idle(void **state)
 }
 
 /* A real-time task that starves nobody is no fault (issue 12): bdhog
- * rtpulse runs as rtspin's spinner does (SCHED_FIFO 99 on host2's last
- * cpu), but 50 ms at a time with 50 ms asleep between, for 10 s, so that
- * what shares its cpu waits 50 ms at most. test_rt_spinner is the same
- * spinner that never sleeps, and is a soft lockup. */
+ * rtpulse runs as rtstarve's spinner does (SCHED_FIFO 99 on host2's last
+ * cpu, beside a child of ordinary priority bound to that cpu that wants it
+ * every 10 ms), but 50 ms at a time with 50 ms asleep between, for 10 s,
+ * so that the child waits up to 50 ms again and again and never longer.
+ * test_rt_spinner is the same spinner that never sleeps, and is a soft
+ * lockup. */
 static void test_rt_task_starving_nobody(void **state)
 {
         (void)state;
