@@ -578,17 +578,27 @@ static int btf_matches(struct bd_program *prog, const void *data, size_t len)
         return !err;
 }
 
-static struct btf *btf_from_cache(struct bd_program *prog)
+/* The build's memo, held, when it has cached BTF and this target's memory
+ * matches it; NULL otherwise. */
+static struct bd_build_memo *matching_btf(struct bd_program *prog, const void **data, size_t *len)
 {
         struct bd_build_memo *m =
             cache_on(prog) && !prog->btf_refused ? bd_build_memo_get(prog->build_id) : NULL;
+        struct bd_error *err = m ? bd_build_memo_btf(m, data, len) : NULL;
+        if (err || (m && !btf_matches(prog, *data, *len))) {
+                bd_build_memo_put(m);
+                m = NULL;
+        }
+        bd_error_destroy(err);
+        return m;
+}
+
+static struct btf *btf_from_cache(struct bd_program *prog)
+{
         const void *data;
         size_t len;
-        struct btf *btf = NULL;
-        struct bd_error *err = m ? bd_build_memo_btf(m, &data, &len) : NULL;
-        if (m && !err && btf_matches(prog, data, len))
-                btf = bd_btf_parse(data, len, NULL);
-        bd_error_destroy(err);
+        struct bd_build_memo *m = matching_btf(prog, &data, &len);
+        struct btf *btf = m ? bd_btf_parse(data, len, NULL) : NULL;
         bd_build_memo_put(m);
         return btf;
 }
@@ -626,16 +636,14 @@ static int layout_from_cache(struct bd_program *prog, struct bd_layout *l)
 {
         struct bd_kallsyms *ks;
         struct bd_error *err = NULL;
-        if (!cache_on(prog) || prog->btf || prog->btf_refused ||
-            (err = bd_program_kallsyms(prog, &ks))) {
+        if (!cache_on(prog) || prog->btf || (err = bd_program_kallsyms(prog, &ks))) {
                 bd_error_destroy(err);
                 return 0;
         }
-        struct bd_build_memo *m = bd_build_memo_get(prog->build_id);
         const void *data;
         size_t len;
-        int have = m && !(err = bd_build_memo_btf(m, &data, &len)) &&
-                   btf_matches(prog, data, len) && !(err = bd_build_memo_layout(m, l));
+        struct bd_build_memo *m = matching_btf(prog, &data, &len);
+        int have = m && !(err = bd_build_memo_layout(m, l));
         bd_error_destroy(err);
         bd_build_memo_put(m);
         prog->stats.btf_from_cache = have;
