@@ -49,6 +49,9 @@ int bench_probes(const struct bd_target *t, const struct bd_open_options *open, 
         uint64_t probes = 0, failed = 0;
         struct timespec c0, c1;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        uint64_t trips = 0;
+        for (unsigned i = 0; i < ntargets; i++)
+                trips -= o[i].p->round_trips;
         uint64_t t0 = bd_now_ns(), end = t0 + (uint64_t)seconds * 1000000000u;
         struct bd_probe_sample s;
         while (bd_now_ns() < end)
@@ -58,15 +61,19 @@ int bench_probes(const struct bd_target *t, const struct bd_open_options *open, 
                         failed += s.read_error != 0;
                 }
         double wall = (double)(bd_now_ns() - t0) / 1e9;
+        for (unsigned i = 0; i < ntargets; i++)
+                trips += o[i].p->round_trips;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
         double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
         /* A probe reads every planned range plus each cpu's current task. */
         double reads = (double)probes * (info->ranges + 2.0 * info->ncpus);
         printf("{\"targets\":%u,\"seconds\":%.2f,\"cpu_seconds\":%.2f,\"probes\":%" PRIu64
                ",\"failed\":%" PRIu64 ",\"ranges_per_probe\":%u,\"bytes_per_probe\":%u,"
-               "\"probes_per_s\":%.0f,\"reads_per_s\":%.0f,\"reads_per_cpu_s\":%.0f}\n",
+               "\"requests_per_probe\":%.2f,\"probes_per_s\":%.0f,"
+               "\"reads_per_s\":%.0f,\"reads_per_cpu_s\":%.0f}\n",
                ntargets, wall, cpu, probes, failed, info->ranges, info->bytes,
-               (double)probes / wall, reads / wall, cpu > 0 ? reads / cpu : 0.0);
+               probes ? (double)trips / (double)probes : 0.0, (double)probes / wall, reads / wall,
+               cpu > 0 ? reads / cpu : 0.0);
         close_all(o, ntargets);
         return failed ? BD_ERR_IO : 0;
 }
