@@ -7,7 +7,7 @@
  *       every VM several ports so that several commands can run at once.
  *
  *   guestd call [--timeout S] [--connect-timeout S] [--grace S] [--ping]
- *               [--sent-stamp FILE] SOCKET [SOCKET...] -- CMD...
+ *               [--sent-stamp FILE] [--write FILE] SOCKET [SOCKET...] -- CMD...
  *       On the lab host: take the first free SOCKET (a QEMU chardev unix
  *       socket; "free" = flock on SOCKET.lock), run CMD through /bin/sh -c in
  *       the VM, copy its stdout/stderr to ours, exit with its exit status.
@@ -20,6 +20,10 @@
  *       the agent's answer.  --ping only does the handshake and prints the
  *       guest's hostname.  --sent-stamp writes the wall-clock time at which
  *       the request was handed to QEMU (for fault-injection timing).
+ *       --write FILE: instead of running CMD, the agent itself appends its
+ *       words and a newline to FILE, as "echo CMD >> FILE" would without
+ *       the shell: a fault injected through /proc starts within a write of
+ *       the stamp, not after a fork and an exec (~10 ms under TCG).
  *
  * Why not ssh/telnet: the lab has no host networking by design, and an
  * agent on virtio-serial keeps working even when the guest's network stack
@@ -37,6 +41,7 @@
  *   host -> guest  HELLO (empty)            start of a session
  *   guest -> host  READY (guest hostname)   session accepted
  *   host -> guest  REQ   (u32 timeout_s, command bytes; 0 = no timeout)
+ *               or WRITE (u32 path length, path bytes, data bytes)
  *   guest -> host  OUT / ERR (raw bytes)    any number, interleaved
  *   guest -> host  EXIT  (u32 code, u32 reason)
  *
@@ -75,7 +80,7 @@
 #include <unistd.h>
 
 enum { HDR_LEN = 16, MAX_PAYLOAD = 65536, MAX_HOSTNAME = 256 };
-enum ftype { F_HELLO = 1, F_READY, F_REQ, F_OUT, F_ERR, F_EXIT };
+enum ftype { F_HELLO = 1, F_READY, F_REQ, F_OUT, F_ERR, F_EXIT, F_WRITE };
 enum reason { R_EXITED = 0, R_SIGNALED, R_TIMEOUT, R_SPAWN };
 enum { EXIT_TIMEOUT = 124, EXIT_LAB = 125 };
 
@@ -349,6 +354,29 @@ static void hand_off_pipes(struct serve *s, int *fds, int nfds)
 		waitpid(mid, NULL, 0);
 }
 
+/* Append data to path, answered as a command would be: an ERR line and
+ * exit status 1 when it cannot. */
+static void write_file(struct serve *s, const char *path, const uint8_t *data, size_t len)
+{
+	/* Never blocks the agent: a FIFO nobody reads is refused (ENXIO). */
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		      0644);
+	ssize_t n = fd < 0 ? -1 : write(fd, data, len);
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)len) {
+		char msg[PATH_MAX + 64];
+		int m = snprintf(msg, sizeof msg, "guestd: %s: %s\n", path,
+				 n < 0 ? strerror(e) : "short write");
+		port_send(s, F_ERR, msg, m < (int)sizeof msg ? (size_t)m : sizeof msg - 1);
+	}
+	uint8_t ex[8];
+	put32(ex, n == (ssize_t)len ? 0 : 1);
+	put32(ex + 4, R_EXITED);
+	port_send(s, F_EXIT, ex, sizeof ex);
+}
+
 /*
  * Run one command and stream its output.  Returns when the EXIT frame is
  * sent or the host client is gone (then the command's process group is
@@ -573,17 +601,30 @@ static int serve_main(const char *path)
 			if (s.in.len >= HDR_LEN) {
 				const uint8_t *h = s.in.d;
 				uint32_t len = get32(h + 12);
-				if (memcmp(h, MAGIC, 4) || h[4] != F_REQ || h[5] ||
+				if (memcmp(h, MAGIC, 4) || (h[4] != F_REQ && h[4] != F_WRITE) || h[5] ||
 				    h[6] || h[7] || get32(h + 8) != s.session ||
 				    len < 5 || len > MAX_PAYLOAD)
 					break; /* resync on the next HELLO */
 				if (s.in.len >= HDR_LEN + len) {
 					static char cmd[MAX_PAYLOAD];
-					uint32_t timeout_s = get32(h + HDR_LEN);
+					int type = h[4];
+					/* REQ: the timeout; WRITE: the path's length. */
+					uint32_t word = get32(h + HDR_LEN);
 					memcpy(cmd, h + HDR_LEN + 4, len - 4);
 					cmd[len - 4] = '\0';
 					rbuf_drop(&s.in, HDR_LEN + len);
-					run_command(&s, cmd, timeout_s);
+					if (type == F_REQ) {
+						run_command(&s, cmd, word);
+					} else if (word == 0 || word > len - 4 || word >= PATH_MAX ||
+						   memchr(cmd, '\0', word)) {
+						static const uint8_t bad[8] = {2};
+						port_send(&s, F_EXIT, bad, sizeof bad);
+					} else {
+						char path[PATH_MAX];
+						memcpy(path, cmd, word);
+						path[word] = '\0';
+						write_file(&s, path, (uint8_t *)cmd + word, len - 4 - word);
+					}
 					break;
 				}
 				/* A HELLO inside a payload still being waited
@@ -611,7 +652,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: guestd serve PORT\n"
 	      "       guestd call [--timeout S] [--connect-timeout S] [--grace S] [--ping]\n"
-	      "                   [--sent-stamp FILE] SOCKET [SOCKET...] -- CMD...\n",
+	      "                   [--sent-stamp FILE] [--write FILE] SOCKET [SOCKET...] -- CMD...\n",
 	      f);
 }
 
@@ -677,7 +718,7 @@ static int call_main(int argc, char **argv)
 {
 	long timeout_s = 120, connect_s = 10, grace_s = 10;
 	int ping = 0;
-	const char *stamp = NULL;
+	const char *stamp = NULL, *write_to = NULL;
 	char *socks[64];
 	int nsocks = 0, i;
 
@@ -690,6 +731,8 @@ static int call_main(int argc, char **argv)
 			grace_s = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--sent-stamp") && i + 1 < argc)
 			stamp = argv[++i];
+		else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+			write_to = argv[++i];
 		else if (!strcmp(argv[i], "--ping"))
 			ping = 1;
 		else if (argv[i][0] == '-' || nsocks == 64) {
@@ -704,14 +747,21 @@ static int call_main(int argc, char **argv)
 		return 2;
 	}
 
-	/* The command: words after "--" joined by spaces, as ssh does. */
+	/* The command: words after "--" joined by spaces, as ssh does; a
+	 * WRITE's path goes first, its words end with a newline. */
 	static uint8_t req[HDR_LEN + MAX_PAYLOAD];
-	size_t clen = 0;
+	size_t clen = 0, plen = write_to ? strlen(write_to) : 0;
+	if (write_to) {
+		if (!plen || plen >= PATH_MAX)
+			die_lab("bad --write path", write_to);
+		memcpy(req + HDR_LEN + 4, write_to, plen);
+		clen = plen;
+	}
 	for (int j = i + 1; j < argc; j++) {
 		size_t w = strlen(argv[j]);
 		if (clen + w + 1 > MAX_PAYLOAD - 4)
 			die_lab("command too long", NULL);
-		if (clen)
+		if (clen > plen)
 			req[HDR_LEN + 4 + clen++] = ' ';
 		memcpy(req + HDR_LEN + 4 + clen, argv[j], w);
 		clen += w;
@@ -757,8 +807,13 @@ static int call_main(int argc, char **argv)
 	if (ping)
 		return 0;
 
-	hdr_fill(req, F_REQ, nonce, (uint32_t)(4 + clen));
-	put32(req + HDR_LEN, (uint32_t)timeout_s);
+	if (write_to) {
+		if (clen + 1 > MAX_PAYLOAD - 4)
+			die_lab("command too long", NULL);
+		req[HDR_LEN + 4 + clen++] = '\n';
+	}
+	hdr_fill(req, write_to ? F_WRITE : F_REQ, nonce, (uint32_t)(4 + clen));
+	put32(req + HDR_LEN, write_to ? (uint32_t)plen : (uint32_t)timeout_s);
 	if (write_all(fd, req, HDR_LEN + 4 + clen))
 		die_lab("lost connection to the exec agent", socks[0]);
 	if (stamp) {
