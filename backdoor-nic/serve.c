@@ -173,10 +173,11 @@ static void conn_unlink(struct bd_nic *nic, struct nic_conn *nc)
 {
         const struct bd_session *s = &nc->s;
         bd_audit("disconnect peer=%s reason=\"%s\" requests=%llu read_bytes=%llu "
-                 "scanned_bytes=%llu",
+                 "scanned_bytes=%llu uc_requests=%llu uc_dropped=%llu",
                  s->peer, s->close_reason[0] ? s->close_reason : "peer disconnected",
                  (unsigned long long)s->requests, (unsigned long long)s->read_bytes,
-                 (unsigned long long)s->scanned_bytes);
+                 (unsigned long long)s->scanned_bytes, (unsigned long long)s->uc_requests,
+                 (unsigned long long)s->uc_dropped);
         for (struct nic_conn **p = &nic->conns; *p; p = &(*p)->next)
                 if (*p == nc) {
                         *p = nc->next;
@@ -249,6 +250,10 @@ static void on_connect_request(struct bd_nic *nic, struct rdma_cm_event *ev)
                 conn_free(nc);
                 return;
         }
+        if ((err = bd_conn_uc_create(&nc->c))) {
+                bd_audit("uc-unavailable peer=%s reason=\"%s\"", peer, err->message);
+                bd_error_destroy(err);
+        }
         struct ibv_device_attr attr;
         uint8_t rd = 16;
         if (!ibv_query_device(id->verbs, &attr) && attr.max_qp_rd_atom < rd)
@@ -297,6 +302,7 @@ static void on_established(struct nic_conn *nc)
                 conn_close(nc, why);
                 return;
         }
+        ch.nic_uc_qpn = nc->c.uc ? nc->c.uc->qp_num : 0;
         struct bd_msg hello;
         bd_session_hello(&nc->s, &ch, &hello);
         send_or_close(nc, &hello, NULL);
@@ -310,6 +316,16 @@ static void send_refused(struct nic_conn *nc, const struct bd_msg *refused)
         send_or_close(nc, refused, NULL);
         if (!nc->disconnecting)
                 nc->deadline = bd_now_ns() + REFUSE_LINGER_NS;
+}
+
+/* UC fails this connection: its small reads then go unanswered there and
+ * are asked again over RC; the connection itself is not ended. */
+static void uc_off(struct nic_conn *nc, struct bd_error *err)
+{
+        if (nc->s.uc)
+                bd_audit("uc-degraded peer=%s reason=\"%s\"", nc->s.peer, err->message);
+        nc->s.uc = 0;
+        bd_error_destroy(err);
 }
 
 /* The peer proved a key: its bounce buffer, and its own registration of
@@ -350,6 +366,10 @@ static void grant(struct nic_conn *nc, struct bd_msg *welcome)
                 desc[i].remote_addr = (uintptr_t)win->map;
                 desc[i].rkey = nc->window_mr[i]->rkey;
         }
+        struct bd_error *err =
+            nc->s.uc ? bd_conn_uc_connect(&nc->c, nc->s.ch.monitor_uc_qpn) : NULL;
+        if (err) /* the monitor asks again over RC what UC leaves unanswered */
+                uc_off(nc, err);
         bd_session_welcome(&nc->s, welcome);
         nc->deadline = 0;
         send_or_close(nc, welcome, NULL);
@@ -408,6 +428,21 @@ static void on_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
         }
 }
 
+/* A sealed small read over UC, answered over UC (session.h). */
+static void on_uc_recv(struct nic_conn *nc, uint32_t slot, uint32_t len)
+{
+        struct bd_session_out out;
+        struct bd_error *err = NULL;
+        if (bd_session_receive_uc(&nc->s, bd_conn_uc_recv_buf(&nc->c, slot), len, &out) ==
+                BD_STEP_SEND &&
+            (err = bd_conn_uc_send(&nc->c, &out.msg, &nc->s.seal))) {
+                nc->s.uc_dropped++; /* no free UC send slot: as if lost */
+                bd_error_destroy(err);
+        }
+        if ((err = bd_conn_uc_post_recv(&nc->c, slot)))
+                uc_off(nc, err);
+}
+
 uint64_t bd_nic_spin_window(int spin_us, uint64_t request_gap_ns)
 {
         if (spin_us != BD_SPIN_AUTO)
@@ -435,6 +470,19 @@ static int poll_conn(struct nic_conn *nc)
                 return 0;
         }
         for (int i = 0; i < n; i++) {
+                enum bd_wr_kind kind = bd_wr_kind_of(wc[i].wr_id);
+                if (kind == BD_WR_UC_SEND || kind == BD_WR_UC_RECV) {
+                        if (kind == BD_WR_UC_SEND)
+                                bd_conn_uc_send_done(&nc->c, bd_wr_slot_of(wc[i].wr_id));
+                        if (wc[i].status != IBV_WC_SUCCESS)
+                                uc_off(nc, bd_error_new(BD_ERR_IO, "UC completion: %s",
+                                                        ibv_wc_status_str(wc[i].status)));
+                        else if (kind == BD_WR_UC_RECV) {
+                                requests++;
+                                on_uc_recv(nc, bd_wr_slot_of(wc[i].wr_id), wc[i].byte_len);
+                        }
+                        continue;
+                }
                 if (wc[i].status != IBV_WC_SUCCESS) {
                         char reason[96];
                         snprintf(reason, sizeof(reason), "completion error: %s",
@@ -444,11 +492,11 @@ static int poll_conn(struct nic_conn *nc)
                         disconnect(nc);
                         continue;
                 }
-                if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
+                if (kind == BD_WR_SEND) {
                         bd_conn_send_done(&nc->c, bd_wr_slot_of(wc[i].wr_id));
                         if (nc->s.state == BD_SESSION_CLOSING && !nc->c.send_busy)
                                 disconnect(nc);
-                } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_RECV) {
+                } else if (kind == BD_WR_RECV) {
                         requests++;
                         /* At most one per posted receive: the queue holds them. */
                         if (nc->ndeferred == BD_QUEUE_DEPTH)

@@ -20,6 +20,7 @@ void bd_session_hello(struct bd_session *s, const struct bd_auth_channel *ch, st
         *hello = (struct bd_msg){.type = BD_MSG_HELLO};
         hello->u.hello.version = BD_WIRE_VERSION;
         memcpy(hello->u.hello.nonce, s->nonce, BD_NONCE_LEN);
+        hello->u.hello.uc_qpn = ch->nic_uc_qpn;
         s->state = BD_SESSION_CHALLENGED;
 }
 
@@ -48,6 +49,7 @@ static enum bd_session_step on_auth(struct bd_session *s, const struct bd_auth *
         uint8_t expect[BD_MAC_LEN];
         /* The readers' key, or the writers' when it is another. */
         const struct bd_key *key = &cfg->key;
+        s->ch.monitor_uc_qpn = auth->uc_qpn;
         bd_auth_monitor_mac(key, s->nonce, auth->nonce, &s->ch, expect);
         if (!bd_auth_mac_equal(expect, auth->mac) && cfg->has_write_key) {
                 key = &cfg->write_key;
@@ -61,6 +63,9 @@ static enum bd_session_step on_auth(struct bd_session *s, const struct bd_auth *
         s->key = key;
         s->writer = cfg->allow_write && (!cfg->has_write_key || key == &cfg->write_key);
         memcpy(s->peer_nonce, auth->nonce, BD_NONCE_LEN);
+        s->uc = s->ch.monitor_uc_qpn && s->ch.nic_uc_qpn;
+        if (s->uc)
+                bd_seal_init(&s->seal, key, s->nonce, auth->nonce, &s->ch, 1);
 
         *out = (struct bd_msg){.type = BD_MSG_WELCOME};
         struct bd_welcome *w = &out->u.welcome;
@@ -201,4 +206,24 @@ enum bd_session_step bd_session_receive(struct bd_session *s, const uint8_t *buf
                  s->state == BD_SESSION_SERVING ? "" : " before authentication");
         bd_session_close(s, reason);
         return BD_STEP_CLOSE;
+}
+
+enum bd_session_step bd_session_receive_uc(struct bd_session *s, const uint8_t *buf, size_t len,
+                                           struct bd_session_out *out)
+{
+        memset(out, 0, sizeof(*out));
+        struct bd_msg msg;
+        const char *why;
+        size_t body =
+            s->state == BD_SESSION_SERVING && s->uc ? bd_seal_open(&s->seal, buf, len) : 0;
+        /* Only what needs no acknowledgement: a read whose answer fits the
+         * reply. Writes, and reads whose bytes go by RDMA WRITE, take RC. */
+        if (!body || bd_wire_decode(buf, body, &msg, &why) || msg.type != BD_MSG_REQUEST ||
+            !(msg.u.request.op == BD_OP_READV ||
+              (msg.u.request.op == BD_OP_READ && msg.u.request.length <= BD_INLINE_MAX))) {
+                s->uc_dropped++;
+                return BD_STEP_NONE;
+        }
+        s->uc_requests++;
+        return on_request(s, msg.id, &msg.u.request, out);
 }

@@ -33,6 +33,11 @@ struct bd_session {
         /* What the peer had served, audited when it leaves: the bytes of
          * target memory that crossed the fabric, and those only scanned. */
         uint64_t requests, read_bytes, scanned_bytes;
+        /* Small reads over UC (wire.h): when both ends have a UC queue
+         * pair, sealed under seal; those asked so, and those dropped. */
+        int uc;
+        struct bd_seal seal;
+        uint64_t uc_requests, uc_dropped;
         uint8_t reply[BD_INLINE_MAX]; /* a READV, ZEROMAP or CASV reply's bytes, until encoded */
 };
 
@@ -55,11 +60,19 @@ struct bd_session_out {
 };
 
 void bd_session_init(struct bd_session *s, const struct bd_nic_config *cfg, const char *peer);
-/* The transport is connected on ch: challenge the peer with *hello. */
+/* The transport is connected on ch (its nic_uc_qpn this end's UC queue
+ * pair, or 0): challenge the peer with *hello. */
 void bd_session_hello(struct bd_session *s, const struct bd_auth_channel *ch, struct bd_msg *hello);
 /* One message as received, len bytes: hostile until proven otherwise. */
 enum bd_session_step bd_session_receive(struct bd_session *s, const uint8_t *buf, size_t len,
                                         struct bd_session_out *out);
+/* One message as received on the UC queue pair, len bytes: a sealed
+ * READ to answer inline or READV, answered by BD_STEP_SEND (out->msg, to
+ * seal and send over UC); anything else is dropped (BD_STEP_NONE) and
+ * counted, for no one but the peer could have asked it over RC, and the
+ * connection is not to be ended by a stranger's forgery. */
+enum bd_session_step bd_session_receive_uc(struct bd_session *s, const uint8_t *buf, size_t len,
+                                           struct bd_session_out *out);
 /* After BD_STEP_GRANT, *welcome (out->msg) holds the windows as this peer
  * may use them; the transport has set each direct window's address and key
  * (or made it mediated). Seal the table with the key's proof and serve. */

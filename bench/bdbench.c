@@ -39,6 +39,7 @@ static const char usage[] =
     "      --bw-size N     large read size in bytes (default 1048576)\n"
     "      --bw-iters N    large reads to time (default 100)\n"
     "      --sleep-poll    sleep on completions instead of spinning\n"
+    "      --rc-only       small mediated reads over RC too, not UC\n"
     "  -h, --help\n"
     "\n"
     "Prints one JSON object: lat_median_us, lat_p99_us, bw_mib_s, round trips.\n";
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
                 OPT_VIEWS,
                 OPT_PROBES,
                 OPT_SECONDS,
-                OPT_NEW_KERNEL
+                OPT_NEW_KERNEL,
+                OPT_RC_ONLY
         };
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
             {"probes", required_argument, NULL, OPT_PROBES},
             {"seconds", required_argument, NULL, OPT_SECONDS},
             {"new-kernel", no_argument, NULL, OPT_NEW_KERNEL},
+            {"rc-only", no_argument, NULL, OPT_RC_ONLY},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -113,6 +116,9 @@ int main(int argc, char **argv)
                         break;
                 case OPT_SLEEP:
                         open.busy_poll = 0;
+                        break;
+                case OPT_RC_ONLY:
+                        open.rc_only = 1;
                         break;
                 case OPT_VIEWS:
                         views = 1;
@@ -205,11 +211,13 @@ int main(int argc, char **argv)
         printf("{\"target\":\"%s\",\"window\":\"%s\",\"mode\":\"%s\",\"size\":%lu,"
                "\"iters\":%lu,\"lat_min_us\":%.2f,\"lat_median_us\":%.2f,\"lat_p99_us\":%.2f,"
                "\"bw_size\":%lu,\"bw_iters\":%lu,\"bw_mib_s\":%.2f,"
-               "\"bw_round_trips_per_read\":%.1f,\"connect_ms\":%.2f}\n",
+               "\"bw_round_trips_per_read\":%.1f,\"connect_ms\":%.2f,\"rc_only\":%s,"
+               "\"retries\":%llu}\n",
                p->name, w >= 0 ? p->windows[w].name : "?",
                w >= 0 ? bd_mode_name(p->windows[w].mode) : "?", size, iters, lat[0] / 1e3,
                lat[iters / 2] / 1e3, lat[(iters * 99) / 100] / 1e3, bw_size, bw_iters, mib_s,
-               (double)(p->round_trips - rt0) / (double)bw_iters, t_open / 1e6);
+               (double)(p->round_trips - rt0) / (double)bw_iters, t_open / 1e6,
+               open.rc_only ? "true" : "false", (unsigned long long)p->retries);
         free(buf);
         free(lat);
         bd_phys_close(p);

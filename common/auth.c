@@ -93,6 +93,8 @@ static void mac_begin(crypto_auth_hmacsha256_state *st, const struct bd_key *key
         put_u64(st, ch->nic_qpn);
         crypto_auth_hmacsha256_update(st, ch->monitor_addr, sizeof(ch->monitor_addr));
         crypto_auth_hmacsha256_update(st, ch->nic_addr, sizeof(ch->nic_addr));
+        put_u64(st, ch->monitor_uc_qpn);
+        put_u64(st, ch->nic_uc_qpn);
 }
 
 void bd_auth_monitor_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_LEN],
@@ -126,6 +128,60 @@ void bd_auth_nic_mac(const struct bd_key *key, const uint8_t nic_nonce[BD_NONCE_
                 put_u64(&st, (uint64_t)w->mode << 8 | w->access);
         }
         crypto_auth_hmacsha256_final(&st, mac);
+}
+
+void bd_seal_init(struct bd_seal *s, const struct bd_key *key,
+                  const uint8_t nic_nonce[BD_NONCE_LEN], const uint8_t mon_nonce[BD_NONCE_LEN],
+                  const struct bd_auth_channel *ch, int nic_side)
+{
+        crypto_auth_hmacsha256_state st;
+        memset(s, 0, sizeof(*s));
+        mac_begin(&st, key, "bd-uc-session", nic_nonce, mon_nonce, ch);
+        crypto_auth_hmacsha256_final(&st, s->key);
+        s->out_label = nic_side ? 'N' : 'M';
+        s->in_label = nic_side ? 'M' : 'N';
+}
+
+/* Keyed BLAKE2b, not HMAC-SHA256: it is on every small read's path, both
+ * ways, and costs under half as much (in the lab's emulated CPUs, 7 us
+ * against 20 for a request and its seal checked, 57 against 139 for a
+ * probe's 2.6 KB reply). */
+static void seal_mac(const struct bd_seal *s, uint8_t label, const uint8_t *buf, size_t len,
+                     uint64_t counter, uint8_t mac[BD_MAC_LEN])
+{
+        crypto_generichash_blake2b_state st;
+        uint8_t head[9] = {label};
+        for (int i = 0; i < 8; i++)
+                head[1 + i] = (uint8_t)(counter >> (8 * i));
+        crypto_generichash_blake2b_init(&st, s->key, sizeof(s->key), BD_MAC_LEN);
+        crypto_generichash_blake2b_update(&st, head, sizeof(head));
+        crypto_generichash_blake2b_update(&st, buf, len);
+        crypto_generichash_blake2b_final(&st, mac, BD_MAC_LEN);
+}
+
+size_t bd_seal_close(struct bd_seal *s, uint8_t *buf, size_t len)
+{
+        uint64_t counter = ++s->sent;
+        for (int i = 0; i < 8; i++)
+                buf[len + i] = (uint8_t)(counter >> (8 * i));
+        seal_mac(s, s->out_label, buf, len, counter, buf + len + 8);
+        return len + BD_SEAL_LEN;
+}
+
+size_t bd_seal_open(struct bd_seal *s, const uint8_t *buf, size_t len)
+{
+        if (len <= BD_SEAL_LEN)
+                return 0;
+        size_t body = len - BD_SEAL_LEN;
+        uint64_t counter = 0;
+        for (int i = 0; i < 8; i++)
+                counter |= (uint64_t)buf[body + i] << (8 * i);
+        uint8_t mac[BD_MAC_LEN];
+        seal_mac(s, s->in_label, buf, body, counter, mac);
+        if (!bd_auth_mac_equal(mac, buf + body + 8) || counter <= s->taken)
+                return 0;
+        s->taken = counter;
+        return body;
 }
 
 int bd_auth_mac_equal(const uint8_t a[BD_MAC_LEN], const uint8_t b[BD_MAC_LEN])

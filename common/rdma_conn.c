@@ -24,7 +24,10 @@ struct bd_error *bd_conn_create(struct bd_conn *c, struct rdma_cm_id *id, unsign
                 goto fail;
         }
         fcntl(c->channel->fd, F_SETFL, fcntl(c->channel->fd, F_GETFL) | O_NONBLOCK);
-        int cqe = 2 * BD_QUEUE_DEPTH + (int)extra_wr;
+        /* Every work request both queue pairs can hold: RC's sends (with
+         * the RDMA WRITE a bulk reply chains) and one-sided work, its
+         * receives, UC's sends and receives. */
+        int cqe = 5 * BD_QUEUE_DEPTH + (int)extra_wr;
         c->cq = ibv_create_cq(id->verbs, cqe, NULL, c->channel, 0);
         if (!c->cq) {
                 what = "ibv_create_cq";
@@ -75,8 +78,22 @@ fail:;
         return bd_error_new(BD_ERR_INTERNAL, "%s: %s", what, strerror(saved));
 }
 
+static void uc_destroy(struct bd_conn *c)
+{
+        if (c->uc)
+                ibv_destroy_qp(c->uc);
+        if (c->uc_mr)
+                ibv_dereg_mr(c->uc_mr);
+        free(c->uc_slots);
+        c->uc = NULL;
+        c->uc_mr = NULL;
+        c->uc_slots = NULL;
+        c->uc_send_busy = 0;
+}
+
 void bd_conn_destroy(struct bd_conn *c)
 {
+        uc_destroy(c);
         if (c->id && c->id->qp)
                 rdma_destroy_qp(c->id);
         if (c->slots_mr)
@@ -119,31 +136,26 @@ struct bd_error *bd_conn_post_recv(struct bd_conn *c, uint32_t slot)
         return NULL;
 }
 
-uint32_t bd_conn_next_send_slot(const struct bd_conn *c)
+static uint32_t free_slot(uint32_t busy)
 {
         uint32_t slot = 0;
-        while (slot < BD_QUEUE_DEPTH && (c->send_busy & (1u << slot)))
+        while (slot < BD_QUEUE_DEPTH && (busy & (1u << slot)))
                 slot++;
         return slot;
 }
 
-struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
-                              struct ibv_send_wr *first)
+uint32_t bd_conn_next_send_slot(const struct bd_conn *c)
 {
-        uint32_t slot = bd_conn_next_send_slot(c);
-        if (slot == BD_QUEUE_DEPTH)
-                return bd_error_new(BD_ERR_INTERNAL, "no free send slot");
-        size_t len = bd_wire_encode(msg, send_buf(c, slot), BD_MSG_MAX);
-        if (!len)
-                return bd_error_new(BD_ERR_INTERNAL, "message of type %u does not encode",
-                                    msg->type);
-        struct ibv_sge sge = {
-            .addr = (uintptr_t)send_buf(c, slot),
-            .length = (uint32_t)len,
-            .lkey = c->slots_mr->lkey,
-        };
+        return free_slot(c->send_busy);
+}
+
+/* Post len bytes of buf as one SEND on qp, after first if not NULL. */
+static struct bd_error *post_message(struct ibv_qp *qp, struct ibv_mr *mr, uint64_t wr_id,
+                                     uint8_t *buf, size_t len, struct ibv_send_wr *first)
+{
+        struct ibv_sge sge = {.addr = (uintptr_t)buf, .length = (uint32_t)len, .lkey = mr->lkey};
         struct ibv_send_wr wr = {
-            .wr_id = bd_wr_id(BD_WR_SEND, slot),
+            .wr_id = wr_id,
             .sg_list = &sge,
             .num_sge = 1,
             .opcode = IBV_WR_SEND,
@@ -156,11 +168,142 @@ struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
                 first->next = &wr;
                 head = first;
         }
-        int rc = ibv_post_send(c->id->qp, head, &bad);
-        if (rc)
-                return bd_error_new(BD_ERR_IO, "ibv_post_send: %s", strerror(rc));
-        c->send_busy |= 1u << slot;
+        int rc = ibv_post_send(qp, head, &bad);
+        return rc ? bd_error_new(BD_ERR_IO, "ibv_post_send: %s", strerror(rc)) : NULL;
+}
+
+struct bd_error *bd_conn_send(struct bd_conn *c, const struct bd_msg *msg,
+                              struct ibv_send_wr *first)
+{
+        uint32_t slot = bd_conn_next_send_slot(c);
+        if (slot == BD_QUEUE_DEPTH)
+                return bd_error_new(BD_ERR_INTERNAL, "no free send slot");
+        size_t len = bd_wire_encode(msg, send_buf(c, slot), BD_MSG_MAX);
+        if (!len)
+                return bd_error_new(BD_ERR_INTERNAL, "message of type %u does not encode",
+                                    msg->type);
+        struct bd_error *err = post_message(c->id->qp, c->slots_mr, bd_wr_id(BD_WR_SEND, slot),
+                                            send_buf(c, slot), len, first);
+        if (!err)
+                c->send_busy |= 1u << slot;
+        return err;
+}
+
+#define UC_SLOT (BD_MSG_MAX + BD_SEAL_LEN)
+
+struct bd_error *bd_conn_uc_create(struct bd_conn *c)
+{
+        struct ibv_qp_init_attr qa = {
+            .send_cq = c->cq,
+            .recv_cq = c->cq,
+            .qp_type = IBV_QPT_UC,
+            .cap = {.max_send_wr = BD_QUEUE_DEPTH,
+                    .max_recv_wr = BD_QUEUE_DEPTH,
+                    .max_send_sge = 1,
+                    .max_recv_sge = 1},
+        };
+        const char *what = "ibv_create_qp(UC)";
+        c->uc = ibv_create_qp(c->pd, &qa);
+        if (!c->uc)
+                goto fail;
+        struct ibv_qp_attr a = {.qp_state = IBV_QPS_INIT, .port_num = c->id->port_num};
+        what = "UC queue pair to INIT";
+        if (ibv_modify_qp(c->uc, &a,
+                          IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+                goto fail;
+        size_t bytes = (size_t)2 * BD_QUEUE_DEPTH * UC_SLOT;
+        what = "registering UC message slots";
+        c->uc_slots = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
+        c->uc_mr =
+            c->uc_slots ? ibv_reg_mr(c->pd, c->uc_slots, bytes, IBV_ACCESS_LOCAL_WRITE) : NULL;
+        if (!c->uc_mr)
+                goto fail;
+        for (uint32_t i = 0; i < BD_QUEUE_DEPTH; i++) {
+                struct bd_error *err = bd_conn_uc_post_recv(c, i);
+                if (err) {
+                        uc_destroy(c);
+                        return err;
+                }
+        }
         return NULL;
+fail:;
+        int saved = errno;
+        uc_destroy(c);
+        return bd_error_new(BD_ERR_INTERNAL, "%s: %s", what, strerror(saved));
+}
+
+struct bd_error *bd_conn_uc_connect(struct bd_conn *c, uint32_t peer_qpn)
+{
+        /* librdmacm connects no UC queue pair: this one takes the path the
+         * RC one was given (its address vector and MTU). */
+        struct ibv_qp_attr rc;
+        struct ibv_qp_init_attr init;
+        if (ibv_query_qp(c->id->qp, &rc, IBV_QP_AV | IBV_QP_PATH_MTU, &init))
+                return bd_error_new(BD_ERR_INTERNAL, "querying the RC path: %s", strerror(errno));
+        struct ibv_qp_attr rtr = {.qp_state = IBV_QPS_RTR,
+                                  .path_mtu = rc.path_mtu,
+                                  .dest_qp_num = peer_qpn,
+                                  .ah_attr = rc.ah_attr};
+        if (ibv_modify_qp(c->uc, &rtr,
+                          IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+                              IBV_QP_RQ_PSN))
+                return bd_error_new(BD_ERR_INTERNAL, "UC queue pair to RTR: %s", strerror(errno));
+        struct ibv_qp_attr rts = {.qp_state = IBV_QPS_RTS};
+        if (ibv_modify_qp(c->uc, &rts, IBV_QP_STATE | IBV_QP_SQ_PSN))
+                return bd_error_new(BD_ERR_INTERNAL, "UC queue pair to RTS: %s", strerror(errno));
+        return NULL;
+}
+
+uint8_t *bd_conn_uc_recv_buf(struct bd_conn *c, uint32_t slot)
+{
+        return c->uc_slots + (size_t)slot * UC_SLOT;
+}
+
+struct bd_error *bd_conn_uc_post_recv(struct bd_conn *c, uint32_t slot)
+{
+        struct ibv_sge sge = {(uintptr_t)bd_conn_uc_recv_buf(c, slot), UC_SLOT, c->uc_mr->lkey};
+        struct ibv_recv_wr wr = {.wr_id = bd_wr_id(BD_WR_UC_RECV, slot),
+                                 .sg_list = &sge,
+                                 .num_sge = 1},
+                           *bad;
+        int rc = ibv_post_recv(c->uc, &wr, &bad);
+        return rc ? bd_error_new(BD_ERR_IO, "ibv_post_recv(UC): %s", strerror(rc)) : NULL;
+}
+
+struct bd_error *bd_conn_uc_send(struct bd_conn *c, const struct bd_msg *msg, struct bd_seal *seal)
+{
+        uint32_t slot = free_slot(c->uc_send_busy);
+        if (slot == BD_QUEUE_DEPTH)
+                return bd_error_new(BD_ERR_INTERNAL, "no free UC send slot");
+        uint8_t *buf = c->uc_slots + (size_t)(BD_QUEUE_DEPTH + slot) * UC_SLOT;
+        size_t len = bd_wire_encode(msg, buf, BD_MSG_MAX);
+        if (!len)
+                return bd_error_new(BD_ERR_INTERNAL, "message of type %u does not encode",
+                                    msg->type);
+        len = bd_seal_close(seal, buf, len);
+        struct bd_error *err =
+            post_message(c->uc, c->uc_mr, bd_wr_id(BD_WR_UC_SEND, slot), buf, len, NULL);
+        if (!err)
+                c->uc_send_busy |= 1u << slot;
+        return err;
+}
+
+void bd_conn_uc_send_done(struct bd_conn *c, uint32_t slot)
+{
+        if (slot < BD_QUEUE_DEPTH)
+                c->uc_send_busy &= ~(1u << slot);
+}
+
+int bd_conn_uc_take(struct bd_conn *c, uint32_t slot, uint32_t len, struct bd_seal *seal,
+                    struct bd_msg *msg, const char **why)
+{
+        const uint8_t *buf = bd_conn_uc_recv_buf(c, slot);
+        size_t body = len <= UC_SLOT ? bd_seal_open(seal, buf, len) : 0;
+        if (!body) {
+                *why = "forged, replayed or cut short";
+                return -1;
+        }
+        return bd_wire_decode(buf, body, msg, why);
 }
 
 void bd_conn_send_done(struct bd_conn *c, uint32_t slot)

@@ -112,9 +112,9 @@ static size_t fixed_len(uint16_t type)
 {
         switch (type) {
         case BD_MSG_HELLO:
-                return 4 + BD_NONCE_LEN;
+                return 4 + BD_NONCE_LEN + 4;
         case BD_MSG_AUTH:
-                return BD_NONCE_LEN + BD_MAC_LEN;
+                return BD_NONCE_LEN + BD_MAC_LEN + 4;
         case BD_MSG_WELCOME:
                 return BD_MAC_LEN + 4;
         case BD_MSG_REFUSED:
@@ -212,10 +212,12 @@ size_t bd_wire_encode(const struct bd_msg *msg, uint8_t *buf, size_t cap)
         case BD_MSG_HELLO:
                 put16(p, msg->u.hello.version);
                 memcpy(p + 4, msg->u.hello.nonce, BD_NONCE_LEN);
+                put32(p + 4 + BD_NONCE_LEN, msg->u.hello.uc_qpn);
                 break;
         case BD_MSG_AUTH:
                 memcpy(p, msg->u.auth.nonce, BD_NONCE_LEN);
                 memcpy(p + BD_NONCE_LEN, msg->u.auth.mac, BD_MAC_LEN);
+                put32(p + BD_NONCE_LEN + BD_MAC_LEN, msg->u.auth.uc_qpn);
                 break;
         case BD_MSG_WELCOME:
                 memcpy(p, msg->u.welcome.mac, BD_MAC_LEN);
@@ -279,21 +281,29 @@ int bd_wire_decode(const uint8_t *buf, size_t len, struct bd_msg *msg, const cha
                 *why = "length field disagrees with the received size";
                 return -1;
         }
+        const uint8_t *p = buf + BD_HDR_LEN;
+        /* Another version's HELLO, whatever its length, is told as such
+         * (bd_nic_answer_hello), not as a malformed message. */
+        if (msg->type == BD_MSG_HELLO && plen >= 2 && get16(p) != BD_WIRE_VERSION) {
+                msg->u.hello.version = get16(p);
+                return 0;
+        }
         if (plen < fixed) {
                 *why = "message truncated";
                 return -1;
         }
-        const uint8_t *p = buf + BD_HDR_LEN;
         size_t extra = plen - fixed;
 
         switch (msg->type) {
         case BD_MSG_HELLO:
                 msg->u.hello.version = get16(p);
                 memcpy(msg->u.hello.nonce, p + 4, BD_NONCE_LEN);
+                msg->u.hello.uc_qpn = get32(p + 4 + BD_NONCE_LEN);
                 break;
         case BD_MSG_AUTH:
                 memcpy(msg->u.auth.nonce, p, BD_NONCE_LEN);
                 memcpy(msg->u.auth.mac, p + BD_NONCE_LEN, BD_MAC_LEN);
+                msg->u.auth.uc_qpn = get32(p + BD_NONCE_LEN + BD_MAC_LEN);
                 break;
         case BD_MSG_WELCOME: {
                 struct bd_welcome *w = &msg->u.welcome;

@@ -5,12 +5,22 @@
  * an untrusted peer field by field before any of it is used.
  *
  *   NIC                                   monitor
- *    |--- HELLO (version, nonce_n) ---------->|
- *    |<-- AUTH (nonce_m, mac_m) --------------|   mac_m = HMAC(key, "bd-monitor" nonce_n nonce_m)
- *    |--- WELCOME (mac_n, windows) ---------->|   mac_n = HMAC(key, "bd-nic" nonce_m nonce_n)
- *    |    or REFUSED, then disconnect         |
+ *    |--- HELLO (version, nonce_n, uc_n) ---->|
+ *    |<-- AUTH (nonce_m, mac_m, uc_m) --------|   mac_m = HMAC(key, "bd-monitor" nonce_n nonce_m
+ *    |                                        |                 channel)
+ *    |--- WELCOME (mac_n, windows) ---------->|   mac_n = HMAC(key, "bd-nic" nonce_m nonce_n
+ *    |    or REFUSED, then disconnect         |                 channel windows)
  *    |<-- REQUEST (op, window, offset, ...) --|   mediated reads, and every write
  *    |--- REPLY (status, data | RDMA WRITE) ->|
+ *
+ * uc_n and uc_m are each end's second queue pair, unreliable connected
+ * (UC), or 0 for none; the channel the MACs cover holds them. When both
+ * ends have one, a small mediated read (a READ answered inline, a READV)
+ * may go over UC instead, request and reply sealed (auth.h, bd_seal):
+ * UC sends no acknowledgements, so such a round trip is two packets, as a
+ * one-sided READ is, where RC's SEND and reply are four. UC may lose a
+ * message; the monitor then asks again over RC. Nothing that changes the
+ * target's memory ever goes over UC.
  *
  * A direct window is read one-sided (RDMA READ with its rkey); its memory
  * key grants remote read only, so every write and compare-and-swap, to any
@@ -25,8 +35,9 @@
 #define BD_WIRE_MAGIC 0x31444242u /* "BBD1" */
 /* 2: every message is sent solicited (bdnicd sleeps until one comes); a
  * version-1 monitor, whose requests are not, would find it asleep.
- * 3: BD_OP_PAGEMATCH, which a version-2 NIC would refuse mid-search. */
-#define BD_WIRE_VERSION 3
+ * 3: BD_OP_PAGEMATCH, which a version-2 NIC would refuse mid-search.
+ * 4: HELLO and AUTH name each end's UC queue pair. */
+#define BD_WIRE_VERSION 4
 #define BD_DEFAULT_PORT 7471
 
 #define BD_HDR_LEN         16
@@ -145,11 +156,13 @@ struct bd_window_desc {
 struct bd_hello {
         uint16_t version;
         uint8_t nonce[BD_NONCE_LEN];
+        uint32_t uc_qpn; /* the NIC's UC queue pair; 0: none */
 };
 
 struct bd_auth {
         uint8_t nonce[BD_NONCE_LEN];
         uint8_t mac[BD_MAC_LEN];
+        uint32_t uc_qpn; /* the monitor's UC queue pair; 0: none, or not wanted */
 };
 
 struct bd_welcome {

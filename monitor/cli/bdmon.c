@@ -369,6 +369,11 @@ static const char usage[] =
     "                      of watch: a probe is one short batch, and a spinning\n"
     "                      monitor starves soft-RoCE of the CPU it runs on).\n"
     "      --busy-poll     spin on completions (the default of other commands).\n"
+    "      --rc-only       small reads of a mediated window over the reliable (RC)\n"
+    "                      queue pair too. By default they go, sealed, over an\n"
+    "                      unreliable one (UC) when the NIC has one: two packets\n"
+    "                      a read instead of four, and one the fabric loses is\n"
+    "                      asked again over RC.\n"
     "  -q, --quiet         no progress or notes on standard error.\n"
     "  -h, --help          this text.\n"
     "      --version       the version.\n"
@@ -457,6 +462,7 @@ int main(int argc, char **argv)
                 OPT_DURATION,
                 OPT_HUNG_MS,
                 OPT_BUSY,
+                OPT_RC_ONLY,
                 OPT_RECORD,
                 OPT_APPLY,
                 OPT_PLAN,
@@ -515,6 +521,7 @@ int main(int argc, char **argv)
             {"rescan", no_argument, NULL, OPT_RESCAN},
             {"sleep-poll", no_argument, NULL, OPT_SLEEP},
             {"busy-poll", no_argument, NULL, OPT_BUSY},
+            {"rc-only", no_argument, NULL, OPT_RC_ONLY},
             {"record", required_argument, NULL, OPT_RECORD},
             {"apply", no_argument, NULL, OPT_APPLY},
             {"plan", required_argument, NULL, OPT_PLAN},
@@ -743,6 +750,9 @@ int main(int argc, char **argv)
                 case OPT_BUSY:
                         cli.open.busy_poll = 1;
                         poll_set = 1;
+                        break;
+                case OPT_RC_ONLY:
+                        cli.open.rc_only = 1;
                         break;
                 case 'q':
                         cli.quiet = 1;

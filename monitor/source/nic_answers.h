@@ -16,10 +16,12 @@
 #include "phys.h"
 
 /* The NIC's HELLO: its nonce, and the proof of key over it and over this
- * connection's channel, in *auth, to send. */
+ * connection's channel, in *auth, to send. ch comes with this end's UC
+ * queue pair (0: none) and leaves with the NIC's as the HELLO names it;
+ * a NIC without one gets none named. */
 struct bd_error *bd_nic_answer_hello(const struct bd_msg *hello, const struct bd_key *key,
-                                     const struct bd_auth_channel *ch,
-                                     uint8_t nic_nonce[BD_NONCE_LEN], struct bd_msg *auth);
+                                     struct bd_auth_channel *ch, uint8_t nic_nonce[BD_NONCE_LEN],
+                                     struct bd_msg *auth);
 /* The NIC's answer to *auth: a WELCOME whose proof checks out gives p its
  * window table; a REFUSED, anything else, or a wrong proof is an error. */
 struct bd_error *bd_nic_check_welcome(const struct bd_msg *msg, const struct bd_key *key,
@@ -31,16 +33,31 @@ struct bd_error *bd_nic_check_welcome(const struct bd_msg *msg, const struct bd_
 struct bd_nic_read_op {
         int busy;
         int mediated;
-        int bitmap; /* ZEROMAP, PAGEMATCH: dest gets the reply's bitmap, len bytes */
+        int bitmap;       /* ZEROMAP, PAGEMATCH: dest gets the reply's bitmap, len bytes */
+        int uc;           /* asked over UC: its answer may never come */
+        uint64_t sent_ns; /* UC: when it was asked */
         void *dest;
         size_t len; /* READV: the sum of the segments */
         uint32_t id;
-        unsigned nvec; /* READV: segments, else 0 */
+        uint8_t window;  /* mediated READ, READV: what to ask again */
+        uint64_t offset; /* READ */
+        unsigned nvec;   /* READV: segments, else 0 */
         struct {
                 void *dest;
                 uint32_t len;
+                uint64_t offset;
         } vec[BD_READV_MAX_SEGS];
 };
+
+/* The op of ops[0..nops) waiting for the answer with id, or -1. */
+int bd_nic_read_find(const struct bd_nic_read_op *ops, unsigned nops, uint32_t id);
+
+/* How long a read asked over UC waits for its answer before it is asked
+ * again over RC, from the smoothed round trip of those answered (0: none
+ * yet). */
+uint64_t bd_nic_uc_timeout_ns(uint64_t srtt_ns);
+/* The smoothed round trip after one more of rtt_ns (the first sets it). */
+uint64_t bd_nic_uc_srtt(uint64_t srtt_ns, uint64_t rtt_ns);
 
 /* A REPLY (msg) to one of the mediated reads in ops[0..nops): its bytes go
  * where the read wanted them, from the reply or (a READ past the inline

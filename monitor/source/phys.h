@@ -84,6 +84,7 @@ struct bd_phys {
         uint64_t bytes_read;
         uint64_t bytes_scanned; /* told zero or not by the source, not moved */
         uint64_t round_trips;   /* operations on the source (pipelined together) */
+        uint64_t retries;       /* of them, asked again: a lossy path's answer never came */
         uint64_t batches;       /* times the caller waited for a batch of them */
 };
 

@@ -3,7 +3,13 @@
  * buffer); mediated windows by REQUEST/REPLY, with large replies landing in
  * the same staging buffer by the NIC's RDMA WRITE. Up to STAGE_SLOTS
  * operations are in flight at once. Every compare-and-swap, direct window
- * or not, is a CAS request that the NIC's CPU makes and audits. */
+ * or not, is a CAS request that the NIC's CPU makes and audits.
+ *
+ * A small mediated read goes, sealed, over the UC queue pair when both
+ * ends have one (wire.h): half the packets of RC's. Its answer is inline,
+ * so one that comes late or never can land nowhere but in a UC receive
+ * slot; one not come in bd_nic_uc_timeout_ns() is asked again over RC, and
+ * UC is left alone after UC_MISSES_MAX such in a row. */
 #include "phys_nic.h"
 
 #include <errno.h>
@@ -33,7 +39,13 @@ struct nic_phys {
          * their answers could land in a later batch's buffers, so the
          * connection is used no more. */
         unsigned lost;
+        int uc; /* small reads go over UC */
+        struct bd_seal seal;
+        uint64_t uc_srtt_ns;
+        unsigned uc_misses; /* asked again over RC since UC last answered */
 };
+
+#define UC_MISSES_MAX 8
 
 /* A mediated piece this small travels in a READV with its neighbours. */
 #define VEC_PIECE_MAX 1024
@@ -41,6 +53,34 @@ struct nic_phys {
 static struct bd_error *conn_error(const char *what)
 {
         return bd_error_new(BD_ERR_IO, "%s failed (NIC connection lost?)", what);
+}
+
+static int is_uc(const struct ibv_wc *wc)
+{
+        enum bd_wr_kind kind = bd_wr_kind_of(wc->wr_id);
+        return kind == BD_WR_UC_SEND || kind == BD_WR_UC_RECV;
+}
+
+/* A UC completion that brings no answer to wait for: a send's, a failure
+ * (UC is then left alone), or a receive that is not for one of ops (none:
+ * none is), which is dropped. Returns 0 for any other completion, and for
+ * a UC answer to one of ops, opened into *msg. */
+static int uc_completion(struct nic_phys *n, const struct ibv_wc *wc)
+{
+        if (!is_uc(wc))
+                return 0;
+        uint32_t slot = bd_wr_slot_of(wc->wr_id);
+        if (bd_wr_kind_of(wc->wr_id) == BD_WR_UC_SEND)
+                bd_conn_uc_send_done(&n->c, slot);
+        if (wc->status != IBV_WC_SUCCESS)
+                n->uc = 0;
+        else if (bd_wr_kind_of(wc->wr_id) == BD_WR_UC_RECV) {
+                struct bd_error *err = bd_conn_uc_post_recv(&n->c, slot);
+                if (err)
+                        n->uc = 0;
+                bd_error_destroy(err);
+        }
+        return 1;
 }
 
 /* Wait for the RECV of the next message and decode it into msg. */
@@ -52,13 +92,15 @@ static struct bd_error *recv_msg(struct nic_phys *n, struct bd_msg *msg)
                 if (got <= 0)
                         return bd_error_new(got ? BD_ERR_IO : BD_ERR_UNREACHABLE,
                                             "no answer from the NIC within %d ms", n->timeout_ms);
-                if (wc.status != IBV_WC_SUCCESS)
+                if (wc.status != IBV_WC_SUCCESS && !is_uc(&wc))
                         return bd_error_new(BD_ERR_IO, "connection failed: %s",
                                             ibv_wc_status_str(wc.status));
                 if (bd_wr_kind_of(wc.wr_id) == BD_WR_SEND) {
                         bd_conn_send_done(&n->c, bd_wr_slot_of(wc.wr_id));
                         continue;
                 }
+                if (uc_completion(n, &wc))
+                        continue; /* a late answer to a read asked again over RC */
                 uint32_t slot = bd_wr_slot_of(wc.wr_id);
                 const char *why;
                 if (bd_wire_decode(bd_conn_recv_buf(&n->c, slot), wc.byte_len, msg, &why))
@@ -75,8 +117,10 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
         struct bd_auth_channel ch;
         uint8_t nic_nonce[BD_NONCE_LEN];
         struct bd_error *err = recv_msg(n, &msg);
-        if (err || (err = bd_conn_channel(n->c.id, 0, &ch)) ||
-            (err = bd_nic_answer_hello(&msg, key, &ch, nic_nonce, &auth)) ||
+        if (err || (err = bd_conn_channel(n->c.id, 0, &ch)))
+                return err;
+        ch.monitor_uc_qpn = n->c.uc ? n->c.uc->qp_num : 0;
+        if ((err = bd_nic_answer_hello(&msg, key, &ch, nic_nonce, &auth)) ||
             (err = bd_conn_send(&n->c, &auth, NULL)))
                 return err;
         if ((err = recv_msg(n, &msg))) {
@@ -103,7 +147,17 @@ static struct bd_error *handshake(struct nic_phys *n, const struct bd_key *key)
                 }
                 return err;
         }
-        return bd_nic_check_welcome(&msg, key, nic_nonce, &auth, &ch, &n->base);
+        if ((err = bd_nic_check_welcome(&msg, key, nic_nonce, &auth, &ch, &n->base)))
+                return err;
+        /* Without UC on either end, or if it cannot be connected, every
+         * read goes over RC. */
+        struct bd_error *uc_err =
+            ch.monitor_uc_qpn ? bd_conn_uc_connect(&n->c, ch.nic_uc_qpn) : NULL;
+        n->uc = ch.monitor_uc_qpn && !uc_err;
+        bd_error_destroy(uc_err);
+        if (n->uc)
+                bd_seal_init(&n->seal, key, nic_nonce, auth.u.auth.nonce, &ch, 0);
+        return NULL;
 }
 
 static struct bd_error *cm_step(struct nic_phys *n, int expect, const char *what, const char *where)
@@ -204,6 +258,8 @@ struct bd_error *bd_phys_open_nic(const struct bd_nic_options *opt, struct bd_ph
                 goto fail;
         if ((err = bd_conn_create(&n->c, id, STAGE_SLOTS)))
                 goto fail;
+        if (!opt->rc_only)
+                bd_error_destroy(bd_conn_uc_create(&n->c)); /* none: RC only */
         size_t bytes = (size_t)STAGE_SLOTS * STAGE_SLOT;
         n->stage = aligned_alloc(4096, bytes);
         n->stage_mr = n->stage ? ibv_reg_mr(n->c.pd, n->stage, bytes,
@@ -272,6 +328,37 @@ static struct bd_error *send_request(struct nic_phys *n, uint32_t id, const stru
         return bd_conn_send(&n->c, &msg, NULL);
 }
 
+/* Ask (or ask again) the NIC for the mediated read op in staging slot: a
+ * READ or, with segments, a READV; over UC if may_uc and it can. */
+static struct bd_error *ask(struct nic_phys *n, struct bd_nic_read_op *op, unsigned slot,
+                            int may_uc)
+{
+        uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
+        struct bd_msg msg = {.type = BD_MSG_REQUEST, .id = n->next_id++};
+        if (op->nvec) {
+                for (unsigned i = 0; i < op->nvec; i++)
+                        bd_wire_readv_put(segs, i, op->vec[i].offset, op->vec[i].len);
+                msg.u.request = (struct bd_request){.op = BD_OP_READV,
+                                                    .window = op->window,
+                                                    .length = op->nvec * BD_READV_SEG_LEN,
+                                                    .data = segs};
+        } else {
+                msg.u.request = (struct bd_request){.op = BD_OP_READ,
+                                                    .window = op->window,
+                                                    .length = (uint32_t)op->len,
+                                                    .offset = op->offset,
+                                                    .sink_addr = (uintptr_t)stage_slot(n, slot),
+                                                    .sink_rkey = n->stage_mr->rkey};
+        }
+        op->id = msg.id;
+        op->uc = may_uc && n->uc && (op->nvec || op->len <= BD_INLINE_MAX) &&
+                 n->c.uc_send_busy != ~0u >> (32 - BD_QUEUE_DEPTH);
+        if (!op->uc)
+                return bd_conn_send(&n->c, &msg, NULL);
+        op->sent_ns = bd_now_ns();
+        return bd_conn_uc_send(&n->c, &msg, &n->seal);
+}
+
 /* Start one chunk (at most STAGE_SLOT bytes) in a free staging slot. */
 static struct bd_error *start_chunk(struct nic_phys *n, struct bd_nic_read_op *op, unsigned slot,
                                     const struct bd_window_desc *win, unsigned window,
@@ -295,16 +382,9 @@ static struct bd_error *start_chunk(struct nic_phys *n, struct bd_nic_read_op *o
                 return rc ? bd_error_new(BD_ERR_IO, "posting RDMA READ: %s", strerror(rc)) : NULL;
         }
         op->mediated = 1;
-        op->id = n->next_id++;
-        return send_request(n, op->id,
-                            &(struct bd_request){
-                                .op = BD_OP_READ,
-                                .window = (uint8_t)window,
-                                .length = (uint32_t)len,
-                                .offset = offset,
-                                .sink_addr = (uintptr_t)stage_slot(n, slot),
-                                .sink_rkey = n->stage_mr->rkey,
-                            });
+        op->window = (uint8_t)window;
+        op->offset = offset;
+        return ask(n, op, slot, 1);
 }
 
 /* A ZEROMAP, or with patterns a PAGEMATCH: its reply is a bitmap. */
@@ -351,36 +431,55 @@ static size_t vec_run(const struct bd_phys *p, const struct bd_phys_piece *piece
         return k;
 }
 
-static struct bd_error *start_vec(struct nic_phys *n, struct bd_nic_read_op *op,
+static struct bd_error *start_vec(struct nic_phys *n, struct bd_nic_read_op *op, unsigned slot,
                                   const struct bd_phys_piece *pieces, size_t k)
 {
-        uint8_t segs[BD_READV_MAX_SEGS * BD_READV_SEG_LEN];
         *op = (struct bd_nic_read_op){
-            .busy = 1, .mediated = 1, .id = n->next_id++, .nvec = (unsigned)k};
+            .busy = 1, .mediated = 1, .window = (uint8_t)pieces[0].window, .nvec = (unsigned)k};
         for (size_t i = 0; i < k; i++) {
-                bd_wire_readv_put(segs, (unsigned)i, pieces[i].offset, (uint32_t)pieces[i].len);
                 op->vec[i].dest = pieces[i].buf;
                 op->vec[i].len = (uint32_t)pieces[i].len;
+                op->vec[i].offset = pieces[i].offset;
                 op->len += pieces[i].len;
         }
-        return send_request(n, op->id,
-                            &(struct bd_request){
-                                .op = BD_OP_READV,
-                                .window = (uint8_t)pieces[0].window,
-                                .length = (uint32_t)(k * BD_READV_SEG_LEN),
-                                .data = segs,
-                            });
+        return ask(n, op, slot, 1);
+}
+
+/* An answer over UC to one of ops, unless it is forged or late (its read
+ * asked again over RC): then it is dropped. */
+static struct bd_error *uc_answer(struct nic_phys *n, struct bd_nic_read_op *ops,
+                                  const struct ibv_wc *wc, unsigned *done)
+{
+        struct bd_msg msg;
+        const char *why;
+        if (bd_conn_uc_take(&n->c, bd_wr_slot_of(wc->wr_id), wc->byte_len, &n->seal, &msg, &why))
+                return NULL;
+        int s = bd_nic_read_find(ops, STAGE_SLOTS, msg.id);
+        if (s < 0 || !ops[s].uc)
+                return NULL;
+        n->uc_srtt_ns = bd_nic_uc_srtt(n->uc_srtt_ns, bd_now_ns() - ops[s].sent_ns);
+        n->uc_misses = 0;
+        return bd_nic_read_reply(ops, STAGE_SLOTS, n->stage, STAGE_SLOT, &msg, done);
 }
 
 /* Handle one completion of the read pipeline; *done counts finished slots. */
 static struct bd_error *complete(struct nic_phys *n, struct bd_nic_read_op *ops,
                                  const struct ibv_wc *wc, unsigned *done)
 {
-        if (wc->status != IBV_WC_SUCCESS)
+        if (wc->status != IBV_WC_SUCCESS && !is_uc(wc))
                 return bd_error_new(BD_ERR_IO, "RDMA operation failed: %s (NIC gone?)",
                                     ibv_wc_status_str(wc->status));
         uint32_t slot = bd_wr_slot_of(wc->wr_id);
         switch (bd_wr_kind_of(wc->wr_id)) {
+        case BD_WR_UC_SEND:
+        case BD_WR_UC_RECV: {
+                struct bd_error *err =
+                    bd_wr_kind_of(wc->wr_id) == BD_WR_UC_RECV && wc->status == IBV_WC_SUCCESS
+                        ? uc_answer(n, ops, wc, done)
+                        : NULL;
+                uc_completion(n, wc); /* after the answer: its slot is posted again */
+                return err;
+        }
         case BD_WR_SEND:
                 bd_conn_send_done(&n->c, slot);
                 return NULL;
@@ -424,7 +523,9 @@ static void drain(struct nic_phys *n, unsigned pending)
                 }
                 for (int i = 0; i < got && !n->lost; i++) {
                         uint32_t slot = bd_wr_slot_of(wc[i].wr_id);
-                        if (wc[i].status != IBV_WC_SUCCESS) {
+                        if (uc_completion(n, &wc[i])) {
+                                continue;
+                        } else if (wc[i].status != IBV_WC_SUCCESS) {
                                 n->lost = pending;
                         } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
                                 bd_conn_send_done(&n->c, slot);
@@ -447,7 +548,7 @@ static struct bd_error *fail(struct nic_phys *n, const struct bd_nic_read_op *op
 {
         unsigned pending = 0;
         for (unsigned s = 0; s < STAGE_SLOTS; s++)
-                pending += ops[s].busy;
+                pending += ops[s].busy && !ops[s].uc; /* UC may never answer */
         drain(n, pending);
         return err;
 }
@@ -461,12 +562,49 @@ static struct bd_error *usable(const struct nic_phys *n)
                        : NULL;
 }
 
+/* Ask again over RC each read whose UC answer is overdue; returns when
+ * the next one falls due, or UINT64_MAX. One overdue while every RC send
+ * slot is taken waits for an RC completion (which frees one), as RC's
+ * own do. */
+static uint64_t ask_again(struct nic_phys *n, struct bd_nic_read_op *ops, struct bd_error **err)
+{
+        uint64_t now = bd_now_ns(), tmo = bd_nic_uc_timeout_ns(n->uc_srtt_ns), next = UINT64_MAX;
+        for (unsigned s = 0; s < STAGE_SLOTS && !*err; s++) {
+                if (!ops[s].busy || !ops[s].uc)
+                        continue;
+                if (now - ops[s].sent_ns < tmo) {
+                        uint64_t due = ops[s].sent_ns + tmo;
+                        next = due < next ? due : next;
+                        continue;
+                }
+                if (bd_conn_next_send_slot(&n->c) == BD_QUEUE_DEPTH)
+                        continue;
+                if (++n->uc_misses >= UC_MISSES_MAX)
+                        n->uc = 0;
+                *err = ask(n, &ops[s], s, 0);
+                n->base.round_trips++;
+                n->base.retries++;
+        }
+        return next;
+}
+
 static struct bd_error *wait_some(struct nic_phys *n, struct bd_nic_read_op *ops, unsigned *done)
 {
         struct ibv_wc wc[STAGE_SLOTS];
-        int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
+        struct bd_error *err = NULL;
+        uint64_t due = ask_again(n, ops, &err), now = bd_now_ns();
+        if (err)
+                return err;
+        int ms = n->timeout_ms, uc_wait = 0;
+        if (due != UINT64_MAX && (due <= now || (due - now) / 1000000 < (uint64_t)ms)) {
+                ms = due <= now ? 0 : (int)((due - now + 999999) / 1000000);
+                uc_wait = 1;
+        }
+        int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, ms, n->busy);
         if (got < 0)
                 return conn_error("waiting for completions");
+        if (got == 0 && uc_wait)
+                return NULL; /* the next turn asks again what is overdue */
         if (got == 0)
                 return bd_error_new(BD_ERR_IO, "NIC did not complete a read within %d ms",
                                     n->timeout_ms);
@@ -510,7 +648,7 @@ static struct bd_error *pipeline(struct bd_phys *p, const struct bd_phys_piece *
                                 break;
                         size_t k = pm || off ? 0 : vec_run(p, pc, np - pi, vec_piece_max);
                         if (k >= 2) {
-                                err = start_vec(n, &ops[slot], pc, k);
+                                err = start_vec(n, &ops[slot], slot, pc, k);
                                 pi += k;
                         } else {
                                 size_t max = pm ? BD_ZEROMAP_MAX : STAGE_SLOT;

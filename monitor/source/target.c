@@ -268,6 +268,7 @@ struct bd_error *bd_target_open(const struct bd_target *t, const struct bd_open_
                     .key_path = t->key,
                     .timeout_ms = o->timeout_ms,
                     .busy_poll = o->busy_poll,
+                    .rc_only = o->rc_only,
                 };
                 err = bd_phys_open_nic(&nic, out);
         }

@@ -50,6 +50,7 @@ struct bd_open_options {
         int write_enabled;
         int timeout_ms;
         int busy_poll;
+        int rc_only; /* bd_nic_options */
 };
 struct bd_error *bd_target_open(const struct bd_target *t, const struct bd_open_options *o,
                                 struct bd_phys **out);

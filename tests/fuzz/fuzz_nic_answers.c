@@ -57,7 +57,8 @@ static void check_error(const struct bd_error *err, int auth_too)
 }
 
 static const struct bd_key key = {{1, 2, 3, 4, 5, 6, 7, 8}};
-static const struct bd_auth_channel channel = {.monitor_qpn = 7, .nic_qpn = 9};
+static const struct bd_auth_channel base_channel = {
+    .monitor_qpn = 7, .nic_qpn = 9, .monitor_uc_qpn = 11};
 
 static void handshake(struct fuzz_stream *in, uint8_t flags)
 {
@@ -66,6 +67,7 @@ static void handshake(struct fuzz_stream *in, uint8_t flags)
         if (!m)
                 return;
         uint8_t nic_nonce[BD_NONCE_LEN];
+        struct bd_auth_channel channel = base_channel;
         struct bd_error *err = bd_nic_answer_hello(&hello, &key, &channel, nic_nonce, &auth);
         free(m);
         if (err) {
@@ -75,6 +77,11 @@ static void handshake(struct fuzz_stream *in, uint8_t flags)
                 return;
         }
         CHECK(auth.type == BD_MSG_AUTH);
+        /* The NIC's UC queue pair as its HELLO named it; ours only if it
+         * has one. */
+        CHECK(channel.nic_uc_qpn == hello.u.hello.uc_qpn);
+        CHECK(auth.u.auth.uc_qpn == (hello.u.hello.uc_qpn ? base_channel.monitor_uc_qpn : 0));
+        CHECK(channel.monitor_uc_qpn == auth.u.auth.uc_qpn);
         m = next_message(in, &welcome);
         if (!m)
                 return;

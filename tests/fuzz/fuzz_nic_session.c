@@ -10,6 +10,8 @@
  *   bit 3  ... the writers' key instead
  *   bit 4  ... but over another connection's channel (a relay)
  *   bit 5  granting fails (bdnicd could not register the peer's memory)
+ *   bit 6  both ends have a UC queue pair, and the messages come over UC
+ *   bit 7  ... sealed by this harness as the proved monitor would seal them
  * Windows: 0 "ram", 4 KiB read-write, mediated; 1 "rom", 16 KiB read-only,
  * direct (so READs past the inline limit go in bulk).
  *
@@ -21,7 +23,10 @@
  * every answer is a REPLY to the request's id that encodes, with data in
  * the window or the session's buffer; bulk only from the window, past the
  * inline limit and within BD_READ_MAX; a refusal is a REFUSED; once the
- * session ends, nothing more happens; every end has a one-line reason. */
+ * session ends, nothing more happens; every end has a one-line reason.
+ * Over UC: what the harness did not seal is dropped, always, and changes
+ * nothing; what it sealed is answered only if it is a READ answered inline
+ * or a READV, and never changes memory or ends the session. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,8 @@ enum {
         F_PROVE_WRITER = 8,
         F_RELAYED = 16,
         F_GRANT_FAILS = 32,
+        F_UC = 64,
+        F_SEALED = 128,
 };
 
 #define RAM_LEN      4096u
@@ -102,6 +109,30 @@ static void check_reply(const struct bd_session *s, const struct bd_session_out 
         CHECK(bd_wire_encode(&out->msg, buf, sizeof(buf)));
 }
 
+/* One message over UC, sealed first when seal is given. */
+static void over_uc(struct bd_session *s, const uint8_t *msg, size_t len, struct bd_seal *seal,
+                    struct bd_session_out *out)
+{
+        static uint8_t buf[BD_MSG_MAX + BD_SEAL_LEN];
+        size_t n = len < BD_MSG_MAX ? len : BD_MSG_MAX;
+        memcpy(buf, msg, n);
+        struct bd_msg in;
+        const char *why;
+        int request = !bd_wire_decode(buf, n, &in, &why) && in.type == BD_MSG_REQUEST;
+        uint64_t dropped = s->uc_dropped;
+        if (seal)
+                n = bd_seal_close(seal, buf, n);
+        enum bd_session_step step = bd_session_receive_uc(s, buf, n, out);
+        if (step == BD_STEP_NONE) {
+                CHECK(s->uc_dropped == dropped + 1);
+                return;
+        }
+        CHECK(step == BD_STEP_SEND && seal && request && s->state == BD_SESSION_SERVING);
+        CHECK(in.u.request.op == BD_OP_READV ||
+              (in.u.request.op == BD_OP_READ && in.u.request.length <= BD_INLINE_MAX));
+        check_reply(s, out, in.id, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static struct bd_nic_config cfg;
@@ -139,6 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct bd_auth_channel ch = {.monitor_qpn = 17, .nic_qpn = 18};
         memset(ch.monitor_addr, 0xaa, sizeof(ch.monitor_addr));
         memset(ch.nic_addr, 0xbb, sizeof(ch.nic_addr));
+        if (flags & F_UC)
+                ch.nic_uc_qpn = 19;
         struct bd_msg hello;
         bd_session_hello(&s, &ch, &hello);
         CHECK(hello.type == BD_MSG_HELLO && s.state == BD_SESSION_CHALLENGED);
@@ -150,13 +183,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct bd_session_out out;
         uint8_t mon_nonce[BD_NONCE_LEN];
         memset(mon_nonce, 0x5a, sizeof(mon_nonce));
+        static struct bd_seal seal; /* the proved monitor's */
+        memset(&seal, 0, sizeof(seal));
         if (flags & (F_PROVE_READER | F_PROVE_WRITER)) {
                 const struct bd_key *key =
                     flags & F_PROVE_WRITER && cfg.has_write_key ? &cfg.write_key : &cfg.key;
                 struct bd_auth_channel on = ch;
                 if (flags & F_RELAYED)
                         on.nic_qpn++;
+                on.monitor_uc_qpn = flags & F_UC ? 20 : 0;
                 struct bd_msg auth = {.type = BD_MSG_AUTH};
+                auth.u.auth.uc_qpn = on.monitor_uc_qpn;
                 memcpy(auth.u.auth.nonce, mon_nonce, BD_NONCE_LEN);
                 bd_auth_monitor_mac(key, s.nonce, mon_nonce, &on, auth.u.auth.mac);
                 uint8_t buf[BD_MSG_MAX];
@@ -168,6 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         check_reason(&s);
                 } else {
                         CHECK(step == BD_STEP_GRANT);
+                        CHECK(s.uc == !!(flags & F_UC));
+                        bd_seal_init(&seal, key, s.nonce, mon_nonce, &on, 0);
                         proved = key;
                         writer = cfg.allow_write && (!cfg.has_write_key || key == &cfg.write_key);
                         CHECK(s.writer == writer);
@@ -190,6 +229,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(ram_before, ram_words, RAM_LEN);
                 memcpy(rom_before, rom_words, ROM_LEN);
                 enum bd_session_state was = s.state;
+                if (flags & F_UC) {
+                        over_uc(&s, msg, len, flags & F_SEALED && proved ? &seal : NULL, &out);
+                        CHECK(s.state == was);
+                        CHECK(!memcmp(rom_before, rom_words, ROM_LEN));
+                        CHECK(!memcmp(ram_before, ram_words, RAM_LEN));
+                        free(msg);
+                        continue;
+                }
                 struct bd_msg in;
                 const char *why;
                 int decoded = !bd_wire_decode(msg, len, &in, &why);

@@ -237,6 +237,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         }
         CHECK(size >= BD_HDR_LEN && size <= BD_MSG_MAX);
+        /* Another version's HELLO is its version and nothing else: it
+         * is not re-encoded (this version's layout is another). */
+        if (m.type == BD_MSG_HELLO && m.u.hello.version != BD_WIRE_VERSION) {
+                CHECK(!m.u.hello.uc_qpn && size >= BD_HDR_LEN + 2);
+                return 0;
+        }
         if (m.type == BD_MSG_WELCOME) {
                 CHECK(m.u.welcome.nwindows <= BD_MAX_WINDOWS);
                 for (uint32_t i = 0; i < m.u.welcome.nwindows; i++) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../monitor/source/nic_answers.h"
+
 const char *lab_wc_status_name(enum ibv_wc_status st)
 {
 #define NAME(s) [IBV_WC_##s] = "IBV_WC_" #s
@@ -66,25 +68,20 @@ static struct bd_error *next_msg(struct lab_session *s, int timeout_ms, struct b
 static struct bd_error *authenticate(struct lab_session *s, const struct bd_key *key,
                                      int timeout_ms)
 {
-        struct bd_msg hello, reply, auth = {.type = BD_MSG_AUTH};
+        struct bd_msg hello, reply, auth;
+        struct bd_auth_channel ch; /* a lab peer has no UC queue pair */
+        uint8_t nic_nonce[BD_NONCE_LEN];
         struct bd_error *err = next_msg(s, timeout_ms, &hello);
-        if (err)
+        if (err || (err = bd_conn_channel(s->c.id, 0, &ch)) ||
+            (err = bd_nic_answer_hello(&hello, key, &ch, nic_nonce, &auth)))
                 return err;
-        if (hello.type != BD_MSG_HELLO || hello.u.hello.version != BD_WIRE_VERSION)
-                return bd_error_new(BD_ERR_PROTOCOL, "not a Backdoors NIC of protocol version %d",
-                                    BD_WIRE_VERSION);
-        struct bd_auth_channel ch;
-        if ((err = bd_conn_channel(s->c.id, 0, &ch)))
-                return err;
-        bd_auth_nonce(auth.u.auth.nonce);
-        bd_auth_monitor_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, &ch, auth.u.auth.mac);
         if ((err = bd_conn_send(&s->c, &auth, NULL)) || (err = next_msg(s, timeout_ms, &reply)))
                 return err;
         if (reply.type != BD_MSG_WELCOME)
                 return bd_error_new(BD_ERR_AUTH, "refused by the NIC (message %u): wrong key?",
                                     reply.type);
         uint8_t expect[BD_MAC_LEN];
-        bd_auth_nic_mac(key, hello.u.hello.nonce, auth.u.auth.nonce, &ch, reply.u.welcome.windows,
+        bd_auth_nic_mac(key, nic_nonce, auth.u.auth.nonce, &ch, reply.u.welcome.windows,
                         reply.u.welcome.nwindows, expect);
         if (!bd_auth_mac_equal(expect, reply.u.welcome.mac))
                 return bd_error_new(BD_ERR_AUTH, "the NIC could not prove it holds the key");

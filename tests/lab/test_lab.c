@@ -424,15 +424,21 @@ static void test_direct_read_matches_file(void **state)
 /* Kernel text does not change while it runs: what the NIC copies out of the
  * BAR (small replies inline, large ones by RDMA WRITE) must equal the RAM
  * file the lab host sees. */
-static void test_mediated_read_matches_ram(void **state)
+/* Where host2's kernel text lies in its physical memory. */
+static unsigned long long kernel_text_phys(void)
 {
-        (void)state;
         struct result r = vm("mon", BDMON " --json info host2");
         expect_ok(&r, "bdmon info");
         char tp[32];
         assert_int_equal(json_field(r.out, "kernel_text_phys", tp, sizeof(tp)), 0);
-        unsigned long long text = strtoull(tp, NULL, 16);
         result_free(&r);
+        return strtoull(tp, NULL, 16);
+}
+
+static void test_mediated_read_matches_ram(void **state)
+{
+        (void)state;
+        unsigned long long text = kernel_text_phys();
         const unsigned long sizes[] = {64, 4096, 4097, 1048576};
         for (unsigned i = 0; i < 4; i++) {
                 struct result got =
@@ -445,6 +451,42 @@ static void test_mediated_read_matches_ram(void **state)
                 result_free(&got);
                 result_free(&want);
         }
+}
+
+/* What the read-only NIC counted, at its next disconnect, of the small
+ * reads one bdmon run (FLAGS, then a 64-byte read at phys) asked over UC:
+ * "UC_REQUESTS UC_DROPPED". */
+static void uc_counts(const char *flags, unsigned long long phys, long *asked, long *dropped)
+{
+        long before = vm_number("host2-nic", "grep -c ' disconnect ' /tmp/nic-ro.audit");
+        struct result r =
+            vm("mon", BDMON " %s read --raw host2 0x%llx 64 > /dev/null", flags, phys);
+        expect_ok(&r, "bdmon read");
+        result_free(&r);
+        r = vm("host2-nic",
+               "for i in $(seq 100); do [ $(grep -c ' disconnect ' /tmp/nic-ro.audit) -gt %ld ]"
+               " && break; sleep 0.1; done; grep ' disconnect ' /tmp/nic-ro.audit | sed -n %ldp |"
+               " sed 's/.* uc_requests=\\([0-9]*\\) uc_dropped=\\([0-9]*\\).*/\\1 \\2/'",
+               before, before + 1);
+        expect_ok(&r, "the NIC's audit line");
+        print_message("uc_requests uc_dropped (%s): %s", flags, r.out);
+        assert_int_equal(sscanf(r.out, "%ld %ld", asked, dropped), 2);
+        result_free(&r);
+}
+
+/* A small read of a mediated window goes over UC, sealed, and the NIC
+ * takes every one it is sent; with --rc-only, none goes. */
+static void test_small_reads_over_uc(void **state)
+{
+        (void)state;
+        unsigned long long text = kernel_text_phys();
+        long asked, dropped;
+        uc_counts("", text, &asked, &dropped);
+        assert_true(asked > 0);
+        assert_int_equal(dropped, 0);
+        uc_counts("--rc-only", text, &asked, &dropped);
+        assert_int_equal(asked, 0);
+        assert_int_equal(dropped, 0);
 }
 
 static void test_wrong_key_refused(void **state)
@@ -2437,6 +2479,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_cache_poisoned),
             cmocka_unit_test(test_direct_read_matches_file),
             cmocka_unit_test(test_mediated_read_matches_ram),
+            cmocka_unit_test(test_small_reads_over_uc),
             cmocka_unit_test(test_wrong_key_refused),
             cmocka_unit_test(test_unknown_target),
             cmocka_unit_test(test_read_past_window),

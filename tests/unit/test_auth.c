@@ -201,13 +201,15 @@ static void test_load_garbage_after_long_whitespace(void **state)
 
 /* ---- MACs --------------------------------------------------------------- */
 
-/* A monitor at 10.99.0.4 (queue pair 0x11) and a NIC at 10.99.0.3 (0x22)
- * serving one mediated window. */
+/* A monitor at 10.99.0.4 (queue pair 0x11, UC 0x33) and a NIC at
+ * 10.99.0.3 (0x22, UC 0x44) serving one mediated window. */
 static const struct bd_auth_channel CH = {
     .monitor_qpn = 0x11,
     .nic_qpn = 0x22,
     .monitor_addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 99, 0, 4},
-    .nic_addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 99, 0, 3}};
+    .nic_addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 99, 0, 3},
+    .monitor_uc_qpn = 0x33,
+    .nic_uc_qpn = 0x44};
 static const struct bd_window_desc WIN[1] = {
     {.name = "host2", .base = 0x1000, .length = 0x20000000, .mode = 2, .access = 1}};
 
@@ -247,12 +249,12 @@ static void test_monitor_mac_verifies(void **state)
 }
 
 /* HMAC-SHA256(key, "bd-monitor\0" || nic_nonce || mon_nonce || channel),
- * the channel as u64 LE queue pair numbers (monitor, NIC) then the two
- * 16-byte addresses; the NIC's over "bd-nic\0", the nonces the other way,
- * the channel, then the window count and each window (name length, name,
- * base, length, remote_addr, rkey, mode << 8 | access, as u64 LE): pin the
- * construction with vectors computed independently (Python hmac), so both
- * sides keep agreeing. */
+ * the channel as u64 LE queue pair numbers (monitor, NIC), the two 16-byte
+ * addresses, then the UC queue pair numbers (monitor, NIC); the NIC's over
+ * "bd-nic\0", the nonces the other way, the channel, then the window count
+ * and each window (name length, name, base, length, remote_addr, rkey,
+ * mode << 8 | access, as u64 LE): pin the construction with vectors
+ * computed independently (Python hmac), so both sides keep agreeing. */
 static void test_mac_known_vector(void **state)
 {
         (void)state;
@@ -262,13 +264,13 @@ static void test_mac_known_vector(void **state)
         memset(nn, 0x11, sizeof(nn));
         memset(mn, 0x22, sizeof(mn));
         static const uint8_t want_mon[BD_MAC_LEN] = {
-            0xa1, 0x86, 0x13, 0xa9, 0x9d, 0xf7, 0x5e, 0x39, 0x3b, 0xbe, 0xb2,
-            0x3e, 0xad, 0xad, 0x96, 0xe7, 0xb6, 0x75, 0xba, 0xa5, 0x12, 0xd0,
-            0x73, 0xfc, 0x34, 0x65, 0x21, 0x15, 0x0b, 0x21, 0xdd, 0x00};
+            0x3a, 0x91, 0x85, 0xa3, 0x5f, 0xb7, 0x73, 0xed, 0x28, 0xa4, 0xce,
+            0x25, 0x22, 0x33, 0xf5, 0x50, 0x40, 0xc7, 0x40, 0x30, 0x86, 0x5a,
+            0xd3, 0xd1, 0x2f, 0x57, 0x9a, 0xc8, 0x5f, 0x1f, 0x85, 0xf9};
         static const uint8_t want_nic[BD_MAC_LEN] = {
-            0x40, 0x04, 0x2e, 0xd8, 0xc1, 0x7c, 0x2d, 0x03, 0x4a, 0xfb, 0x52,
-            0xa9, 0x2d, 0x0b, 0x05, 0xf6, 0xc4, 0xf0, 0x8d, 0x38, 0x0b, 0xff,
-            0xf7, 0x9f, 0x5b, 0xdf, 0x05, 0xd0, 0x01, 0xd2, 0x2f, 0xb4};
+            0x71, 0x13, 0xfe, 0xc3, 0xaa, 0x91, 0xc1, 0xc2, 0x7a, 0x7e, 0x92,
+            0x95, 0x24, 0x06, 0x06, 0x5c, 0x8a, 0x64, 0x65, 0x97, 0x4e, 0x32,
+            0x79, 0xe1, 0xe7, 0xf0, 0x66, 0x01, 0x5b, 0x6b, 0xc4, 0x5a};
         bd_auth_monitor_mac(&k, nn, mn, &CH, mac);
         assert_memory_equal(mac, want_mon, BD_MAC_LEN);
         bd_auth_nic_mac(&k, nn, mn, &CH, WIN, 1, mac);
@@ -349,17 +351,19 @@ static void test_mac_binds_connection(void **state)
         setup_fixture(&f);
         uint8_t good[BD_MAC_LEN], mac[BD_MAC_LEN];
         bd_auth_monitor_mac(&f.key, f.nn, f.mn, &CH, good);
-        struct bd_auth_channel relay[4] = {CH, CH, CH, CH};
+        struct bd_auth_channel relay[6] = {CH, CH, CH, CH, CH, CH};
         relay[0].monitor_qpn ^= 1;
         relay[1].nic_qpn ^= 0x100;
         relay[2].monitor_addr[15] = 9; /* the relay's address */
         relay[3].nic_addr[14] = 7;
-        for (int i = 0; i < 4; i++) {
+        relay[4].monitor_uc_qpn ^= 2; /* the relay's UC queue pairs */
+        relay[5].nic_uc_qpn = 0;
+        for (int i = 0; i < 6; i++) {
                 bd_auth_monitor_mac(&f.key, f.nn, f.mn, &relay[i], mac);
                 assert_false(bd_auth_mac_equal(good, mac));
         }
         bd_auth_nic_mac(&f.key, f.nn, f.mn, &CH, WIN, 1, good);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 6; i++) {
                 bd_auth_nic_mac(&f.key, f.nn, f.mn, &relay[i], WIN, 1, mac);
                 assert_false(bd_auth_mac_equal(good, mac));
         }
@@ -396,6 +400,87 @@ static void test_nic_mac_differs_from_monitor_mac(void **state)
         bd_auth_monitor_mac(&f.key, f.nn, f.nn, &CH, mon);
         bd_auth_nic_mac(&f.key, f.nn, f.nn, &CH, WIN, 1, nic);
         assert_false(bd_auth_mac_equal(mon, nic));
+}
+
+/* ---- seals (UC messages) ------------------------------------------------ */
+
+static void seal_pair(struct bd_seal *mon, struct bd_seal *nic)
+{
+        struct bd_key k;
+        assert_bd_ok(bd_key_parse(HEX64, &k));
+        uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
+        memset(nn, 0x11, sizeof(nn));
+        memset(mn, 0x22, sizeof(mn));
+        bd_seal_init(mon, &k, nn, mn, &CH, 0);
+        bd_seal_init(nic, &k, nn, mn, &CH, 1);
+}
+
+/* Session key HMAC-SHA256(key, "bd-uc-session\0" || nic_nonce ||
+ * mon_nonce || channel); a message's MAC BLAKE2b-256 keyed with the
+ * session key over direction ('M' from the monitor, 'N' from the NIC) ||
+ * counter u64 LE || message, behind the message as counter then MAC:
+ * pinned with a vector computed independently (Python hmac, hashlib). */
+static void test_seal_known_vector(void **state)
+{
+        (void)state;
+        struct bd_seal mon, nic;
+        seal_pair(&mon, &nic);
+        uint8_t buf[5 + BD_SEAL_LEN];
+        memcpy(buf, "hello", 5);
+        assert_int_equal(bd_seal_close(&mon, buf, 5), 5 + BD_SEAL_LEN);
+        static const uint8_t counter[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+        static const uint8_t want[BD_MAC_LEN] = {0xcd, 0x18, 0x14, 0xae, 0x03, 0x63, 0x3c, 0xc6,
+                                                 0xdc, 0x01, 0x06, 0x84, 0x15, 0x72, 0x9d, 0xb4,
+                                                 0x38, 0x95, 0xdc, 0x3d, 0x27, 0x51, 0x43, 0x26,
+                                                 0xe2, 0x4e, 0xf4, 0x75, 0xf8, 0x84, 0xde, 0x33};
+        assert_memory_equal(buf + 5, counter, 8);
+        assert_memory_equal(buf + 13, want, BD_MAC_LEN);
+        assert_int_equal(bd_seal_open(&nic, buf, sizeof(buf)), 5);
+}
+
+/* What the NIC takes: each message once, in counter order, from the
+ * monitor only, unchanged; a message lost leaves no hole that matters. */
+static void test_seal_refuses_forged_replayed_reflected(void **state)
+{
+        (void)state;
+        struct bd_seal mon, nic;
+        seal_pair(&mon, &nic);
+        uint8_t a[16 + BD_SEAL_LEN], b[16 + BD_SEAL_LEN], x[16 + BD_SEAL_LEN];
+        memset(a, 'a', 16);
+        memset(b, 'b', 16);
+        size_t na = bd_seal_close(&mon, a, 16), nb = bd_seal_close(&mon, b, 16);
+        /* Every flipped bit, of the message, counter or MAC, is refused. */
+        for (size_t bit = 0; bit < na * 8; bit++) {
+                memcpy(x, a, na);
+                x[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                assert_int_equal(bd_seal_open(&nic, x, na), 0);
+        }
+        assert_int_equal(bd_seal_open(&nic, a, na - 1), 0); /* cut short */
+        assert_int_equal(bd_seal_open(&nic, a, BD_SEAL_LEN), 0);
+        /* b overtakes a (a was lost): taken; a, then b again, are not. */
+        assert_int_equal(bd_seal_open(&nic, b, nb), 16);
+        assert_int_equal(bd_seal_open(&nic, a, na), 0);
+        assert_int_equal(bd_seal_open(&nic, b, nb), 0);
+        /* The monitor's own message, reflected back to it, is refused. */
+        memset(x, 'c', 16);
+        size_t nx = bd_seal_close(&mon, x, 16);
+        struct bd_seal mon2 = mon;
+        assert_int_equal(bd_seal_open(&mon2, x, nx), 0);
+        /* The NIC's answer opens at the monitor. */
+        size_t nr = bd_seal_close(&nic, x, 16);
+        assert_int_equal(bd_seal_open(&mon, x, nr), 16);
+        /* Another session (another nonce) opens nothing of this one. */
+        struct bd_key k;
+        assert_bd_ok(bd_key_parse(HEX64, &k));
+        uint8_t nn[BD_NONCE_LEN], mn[BD_NONCE_LEN];
+        memset(nn, 0x11, sizeof(nn));
+        memset(mn, 0x23, sizeof(mn));
+        struct bd_seal other;
+        bd_seal_init(&other, &k, nn, mn, &CH, 1);
+        memset(b, 'b', 16);
+        nb = bd_seal_close(&mon, b, 16);
+        assert_int_equal(bd_seal_open(&other, b, nb), 0);
+        assert_int_equal(bd_seal_open(&nic, b, nb), 16);
 }
 
 static void test_mac_equal(void **state)
@@ -453,6 +538,8 @@ int main(void)
             cmocka_unit_test(test_mac_fails_swapped_nonces),
             cmocka_unit_test(test_mac_fails_flipped_bit),
             cmocka_unit_test(test_nic_mac_differs_from_monitor_mac),
+            cmocka_unit_test(test_seal_known_vector),
+            cmocka_unit_test(test_seal_refuses_forged_replayed_reflected),
             cmocka_unit_test(test_mac_equal),
             cmocka_unit_test(test_nonces_differ),
         };

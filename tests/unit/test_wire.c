@@ -93,6 +93,7 @@ static struct bd_msg hello_msg(void)
         struct bd_msg m = {.type = BD_MSG_HELLO, .id = 0x01020304};
         m.u.hello.version = BD_WIRE_VERSION;
         fill(m.u.hello.nonce, BD_NONCE_LEN, 0x10);
+        m.u.hello.uc_qpn = 0x00abcdef;
         return m;
 }
 
@@ -101,6 +102,7 @@ static struct bd_msg auth_msg(void)
         struct bd_msg m = {.type = BD_MSG_AUTH, .id = 7};
         fill(m.u.auth.nonce, BD_NONCE_LEN, 0x20);
         fill(m.u.auth.mac, BD_MAC_LEN, 0x30);
+        m.u.auth.uc_qpn = 0x123456;
         return m;
 }
 
@@ -168,9 +170,26 @@ static void test_roundtrip_hello(void **state)
         (void)state;
         struct bd_msg in = hello_msg(), out;
         size_t n = roundtrip(&in, &out);
-        assert_int_equal(n, BD_HDR_LEN + 4 + BD_NONCE_LEN);
+        assert_int_equal(n, BD_HDR_LEN + 4 + BD_NONCE_LEN + 4);
         assert_int_equal(out.u.hello.version, BD_WIRE_VERSION);
         assert_memory_equal(out.u.hello.nonce, in.u.hello.nonce, BD_NONCE_LEN);
+        assert_int_equal(out.u.hello.uc_qpn, in.u.hello.uc_qpn);
+}
+
+/* Another version's HELLO, of whatever length, decodes to its version
+ * alone, so that the monitor can say which versions differ. */
+static void test_hello_of_another_version(void **state)
+{
+        (void)state;
+        struct bd_msg in = hello_msg(), out;
+        size_t n = bd_wire_encode(&in, buf, sizeof(buf));
+        buf[16] = 3; /* version 3's HELLO had no UC queue pair: 4 bytes less */
+        put32le(buf + 12, (uint32_t)(n - BD_HDR_LEN - 4));
+        const char *why = NULL;
+        assert_int_equal(bd_wire_decode(buf, n - 4, &out, &why), 0);
+        assert_int_equal(out.type, BD_MSG_HELLO);
+        assert_int_equal(out.u.hello.version, 3);
+        assert_int_equal(out.u.hello.uc_qpn, 0);
 }
 
 /* The documented layout: little-endian fields at fixed offsets. A change here
@@ -180,13 +199,15 @@ static void test_header_layout(void **state)
         (void)state;
         struct bd_msg in = hello_msg();
         size_t n = bd_wire_encode(&in, buf, sizeof(buf));
-        assert_int_equal(n, 52);
+        assert_int_equal(n, 56);
         static const uint8_t hdr[16] = {'B',  'B',  'D',  '1',  1,  0, 0, 0,
-                                        0x04, 0x03, 0x02, 0x01, 36, 0, 0, 0};
+                                        0x04, 0x03, 0x02, 0x01, 40, 0, 0, 0};
         assert_memory_equal(buf, hdr, 16);
         assert_int_equal(buf[16], BD_WIRE_VERSION);
         assert_int_equal(buf[17], 0);
         assert_memory_equal(buf + 20, in.u.hello.nonce, BD_NONCE_LEN);
+        static const uint8_t uc[4] = {0xef, 0xcd, 0xab, 0};
+        assert_memory_equal(buf + 52, uc, 4);
 }
 
 static void test_roundtrip_auth(void **state)
@@ -194,9 +215,10 @@ static void test_roundtrip_auth(void **state)
         (void)state;
         struct bd_msg in = auth_msg(), out;
         size_t n = roundtrip(&in, &out);
-        assert_int_equal(n, BD_HDR_LEN + BD_NONCE_LEN + BD_MAC_LEN);
+        assert_int_equal(n, BD_HDR_LEN + BD_NONCE_LEN + BD_MAC_LEN + 4);
         assert_memory_equal(out.u.auth.nonce, in.u.auth.nonce, BD_NONCE_LEN);
         assert_memory_equal(out.u.auth.mac, in.u.auth.mac, BD_MAC_LEN);
+        assert_int_equal(out.u.auth.uc_qpn, in.u.auth.uc_qpn);
 }
 
 static void check_welcome(uint32_t nwindows)
@@ -398,8 +420,8 @@ static void test_reject_consistent_but_short(void **state)
         for (int i = 0; i < NSAMPLES; i++) {
                 size_t n = sample(i, buf);
                 uint16_t type = (uint16_t)(buf[4] | buf[5] << 8);
-                size_t fixed = type == BD_MSG_HELLO     ? 4 + BD_NONCE_LEN
-                               : type == BD_MSG_AUTH    ? BD_NONCE_LEN + BD_MAC_LEN
+                size_t fixed = type == BD_MSG_HELLO     ? 4 + BD_NONCE_LEN + 4
+                               : type == BD_MSG_AUTH    ? BD_NONCE_LEN + BD_MAC_LEN + 4
                                : type == BD_MSG_WELCOME ? BD_MAC_LEN + 4
                                : type == BD_MSG_REFUSED ? 4
                                : type == BD_MSG_REQUEST ? BD_REQUEST_FIXED_LEN
@@ -982,6 +1004,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_roundtrip_hello),
+            cmocka_unit_test(test_hello_of_another_version),
             cmocka_unit_test(test_header_layout),
             cmocka_unit_test(test_roundtrip_auth),
             cmocka_unit_test(test_roundtrip_welcome_0),
