@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
+
 static int sodium_ready(void)
 {
         /* sodium_init() is idempotent and thread-safe; < 0 means no entropy. */
@@ -151,8 +153,7 @@ static void seal_mac(const struct bd_seal *s, uint8_t label, const uint8_t *buf,
 {
         crypto_generichash_blake2b_state st;
         uint8_t head[9] = {label};
-        for (int i = 0; i < 8; i++)
-                head[1 + i] = (uint8_t)(counter >> (8 * i));
+        bd_put_le(head + 1, counter, 8);
         crypto_generichash_blake2b_init(&st, s->key, sizeof(s->key), BD_MAC_LEN);
         crypto_generichash_blake2b_update(&st, head, sizeof(head));
         crypto_generichash_blake2b_update(&st, buf, len);
@@ -162,8 +163,7 @@ static void seal_mac(const struct bd_seal *s, uint8_t label, const uint8_t *buf,
 size_t bd_seal_close(struct bd_seal *s, uint8_t *buf, size_t len)
 {
         uint64_t counter = ++s->sent;
-        for (int i = 0; i < 8; i++)
-                buf[len + i] = (uint8_t)(counter >> (8 * i));
+        bd_put_le(buf + len, counter, 8);
         seal_mac(s, s->out_label, buf, len, counter, buf + len + 8);
         return len + BD_SEAL_LEN;
 }
@@ -173,9 +173,7 @@ size_t bd_seal_open(struct bd_seal *s, const uint8_t *buf, size_t len)
         if (len <= BD_SEAL_LEN)
                 return 0;
         size_t body = len - BD_SEAL_LEN;
-        uint64_t counter = 0;
-        for (int i = 0; i < 8; i++)
-                counter |= (uint64_t)buf[body + i] << (8 * i);
+        uint64_t counter = bd_le64(buf + body);
         uint8_t mac[BD_MAC_LEN];
         seal_mac(s, s->in_label, buf, body, counter, mac);
         if (!bd_auth_mac_equal(mac, buf + body + 8) || counter <= s->taken)

@@ -120,20 +120,20 @@ static uint8_t *send_buf(struct bd_conn *c, uint32_t slot)
         return c->slots + (size_t)(BD_QUEUE_DEPTH + slot) * BD_MSG_MAX;
 }
 
+/* Post len bytes of buf as one receive on qp. */
+static struct bd_error *post_receive(struct ibv_qp *qp, struct ibv_mr *mr, uint64_t wr_id,
+                                     uint8_t *buf, uint32_t len)
+{
+        struct ibv_sge sge = {.addr = (uintptr_t)buf, .length = len, .lkey = mr->lkey};
+        struct ibv_recv_wr wr = {.wr_id = wr_id, .sg_list = &sge, .num_sge = 1}, *bad;
+        int rc = ibv_post_recv(qp, &wr, &bad);
+        return rc ? bd_error_new(BD_ERR_IO, "ibv_post_recv: %s", strerror(rc)) : NULL;
+}
+
 struct bd_error *bd_conn_post_recv(struct bd_conn *c, uint32_t slot)
 {
-        struct ibv_sge sge = {
-            .addr = (uintptr_t)bd_conn_recv_buf(c, slot),
-            .length = BD_MSG_MAX,
-            .lkey = c->slots_mr->lkey,
-        };
-        struct ibv_recv_wr wr = {
-            .wr_id = bd_wr_id(BD_WR_RECV, slot), .sg_list = &sge, .num_sge = 1};
-        struct ibv_recv_wr *bad;
-        int rc = ibv_post_recv(c->id->qp, &wr, &bad);
-        if (rc)
-                return bd_error_new(BD_ERR_IO, "ibv_post_recv: %s", strerror(rc));
-        return NULL;
+        return post_receive(c->id->qp, c->slots_mr, bd_wr_id(BD_WR_RECV, slot),
+                            bd_conn_recv_buf(c, slot), BD_MSG_MAX);
 }
 
 static uint32_t free_slot(uint32_t busy)
@@ -261,13 +261,8 @@ uint8_t *bd_conn_uc_recv_buf(struct bd_conn *c, uint32_t slot)
 
 struct bd_error *bd_conn_uc_post_recv(struct bd_conn *c, uint32_t slot)
 {
-        struct ibv_sge sge = {(uintptr_t)bd_conn_uc_recv_buf(c, slot), UC_SLOT, c->uc_mr->lkey};
-        struct ibv_recv_wr wr = {.wr_id = bd_wr_id(BD_WR_UC_RECV, slot),
-                                 .sg_list = &sge,
-                                 .num_sge = 1},
-                           *bad;
-        int rc = ibv_post_recv(c->uc, &wr, &bad);
-        return rc ? bd_error_new(BD_ERR_IO, "ibv_post_recv(UC): %s", strerror(rc)) : NULL;
+        return post_receive(c->uc, c->uc_mr, bd_wr_id(BD_WR_UC_RECV, slot),
+                            bd_conn_uc_recv_buf(c, slot), UC_SLOT);
 }
 
 struct bd_error *bd_conn_uc_send(struct bd_conn *c, const struct bd_msg *msg, struct bd_seal *seal)
