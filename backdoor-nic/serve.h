@@ -40,8 +40,11 @@ struct bd_nic_config {
 };
 
 #define BD_SPIN_AUTO (-1)
-/* BD_SPIN_AUTO's longest window: requests further apart are no burst. */
-#define BD_SPIN_AUTO_MAX_NS 1000000ull
+/* BD_SPIN_AUTO's longest window: requests further apart are no burst. A
+ * monitor's dependent reads come a round trip and its own work apart:
+ * microseconds on a real fabric, 0.7-2 ms in the lab's emulation; watch's
+ * probes, 10 ms apart by default, are no burst. */
+#define BD_SPIN_AUTO_MAX_NS 4000000ull
 
 /* How long to poll after activity before sleeping, given the gap between
  * the last two requests (UINT64_MAX: one request so far). A sleeping NIC
