@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,8 +609,15 @@ struct bd_error *bd_nic_run(struct bd_nic *nic, volatile int *stop)
                 int handled = 0;
                 for (struct nic_conn *nc = nic->conns; nc; nc = nc->next, polls++)
                         handled += poll_conn(nc);
-                if (++polls < POLLS_PER_CHECK && (handled || awake))
+                /* An empty poll yields: the kernel work that moves this
+                 * NIC's messages (rxe's, in the lab) may wait for this CPU.
+                 * Without it, a polling bdnicd's RC reads took 2.8-3.3 ms
+                 * in the lab, against 1.1-1.2 with it and 2.0-2.4 asleep. */
+                if (++polls < POLLS_PER_CHECK && (handled || awake)) {
+                        if (!handled)
+                                sched_yield();
                         continue;
+                }
                 polls = 0;
                 handled += on_cm_event(nic);
                 uint64_t until = check_deadlines(nic, 500000000ull);
