@@ -342,8 +342,11 @@ struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, 
                 return read_batch(k, &iov, 1);
         struct bd_kernel_iov whole = {page_of(vaddr), m->page[m->npages], PAGE};
         /* A page that does not read whole (its end unmapped, say) leaves
-         * the field to be read alone, where its own error is met. */
+         * the field to be read alone, where its own error is met; a failed
+         * transport is no such page. */
         struct bd_error *err = read_batch(k, &whole, 1);
+        if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
+                return err;
         if (err) {
                 bd_error_destroy(err);
                 return read_batch(k, &iov, 1);

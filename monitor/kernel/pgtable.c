@@ -67,9 +67,11 @@ static struct bd_error *read_entry(struct bd_phys *p, struct bd_pgtable_cache *c
         c->misses++;
         struct bd_error *err = bd_phys_read(p, table, c->slot[victim].entries, 4096);
         if (err) {
+                c->slot[victim].used = 0; /* its entries are half overwritten */
+                if (err == &bd_error_nomem || bd_err_transport(err->code))
+                        return err;
                 /* A table page only partly inside a window: the one entry
                  * may still be readable, and its error is the precise one. */
-                c->slot[victim].used = 0;
                 bd_error_destroy(err);
                 return bd_phys_read(p, table + index * 8, entry, 8);
         }

@@ -39,7 +39,8 @@ struct nic_phys {
          * their answers could land in a later batch's buffers, so the
          * connection is used no more. */
         unsigned lost;
-        int uc; /* small reads go over UC */
+        char lost_why[128]; /* what failed that batch */
+        int uc;             /* small reads go over UC */
         struct bd_seal seal;
         uint64_t uc_srtt_ns;
         unsigned uc_misses; /* asked again over RC since UC last answered */
@@ -511,22 +512,24 @@ static struct bd_error *complete(struct nic_phys *n, struct bd_nic_read_op *ops,
 /* After a failed batch, what is still in flight must not complete into a
  * later one: wait (one timeout) for each of the pending answers and drop
  * it. A connection that does not give them all back, or whose queue pair
- * failed, is marked lost. */
-static void drain(struct nic_phys *n, unsigned pending)
+ * failed, is marked lost; why names what failed the batch, which the
+ * caller may have taken for a hole in memory and gone on from. */
+static void drain(struct nic_phys *n, unsigned pending, const char *why)
 {
-        while (pending && !n->lost) {
+        unsigned lost = 0;
+        while (pending && !lost) {
                 struct ibv_wc wc[STAGE_SLOTS];
                 int got = bd_conn_wait(&n->c, wc, STAGE_SLOTS, n->timeout_ms, n->busy);
                 if (got <= 0) {
-                        n->lost = pending;
-                        return;
+                        lost = pending;
+                        break;
                 }
-                for (int i = 0; i < got && !n->lost; i++) {
+                for (int i = 0; i < got && !lost; i++) {
                         uint32_t slot = bd_wr_slot_of(wc[i].wr_id);
                         if (uc_completion(n, &wc[i])) {
                                 continue;
                         } else if (wc[i].status != IBV_WC_SUCCESS) {
-                                n->lost = pending;
+                                lost = pending;
                         } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_SEND) {
                                 bd_conn_send_done(&n->c, slot);
                         } else if (bd_wr_kind_of(wc[i].wr_id) == BD_WR_RDMA) {
@@ -534,11 +537,15 @@ static void drain(struct nic_phys *n, unsigned pending)
                         } else {
                                 struct bd_error *err = bd_conn_post_recv(&n->c, slot);
                                 if (err)
-                                        n->lost = pending;
+                                        lost = pending;
                                 bd_error_destroy(err);
                                 pending--;
                         }
                 }
+        }
+        if (lost && !n->lost) {
+                n->lost = lost;
+                snprintf(n->lost_why, sizeof(n->lost_why), "%s", why);
         }
 }
 
@@ -549,16 +556,17 @@ static struct bd_error *fail(struct nic_phys *n, const struct bd_nic_read_op *op
         unsigned pending = 0;
         for (unsigned s = 0; s < STAGE_SLOTS; s++)
                 pending += ops[s].busy && !ops[s].uc; /* UC may never answer */
-        drain(n, pending);
+        drain(n, pending, err->message);
         return err;
 }
 
 static struct bd_error *usable(const struct nic_phys *n)
 {
         return n->lost ? bd_error_new(BD_ERR_IO,
-                                      "the NIC never answered %u operations of a failed batch; "
-                                      "this connection is no longer used (connect again)",
-                                      n->lost)
+                                      "the NIC never answered %u operations of a batch that "
+                                      "failed (%s); this connection is no longer used "
+                                      "(connect again)",
+                                      n->lost, n->lost_why)
                        : NULL;
 }
 
@@ -769,13 +777,13 @@ static struct bd_error *nic_cas(struct bd_phys *p, struct bd_phys_cas_piece *pc,
                 struct bd_error *rerr = recv_msg(nic, &reply);
                 if (rerr) {
                         bd_error_destroy(err);
-                        drain(nic, (unsigned)waiting);
+                        drain(nic, (unsigned)waiting, rerr->message);
                         return rerr;
                 }
                 struct bd_error *perr = bd_nic_cas_reply(p, pc, inflight, &waiting, &reply, &err);
                 if (perr) {
                         bd_error_destroy(err);
-                        drain(nic, (unsigned)waiting);
+                        drain(nic, (unsigned)waiting, perr->message);
                         return perr;
                 }
                 p->round_trips++;
