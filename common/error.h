@@ -44,6 +44,13 @@ static inline int bd_err_transport(enum bd_err code)
 /* Out of memory must be reportable without allocating. */
 extern struct bd_error bd_error_nomem;
 
+/* An error that a read elsewhere would meet as well (no memory, or no way
+ * to the target): never taken for a hole in the memory read and skipped. */
+static inline int bd_err_fatal(const struct bd_error *err)
+{
+        return err && (err == &bd_error_nomem || bd_err_transport(err->code));
+}
+
 struct bd_error *bd_error_new(enum bd_err code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 struct bd_error *bd_error_vnew(enum bd_err code, const char *fmt, va_list ap);

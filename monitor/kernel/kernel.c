@@ -345,7 +345,7 @@ struct bd_error *bd_kernel_read(struct bd_kernel *k, uint64_t vaddr, void *buf, 
          * the field to be read alone, where its own error is met; a failed
          * transport is no such page. */
         struct bd_error *err = read_batch(k, &whole, 1);
-        if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
+        if (bd_err_fatal(err))
                 return err;
         if (err) {
                 bd_error_destroy(err);

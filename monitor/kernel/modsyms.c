@@ -152,8 +152,8 @@ static struct bd_error *read_strtab(struct bd_kernel *k, uint64_t strtab, uint64
                                     size_t *len)
 {
         struct bd_error *err = bd_kernel_read(k, strtab, buf, *len);
-        if (err && !bd_err_transport(err->code) && err->has_address &&
-            err->address > strtab + last && err->address < strtab + *len) {
+        if (err && !bd_err_fatal(err) && err->has_address && err->address > strtab + last &&
+            err->address < strtab + *len) {
                 *len = (size_t)(err->address - strtab);
                 bd_error_destroy(err);
                 err = bd_kernel_read(k, strtab, buf, *len);
@@ -305,7 +305,7 @@ struct bd_error *bd_modsyms_add(struct bd_modsyms *ms, struct bd_kernel *k,
                                 const struct bd_modsyms_layout *lay, uint64_t mod)
 {
         struct bd_error *err = add_module(ms, k, lay, mod);
-        if (!err || err == &bd_error_nomem || bd_err_transport(err->code))
+        if (!err || bd_err_fatal(err))
                 return err;
         if (!ms->skipped++)
                 snprintf(ms->why, sizeof(ms->why), "module at 0x%llx: %s", (unsigned long long)mod,

@@ -68,7 +68,7 @@ static struct bd_error *read_entry(struct bd_phys *p, struct bd_pgtable_cache *c
         struct bd_error *err = bd_phys_read(p, table, c->slot[victim].entries, 4096);
         if (err) {
                 c->slot[victim].used = 0; /* its entries are half overwritten */
-                if (err == &bd_error_nomem || bd_err_transport(err->code))
+                if (bd_err_fatal(err))
                         return err;
                 /* A table page only partly inside a window: the one entry
                  * may still be readable, and its error is the precise one. */
@@ -227,7 +227,7 @@ struct bd_error *bd_pgtable_prefetch(struct bd_phys *p, struct bd_pgtable_cache 
                 if (m && (err = bd_phys_read_batch(p, iov, m))) {
                         /* A table outside the windows: the lookups say
                          * which, precisely. */
-                        if (!bd_err_transport(err->code)) {
+                        if (!bd_err_fatal(err)) {
                                 bd_error_destroy(err);
                                 err = NULL;
                         }

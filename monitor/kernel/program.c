@@ -161,7 +161,7 @@ static struct bd_error *at_home(struct bd_program *prog, const struct bd_kallsym
                          pointers[mine] + 11, (unsigned long long)prog->vi.phys,
                          pointers[!mine] + 11, (unsigned long long)other);
         free(twin);
-        if (err && !bd_err_transport(err->code)) {
+        if (err && !bd_err_fatal(err)) {
                 bd_error_destroy(err);
                 err = NULL;
         }
@@ -383,7 +383,7 @@ static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, 
                 live = 0;
         else if (!err && need_live)
                 err = running(s, prog, &live);
-        if (err && bd_err_transport(err->code)) {
+        if (bd_err_fatal(err)) {
                 bd_program_close(prog);
                 return err;
         }

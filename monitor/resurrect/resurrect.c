@@ -547,7 +547,7 @@ static struct bd_error *write_core(struct res *r, size_t i)
         if (err)
                 return err;
         err = ip >= 2 ? bd_user_pages_peek(r->pages, ip - 2, insn, 2) : NULL;
-        if (err && bd_err_transport(err->code))
+        if (bd_err_fatal(err))
                 return err;
         bd_error_destroy(err);
         struct bd_resurrect_thread *rt = &r->st->threads[i];

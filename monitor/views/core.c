@@ -82,7 +82,7 @@ static struct bd_error *process_notes(struct core *c, const struct bd_user_mm *u
                                                                        : sizeof(ps.psargs) - 1;
                 struct bd_error *e = bd_user_read(prog, um, args[0], ps.psargs, len);
                 if (e) {
-                        if (bd_err_transport(e->code))
+                        if (bd_err_fatal(e))
                                 return e;
                         bd_error_destroy(e);
                         memset(ps.psargs, 0, sizeof(ps.psargs));

@@ -876,7 +876,7 @@ struct bd_error *bd_net_read(struct bd_program *prog, unsigned protos, struct bd
                         e = bd_net_owners(prog, n, ts);
                 bd_tasks_free(ts);
                 /* Sockets without owners are still worth showing. */
-                if (e && (e == &bd_error_nomem || bd_err_transport(e->code)))
+                if (bd_err_fatal(e))
                         err = e;
                 else
                         n->owners_why = e;

@@ -158,7 +158,7 @@ static struct bd_error *flush_pages(struct bd_user_pages *w)
                         at += w->run[i].len;
                 }
         struct bd_error *err = niov ? bd_phys_read_batch(p, w->iov, niov) : NULL;
-        if (err && bd_err_transport(err->code))
+        if (bd_err_fatal(err))
                 return err;
         /* A batch that failed for one piece outside the windows: read each
          * piece alone, and call what does not read unreadable. */
@@ -168,7 +168,7 @@ static struct bd_error *flush_pages(struct bd_user_pages *w)
                 struct bd_error *one =
                     bd_phys_read(p, w->iov[k].addr, w->iov[k].buf, w->iov[k].len);
                 k++;
-                if (one && bd_err_transport(one->code)) {
+                if (bd_err_fatal(one)) {
                         bd_error_destroy(err);
                         return one;
                 }

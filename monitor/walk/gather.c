@@ -88,7 +88,7 @@ static struct bd_error *read_each(struct bd_kernel *k, const struct bd_kernel_io
                 memset(ok, 1, nobj);
                 return NULL;
         }
-        if (err == &bd_error_nomem || bd_err_transport(err->code))
+        if (bd_err_fatal(err))
                 return err;
         bd_error_destroy(err);
         for (size_t i = 0, at = 0; i < nobj; i++) {
@@ -96,7 +96,7 @@ static struct bd_error *read_each(struct bd_kernel *k, const struct bd_kernel_io
                 err = bd_kernel_read_batch(k, iov + at, n);
                 at += n;
                 ok[i] = !err;
-                if (err && (err == &bd_error_nomem || bd_err_transport(err->code)))
+                if (bd_err_fatal(err))
                         return err;
                 bd_error_destroy(err);
         }
