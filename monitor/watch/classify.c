@@ -40,7 +40,7 @@ struct bd_classify_config bd_classify_config_default(void)
             .hung_task_ns = 1000000000,
             .exhausted_pct = 95,
             .recovered_pct = 90,
-            .oom_window_ns = 1000000000,
+            .oom_window_ns = 500000000,
             .mem_low_pct = 8,
             .mem_ok_pct = 12,
             .nic_errors = 3,
