@@ -410,10 +410,17 @@ static void judge_cpus(struct bd_classifier *c, const struct bd_probe_sample *s)
         }
 }
 
+/* Whether an OOM kill seen within the window still stands for the
+ * memory verdict at t_ns (the alarm and its evidence agree on it). */
+static int oom_recent(const struct bd_classifier *c, uint64_t t_ns)
+{
+        return c->have_oom && since(c->t_oom, t_ns) <= c->cfg.oom_window_ns;
+}
+
 static void judge_resources(struct bd_classifier *c, const struct bd_probe_sample *s)
 {
         unsigned hi = c->cfg.exhausted_pct, lo = c->cfg.recovered_pct;
-        int oom_recent = c->have_oom && since(c->t_oom, s->t_ns) <= c->cfg.oom_window_ns;
+        int oom_now = oom_recent(c, s->t_ns);
         int64_t pid_space = s->pid_max > RESERVED_PIDS ? s->pid_max - RESERVED_PIDS : 0;
         int over[BD_CLASSIFY_RESOURCES], under[BD_CLASSIFY_RESOURCES];
 
@@ -425,8 +432,8 @@ static void judge_resources(struct bd_classifier *c, const struct bd_probe_sampl
         int64_t avail = avail_permille(s);
         int free_short = s->free_pages >= 0 && s->min_free_pages > 0 &&
                          !at_least_pct(s->free_pages, s->min_free_pages, 100 + (100 - lo));
-        over[RES_MEMORY] = oom_recent || (avail >= 0 && avail < (int64_t)c->cfg.mem_low_pct * 10);
-        under[RES_MEMORY] = !oom_recent && !free_short &&
+        over[RES_MEMORY] = oom_now || (avail >= 0 && avail < (int64_t)c->cfg.mem_low_pct * 10);
+        under[RES_MEMORY] = !oom_now && !free_short &&
                             (avail == AVAIL_UNKNOWN || avail >= (int64_t)c->cfg.mem_ok_pct * 10);
         over[RES_THREADS] = at_least_pct(s->nr_threads, s->max_threads, hi);
         under[RES_THREADS] = !at_least_pct(s->nr_threads, s->max_threads, lo);
@@ -696,7 +703,7 @@ static void describe_memory(const struct bd_classifier *c, uint64_t t_ns, unsign
         const struct bd_probe_sample *s = &c->base;
         unsigned long long oom_ms = since(c->t_oom, t_ns) / 1000000;
         int64_t avail = avail_permille(s);
-        if (c->have_oom && since(c->t_oom, t_ns) <= c->cfg.oom_window_ns) {
+        if (oom_recent(c, t_ns)) {
                 snprintf(buf, len,
                          "OOM kill %llu ms ago (%llu in all); free pages %lld, min watermarks %lld",
                          oom_ms, (unsigned long long)s->oom_kills, (long long)s->free_pages,
