@@ -260,7 +260,7 @@ static void switched(struct bd_classify_cpu *t, uint64_t t_ns, uint64_t n)
 {
         t->t_switch = t_ns;
         t->n_switch = n;
-        t->waiting = t->lock = t->taint_soft = 0;
+        t->waiting = t->lock = t->taint_soft = t->rt = 0;
 }
 
 /* Update every tracker from the last accepted sample to s. */
@@ -369,6 +369,15 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                 t->tick_alone = tick && same && !switches && !paired;
                 if (!returned && !left && (!same || (switches && !stopper && !t->pair_alone)))
                         switched(t, s->t_ns, c->tnow);
+                /* A task's prio is read one probe late: a sample that
+                 * caught a new one (the stopper's visit) says nothing. */
+                if (idle || (q->curr_pid && !q->curr_rt)) {
+                        t->rt = 0;
+                } else if (q->curr_rt && !t->rt) {
+                        t->rt = 1;
+                        t->t_rt = s->t_ns;
+                        t->n_rt = c->tnow;
+                }
                 if (!idle && q->nr_running >= 2) {
                         if (!t->waiting) {
                                 t->t_wait = s->t_ns;
@@ -379,6 +388,16 @@ static void track(struct bd_classifier *c, const struct bd_probe_sample *s)
                         t->waiting = 0;
                 }
         }
+}
+
+/* Whether nothing takes a cpu from a real-time task that will not give it
+ * up: RT throttling off (runtime -1, or as long as the period). Unread
+ * (both 0) says no. */
+static int rt_unthrottled(const struct bd_probe_sample *s)
+{
+        return s->rt_period_us &&
+               (s->rt_runtime_us == -1 ||
+                (s->rt_runtime_us > 0 && (uint32_t)s->rt_runtime_us >= s->rt_period_us));
 }
 
 /* Per-cpu lockups, latched in c->cpu[].lock until the cpu switches. */
@@ -398,10 +417,21 @@ static void judge_cpus(struct bd_classifier *c, const struct bd_probe_sample *s)
                 int hard = since(quiet, now) >= c->cfg.hard_lockup_ns &&
                            c->tnow - n_quiet >= c->cfg.hard_lockup_ns && t->t_others > quiet;
                 /* Waiting starts after the last switch (track() resets it). */
-                int soft =
-                    t->taint_soft || t->lock == BD_STATE_SOFT_LOCKUP ||
-                    (t->waiting && ticking && since(t->t_wait, now) >= c->cfg.soft_lockup_ns &&
-                     c->tnow - t->n_wait >= c->cfg.soft_lockup_ns);
+                int waited = t->waiting && ticking &&
+                             since(t->t_wait, now) >= c->cfg.soft_lockup_ns &&
+                             c->tnow - t->n_wait >= c->cfg.soft_lockup_ns;
+                /* A real-time task that holds a ticking cpu with throttling
+                 * off starves whoever is bound there the moment they wake:
+                 * the tick queues the cpu's own work (timers' kworkers,
+                 * ksoftirqd), which may run nowhere else. One that gives
+                 * the cpu up, or a nohz_full cpu left tickless to its
+                 * poller, starves nobody. */
+                int held = t->rt && ticking && rt_unthrottled(s) &&
+                           since(t->t_rt, now) >= c->cfg.soft_lockup_ns &&
+                           c->tnow - t->n_rt >= c->cfg.soft_lockup_ns;
+                int soft = t->taint_soft || t->lock == BD_STATE_SOFT_LOCKUP || waited || held;
+                if (t->lock != BD_STATE_SOFT_LOCKUP)
+                        t->held_rt = held && !waited && !t->taint_soft;
                 /* A hard lockup lasts until the cpu switches: what looks
                  * like a tick later is another cpu touching its rq. */
                 if (t->lock == BD_STATE_HARD_LOCKUP)
@@ -545,9 +575,10 @@ static void evaluate(struct bd_classifier *c, const struct bd_probe_sample *s, i
                         const struct bd_probe_cpu *q = &s->cpu[i];
                         if (t->lock != want)
                                 continue;
-                        uint64_t from = want == BD_STATE_HARD_LOCKUP
-                                            ? max64(t->t_tick, t->t_switch)
-                                            : (t->waiting ? t->t_wait : t->t_switch);
+                        uint64_t from = want == BD_STATE_HARD_LOCKUP ? max64(t->t_tick, t->t_switch)
+                                        : t->held_rt                 ? t->t_rt
+                                        : t->waiting                 ? t->t_wait
+                                                                     : t->t_switch;
                         /* Judged a sample later, a task gone away still
                          * names the lockup (classify_cpu.away). */
                         verdict(v, want, (int)i, t->away ? t->away_pid : q->curr_pid,
@@ -771,6 +802,13 @@ static void describe(const struct bd_classifier *c, const struct bd_classify_ver
                                  "kernel set TAINT_SOFTLOCKUP; cpu %d, touched at %llu s, runs "
                                  "pid %d (%.16s) without switching",
                                  v->cpu, (unsigned long long)q->touch_ts, (int)v->pid, v->what);
+                else if (c->cpu[v->cpu].held_rt)
+                        snprintf(
+                            buf, len,
+                            "cpu %d runs real-time pid %d (%.16s) with ticks but no context "
+                            "switch for %llu ms, RT throttling off: nothing else can run there (%u "
+                            "runnable)",
+                            v->cpu, (int)v->pid, v->what, ms, q->nr_running);
                 else
                         snprintf(buf, len,
                                  "cpu %d runs pid %d (%.16s) with ticks but no context switch for "

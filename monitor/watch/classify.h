@@ -17,7 +17,13 @@
  *   hard-lockup  a cpu running a task whose rq clock gets no ticks and which
  *                does not switch for 200 ms while jiffies or other cpus move.
  *   soft-lockup  a cpu with ticks (rq clock moving) and nr_running >= 2 that
- *                does not switch for 200 ms, or TAINT_SOFTLOCKUP newly set.
+ *                does not switch for 200 ms, or TAINT_SOFTLOCKUP newly set;
+ *                or a cpu with ticks whose real-time task (prio < 100)
+ *                does not switch for 200 ms while RT throttling is off.
+ *                That task starves the kernel threads bound to the cpu as
+ *                soon as they wake, where a real-time task that gives its
+ *                cpu up, or a nohz_full cpu left tickless to a poller,
+ *                starves nobody and is no fault.
  *   frozen       nothing moves (jiffies, every rq clock and nr_switches) for
  *                150 ms while a cpu runs a task. If every cpu idles (NOHZ
  *                stops everything then), for 150 ms and past the moment an
@@ -116,6 +122,8 @@ struct bd_classify_cpu {
         int waiting;        /* nr_running >= 2 since t_wait, without a switch */
         int lock;           /* BD_STATE_HARD_LOCKUP, _SOFT_LOCKUP or 0 */
         int taint_soft;     /* the kernel's softlockup verdict points here */
+        int held_rt;        /* the soft lockup is a real-time task's hold, nobody waiting yet */
+        int rt;             /* its task has been seen real-time since t_rt, without a switch */
         int tick_alone;     /* the last sample saw a watchdog tick but no switch */
         int pair_alone;     /* the last sample saw two switches back to the same task but no tick */
         int away;           /* the last sample saw another task after one switch */
@@ -129,11 +137,12 @@ struct bd_classify_cpu {
         uint64_t t_others; /* last sample where jiffies or another cpu moved */
         uint64_t t_pair;   /* the sample of pair_alone */
         uint64_t t_away;   /* the sample of away */
+        uint64_t t_rt;     /* the first sample that saw its task real-time */
         /* The idle_since this cpu sleeps from, and the first sample that
          * saw it asleep (monitor time, no earlier than it fell asleep). */
         uint64_t idle_since, t_asleep;
-        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair, t_away. */
-        uint64_t n_switch, n_tick, n_wait, n_pair, n_away;
+        /* Target time (bd_classifier.tnow) at t_switch, t_tick, t_wait, t_pair, t_away, t_rt. */
+        uint64_t n_switch, n_tick, n_wait, n_pair, n_away, n_rt;
 };
 
 /* A verdict (internal). */

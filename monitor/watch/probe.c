@@ -12,6 +12,7 @@
 
 #define PANIC_CPU_INVALID (-1)
 #define BDA_PHYS          0x400u
+#define MAX_RT_PRIO       100 /* prio 0..99: real-time; fair tasks 100..139 */
 
 /* A planned range's place in a merged read. */
 struct copy_out {
@@ -54,8 +55,8 @@ struct bd_probe {
         uint64_t file_lru[2]; /* NR_ACTIVE_FILE, NR_INACTIVE_FILE */
         int64_t nr_files;
         int32_t panic_cpu, oops, system_state, nr_threads, max_threads, pid_max;
-        int32_t min_free_kbytes;
-        uint32_t idr_next;
+        int32_t min_free_kbytes, rt_runtime;
+        uint32_t idr_next, rt_period;
         int have_online, have_free, have_file_lru;
 
         struct bd_gather rq;
@@ -66,10 +67,11 @@ struct bd_probe {
         uint64_t *idle_since, *wake_at;                     /* per cpu */
         int have_oom;
 
-        /* pid and comm of each cpu's current task, read one probe late. */
+        /* pid, comm and prio of each cpu's current task, read one probe
+         * late. */
         struct bd_gather task;
         uint8_t *task_copy;
-        int64_t off_pid, off_comm;
+        int64_t off_pid, off_comm, off_prio;
         uint64_t *curr_read; /* the task each cpu's copy is of, 0: none */
 
         struct bd_hung hung; /* the slow scan's memory */
@@ -277,13 +279,13 @@ static void plan_file_lru(struct bd_probe *pr, const struct bd_layout *l)
 
 static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
 {
-        static const enum bd_layout_id ids[] = {BDL_TASK_PID, BDL_TASK_COMM};
-        int64_t offs[2], sizes[2];
-        struct bd_error *err = bd_layout_need(l, ids, 2, offs);
-        if (!err) {
-                sizes[0] = 4, sizes[1] = 16;
-                err = bd_gather_plan(&pr->task, offs, sizes, 2, 64);
-        }
+        static const enum bd_layout_id ids[] = {BDL_TASK_PID, BDL_TASK_COMM, BDL_TASK_PRIO};
+        int64_t offs[3], sizes[3] = {4, 16, 4};
+        struct bd_error *err = bd_layout_need(l, ids, 3, offs);
+        if (!err && l->e[BDL_TASK_PRIO].size != 4)
+                err = bd_error_new(BD_ERR_NOT_FOUND, "task_struct.prio of unexpected size");
+        if (!err)
+                err = bd_gather_plan(&pr->task, offs, sizes, 3, 64);
         if (!err && !(pr->task_copy = calloc(pr->info.ncpus, pr->task.copy_size)))
                 err = &bd_error_nomem;
         if (err) {
@@ -292,7 +294,7 @@ static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
                 bd_error_destroy(err);
                 return;
         }
-        pr->off_pid = offs[0], pr->off_comm = offs[1];
+        pr->off_pid = offs[0], pr->off_comm = offs[1], pr->off_prio = offs[2];
 }
 
 static struct bd_error *plan_note(struct bd_probe *pr)
@@ -345,7 +347,7 @@ static struct bd_error *merge_static(struct bd_probe *pr)
 {
         size_t n = pr->n_static;
         struct bd_phys_iov *sorted = malloc(n * sizeof(*sorted));
-        pr->merged_cap = n + 2 * (size_t)pr->info.ncpus + 1;
+        pr->merged_cap = n + (size_t)pr->task.n * pr->info.ncpus + 1;
         pr->merged = malloc(pr->merged_cap * sizeof(*pr->merged));
         pr->copies = malloc(n * sizeof(*pr->copies));
         pr->scratch = malloc(n * MERGE_MAX);
@@ -422,6 +424,13 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
         plan_global(pr, "max_threads", 0, &pr->max_threads, 4);
         plan_global(pr, "pid_max", 0, &pr->pid_max, 4);
         plan_global(pr, "min_free_kbytes", 0, &pr->min_free_kbytes, 4);
+        /* Both or neither: a runtime alone cannot say it fills the period. */
+        size_t before_rt = pr->n;
+        if (plan_global(pr, "sysctl_sched_rt_runtime", 0, &pr->rt_runtime, 4) ||
+            plan_global(pr, "sysctl_sched_rt_period", 0, &pr->rt_period, 4)) {
+                pr->n = before_rt;
+                pr->rt_runtime = 0, pr->rt_period = 0;
+        }
         int64_t a, b;
         if (bd_layout_has(l, BDL_PID_NS_IDR, &a) && bd_layout_has(l, BDL_IDR_NEXT, &b))
                 plan_global(pr, "init_pid_ns", a + b, &pr->idr_next, 4);
@@ -555,6 +564,8 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
         s->file_pages = pr->have_file_lru ? (int64_t)(pr->file_lru[0] + pr->file_lru[1]) : -1;
         s->total_pages = (int64_t)pr->totalram;
         s->min_free_pages = pr->min_free_kbytes > 0 ? pr->min_free_kbytes / 4 : 0;
+        s->rt_runtime_us = pr->rt_runtime;
+        s->rt_period_us = pr->rt_period;
         s->ncpus = pr->info.ncpus;
         for (unsigned c = 0; c < pr->info.ncpus; c++) {
                 struct bd_probe_cpu *q = &s->cpu[c];
@@ -582,6 +593,8 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
                         const void *comm = bd_gather_field(&pr->task, t, pr->off_comm, 16);
                         if (comm)
                                 memcpy(q->curr_comm, comm, 16);
+                        int32_t prio = (int32_t)bd_gather_value(&pr->task, t, pr->off_prio, 4);
+                        q->curr_rt = prio >= 0 && prio < MAX_RT_PRIO;
                 }
         }
 }

@@ -22,6 +22,10 @@ struct bd_probe_cpu {
         uint64_t idle;  /* rq->idle task pointer: curr == idle means the cpu idles */
         int32_t curr_pid;   /* curr's pid */
         char curr_comm[16]; /* curr's comm, not NUL-terminated if 16 long */
+        /* 1 when curr's prio is a real-time one (below 100: SCHED_FIFO or
+         * SCHED_RR, or boosted to one), which no fair task preempts; 0 for
+         * any other, or when not read. */
+        int curr_rt;
         /* rq->nr_running (0: not read). Added because a cpu running one task
          * alone legitimately never switches: only a task waiting behind it
          * (the softlockup watchdog's stopper comes every ~4 s) makes a
@@ -68,6 +72,12 @@ struct bd_probe_sample {
         int64_t file_pages, total_pages;
         uint64_t oom_kills;         /* vm event OOM_KILL, summed over cpus */
         int64_t nr_uninterruptible; /* rq->nr_uninterruptible summed: tasks in D (-1 unknown) */
+        /* sysctl_sched_rt_runtime and sysctl_sched_rt_period, in us (both
+         * 0: not read). A runtime of -1, or one as long as the period,
+         * turns RT throttling off: then nothing takes a cpu from a
+         * real-time task that will not give it up. */
+        int32_t rt_runtime_us;
+        uint32_t rt_period_us;
         unsigned ncpus; /* entries of cpu[] filled (nr_cpu_ids, at most BD_PROBE_MAX_CPUS) */
         struct bd_probe_cpu cpu[BD_PROBE_MAX_CPUS];
         /* Filled by a slower scan (every ~500 ms), else hung_pid 0: the task in D state longest

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -23,13 +24,14 @@
 #define STOPPER(cpu)    TASK(900 + (cpu))
 
 enum behaviour {
-        B_IDLE,    /* NOHZ idle: wakes now and then */
-        B_BUSY,    /* runs several tasks, switching */
-        B_HOG,     /* one task alone: ticks, no switch but the watchdog's */
-        B_HARD,    /* interrupts off: no tick, no switch */
-        B_SOFT,    /* ticks, a task waiting, no switch */
-        B_RT,      /* a SCHED_FIFO hog: ticks, a task waiting, only the stopper switches */
-        B_OFFLINE, /* hot-unplugged */
+        B_IDLE,     /* NOHZ idle: wakes now and then */
+        B_BUSY,     /* runs several tasks, switching */
+        B_HOG,      /* one task alone: ticks, no switch but the watchdog's */
+        B_HARD,     /* interrupts off: no tick, no switch */
+        B_SOFT,     /* ticks, a task waiting, no switch */
+        B_RT,       /* a SCHED_FIFO hog: ticks, a task waiting, only the stopper switches */
+        B_RT_ALONE, /* the same with nobody waiting (yet) */
+        B_OFFLINE,  /* hot-unplugged */
 };
 
 struct sim {
@@ -90,6 +92,7 @@ static void behave(struct sim *m, int cpu, enum behaviour b)
         else if (p->curr == p->idle)
                 set_curr(m, cpu, TASK(cpu * 10));
         p->nr_running = b == B_SOFT || b == B_RT ? 2 : b == B_IDLE ? 0 : 1;
+        p->curr_rt = b == B_RT || b == B_RT_ALONE;
 }
 
 static void sim_init_at(struct sim *m, uint64_t jiffies0, uint64_t clock0)
@@ -172,11 +175,13 @@ static void tick(struct sim *m)
                 case B_HOG:
                 case B_SOFT:
                 case B_RT:
+                case B_RT_ALONE:
                         p->clock = m->clock0 + m->tgt;
                         ticked = 1;
                         if (watchdog) {
                                 /* The stopper gets the cpu unless it is locked. */
-                                int stopper = m->b[i] == B_HOG || m->b[i] == B_RT;
+                                int stopper =
+                                    m->b[i] == B_HOG || m->b[i] == B_RT || m->b[i] == B_RT_ALONE;
                                 if (stopper && m->split == SPLIT_SWITCHES)
                                         m->owed_ticks[i]++;
                                 else
@@ -198,7 +203,7 @@ static void tick(struct sim *m)
                         break;
                 }
                 int interrupted = m->b[i] == B_BUSY || m->b[i] == B_HOG || m->b[i] == B_SOFT ||
-                                  m->b[i] == B_RT ||
+                                  m->b[i] == B_RT || m->b[i] == B_RT_ALONE ||
                                   (m->b[i] == B_IDLE && p->clock == m->clock0 + m->tgt);
                 if (m->irqs && interrupted)
                         p->timer_irqs++;
@@ -623,6 +628,20 @@ static void test_rt_spinner(void **state)
         assert_int_equal(m.last.state, BD_STATE_HEALTHY);
 }
 
+/* A healthy machine whose cpu 1 works a while, then spins as b, with an
+ * RT runtime of runtime_us a second (-1: throttling off), read as split
+ * says. */
+static void spin_after_work(struct sim *m, int split, enum behaviour b, int32_t runtime_us)
+{
+        healthy(m);
+        m->split = split;
+        m->s.rt_runtime_us = runtime_us;
+        m->s.rt_period_us = 1000000;
+        behave(m, 1, B_BUSY);
+        run(m, 200);
+        behave(m, 1, b);
+}
+
 /* The same when a probe reads the watchdog's tick and the stopper's two
  * switches on either side of them, in either order, or catches the
  * stopper on the cpu (a batch read over the fabric takes milliseconds;
@@ -633,11 +652,7 @@ static void test_rt_spinner_read_apart(void **state)
         (void)state;
         for (int split = SPLIT_TICK; split <= SPLIT_MIDDLE; split++) {
                 struct sim m;
-                healthy(&m);
-                m.split = split;
-                behave(&m, 1, B_BUSY);
-                run(&m, 200);
-                behave(&m, 1, B_RT);
+                spin_after_work(&m, split, B_RT, 950000);
                 until_event(&m, 600);
                 assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
                 assert_int_equal(run(&m, 9000), 0);
@@ -657,6 +672,73 @@ static void test_rt_spinner_read_apart(void **state)
                 assert_int_equal(probe(&m), 1);
                 assert_int_equal(m.last.state, BD_STATE_HEALTHY);
         }
+}
+
+/* A real-time task alone on its cpu, RT throttling off: nobody waits yet,
+ * but the cpu's bound kernel threads cannot run there once they wake (issue
+ * 12's rtspin), so the hold is a soft lockup, counted from the first probe
+ * that saw the task real-time and held through the stopper's visits, read
+ * together or apart. A real-time task that gives its cpu up starves nobody,
+ * nor does one that RT throttling will stop; and a probe that read no
+ * sysctl knows of no hold. */
+static void test_rt_hold(void **state)
+{
+        (void)state;
+        for (int split = SPLIT_NONE; split <= SPLIT_MIDDLE; split++) {
+                struct sim m;
+                spin_after_work(&m, split, B_RT_ALONE, -1);
+                uint64_t took = until_event(&m, 600);
+                assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+                assert_int_equal(m.last.cpu, 1);
+                assert_true(took >= 200 * MS);
+                assert_true(took <= 240 * MS);
+                assert_non_null(strstr(m.last.evidence, "real-time"));
+                assert_non_null(strstr(m.last.evidence, "RT throttling off"));
+                /* Counted from the first probe that saw it real-time. */
+                const char *held = strstr(m.last.evidence, "switch for ");
+                assert_non_null(held);
+                assert_true(atoi(held + strlen("switch for ")) >= 200);
+                assert_int_equal(run(&m, 9000), 0);
+                behave(&m, 1, B_BUSY);
+                until_event(&m, 100);
+                assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        }
+
+        struct sim m;
+        healthy(&m);
+        m.s.rt_runtime_us = -1;
+        m.s.rt_period_us = 1000000;
+        /* 50 ms on, 50 ms asleep, for 10 s. */
+        for (int i = 0; i < 100; i++) {
+                behave(&m, 1, B_RT_ALONE);
+                assert_int_equal(run(&m, 50), 0);
+                behave(&m, 1, B_IDLE);
+                assert_int_equal(run(&m, 50), 0);
+        }
+        /* A fair task that held the cpu alone for a second turns
+         * real-time: its hold counts from then. */
+        behave(&m, 1, B_HOG);
+        assert_int_equal(run(&m, 1000), 0);
+        m.s.cpu[1].curr_rt = 1;
+        m.b[1] = B_RT_ALONE;
+        uint64_t took = until_event(&m, 600);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
+        assert_true(took >= 200 * MS);
+        behave(&m, 1, B_IDLE);
+        until_event(&m, 100);
+        assert_int_equal(m.last.state, BD_STATE_HEALTHY);
+        /* Throttled (the default 950 ms of each second), or unread. */
+        m.s.rt_runtime_us = 950000;
+        behave(&m, 1, B_RT_ALONE);
+        assert_int_equal(run(&m, 10000), 0);
+        m.s.rt_runtime_us = 0;
+        m.s.rt_period_us = 0;
+        assert_int_equal(run(&m, 3000), 0);
+        /* A runtime as long as the period is no throttling either. */
+        m.s.rt_runtime_us = 1000000;
+        m.s.rt_period_us = 1000000;
+        until_event(&m, 300);
+        assert_int_equal(m.last.state, BD_STATE_SOFT_LOCKUP);
 }
 
 /* An OOM kill is memory exhaustion whatever the free count shows by the
@@ -1335,6 +1417,7 @@ int main(void)
             cmocka_unit_test(test_oom_with_memory_back),
             cmocka_unit_test(test_rt_spinner),
             cmocka_unit_test(test_rt_spinner_read_apart),
+            cmocka_unit_test(test_rt_hold),
             cmocka_unit_test(test_soft_lockup),
             cmocka_unit_test(test_hung_task),
             cmocka_unit_test(test_exhausted),
