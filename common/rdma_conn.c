@@ -266,6 +266,11 @@ struct bd_error *bd_conn_uc_post_recv(struct bd_conn *c, uint32_t slot)
                             bd_conn_uc_recv_buf(c, slot), UC_SLOT);
 }
 
+int bd_conn_uc_can_send(const struct bd_conn *c)
+{
+        return free_slot(c->uc_send_busy) < BD_QUEUE_DEPTH;
+}
+
 struct bd_error *bd_conn_uc_send(struct bd_conn *c, const struct bd_msg *msg, struct bd_seal *seal)
 {
         uint32_t slot = free_slot(c->uc_send_busy);

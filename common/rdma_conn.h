@@ -86,6 +86,8 @@ struct bd_error *bd_conn_uc_post_recv(struct bd_conn *c, uint32_t slot);
 /* Encode msg, seal it and post it on the UC queue pair, signaled and
  * solicited; the slot stays busy until its completion. */
 struct bd_error *bd_conn_uc_send(struct bd_conn *c, const struct bd_msg *msg, struct bd_seal *seal);
+/* Whether bd_conn_uc_send() has a free slot now. */
+int bd_conn_uc_can_send(const struct bd_conn *c);
 void bd_conn_uc_send_done(struct bd_conn *c, uint32_t slot);
 /* Open and decode the sealed message of len bytes in UC receive slot: 0,
  * or -1 with a static reason in *why (forged, replayed, malformed). */

@@ -352,8 +352,8 @@ static struct bd_error *ask(struct nic_phys *n, struct bd_nic_read_op *op, unsig
                                                     .sink_rkey = n->stage_mr->rkey};
         }
         op->id = msg.id;
-        op->uc = may_uc && n->uc && (op->nvec || op->len <= BD_INLINE_MAX) &&
-                 n->c.uc_send_busy != ~0u >> (32 - BD_QUEUE_DEPTH);
+        op->uc =
+            may_uc && n->uc && (op->nvec || op->len <= BD_INLINE_MAX) && bd_conn_uc_can_send(&n->c);
         if (!op->uc)
                 return bd_conn_send(&n->c, &msg, NULL);
         op->sent_ns = bd_now_ns();
