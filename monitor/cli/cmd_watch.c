@@ -253,9 +253,13 @@ static int on_first(void *arg, struct bd_watcher *w, int changed)
                 fprintf(stderr, "bdmon: %s: %s; still watching\n", w->target.name, w->note);
         } else if (w->probe && !cli->quiet) {
                 const struct bd_probe_info *in = bd_probe_info(w->probe);
-                fprintf(stderr, "bdmon: %s: %s, %u cpus: %u reads (%u bytes) a probe%s%s\n",
+                char tickless[48] = "";
+                if (in->nohz_full)
+                        snprintf(tickless, sizeof(tickless), "; nohz_full cpus %#llx not judged",
+                                 (unsigned long long)in->nohz_full);
+                fprintf(stderr, "bdmon: %s: %s, %u cpus: %u reads (%u bytes) a probe%s%s%s\n",
                         w->target.name, w->prog->release, in->ncpus, in->ranges, in->bytes,
-                        in->missing[0] ? "; this kernel lacks " : "", in->missing);
+                        tickless, in->missing[0] ? "; this kernel lacks " : "", in->missing);
         }
         return changed ? on_event(v, w) : 0;
 }

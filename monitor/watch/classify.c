@@ -145,7 +145,7 @@ static int taint_plausible(const struct bd_classifier *c, uint64_t mask)
 
 static int judged(const struct bd_classifier *c, const struct bd_probe_sample *s, unsigned i)
 {
-        return s->cpu[i].present && !(i < 64 && (c->cfg.ignore_cpus >> i & 1));
+        return s->cpu[i].present && !(i < 64 && ((c->cfg.ignore_cpus | c->tickless) >> i & 1));
 }
 
 static unsigned anomalies(const struct bd_probe_sample *a, const struct bd_probe_sample *s)
@@ -880,6 +880,11 @@ static int report(struct bd_classifier *c, const struct bd_probe_sample *s,
         describe(c, v, s->t_ns, ev->evidence, sizeof(ev->evidence));
         *r = *v;
         return 1;
+}
+
+void bd_classifier_tickless(struct bd_classifier *c, uint64_t cpus)
+{
+        c->tickless = cpus;
 }
 
 void bd_classifier_new_kernel(struct bd_classifier *c, uint64_t t_ns, uint64_t phys)

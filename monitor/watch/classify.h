@@ -190,6 +190,7 @@ struct bd_classifier {
         int last_error;
         uint64_t error_since;
         struct bd_classify_cpu cpu[BD_PROBE_MAX_CPUS];
+        uint64_t tickless; /* the kernel's nohz_full cpus: not judged either */
 };
 
 struct bd_classify_config bd_classify_config_default(void);
@@ -205,6 +206,9 @@ int bd_classifier_feed(struct bd_classifier *c, const struct bd_probe_sample *s,
  * if that kernel already runs, and nothing of the old kernel's samples is
  * held against them. */
 void bd_classifier_new_kernel(struct bd_classifier *c, uint64_t t_ns, uint64_t phys);
+/* The probed kernel's nohz_full cpus (0-63), not judged besides
+ * cfg.ignore_cpus until told again: its probe says which when opened. */
+void bd_classifier_tickless(struct bd_classifier *c, uint64_t cpus);
 const char *bd_state_name(enum bd_state state);
 
 #endif

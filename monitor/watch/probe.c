@@ -389,6 +389,32 @@ static struct bd_error *merge_static(struct bd_probe *pr)
         return NULL;
 }
 
+/* The nohz_full cpus, read once: the mask is set at boot. Whether there
+ * are any is tick_nohz_full_running; the mask is a cpumask_var_t, a
+ * pointer to the bits when cpumasks live off the stack (Debian's MAXSMP)
+ * and the bits themselves otherwise. Memory the boot allocator gave lies
+ * in the direct map, and the first word of a mask that does could only
+ * be a bitmap with nearly every cpu from 39 up set. Unreadable: none. */
+static void read_nohz_full(struct bd_probe *pr)
+{
+        struct bd_kernel *k = pr->prog->k;
+        uint64_t at, word;
+        uint8_t running = 0;
+        struct bd_error *err = bd_program_symbol(pr->prog, "tick_nohz_full_running", &at);
+        if (!err)
+                err = bd_kernel_read(k, at, &running, 1);
+        if (!err && running && !(err = bd_program_symbol(pr->prog, "tick_nohz_full_mask", &at)) &&
+            !(err = bd_kernel_read_u64(k, at, &word)) && k->direct_size &&
+            word - k->direct_base < k->direct_size)
+                err = bd_kernel_read_u64(k, word, &word);
+        int failed = err != NULL;
+        bd_error_destroy(err);
+        if (failed || !running)
+                return;
+        unsigned n = pr->info.ncpus;
+        pr->info.nohz_full = n < 64 ? word & ((1ull << n) - 1) : word;
+}
+
 struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
 {
         const struct bd_layout *l;
@@ -448,6 +474,7 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
                 return bd_error_wrap(err, "probe: VMCOREINFO");
         }
         plan_task_names(pr, l);
+        read_nohz_full(pr);
         pr->n_static = pr->n;
         if ((err = merge_static(pr))) {
                 bd_probe_close(pr);

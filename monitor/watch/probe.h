@@ -21,6 +21,10 @@ struct bd_probe_info {
         unsigned bytes;    /* bytes per probe */
         char missing[256]; /* optional signals this kernel lacks, "" if none */
         int32_t system_running;
+        /* The cpus (0-63) booted nohz_full: running one task, they stop
+         * their tick and never switch, which is their purpose, not a
+         * lockup. */
+        uint64_t nohz_full;
 };
 
 /* Plan the probe for prog's kernel (needs kallsyms and a layout). Fails

@@ -234,6 +234,7 @@ static int open_kernel(struct bd_watcher *w, uint64_t now, int *changed)
          * "rebooted" again. */
         if (w->opt.prog.gone)
                 bd_classifier_new_kernel(&w->cls, now, w->prog->vi.phys);
+        bd_classifier_tickless(&w->cls, bd_probe_info(w->probe)->nohz_full);
         w->opt.prog.gone = NULL;
         w->opt.prog.rescan = 0;
         w->note[0] = '\0';

@@ -1248,6 +1248,47 @@ static void test_agent_checkpoint_pinned(void **state)
         nic_signal("pin", "TERM");
 }
 
+/* A nohz_full cpu running one busy task stops its tick and never switches:
+ * what it was booted for, not a lockup (the 4-level boot gives host2
+ * nohz_full=1). The watch reads the kernel's nohz_full mask, says it
+ * leaves cpu 1 unjudged and raises nothing, where it would read a hard
+ * lockup. The tick must really have stopped, or this proves nothing:
+ * HZ=250 would give 1,250 local timer interrupts in the 5 s. */
+static void test_watch_nohz_full(void **state)
+{
+        (void)state;
+        struct result r = host("cd '%s' && rm -f build/lab/run/nohz.out build/lab/run/nohz.err &&"
+                               " { timeout 60 build/bin/bdmon --no-capture -s file:%s watch"
+                               " --duration 12 > build/lab/run/nohz.out 2> build/lab/run/nohz.err"
+                               " & echo $!; }",
+                               lab_root, shm_ram);
+        expect_ok(&r, "bdmon watch of host2's RAM file");
+        long watch = atol(r.out);
+        result_free(&r);
+        assert_true(watch > 1);
+        ok(host("for i in $(seq 100); do grep -q healthy '%s/build/lab/run/nohz.out' && exit 0;"
+                " sleep 0.1; done; exit 1",
+                lab_root),
+           "the watch says healthy first");
+        r = vm("host2", "a=$(awk '/LOC:/ { print $3 }' /proc/interrupts);"
+                        " stress-ng --cpu 1 --taskset 1 --timeout 5 > /dev/null 2>&1;"
+                        " b=$(awk '/LOC:/ { print $3 }' /proc/interrupts); echo $((b - a))");
+        expect_ok(&r, "one busy task on host2's cpu 1 for 5 s");
+        long ticks = atol(r.out);
+        result_free(&r);
+        print_message("cpu 1 took %ld local timer interrupts in 5 s of one busy task\n", ticks);
+        assert_true(ticks >= 0 && ticks < 250);
+        r = host("while kill -0 %ld 2>/dev/null; do sleep 0.2; done;"
+                 " cat '%s/build/lab/run/nohz.err' '%s/build/lab/run/nohz.out'",
+                 watch, lab_root, lab_root);
+        expect_ok(&r, "the watch's output");
+        print_message("%s", r.out);
+        assert_non_null(strstr(r.out, "nohz_full cpus 0x2 not judged"));
+        assert_null(strstr(r.out, "lockup"));
+        assert_null(strstr(r.out, "frozen"));
+        result_free(&r);
+}
+
 /* Typed access through BTF: a string in a global struct, every CPU's copy
  * of a per-CPU counter, and a member path through a pointer. */
 static void test_print_variables(void **state)
@@ -2513,7 +2554,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_after_panic_nic_still_serves),
             cmocka_unit_test(test_panic_vmcore_in_drgn_and_crash),
         };
-        /* The kernel views again with host2 on 4-level paging (no5lvl). */
+        /* The kernel views again with host2 on 4-level paging (no5lvl),
+         * and the watch beside a nohz_full cpu. */
         const struct CMUnitTest four_level[] = {
             cmocka_unit_test(test_info_matches_uname),
             cmocka_unit_test(test_info_machine_matches_host2),
@@ -2521,11 +2563,12 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_ps_matches_host2),
             cmocka_unit_test(test_maps_and_user_memory),
             cmocka_unit_test(test_print_variables),
+            cmocka_unit_test(test_watch_nohz_full),
         };
         lab_filter();
         if (argc == 2 && !strcmp(argv[1], "--4-level")) {
                 paging_levels = 4;
-                setenv("BDLAB_HOST2_CMDLINE_EXTRA", "no5lvl", 1);
+                setenv("BDLAB_HOST2_CMDLINE_EXTRA", "no5lvl nohz_full=1", 1);
                 return cmocka_run_group_tests_name("lab-4-level", four_level, group_setup,
                                                    group_teardown);
         }

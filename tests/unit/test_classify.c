@@ -1396,6 +1396,19 @@ static void test_cpus_not_judged(void **state)
         assert_int_equal(probe(&m), 1);
         behave(&m, 1, B_HARD);
         assert_int_equal(run(&m, 1000), 0);
+
+        /* A nohz_full cpu, as the kernel's probe says, running one task:
+         * no tick and no switch is what it was booted for. */
+        sim_init(&m);
+        bd_classifier_tickless(&m.c, 1u << 1);
+        assert_int_equal(probe(&m), 1);
+        behave(&m, 1, B_HARD);
+        assert_int_equal(run(&m, 1000), 0);
+        /* Another kernel, without: judged again. */
+        bd_classifier_tickless(&m.c, 0);
+        until_event(&m, 400);
+        assert_int_equal(m.last.state, BD_STATE_HARD_LOCKUP);
+        assert_int_equal(m.last.cpu, 1);
 }
 
 int main(void)
