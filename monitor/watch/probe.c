@@ -71,8 +71,8 @@ struct bd_probe {
          * late. */
         struct bd_gather task;
         uint8_t *task_copy;
-        int64_t off_pid, off_comm, off_prio;
-        uint64_t *curr_read; /* the task each cpu's copy is of, 0: none */
+        int64_t off_pid, off_comm, off_prio; /* off_prio -1: not read */
+        uint64_t *curr_read;                 /* the task each cpu's copy is of, 0: none */
 
         struct bd_hung hung; /* the slow scan's memory */
 };
@@ -279,13 +279,14 @@ static void plan_file_lru(struct bd_probe *pr, const struct bd_layout *l)
 
 static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
 {
-        static const enum bd_layout_id ids[] = {BDL_TASK_PID, BDL_TASK_COMM, BDL_TASK_PRIO};
+        static const enum bd_layout_id ids[] = {BDL_TASK_PID, BDL_TASK_COMM};
         int64_t offs[3], sizes[3] = {4, 16, 4};
-        struct bd_error *err = bd_layout_need(l, ids, 3, offs);
-        if (!err && l->e[BDL_TASK_PRIO].size != 4)
-                err = bd_error_new(BD_ERR_NOT_FOUND, "task_struct.prio of unexpected size");
+        /* prio is optional: without it no task is known real-time. */
+        size_t n =
+            bd_layout_has(l, BDL_TASK_PRIO, &offs[2]) && l->e[BDL_TASK_PRIO].size == 4 ? 3 : 2;
+        struct bd_error *err = bd_layout_need(l, ids, 2, offs);
         if (!err)
-                err = bd_gather_plan(&pr->task, offs, sizes, 3, 64);
+                err = bd_gather_plan(&pr->task, offs, sizes, n, 64);
         if (!err && !(pr->task_copy = calloc(pr->info.ncpus, pr->task.copy_size)))
                 err = &bd_error_nomem;
         if (err) {
@@ -294,7 +295,10 @@ static void plan_task_names(struct bd_probe *pr, const struct bd_layout *l)
                 bd_error_destroy(err);
                 return;
         }
-        pr->off_pid = offs[0], pr->off_comm = offs[1], pr->off_prio = offs[2];
+        pr->off_pid = offs[0], pr->off_comm = offs[1];
+        pr->off_prio = n == 3 ? offs[2] : -1;
+        if (n == 2)
+                note_missing(pr, "task_struct.prio");
 }
 
 static struct bd_error *plan_note(struct bd_probe *pr)
@@ -621,7 +625,7 @@ void bd_probe_read(struct bd_probe *pr, struct bd_probe_sample *s)
                         if (comm)
                                 memcpy(q->curr_comm, comm, 16);
                         int32_t prio = (int32_t)bd_gather_value(&pr->task, t, pr->off_prio, 4);
-                        q->curr_rt = prio >= 0 && prio < MAX_RT_PRIO;
+                        q->curr_rt = pr->off_prio >= 0 && prio >= 0 && prio < MAX_RT_PRIO;
                 }
         }
 }
