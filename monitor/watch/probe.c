@@ -457,10 +457,8 @@ struct bd_error *bd_probe_open(struct bd_program *prog, struct bd_probe **out)
         /* Both or neither: a runtime alone cannot say it fills the period. */
         size_t before_rt = pr->n;
         if (plan_global(pr, "sysctl_sched_rt_runtime", 0, &pr->rt_runtime, 4) ||
-            plan_global(pr, "sysctl_sched_rt_period", 0, &pr->rt_period, 4)) {
+            plan_global(pr, "sysctl_sched_rt_period", 0, &pr->rt_period, 4))
                 pr->n = before_rt;
-                pr->rt_runtime = 0, pr->rt_period = 0;
-        }
         int64_t a, b;
         if (bd_layout_has(l, BDL_PID_NS_IDR, &a) && bd_layout_has(l, BDL_IDR_NEXT, &b))
                 plan_global(pr, "init_pid_ns", a + b, &pr->idr_next, 4);
