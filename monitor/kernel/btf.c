@@ -152,14 +152,117 @@ struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why)
         return btf;
 }
 
+struct bd_btf_index {
+        const struct btf *btf;
+        /* Open addressing, never more than half full. */
+        struct index_slot {
+                const char *name; /* in btf's string section; NULL: free */
+                uint32_t struct_id, union_id, enum_id, enum_i; /* ids 0: none */
+        } * slots;
+        size_t mask;
+};
+
+static struct index_slot *index_slot(const struct bd_btf_index *ix, const char *name, int add)
+{
+        uint64_t h = 14695981039346656037ull; /* FNV-1a */
+        for (const char *c = name; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
+                struct index_slot *s = &ix->slots[i];
+                if (!s->name) {
+                        if (add)
+                                s->name = name;
+                        return add ? s : NULL;
+                }
+                if (!strcmp(s->name, name))
+                        return s;
+        }
+}
+
+/* The names a type adds to the index; an index slot for each at most. */
+static size_t index_names(const struct btf_type *t)
+{
+        if (btf_is_struct(t) || btf_is_union(t))
+                return t->name_off != 0;
+        return btf_is_enum(t) || btf_is_enum64(t) ? btf_vlen(t) : 0;
+}
+
+static const char *enumerator_name(const struct btf *btf, const struct btf_type *t, unsigned i)
+{
+        return bd_btf_name(btf,
+                           btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off);
+}
+
+struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **out)
+{
+        uint32_t n = btf__type_cnt(btf);
+        size_t names = 0, cap = 16;
+        for (uint32_t id = 1; id < n; id++)
+                names += index_names(btf__type_by_id(btf, id));
+        while (cap < 2 * names)
+                cap *= 2;
+        struct bd_btf_index *ix = malloc(sizeof(*ix));
+        if (!ix || !(ix->slots = calloc(cap, sizeof(*ix->slots)))) {
+                free(ix);
+                return &bd_error_nomem;
+        }
+        ix->btf = btf;
+        ix->mask = cap - 1;
+        /* In type order, the first of each name kept: libbpf's answer. */
+        for (uint32_t id = 1; id < n; id++) {
+                const struct btf_type *t = btf__type_by_id(btf, id);
+                if (btf_is_struct(t) || btf_is_union(t)) {
+                        /* libbpf's "void" is type 0, never a struct. */
+                        const char *name = bd_btf_name(btf, t->name_off);
+                        struct index_slot *s =
+                            *name && strcmp(name, "void") ? index_slot(ix, name, 1) : NULL;
+                        uint32_t *have = !s                 ? NULL
+                                         : btf_is_struct(t) ? &s->struct_id
+                                                            : &s->union_id;
+                        if (have && !*have)
+                                *have = id;
+                        continue;
+                }
+                for (unsigned i = 0; i < index_names(t); i++) {
+                        const char *name = enumerator_name(btf, t, i);
+                        struct index_slot *s = *name ? index_slot(ix, name, 1) : NULL;
+                        if (s && !s->enum_id)
+                                s->enum_id = id, s->enum_i = i;
+                }
+        }
+        *out = ix;
+        return NULL;
+}
+
+void bd_btf_index_free(struct bd_btf_index *ix)
+{
+        if (ix)
+                free(ix->slots);
+        free(ix);
+}
+
+static struct bd_error *no_struct(const char *name)
+{
+        return bd_error_new(BD_ERR_NOT_FOUND, "no struct or union '%s' in BTF", name);
+}
+
 struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uint32_t *id)
 {
         int r = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
         if (r <= 0)
                 r = btf__find_by_name_kind(btf, name, BTF_KIND_UNION);
         if (r <= 0)
-                return bd_error_new(BD_ERR_NOT_FOUND, "no struct or union '%s' in BTF", name);
+                return no_struct(name);
         *id = (uint32_t)r;
+        return NULL;
+}
+
+struct bd_error *bd_btf_index_struct(const struct bd_btf_index *ix, const char *name, uint32_t *id)
+{
+        const struct index_slot *s = index_slot(ix, name, 0);
+        if (!s || !(s->struct_id || s->union_id))
+                return no_struct(name);
+        *id = s->struct_id ? s->struct_id : s->union_id;
         return NULL;
 }
 
@@ -229,7 +332,9 @@ struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char
         return NULL;
 }
 
-struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out)
+/* With ix, the struct is found through it; without, by libbpf's walk. */
+static struct bd_error *member(const struct btf *btf, const struct bd_btf_index *ix,
+                               const char *path, struct bd_btf_member *out)
 {
         const char *dot = strchr(path, '.');
         if (!dot || dot == path || !dot[1])
@@ -241,7 +346,8 @@ struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct b
         memcpy(sname, path, sl);
         sname[sl] = '\0';
         uint32_t id;
-        struct bd_error *err = bd_btf_find_struct(btf, sname, &id);
+        struct bd_error *err =
+            ix ? bd_btf_index_struct(ix, sname, &id) : bd_btf_find_struct(btf, sname, &id);
         if (err)
                 return err;
         uint64_t bits = 0;
@@ -262,6 +368,17 @@ struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct b
                 id = m.type_id;
                 p = next + 1;
         }
+}
+
+struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out)
+{
+        return member(btf, NULL, path, out);
+}
+
+struct bd_error *bd_btf_index_member(const struct bd_btf_index *ix, const char *path,
+                                     struct bd_btf_member *out)
+{
+        return member(ix->btf, ix, path, out);
 }
 
 static void type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap, int depth)
@@ -327,26 +444,40 @@ void bd_btf_type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap)
         type_name(btf, id, buf, cap, 0);
 }
 
+static int64_t enumerator_value(const struct btf_type *t, unsigned i)
+{
+        if (btf_is_enum64(t))
+                return (int64_t)btf_enum64_value(&btf_enum64(t)[i]);
+        const struct btf_enum *e = &btf_enum(t)[i];
+        return btf_kflag(t) ? e->val : (int64_t)(uint32_t)e->val;
+}
+
+static struct bd_error *no_enumerator(const char *name)
+{
+        return bd_error_new(BD_ERR_NOT_FOUND, "btf: no enumerator '%s'", name);
+}
+
 struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value)
 {
         uint32_t n = btf__type_cnt(btf);
         for (uint32_t id = 1; id < n; id++) {
                 const struct btf_type *t = btf__type_by_id(btf, id);
-                if (btf_is_enum(t)) {
-                        const struct btf_enum *e = btf_enum(t);
-                        for (unsigned i = 0; i < btf_vlen(t); i++, e++)
-                                if (!strcmp(bd_btf_name(btf, e->name_off), name)) {
-                                        *value = btf_kflag(t) ? e->val : (int64_t)(uint32_t)e->val;
-                                        return NULL;
-                                }
-                } else if (btf_is_enum64(t)) {
-                        const struct btf_enum64 *e = btf_enum64(t);
-                        for (unsigned i = 0; i < btf_vlen(t); i++, e++)
-                                if (!strcmp(bd_btf_name(btf, e->name_off), name)) {
-                                        *value = (int64_t)btf_enum64_value(e);
-                                        return NULL;
-                                }
-                }
+                if (!btf_is_enum(t) && !btf_is_enum64(t))
+                        continue;
+                for (unsigned i = 0; i < btf_vlen(t); i++)
+                        if (!strcmp(enumerator_name(btf, t, i), name)) {
+                                *value = enumerator_value(t, i);
+                                return NULL;
+                        }
         }
-        return bd_error_new(BD_ERR_NOT_FOUND, "btf: no enumerator '%s'", name);
+        return no_enumerator(name);
+}
+
+struct bd_error *bd_btf_index_enum(const struct bd_btf_index *ix, const char *name, int64_t *value)
+{
+        const struct index_slot *s = index_slot(ix, name, 0);
+        if (!s || !s->enum_id)
+                return no_enumerator(name);
+        *value = enumerator_value(btf__type_by_id(ix->btf, s->enum_id), s->enum_i);
+        return NULL;
 }

@@ -77,6 +77,20 @@ struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char
 /* The value of an enumerator, searched across every enum. */
 struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int64_t *value);
 
+/* Structs, unions and enumerators by name, hashed in one pass over the
+ * types. libbpf finds a name by walking every type: the layout's 300
+ * lookups took 10 ms natively and 125 ms in the lab's TCG monitor. The
+ * lookups through it answer as the ones above do (the first struct, else
+ * the first union; the first enumerator in type order). It borrows btf,
+ * which must outlive it. */
+struct bd_btf_index;
+struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **out);
+void bd_btf_index_free(struct bd_btf_index *ix);
+struct bd_error *bd_btf_index_struct(const struct bd_btf_index *ix, const char *name, uint32_t *id);
+struct bd_error *bd_btf_index_member(const struct bd_btf_index *ix, const char *path,
+                                     struct bd_btf_member *out);
+struct bd_error *bd_btf_index_enum(const struct bd_btf_index *ix, const char *name, int64_t *value);
+
 /* A C-like name for a type: "unsigned int", "struct list_head",
  * "char[16]", "struct mm_struct *". */
 void bd_btf_type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap);

@@ -128,6 +128,71 @@ static void test_not_found(void **state)
         assert_bd_error(bd_btf_member(btf, "outer..x", &m), BD_ERR_NOT_FOUND);
 }
 
+/* The index answers as libbpf's walk does where names repeat: the first
+ * struct, else the first union; the first enumerator in type order, of an
+ * enum or an enum64, signed or not. */
+static void test_index(void **state)
+{
+        (void)state;
+        struct btf *w = btf__new_empty();
+        int t_int = btf__add_int(w, "int", 4, BTF_INT_SIGNED);
+        assert_true(btf__add_union(w, "both", 4) > 0);
+        assert_int_equal(btf__add_field(w, "u", t_int, 0, 0), 0);
+        int both = btf__add_struct(w, "both", 8);
+        assert_int_equal(btf__add_field(w, "s", t_int, 32, 0), 0);
+        assert_true(btf__add_struct(w, "both", 16) > 0);
+        int only_union = btf__add_union(w, "only_union", 4);
+        assert_true(btf__add_enum(w, "e", 4) > 0);
+        assert_int_equal(btf__add_enum_value(w, "ONE", 1), 0);
+        assert_int_equal(btf__add_enum_value(w, "MINUS", -1), 0);
+        assert_true(btf__add_enum64(w, "e64", 8, false) > 0);
+        assert_int_equal(btf__add_enum64_value(w, "ONE", 2), 0);
+        assert_int_equal(btf__add_enum64_value(w, "BIG", 1ull << 40), 0);
+        assert_true(btf__add_struct(w, NULL, 4) > 0);
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        struct btf *b = btf__new(raw, size);
+        btf__free(w);
+        assert_non_null(b);
+        struct bd_btf_index *ix;
+        assert_bd_ok(bd_btf_index_new(b, &ix));
+        static const char *const names[] = {"both", "only_union", "int", "e", "nosuch"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                uint32_t walk = 0, hashed = 0;
+                struct bd_error *we = bd_btf_find_struct(b, names[i], &walk);
+                struct bd_error *he = bd_btf_index_struct(ix, names[i], &hashed);
+                assert_int_equal(we ? we->code : 0, he ? he->code : 0);
+                assert_int_equal(walk, hashed);
+                bd_error_destroy(we);
+                bd_error_destroy(he);
+        }
+        uint32_t id;
+        assert_bd_ok(bd_btf_index_struct(ix, "both", &id));
+        assert_int_equal(id, both);
+        assert_bd_ok(bd_btf_index_struct(ix, "only_union", &id));
+        assert_int_equal(id, only_union);
+        struct bd_btf_member m;
+        assert_bd_ok(bd_btf_index_member(ix, "both.s", &m));
+        assert_int_equal(m.bit_offset, 32);
+        assert_bd_error(bd_btf_index_member(ix, "both.u", &m), BD_ERR_NOT_FOUND);
+        static const struct {
+                const char *name;
+                int64_t value;
+        } enums[] = {{"ONE", 1}, {"MINUS", -1}, {"BIG", 1ll << 40}};
+        for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+                int64_t walk = 0, hashed = 0;
+                assert_bd_ok(bd_btf_enum_value(b, enums[i].name, &walk));
+                assert_bd_ok(bd_btf_index_enum(ix, enums[i].name, &hashed));
+                assert_int_equal(walk, enums[i].value);
+                assert_int_equal(hashed, enums[i].value);
+        }
+        int64_t v;
+        assert_bd_error(bd_btf_index_enum(ix, "both", &v), BD_ERR_NOT_FOUND);
+        assert_bd_error(bd_btf_index_enum(ix, "", &v), BD_ERR_NOT_FOUND);
+        bd_btf_index_free(ix);
+        btf__free(b);
+}
+
 /* Hostile BTF, as a compromised target could serve it. */
 
 /* struct loop { struct loop; struct loop; ... int x; }: each lookup of a
@@ -240,6 +305,7 @@ int main(void)
             cmocka_unit_test(test_anonymous),
             cmocka_unit_test(test_nested_and_bitfields),
             cmocka_unit_test(test_not_found),
+            cmocka_unit_test(test_index),
             cmocka_unit_test(test_self_nesting),
             cmocka_unit_test(test_cycles_and_bad_names),
             cmocka_unit_test(test_bad_headers),
