@@ -152,6 +152,12 @@ struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why)
         return btf;
 }
 
+/* A target chooses the names: it may collide them (the hash is no secret),
+ * or make millions. Past these bounds the index is refused and the walk
+ * answers, as slowly as before it, never slower. */
+#define INDEX_NAMES_MAX (1u << 20)
+#define INDEX_PROBES    64u
+
 struct bd_btf_index {
         const struct btf *btf;
         /* Open addressing, never more than half full. */
@@ -167,8 +173,8 @@ static struct index_slot *index_slot(const struct bd_btf_index *ix, const char *
         uint64_t h = 14695981039346656037ull; /* FNV-1a */
         for (const char *c = name; *c; c++)
                 h = (h ^ (unsigned char)*c) * 1099511628211ull;
-        for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
-                struct index_slot *s = &ix->slots[i];
+        for (unsigned probe = 0; probe < INDEX_PROBES; probe++) {
+                struct index_slot *s = &ix->slots[(h + probe) & ix->mask];
                 if (!s->name) {
                         if (add)
                                 s->name = name;
@@ -177,6 +183,7 @@ static struct index_slot *index_slot(const struct bd_btf_index *ix, const char *
                 if (!strcmp(s->name, name))
                         return s;
         }
+        return NULL; /* no insertion went further */
 }
 
 /* The names a type adds to the index; an index slot for each at most. */
@@ -199,6 +206,9 @@ struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **o
         size_t names = 0, cap = 16;
         for (uint32_t id = 1; id < n; id++)
                 names += index_names(btf__type_by_id(btf, id));
+        if (names > INDEX_NAMES_MAX)
+                return bd_error_new(BD_ERR_TARGET, "BTF has %zu names to index, over %u", names,
+                                    INDEX_NAMES_MAX);
         while (cap < 2 * names)
                 cap *= 2;
         struct bd_btf_index *ix = malloc(sizeof(*ix));
@@ -214,24 +224,30 @@ struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **o
                 if (btf_is_struct(t) || btf_is_union(t)) {
                         /* libbpf's "void" is type 0, never a struct. */
                         const char *name = bd_btf_name(btf, t->name_off);
-                        struct index_slot *s =
-                            *name && strcmp(name, "void") ? index_slot(ix, name, 1) : NULL;
-                        uint32_t *have = !s                 ? NULL
-                                         : btf_is_struct(t) ? &s->struct_id
-                                                            : &s->union_id;
-                        if (have && !*have)
+                        if (!*name || !strcmp(name, "void"))
+                                continue;
+                        struct index_slot *s = index_slot(ix, name, 1);
+                        if (!s)
+                                goto collide;
+                        uint32_t *have = btf_is_struct(t) ? &s->struct_id : &s->union_id;
+                        if (!*have)
                                 *have = id;
                         continue;
                 }
                 for (unsigned i = 0; i < index_names(t); i++) {
                         const char *name = enumerator_name(btf, t, i);
                         struct index_slot *s = *name ? index_slot(ix, name, 1) : NULL;
+                        if (*name && !s)
+                                goto collide;
                         if (s && !s->enum_id)
                                 s->enum_id = id, s->enum_i = i;
                 }
         }
         *out = ix;
         return NULL;
+collide:
+        bd_btf_index_free(ix);
+        return bd_error_new(BD_ERR_TARGET, "BTF names collide past %u probes", INDEX_PROBES);
 }
 
 void bd_btf_index_free(struct bd_btf_index *ix)

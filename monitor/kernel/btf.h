@@ -82,7 +82,8 @@ struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int6
  * lookups took 10 ms natively and 125 ms in the lab's TCG monitor. The
  * lookups through it answer as the ones above do (the first struct, else
  * the first union; the first enumerator in type order). It borrows btf,
- * which must outlive it. */
+ * which must outlive it. BD_ERR_TARGET for BTF with over a million names,
+ * or names that collide past its probes: the walk is then the way. */
 struct bd_btf_index;
 struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **out);
 void bd_btf_index_free(struct bd_btf_index *ix);

@@ -50,7 +50,8 @@ enum bd_layout_kind bd_layout_kind(enum bd_layout_id id)
         return manifest[id].kind;
 }
 
-/* Through the index when there is one (there is unless memory ran out). */
+/* Through the index when there is one (there is unless memory ran out or
+ * the target's names defeat it). */
 static struct bd_error *member(const struct btf *btf, const struct bd_btf_index *ix,
                                const char *path, struct bd_btf_member *m)
 {

@@ -56,14 +56,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         struct bd_btf_index *ix = NULL;
         struct bd_error *ix_err = bd_btf_index_new(btf, &ix);
-        CHECK(!ix_err);
+        /* Refused only for names that defeat it: the walk answers then. */
+        CHECK(!ix_err || ix_err->code == BD_ERR_TARGET);
+        bd_error_destroy(ix_err);
         uint32_t n = btf__type_cnt(btf);
         for (uint32_t id = 0; id < n && id < TYPES_MAX; id++) {
                 const struct btf_type *bt = btf__type_by_id(btf, id);
                 const char *tn = bd_btf_name(btf, bt->name_off);
-                if (*tn)
+                if (ix && *tn)
                         same_answers(btf, ix, tn);
-                for (unsigned i = 0; btf_is_enum(bt) && i < btf_vlen(bt) && i < ENUMS_MAX; i++)
+                for (unsigned i = 0; ix && btf_is_enum(bt) && i < btf_vlen(bt) && i < ENUMS_MAX;
+                     i++)
                         if (*(tn = bd_btf_name(btf, btf_enum(bt)[i].name_off)))
                                 same_answers(btf, ix, tn);
                 char name[128];

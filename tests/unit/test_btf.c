@@ -195,6 +195,45 @@ static void test_index(void **state)
 
 /* Hostile BTF, as a compromised target could serve it. */
 
+/* The index's hash (FNV-1a), as an attacker would compute it. */
+static uint64_t fnv1a(const char *s)
+{
+        uint64_t h = 14695981039346656037ull;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        return h;
+}
+
+/* Names chosen to land on one slot: the index is refused (its probes are
+ * bounded), and the walk still finds them. */
+static void test_index_collisions(void **state)
+{
+        (void)state;
+        enum { N = 65 }; /* one past the probes; 256 slots for 65 names */
+        struct btf *w = btf__new_empty();
+        char name[32], last[32] = "";
+        for (unsigned i = 0, got = 0; got < N; i++) {
+                snprintf(name, sizeof(name), "s%u", i);
+                if (fnv1a(name) % 256)
+                        continue;
+                assert_true(btf__add_struct(w, name, 4) > 0);
+                memcpy(last, name, sizeof(name));
+                got++;
+        }
+        uint32_t size;
+        const void *raw = btf__raw_data(w, &size);
+        struct btf *b = btf__new(raw, size);
+        btf__free(w);
+        assert_non_null(b);
+        struct bd_btf_index *ix = NULL;
+        assert_bd_error(bd_btf_index_new(b, &ix), BD_ERR_TARGET);
+        assert_null(ix);
+        uint32_t id;
+        assert_bd_ok(bd_btf_find_struct(b, last, &id));
+        assert_int_equal(id, N);
+        btf__free(b);
+}
+
 /* struct loop { struct loop; struct loop; ... int x; }: each lookup of a
  * missing member would visit 12^32 members without a budget. */
 static void test_self_nesting(void **state)
@@ -306,6 +345,7 @@ int main(void)
             cmocka_unit_test(test_nested_and_bitfields),
             cmocka_unit_test(test_not_found),
             cmocka_unit_test(test_index),
+            cmocka_unit_test(test_index_collisions),
             cmocka_unit_test(test_self_nesting),
             cmocka_unit_test(test_cycles_and_bad_names),
             cmocka_unit_test(test_bad_headers),
