@@ -342,24 +342,40 @@ static int digest(const struct bd_vmcoreinfo *vi, uint8_t out[BD_PROGRAM_GONE_DI
                                    vi->len, NULL, 0);
 }
 
-void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
+/* The slot holding vi's digest d, or -1. */
+static int gone_slot(const struct bd_program_gone *g, const uint8_t d[BD_PROGRAM_GONE_DIGEST])
 {
-        if (bd_program_gone_has(g, vi) || !digest(vi, g->digest[g->next]))
+        for (unsigned i = 0; i < g->n; i++)
+                if (!memcmp(g->digest[i], d, BD_PROGRAM_GONE_DIGEST))
+                        return (int)i;
+        return -1;
+}
+
+void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi,
+                         uint64_t until_ns)
+{
+        uint8_t d[BD_PROGRAM_GONE_DIGEST];
+        if (!digest(vi, d))
                 return;
+        int at = gone_slot(g, d);
+        if (at >= 0) {
+                if (g->until_ns[at] < until_ns)
+                        g->until_ns[at] = until_ns;
+                return;
+        }
+        memcpy(g->digest[g->next], d, sizeof(d));
+        g->until_ns[g->next] = until_ns;
         g->next = (g->next + 1) % BD_PROGRAM_GONE_MAX;
         if (g->n < BD_PROGRAM_GONE_MAX)
                 g->n++;
 }
 
-int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi)
+int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi,
+                        uint64_t now_ns)
 {
         uint8_t d[BD_PROGRAM_GONE_DIGEST];
-        if (!digest(vi, d))
-                return 0;
-        for (unsigned i = 0; i < g->n; i++)
-                if (!memcmp(g->digest[i], d, sizeof(d)))
-                        return 1;
-        return 0;
+        int at = digest(vi, d) ? gone_slot(g, d) : -1;
+        return at >= 0 && now_ns < g->until_ns[at];
 }
 
 static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, int *take)
@@ -369,7 +385,8 @@ static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, 
         *take = 0;
         /* A kernel done with, or the dead one already kept (a kernel
          * keeps two copies, the note and its data page). */
-        if ((gone && bd_program_gone_has(gone, copy)) || (s->dead && same_text(&s->dead->vi, copy)))
+        if ((gone && bd_program_gone_has(gone, copy, bd_now_ns())) ||
+            (s->dead && same_text(&s->dead->vi, copy)))
                 return NULL;
         struct bd_program *prog = NULL;
         struct bd_error *err = program_new(s->p, s->opt, copy, &prog);
@@ -405,7 +422,7 @@ static struct bd_error *check_copy(void *ctx, const struct bd_vmcoreinfo *copy, 
         } else {
                 s->stopped++;
                 if (gone)
-                        bd_program_gone_add(gone, copy);
+                        bd_program_gone_add(gone, copy, bd_now_ns() + BD_PROGRAM_STILL_NS);
                 bd_program_close(prog);
         }
         return NULL;

@@ -42,19 +42,28 @@
 
 /* Kernels a watch is done with, by a digest of their VMCOREINFO text
  * (BLAKE2b: a hostile target cannot make its forged copy stand for a real
- * one): those reboots replaced and the copies found standing still in the
- * searches after them, the last BD_PROGRAM_GONE_MAX. A search after a
- * reboot passes over them instead of waiting up to BD_PROGRAM_LIVE_WAIT_NS
- * for each again: in the lab every reboot leaves the kernel before the
- * last one's copies in memory. */
+ * one), the last BD_PROGRAM_GONE_MAX: those reboots replaced, for good,
+ * and the copies found standing still in the searches after them, for
+ * BD_PROGRAM_STILL_NS. A search after a reboot passes over them instead of
+ * waiting up to BD_PROGRAM_LIVE_WAIT_NS for each again: in the lab every
+ * reboot leaves the kernel before the last one's copies in memory. Still
+ * is not gone: a running kernel whose jiffies stood through one wait (its
+ * VM held off by the host, an idle tick late) must not stay hidden from
+ * the watch for good, so it is looked at again once the time is up. */
 #define BD_PROGRAM_GONE_MAX    32
 #define BD_PROGRAM_GONE_DIGEST 16
+#define BD_PROGRAM_STILL_NS    (30ull * 1000 * 1000 * 1000)
 struct bd_program_gone {
         uint8_t digest[BD_PROGRAM_GONE_MAX][BD_PROGRAM_GONE_DIGEST];
+        uint64_t until_ns[BD_PROGRAM_GONE_MAX]; /* UINT64_MAX: for good */
         unsigned n, next;
 };
-void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi);
-int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi);
+/* Passed over until until_ns (monotonic); added again, the later time
+ * holds. */
+void bd_program_gone_add(struct bd_program_gone *g, const struct bd_vmcoreinfo *vi,
+                         uint64_t until_ns);
+int bd_program_gone_has(const struct bd_program_gone *g, const struct bd_vmcoreinfo *vi,
+                        uint64_t now_ns);
 
 struct bd_program_options {
         int rescan;         /* ignore the remembered VMCOREINFO location */
@@ -71,7 +80,7 @@ struct bd_program_options {
         int no_types;
         /* Set after a reboot: none of these kernels (implies rescan and
          * need_live); the copies the search finds standing still join
-         * them. */
+         * them for BD_PROGRAM_STILL_NS. */
         struct bd_program_gone *gone;
         void (*progress)(uint64_t done, uint64_t total); /* VMCOREINFO scan */
 };

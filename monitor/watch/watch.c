@@ -130,7 +130,7 @@ static void drop_source(struct bd_watcher *w)
 static void forget_kernel(struct bd_watcher *w, uint64_t now)
 {
         if (w->prog) {
-                bd_program_gone_add(&w->gone, &w->prog->vi);
+                bd_program_gone_add(&w->gone, &w->prog->vi, UINT64_MAX);
                 w->opt.prog.gone = &w->gone;
         }
         drop_kernel(w);

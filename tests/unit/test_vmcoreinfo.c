@@ -747,22 +747,48 @@ static void test_program_gone(void **state)
         struct bd_program_gone g;
         memset(&g, 0, sizeof(g));
         vi.len = (size_t)snprintf(vi.text, sizeof(vi.text), "OSRELEASE=6.1\nKERNELOFFSET=%x\n", 0);
-        assert_false(bd_program_gone_has(&g, &vi));
-        bd_program_gone_add(&g, &vi);
-        bd_program_gone_add(&g, &vi);
-        assert_true(bd_program_gone_has(&g, &vi));
+        assert_false(bd_program_gone_has(&g, &vi, 0));
+        bd_program_gone_add(&g, &vi, UINT64_MAX);
+        bd_program_gone_add(&g, &vi, UINT64_MAX);
+        assert_true(bd_program_gone_has(&g, &vi, 0));
         assert_int_equal(g.n, 1);
         /* Another KASLR offset is another kernel. */
         for (unsigned k = 1; k <= BD_PROGRAM_GONE_MAX; k++) {
                 vi.len = (size_t)snprintf(vi.text, sizeof(vi.text),
                                           "OSRELEASE=6.1\nKERNELOFFSET=%x\n", k);
-                assert_false(bd_program_gone_has(&g, &vi));
-                bd_program_gone_add(&g, &vi);
+                assert_false(bd_program_gone_has(&g, &vi, 0));
+                bd_program_gone_add(&g, &vi, UINT64_MAX);
         }
         assert_int_equal(g.n, BD_PROGRAM_GONE_MAX);
-        assert_true(bd_program_gone_has(&g, &vi));
+        assert_true(bd_program_gone_has(&g, &vi, 0));
         vi.len = (size_t)snprintf(vi.text, sizeof(vi.text), "OSRELEASE=6.1\nKERNELOFFSET=%x\n", 0);
-        assert_false(bd_program_gone_has(&g, &vi));
+        assert_false(bd_program_gone_has(&g, &vi, 0));
+}
+
+/* A kernel found standing still is passed over for a while, not for good:
+ * it may have been a running one held still through the wait. The later
+ * time holds; a reboot's "for good" is never shortened. */
+static void test_program_still(void **state)
+{
+        (void)state;
+        static struct bd_vmcoreinfo still, replaced;
+        struct bd_program_gone g;
+        memset(&g, 0, sizeof(g));
+        still.len = (size_t)snprintf(still.text, sizeof(still.text), "OSRELEASE=6.1\nA=1\n");
+        replaced.len =
+            (size_t)snprintf(replaced.text, sizeof(replaced.text), "OSRELEASE=6.1\nA=2\n");
+        uint64_t t = 1000;
+        bd_program_gone_add(&g, &still, t + BD_PROGRAM_STILL_NS);
+        assert_true(bd_program_gone_has(&g, &still, t));
+        assert_true(bd_program_gone_has(&g, &still, t + BD_PROGRAM_STILL_NS - 1));
+        assert_false(bd_program_gone_has(&g, &still, t + BD_PROGRAM_STILL_NS));
+        /* Found still again: passed over again, in the same slot. */
+        bd_program_gone_add(&g, &still, t + 3 * BD_PROGRAM_STILL_NS);
+        assert_int_equal(g.n, 1);
+        assert_true(bd_program_gone_has(&g, &still, t + 2 * BD_PROGRAM_STILL_NS));
+        bd_program_gone_add(&g, &replaced, UINT64_MAX);
+        bd_program_gone_add(&g, &replaced, t);
+        assert_true(bd_program_gone_has(&g, &replaced, UINT64_MAX - 1));
 }
 
 int main(void)
@@ -770,6 +796,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_note),
             cmocka_unit_test(test_program_gone),
+            cmocka_unit_test(test_program_still),
             cmocka_unit_test(test_match_raw),
             cmocka_unit_test(test_match_full_size),
             cmocka_unit_test(test_match_refuses_sizes),
