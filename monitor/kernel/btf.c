@@ -158,23 +158,20 @@ struct btf *bd_btf_parse(const void *data, size_t len, struct bd_error **why)
 #define INDEX_NAMES_MAX (1u << 20)
 #define INDEX_PROBES    64u
 
-struct bd_btf_index {
-        const struct btf *btf;
-        /* Open addressing, never more than half full. */
-        struct index_slot {
-                const char *name; /* in btf's string section; NULL: free */
-                uint32_t struct_id, union_id, enum_id, enum_i; /* ids 0: none */
-        } * slots;
-        size_t mask;
+/* Open addressing, never more than half full. */
+struct bd_btf_index_slot {
+        const char *name;                              /* in btf's string section; NULL: free */
+        uint32_t struct_id, union_id, enum_id, enum_i; /* ids 0: none */
 };
 
-static struct index_slot *index_slot(const struct bd_btf_index *ix, const char *name, int add)
+static struct bd_btf_index_slot *index_slot(const struct bd_btf_index *ix, const char *name,
+                                            int add)
 {
         uint64_t h = 14695981039346656037ull; /* FNV-1a */
         for (const char *c = name; *c; c++)
                 h = (h ^ (unsigned char)*c) * 1099511628211ull;
         for (unsigned probe = 0; probe < INDEX_PROBES; probe++) {
-                struct index_slot *s = &ix->slots[(h + probe) & ix->mask];
+                struct bd_btf_index_slot *s = &ix->slots[(h + probe) & ix->mask];
                 if (!s->name) {
                         if (add)
                                 s->name = name;
@@ -200,8 +197,9 @@ static const char *enumerator_name(const struct btf *btf, const struct btf_type 
                            btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off);
 }
 
-struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **out)
+struct bd_error *bd_btf_index_init(struct bd_btf_index *ix, const struct btf *btf)
 {
+        *ix = (struct bd_btf_index){.btf = btf};
         uint32_t n = btf__type_cnt(btf);
         size_t names = 0, cap = 16;
         for (uint32_t id = 1; id < n; id++)
@@ -211,12 +209,8 @@ struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **o
                                     INDEX_NAMES_MAX);
         while (cap < 2 * names)
                 cap *= 2;
-        struct bd_btf_index *ix = malloc(sizeof(*ix));
-        if (!ix || !(ix->slots = calloc(cap, sizeof(*ix->slots)))) {
-                free(ix);
+        if (!(ix->slots = calloc(cap, sizeof(*ix->slots))))
                 return &bd_error_nomem;
-        }
-        ix->btf = btf;
         ix->mask = cap - 1;
         /* In type order, the first of each name kept: libbpf's answer. */
         for (uint32_t id = 1; id < n; id++) {
@@ -226,7 +220,7 @@ struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **o
                         const char *name = bd_btf_name(btf, t->name_off);
                         if (!*name || !strcmp(name, "void"))
                                 continue;
-                        struct index_slot *s = index_slot(ix, name, 1);
+                        struct bd_btf_index_slot *s = index_slot(ix, name, 1);
                         if (!s)
                                 goto collide;
                         uint32_t *have = btf_is_struct(t) ? &s->struct_id : &s->union_id;
@@ -236,25 +230,23 @@ struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **o
                 }
                 for (unsigned i = 0; i < index_names(t); i++) {
                         const char *name = enumerator_name(btf, t, i);
-                        struct index_slot *s = *name ? index_slot(ix, name, 1) : NULL;
+                        struct bd_btf_index_slot *s = *name ? index_slot(ix, name, 1) : NULL;
                         if (*name && !s)
                                 goto collide;
                         if (s && !s->enum_id)
                                 s->enum_id = id, s->enum_i = i;
                 }
         }
-        *out = ix;
         return NULL;
 collide:
-        bd_btf_index_free(ix);
+        bd_btf_index_release(ix);
         return bd_error_new(BD_ERR_TARGET, "BTF names collide past %u probes", INDEX_PROBES);
 }
 
-void bd_btf_index_free(struct bd_btf_index *ix)
+void bd_btf_index_release(struct bd_btf_index *ix)
 {
-        if (ix)
-                free(ix->slots);
-        free(ix);
+        free(ix->slots);
+        ix->slots = NULL;
 }
 
 static struct bd_error *no_struct(const char *name)
@@ -275,7 +267,9 @@ struct bd_error *bd_btf_find_struct(const struct btf *btf, const char *name, uin
 
 struct bd_error *bd_btf_index_struct(const struct bd_btf_index *ix, const char *name, uint32_t *id)
 {
-        const struct index_slot *s = index_slot(ix, name, 0);
+        if (!ix->slots)
+                return bd_btf_find_struct(ix->btf, name, id);
+        const struct bd_btf_index_slot *s = index_slot(ix, name, 0);
         if (!s || !(s->struct_id || s->union_id))
                 return no_struct(name);
         *id = s->struct_id ? s->struct_id : s->union_id;
@@ -348,10 +342,10 @@ struct bd_error *bd_btf_member_in(const struct btf *btf, uint32_t id, const char
         return NULL;
 }
 
-/* With ix, the struct is found through it; without, by libbpf's walk. */
-static struct bd_error *member(const struct btf *btf, const struct bd_btf_index *ix,
-                               const char *path, struct bd_btf_member *out)
+struct bd_error *bd_btf_index_member(const struct bd_btf_index *ix, const char *path,
+                                     struct bd_btf_member *out)
 {
+        const struct btf *btf = ix->btf;
         const char *dot = strchr(path, '.');
         if (!dot || dot == path || !dot[1])
                 return bd_error_new(BD_ERR_USAGE, "'%s' is not STRUCT.MEMBER[.MEMBER...]", path);
@@ -362,8 +356,7 @@ static struct bd_error *member(const struct btf *btf, const struct bd_btf_index 
         memcpy(sname, path, sl);
         sname[sl] = '\0';
         uint32_t id;
-        struct bd_error *err =
-            ix ? bd_btf_index_struct(ix, sname, &id) : bd_btf_find_struct(btf, sname, &id);
+        struct bd_error *err = bd_btf_index_struct(ix, sname, &id);
         if (err)
                 return err;
         uint64_t bits = 0;
@@ -388,13 +381,8 @@ static struct bd_error *member(const struct btf *btf, const struct bd_btf_index 
 
 struct bd_error *bd_btf_member(const struct btf *btf, const char *path, struct bd_btf_member *out)
 {
-        return member(btf, NULL, path, out);
-}
-
-struct bd_error *bd_btf_index_member(const struct bd_btf_index *ix, const char *path,
-                                     struct bd_btf_member *out)
-{
-        return member(ix->btf, ix, path, out);
+        /* An index not built: the walk. */
+        return bd_btf_index_member(&(struct bd_btf_index){.btf = btf}, path, out);
 }
 
 static void type_name(const struct btf *btf, uint32_t id, char *buf, size_t cap, int depth)
@@ -491,7 +479,9 @@ struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int6
 
 struct bd_error *bd_btf_index_enum(const struct bd_btf_index *ix, const char *name, int64_t *value)
 {
-        const struct index_slot *s = index_slot(ix, name, 0);
+        if (!ix->slots)
+                return bd_btf_enum_value(ix->btf, name, value);
+        const struct bd_btf_index_slot *s = index_slot(ix, name, 0);
         if (!s || !s->enum_id)
                 return no_enumerator(name);
         *value = enumerator_value(btf__type_by_id(ix->btf, s->enum_id), s->enum_i);

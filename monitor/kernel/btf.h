@@ -82,11 +82,18 @@ struct bd_error *bd_btf_enum_value(const struct btf *btf, const char *name, int6
  * lookups took 10 ms natively and 125 ms in the lab's TCG monitor. The
  * lookups through it answer as the ones above do (the first struct, else
  * the first union; the first enumerator in type order). It borrows btf,
- * which must outlive it. BD_ERR_TARGET for BTF with over a million names,
- * or names that collide past its probes: the walk is then the way. */
-struct bd_btf_index;
-struct bd_error *bd_btf_index_new(const struct btf *btf, struct bd_btf_index **out);
-void bd_btf_index_free(struct bd_btf_index *ix);
+ * which must outlive it. When init cannot build it (BD_ERR_TARGET for BTF
+ * with over a million names, or names that collide past its probes; out
+ * of memory), the index answers by the walk, so its users need no second
+ * path. Release it either way. */
+struct bd_btf_index_slot;
+struct bd_btf_index {
+        const struct btf *btf;
+        struct bd_btf_index_slot *slots; /* NULL: not built, the walk answers */
+        size_t mask;
+};
+struct bd_error *bd_btf_index_init(struct bd_btf_index *ix, const struct btf *btf);
+void bd_btf_index_release(struct bd_btf_index *ix);
 struct bd_error *bd_btf_index_struct(const struct bd_btf_index *ix, const char *name, uint32_t *id);
 struct bd_error *bd_btf_index_member(const struct bd_btf_index *ix, const char *path,
                                      struct bd_btf_member *out);

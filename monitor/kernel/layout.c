@@ -50,21 +50,13 @@ enum bd_layout_kind bd_layout_kind(enum bd_layout_id id)
         return manifest[id].kind;
 }
 
-/* Through the index when there is one (there is unless memory ran out or
- * the target's names defeat it). */
-static struct bd_error *member(const struct btf *btf, const struct bd_btf_index *ix,
-                               const char *path, struct bd_btf_member *m)
-{
-        return ix ? bd_btf_index_member(ix, path, m) : bd_btf_member(btf, path, m);
-}
-
-static int resolve_one(const struct btf *btf, const struct bd_btf_index *ix,
-                       enum bd_layout_kind kind, const char *path, int64_t *value, int64_t *size)
+static int resolve_one(const struct bd_btf_index *ix, enum bd_layout_kind kind, const char *path,
+                       int64_t *value, int64_t *size)
 {
         struct bd_error *err = NULL;
         if (kind == BD_LAYOUT_MEMBER) {
                 struct bd_btf_member m;
-                err = member(btf, ix, path, &m);
+                err = bd_btf_index_member(ix, path, &m);
                 /* A bitfield or unsized member has no byte layout to read. */
                 if (!err && (m.bitfield_bits || m.bit_offset % 8 || m.size < 0)) {
                         bd_error_destroy(err);
@@ -76,7 +68,7 @@ static int resolve_one(const struct btf *btf, const struct bd_btf_index *ix,
                 }
         } else if (kind == BD_LAYOUT_BITS) {
                 struct bd_btf_member m;
-                err = member(btf, ix, path, &m);
+                err = bd_btf_index_member(ix, path, &m);
                 if (!err) {
                         *value = (int64_t)m.bit_offset;
                         *size = m.bitfield_bits ? m.bitfield_bits : 8 * m.size;
@@ -87,12 +79,12 @@ static int resolve_one(const struct btf *btf, const struct bd_btf_index *ix,
                 }
         } else if (kind == BD_LAYOUT_SIZE) {
                 uint32_t id;
-                err = ix ? bd_btf_index_struct(ix, path, &id) : bd_btf_find_struct(btf, path, &id);
+                err = bd_btf_index_struct(ix, path, &id);
                 if (!err) {
-                        *value = *size = btf__type_by_id(btf, id)->size;
+                        *value = *size = btf__type_by_id(ix->btf, id)->size;
                 }
         } else {
-                err = ix ? bd_btf_index_enum(ix, path, value) : bd_btf_enum_value(btf, path, value);
+                err = bd_btf_index_enum(ix, path, value);
                 *size = 0;
         }
         if (err) {
@@ -106,8 +98,9 @@ void bd_layout_from_btf(struct bd_layout *l, const struct btf *btf)
 {
         memset(l->e, 0, sizeof(l->e));
         snprintf(l->source, sizeof(l->source), "btf");
-        struct bd_btf_index *ix = NULL;
-        bd_error_destroy(bd_btf_index_new(btf, &ix));
+        /* Built or not, it answers (see btf.h). */
+        struct bd_btf_index ix;
+        bd_error_destroy(bd_btf_index_init(&ix, btf));
         for (int id = 0; id < BDL_COUNT; id++) {
                 const char *alts = manifest[id].path;
                 while (*alts) {
@@ -117,7 +110,7 @@ void bd_layout_from_btf(struct bd_layout *l, const struct btf *btf)
                         if (n < sizeof(e->path)) {
                                 memcpy(e->path, alts, n);
                                 e->path[n] = '\0';
-                                if (!resolve_one(btf, ix, manifest[id].kind, e->path, &e->value,
+                                if (!resolve_one(&ix, manifest[id].kind, e->path, &e->value,
                                                  &e->size)) {
                                         e->present = 1;
                                         break;
@@ -128,7 +121,7 @@ void bd_layout_from_btf(struct bd_layout *l, const struct btf *btf)
                 if (!l->e[id].present)
                         l->e[id].path[0] = '\0';
         }
-        bd_btf_index_free(ix);
+        bd_btf_index_release(&ix);
 }
 
 /* "kind ID path value size", one entry per line; '#' starts a comment. */

@@ -54,10 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(err || m.bit_offset < (1ull << 40));
                 bd_error_destroy(err);
         }
-        struct bd_btf_index *ix = NULL;
-        struct bd_error *ix_err = bd_btf_index_new(btf, &ix);
-        /* Refused only for names that defeat it: the walk answers then. */
+        struct bd_btf_index index;
+        struct bd_error *ix_err = bd_btf_index_init(&index, btf);
+        /* Not built only for names that defeat it (it answers by the walk
+         * then: nothing to compare). */
         CHECK(!ix_err || ix_err->code == BD_ERR_TARGET);
+        const struct bd_btf_index *ix = ix_err ? NULL : &index;
         bd_error_destroy(ix_err);
         uint32_t n = btf__type_cnt(btf);
         for (uint32_t id = 0; id < n && id < TYPES_MAX; id++) {
@@ -80,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         bd_error_destroy(err);
                 }
         }
-        bd_btf_index_free(ix);
+        bd_btf_index_release(&index);
         int64_t v;
         bd_error_destroy(bd_btf_enum_value(btf, "PIDTYPE_PID", &v));
         struct bd_layout *l = calloc(1, sizeof(*l));

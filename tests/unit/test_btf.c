@@ -154,8 +154,8 @@ static void test_index(void **state)
         struct btf *b = btf__new(raw, size);
         btf__free(w);
         assert_non_null(b);
-        struct bd_btf_index *ix;
-        assert_bd_ok(bd_btf_index_new(b, &ix));
+        struct bd_btf_index index, *ix = &index;
+        assert_bd_ok(bd_btf_index_init(ix, b));
         static const char *const names[] = {"both", "only_union", "int", "e", "nosuch"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 uint32_t walk = 0, hashed = 0;
@@ -189,7 +189,7 @@ static void test_index(void **state)
         int64_t v;
         assert_bd_error(bd_btf_index_enum(ix, "both", &v), BD_ERR_NOT_FOUND);
         assert_bd_error(bd_btf_index_enum(ix, "", &v), BD_ERR_NOT_FOUND);
-        bd_btf_index_free(ix);
+        bd_btf_index_release(ix);
         btf__free(b);
 }
 
@@ -204,8 +204,8 @@ static uint64_t fnv1a(const char *s)
         return h;
 }
 
-/* Names chosen to land on one slot: the index is refused (its probes are
- * bounded), and the walk still finds them. */
+/* Names chosen to land on one slot: the index is not built (its probes
+ * are bounded), and the walk, its own too, still finds them. */
 static void test_index_collisions(void **state)
 {
         (void)state;
@@ -225,12 +225,16 @@ static void test_index_collisions(void **state)
         struct btf *b = btf__new(raw, size);
         btf__free(w);
         assert_non_null(b);
-        struct bd_btf_index *ix = NULL;
-        assert_bd_error(bd_btf_index_new(b, &ix), BD_ERR_TARGET);
-        assert_null(ix);
+        struct bd_btf_index ix;
+        assert_bd_error(bd_btf_index_init(&ix, b), BD_ERR_TARGET);
         uint32_t id;
         assert_bd_ok(bd_btf_find_struct(b, last, &id));
         assert_int_equal(id, N);
+        /* Not built, the index answers by the walk. */
+        id = 0;
+        assert_bd_ok(bd_btf_index_struct(&ix, last, &id));
+        assert_int_equal(id, N);
+        bd_btf_index_release(&ix);
         btf__free(b);
 }
 
