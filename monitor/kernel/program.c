@@ -268,10 +268,10 @@ static struct bd_error *verify(struct search *s, struct bd_program *prog)
 #define EARLY_BTF_STEP (128u << 10)
 
 /* A kernel whose symbols came from its memory, not the cache, is new to
- * this monitor: its BTF will be read too, and the time its idle jiffies
- * take to move is spent reading it rather than sleeping. 0 when there is
- * nothing to read (anything going wrong here just ends the early read:
- * bd_program_btf starts over and reports). */
+ * this monitor: its BTF will be read and parsed too, and the time its idle
+ * jiffies take to move is spent doing so rather than sleeping. 0 when there
+ * is nothing left to do (anything going wrong here just ends the early
+ * read: bd_program_btf starts over and reports). */
 static int read_btf_early(struct bd_program *prog)
 {
         struct bd_btf_read *r = &prog->early_btf;
@@ -286,6 +286,11 @@ static int read_btf_early(struct bd_program *prog)
         if (!err && r->buf && r->have < r->len &&
             !(err = bd_btf_read_more(prog->k, r, EARLY_BTF_STEP)))
                 return 1;
+        size_t len = r->len;
+        if (!err && r->buf && !(err = bd_btf_read_end(prog->k, r, &prog->early_btf_parsed))) {
+                prog->stats.btf_bytes = len;
+                return 1;
+        }
         if (err) {
                 bd_btf_read_discard(r);
                 bd_error_destroy(err);
@@ -326,6 +331,7 @@ static struct bd_error *running(struct search *s, struct bd_program *prog, int *
                 if ((err = bd_kernel_read_u64(prog->k, at, &now)))
                         return err;
         } while (now == first && bd_now_ns() < until);
+        prog->stats.live_wait_ns = bd_now_ns() - start;
         *live = now != first;
         if (s->nseen < sizeof(s->seen) / sizeof(s->seen[0]))
                 s->seen[s->nseen++] = (struct seen){phys, *live};
@@ -486,6 +492,7 @@ void bd_program_close(struct bd_program *prog)
         bd_modsyms_free(prog->modsyms);
         free(prog->cpu_offset);
         bd_btf_read_discard(&prog->early_btf);
+        btf__free(prog->early_btf_parsed);
         free(prog->layout);
         btf__free(prog->btf);
         bd_kallsyms_free(prog->ks);
@@ -507,6 +514,8 @@ void bd_program_trim(struct bd_program *prog)
         btf__free(prog->btf);
         prog->btf = NULL;
         bd_btf_read_discard(&prog->early_btf);
+        btf__free(prog->early_btf_parsed);
+        prog->early_btf_parsed = NULL;
         bd_kallsyms_free(prog->ks);
         prog->ks = NULL;
         /* Freed in the middle of a heap, its pages would stay resident. */
@@ -627,8 +636,12 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                 struct bd_error *err = bd_program_kallsyms(prog, &ks);
                 if (err)
                         return err;
-                prog->btf = btf_from_cache(prog);
-                prog->stats.btf_from_cache = prog->btf != NULL;
+                /* The target's own, parsed during the wait for its jiffies:
+                 * no cache is newer. */
+                struct btf *early = prog->early_btf_parsed;
+                prog->early_btf_parsed = NULL;
+                prog->btf = early ? early : btf_from_cache(prog);
+                prog->stats.btf_from_cache = prog->btf && !early;
                 if (!prog->btf) {
                         struct bd_btf_read *r = &prog->early_btf;
                         if (!r->buf && (err = bd_btf_read_begin(ks, r)))
@@ -637,11 +650,11 @@ struct bd_error *bd_program_btf(struct bd_program *prog, struct btf **out)
                         if ((err = bd_btf_read_end(prog->k, r, &prog->btf)))
                                 return err;
                         prog->stats.btf_bytes = len;
-                        uint32_t size;
-                        const void *raw = btf__raw_data(prog->btf, &size);
-                        if (cache_on(prog) && prog->checked && raw)
-                                bd_build_memo_store(prog->build_id, "btf", raw, size);
                 }
+                uint32_t size;
+                const void *raw = btf__raw_data(prog->btf, &size);
+                if (!prog->stats.btf_from_cache && cache_on(prog) && prog->checked && raw)
+                        bd_build_memo_store(prog->build_id, "btf", raw, size);
         }
         *out = prog->btf;
         return NULL;

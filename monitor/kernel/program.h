@@ -95,6 +95,9 @@ struct bd_program_stats {
          * the kernel they describe proved false. */
         unsigned vmcoreinfo_copies, vmcoreinfo_forged;
         int live; /* 1 its jiffies moved, 0 they did not, -1 not asked or no jiffies_64 */
+        /* Of vmcoreinfo_ns, the wait for those jiffies (the BTF of a kernel
+         * new to the monitor is read meanwhile). */
+        uint64_t live_wait_ns;
         int kallsyms_from_cache, btf_from_cache;
         uint64_t kallsyms_bytes, btf_bytes; /* read from the target */
         unsigned cache_refused; /* cached tables that did not match the target's memory */
@@ -122,6 +125,8 @@ struct bd_program {
          * its jiffies to move (running()); bd_program_btf takes it. */
         struct bd_btf_read early_btf;
         int early_btf_tried;
+        /* That BTF parsed, when the jiffies stood still past its reading. */
+        struct btf *early_btf_parsed;
         uint64_t *cpu_offset; /* __per_cpu_offset[0..ncpus) */
         unsigned ncpus;
         /* Loaded by views/symbols.h, which walks the modules list (a layer
