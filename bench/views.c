@@ -110,8 +110,9 @@ int bench_views(struct bd_phys *p)
         int64_t task_size = 0;
         struct bd_error *err = NULL;
         unsigned order[COLD_RUNS];
-        for (unsigned i = 0; i < COLD_RUNS && !err; i++) {
-                err = ps_once(p, 1, &cold[i], &task_size, &st_cold, &ph[i]);
+        for (unsigned i = 0; i < COLD_RUNS; i++) {
+                if ((err = ps_once(p, 1, &cold[i], &task_size, &st_cold, &ph[i])))
+                        break;
                 unsigned j = i;
                 for (; j > 0 && cold[order[j - 1]].ns > cold[i].ns; j--)
                         order[j] = order[j - 1];
